@@ -1,0 +1,22 @@
+//! The binary interface of the DirectMusic kernel streaming stack (DMus / MXF), as seen by a
+//! miniport on x64 Windows: `dmusicks.h` and the parts of `portcls.h` a DMus miniport touches.
+//!
+//! Everything here is plain data: `#[repr(C)]` structs, constants, GUIDs and COM vtable
+//! layouts with `extern "system"` slots in the documented order. There is no behaviour and no
+//! `unsafe` code; the safe layer that calls through these tables lives in `mxf-core::com`.
+//!
+//! Layouts are asserted at compile time for 64-bit targets (the only architecture the driver
+//! ships for) and are cross-checked against mingw-w64's DDK headers by the test suite.
+#![no_std]
+
+pub mod event;
+pub mod guid;
+pub mod ks;
+pub mod status;
+pub mod vtbl;
+
+pub use event::*;
+pub use guid::*;
+pub use ks::*;
+pub use status::*;
+pub use vtbl::*;

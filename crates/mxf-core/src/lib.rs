@@ -1,0 +1,9 @@
+//! The portable core of mxfloop.
+//!
+//! Everything that is logic lives here: the COM plumbing, the `IAllocatorMXF` implementation,
+//! the capture packager, the render path and the loopback. The core never names a Windows API;
+//! it reaches the kernel only through the [`platform::Platform`] seam, implemented over the WDK
+//! (`mxf-kernel`) and by the host emulator (`mxf-kemu`).
+#![no_std]
+
+pub mod platform;

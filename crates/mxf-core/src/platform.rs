@@ -1,0 +1,230 @@
+//! The platform seam: the few kernel services the core needs, as traits.
+//!
+//! Two implementations exist: `mxf-kernel` (Windows, over the WDK: lookaside lists, `KSPIN_LOCK`,
+//! `KTIMER` + `KDPC`, `KeQueryInterruptTime`, `DbgPrintEx`, `KeBugCheckEx`) and `mxf-kemu`
+//! (the host emulator, which enforces the kernel's rules the way Driver Verifier does).
+//!
+//! # Rules every caller follows (and the emulator checks)
+//! - Everything here may be called at IRQL <= `DISPATCH_LEVEL` unless stated otherwise;
+//!   creating or destroying a block pool, a timer or a pool object is `PASSIVE_LEVEL` only.
+//! - Memory handed out is nonpaged (NX) and at least [`POOL_ALIGN`]-aligned.
+//! - A [`Platform`] value is a cheap handle (a ZST in the kernel); cloning it does not create a
+//!   new platform.
+
+use core::ffi::c_void;
+use core::fmt;
+use core::ptr::NonNull;
+use mxf_abi::NtStatus;
+
+mod spin;
+pub use spin::{SpinLock, SpinLockGuard};
+
+/// Interrupt request level.
+pub type Irql = u8;
+/// `PASSIVE_LEVEL`.
+pub const PASSIVE_LEVEL: Irql = 0;
+/// `APC_LEVEL`.
+pub const APC_LEVEL: Irql = 1;
+/// `DISPATCH_LEVEL`: spin locks held, DPCs and timers run here; no paged memory, no waits.
+pub const DISPATCH_LEVEL: Irql = 2;
+
+/// Alignment of every block and pool allocation (the x64 pool's granularity).
+pub const POOL_ALIGN: usize = 16;
+
+/// A pool tag, four ASCII characters in memory order (as `!poolused` shows them).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub struct PoolTag(pub u32);
+
+impl PoolTag {
+    /// The tag whose memory bytes are `b` (so `PoolTag::new(b"MxfE")` shows as `MxfE`).
+    pub const fn new(b: &[u8; 4]) -> Self {
+        Self(u32::from_le_bytes(*b))
+    }
+
+    /// The tag's four characters.
+    pub const fn bytes(self) -> [u8; 4] {
+        self.0.to_le_bytes()
+    }
+}
+
+impl fmt::Display for PoolTag {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for b in self.bytes() {
+            let c = if b.is_ascii_graphic() { b as char } else { '?' };
+            fmt::Write::write_char(f, c)?;
+        }
+        Ok(())
+    }
+}
+
+/// Bug check codes the core raises or the emulator reports (values from `bugcodes.h`).
+pub mod bugcheck {
+    /// `IRQL_NOT_LESS_OR_EQUAL`.
+    pub const IRQL_NOT_LESS_OR_EQUAL: u32 = 0x0A;
+    /// `PAGE_FAULT_IN_NONPAGED_AREA`.
+    pub const PAGE_FAULT_IN_NONPAGED_AREA: u32 = 0x50;
+    /// `DRIVER_VERIFIER_DETECTED_VIOLATION` (parameter 1 = 0x62: pool leaked at unload).
+    pub const DRIVER_VERIFIER_DETECTED_VIOLATION: u32 = 0xC4;
+    /// `SPECIAL_POOL_DETECTED_MEMORY_CORRUPTION` (guard bytes of a block overwritten).
+    pub const SPECIAL_POOL_DETECTED_MEMORY_CORRUPTION: u32 = 0xC1;
+    /// `BAD_POOL_CALLER` (parameter 1 = 7: freed twice).
+    pub const BAD_POOL_CALLER: u32 = 0xC2;
+    /// `DRIVER_UNLOADED_WITHOUT_CANCELLING_PENDING_OPERATIONS`.
+    pub const DRIVER_UNLOADED_WITHOUT_CANCELLING_PENDING_OPERATIONS: u32 = 0xCE;
+    /// `DRIVER_IRQL_NOT_LESS_OR_EQUAL`.
+    pub const DRIVER_IRQL_NOT_LESS_OR_EQUAL: u32 = 0xD1;
+    /// `DRIVER_PAGE_FAULT_BEYOND_END_OF_ALLOCATION` (special pool: overrun).
+    pub const DRIVER_PAGE_FAULT_BEYOND_END_OF_ALLOCATION: u32 = 0xD6;
+    /// `DRIVER_PAGE_FAULT_IN_FREED_SPECIAL_POOL` (use after free).
+    pub const DRIVER_PAGE_FAULT_IN_FREED_SPECIAL_POOL: u32 = 0xD5;
+    /// `DRIVER_VERIFIER_DETECTED_VIOLATION` parameter 1: pool allocations left at unload.
+    pub const VERIFIER_POOL_LEAKED_AT_UNLOAD: usize = 0x62;
+    /// `BAD_POOL_CALLER` parameter 1: the block was already free.
+    pub const BAD_POOL_CALLER_DOUBLE_FREE: usize = 0x07;
+    /// Driver-defined `BAD_POOL_CALLER` parameter 1: the pointer never came from this pool.
+    pub const BAD_POOL_CALLER_FOREIGN: usize = 0x46;
+}
+
+/// Severity of a log line (`DPFLTR_*_LEVEL`).
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
+pub enum LogLevel {
+    /// `DPFLTR_ERROR_LEVEL`.
+    Error,
+    /// `DPFLTR_WARNING_LEVEL`.
+    Warn,
+    /// `DPFLTR_INFO_LEVEL`.
+    Info,
+    /// `DPFLTR_TRACE_LEVEL`.
+    Trace,
+}
+
+/// Counters of a [`BlockPool`], in the spirit of the lookaside list's own fields.
+#[derive(Clone, Copy, Default, PartialEq, Eq, Debug)]
+pub struct BlockPoolStats {
+    /// `TotalAllocates`.
+    pub allocs: u64,
+    /// `AllocateMisses`: allocations the list could not serve and sent to pool.
+    pub alloc_misses: u64,
+    /// `TotalFrees`.
+    pub frees: u64,
+    /// `FreeMisses`: frees the list would not keep (depth reached) and sent to pool.
+    pub free_misses: u64,
+    /// Allocations that failed outright (pool exhausted or fault injected).
+    pub failures: u64,
+}
+
+/// A pool of fixed-size nonpaged blocks: a lookaside list in the kernel.
+///
+/// Dropping the pool deletes the list, which frees the blocks on the list only: every block
+/// handed out must have been freed back first (the emulator reports the rest as leaked).
+pub trait BlockPool: Send + Sync {
+    /// Size in bytes of every block.
+    fn block_size(&self) -> usize;
+
+    /// A block of [`BlockPool::block_size`] bytes, [`POOL_ALIGN`]-aligned, with unspecified
+    /// contents; `None` when the pool cannot supply one. IRQL <= `DISPATCH_LEVEL`.
+    fn alloc(&self) -> Option<NonNull<u8>>;
+
+    /// Returns a block to the pool. IRQL <= `DISPATCH_LEVEL`.
+    ///
+    /// # Safety
+    /// `block` came from [`BlockPool::alloc`] of this same pool and has not been freed since;
+    /// nothing uses it afterwards.
+    unsafe fn free(&self, block: NonNull<u8>);
+
+    /// The pool's counters.
+    fn stats(&self) -> BlockPoolStats;
+}
+
+/// A raw kernel spin lock. Use it through [`SpinLock`].
+///
+/// # Safety
+/// Implementations provide mutual exclusion between `acquire` and the matching `release`
+/// across every CPU/thread, and `acquire` raises the caller to `DISPATCH_LEVEL`.
+pub unsafe trait RawSpinLock: Send + Sync {
+    /// Spins until the lock is held, raising IRQL to `DISPATCH_LEVEL`; returns the previous
+    /// IRQL. Callable at IRQL <= `DISPATCH_LEVEL`.
+    fn acquire(&self) -> Irql;
+
+    /// Releases the lock and lowers IRQL back to `old`.
+    ///
+    /// # Safety
+    /// The caller holds the lock (from [`RawSpinLock::acquire`] on this CPU/thread) and `old`
+    /// is what that `acquire` returned.
+    unsafe fn release(&self, old: Irql);
+}
+
+/// A timer callback: runs at `DISPATCH_LEVEL` (in a DPC) with the context given at creation.
+pub type TimerCallback = unsafe fn(context: *const c_void);
+
+/// A one-shot timer whose expiry queues a DPC that runs a [`TimerCallback`].
+///
+/// Dropping the timer cancels it and waits until a callback already running has returned
+/// (`KeCancelTimer` + `KeFlushQueuedDpcs`), so it must be dropped at `PASSIVE_LEVEL`.
+pub trait Timer: Send + Sync {
+    /// Arms the timer to fire when [`Platform::now_100ns`] reaches `due_100ns` (absolute; a
+    /// time in the past fires at once). Re-arming replaces the previous due time.
+    fn set(&self, due_100ns: i64);
+
+    /// Disarms the timer; returns whether it was armed. A callback already queued may still
+    /// run.
+    fn cancel(&self) -> bool;
+}
+
+/// The kernel services the core needs.
+pub trait Platform: Clone + Send + Sync + 'static {
+    /// Fixed-size block pool (lookaside list).
+    type BlockPool: BlockPool;
+    /// Raw spin lock (`KSPIN_LOCK`).
+    type RawSpinLock: RawSpinLock;
+    /// Timer + DPC.
+    type Timer: Timer;
+
+    /// The current IRQL of this CPU/thread.
+    fn current_irql(&self) -> Irql;
+
+    /// `KeRaiseIrql`: raises to `new` (which must be >= the current IRQL); returns the old one.
+    fn raise_irql(&self, new: Irql) -> Irql;
+
+    /// `KeLowerIrql`: lowers back to `old` (which must be <= the current IRQL).
+    fn lower_irql(&self, old: Irql);
+
+    /// Nonpaged, zeroed, [`POOL_ALIGN`]-aligned memory of `size` bytes tagged `tag`
+    /// (`ExAllocatePool2(POOL_FLAG_NON_PAGED, ...)`); `None` on failure. IRQL <= `DISPATCH_LEVEL`.
+    fn pool_alloc(&self, size: usize, tag: PoolTag) -> Option<NonNull<u8>>;
+
+    /// `ExFreePoolWithTag`. IRQL <= `DISPATCH_LEVEL`.
+    ///
+    /// # Safety
+    /// `p` came from [`Platform::pool_alloc`] with the same `tag`, is not used afterwards and
+    /// is freed once.
+    unsafe fn pool_free(&self, p: NonNull<u8>, tag: PoolTag);
+
+    /// A block pool of `block_size`-byte blocks tagged `tag`. `PASSIVE_LEVEL`.
+    fn new_block_pool(&self, block_size: usize, tag: PoolTag) -> Result<Self::BlockPool, NtStatus>;
+
+    /// A new, released spin lock.
+    fn new_spin_lock(&self) -> Self::RawSpinLock;
+
+    /// A disarmed timer that runs `callback(context)` at `DISPATCH_LEVEL` when it fires.
+    /// `PASSIVE_LEVEL`.
+    ///
+    /// # Safety
+    /// `context` stays valid for `callback` until the returned timer has been dropped, and
+    /// `callback` is sound to call with it from any CPU at `DISPATCH_LEVEL`.
+    unsafe fn new_timer(
+        &self,
+        callback: TimerCallback,
+        context: *const c_void,
+    ) -> Result<Self::Timer, NtStatus>;
+
+    /// Monotonic time in 100 ns units (`KeQueryInterruptTime`; the emulator's own clock).
+    fn now_100ns(&self) -> i64;
+
+    /// Writes a diagnostic line (`DbgPrintEx`; the emulator's log). Must not allocate.
+    fn log(&self, level: LogLevel, args: fmt::Arguments<'_>);
+
+    /// Stops the system with a bug check (`KeBugCheckEx`; the emulator stops the test and
+    /// names the code).
+    fn bug_check(&self, code: u32, params: [usize; 4]) -> !;
+}

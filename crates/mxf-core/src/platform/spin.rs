@@ -1,0 +1,71 @@
+//! A spin-lock-protected value over the platform's [`RawSpinLock`].
+
+use super::{Irql, RawSpinLock};
+use core::cell::UnsafeCell;
+use core::ops::{Deref, DerefMut};
+
+/// A value protected by a kernel spin lock: locking raises to `DISPATCH_LEVEL` until the guard
+/// is dropped.
+pub struct SpinLock<L: RawSpinLock, T> {
+    raw: L,
+    value: UnsafeCell<T>,
+}
+
+// SAFETY: the raw lock serialises every access to `value` (see `lock`), so sharing the lock
+// across threads only ever hands `&mut T` to one thread at a time; that requires `T: Send`.
+unsafe impl<L: RawSpinLock, T: Send> Sync for SpinLock<L, T> {}
+// SAFETY: moving the lock moves the value with it; `L: Send` by the `RawSpinLock` bound.
+unsafe impl<L: RawSpinLock, T: Send> Send for SpinLock<L, T> {}
+
+impl<L: RawSpinLock, T> SpinLock<L, T> {
+    /// Wraps `value` with the released lock `raw`.
+    pub const fn new(raw: L, value: T) -> Self {
+        Self { raw, value: UnsafeCell::new(value) }
+    }
+
+    /// Acquires the lock (IRQL <= `DISPATCH_LEVEL`), raising to `DISPATCH_LEVEL`.
+    pub fn lock(&self) -> SpinLockGuard<'_, L, T> {
+        let old_irql = self.raw.acquire();
+        SpinLockGuard { lock: self, old_irql }
+    }
+
+    /// Mutable access without locking: `&mut self` proves no one else holds the lock.
+    pub fn get_mut(&mut self) -> &mut T {
+        self.value.get_mut()
+    }
+
+    /// Consumes the lock, returning the value.
+    pub fn into_inner(self) -> T {
+        self.value.into_inner()
+    }
+}
+
+/// Proof that the lock is held; releases it (and restores IRQL) on drop.
+pub struct SpinLockGuard<'a, L: RawSpinLock, T> {
+    lock: &'a SpinLock<L, T>,
+    old_irql: Irql,
+}
+
+impl<L: RawSpinLock, T> Deref for SpinLockGuard<'_, L, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        // SAFETY: the guard exists only while the lock is held, so no other reference to the
+        // value is live.
+        unsafe { &*self.lock.value.get() }
+    }
+}
+
+impl<L: RawSpinLock, T> DerefMut for SpinLockGuard<'_, L, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        // SAFETY: as in `deref`; `&mut self` makes this the only reference through the guard.
+        unsafe { &mut *self.lock.value.get() }
+    }
+}
+
+impl<L: RawSpinLock, T> Drop for SpinLockGuard<'_, L, T> {
+    fn drop(&mut self) {
+        // SAFETY: this guard was created by `lock`, which acquired the lock on this thread and
+        // recorded the IRQL that `acquire` returned.
+        unsafe { self.lock.raw.release(self.old_irql) }
+    }
+}
