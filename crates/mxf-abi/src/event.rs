@@ -70,7 +70,9 @@ impl DmusKernelEvent {
         ull_pres_time_100ns: 0,
         ull_byte_position: 0,
         p_next_evt: core::ptr::null_mut(),
-        u_data: DmusEventData { ab_data: [0; SHORT_EVENT_MAX] },
+        u_data: DmusEventData {
+            ab_data: [0; SHORT_EVENT_MAX],
+        },
     };
 
     /// `SHORT_EVT`: the payload is inline in `ab_data`.

@@ -78,8 +78,11 @@ interface!(
 #[repr(C)]
 pub struct IUnknownVtbl {
     /// 0 `QueryInterface(REFIID, PVOID*)`.
-    pub query_interface:
-        unsafe extern "system" fn(this: *mut IUnknown, iid: *const Guid, out: *mut *mut c_void) -> NtStatus,
+    pub query_interface: unsafe extern "system" fn(
+        this: *mut IUnknown,
+        iid: *const Guid,
+        out: *mut *mut c_void,
+    ) -> NtStatus,
     /// 1 `AddRef() -> ULONG` (the new count).
     pub add_ref: unsafe extern "system" fn(this: *mut IUnknown) -> u32,
     /// 2 `Release() -> ULONG` (the new count).
@@ -94,7 +97,8 @@ pub struct IMxfVtbl {
     /// 3 `SetState(KSSTATE)`.
     pub set_state: unsafe extern "system" fn(this: *mut IMxf, state: KsState) -> NtStatus,
     /// 4 `PutMessage(PDMUS_KERNEL_EVENT)`: takes ownership of a chain (null allowed).
-    pub put_message: unsafe extern "system" fn(this: *mut IMxf, evt: *mut DmusKernelEvent) -> NtStatus,
+    pub put_message:
+        unsafe extern "system" fn(this: *mut IMxf, evt: *mut DmusKernelEvent) -> NtStatus,
     /// 5 `ConnectOutput(PMXF)`.
     pub connect_output: unsafe extern "system" fn(this: *mut IMxf, sink: *mut IMxf) -> NtStatus,
     /// 6 `DisconnectOutput(PMXF)`.
@@ -107,12 +111,15 @@ pub struct IAllocatorMxfVtbl {
     /// 0–6.
     pub base: IMxfVtbl,
     /// 7 `GetMessage(PDMUS_KERNEL_EVENT*)`: a zeroed event, or `*pp = NULL` and an error.
-    pub get_message:
-        unsafe extern "system" fn(this: *mut IAllocatorMxf, out: *mut *mut DmusKernelEvent) -> NtStatus,
+    pub get_message: unsafe extern "system" fn(
+        this: *mut IAllocatorMxf,
+        out: *mut *mut DmusKernelEvent,
+    ) -> NtStatus,
     /// 8 `GetBufferSize() -> USHORT`: constant for the allocator's lifetime.
     pub get_buffer_size: unsafe extern "system" fn(this: *mut IAllocatorMxf) -> u16,
     /// 9 `GetBuffer(PBYTE*)`: a buffer of exactly `GetBufferSize()` bytes.
-    pub get_buffer: unsafe extern "system" fn(this: *mut IAllocatorMxf, out: *mut *mut u8) -> NtStatus,
+    pub get_buffer:
+        unsafe extern "system" fn(this: *mut IAllocatorMxf, out: *mut *mut u8) -> NtStatus,
     /// 10 `PutBuffer(PBYTE)`.
     pub put_buffer: unsafe extern "system" fn(this: *mut IAllocatorMxf, buf: *mut u8) -> NtStatus,
 }
@@ -123,7 +130,8 @@ pub struct IMasterClockVtbl {
     /// 0–2.
     pub base: IUnknownVtbl,
     /// 3 `GetTime(REFERENCE_TIME*)`.
-    pub get_time: unsafe extern "system" fn(this: *mut IMasterClock, time: *mut ReferenceTime) -> NtStatus,
+    pub get_time:
+        unsafe extern "system" fn(this: *mut IMasterClock, time: *mut ReferenceTime) -> NtStatus,
 }
 
 /// `IServiceSink` slots 0–3.
@@ -141,13 +149,15 @@ pub struct IServiceGroupVtbl {
     /// 0–3.
     pub base: IServiceSinkVtbl,
     /// 4 `AddMember(PSERVICESINK)`.
-    pub add_member: unsafe extern "system" fn(this: *mut IServiceGroup, sink: *mut IServiceSink) -> NtStatus,
+    pub add_member:
+        unsafe extern "system" fn(this: *mut IServiceGroup, sink: *mut IServiceSink) -> NtStatus,
     /// 5 `void RemoveMember(PSERVICESINK)`.
     pub remove_member: unsafe extern "system" fn(this: *mut IServiceGroup, sink: *mut IServiceSink),
     /// 6 `void SupportDelayedService()`.
     pub support_delayed_service: unsafe extern "system" fn(this: *mut IServiceGroup),
     /// 7 `void RequestDelayedService(ULONGLONG ullDelay)`.
-    pub request_delayed_service: unsafe extern "system" fn(this: *mut IServiceGroup, delay_100ns: u64),
+    pub request_delayed_service:
+        unsafe extern "system" fn(this: *mut IServiceGroup, delay_100ns: u64),
     /// 8 `void CancelDelayedService()`.
     pub cancel_delayed_service: unsafe extern "system" fn(this: *mut IServiceGroup),
 }
@@ -196,7 +206,8 @@ pub struct IPortDMusVtbl {
     /// 6 `void Notify(PSERVICEGROUP)`: ask the port to service the group (capture data ready).
     pub notify: unsafe extern "system" fn(this: *mut IPortDMus, group: *mut IServiceGroup),
     /// 7 `void RegisterServiceGroup(PSERVICEGROUP)`.
-    pub register_service_group: unsafe extern "system" fn(this: *mut IPortDMus, group: *mut IServiceGroup),
+    pub register_service_group:
+        unsafe extern "system" fn(this: *mut IPortDMus, group: *mut IServiceGroup),
 }
 
 /// `IMiniport` slots 0–4.
@@ -205,8 +216,10 @@ pub struct IMiniportVtbl {
     /// 0–2.
     pub base: IUnknownVtbl,
     /// 3 `GetDescription(PPCFILTER_DESCRIPTOR*)`.
-    pub get_description:
-        unsafe extern "system" fn(this: *mut IMiniport, out: *mut PcFilterDescriptorPtr) -> NtStatus,
+    pub get_description: unsafe extern "system" fn(
+        this: *mut IMiniport,
+        out: *mut PcFilterDescriptorPtr,
+    ) -> NtStatus,
     /// 4 `DataRangeIntersection(ULONG PinId, PKSDATARANGE, PKSDATARANGE Matching, ULONG
     /// OutputBufferLength, PVOID ResultantFormat, PULONG ResultantFormatLength)`.
     pub data_range_intersection: unsafe extern "system" fn(

@@ -6,4 +6,6 @@
 //! (`mxf-kernel`) and by the host emulator (`mxf-kemu`).
 #![no_std]
 
+pub mod com;
 pub mod platform;
+pub mod pool_box;

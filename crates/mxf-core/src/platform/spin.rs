@@ -20,13 +20,19 @@ unsafe impl<L: RawSpinLock, T: Send> Send for SpinLock<L, T> {}
 impl<L: RawSpinLock, T> SpinLock<L, T> {
     /// Wraps `value` with the released lock `raw`.
     pub const fn new(raw: L, value: T) -> Self {
-        Self { raw, value: UnsafeCell::new(value) }
+        Self {
+            raw,
+            value: UnsafeCell::new(value),
+        }
     }
 
     /// Acquires the lock (IRQL <= `DISPATCH_LEVEL`), raising to `DISPATCH_LEVEL`.
     pub fn lock(&self) -> SpinLockGuard<'_, L, T> {
         let old_irql = self.raw.acquire();
-        SpinLockGuard { lock: self, old_irql }
+        SpinLockGuard {
+            lock: self,
+            old_irql,
+        }
     }
 
     /// Mutable access without locking: `&mut self` proves no one else holds the lock.

@@ -1,0 +1,160 @@
+//! Typed calls through each DMus interface's vtable.
+//!
+//! Each wrapper is safe because a [`ComPtr`] guarantees a live object of the right interface;
+//! what remains unsafe is ownership of event chains and buffers, which the methods that move
+//! them spell out.
+
+use super::ComPtr;
+use core::ptr::NonNull;
+use mxf_abi::{
+    DmusKernelEvent, IAllocatorMxf, IAllocatorMxfVtbl, IMasterClock, IMasterClockVtbl, IMxf,
+    IMxfVtbl, IPortDMus, IPortDMusVtbl, IServiceGroup, IServiceSink, IServiceSinkVtbl, KsState,
+    NtStatus, ReferenceTime, STATUS_INSUFFICIENT_RESOURCES, nt_success,
+};
+
+/// The vtable of `p`, typed as `V`.
+///
+/// # Safety
+/// `p` is live and its vtable pointer points to a `V` (or a table that starts with one).
+unsafe fn vtbl<I, V>(p: &ComPtr<I>) -> &V
+where
+    I: super::Interface,
+{
+    // SAFETY: per the caller, the object's first field is a pointer to a `V`, valid and
+    // immutable while the object lives, which `p` guarantees for the borrow's duration.
+    unsafe { &**p.as_raw().cast::<*const V>() }
+}
+
+impl ComPtr<IMxf> {
+    /// `IMXF::SetState`.
+    pub fn set_state(&self, state: KsState) -> NtStatus {
+        // SAFETY: an `IMxf` object's vtable is an `IMxfVtbl`; the call takes `this` and a value.
+        unsafe { (vtbl::<_, IMxfVtbl>(self).set_state)(self.as_raw(), state) }
+    }
+
+    /// `IMXF::PutMessage`: hands a chain (possibly null) to the object, which owns it from now.
+    ///
+    /// # Safety
+    /// `chain` is null or a well-formed event chain owned by the caller, whose events, buffers
+    /// and packages came from allocators this graph returns them to; the caller does not touch
+    /// it afterwards.
+    pub unsafe fn put_message(&self, chain: *mut DmusKernelEvent) -> NtStatus {
+        // SAFETY: vtable type as above; ownership of `chain` moves per the caller's promise.
+        unsafe { (vtbl::<_, IMxfVtbl>(self).put_message)(self.as_raw(), chain) }
+    }
+
+    /// `IMXF::ConnectOutput`.
+    pub fn connect_output(&self, sink: &ComPtr<IMxf>) -> NtStatus {
+        // SAFETY: vtable type as above; `sink` is a live IMXF the callee may AddRef.
+        unsafe { (vtbl::<_, IMxfVtbl>(self).connect_output)(self.as_raw(), sink.as_raw()) }
+    }
+
+    /// `IMXF::DisconnectOutput`.
+    pub fn disconnect_output(&self, sink: &ComPtr<IMxf>) -> NtStatus {
+        // SAFETY: vtable type as above; `sink` is a live IMXF.
+        unsafe { (vtbl::<_, IMxfVtbl>(self).disconnect_output)(self.as_raw(), sink.as_raw()) }
+    }
+}
+
+impl ComPtr<IAllocatorMxf> {
+    fn alloc_vtbl(&self) -> &IAllocatorMxfVtbl {
+        // SAFETY: an `IAllocatorMxf` object's vtable is an `IAllocatorMxfVtbl`.
+        unsafe { vtbl::<_, IAllocatorMxfVtbl>(self) }
+    }
+
+    /// The allocator seen as its `IMXF` base (the last stop of every chain).
+    pub fn as_mxf(&self) -> ComPtr<IMxf> {
+        // SAFETY: IAllocatorMXF derives from IMXF.
+        unsafe { self.upcast::<IMxf>() }
+    }
+
+    /// `GetMessage`: a zeroed event owned by the caller. The pointer is authoritative (callers
+    /// test the pointer, not the status), so a success without an event is reported as
+    /// `STATUS_INSUFFICIENT_RESOURCES`.
+    pub fn get_message(&self) -> Result<NonNull<DmusKernelEvent>, NtStatus> {
+        let mut out: *mut DmusKernelEvent = core::ptr::null_mut();
+        // SAFETY: live allocator; `out` is a valid out-pointer for the call.
+        let status = unsafe { (self.alloc_vtbl().get_message)(self.as_raw(), &mut out) };
+        NonNull::new(out).ok_or(if nt_success(status) {
+            STATUS_INSUFFICIENT_RESOURCES
+        } else {
+            status
+        })
+    }
+
+    /// `GetBufferSize`: the size of every buffer; constant, read it once.
+    pub fn buffer_size(&self) -> u16 {
+        // SAFETY: live allocator; the slot takes only `this`.
+        unsafe { (self.alloc_vtbl().get_buffer_size)(self.as_raw()) }
+    }
+
+    /// `GetBuffer`: a buffer of [`Self::buffer_size`] bytes owned by the caller.
+    pub fn get_buffer(&self) -> Result<NonNull<u8>, NtStatus> {
+        let mut out: *mut u8 = core::ptr::null_mut();
+        // SAFETY: live allocator; `out` is a valid out-pointer for the call.
+        let status = unsafe { (self.alloc_vtbl().get_buffer)(self.as_raw(), &mut out) };
+        NonNull::new(out).ok_or(if nt_success(status) {
+            STATUS_INSUFFICIENT_RESOURCES
+        } else {
+            status
+        })
+    }
+
+    /// `PutBuffer`: returns a buffer.
+    ///
+    /// # Safety
+    /// `buf` came from this allocator's `GetBuffer`, is owned by the caller and is not used
+    /// afterwards.
+    pub unsafe fn put_buffer(&self, buf: NonNull<u8>) -> NtStatus {
+        // SAFETY: live allocator; ownership of `buf` moves back per the caller's promise.
+        unsafe { (self.alloc_vtbl().put_buffer)(self.as_raw(), buf.as_ptr()) }
+    }
+
+    /// `PutMessage` on the allocator: recycles a whole chain (packages and buffers included).
+    ///
+    /// # Safety
+    /// As [`ComPtr::<IMxf>::put_message`], with every event and buffer of the chain from this
+    /// allocator.
+    pub unsafe fn put_message(&self, chain: *mut DmusKernelEvent) -> NtStatus {
+        // SAFETY: the allocator's vtable starts with IMXF's; ownership moves per the caller.
+        unsafe { (self.alloc_vtbl().base.put_message)(self.as_raw().cast(), chain) }
+    }
+}
+
+impl ComPtr<IMasterClock> {
+    /// `IMasterClock::GetTime`, in 100 ns units.
+    pub fn get_time(&self) -> Result<ReferenceTime, NtStatus> {
+        let mut t: ReferenceTime = 0;
+        // SAFETY: an `IMasterClock` object's vtable is an `IMasterClockVtbl`; `t` is valid.
+        let status = unsafe { (vtbl::<_, IMasterClockVtbl>(self).get_time)(self.as_raw(), &mut t) };
+        if nt_success(status) {
+            Ok(t)
+        } else {
+            Err(status)
+        }
+    }
+}
+
+impl ComPtr<IServiceSink> {
+    /// `IServiceSink::RequestService`.
+    pub fn request_service(&self) {
+        // SAFETY: an `IServiceSink` object's vtable is an `IServiceSinkVtbl`.
+        unsafe { (vtbl::<_, IServiceSinkVtbl>(self).request_service)(self.as_raw()) }
+    }
+}
+
+impl ComPtr<IServiceGroup> {
+    /// `IServiceSink::RequestService` of the group (services every member).
+    pub fn request_service(&self) {
+        // SAFETY: IServiceGroup's vtable starts with IServiceSink's.
+        unsafe { (vtbl::<_, IServiceSinkVtbl>(self).request_service)(self.as_raw().cast()) }
+    }
+}
+
+impl ComPtr<IPortDMus> {
+    /// `IPortDMus::Notify`: asks the port to service `group` (capture data is waiting).
+    pub fn notify(&self, group: &ComPtr<IServiceGroup>) {
+        // SAFETY: an `IPortDMus` object's vtable is an `IPortDMusVtbl`; `group` is live.
+        unsafe { (vtbl::<_, IPortDMusVtbl>(self).notify)(self.as_raw(), group.as_raw()) }
+    }
+}
