@@ -12,11 +12,15 @@
 pub mod event;
 pub mod guid;
 pub mod ks;
+pub mod ksguids;
+pub mod portcls;
 pub mod status;
 pub mod vtbl;
 
 pub use event::*;
 pub use guid::*;
 pub use ks::*;
+pub use ksguids::*;
+pub use portcls::*;
 pub use status::*;
 pub use vtbl::*;

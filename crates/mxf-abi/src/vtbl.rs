@@ -9,6 +9,7 @@
 use crate::event::{DmusKernelEvent, ReferenceTime};
 use crate::guid::Guid;
 use crate::ks::{DmusStreamType, KsDataFormat, KsDataRange, KsState, PoolType};
+use crate::portcls::PcFilterDescriptor;
 use crate::status::NtStatus;
 use core::ffi::c_void;
 use core::mem::{offset_of, size_of};
@@ -19,8 +20,8 @@ pub type PDeviceObject = *mut c_void;
 pub type PIrp = *mut c_void;
 /// Opaque `IResourceList` interface pointer.
 pub type PResourceList = *mut c_void;
-/// Opaque `PCFILTER_DESCRIPTOR` as far as the vtable is concerned (see `mxf-miniport`).
-pub type PcFilterDescriptorPtr = *const c_void;
+/// `PPCFILTER_DESCRIPTOR`: what `GetDescription` stores through its out parameter.
+pub type PcFilterDescriptorPtr = *const PcFilterDescriptor;
 
 macro_rules! interface {
     ($(#[$m:meta])* $name:ident => $vtbl:ident) => {
