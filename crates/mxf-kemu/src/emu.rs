@@ -1,0 +1,601 @@
+//! [`Emu`]: the emulated kernel, and its [`Platform`] implementation.
+
+use crate::bugcheck::{self, BugCheck, bug, c2, c4};
+use crate::fault::{FaultPlan, FaultState};
+use crate::irql;
+use crate::lookaside::EmuBlockPool;
+use crate::pool::{Owner, POOL_TYPE_NX, PoolReport, PoolState};
+use crate::spin::EmuSpinLock;
+use crate::timer::{EmuTimer, TimerState};
+use mxf_abi::NtStatus;
+use mxf_core::platform::{
+    DISPATCH_LEVEL, Irql, LogLevel, PASSIVE_LEVEL, Platform, PoolTag, TimerCallback,
+    bugcheck as code,
+};
+use std::cell::Cell;
+use std::ffi::c_void;
+use std::fmt;
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+
+/// Where the emulated clock starts (100 s after "boot"; nonzero so that code treating 0 as
+/// "never" is exercised honestly).
+pub const EMU_START_100NS: i64 = 1_000_000_000;
+/// One second in 100 ns units: the lookaside tuning period.
+pub const ONE_SECOND_100NS: i64 = 10_000_000;
+/// Most lines [`Emu::log_lines`] keeps (older ones are dropped first).
+pub const LOG_MAX_LINES: usize = 100_000;
+
+/// How the emulator behaves.
+#[derive(Clone, Debug)]
+pub struct EmuConfig {
+    /// Driver Verifier on: Verifier bug check codes (0xC4 subcodes) where the kernel has
+    /// them, and lookaside depth forced to 0.
+    pub verifier: bool,
+    /// Special pool: guard bytes around every allocation and a poisoned quarantine of freed
+    /// memory.
+    pub special_pool: bool,
+    /// Which pool allocation attempts fail.
+    pub fault: FaultPlan,
+    /// Fixed lookaside depth; `None` = the kernel's automatic tuning between 4 and 256.
+    /// Ignored (0) when `verifier` is set.
+    pub lookaside_depth: Option<u16>,
+}
+
+impl Default for EmuConfig {
+    fn default() -> Self {
+        Self {
+            verifier: false,
+            special_pool: true,
+            fault: FaultPlan::None,
+            lookaside_depth: None,
+        }
+    }
+}
+
+impl EmuConfig {
+    /// Driver Verifier's standard settings: special pool, IRQL checking with Verifier codes,
+    /// lookaside depth 0.
+    pub fn verifier() -> Self {
+        Self {
+            verifier: true,
+            special_pool: true,
+            fault: FaultPlan::None,
+            lookaside_depth: Some(0),
+        }
+    }
+}
+
+/// The `PASSIVE_LEVEL`-only or pool routine named in parameter 4 of the emulator's own
+/// 0xC4 subcodes.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[repr(usize)]
+pub enum Routine {
+    /// `pool_alloc`.
+    PoolAlloc = 1,
+    /// `pool_free`.
+    PoolFree = 2,
+    /// `new_block_pool`.
+    NewBlockPool = 3,
+    /// Dropping a block pool.
+    DropBlockPool = 4,
+    /// `BlockPool::alloc`.
+    BlockPoolAlloc = 5,
+    /// `BlockPool::free`.
+    BlockPoolFree = 6,
+    /// `new_timer`.
+    NewTimer = 7,
+    /// Dropping a timer.
+    DropTimer = 8,
+    /// `Timer::set`.
+    TimerSet = 9,
+    /// `Timer::cancel`.
+    TimerCancel = 10,
+    /// `Emu::advance_time`.
+    AdvanceTime = 11,
+}
+
+impl Routine {
+    fn name(self) -> &'static str {
+        match self {
+            Routine::PoolAlloc => "pool_alloc",
+            Routine::PoolFree => "pool_free",
+            Routine::NewBlockPool => "new_block_pool",
+            Routine::DropBlockPool => "dropping a BlockPool",
+            Routine::BlockPoolAlloc => "BlockPool::alloc",
+            Routine::BlockPoolFree => "BlockPool::free",
+            Routine::NewTimer => "new_timer",
+            Routine::DropTimer => "dropping a Timer",
+            Routine::TimerSet => "Timer::set",
+            Routine::TimerCancel => "Timer::cancel",
+            Routine::AdvanceTime => "Emu::advance_time",
+        }
+    }
+}
+
+/// What a clean unload saw over the emulator's life.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnloadReport {
+    /// The pool at unload (nothing live).
+    pub pool: PoolReport,
+    /// Block pools (lookaside lists) ever created.
+    pub block_pools_created: u64,
+    /// Timers ever created.
+    pub timers_created: u64,
+    /// Timer callbacks run.
+    pub timer_fires: u64,
+    /// Log lines written.
+    pub log_lines: u64,
+}
+
+#[derive(Default)]
+pub(crate) struct Counters {
+    pub(crate) block_pools_created: AtomicU64,
+    pub(crate) timers_created: AtomicU64,
+    pub(crate) timer_fires: AtomicU64,
+    pub(crate) log_lines: AtomicU64,
+}
+
+pub(crate) struct Inner {
+    pub(crate) cfg: EmuConfig,
+    pool: Mutex<PoolState>,
+    fault: Mutex<FaultState>,
+    clock: AtomicI64,
+    timers: Mutex<TimerState>,
+    pub(crate) timer_done: Condvar,
+    /// Serialises `advance_time`; holds the next lookaside tuning tick.
+    advance: Mutex<i64>,
+    log: Mutex<std::collections::VecDeque<String>>,
+    echo_log: bool,
+    pub(crate) next_id: AtomicU64,
+    pub(crate) counters: Counters,
+}
+
+thread_local! {
+    static IN_ADVANCE: Cell<bool> = const { Cell::new(false) };
+}
+
+/// The emulated kernel: a cheap, cloneable handle (an `Arc` inside) implementing
+/// [`Platform`]. Clones share one pool, clock, timer queue and log.
+#[derive(Clone)]
+pub struct Emu {
+    pub(crate) inner: Arc<Inner>,
+}
+
+impl fmt::Debug for Emu {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Emu")
+            .field("cfg", &self.inner.cfg)
+            .field("now", &self.now_100ns())
+            .finish()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A bug check never unwinds while an emulator lock is held, but a test's own panic
+    // inside a callback might: the state is still consistent, so carry on.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Emu {
+    /// A fresh emulated kernel.
+    pub fn new(cfg: EmuConfig) -> Emu {
+        bugcheck::install_hook();
+        let echo_log = std::env::var("MXF_EMU_LOG").is_ok_and(|v| v == "1");
+        Emu {
+            inner: Arc::new(Inner {
+                pool: Mutex::new(PoolState::new(cfg.special_pool)),
+                fault: Mutex::new(FaultState::new(cfg.fault)),
+                clock: AtomicI64::new(EMU_START_100NS),
+                timers: Mutex::new(TimerState::default()),
+                timer_done: Condvar::new(),
+                advance: Mutex::new(EMU_START_100NS + ONE_SECOND_100NS),
+                log: Mutex::new(std::collections::VecDeque::new()),
+                echo_log,
+                next_id: AtomicU64::new(1),
+                counters: Counters::default(),
+                cfg,
+            }),
+        }
+    }
+
+    /// The configuration this emulator was created with (the fault plan as at creation).
+    pub fn config(&self) -> &EmuConfig {
+        &self.inner.cfg
+    }
+
+    /// Replaces the fault plan and restarts its count of allocation attempts.
+    pub fn set_fault_plan(&self, f: FaultPlan) {
+        *lock(&self.inner.fault) = FaultState::new(f);
+    }
+
+    /// Raises this thread to `irql`, runs `f`, lowers back. Raising below the current IRQL
+    /// is a bug check, as with `KeRaiseIrql`.
+    #[track_caller]
+    pub fn at_irql<R>(&self, irql: Irql, f: impl FnOnce() -> R) -> R {
+        let old = self.raise_irql(irql);
+        let r = f();
+        self.lower_irql(old);
+        r
+    }
+
+    /// The emulated clock.
+    pub fn now_100ns(&self) -> i64 {
+        self.inner.clock.load(Relaxed)
+    }
+
+    /// Moves the clock forward by `dt_100ns`, firing every timer that comes due on the way,
+    /// in due-time order (ties: arming order), on the calling thread at `DISPATCH_LEVEL`,
+    /// with the clock reading the timer's due time (or the current time for a timer set in
+    /// the past). Callbacks may re-arm timers; those fire too if due by the end. Lookaside
+    /// depths are re-tuned at every whole emulated second passed. Callable at IRQL <=
+    /// `DISPATCH_LEVEL`; not from inside a timer callback.
+    ///
+    /// # Panics
+    /// If `dt_100ns` is negative or the call is made from a timer callback (test misuse, not
+    /// a driver bug).
+    #[track_caller]
+    pub fn advance_time(&self, dt_100ns: i64) {
+        assert!(dt_100ns >= 0, "Emu::advance_time: negative step {dt_100ns}");
+        assert!(
+            !IN_ADVANCE.with(Cell::get),
+            "Emu::advance_time called from inside a timer callback"
+        );
+        self.check_dispatch_or_below(Routine::AdvanceTime);
+        let mut next_tune = lock(&self.inner.advance);
+        IN_ADVANCE.with(|c| c.set(true));
+        struct Reset;
+        impl Drop for Reset {
+            fn drop(&mut self) {
+                IN_ADVANCE.with(|c| c.set(false));
+            }
+        }
+        let _reset = Reset;
+        let target = self.now_100ns().saturating_add(dt_100ns);
+        loop {
+            let fire = {
+                let mut st = self.timer_state();
+                match st.next_due_by(target) {
+                    None => None,
+                    Some((id, due)) => st.timers.get_mut(&id).map(|t| {
+                        t.due = None;
+                        t.running += 1;
+                        (id, due, t.callback, t.context)
+                    }),
+                }
+            };
+            let Some((id, due, callback, context)) = fire else {
+                break;
+            };
+            let at = due.max(self.now_100ns());
+            self.tune_until(&mut next_tune, at);
+            self.inner.clock.store(at, Relaxed);
+            self.run_callback(id, callback, context);
+        }
+        self.tune_until(&mut next_tune, target);
+        self.inner
+            .clock
+            .store(target.max(self.now_100ns()), Relaxed);
+    }
+
+    fn run_callback(&self, id: u64, callback: TimerCallback, context: usize) {
+        struct Done<'a>(&'a Emu, u64);
+        impl Drop for Done<'_> {
+            fn drop(&mut self) {
+                let mut st = self.0.timer_state();
+                if let Some(t) = st.timers.get_mut(&self.1) {
+                    t.running = t.running.saturating_sub(1);
+                }
+                drop(st);
+                self.0.inner.timer_done.notify_all();
+            }
+        }
+        let done = Done(self, id);
+        self.inner.counters.timer_fires.fetch_add(1, Relaxed);
+        let old = self.raise_irql(DISPATCH_LEVEL);
+        // SAFETY: `new_timer`'s contract makes `callback(context)` sound from any thread at
+        // DISPATCH_LEVEL until the timer is dropped, and dropping waits for `running` (held
+        // up by `done`) to reach zero.
+        unsafe { callback(context as *const c_void) };
+        let after = irql::current();
+        if after != DISPATCH_LEVEL {
+            bug(
+                0xC8,
+                [usize::from(after), usize::from(DISPATCH_LEVEL), 0, 0],
+                format!(
+                    "IRQL_UNEXPECTED_VALUE: timer callback returned at IRQL {after}, not \
+                     DISPATCH_LEVEL"
+                ),
+            );
+        }
+        self.lower_irql(old);
+        drop(done);
+    }
+
+    fn tune_until(&self, next_tune: &mut i64, t: i64) {
+        let mut ticks = 0;
+        while *next_tune <= t {
+            if ticks < 64 {
+                let lists: Vec<_> = self
+                    .pool_state()
+                    .lists
+                    .values()
+                    .map(|l| Arc::clone(&l.shared))
+                    .collect();
+                lists.iter().for_each(|l| l.tune());
+                ticks += 1;
+                *next_tune += ONE_SECOND_100NS;
+            } else {
+                // 64 idle ticks take any depth to its floor: skip the rest.
+                let behind = (t - *next_tune) / ONE_SECOND_100NS + 1;
+                *next_tune += behind * ONE_SECOND_100NS;
+            }
+        }
+    }
+
+    /// When the earliest armed timer is due.
+    pub fn next_timer_due(&self) -> Option<i64> {
+        self.timer_state().earliest()
+    }
+
+    /// A snapshot of the pool.
+    pub fn pool_report(&self) -> PoolReport {
+        self.pool_state().report()
+    }
+
+    /// Verifies the poison of every freed allocation in quarantine (and their guards);
+    /// returns the first write after free found.
+    pub fn check_quarantine(&self) -> Result<(), BugCheck> {
+        self.pool_state().check_quarantine()
+    }
+
+    /// Verifies the guard bytes of every live allocation.
+    pub fn check_pool(&self) -> Result<(), BugCheck> {
+        self.pool_state().check_live_guards()
+    }
+
+    /// Driver unload under Verifier: checks the guards of live allocations (0xC1) and the
+    /// poison of the quarantine (0xD5, which is then released), then that no timer is left
+    /// (0xCE) and that no pool is left allocated — blocks still out of a block pool and block
+    /// pools not dropped included (0xC4 / 0x62, the message lists tag, size and count of each
+    /// leak).
+    pub fn unload(&self) -> Result<UnloadReport, BugCheck> {
+        {
+            let mut st = self.pool_state();
+            st.check_live_guards()?;
+            st.flush_quarantine()?;
+        }
+        {
+            let st = self.timer_state();
+            if !st.timers.is_empty() {
+                let armed = st.timers.values().filter(|t| t.due.is_some()).count();
+                return Err(BugCheck {
+                    code: code::DRIVER_UNLOADED_WITHOUT_CANCELLING_PENDING_OPERATIONS,
+                    params: [0, 0, 0, st.timers.len()],
+                    message: format!(
+                        "{} timer(s) not deleted at unload ({armed} still armed): a timer \
+                         firing after unload runs unloaded code",
+                        st.timers.len()
+                    ),
+                });
+            }
+        }
+        let st = self.pool_state();
+        if let Some((message, count, bytes)) = st.leak_message() {
+            return Err(BugCheck {
+                code: code::DRIVER_VERIFIER_DETECTED_VIOLATION,
+                params: [c4::POOL_LEAKED_AT_UNLOAD, 0, count, bytes],
+                message,
+            });
+        }
+        let c = &self.inner.counters;
+        Ok(UnloadReport {
+            pool: st.report(),
+            block_pools_created: c.block_pools_created.load(Relaxed),
+            timers_created: c.timers_created.load(Relaxed),
+            timer_fires: c.timer_fires.load(Relaxed),
+            log_lines: c.log_lines.load(Relaxed),
+        })
+    }
+
+    /// The captured log, oldest first, as `"<LEVEL> <text>"` (at most [`LOG_MAX_LINES`]).
+    pub fn log_lines(&self) -> Vec<String> {
+        lock(&self.inner.log).iter().cloned().collect()
+    }
+
+    pub(crate) fn pool_state(&self) -> MutexGuard<'_, PoolState> {
+        lock(&self.inner.pool)
+    }
+
+    pub(crate) fn timer_state(&self) -> MutexGuard<'_, TimerState> {
+        lock(&self.inner.timers)
+    }
+
+    /// One pool allocation attempt: fault injection, then the pool.
+    pub(crate) fn alloc_tracked(
+        &self,
+        size: usize,
+        tag: PoolTag,
+        owner: Owner,
+    ) -> Option<NonNull<u8>> {
+        let fail = lock(&self.inner.fault).next_attempt_fails();
+        let mut st = self.pool_state();
+        let p = if fail {
+            None
+        } else {
+            st.alloc(size, tag, owner)
+        };
+        if p.is_none() {
+            st.failed_allocs += 1;
+        }
+        p.and_then(|p| NonNull::new(p as *mut u8))
+    }
+
+    #[track_caller]
+    pub(crate) fn check_passive(&self, r: Routine) {
+        let cur = irql::current();
+        if cur != PASSIVE_LEVEL {
+            bug(
+                code::DRIVER_VERIFIER_DETECTED_VIOLATION,
+                [c4::KEMU_PASSIVE_ONLY, cur.into(), 0, r as usize],
+                format!("{} is PASSIVE_LEVEL only, called at IRQL {cur}", r.name()),
+            );
+        }
+    }
+
+    #[track_caller]
+    pub(crate) fn check_dispatch_or_below(&self, r: Routine) {
+        let cur = irql::current();
+        if cur > DISPATCH_LEVEL {
+            bug(
+                code::DRIVER_VERIFIER_DETECTED_VIOLATION,
+                [c4::KEMU_ABOVE_DISPATCH, cur.into(), 0, r as usize],
+                format!("{} called at IRQL {cur}, above DISPATCH_LEVEL", r.name()),
+            );
+        }
+    }
+
+    #[track_caller]
+    pub(crate) fn check_pool_alloc_irql(&self, size: usize, r: Routine) {
+        let cur = irql::current();
+        if cur > DISPATCH_LEVEL {
+            let msg = format!(
+                "{} of {size} bytes of nonpaged pool at IRQL {cur}, above DISPATCH_LEVEL",
+                r.name()
+            );
+            if self.inner.cfg.verifier {
+                bug(
+                    code::DRIVER_VERIFIER_DETECTED_VIOLATION,
+                    [c4::ALLOC_IRQL, cur.into(), POOL_TYPE_NX, size],
+                    msg,
+                );
+            }
+            bug(
+                code::BAD_POOL_CALLER,
+                [c2::ALLOC_IRQL, cur.into(), POOL_TYPE_NX, size],
+                msg,
+            );
+        }
+    }
+
+    #[track_caller]
+    pub(crate) fn check_pool_free_irql(&self, p: usize, r: Routine) {
+        let cur = irql::current();
+        if cur > DISPATCH_LEVEL {
+            let msg = format!("{} of {p:#x} at IRQL {cur}, above DISPATCH_LEVEL", r.name());
+            if self.inner.cfg.verifier {
+                bug(
+                    code::DRIVER_VERIFIER_DETECTED_VIOLATION,
+                    [c4::FREE_IRQL, cur.into(), POOL_TYPE_NX, p],
+                    msg,
+                );
+            }
+            bug(
+                code::BAD_POOL_CALLER,
+                [c2::FREE_IRQL, cur.into(), POOL_TYPE_NX, p],
+                msg,
+            );
+        }
+    }
+}
+
+impl Platform for Emu {
+    type BlockPool = EmuBlockPool;
+    type RawSpinLock = EmuSpinLock;
+    type Timer = EmuTimer;
+
+    fn current_irql(&self) -> Irql {
+        irql::current()
+    }
+
+    #[track_caller]
+    fn raise_irql(&self, new: Irql) -> Irql {
+        irql::raise(self.inner.cfg.verifier, new)
+    }
+
+    #[track_caller]
+    fn lower_irql(&self, old: Irql) {
+        irql::lower(self.inner.cfg.verifier, old)
+    }
+
+    #[track_caller]
+    fn pool_alloc(&self, size: usize, tag: PoolTag) -> Option<NonNull<u8>> {
+        self.check_pool_alloc_irql(size, Routine::PoolAlloc);
+        self.alloc_tracked(size, tag, Owner::Pool)
+    }
+
+    #[track_caller]
+    unsafe fn pool_free(&self, p: NonNull<u8>, tag: PoolTag) {
+        let p = p.as_ptr() as usize;
+        self.check_pool_free_irql(p, Routine::PoolFree);
+        let mut st = self.pool_state();
+        let r = st
+            .check_free(p, tag, Owner::Pool)
+            .and_then(|()| st.release(p));
+        drop(st);
+        if let Err(bc) = r {
+            bugcheck::raise(bc);
+        }
+    }
+
+    #[track_caller]
+    fn new_block_pool(&self, block_size: usize, tag: PoolTag) -> Result<EmuBlockPool, NtStatus> {
+        self.check_passive(Routine::NewBlockPool);
+        if block_size == 0 {
+            return Err(mxf_abi::STATUS_INVALID_PARAMETER);
+        }
+        Ok(EmuBlockPool::create(self, block_size, tag))
+    }
+
+    fn new_spin_lock(&self) -> EmuSpinLock {
+        EmuSpinLock::new(self)
+    }
+
+    #[track_caller]
+    unsafe fn new_timer(
+        &self,
+        callback: TimerCallback,
+        context: *const c_void,
+    ) -> Result<EmuTimer, NtStatus> {
+        self.check_passive(Routine::NewTimer);
+        Ok(EmuTimer::create(self, callback, context))
+    }
+
+    fn now_100ns(&self) -> i64 {
+        Emu::now_100ns(self)
+    }
+
+    fn log(&self, level: LogLevel, args: fmt::Arguments<'_>) {
+        let tag = match level {
+            LogLevel::Error => "ERROR",
+            LogLevel::Warn => "WARN",
+            LogLevel::Info => "INFO",
+            LogLevel::Trace => "TRACE",
+        };
+        let line = format!("{tag} {args}");
+        if self.inner.echo_log {
+            eprintln!("[mxf-emu] {line}");
+        }
+        self.inner.counters.log_lines.fetch_add(1, Relaxed);
+        let mut log = lock(&self.inner.log);
+        if log.len() == LOG_MAX_LINES {
+            log.pop_front();
+        }
+        log.push_back(line);
+    }
+
+    #[track_caller]
+    fn bug_check(&self, code: u32, params: [usize; 4]) -> ! {
+        let message = format!(
+            "driver called KeBugCheckEx({code:#x}, {:#x}, {:#x}, {:#x}, {:#x})",
+            params[0], params[1], params[2], params[3]
+        );
+        self.log(LogLevel::Error, format_args!("{message}"));
+        bugcheck::raise(BugCheck {
+            code,
+            params,
+            message,
+        })
+    }
+}

@@ -1,0 +1,64 @@
+//! Per-thread IRQL: every host thread plays one CPU, starting at `PASSIVE_LEVEL`.
+
+use crate::bugcheck::{IRQL_NOT_GREATER_OR_EQUAL, bug, c4};
+use mxf_core::platform::{Irql, PASSIVE_LEVEL, bugcheck};
+use std::cell::Cell;
+
+thread_local! {
+    static IRQL: Cell<Irql> = const { Cell::new(PASSIVE_LEVEL) };
+}
+
+/// This thread's IRQL.
+pub(crate) fn current() -> Irql {
+    IRQL.with(Cell::get)
+}
+
+/// Back to `PASSIVE_LEVEL` (after a caught bug check).
+pub(crate) fn reset_thread() {
+    IRQL.with(|c| c.set(PASSIVE_LEVEL));
+}
+
+/// `KeRaiseIrql`: `new` must be >= the current IRQL.
+#[track_caller]
+pub(crate) fn raise(verifier: bool, new: Irql) -> Irql {
+    let old = current();
+    if new < old {
+        let msg = format!("KeRaiseIrql to {new}, below the current IRQL {old}");
+        if verifier {
+            bug(
+                bugcheck::DRIVER_VERIFIER_DETECTED_VIOLATION,
+                [c4::RAISE_IRQL_INVALID, old.into(), new.into(), 0],
+                msg,
+            );
+        }
+        bug(
+            IRQL_NOT_GREATER_OR_EQUAL,
+            [old.into(), new.into(), 0, 0],
+            msg,
+        );
+    }
+    IRQL.with(|c| c.set(new));
+    old
+}
+
+/// `KeLowerIrql`: `old` must be <= the current IRQL.
+#[track_caller]
+pub(crate) fn lower(verifier: bool, old: Irql) {
+    let cur = current();
+    if old > cur {
+        let msg = format!("KeLowerIrql to {old}, above the current IRQL {cur}");
+        if verifier {
+            bug(
+                bugcheck::DRIVER_VERIFIER_DETECTED_VIOLATION,
+                [c4::LOWER_IRQL_INVALID, cur.into(), old.into(), 0],
+                msg,
+            );
+        }
+        bug(
+            bugcheck::IRQL_NOT_LESS_OR_EQUAL,
+            [0, cur.into(), 0, old.into()],
+            msg,
+        );
+    }
+    IRQL.with(|c| c.set(old));
+}

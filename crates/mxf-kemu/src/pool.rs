@@ -1,0 +1,496 @@
+//! The emulated nonpaged pool: every allocation tracked by address and tag, special-pool
+//! guard bytes, poisoned quarantine of freed memory, and the block caches of the lookaside
+//! lists (kept here so that one lock orders every change of a block's state).
+
+use crate::bugcheck::{BugCheck, c2};
+use crate::lookaside::LookasideShared;
+use mxf_core::platform::{POOL_ALIGN, PoolTag, bugcheck};
+use std::alloc::{self, Layout};
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+/// Bytes of guard in front of every allocation (keeps the user pointer 16-aligned).
+pub(crate) const FRONT_GUARD: usize = POOL_ALIGN;
+/// Minimum bytes of guard after the end of the requested size.
+pub(crate) const BACK_GUARD: usize = POOL_ALIGN;
+/// The pattern written into guard bytes in special-pool mode.
+pub const GUARD_BYTE: u8 = 0xFD;
+/// The pattern freed memory is filled with while it sits in quarantine.
+pub const POISON_BYTE: u8 = 0xDF;
+/// Maximum number of freed allocations kept poisoned in quarantine.
+pub const QUARANTINE_MAX_ENTRIES: usize = 4096;
+/// Maximum bytes (whole allocations, guards included) kept in quarantine.
+pub const QUARANTINE_MAX_BYTES: usize = 16 << 20;
+/// How many recently freed addresses the non-special-pool mode remembers, to call a second
+/// free of one a double free rather than a foreign pointer.
+const RECENT_FREES: usize = 4096;
+/// `NonPagedPoolNx`, reported as the pool type parameter.
+pub(crate) const POOL_TYPE_NX: usize = 0x200;
+
+/// Who an allocation belongs to.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Owner {
+    /// A plain `pool_alloc`.
+    Pool,
+    /// A block of lookaside list `list`; `cached` while it sits on the list.
+    Block { list: u64, cached: bool },
+}
+
+struct Live {
+    tag: PoolTag,
+    size: usize,
+    owner: Owner,
+}
+
+struct Quarantined {
+    ptr: usize,
+    size: usize,
+    tag: PoolTag,
+}
+
+/// A lookaside list as the pool sees it: its cache of free blocks.
+pub(crate) struct ListEntry {
+    pub(crate) cache: Vec<usize>,
+    pub(crate) shared: Arc<LookasideShared>,
+}
+
+/// Live usage of one tag.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct TagUsage {
+    /// The tag.
+    pub tag: PoolTag,
+    /// Live allocations with this tag (blocks cached on a lookaside list included).
+    pub count: usize,
+    /// Their requested bytes.
+    pub bytes: usize,
+}
+
+/// A snapshot of the pool (`!poolused` for the emulator).
+#[derive(Clone, PartialEq, Eq, Debug, Default)]
+pub struct PoolReport {
+    /// Live allocations by tag, sorted by the tag's characters.
+    pub by_tag: Vec<TagUsage>,
+    /// Live allocations in all.
+    pub live_count: usize,
+    /// Their requested bytes.
+    pub live_bytes: usize,
+    /// Highest `live_bytes` ever.
+    pub peak_bytes: usize,
+    /// Successful allocations so far.
+    pub total_allocs: u64,
+    /// Frees so far.
+    pub total_frees: u64,
+    /// Allocation attempts that failed (fault injection).
+    pub failed_allocs: u64,
+    /// Freed allocations currently held poisoned in quarantine.
+    pub quarantined: usize,
+}
+
+impl PoolReport {
+    /// The live usage of `tag` (zero when it has no live allocation).
+    pub fn tag(&self, tag: PoolTag) -> TagUsage {
+        self.by_tag
+            .iter()
+            .copied()
+            .find(|u| u.tag == tag)
+            .unwrap_or(TagUsage {
+                tag,
+                count: 0,
+                bytes: 0,
+            })
+    }
+}
+
+/// Everything the pool lock protects.
+pub(crate) struct PoolState {
+    special: bool,
+    live: HashMap<usize, Live>,
+    quarantine: VecDeque<Quarantined>,
+    quarantine_set: HashSet<usize>,
+    quarantine_bytes: usize,
+    recent_frees: VecDeque<usize>,
+    pub(crate) lists: HashMap<u64, ListEntry>,
+    live_bytes: usize,
+    peak_bytes: usize,
+    total_allocs: u64,
+    total_frees: u64,
+    pub(crate) failed_allocs: u64,
+}
+
+fn layout_for(size: usize) -> Option<Layout> {
+    let body = size.checked_add(POOL_ALIGN - 1)? & !(POOL_ALIGN - 1);
+    let total = FRONT_GUARD.checked_add(body)?.checked_add(BACK_GUARD)?;
+    Layout::from_size_align(total, POOL_ALIGN).ok()
+}
+
+fn tag_str(tag: PoolTag) -> String {
+    format!("'{tag}'")
+}
+
+impl PoolState {
+    pub(crate) fn new(special: bool) -> Self {
+        Self {
+            special,
+            live: HashMap::new(),
+            quarantine: VecDeque::new(),
+            quarantine_set: HashSet::new(),
+            quarantine_bytes: 0,
+            recent_frees: VecDeque::new(),
+            lists: HashMap::new(),
+            live_bytes: 0,
+            peak_bytes: 0,
+            total_allocs: 0,
+            total_frees: 0,
+            failed_allocs: 0,
+        }
+    }
+
+    /// Allocates zeroed, guarded memory; `None` only if the host is out of memory or the size
+    /// is absurd.
+    pub(crate) fn alloc(&mut self, size: usize, tag: PoolTag, owner: Owner) -> Option<usize> {
+        let layout = layout_for(size)?;
+        // SAFETY: `layout` has a nonzero size (it includes both guards).
+        let base = unsafe { alloc::alloc_zeroed(layout) };
+        if base.is_null() {
+            return None;
+        }
+        let ptr = base as usize + FRONT_GUARD;
+        if self.special {
+            // SAFETY: `base..base+layout.size()` is the allocation just made; the front guard
+            // is its first FRONT_GUARD bytes and the back guard runs from `ptr + size` to its
+            // end, both inside it.
+            unsafe {
+                std::ptr::write_bytes(base, GUARD_BYTE, FRONT_GUARD);
+                let back = base.add(FRONT_GUARD + size);
+                std::ptr::write_bytes(back, GUARD_BYTE, layout.size() - FRONT_GUARD - size);
+            }
+        }
+        self.live.insert(ptr, Live { tag, size, owner });
+        self.live_bytes += size;
+        self.peak_bytes = self.peak_bytes.max(self.live_bytes);
+        self.total_allocs += 1;
+        Some(ptr)
+    }
+
+    /// Checks the pointer, tag and owner of a free, and the guard bytes of the allocation.
+    /// `expected` is the owner the caller's free routine serves (for a block: `cached`
+    /// false, since a cached block being freed again is a double free).
+    pub(crate) fn check_free(
+        &self,
+        ptr: usize,
+        tag: PoolTag,
+        expected: Owner,
+    ) -> Result<(), BugCheck> {
+        let Some(live) = self.live.get(&ptr) else {
+            return Err(self.not_live(ptr, tag));
+        };
+        if let Owner::Block { list, cached: true } = live.owner
+            && expected
+                == (Owner::Block {
+                    list,
+                    cached: false,
+                })
+        {
+            return Err(BugCheck {
+                code: bugcheck::BAD_POOL_CALLER,
+                params: [bugcheck::BAD_POOL_CALLER_DOUBLE_FREE, 0, 0, ptr],
+                message: format!(
+                    "block {ptr:#x} of block pool {} freed twice: it is already on the \
+                     lookaside list",
+                    tag_str(live.tag)
+                ),
+            });
+        }
+        if live.owner != expected {
+            let what = match (live.owner, expected) {
+                (Owner::Pool, _) => "a pool_alloc allocation was freed to a block pool",
+                (Owner::Block { .. }, Owner::Pool) => {
+                    "a block pool's block was freed with pool_free"
+                }
+                _ => "a block was freed to a block pool other than the one it came from",
+            };
+            return Err(BugCheck {
+                code: bugcheck::BAD_POOL_CALLER,
+                params: [bugcheck::BAD_POOL_CALLER_FOREIGN, 0, ptr, 0],
+                message: format!("{what} (address {ptr:#x}, tag {})", tag_str(live.tag)),
+            });
+        }
+        if live.tag != tag {
+            return Err(BugCheck {
+                code: bugcheck::BAD_POOL_CALLER,
+                params: [c2::WRONG_TAG, ptr, live.tag.0 as usize, tag.0 as usize],
+                message: format!(
+                    "free of {ptr:#x} with tag {} but it was allocated with tag {}",
+                    tag_str(tag),
+                    tag_str(live.tag)
+                ),
+            });
+        }
+        self.check_guards(ptr, live.size, live.tag)
+    }
+
+    fn not_live(&self, ptr: usize, tag: PoolTag) -> BugCheck {
+        if self.quarantine_set.contains(&ptr) || self.recent_frees.contains(&ptr) {
+            BugCheck {
+                code: bugcheck::BAD_POOL_CALLER,
+                params: [bugcheck::BAD_POOL_CALLER_DOUBLE_FREE, 0, 0, ptr],
+                message: format!(
+                    "double free: {ptr:#x} (tag {}) was already freed",
+                    tag_str(tag)
+                ),
+            }
+        } else {
+            BugCheck {
+                code: bugcheck::BAD_POOL_CALLER,
+                params: [bugcheck::BAD_POOL_CALLER_FOREIGN, 0, ptr, 0],
+                message: format!(
+                    "free of {ptr:#x} (tag {}), which is not a live pool allocation",
+                    tag_str(tag)
+                ),
+            }
+        }
+    }
+
+    /// In special-pool mode: the first guard byte that is not [`GUARD_BYTE`], as 0xC1.
+    fn check_guards(&self, ptr: usize, size: usize, tag: PoolTag) -> Result<(), BugCheck> {
+        if !self.special {
+            return Ok(());
+        }
+        let Some(bad) = first_bad_guard(ptr, size) else {
+            return Ok(());
+        };
+        let (kind, sub) = if bad < 0 {
+            ("underrun", 0x21)
+        } else {
+            ("overrun", 0x20)
+        };
+        Err(BugCheck {
+            code: bugcheck::SPECIAL_POOL_DETECTED_MEMORY_CORRUPTION,
+            params: [ptr, size, bad as usize, sub],
+            message: format!(
+                "pool {kind}: allocation {ptr:#x} with tag {} of {size} bytes has its guard \
+                 byte at offset {bad} overwritten",
+                tag_str(tag)
+            ),
+        })
+    }
+
+    /// Releases a checked allocation: poisons and quarantines it in special-pool mode
+    /// (verifying whatever the quarantine evicts), frees it otherwise.
+    pub(crate) fn release(&mut self, ptr: usize) -> Result<(), BugCheck> {
+        let Some(live) = self.live.remove(&ptr) else {
+            return Ok(());
+        };
+        self.live_bytes -= live.size;
+        self.total_frees += 1;
+        if !self.special {
+            if self.recent_frees.len() == RECENT_FREES {
+                self.recent_frees.pop_front();
+            }
+            self.recent_frees.push_back(ptr);
+            dealloc(ptr, live.size);
+            return Ok(());
+        }
+        // SAFETY: `ptr..ptr+size` is the user part of a live allocation this state owns, and
+        // no one may use it after the free.
+        unsafe { std::ptr::write_bytes(ptr as *mut u8, POISON_BYTE, live.size) };
+        let whole = layout_for(live.size).map_or(0, |l| l.size());
+        self.quarantine.push_back(Quarantined {
+            ptr,
+            size: live.size,
+            tag: live.tag,
+        });
+        self.quarantine_set.insert(ptr);
+        self.quarantine_bytes += whole;
+        let mut first_error = Ok(());
+        while self.quarantine.len() > QUARANTINE_MAX_ENTRIES
+            || self.quarantine_bytes > QUARANTINE_MAX_BYTES
+        {
+            let r = self.evict_oldest();
+            if first_error.is_ok() {
+                first_error = r;
+            }
+        }
+        first_error
+    }
+
+    fn evict_oldest(&mut self) -> Result<(), BugCheck> {
+        let Some(q) = self.quarantine.pop_front() else {
+            return Ok(());
+        };
+        self.quarantine_set.remove(&q.ptr);
+        self.quarantine_bytes -= layout_for(q.size).map_or(0, |l| l.size());
+        let r = verify_quarantined(&q);
+        dealloc(q.ptr, q.size);
+        r
+    }
+
+    /// Verifies the poison and guards of every quarantined allocation (keeps them).
+    pub(crate) fn check_quarantine(&self) -> Result<(), BugCheck> {
+        self.quarantine.iter().try_for_each(verify_quarantined)
+    }
+
+    /// Verifies and releases the whole quarantine.
+    pub(crate) fn flush_quarantine(&mut self) -> Result<(), BugCheck> {
+        let mut first_error = Ok(());
+        while !self.quarantine.is_empty() {
+            let r = self.evict_oldest();
+            if first_error.is_ok() {
+                first_error = r;
+            }
+        }
+        first_error
+    }
+
+    /// Checks the guard bytes of every live allocation.
+    pub(crate) fn check_live_guards(&self) -> Result<(), BugCheck> {
+        let mut ptrs: Vec<_> = self.live.keys().copied().collect();
+        ptrs.sort_unstable();
+        for p in ptrs {
+            if let Some(l) = self.live.get(&p) {
+                self.check_guards(p, l.size, l.tag)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Marks a block as sitting on (`true`) or taken from (`false`) its list's cache.
+    pub(crate) fn set_cached(&mut self, ptr: usize, cached: bool) {
+        if let Some(l) = self.live.get_mut(&ptr)
+            && let Owner::Block { list, .. } = l.owner
+        {
+            l.owner = Owner::Block { list, cached };
+        }
+    }
+
+    pub(crate) fn report(&self) -> PoolReport {
+        let mut by: HashMap<PoolTag, TagUsage> = HashMap::new();
+        for l in self.live.values() {
+            let u = by.entry(l.tag).or_insert(TagUsage {
+                tag: l.tag,
+                count: 0,
+                bytes: 0,
+            });
+            u.count += 1;
+            u.bytes += l.size;
+        }
+        let mut by_tag: Vec<TagUsage> = by.into_values().collect();
+        by_tag.sort_by_key(|u| u.tag.bytes());
+        PoolReport {
+            by_tag,
+            live_count: self.live.len(),
+            live_bytes: self.live_bytes,
+            peak_bytes: self.peak_bytes,
+            total_allocs: self.total_allocs,
+            total_frees: self.total_frees,
+            failed_allocs: self.failed_allocs,
+            quarantined: self.quarantine.len(),
+        }
+    }
+
+    /// The leak description for unload, or `None` when nothing is live.
+    pub(crate) fn leak_message(&self) -> Option<(String, usize, usize)> {
+        if self.live.is_empty() && self.lists.is_empty() {
+            return None;
+        }
+        // (tag, size, kind) -> count
+        let mut groups: HashMap<([u8; 4], usize, &'static str), usize> = HashMap::new();
+        for l in self.live.values() {
+            let kind = match l.owner {
+                Owner::Pool => "pool_alloc",
+                Owner::Block { cached: false, .. } => "block pool block not freed",
+                Owner::Block { cached: true, .. } => "cached on an undeleted block pool",
+            };
+            *groups.entry((l.tag.bytes(), l.size, kind)).or_default() += 1;
+        }
+        let mut groups: Vec<_> = groups.into_iter().collect();
+        groups.sort();
+        let mut msg = format!(
+            "{} pool allocation(s), {} bytes, leaked at unload:",
+            self.live.len(),
+            self.live_bytes
+        );
+        for ((tag, size, kind), count) in groups {
+            let _ = write!(
+                msg,
+                " [tag {} size {size} count {count} ({kind})]",
+                tag_str(PoolTag::new(&tag))
+            );
+        }
+        let mut lists: Vec<_> = self
+            .lists
+            .values()
+            .map(|l| (l.shared.tag.bytes(), l.shared.block_size))
+            .collect();
+        lists.sort();
+        for (tag, size) in lists {
+            let _ = write!(
+                msg,
+                " [block pool tag {} block size {size} not deleted]",
+                tag_str(PoolTag::new(&tag))
+            );
+        }
+        Some((msg, self.live.len(), self.live_bytes))
+    }
+}
+
+impl Drop for PoolState {
+    fn drop(&mut self) {
+        // Quarantined memory is unreachable to the driver: give it back. Live allocations are
+        // left alone (leaked) since a caller may still hold pointers into them.
+        while let Some(q) = self.quarantine.pop_front() {
+            dealloc(q.ptr, q.size);
+        }
+    }
+}
+
+fn dealloc(ptr: usize, size: usize) {
+    if let Some(layout) = layout_for(size) {
+        // SAFETY: `ptr - FRONT_GUARD` is the base that `alloc` got from `alloc_zeroed` with
+        // this same layout (same size), and the allocation is no longer tracked anywhere.
+        unsafe { alloc::dealloc((ptr - FRONT_GUARD) as *mut u8, layout) };
+    }
+}
+
+/// Offset (relative to `ptr`, negative in front) of the first guard byte that changed.
+fn first_bad_guard(ptr: usize, size: usize) -> Option<isize> {
+    let layout = layout_for(size)?;
+    let base = ptr - FRONT_GUARD;
+    // SAFETY: the front guard is the first FRONT_GUARD bytes of the live allocation at
+    // `base`; only this pool writes them, and reading bytes is sound for any value.
+    let front = unsafe { std::slice::from_raw_parts(base as *const u8, FRONT_GUARD) };
+    if let Some(i) = front.iter().position(|&b| b != GUARD_BYTE) {
+        return Some(i as isize - FRONT_GUARD as isize);
+    }
+    let back_len = layout.size() - FRONT_GUARD - size;
+    // SAFETY: the back guard runs from `ptr + size` to the end of the same allocation.
+    let back = unsafe { std::slice::from_raw_parts((ptr + size) as *const u8, back_len) };
+    back.iter()
+        .position(|&b| b != GUARD_BYTE)
+        .map(|i| (size + i) as isize)
+}
+
+fn verify_quarantined(q: &Quarantined) -> Result<(), BugCheck> {
+    // SAFETY: a quarantined allocation stays allocated until evicted; its user part is
+    // `size` bytes at `ptr`.
+    let body = unsafe { std::slice::from_raw_parts(q.ptr as *const u8, q.size) };
+    let bad = match body.iter().position(|&b| b != POISON_BYTE) {
+        Some(i) => Some(i as isize),
+        None => first_bad_guard(q.ptr, q.size),
+    };
+    match bad {
+        None => Ok(()),
+        Some(off) => Err(BugCheck {
+            code: bugcheck::DRIVER_PAGE_FAULT_IN_FREED_SPECIAL_POOL,
+            params: [q.ptr.wrapping_add(off as usize), 1, 0, 0],
+            message: format!(
+                "write after free: freed allocation {:#x} with tag {} of {} bytes was modified \
+                 at offset {off} after it was freed",
+                q.ptr,
+                tag_str(q.tag),
+                q.size
+            ),
+        }),
+    }
+}
