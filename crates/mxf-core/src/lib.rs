@@ -7,5 +7,6 @@
 #![no_std]
 
 pub mod com;
+pub mod midi;
 pub mod platform;
 pub mod pool_box;

@@ -1,0 +1,335 @@
+//! The MIDI 1.0 byte-stream parser: bytes in, complete messages and streamed SysEx out.
+
+use super::message::{Message, MessageKind, data_len, is_realtime};
+
+/// One thing the parser recognised.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Event<'a> {
+    /// A complete non-SysEx message (channel, system common or realtime), running status
+    /// expanded. Realtime messages are reported at the byte where they appear, even inside a
+    /// SysEx or between a status byte and its data bytes; the interrupted message goes on.
+    Message(Message),
+    /// `F0`: a SysEx begins (the `F0` byte is consumed).
+    SysExStart,
+    /// A run of SysEx data bytes, borrowed from the input (never empty).
+    SysExData(&'a [u8]),
+    /// `F7`: the SysEx in progress ends (the `F7` byte is consumed).
+    SysExEnd,
+    /// The SysEx in progress was cut short by a status byte other than `F7` and realtime (or
+    /// by [`Parser::finish`]). The cutting status byte is left in the input and is parsed by
+    /// the next call, so a cut is always followed by that status byte's own processing.
+    SysExCut,
+}
+
+/// What the parser did with every input byte.
+///
+/// Each consumed byte lands in exactly one `bytes_*` bucket or is still pending:
+/// `bytes_in == bytes_accounted() + Parser::pending_bytes()` holds after every call. Bytes are
+/// input bytes: an expanded running status byte is not counted again.
+#[derive(Clone, Copy, Default, PartialEq, Eq, Debug)]
+pub struct ParserStats {
+    /// Bytes consumed.
+    pub bytes_in: u64,
+    /// Input bytes of complete non-SysEx messages (realtime included).
+    pub bytes_messages: u64,
+    /// Bytes of complete SysEx messages, `F0` and `F7` included.
+    pub bytes_sysex: u64,
+    /// Bytes (`F0` and data) of SysEx messages cut short by a status byte or by `finish`.
+    pub bytes_sysex_cut: u64,
+    /// Bytes of SysEx messages the consumer gave up on ([`Parser::abort_sysex`]).
+    pub bytes_sysex_aborted: u64,
+    /// Data bytes and `F7`s skipped after an abort, up to the next status byte.
+    pub bytes_skipped: u64,
+    /// Data bytes with no status to belong to, and `F7`s outside a SysEx.
+    pub bytes_stray: u64,
+    /// Bytes of non-SysEx messages cut short by a status byte or by `finish`.
+    pub bytes_truncated: u64,
+    /// Complete channel messages.
+    pub channel_messages: u64,
+    /// Complete system common messages (F1–F6).
+    pub system_common_messages: u64,
+    /// Realtime messages (F8–FF).
+    pub realtime_messages: u64,
+    /// Complete SysEx messages.
+    pub sysex_complete: u64,
+    /// SysEx messages cut short.
+    pub sysex_cut: u64,
+    /// SysEx messages aborted by the consumer.
+    pub sysex_aborted: u64,
+    /// Non-SysEx messages cut short.
+    pub truncated_messages: u64,
+}
+
+impl ParserStats {
+    /// Bytes in a final bucket (everything consumed but not pending).
+    pub const fn bytes_accounted(&self) -> u64 {
+        self.bytes_messages
+            + self.bytes_sysex
+            + self.bytes_sysex_cut
+            + self.bytes_sysex_aborted
+            + self.bytes_skipped
+            + self.bytes_stray
+            + self.bytes_truncated
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Mode {
+    Normal,
+    SysEx,
+    /// After [`Parser::abort_sysex`]: data bytes and `F7` are skipped.
+    Skip,
+}
+
+/// A streaming MIDI 1.0 parser. Feed it any byte slices, split anywhere; state carries over.
+///
+/// Rules (MIDI 1.0 with the choices this project made where the spec leaves room):
+/// - Channel statuses `80..=EF` set running status; a data byte without a status in progress
+///   reuses it. System common (`F1..=F7`) and `F0` clear it; realtime leaves it alone.
+/// - `F4`/`F5` (undefined system common) are complete one-byte messages, like `F6`.
+/// - `F8..=FF` (the undefined `F9`/`FD` included) are one-byte messages reported where they
+///   occur, without disturbing a message or SysEx in progress. `FF` does not reset the parser.
+/// - A status byte (not realtime) arriving before a message is complete truncates it.
+/// - `F7` outside a SysEx is stray (and, being a system common status, clears running status).
+/// - A data byte with neither a message in progress nor running status is stray.
+#[derive(Clone, Debug)]
+pub struct Parser {
+    mode: Mode,
+    /// Running status, or 0 for none.
+    running: u8,
+    /// The message being assembled; `len == 0` means none.
+    msg: [u8; 3],
+    len: u8,
+    need: u8,
+    /// Input bytes in `msg` (the running status byte is not one).
+    msg_input: u8,
+    /// Bytes of the SysEx in progress, `F0` included.
+    sysex_len: u64,
+    stats: ParserStats,
+}
+
+impl Default for Parser {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Parser {
+    /// A parser at the start of a stream (no running status).
+    pub const fn new() -> Self {
+        Self {
+            mode: Mode::Normal,
+            running: 0,
+            msg: [0; 3],
+            len: 0,
+            need: 0,
+            msg_input: 0,
+            sysex_len: 0,
+            stats: ParserStats {
+                bytes_in: 0,
+                bytes_messages: 0,
+                bytes_sysex: 0,
+                bytes_sysex_cut: 0,
+                bytes_sysex_aborted: 0,
+                bytes_skipped: 0,
+                bytes_stray: 0,
+                bytes_truncated: 0,
+                channel_messages: 0,
+                system_common_messages: 0,
+                realtime_messages: 0,
+                sysex_complete: 0,
+                sysex_cut: 0,
+                sysex_aborted: 0,
+                truncated_messages: 0,
+            },
+        }
+    }
+
+    /// The counters.
+    pub const fn stats(&self) -> &ParserStats {
+        &self.stats
+    }
+
+    /// Consumed bytes not yet in a final bucket: those of a message or SysEx in progress.
+    pub const fn pending_bytes(&self) -> u64 {
+        let sysex = if matches!(self.mode, Mode::SysEx) {
+            self.sysex_len
+        } else {
+            0
+        };
+        self.msg_input as u64 + sysex
+    }
+
+    /// Input bytes of the non-SysEx message in progress.
+    pub const fn pending_message_bytes(&self) -> u64 {
+        self.msg_input as u64
+    }
+
+    /// Whether a SysEx is in progress.
+    pub const fn in_sysex(&self) -> bool {
+        matches!(self.mode, Mode::SysEx)
+    }
+
+    /// Parses from the front of `input`, advancing it past what was consumed, until one event
+    /// is recognised; `None` once `input` is exhausted (partial state is kept for the next
+    /// slice).
+    pub fn next<'a>(&mut self, input: &mut &'a [u8]) -> Option<Event<'a>> {
+        loop {
+            let (&b, rest) = input.split_first()?;
+            if is_realtime(b) {
+                *input = rest;
+                self.stats.bytes_in += 1;
+                self.stats.bytes_messages += 1;
+                self.stats.realtime_messages += 1;
+                return Some(Event::Message(Message::realtime(b)));
+            }
+            match self.mode {
+                Mode::SysEx => {
+                    if b < 0x80 {
+                        let n = input.iter().position(|&x| x >= 0x80).unwrap_or(input.len());
+                        let (chunk, rest) = input.split_at(n);
+                        *input = rest;
+                        self.stats.bytes_in += n as u64;
+                        self.sysex_len += n as u64;
+                        return Some(Event::SysExData(chunk));
+                    }
+                    self.mode = Mode::Normal;
+                    if b == 0xF7 {
+                        *input = rest;
+                        self.stats.bytes_in += 1;
+                        self.stats.bytes_sysex += self.sysex_len + 1;
+                        self.stats.sysex_complete += 1;
+                        self.sysex_len = 0;
+                        return Some(Event::SysExEnd);
+                    }
+                    self.cut_sysex();
+                    return Some(Event::SysExCut);
+                }
+                Mode::Skip => {
+                    if b < 0x80 || b == 0xF7 {
+                        *input = rest;
+                        self.stats.bytes_in += 1;
+                        self.stats.bytes_skipped += 1;
+                    } else {
+                        self.mode = Mode::Normal;
+                    }
+                }
+                Mode::Normal => {
+                    *input = rest;
+                    self.stats.bytes_in += 1;
+                    if b < 0x80 {
+                        if let Some(m) = self.data_byte(b) {
+                            return Some(Event::Message(m));
+                        }
+                        continue;
+                    }
+                    self.truncate_message();
+                    if b >= 0xF0 {
+                        self.running = 0;
+                    }
+                    match b {
+                        0xF0 => {
+                            self.mode = Mode::SysEx;
+                            self.sysex_len = 1;
+                            return Some(Event::SysExStart);
+                        }
+                        0xF7 => self.stats.bytes_stray += 1,
+                        _ => {
+                            let data = data_len(b).unwrap_or(0);
+                            if b < 0xF0 {
+                                self.running = b;
+                            }
+                            if data == 0 {
+                                return Some(Event::Message(self.complete([b, 0, 0], 1, 1)));
+                            }
+                            self.msg = [b, 0, 0];
+                            self.len = 1;
+                            self.need = data + 1;
+                            self.msg_input = 1;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Gives up on the SysEx in progress (its bytes go to `bytes_sysex_aborted`) and skips
+    /// what is left of it — data bytes and its `F7` — up to the next status byte. Realtime
+    /// bytes inside the skipped part are still reported. Returns whether a SysEx was in
+    /// progress.
+    pub fn abort_sysex(&mut self) -> bool {
+        if !self.in_sysex() {
+            return false;
+        }
+        self.stats.bytes_sysex_aborted += self.sysex_len;
+        self.stats.sysex_aborted += 1;
+        self.sysex_len = 0;
+        self.mode = Mode::Skip;
+        true
+    }
+
+    /// Ends the stream: a SysEx in progress is cut (returns `true`), a message in progress is
+    /// truncated, running status is forgotten. The parser is then as new, counters aside.
+    pub fn finish(&mut self) -> bool {
+        let cut = self.in_sysex();
+        if cut {
+            self.cut_sysex();
+        }
+        self.mode = Mode::Normal;
+        self.truncate_message();
+        self.running = 0;
+        cut
+    }
+
+    fn cut_sysex(&mut self) {
+        self.stats.bytes_sysex_cut += self.sysex_len;
+        self.stats.sysex_cut += 1;
+        self.sysex_len = 0;
+        self.mode = Mode::Normal;
+    }
+
+    fn truncate_message(&mut self) {
+        if self.len > 0 {
+            self.stats.bytes_truncated += self.msg_input as u64;
+            self.stats.truncated_messages += 1;
+            self.len = 0;
+            self.msg_input = 0;
+        }
+    }
+
+    fn data_byte(&mut self, b: u8) -> Option<Message> {
+        if self.len == 0 {
+            if self.running == 0 {
+                self.stats.bytes_stray += 1;
+                return None;
+            }
+            self.msg = [self.running, 0, 0];
+            self.len = 1;
+            self.need = data_len(self.running).unwrap_or(0) + 1;
+            self.msg_input = 0;
+        }
+        if let Some(slot) = self.msg.get_mut(self.len as usize) {
+            *slot = b;
+        }
+        self.len += 1;
+        self.msg_input += 1;
+        if self.len < self.need {
+            return None;
+        }
+        let (msg, len, input) = (self.msg, self.len, self.msg_input);
+        self.len = 0;
+        self.msg_input = 0;
+        Some(self.complete(msg, len, input))
+    }
+
+    fn complete(&mut self, bytes: [u8; 3], len: u8, input_len: u8) -> Message {
+        let m = Message::new(bytes, len, input_len);
+        self.stats.bytes_messages += input_len as u64;
+        match m.kind() {
+            MessageKind::Channel => self.stats.channel_messages += 1,
+            MessageKind::SystemCommon => self.stats.system_common_messages += 1,
+            MessageKind::Realtime => self.stats.realtime_messages += 1,
+        }
+        m
+    }
+}
