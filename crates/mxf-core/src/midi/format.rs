@@ -22,10 +22,7 @@ pub fn format_messages<W: Write>(bytes: &[u8], out: &mut W) -> Result<ParserStat
     let mut parser = Parser::new();
     let mut input = bytes;
     let mut sysex_start = 0usize;
-    loop {
-        let Some(ev) = parser.next(&mut input) else {
-            break;
-        };
+    while let Some(ev) = parser.next(&mut input) {
         let after = bytes.len() - input.len();
         match ev {
             Event::Message(m) => write_line(out, m.as_bytes().iter().copied())?,

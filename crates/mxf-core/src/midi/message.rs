@@ -24,7 +24,7 @@ pub const fn data_len(status: u8) -> Option<u8> {
         0xC0..=0xDF => Some(1),
         0xF1 | 0xF3 => Some(1),
         0xF2 => Some(2),
-        0xF4 | 0xF5 | 0xF6 => Some(0),
+        0xF4..=0xF6 => Some(0),
         0xF8..=0xFF => Some(0),
         _ => None,
     }
