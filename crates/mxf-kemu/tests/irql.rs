@@ -255,10 +255,10 @@ fn passive_only_routines_bugcheck_at_dispatch() {
     assert_eq!(bc.params[3], Routine::NewBlockPool as usize);
     assert!(bc.message.contains("new_block_pool"), "{bc}");
 
-    // SAFETY: `nop` ignores its context.
     let bc = expect_bugcheck(|| {
-        emu.at_irql(APC_LEVEL, || unsafe {
-            emu.new_timer(nop, std::ptr::null())
+        emu.at_irql(APC_LEVEL, || {
+            // SAFETY: `nop` ignores its context.
+            unsafe { emu.new_timer(nop, std::ptr::null()) }
         })
     });
     assert_eq!(bc.params[3], Routine::NewTimer as usize);
