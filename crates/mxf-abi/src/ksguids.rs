@@ -50,8 +50,7 @@ pub const KSCATEGORY_TOPOLOGY: Guid = Guid::from_u128(0xdda54a40_1e4c_11d1_a050_
 pub const KSNODETYPE_SYNTHESIZER: Guid = Guid::from_u128(0xdff220f3_f70f_11d0_b917_00a0c9223196);
 
 /// `KSINTERFACESETID_Standard` (`ks.h`).
-pub const KSINTERFACESETID_STANDARD: Guid =
-    Guid::from_u128(0x1a8766a0_62ce_11cf_a5d6_28db04c10000);
+pub const KSINTERFACESETID_STANDARD: Guid = Guid::from_u128(0x1a8766a0_62ce_11cf_a5d6_28db04c10000);
 /// `KSINTERFACE_STANDARD_STREAMING` (`ks.h`): id in [`KSINTERFACESETID_STANDARD`].
 pub const KSINTERFACE_STANDARD_STREAMING: u32 = 0;
 /// `KSMEDIUMSETID_Standard` (`ks.h`).
@@ -82,6 +81,9 @@ mod tests {
     fn synthesizer_is_the_usb_terminal_guid_0713() {
         // ksmedia.h: DEFINE_USB_TERMINAL_GUID(id) = 0xDFF219E0 + id, F70F, 11D0, B917-00A0C9223196.
         assert_eq!(KSNODETYPE_SYNTHESIZER.data1, 0xdff2_19e0 + 0x0713);
-        assert_eq!(KSNODETYPE_SYNTHESIZER.data4, [0xb9, 0x17, 0x00, 0xa0, 0xc9, 0x22, 0x31, 0x96]);
+        assert_eq!(
+            KSNODETYPE_SYNTHESIZER.data4,
+            [0xb9, 0x17, 0x00, 0xa0, 0xc9, 0x22, 0x31, 0x96]
+        );
     }
 }

@@ -129,7 +129,8 @@ pub struct PcPropertyRequest {
 }
 
 /// `PCPFNPROPERTY_HANDLER` (`NTAPI`, hence `extern "system"`); `None` is a null handler.
-pub type PcPropertyHandler = Option<unsafe extern "system" fn(request: *mut PcPropertyRequest) -> NtStatus>;
+pub type PcPropertyHandler =
+    Option<unsafe extern "system" fn(request: *mut PcPropertyRequest) -> NtStatus>;
 
 /// `PCPFNMETHOD_HANDLER` / `PCPFNEVENT_HANDLER`: the request structures are not modelled,
 /// so the argument is opaque.
