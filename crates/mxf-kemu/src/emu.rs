@@ -314,23 +314,23 @@ impl Emu {
     }
 
     fn tune_until(&self, next_tune: &mut i64, t: i64) {
+        // 64 ticks take any depth from one end of its range to the other: beyond that an
+        // idle stretch only needs the schedule moved on.
         let mut ticks = 0;
-        while *next_tune <= t {
-            if ticks < 64 {
-                let lists: Vec<_> = self
-                    .pool_state()
-                    .lists
-                    .values()
-                    .map(|l| Arc::clone(&l.shared))
-                    .collect();
-                lists.iter().for_each(|l| l.tune());
-                ticks += 1;
-                *next_tune += ONE_SECOND_100NS;
-            } else {
-                // 64 idle ticks take any depth to its floor: skip the rest.
-                let behind = (t - *next_tune) / ONE_SECOND_100NS + 1;
-                *next_tune += behind * ONE_SECOND_100NS;
-            }
+        while *next_tune <= t && ticks < 64 {
+            let lists: Vec<_> = self
+                .pool_state()
+                .lists
+                .values()
+                .map(|l| Arc::clone(&l.shared))
+                .collect();
+            lists.iter().for_each(|l| l.tune());
+            ticks += 1;
+            *next_tune = next_tune.saturating_add(ONE_SECOND_100NS);
+        }
+        if *next_tune <= t {
+            let behind = (t - *next_tune) / ONE_SECOND_100NS + 1;
+            *next_tune = next_tune.saturating_add(behind.saturating_mul(ONE_SECOND_100NS));
         }
     }
 
