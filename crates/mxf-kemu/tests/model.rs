@@ -49,7 +49,7 @@ proptest! {
         let mut attempts = 0u64;
         let fails = |attempts: &mut u64| {
             *attempts += 1;
-            nth != 0 && *attempts % nth == 0
+            nth != 0 && attempts.is_multiple_of(nth)
         };
         let mut allocs: Vec<(NonNull<u8>, usize)> = Vec::new();
         let mut blocks: Vec<NonNull<u8>> = Vec::new();
