@@ -1,0 +1,383 @@
+//! `IMiniport::DataRangeIntersection` for the MIDI pins.
+//!
+//! PortCls calls the handler once per data range of the pin (`matching`, one of ours) with
+//! the range a client submitted in `KSPROPERTY_PIN_DATAINTERSECTION` (`data_range`), until
+//! one succeeds. Semantics (the documented contract of the method, and what the DDK's MIDI
+//! miniports and the KS default handler do):
+//!
+//! 1. `pin_id` must be a streaming pin and `matching` one of that pin's ranges (compared by
+//!    value over the whole `KSDATARANGE` header); otherwise `STATUS_NO_MATCH`. Bridge pins
+//!    cannot be instantiated, so they never intersect.
+//! 2. A client range whose `FormatSize` is smaller than a `KSDATARANGE` is malformed:
+//!    `STATUS_INVALID_PARAMETER`.
+//! 3. The client's `MajorFormat`, `SubFormat` and `Specifier` must each equal ours or be the
+//!    wildcard (`GUID_NULL`: `KSDATAFORMAT_TYPE_WILDCARD` & co.); otherwise
+//!    `STATUS_NO_MATCH`. A client `KSDATARANGE_MUSIC` tail (technology, channels) is not
+//!    negotiated: MIDI has nothing to choose there, and the handler only sees the header.
+//! 4. The result is a bare `KSDATAFORMAT` (`FormatSize` 64, `SpecifierNONE` means no format
+//!    block follows) with our concrete major format, subformat and specifier, so a wildcard
+//!    request resolves to the subformat of `matching`.
+//! 5. Buffer protocol: no buffer or a zero-length one is a size query, answered with
+//!    `STATUS_BUFFER_OVERFLOW` and the required size; a non-empty buffer shorter than the
+//!    format is `STATUS_BUFFER_TOO_SMALL`; otherwise the format is written to the first 64
+//!    bytes and the length returned. Matching is decided first, so a size query for a range
+//!    that does not intersect answers `STATUS_NO_MATCH`, never a size.
+
+use crate::filter::{is_streaming_pin, pin_data_ranges};
+use core::mem::size_of;
+use mxf_abi::{
+    GUID_NULL, Guid, KsDataFormat, KsDataRange, NtStatus, STATUS_BUFFER_OVERFLOW,
+    STATUS_BUFFER_TOO_SMALL, STATUS_INVALID_PARAMETER, STATUS_NO_MATCH, STATUS_SUCCESS,
+};
+
+/// Bytes of the format an intersection produces (`sizeof(KSDATAFORMAT)`).
+pub const RESULTANT_FORMAT_SIZE: u32 = size_of::<KsDataFormat>() as u32;
+
+/// Intersects the client's `data_range` with our range `matching` of pin `pin_id`.
+///
+/// `Ok(n)`: the resultant `KSDATAFORMAT` was written to `output[..n]`. `Err(status)`: see the
+/// module documentation; for `STATUS_BUFFER_OVERFLOW` the caller reports
+/// [`RESULTANT_FORMAT_SIZE`] as the required length ([`com_outcome`] does this).
+pub fn data_range_intersection(
+    pin_id: u32,
+    data_range: &KsDataRange,
+    matching: &KsDataRange,
+    output: Option<&mut [u8]>,
+) -> Result<u32, NtStatus> {
+    let ours = our_range(pin_id, matching).ok_or(STATUS_NO_MATCH)?;
+    if (data_range.format_size as usize) < size_of::<KsDataRange>() {
+        return Err(STATUS_INVALID_PARAMETER);
+    }
+    let accepts = |client: &Guid, ours: &Guid| *client == GUID_NULL || client == ours;
+    if !(accepts(&data_range.major_format, &ours.major_format)
+        && accepts(&data_range.sub_format, &ours.sub_format)
+        && accepts(&data_range.specifier, &ours.specifier))
+    {
+        return Err(STATUS_NO_MATCH);
+    }
+    let format = KsDataFormat {
+        format_size: RESULTANT_FORMAT_SIZE,
+        flags: 0,
+        sample_size: 0,
+        reserved: 0,
+        major_format: ours.major_format,
+        sub_format: ours.sub_format,
+        specifier: ours.specifier,
+    };
+    let buf = match output {
+        None | Some([]) => return Err(STATUS_BUFFER_OVERFLOW),
+        Some(buf) => buf,
+    };
+    let dst = buf
+        .get_mut(..RESULTANT_FORMAT_SIZE as usize)
+        .ok_or(STATUS_BUFFER_TOO_SMALL)?;
+    dst.copy_from_slice(&encode_format(&format));
+    Ok(RESULTANT_FORMAT_SIZE)
+}
+
+/// Maps a [`data_range_intersection`] result to what the COM method returns: the status and
+/// the value to store in `*ResultantFormatLength` (`None`: leave it untouched).
+pub fn com_outcome(result: Result<u32, NtStatus>) -> (NtStatus, Option<u32>) {
+    match result {
+        Ok(n) => (STATUS_SUCCESS, Some(n)),
+        Err(STATUS_BUFFER_OVERFLOW) => (STATUS_BUFFER_OVERFLOW, Some(RESULTANT_FORMAT_SIZE)),
+        Err(status) => (status, None),
+    }
+}
+
+/// The pin's own range equal to `matching`, if `pin_id` is a streaming pin.
+fn our_range(pin_id: u32, matching: &KsDataRange) -> Option<&'static KsDataRange> {
+    if !is_streaming_pin(pin_id) {
+        return None;
+    }
+    pin_data_ranges(pin_id)?
+        .iter()
+        .copied()
+        .find(|r| *r == matching)
+}
+
+fn guid_bytes(g: &Guid) -> [u8; 16] {
+    let mut b = [0u8; 16];
+    b[0..4].copy_from_slice(&g.data1.to_le_bytes());
+    b[4..6].copy_from_slice(&g.data2.to_le_bytes());
+    b[6..8].copy_from_slice(&g.data3.to_le_bytes());
+    b[8..16].copy_from_slice(&g.data4);
+    b
+}
+
+/// The in-memory image of a `KSDATAFORMAT` on a little-endian target (every Windows
+/// architecture is), built field by field so the output buffer needs no alignment.
+pub fn encode_format(f: &KsDataFormat) -> [u8; RESULTANT_FORMAT_SIZE as usize] {
+    let mut out = [0u8; RESULTANT_FORMAT_SIZE as usize];
+    out[0..4].copy_from_slice(&f.format_size.to_le_bytes());
+    out[4..8].copy_from_slice(&f.flags.to_le_bytes());
+    out[8..12].copy_from_slice(&f.sample_size.to_le_bytes());
+    out[12..16].copy_from_slice(&f.reserved.to_le_bytes());
+    out[16..32].copy_from_slice(&guid_bytes(&f.major_format));
+    out[32..48].copy_from_slice(&guid_bytes(&f.sub_format));
+    out[48..64].copy_from_slice(&guid_bytes(&f.specifier));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::filter::{
+        BRIDGE_RANGE, DIRECTMUSIC_RANGE, MIDI_RANGE, PIN_CAPTURE_BRIDGE, PIN_CAPTURE_STREAM,
+        PIN_COUNT, PIN_RENDER_BRIDGE, PIN_RENDER_STREAM,
+    };
+    use mxf_abi::{
+        KSCATEGORY_AUDIO, KSDATAFORMAT_SPECIFIER_NONE, KSDATAFORMAT_SPECIFIER_WILDCARD,
+        KSDATAFORMAT_SUBTYPE_DIRECTMUSIC, KSDATAFORMAT_SUBTYPE_MIDI, KSDATAFORMAT_SUBTYPE_NONE,
+        KSDATAFORMAT_SUBTYPE_WILDCARD, KSDATAFORMAT_TYPE_MUSIC, KSDATAFORMAT_TYPE_WILDCARD,
+    };
+
+    const MIDI: &KsDataRange = &MIDI_RANGE.data_range;
+    const DMUS: &KsDataRange = &DIRECTMUSIC_RANGE.data_range;
+
+    fn client(major: Guid, sub: Guid, spec: Guid) -> KsDataRange {
+        KsDataRange {
+            format_size: size_of::<KsDataRange>() as u32,
+            flags: 0,
+            sample_size: 0,
+            reserved: 0,
+            major_format: major,
+            sub_format: sub,
+            specifier: spec,
+        }
+    }
+
+    /// Decodes the buffer the way PortCls would read it: as a KSDATAFORMAT in memory.
+    fn decode(buf: &[u8]) -> KsDataFormat {
+        assert!(buf.len() >= size_of::<KsDataFormat>());
+        // SAFETY: the buffer holds at least size_of::<KsDataFormat>() initialised bytes,
+        // read_unaligned has no alignment requirement, and every bit pattern is a valid
+        // KsDataFormat (integers and GUIDs only).
+        unsafe { core::ptr::read_unaligned(buf.as_ptr().cast::<KsDataFormat>()) }
+    }
+
+    fn intersect(pin: u32, c: &KsDataRange, m: &KsDataRange) -> Result<KsDataFormat, NtStatus> {
+        let mut buf = [0xAAu8; 80];
+        let n = data_range_intersection(pin, c, m, Some(&mut buf))?;
+        assert_eq!(n, RESULTANT_FORMAT_SIZE);
+        assert!(
+            buf[64..].iter().all(|&b| b == 0xAA),
+            "wrote past the format"
+        );
+        Ok(decode(&buf))
+    }
+
+    #[test]
+    fn exact_request_yields_the_matching_subformat_on_both_stream_pins() {
+        for pin in [PIN_RENDER_STREAM, PIN_CAPTURE_STREAM] {
+            for (m, sub) in [
+                (MIDI, KSDATAFORMAT_SUBTYPE_MIDI),
+                (DMUS, KSDATAFORMAT_SUBTYPE_DIRECTMUSIC),
+            ] {
+                let c = client(KSDATAFORMAT_TYPE_MUSIC, sub, KSDATAFORMAT_SPECIFIER_NONE);
+                let f = intersect(pin, &c, m).unwrap();
+                assert_eq!(f.format_size, 64);
+                assert_eq!((f.flags, f.sample_size, f.reserved), (0, 0, 0));
+                assert_eq!(f.major_format, KSDATAFORMAT_TYPE_MUSIC);
+                assert_eq!(f.sub_format, sub);
+                assert_eq!(f.specifier, KSDATAFORMAT_SPECIFIER_NONE);
+            }
+        }
+    }
+
+    #[test]
+    fn wildcards_resolve_to_our_concrete_guids() {
+        let w = client(
+            KSDATAFORMAT_TYPE_WILDCARD,
+            KSDATAFORMAT_SUBTYPE_WILDCARD,
+            KSDATAFORMAT_SPECIFIER_WILDCARD,
+        );
+        let f = intersect(PIN_RENDER_STREAM, &w, DMUS).unwrap();
+        assert_eq!(f.major_format, KSDATAFORMAT_TYPE_MUSIC);
+        assert_eq!(f.sub_format, KSDATAFORMAT_SUBTYPE_DIRECTMUSIC);
+        assert_eq!(f.specifier, KSDATAFORMAT_SPECIFIER_NONE);
+        // Each field may be a wildcard on its own.
+        let c = client(
+            KSDATAFORMAT_TYPE_MUSIC,
+            KSDATAFORMAT_SUBTYPE_WILDCARD,
+            KSDATAFORMAT_SPECIFIER_NONE,
+        );
+        assert_eq!(
+            intersect(PIN_CAPTURE_STREAM, &c, MIDI).unwrap().sub_format,
+            KSDATAFORMAT_SUBTYPE_MIDI
+        );
+        let c = client(
+            KSDATAFORMAT_TYPE_WILDCARD,
+            KSDATAFORMAT_SUBTYPE_MIDI,
+            KSDATAFORMAT_SPECIFIER_WILDCARD,
+        );
+        assert_eq!(
+            intersect(PIN_CAPTURE_STREAM, &c, MIDI).unwrap().sub_format,
+            KSDATAFORMAT_SUBTYPE_MIDI
+        );
+    }
+
+    #[test]
+    fn a_client_music_range_header_is_accepted() {
+        // Clients often submit a whole KSDATARANGE_MUSIC (FormatSize 96).
+        let f = intersect(PIN_RENDER_STREAM, MIDI, MIDI).unwrap();
+        assert_eq!(f.sub_format, KSDATAFORMAT_SUBTYPE_MIDI);
+    }
+
+    #[test]
+    fn mismatches_are_no_match() {
+        let none = KSDATAFORMAT_SPECIFIER_NONE;
+        let music = KSDATAFORMAT_TYPE_MUSIC;
+        // Other subformat than the matching range.
+        let dm = client(music, KSDATAFORMAT_SUBTYPE_DIRECTMUSIC, none);
+        assert_eq!(
+            intersect(PIN_RENDER_STREAM, &dm, MIDI),
+            Err(STATUS_NO_MATCH)
+        );
+        let sub_none = client(music, KSDATAFORMAT_SUBTYPE_NONE, none);
+        assert_eq!(
+            intersect(PIN_RENDER_STREAM, &sub_none, MIDI),
+            Err(STATUS_NO_MATCH)
+        );
+        // Other major format / specifier.
+        let audio = client(KSCATEGORY_AUDIO, KSDATAFORMAT_SUBTYPE_MIDI, none);
+        assert_eq!(
+            intersect(PIN_RENDER_STREAM, &audio, MIDI),
+            Err(STATUS_NO_MATCH)
+        );
+        let spec = client(music, KSDATAFORMAT_SUBTYPE_MIDI, KSDATAFORMAT_SUBTYPE_MIDI);
+        assert_eq!(
+            intersect(PIN_RENDER_STREAM, &spec, MIDI),
+            Err(STATUS_NO_MATCH)
+        );
+        // Bridge pins, and pins that do not exist.
+        let ok = client(music, KSDATAFORMAT_SUBTYPE_MIDI, none);
+        for pin in [
+            PIN_RENDER_BRIDGE,
+            PIN_CAPTURE_BRIDGE,
+            PIN_COUNT as u32,
+            u32::MAX,
+        ] {
+            assert_eq!(intersect(pin, &ok, MIDI), Err(STATUS_NO_MATCH), "pin {pin}");
+        }
+        assert_eq!(
+            intersect(PIN_RENDER_BRIDGE, &BRIDGE_RANGE, &BRIDGE_RANGE),
+            Err(STATUS_NO_MATCH)
+        );
+        // A `matching` range that is not one of the pin's.
+        let mut forged = *MIDI;
+        forged.sample_size = 1;
+        assert_eq!(
+            intersect(PIN_RENDER_STREAM, &ok, &forged),
+            Err(STATUS_NO_MATCH)
+        );
+        assert_eq!(
+            intersect(PIN_RENDER_STREAM, &ok, &BRIDGE_RANGE),
+            Err(STATUS_NO_MATCH)
+        );
+    }
+
+    #[test]
+    fn malformed_client_range_is_invalid_parameter() {
+        let mut c = client(
+            KSDATAFORMAT_TYPE_MUSIC,
+            KSDATAFORMAT_SUBTYPE_MIDI,
+            KSDATAFORMAT_SPECIFIER_NONE,
+        );
+        for size in [0, 1, 63] {
+            c.format_size = size;
+            assert_eq!(
+                intersect(PIN_RENDER_STREAM, &c, MIDI),
+                Err(STATUS_INVALID_PARAMETER)
+            );
+        }
+        c.format_size = 64;
+        assert!(intersect(PIN_RENDER_STREAM, &c, MIDI).is_ok());
+    }
+
+    #[test]
+    fn buffer_protocol_size_query_too_small_and_exact() {
+        let c = client(
+            KSDATAFORMAT_TYPE_MUSIC,
+            KSDATAFORMAT_SUBTYPE_MIDI,
+            KSDATAFORMAT_SPECIFIER_NONE,
+        );
+        let run =
+            |buf: Option<&mut [u8]>| data_range_intersection(PIN_RENDER_STREAM, &c, MIDI, buf);
+        assert_eq!(run(None), Err(STATUS_BUFFER_OVERFLOW));
+        assert_eq!(run(Some(&mut [])), Err(STATUS_BUFFER_OVERFLOW));
+        for len in [1usize, 16, 63] {
+            let mut buf = [0x55u8; 64];
+            assert_eq!(
+                run(Some(&mut buf[..len])),
+                Err(STATUS_BUFFER_TOO_SMALL),
+                "len {len}"
+            );
+            assert!(buf.iter().all(|&b| b == 0x55), "len {len}: buffer touched");
+        }
+        let mut exact = [0u8; 64];
+        assert_eq!(run(Some(&mut exact)), Ok(64));
+        assert_eq!(decode(&exact).sub_format, KSDATAFORMAT_SUBTYPE_MIDI);
+        // No match wins over the size query.
+        let other = client(
+            KSDATAFORMAT_TYPE_MUSIC,
+            KSDATAFORMAT_SUBTYPE_NONE,
+            KSDATAFORMAT_SPECIFIER_NONE,
+        );
+        assert_eq!(
+            data_range_intersection(PIN_RENDER_STREAM, &other, MIDI, None),
+            Err(STATUS_NO_MATCH)
+        );
+    }
+
+    #[test]
+    fn output_is_written_at_any_alignment() {
+        let c = client(
+            KSDATAFORMAT_TYPE_MUSIC,
+            KSDATAFORMAT_SUBTYPE_WILDCARD,
+            KSDATAFORMAT_SPECIFIER_NONE,
+        );
+        let mut big = [0u8; 64 + 8];
+        for off in 0..8 {
+            big.fill(0);
+            let n = data_range_intersection(PIN_CAPTURE_STREAM, &c, DMUS, Some(&mut big[off..]))
+                .unwrap();
+            assert_eq!(n, 64);
+            assert_eq!(
+                decode(&big[off..]).sub_format,
+                KSDATAFORMAT_SUBTYPE_DIRECTMUSIC
+            );
+        }
+    }
+
+    #[test]
+    fn encode_format_is_the_in_memory_image() {
+        let f = KsDataFormat {
+            format_size: 0x0102_0304,
+            flags: 0x0506_0708,
+            sample_size: 0x090a_0b0c,
+            reserved: 0x0d0e_0f10,
+            major_format: KSDATAFORMAT_TYPE_MUSIC,
+            sub_format: KSDATAFORMAT_SUBTYPE_DIRECTMUSIC,
+            specifier: KSDATAFORMAT_SPECIFIER_NONE,
+        };
+        // SAFETY: KsDataFormat is repr(C) plain data without padding (64 bytes of u32s and
+        // GUIDs), so all of its bytes are initialised and may be viewed as u8.
+        let mem: [u8; 64] = unsafe { core::mem::transmute(f) };
+        assert_eq!(encode_format(&f), mem);
+    }
+
+    #[test]
+    fn com_outcome_reports_the_length_only_when_meaningful() {
+        assert_eq!(com_outcome(Ok(64)), (STATUS_SUCCESS, Some(64)));
+        assert_eq!(
+            com_outcome(Err(STATUS_BUFFER_OVERFLOW)),
+            (STATUS_BUFFER_OVERFLOW, Some(64))
+        );
+        assert_eq!(
+            com_outcome(Err(STATUS_BUFFER_TOO_SMALL)),
+            (STATUS_BUFFER_TOO_SMALL, None)
+        );
+        assert_eq!(com_outcome(Err(STATUS_NO_MATCH)), (STATUS_NO_MATCH, None));
+    }
+}
