@@ -71,7 +71,7 @@ pub enum MismatchKind {
     Missing,
     /// Came back although nothing (matching) was sent.
     Extra,
-    /// Came back after a message that was sent later.
+    /// Came back after a message that was sent later, or after the run gave up on it.
     Reordered,
     /// Delivered through `MIM_LONGERROR` (WinMM flagged the SysEx as invalid).
     LongError,
@@ -207,9 +207,7 @@ impl CheckStats {
 
     /// Everything sent came back byte-exact, in order, and nothing else came back.
     pub fn passed(&self) -> bool {
-        self.failures() == 0
-            && self.ok_short == self.sent_short
-            && self.ok_sysex == self.sent_sysex
+        self.failures() == 0 && self.ok_short == self.sent_short && self.ok_sysex == self.sent_sysex
     }
 }
 
@@ -452,6 +450,21 @@ impl Checker {
             .iter()
             .take(LOOKAHEAD)
             .position(|p| matches!(p.payload, Payload::SysEx(_)));
+        // A SysEx without its F7 (cut off by the next F0, an error buffer or expiry) that is
+        // not a prefix of the next expected one is a late fragment of a message already given
+        // up on: blaming the next message for it would hide that one's own outcome.
+        let complete = got.len() >= 2 && got.last() == Some(&0xF7);
+        let fragment = !complete
+            && idx
+                .and_then(|i| self.pending.get(i))
+                .is_some_and(|p| !p.payload.bytes().starts_with(&got));
+        if fragment {
+            self.stats.extra += 1;
+            let mut m = Mismatch::new(MismatchKind::Extra, None);
+            m.got_len = Some(got.len());
+            self.note(m);
+            return;
+        }
         let p = match idx {
             Some(i) => {
                 self.skip_before(i);
@@ -497,15 +510,14 @@ impl Checker {
     }
 
     /// Gives up waiting: an unterminated SysEx is closed as received (so it counts as
-    /// truncated) and every message still pending counts as missing. Data that arrives
-    /// afterwards counts as extra/stray.
+    /// truncated) and every message still pending is set aside like a skipped one: if it
+    /// turns up later it counts as reordered, otherwise [`Checker::finish`] counts it
+    /// missing.
     pub fn expire(&mut self, now_us: u64, out: &mut Vec<Completion>) {
         if let Some(buf) = self.partial.take() {
             self.finish_sysex(buf, now_us, out);
         }
-        while let Some(p) = self.pending.pop_front() {
-            self.missing(p);
-        }
+        self.skipped.extend(self.pending.drain(..));
     }
 
     fn missing(&mut self, p: Pending) {
@@ -551,7 +563,13 @@ mod tests {
         }
         for m in &msgs {
             // Unused bytes of the DWORD hold garbage: must be ignored.
-            let dirty = m.packed() | 0xEE00_0000 | if m.as_bytes().len() < 3 { 0x00550000 } else { 0 };
+            let dirty = m.packed()
+                | 0xEE00_0000
+                | if m.as_bytes().len() < 3 {
+                    0x00550000
+                } else {
+                    0
+                };
             c.on_short(dirty, 40, &mut out);
         }
         assert_eq!(out.len(), 31);
@@ -572,7 +590,10 @@ mod tests {
         c.expect_sysex(vec![0xF0, 1, 2, 0xF7], 0);
         c.on_long(&[0xF0, 0xF7, 0xF0, 1], 5, &mut out);
         c.on_long(&[2, 0xF7], 6, &mut out);
-        assert_eq!(out.iter().map(|c| (c.id, c.recv_us)).collect::<Vec<_>>(), [(0, 5), (1, 6)]);
+        assert_eq!(
+            out.iter().map(|c| (c.id, c.recv_us)).collect::<Vec<_>>(),
+            [(0, 5), (1, 6)]
+        );
         assert!(c.finish(0).passed());
     }
 
@@ -630,7 +651,10 @@ mod tests {
         assert_eq!(s.length_mismatch, 2);
         assert_eq!(s.missing, 0);
         let m = s.first_mismatch.unwrap();
-        assert_eq!((m.id, m.offset, m.expected_len, m.got_len), (Some(0), Some(20), Some(52), Some(20)));
+        assert_eq!(
+            (m.id, m.offset, m.expected_len, m.got_len),
+            (Some(0), Some(20), Some(52), Some(20))
+        );
     }
 
     #[test]
@@ -714,7 +738,7 @@ mod tests {
     }
 
     #[test]
-    fn missing_sysex_on_expiry_and_late_arrival_is_extra() {
+    fn expired_message_is_missing_unless_it_turns_up_late() {
         let mut c = Checker::new();
         let mut out = Vec::new();
         let sx = vec![0xF0, 9, 0xF7];
@@ -722,8 +746,36 @@ mod tests {
         c.expire(10, &mut out);
         assert_eq!(c.outstanding(), 0);
         c.on_long(&sx, 11, &mut out);
-        let s = c.finish(12);
-        assert_eq!((s.missing, s.extra), (1, 1));
+        c.on_long(&sx, 12, &mut out); // a duplicate matches nothing
+        let s = c.finish(13);
+        assert_eq!((s.missing, s.reordered, s.extra), (0, 1, 1));
+
+        let mut c = Checker::new();
+        c.expect_sysex(sx.clone(), 0);
+        c.expect_short(short(&[0xF6]), 0);
+        c.expire(10, &mut out);
+        let s = c.finish(11);
+        assert_eq!((s.missing, s.reordered, s.extra), (2, 0, 0));
+        assert_eq!(s.first_mismatch.unwrap().kind, MismatchKind::Missing);
+    }
+
+    #[test]
+    fn late_fragment_of_expired_sysex_does_not_blame_the_next_one() {
+        let mut c = Checker::new();
+        let mut out = Vec::new();
+        let a = sysex_message(40, &mut XorShift64::new(1));
+        let b = sysex_message(8, &mut XorShift64::new(2));
+        c.expect_sysex(a.clone(), 0);
+        c.expire(1, &mut out); // `a` given up on
+        c.expect_sysex(b.clone(), 2);
+        c.on_long(&a[..30], 3, &mut out); // its first 30 bytes turn up late, no F7
+        c.on_long(&b, 4, &mut out);
+        assert_eq!(out.last().map(|c| (c.id, c.ok)), Some((1, true)));
+        let s = c.finish(5);
+        assert_eq!(
+            (s.missing, s.extra, s.ok_sysex, s.length_mismatch),
+            (1, 1, 1, 0)
+        );
     }
 
     #[test]

@@ -134,9 +134,15 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Options, String>
                 let ms = ranged("--timeout-ms", &value("--timeout-ms")?, 1, 3_600_000)?;
                 o.run.timeout = Duration::from_millis(ms as u64);
             }
-            "--in-buffer" => o.in_buffer = ranged("--in-buffer", &value("--in-buffer")?, 16, 65_535)?,
-            "--in-buffers" => o.in_buffers = ranged("--in-buffers", &value("--in-buffers")?, 1, 1024)?,
-            "--out-chunk" => o.out_chunk = ranged("--out-chunk", &value("--out-chunk")?, 16, 65_535)?,
+            "--in-buffer" => {
+                o.in_buffer = ranged("--in-buffer", &value("--in-buffer")?, 16, 65_535)?
+            }
+            "--in-buffers" => {
+                o.in_buffers = ranged("--in-buffers", &value("--in-buffers")?, 1, 1024)?
+            }
+            "--out-chunk" => {
+                o.out_chunk = ranged("--out-chunk", &value("--out-chunk")?, 16, 65_535)?
+            }
             "--sim-fault" => fault = Some(value("--sim-fault")?),
             other => return Err(format!("unknown argument '{other}'")),
         }
@@ -147,8 +153,14 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Options, String>
     if let Some(kind) = fault {
         let message = fault_target(&o.run);
         o.sim_fault = Some(match kind.as_str() {
-            "flip" => Fault::FlipBit { message, offset: 500 },
-            "drop-byte" => Fault::DropByte { message, offset: 500 },
+            "flip" => Fault::FlipBit {
+                message,
+                offset: 500,
+            },
+            "drop-byte" => Fault::DropByte {
+                message,
+                offset: 500,
+            },
             "lose" => Fault::DropMessage { message },
             "reorder" => Fault::SwapWithNext { message },
             "truncate" => Fault::Truncate { message, keep: 500 },
@@ -181,9 +193,25 @@ mod tests {
     #[test]
     fn all_flags() {
         let o = p(&[
-            "--device", "Loop 2", "--sizes", "0,5,70000", "--short=12", "--seed", "99",
-            "--timeout-ms", "250", "--in-buffer", "1024", "--in-buffers", "8", "--out-chunk",
-            "4096", "--simulate", "--sim-fault", "flip", "--list",
+            "--device",
+            "Loop 2",
+            "--sizes",
+            "0,5,70000",
+            "--short=12",
+            "--seed",
+            "99",
+            "--timeout-ms",
+            "250",
+            "--in-buffer",
+            "1024",
+            "--in-buffers",
+            "8",
+            "--out-chunk",
+            "4096",
+            "--simulate",
+            "--sim-fault",
+            "flip",
+            "--list",
         ])
         .unwrap();
         assert_eq!(o.device, "Loop 2");
@@ -194,7 +222,13 @@ mod tests {
         assert_eq!((o.in_buffer, o.in_buffers, o.out_chunk), (1024, 8, 4096));
         assert!(o.simulate && o.list);
         // Target: 12 shorts, then the first SysEx ≥ 1000 bytes is index 2.
-        assert_eq!(o.sim_fault, Some(Fault::FlipBit { message: 14, offset: 500 }));
+        assert_eq!(
+            o.sim_fault,
+            Some(Fault::FlipBit {
+                message: 14,
+                offset: 500
+            })
+        );
     }
 
     #[test]

@@ -47,6 +47,7 @@ fn real(o: &cli::Options) -> i32 {
         in_buffer_size: o.in_buffer,
         in_buffers: o.in_buffers,
         out_chunk: o.out_chunk,
+        send_timeout: o.run.timeout,
     };
     let mut t = match winmm::WinMmTransport::open(&o.device, &cfg) {
         Ok(t) => t,

@@ -233,7 +233,9 @@ mod tests {
         assert_ne!(a, c);
         // Payload is not degenerate: many distinct byte values.
         let mut seen = [false; 128];
-        a[1..a.len() - 1].iter().for_each(|&x| seen[usize::from(x)] = true);
+        a[1..a.len() - 1]
+            .iter()
+            .for_each(|&x| seen[usize::from(x)] = true);
         assert!(seen.iter().filter(|&&s| s).count() > 100);
     }
 
@@ -250,7 +252,10 @@ mod tests {
         for hi in [0x80, 0x90, 0xA0, 0xB0, 0xC0, 0xD0, 0xE0, 0xF0] {
             assert!(statuses.contains(&hi), "missing {hi:#x}");
         }
-        assert_eq!(ShortKind::TuneRequest.generate(&mut rng).as_bytes(), &[0xF6]);
+        assert_eq!(
+            ShortKind::TuneRequest.generate(&mut rng).as_bytes(),
+            &[0xF6]
+        );
         assert_eq!(
             ShortKind::ProgramChange.generate(&mut rng).as_bytes().len(),
             2
@@ -269,7 +274,7 @@ mod tests {
         assert_eq!(m.packed(), 0x0000_05C3);
         assert_eq!(ShortMsg::from_packed(0x0000_0040), None); // data byte as status
         assert_eq!(ShortMsg::from_packed(0x0000_00F0), None); // SysEx start is not short
-        assert_eq!(ShortMsg::from_packed(0x0000_80_90), None); // data byte ≥ 0x80
+        assert_eq!(ShortMsg::from_packed(0x0000_8090), None); // data byte ≥ 0x80
         assert_eq!(ShortMsg::new(&[0x90, 1]), None); // too short for note-on
     }
 }

@@ -112,10 +112,6 @@ pub fn render(r: &RunReport) -> String {
     if let Some(m) = &s.first_mismatch {
         let _ = writeln!(out, "first mismatch: {m}");
     }
-    let _ = writeln!(
-        out,
-        "RESULT: {}",
-        if r.passed() { "PASS" } else { "FAIL" }
-    );
+    let _ = writeln!(out, "RESULT: {}", if r.passed() { "PASS" } else { "FAIL" });
     out
 }

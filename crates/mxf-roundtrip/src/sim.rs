@@ -277,7 +277,10 @@ mod tests {
                 other => panic!("{other:?}"),
             })
             .collect();
-        assert_eq!(lens, [vec![0xF0, 1, 2, 3], vec![4, 5, 0xF7], vec![0xF0, 0xF7]]);
+        assert_eq!(
+            lens,
+            [vec![0xF0, 1, 2, 3], vec![4, 5, 0xF7], vec![0xF0, 0xF7]]
+        );
     }
 
     #[test]

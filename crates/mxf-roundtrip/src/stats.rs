@@ -80,7 +80,10 @@ mod tests {
         // Shuffled on purpose: the summary must sort.
         let mut v: Vec<u64> = (1..=100).map(|i| (i * 37) % 100 + 1).collect();
         let s = LatencySummary::from_samples(&mut v).unwrap();
-        assert_eq!((s.count, s.min, s.p50, s.p90, s.p99, s.max), (100, 1, 50, 90, 99, 100));
+        assert_eq!(
+            (s.count, s.min, s.p50, s.p90, s.p99, s.max),
+            (100, 1, 50, 90, 99, 100)
+        );
         assert!((s.mean - 50.5).abs() < 1e-9);
     }
 
@@ -117,6 +120,13 @@ mod tests {
         };
         assert_eq!(t.bytes_per_sec(), Some(2_000_000.0));
         assert_eq!(t.din_ratio(), Some(640.0));
-        assert_eq!(Throughput { bytes: 1, elapsed_us: 0 }.bytes_per_sec(), None);
+        assert_eq!(
+            Throughput {
+                bytes: 1,
+                elapsed_us: 0
+            }
+            .bytes_per_sec(),
+            None
+        );
     }
 }

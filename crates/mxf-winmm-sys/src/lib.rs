@@ -324,8 +324,7 @@ unsafe extern "system" {
     /// Turns notes off and returns all queued headers as done.
     pub fn midiOutReset(hmo: HMIDIOUT) -> MMRESULT;
     /// Describes an `MMRESULT` (UTF-16, NUL-terminated).
-    pub fn midiOutGetErrorTextW(mmrError: MMRESULT, pszText: *mut u16, cchText: UINT)
-    -> MMRESULT;
+    pub fn midiOutGetErrorTextW(mmrError: MMRESULT, pszText: *mut u16, cchText: UINT) -> MMRESULT;
 
     /// Number of MIDI input devices.
     pub safe fn midiInGetNumDevs() -> UINT;
