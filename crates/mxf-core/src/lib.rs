@@ -6,6 +6,7 @@
 //! (`mxf-kernel`) and by the host emulator (`mxf-kemu`).
 #![no_std]
 
+pub mod alloc;
 pub mod com;
 pub mod midi;
 pub mod platform;

@@ -1,0 +1,100 @@
+//! `PutMessage` on the allocator: recycling a whole chain, package sub-chains and buffers
+//! included, without recursion.
+//!
+//! Packages nest, and a recursive walk would put the nesting depth — chosen by whoever built
+//! the chain — on the kernel stack (a few KB at `DISPATCH_LEVEL`). The walk keeps its
+//! "where to continue" stack in the package events themselves instead: when it meets a
+//! package with a sub-chain, that package event has already been claimed (marked `FREE`,
+//! still ours), so its `pNextEvt` becomes the link of the continuation stack and its
+//! `pPackageEvt` the event to continue with once the sub-chain is done; the package event is
+//! recycled when it is popped. Memory use is O(1) whatever the nesting.
+//!
+//! A cycle in a chain (an event reached twice) is a double put: the second claim finds the
+//! block `FREE` and bug checks, so the walk always terminates.
+
+use super::header::Kind;
+use super::object::Allocator;
+use core::ptr::{self, NonNull};
+use mxf_abi::{DmusKernelEvent, SHORT_EVENT_MAX};
+
+impl Allocator {
+    /// Recycles every event of `chain` (following `pNextEvt`): for each event, a package
+    /// with a non-null `pPackageEvt` has its sub-chain recycled too; otherwise an event with
+    /// `cbEvent > 8` and a non-null `pbData` has its buffer recycled; then the event itself.
+    /// A null chain is a no-op; a package with a null `pPackageEvt` is an ordinary event.
+    ///
+    /// # Safety
+    /// As [`Allocator::put_message`].
+    pub(crate) unsafe fn put_chain(&self, chain: *mut DmusKernelEvent) {
+        let lane = self.lane(Kind::Event);
+        let mut cur = chain;
+        // Claimed package events whose sub-chain is being walked, linked by `p_next_evt`;
+        // each one's `u_data.p_package_evt` holds the event to continue with.
+        let mut resume: *mut DmusKernelEvent = ptr::null_mut();
+        loop {
+            let Some(evt) = NonNull::new(cur) else {
+                let Some(pkg) = NonNull::new(resume) else {
+                    return;
+                };
+                let pkg = pkg.as_ptr();
+                // SAFETY: `pkg` is a package event claimed below and not yet recycled: its
+                // memory is ours, and we wrote both fields ourselves.
+                let (up, next) = unsafe { ((*pkg).p_next_evt, (*pkg).u_data.p_package_evt) };
+                resume = up;
+                cur = next;
+                // SAFETY: `pkg` was claimed by this walk and not recycled since.
+                unsafe { self.recycle_claimed_event(pkg) };
+                continue;
+            };
+            // SAFETY: the caller owns the chain; `claim` validates the header (bug check if
+            // the event is not a live event of ours) and makes the event ours until recycled.
+            let (block, word) = unsafe { self.claim(lane, evt.cast()) };
+            let e = evt.as_ptr();
+            // SAFETY: a live event of ours, just claimed: 40 readable, writable bytes.
+            let (next, flags, cb, data) =
+                unsafe { ((*e).p_next_evt, (*e).us_flags, (*e).cb_event, (*e).u_data) };
+            let package = flags & mxf_abi::DMUS_KEF_PACKAGE_EVENT != 0;
+            // SAFETY: every bit pattern of the 8-byte union is a valid pointer.
+            let sub = unsafe { data.p_package_evt };
+            if package && !sub.is_null() {
+                // SAFETY: the event is ours until recycled; park it on the resume stack.
+                unsafe {
+                    (*e).p_next_evt = resume;
+                    (*e).u_data.p_package_evt = next;
+                }
+                resume = e;
+                cur = sub;
+                continue;
+            }
+            // SAFETY: as above.
+            let buf = unsafe { data.pb_data };
+            if usize::from(cb) > SHORT_EVENT_MAX
+                && let Some(buf) = NonNull::new(buf)
+            {
+                // SAFETY: per the caller, a buffer of this allocator owned by the chain.
+                unsafe { self.put(self.lane(Kind::Buffer), buf) };
+            }
+            // SAFETY: claimed above on this thread, not recycled since.
+            unsafe { self.recycle(lane, block, word) };
+            cur = next;
+        }
+    }
+
+    /// Recycles a package event parked on the resume stack.
+    ///
+    /// # Safety
+    /// `e` was claimed by the current walk and not recycled since.
+    unsafe fn recycle_claimed_event(&self, e: *mut DmusKernelEvent) {
+        let lane = self.lane(Kind::Event);
+        let block = e.cast::<u8>().wrapping_sub(super::header::HEADER_SIZE);
+        // SAFETY: `e` is one of our events (claimed), so its block starts HEADER_SIZE before
+        // it, is allocated and 16-aligned.
+        let (block, word) = unsafe {
+            let block = NonNull::new_unchecked(block);
+            (block, super::header::Header::at(block).load())
+        };
+        // SAFETY: the claim's word is still in the header (nothing writes a FREE header but
+        // the claimer, and we are it); the block is ours until now.
+        unsafe { self.recycle(lane, block, word) };
+    }
+}

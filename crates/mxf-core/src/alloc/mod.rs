@@ -1,0 +1,110 @@
+//! Our `IAllocatorMXF`: events and buffers for an MXF graph, over the platform's block pools
+//! (lookaside lists), callable at IRQL <= `DISPATCH_LEVEL` from several CPUs at once.
+//!
+//! # Use
+//! [`new_allocator`] (`PASSIVE_LEVEL`) returns a `ComPtr<IAllocatorMxf>`; everything else goes
+//! through the COM interface (`ComPtr` calls, or C callers through the vtable), so code that
+//! packages events works the same against PortCls's allocator and ours.
+//! [`Allocator::from_com`] recognises one of ours (by its vtable address) and gives access
+//! to [`AllocatorStats`], the block pools' own counters and Rust-ABI twins of the slots.
+//!
+//! # Storage
+//! Two block pools of the platform: one of `16 + 40`-byte blocks for events, one of
+//! `16 + buffer_size`-byte blocks for buffers. Every block starts with a 16-byte header
+//! ([`header`](self::header) documents the layout) and its payload *ends at the end of the
+//! block*, so the special pool's guard bytes sit right after the last usable byte.
+//!
+//! Each kind has a **reserve**: `reserve_*` blocks taken from the pool at creation and kept
+//! until the allocator is destroyed, on a lock-free LIFO of slot indices
+//! ([`stack`](self::stack): a Treiber stack whose 64-bit head packs `{tag, count, top}`;
+//! the 32-bit tag, bumped by every operation, defeats ABA). A get pops the reserve first
+//! (`reserve_hits`), and only when it is empty goes to the block pool (`pool_misses`). A
+//! block keeps its origin: a reserve block goes back to the reserve on put (so the reserve
+//! refills exactly as its blocks come back), a pool block back to the pool. Consequence: a
+//! pool block returned while reserve blocks are still out does not refill the reserve —
+//! the reserve is "these N blocks", not "up to N of any". That keeps the stack a fixed
+//! slot array (no 16-byte CAS) and lets a put verify that a header naming slot `n` really is
+//! slot `n`'s block.
+//!
+//! The cap: reserve blocks plus pool blocks in existence never exceed `max_*` (pool blocks
+//! are capped at `max - reserve`), so outstanding blocks never do either; past it a get fails
+//! with `STATUS_INSUFFICIENT_RESOURCES` and writes `*pp = NULL`.
+//!
+//! The hot path (a reserve hit and its put) is four interlocked operations: the pop's CAS,
+//! the `reserve_hits` increment, the put's header CAS and the push's CAS. Outstanding counts
+//! and `puts` are derived from the stack's count and the pool-block counter, not counted.
+//!
+//! # Bad pointers: what is detected, and the limits
+//! A put (`PutBuffer`, and every event and buffer `PutMessage` walks) reads the 16-byte
+//! header in front of the pointer and moves its state `LIVE -> FREE` by CAS. Refused with
+//! `BAD_POOL_CALLER` (0xC2), parameter 1 [`BAD_POOL_CALLER_FOREIGN`] or
+//! [`BAD_POOL_CALLER_DOUBLE_FREE`], p2 the pointer, p3 the header word found, p4 the kind:
+//! - a pointer not 16-aligned: foreign, decided without reading anything;
+//! - a header whose check/kind is not this allocator's and this kind's: foreign. That covers
+//!   events and buffers of *another* allocator (ours or the port's), an event passed as a
+//!   buffer and vice versa, and pointers into the middle of a block;
+//! - a header of ours already `FREE`: double put. Exact while the block is in our reserve
+//!   (its header is ours until the allocator dies), and while a pool block's memory has not
+//!   been reused; once the pool has reused or freed it, the second put reads someone else's
+//!   bytes: reported as foreign if they do not look like our header, and *undetected* in the
+//!   one case where the block was handed out again by this same allocator (the second put
+//!   then recycles the new owner's block — as with any pool). Two puts of one block racing on
+//!   two CPUs: exactly one wins the CAS, the other is reported.
+//! - a header naming a reserve slot whose block is elsewhere, or an owner cookie that does
+//!   not match: foreign.
+//!
+//! The limit is the read itself: for an arbitrary pointer the 16 bytes before it may not be
+//! mapped (a pointer at the start of a page after an unmapped one, or freed special pool):
+//! the read then faults (0x50 / 0xD5) rather than returning a clean 0xC2 — still a stop
+//! naming the bad caller, not silent corruption. In Rust terms that read is only defined when
+//! the 16 bytes are readable memory, which is the documented precondition of the put methods;
+//! a pointer we handed out always satisfies it. A random 64-bit word matches our check with
+//! probability 2^-32 and the owner cookie too with 2^-64 more; memory that *copies* one of
+//! our headers (e.g. a stale copy of a block) is not told apart.
+//!
+//! # Reference counting
+//! `AddRef`/`Release` are interlocked; the final `Release` frees the reserves, the pools and
+//! the object. Blocks still out at that point are leaked on purpose (freeing them under their
+//! holder would be worse) and logged; the platform reports them at unload. A `Release` too
+//! many is caught (bug check `REFERENCE_BY_POINTER`, 0x18) only while the object is still
+//! being torn down by the last legitimate `Release`; once its memory is freed, a further call
+//! is a use after free that only the platform can catch (special pool).
+//!
+//! [`BAD_POOL_CALLER_FOREIGN`]: crate::platform::bugcheck::BAD_POOL_CALLER_FOREIGN
+//! [`BAD_POOL_CALLER_DOUBLE_FREE`]: crate::platform::bugcheck::BAD_POOL_CALLER_DOUBLE_FREE
+
+mod chain;
+mod config;
+pub mod header;
+mod object;
+pub mod stack;
+mod stats;
+mod vtbl;
+
+pub use config::AllocatorConfig;
+pub use object::{
+    Allocator, BAD_POOL_HEADER_RESERVE, POISON_WRITE_AFTER_PUT, REFERENCE_BY_POINTER, new_allocator,
+};
+pub use stats::AllocatorStats;
+
+use crate::platform::PoolTag;
+
+/// The atomics the lock-free parts use (`tests/loom_stack.rs` substitutes `loom`'s).
+mod sync {
+    pub(crate) use core::sync::atomic::{AtomicI32, AtomicU32, AtomicU64, Ordering};
+}
+
+/// `BAD_POOL_HEADER`: a block on our reserve has a corrupted header.
+pub const BAD_POOL_HEADER: u32 = 0x19;
+
+/// The byte freed reserve blocks are filled with when [`AllocatorConfig::poison_freed`] is set.
+pub const POISON_BYTE: u8 = 0xFB;
+
+/// Pool tag of the allocator object.
+pub const TAG_OBJECT: PoolTag = PoolTag::new(b"MxfA");
+/// Pool tag of the event blocks.
+pub const TAG_EVENTS: PoolTag = PoolTag::new(b"MxfE");
+/// Pool tag of the buffer blocks.
+pub const TAG_BUFFERS: PoolTag = PoolTag::new(b"MxfB");
+/// Pool tag of the reserves' slot arrays.
+pub const TAG_RESERVE: PoolTag = PoolTag::new(b"MxfR");

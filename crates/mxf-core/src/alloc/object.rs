@@ -1,0 +1,805 @@
+//! The allocator object: its layout, the two lanes (events, buffers), get/put of blocks,
+//! creation and destruction.
+//!
+//! The object is split in two: [`Allocator`], which does not depend on the platform type and
+//! is what the vtable functions see, and `Object<P>`, which adds the platform and the two
+//! block pools. The COM code therefore exists once (a single `static` vtable whose address
+//! identifies our objects), and the few platform calls it needs (block pool alloc/free on a
+//! reserve miss, bug check, log, destroy) go through a per-`P` table of functions ([`Ops`]).
+
+use super::config::AllocatorConfig;
+use super::header::{
+    HEADER_SIZE, Header, Identity, Kind, NO_SLOT, STATE_FREE, STATE_LIVE, Word, payload_of,
+};
+use super::stack::{IndexStack, Slot};
+use super::stats::AllocatorStats;
+use super::sync::{AtomicI32, AtomicU32, AtomicU64, Ordering};
+use super::{BAD_POOL_HEADER, POISON_BYTE, TAG_BUFFERS, TAG_EVENTS, TAG_OBJECT, TAG_RESERVE};
+use crate::com::{ComPtr, RefCount};
+use crate::platform::{BlockPool, BlockPoolStats, LogLevel, Platform, bugcheck};
+use core::mem::size_of;
+use core::ptr::{self, NonNull};
+use mxf_abi::{
+    DMUS_KERNEL_EVENT_SIZE, DmusKernelEvent, IAllocatorMxf, IAllocatorMxfVtbl, KsState, NtStatus,
+    STATUS_INSUFFICIENT_RESOURCES,
+};
+
+/// The platform calls the object needs, for one platform type `P`.
+pub(crate) struct Ops {
+    alloc_block: unsafe fn(*const (), Kind) -> Option<NonNull<u8>>,
+    free_block: unsafe fn(*const (), Kind, NonNull<u8>),
+    pool_stats: unsafe fn(*const (), Kind) -> BlockPoolStats,
+    bug_check: unsafe fn(*const (), u32, [usize; 4]) -> !,
+    destroy: unsafe fn(*const ()),
+}
+
+/// One kind of block (events or buffers): its reserve, cap and counters.
+pub(crate) struct Lane {
+    kind: Kind,
+    /// Payload bytes of a block.
+    payload: usize,
+    /// Free reserve slots.
+    reserve: IndexStack,
+    /// The reserve's slot array (`reserve_cap` entries, in pool memory), or dangling.
+    slots: *const Slot<*mut u8>,
+    reserve_cap: u16,
+    /// Most blocks from the block pool outstanding at once: `max - reserve_cap`, so that
+    /// reserve plus pool blocks — hence outstanding blocks — never exceed `max`.
+    pool_cap: u32,
+    /// Blocks taken from the block pool and not yet freed back.
+    pool_out: AtomicU32,
+    reserve_hits: AtomicU64,
+    pool_misses: AtomicU64,
+    failures: AtomicU64,
+    high_water: AtomicU32,
+}
+
+/// Our `IAllocatorMXF` object (what the interface pointer points to).
+///
+/// Obtained with [`Allocator::from_com`]; the methods are the Rust-ABI twins of the vtable
+/// slots (same code, no `extern "system"` boundary — a bug check inside them may unwind in
+/// the host emulator, which an `extern "system"` function may not) plus statistics.
+#[repr(C)]
+pub struct Allocator {
+    /// The interface's vtable pointer: must stay the first field.
+    vtbl: *const IAllocatorMxfVtbl,
+    refs: RefCount,
+    state: AtomicI32,
+    buffer_size: u16,
+    poison: bool,
+    identity: Identity,
+    ops: &'static Ops,
+    /// The whole `Object<P>`, with provenance over all of it (for [`Ops`]).
+    whole: *const (),
+    events: Lane,
+    buffers: Lane,
+}
+
+// SAFETY: all shared mutable state is atomic; the raw pointers name memory the object owns
+// for its lifetime (slot arrays, itself) and are only read. The platform part is `Send +
+// Sync` by the `Platform` and `BlockPool` bounds.
+unsafe impl Sync for Allocator {}
+// SAFETY: as above.
+unsafe impl Send for Allocator {}
+
+#[repr(C)]
+struct Object<P: Platform> {
+    core: Allocator,
+    platform: P,
+    event_pool: P::BlockPool,
+    buffer_pool: P::BlockPool,
+}
+
+impl<P: Platform> Object<P> {
+    const OPS: Ops = Ops {
+        alloc_block: Self::op_alloc,
+        free_block: Self::op_free,
+        pool_stats: Self::op_stats,
+        bug_check: Self::op_bug_check,
+        destroy: Self::op_destroy,
+    };
+
+    /// # Safety
+    /// `whole` is `Allocator::whole` of a live `Object<P>`.
+    unsafe fn from_whole<'a>(whole: *const ()) -> &'a Self {
+        // SAFETY: per the caller; `whole` carries provenance over the whole object.
+        unsafe { &*whole.cast::<Self>() }
+    }
+
+    fn pool(&self, kind: Kind) -> &P::BlockPool {
+        match kind {
+            Kind::Event => &self.event_pool,
+            Kind::Buffer => &self.buffer_pool,
+        }
+    }
+
+    /// # Safety
+    /// `whole` as in [`Self::from_whole`].
+    unsafe fn op_alloc(whole: *const (), kind: Kind) -> Option<NonNull<u8>> {
+        // SAFETY: per the caller.
+        unsafe { Self::from_whole(whole) }.pool(kind).alloc()
+    }
+
+    /// # Safety
+    /// `whole` as in [`Self::from_whole`]; `block` came from this kind's pool and is free.
+    unsafe fn op_free(whole: *const (), kind: Kind, block: NonNull<u8>) {
+        // SAFETY: per the caller, `block` is an allocated block of this pool, given back once.
+        unsafe { Self::from_whole(whole).pool(kind).free(block) }
+    }
+
+    /// # Safety
+    /// `whole` as in [`Self::from_whole`].
+    unsafe fn op_stats(whole: *const (), kind: Kind) -> BlockPoolStats {
+        // SAFETY: per the caller.
+        unsafe { Self::from_whole(whole) }.pool(kind).stats()
+    }
+
+    /// # Safety
+    /// `whole` as in [`Self::from_whole`].
+    unsafe fn op_bug_check(whole: *const (), code: u32, params: [usize; 4]) -> ! {
+        // SAFETY: per the caller.
+        unsafe { Self::from_whole(whole) }
+            .platform
+            .bug_check(code, params)
+    }
+
+    /// Frees the reserves, the slot arrays, the pools and the object.
+    ///
+    /// # Safety
+    /// `whole` as in [`Self::from_whole`], with no reference left: nothing uses the object
+    /// afterwards.
+    unsafe fn op_destroy(whole: *const ()) {
+        let obj = whole.cast_mut().cast::<Self>();
+        // SAFETY: per the caller the object is live and ours alone from here on.
+        let this = unsafe { &*obj };
+        for lane in [&this.core.events, &this.core.buffers] {
+            let slots = lane.slots();
+            let mut freed = 0usize;
+            while let Some(i) = lane.reserve.pop(slots) {
+                let Some(block) = slots.get(i).and_then(|s| NonNull::new(s.item)) else {
+                    continue;
+                };
+                this.core.check_reserve_block(lane, block, i);
+                // SAFETY: a block on the reserve stack is a free block of this kind's pool,
+                // owned by the reserve; it leaves the stack here for good.
+                unsafe { this.pool(lane.kind).free(block) };
+                freed += 1;
+            }
+            let leaked = usize::from(lane.reserve_cap).saturating_sub(freed)
+                + lane.pool_out.load(Ordering::Relaxed) as usize;
+            if leaked != 0 {
+                this.platform.log(
+                    LogLevel::Error,
+                    format_args!(
+                        "mxf allocator {:p}: {leaked} {:?} block(s) still out at the final \
+                         Release; leaked",
+                        obj, lane.kind
+                    ),
+                );
+            }
+            if lane.reserve_cap != 0
+                && let Some(p) = NonNull::new(lane.slots.cast_mut())
+            {
+                // SAFETY: the slot array came from `pool_alloc(.., TAG_RESERVE)` in
+                // `build_lane` and nothing reads it any more.
+                unsafe { this.platform.pool_free(p.cast(), TAG_RESERVE) };
+            }
+        }
+        let platform = this.platform.clone();
+        // SAFETY: the object is initialised and dropped once (the pools are deleted; blocks
+        // still out stay allocated, as with a lookaside list), then its memory is freed.
+        unsafe {
+            ptr::drop_in_place(obj);
+            platform.pool_free(NonNull::new_unchecked(obj.cast()), TAG_OBJECT);
+        }
+    }
+}
+
+impl Lane {
+    #[inline]
+    fn slots(&self) -> &[Slot<*mut u8>] {
+        if self.reserve_cap == 0 {
+            return &[];
+        }
+        // SAFETY: `slots` points to `reserve_cap` initialised slots that live as long as the
+        // allocator (see `build_lane`); they are only accessed through shared references.
+        unsafe { core::slice::from_raw_parts(self.slots, usize::from(self.reserve_cap)) }
+    }
+
+    fn outstanding(&self) -> u32 {
+        let in_reserve = self.reserve.len() as u32;
+        u32::from(self.reserve_cap).saturating_sub(in_reserve)
+            + self.pool_out.load(Ordering::Relaxed)
+    }
+
+    #[inline]
+    fn note_high_water(&self) {
+        let now = self
+            .outstanding()
+            .min(self.pool_cap + u32::from(self.reserve_cap));
+        if now > self.high_water.load(Ordering::Relaxed) {
+            self.high_water.fetch_max(now, Ordering::Relaxed);
+        }
+    }
+
+    fn gets(&self) -> u64 {
+        self.reserve_hits.load(Ordering::Relaxed) + self.pool_misses.load(Ordering::Relaxed)
+    }
+}
+
+/// Why a put was refused.
+#[derive(Clone, Copy)]
+enum Refused {
+    Foreign,
+    DoubleFree,
+}
+
+impl Allocator {
+    /// Our object behind `p`, if `p` is one of ours (its vtable is ours).
+    pub fn from_com(p: &ComPtr<IAllocatorMxf>) -> Option<&Allocator> {
+        // SAFETY: a `ComPtr` holds a reference on a live object whose first field is its
+        // vtable pointer, for as long as the borrow of `p` lasts.
+        unsafe { Self::from_raw(p.as_raw()) }
+    }
+
+    /// Our object behind a raw interface pointer, if it is one of ours.
+    ///
+    /// # Safety
+    /// `p` points to a live `IAllocatorMXF` object that stays alive for `'a`.
+    pub unsafe fn from_raw<'a>(p: *mut IAllocatorMxf) -> Option<&'a Allocator> {
+        // SAFETY: per the caller the object is live and starts with its vtable pointer.
+        let vtbl = unsafe { (*p).vtbl };
+        if ptr::eq(vtbl, &super::vtbl::VTBL) {
+            // SAFETY: only `Allocator` objects carry our vtable, and `Allocator` is
+            // `#[repr(C)]` with the vtable pointer first; the object is live for `'a`.
+            Some(unsafe { &*p.cast::<Allocator>() })
+        } else {
+            None
+        }
+    }
+
+    /// `GetBufferSize()`.
+    pub fn buffer_size(&self) -> u16 {
+        self.buffer_size
+    }
+
+    /// The state last set by `SetState` (`KSSTATE_STOP` initially).
+    pub fn state(&self) -> KsState {
+        KsState(self.state.load(Ordering::Relaxed))
+    }
+
+    pub(crate) fn set_state(&self, state: KsState) {
+        self.state.store(state.0, Ordering::Relaxed);
+    }
+
+    /// The current reference count (diagnostics).
+    pub fn ref_count(&self) -> u32 {
+        self.refs.get()
+    }
+
+    pub(crate) fn add_ref(&self) -> u32 {
+        self.refs.add_ref()
+    }
+
+    /// `Release`: destroys the object when the count reaches zero.
+    ///
+    /// # Safety
+    /// The caller gives up one reference it owns and does not use `self` if it was the last.
+    pub(crate) unsafe fn release(&self) -> u32 {
+        match self.refs.release() {
+            Ok(0) => {
+                // SAFETY: the count reached zero: no reference is left, so nothing else uses
+                // the object (a caller that releases more than it owns is caught below only
+                // while the memory is still ours).
+                unsafe { (self.ops.destroy)(self.whole) };
+                0
+            }
+            Ok(n) => n,
+            // A Release on a count that is already zero: the object is being destroyed by
+            // another caller right now (memory already freed is beyond detection).
+            Err(()) => self.bug_check(REFERENCE_BY_POINTER, [0, self as *const _ as usize, 0, 0]),
+        }
+    }
+
+    /// Statistics (a snapshot; exact when no call is in progress).
+    pub fn stats(&self) -> AllocatorStats {
+        let (e, b) = (&self.events, &self.buffers);
+        let (oe, ob) = (e.outstanding(), b.outstanding());
+        let (ge, gb) = (e.gets(), b.gets());
+        AllocatorStats {
+            gets: ge,
+            puts: ge.saturating_sub(u64::from(oe)),
+            buffer_gets: gb,
+            buffer_puts: gb.saturating_sub(u64::from(ob)),
+            reserve_hits: e.reserve_hits.load(Ordering::Relaxed)
+                + b.reserve_hits.load(Ordering::Relaxed),
+            pool_misses: e.pool_misses.load(Ordering::Relaxed)
+                + b.pool_misses.load(Ordering::Relaxed),
+            failures: e.failures.load(Ordering::Relaxed) + b.failures.load(Ordering::Relaxed),
+            outstanding_events: oe,
+            outstanding_buffers: ob,
+            high_water_events: e.high_water.load(Ordering::Relaxed),
+            high_water_buffers: b.high_water.load(Ordering::Relaxed),
+            reserve_free_events: e.reserve.len() as u32,
+            reserve_free_buffers: b.reserve.len() as u32,
+        }
+    }
+
+    /// The event block pool's own counters.
+    pub fn event_pool_stats(&self) -> BlockPoolStats {
+        // SAFETY: `whole` is this live object's `Object<P>`, matching `ops`.
+        unsafe { (self.ops.pool_stats)(self.whole, Kind::Event) }
+    }
+
+    /// The buffer block pool's own counters.
+    pub fn buffer_pool_stats(&self) -> BlockPoolStats {
+        // SAFETY: as above.
+        unsafe { (self.ops.pool_stats)(self.whole, Kind::Buffer) }
+    }
+
+    /// `GetMessage`: a zeroed event (`cb_struct` = 40) owned by the caller.
+    #[inline]
+    pub fn get_message(&self) -> Result<NonNull<DmusKernelEvent>, NtStatus> {
+        let p = self.get(&self.events)?.cast::<DmusKernelEvent>();
+        // SAFETY: the payload of an event block is DMUS_KERNEL_EVENT_SIZE bytes, 16-aligned,
+        // and exclusively ours until returned.
+        unsafe { p.as_ptr().write(DmusKernelEvent::ZEROED) };
+        Ok(p)
+    }
+
+    /// `GetBuffer`: a buffer of [`Self::buffer_size`] bytes (contents unspecified).
+    #[inline]
+    pub fn get_buffer(&self) -> Result<NonNull<u8>, NtStatus> {
+        self.get(&self.buffers)
+    }
+
+    /// `PutBuffer`: returns one buffer. Bug checks `BAD_POOL_CALLER` (0xC2) with parameter 1
+    /// [`bugcheck::BAD_POOL_CALLER_FOREIGN`] or [`bugcheck::BAD_POOL_CALLER_DOUBLE_FREE`] for a
+    /// pointer that is not a live buffer of this allocator (see the module documentation for
+    /// what can be told apart).
+    ///
+    /// # Safety
+    /// `buf` is a pointer the caller got from this allocator's `GetBuffer` and owns, or at
+    /// least 16 readable bytes precede it (see the module documentation); the caller does not
+    /// use the buffer afterwards.
+    #[inline]
+    pub unsafe fn put_buffer(&self, buf: NonNull<u8>) {
+        // SAFETY: per the caller.
+        unsafe { self.put(&self.buffers, buf) }
+    }
+
+    /// `PutMessage` on the allocator: recycles a chain (see [`Self::put_chain`]).
+    ///
+    /// # Safety
+    /// `chain` is null or a chain whose events (and buffers and package sub-chains) are owned
+    /// by the caller, as for [`Self::put_buffer`]; none is used afterwards.
+    #[inline]
+    pub unsafe fn put_message(&self, chain: *mut DmusKernelEvent) {
+        // SAFETY: per the caller.
+        unsafe { self.put_chain(chain) }
+    }
+
+    pub(crate) fn lane(&self, kind: Kind) -> &Lane {
+        match kind {
+            Kind::Event => &self.events,
+            Kind::Buffer => &self.buffers,
+        }
+    }
+
+    fn get(&self, lane: &Lane) -> Result<NonNull<u8>, NtStatus> {
+        let slots = lane.slots();
+        if let Some(i) = lane.reserve.pop(slots)
+            && let Some(block) = slots.get(i).and_then(|s| NonNull::new(s.item))
+        {
+            let word = self.check_reserve_block(lane, block, i);
+            // SAFETY: the reserve's blocks stay allocated for the allocator's lifetime.
+            let header = unsafe { Header::at(block) };
+            // The pop made the block exclusively ours: a plain store suffices.
+            header
+                .word
+                .store(word.with_state(STATE_LIVE).0, Ordering::Relaxed);
+            lane.reserve_hits.fetch_add(1, Ordering::Relaxed);
+            lane.note_high_water();
+            // SAFETY: `block` is one of our blocks.
+            return Ok(unsafe { payload_of(block) });
+        }
+        self.get_from_pool(lane)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn get_from_pool(&self, lane: &Lane) -> Result<NonNull<u8>, NtStatus> {
+        if lane.pool_out.fetch_add(1, Ordering::Relaxed) >= lane.pool_cap {
+            lane.pool_out.fetch_sub(1, Ordering::Relaxed);
+            lane.failures.fetch_add(1, Ordering::Relaxed);
+            return Err(STATUS_INSUFFICIENT_RESOURCES);
+        }
+        // SAFETY: `whole` is this live object's `Object<P>`, matching `ops`.
+        let Some(block) = (unsafe { (self.ops.alloc_block)(self.whole, lane.kind) }) else {
+            lane.pool_out.fetch_sub(1, Ordering::Relaxed);
+            lane.failures.fetch_add(1, Ordering::Relaxed);
+            return Err(STATUS_INSUFFICIENT_RESOURCES);
+        };
+        // SAFETY: a fresh block of HEADER_SIZE + payload bytes, POOL_ALIGN-aligned, ours.
+        let header = unsafe { Header::at(block) };
+        header.init(
+            self.identity,
+            Word::new(self.identity, lane.kind, NO_SLOT, STATE_LIVE),
+        );
+        lane.pool_misses.fetch_add(1, Ordering::Relaxed);
+        lane.note_high_water();
+        // SAFETY: `block` is one of our blocks.
+        Ok(unsafe { payload_of(block) })
+    }
+
+    /// Verifies a block just taken off the reserve (state `FREE`, our identity, slot `i`,
+    /// poison intact); returns its word. Bug checks on corruption.
+    fn check_reserve_block(&self, lane: &Lane, block: NonNull<u8>, i: usize) -> Word {
+        // SAFETY: the reserve's blocks stay allocated for the allocator's lifetime.
+        let header = unsafe { Header::at(block) };
+        let expected = Word::new(self.identity, lane.kind, i as u16, STATE_FREE);
+        let word = header.load();
+        if word != expected || header.owner.load(Ordering::Relaxed) != self.identity.owner {
+            self.bug_check(
+                BAD_POOL_HEADER,
+                [
+                    BAD_POOL_HEADER_RESERVE,
+                    block.as_ptr() as usize,
+                    word.0 as usize,
+                    expected.0 as usize,
+                ],
+            );
+        }
+        if self.poison {
+            // SAFETY: `block` is a free reserve block of this lane, exclusively ours.
+            let payload = unsafe { lane_payload(lane, block) };
+            if let Some(off) = payload.iter().position(|&b| b != POISON_BYTE) {
+                self.bug_check(
+                    bugcheck::DRIVER_PAGE_FAULT_IN_FREED_SPECIAL_POOL,
+                    [
+                        payload.as_ptr() as usize + off,
+                        1,
+                        off,
+                        POISON_WRITE_AFTER_PUT,
+                    ],
+                );
+            }
+        }
+        word
+    }
+
+    /// Returns one block of `lane` given by its payload pointer.
+    ///
+    /// # Safety
+    /// As [`Self::put_buffer`].
+    #[inline]
+    pub(crate) unsafe fn put(&self, lane: &Lane, payload: NonNull<u8>) {
+        // SAFETY: per the caller.
+        let (block, word) = unsafe { self.claim(lane, payload) };
+        // SAFETY: `claim` moved the block from LIVE to FREE on this thread: it is ours.
+        unsafe { self.recycle(lane, block, word) };
+    }
+
+    /// Validates `payload` as a live block of `lane` and marks it `FREE` (by CAS). Bug checks
+    /// `BAD_POOL_CALLER` otherwise. The block's memory stays valid and ours until
+    /// [`Self::recycle`].
+    ///
+    /// # Safety
+    /// As [`Self::put_buffer`]: the 16 bytes before `payload` are readable. For a pointer this
+    /// allocator handed out that is guaranteed; for any other pointer it is the caller's
+    /// promise, and the module documentation lists what is then detected.
+    #[inline]
+    pub(crate) unsafe fn claim(&self, lane: &Lane, payload: NonNull<u8>) -> (NonNull<u8>, Word) {
+        let addr = payload.as_ptr() as usize;
+        if !addr.is_multiple_of(HEADER_SIZE) || addr < HEADER_SIZE {
+            self.refuse(lane, payload, 0, Refused::Foreign);
+        }
+        let block = payload.as_ptr().wrapping_sub(HEADER_SIZE);
+        // SAFETY: `block` is 16-aligned and non-null (checked above) and, per the caller, the
+        // 16 bytes from it are readable and stay allocated during the call (our blocks stay
+        // allocated until `recycle`). Only atomic loads and one CAS touch them.
+        let (block, header) = unsafe {
+            let block = NonNull::new_unchecked(block);
+            (block, Header::at(block))
+        };
+        let word = header.load();
+        if !word.belongs_to(self.identity, lane.kind) {
+            self.refuse(lane, payload, word.0, Refused::Foreign);
+        }
+        match word.state() {
+            STATE_LIVE => {}
+            STATE_FREE => self.refuse(lane, payload, word.0, Refused::DoubleFree),
+            _ => self.refuse(lane, payload, word.0, Refused::Foreign),
+        }
+        let slot = word.slot();
+        let slot_ok = slot == NO_SLOT
+            || lane
+                .slots()
+                .get(usize::from(slot))
+                .is_some_and(|s| s.item == block.as_ptr());
+        if !slot_ok || header.owner.load(Ordering::Relaxed) != self.identity.owner {
+            self.refuse(lane, payload, word.0, Refused::Foreign);
+        }
+        match header.word.compare_exchange(
+            word.0,
+            word.with_state(STATE_FREE).0,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        ) {
+            Ok(_) => (block, word),
+            Err(seen) => {
+                let seen = Word(seen);
+                let why = if seen.belongs_to(self.identity, lane.kind) && seen.state() == STATE_FREE
+                {
+                    Refused::DoubleFree
+                } else {
+                    Refused::Foreign
+                };
+                self.refuse(lane, payload, seen.0, why)
+            }
+        }
+    }
+
+    /// Gives a block that [`Self::claim`] marked `FREE` back to the reserve or the pool.
+    ///
+    /// # Safety
+    /// `block`/`word` came from a `claim` on this thread and the block was not recycled since.
+    #[inline]
+    pub(crate) unsafe fn recycle(&self, lane: &Lane, block: NonNull<u8>, word: Word) {
+        let slot = word.slot();
+        if slot != NO_SLOT {
+            if self.poison {
+                // SAFETY: the block is ours (claimed) until pushed.
+                unsafe { lane_payload_mut(lane, block) }.fill(POISON_BYTE);
+            }
+            // `claim` checked that `slot` is this block's reserve slot.
+            lane.reserve.push(lane.slots(), usize::from(slot));
+        } else {
+            // SAFETY: a pool block (`NO_SLOT`) claimed by this thread: an allocated block of
+            // this lane's pool, freed once, not used afterwards.
+            unsafe { (self.ops.free_block)(self.whole, lane.kind, block) };
+            lane.pool_out.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn refuse(&self, lane: &Lane, payload: NonNull<u8>, word: u64, why: Refused) -> ! {
+        let sub = match why {
+            Refused::Foreign => bugcheck::BAD_POOL_CALLER_FOREIGN,
+            Refused::DoubleFree => bugcheck::BAD_POOL_CALLER_DOUBLE_FREE,
+        };
+        self.bug_check(
+            bugcheck::BAD_POOL_CALLER,
+            [
+                sub,
+                payload.as_ptr() as usize,
+                word as usize,
+                lane.kind as usize,
+            ],
+        )
+    }
+
+    #[cold]
+    pub(crate) fn bug_check(&self, code: u32, params: [usize; 4]) -> ! {
+        // SAFETY: `whole` is this live object's `Object<P>`, matching `ops`.
+        unsafe { (self.ops.bug_check)(self.whole, code, params) }
+    }
+}
+
+/// `REFERENCE_BY_POINTER`: a `Release` on an object whose count is already zero.
+pub const REFERENCE_BY_POINTER: u32 = 0x18;
+/// `BAD_POOL_HEADER` parameter 1 (driver-defined): a block on the reserve had a header other
+/// than `FREE`/ours/its slot (p2 block, p3 word found, p4 word expected).
+pub const BAD_POOL_HEADER_RESERVE: usize = 0x4D58;
+/// `DRIVER_PAGE_FAULT_IN_FREED_SPECIAL_POOL` parameter 4 (driver-defined): the poison of a
+/// reserve block changed after it was put (p1 address, p2 1 = write, p3 offset).
+pub const POISON_WRITE_AFTER_PUT: usize = 0x4D58;
+
+/// The payload bytes of a free reserve block.
+///
+/// # Safety
+/// `block` is a block of `lane` that the caller owns exclusively for the returned borrow.
+unsafe fn lane_payload<'a>(lane: &Lane, block: NonNull<u8>) -> &'a [u8] {
+    // SAFETY: per the caller; every block is HEADER_SIZE + `lane.payload` bytes.
+    unsafe { core::slice::from_raw_parts(payload_of(block).as_ptr(), lane.payload) }
+}
+
+/// As [`lane_payload`], mutable.
+///
+/// # Safety
+/// As [`lane_payload`].
+unsafe fn lane_payload_mut<'a>(lane: &Lane, block: NonNull<u8>) -> &'a mut [u8] {
+    // SAFETY: per the caller.
+    unsafe { core::slice::from_raw_parts_mut(payload_of(block).as_ptr(), lane.payload) }
+}
+
+/// What [`build_lane`] builds.
+struct LaneSpec {
+    kind: Kind,
+    payload: usize,
+    reserve: u16,
+    max: u32,
+    poison: bool,
+}
+
+/// Builds one lane: allocates its slot array and fills its reserve from `pool`.
+fn build_lane<P: Platform>(
+    platform: &P,
+    pool: &P::BlockPool,
+    identity: Identity,
+    spec: LaneSpec,
+) -> Result<Lane, NtStatus> {
+    let LaneSpec {
+        kind,
+        payload,
+        reserve,
+        max,
+        poison,
+    } = spec;
+    let mut lane = Lane {
+        kind,
+        payload,
+        reserve: IndexStack::new(),
+        slots: NonNull::<Slot<*mut u8>>::dangling().as_ptr(),
+        reserve_cap: 0,
+        pool_cap: max - u32::from(reserve),
+        pool_out: AtomicU32::new(0),
+        reserve_hits: AtomicU64::new(0),
+        pool_misses: AtomicU64::new(0),
+        failures: AtomicU64::new(0),
+        high_water: AtomicU32::new(0),
+    };
+    if reserve == 0 {
+        return Ok(lane);
+    }
+    let n = usize::from(reserve);
+    let bytes = n * size_of::<Slot<*mut u8>>();
+    let slots = platform
+        .pool_alloc(bytes, TAG_RESERVE)
+        .ok_or(STATUS_INSUFFICIENT_RESOURCES)?
+        .cast::<Slot<*mut u8>>();
+    let mut filled = 0;
+    while filled < n {
+        let Some(block) = pool.alloc() else { break };
+        // SAFETY: a fresh block of HEADER_SIZE + payload bytes, aligned, ours.
+        let header = unsafe { Header::at(block) };
+        header.init(
+            identity,
+            Word::new(identity, kind, filled as u16, STATE_FREE),
+        );
+        if poison {
+            // SAFETY: the block is ours.
+            unsafe { lane_payload_mut(&lane, block) }.fill(POISON_BYTE);
+        }
+        // SAFETY: `filled < n`, inside the `n`-slot array, which nothing else references yet.
+        unsafe { slots.add(filled).write(Slot::new(block.as_ptr())) };
+        filled += 1;
+    }
+    if filled < n {
+        for i in 0..filled {
+            // SAFETY: slot `i` was written above with a block from `pool`, not freed since.
+            unsafe {
+                let block = (*slots.add(i).as_ptr()).item;
+                pool.free(NonNull::new_unchecked(block));
+            }
+        }
+        // SAFETY: from `pool_alloc` with TAG_RESERVE just above; nothing references it.
+        unsafe { platform.pool_free(slots.cast(), TAG_RESERVE) };
+        return Err(STATUS_INSUFFICIENT_RESOURCES);
+    }
+    lane.slots = slots.as_ptr();
+    lane.reserve_cap = reserve;
+    let view = lane.slots();
+    for i in (0..n).rev() {
+        lane.reserve.push(view, i);
+    }
+    Ok(lane)
+}
+
+/// Frees a lane built by [`build_lane`] that never became part of an object.
+fn drop_lane<P: Platform>(platform: &P, pool: &P::BlockPool, lane: Lane) {
+    let slots = lane.slots();
+    while let Some(i) = lane.reserve.pop(slots) {
+        if let Some(block) = slots.get(i).and_then(|s| NonNull::new(s.item)) {
+            // SAFETY: a reserve block of `pool`, free, leaving the stack for good.
+            unsafe { pool.free(block) };
+        }
+    }
+    if lane.reserve_cap != 0
+        && let Some(p) = NonNull::new(lane.slots.cast_mut())
+    {
+        // SAFETY: from `pool_alloc(.., TAG_RESERVE)` in `build_lane`; unused from here.
+        unsafe { platform.pool_free(p.cast(), TAG_RESERVE) };
+    }
+}
+
+/// Creates an allocator: two block pools (events, buffers), the reserves pre-filled.
+/// `PASSIVE_LEVEL`. Returns the creator's reference.
+///
+/// `STATUS_INVALID_PARAMETER` if `cfg` is out of bounds ([`AllocatorConfig::validate`]);
+/// `STATUS_INSUFFICIENT_RESOURCES` (or the platform's status) if memory runs out, in which
+/// case everything obtained so far is given back.
+pub fn new_allocator<P: Platform>(
+    platform: P,
+    cfg: AllocatorConfig,
+) -> Result<ComPtr<IAllocatorMxf>, NtStatus> {
+    cfg.validate()?;
+    let event_pool = platform.new_block_pool(HEADER_SIZE + DMUS_KERNEL_EVENT_SIZE, TAG_EVENTS)?;
+    let buffer_pool =
+        platform.new_block_pool(HEADER_SIZE + usize::from(cfg.buffer_size), TAG_BUFFERS)?;
+    const {
+        assert!(core::mem::align_of::<Object<P>>() <= crate::platform::POOL_ALIGN);
+    }
+    let mem = platform
+        .pool_alloc(size_of::<Object<P>>(), TAG_OBJECT)
+        .ok_or(STATUS_INSUFFICIENT_RESOURCES)?
+        .cast::<Object<P>>();
+    let identity = Identity::for_address(mem.as_ptr() as usize);
+    let events = build_lane(
+        &platform,
+        &event_pool,
+        identity,
+        LaneSpec {
+            kind: Kind::Event,
+            payload: DMUS_KERNEL_EVENT_SIZE,
+            reserve: cfg.reserve_events,
+            max: cfg.max_events,
+            poison: cfg.poison_freed,
+        },
+    );
+    let buffers = build_lane(
+        &platform,
+        &buffer_pool,
+        identity,
+        LaneSpec {
+            kind: Kind::Buffer,
+            payload: usize::from(cfg.buffer_size),
+            reserve: cfg.reserve_buffers,
+            max: cfg.max_buffers,
+            poison: cfg.poison_freed,
+        },
+    );
+    let (events, buffers) = match (events, buffers) {
+        (Ok(e), Ok(b)) => (e, b),
+        (e, b) => {
+            let status = match (&e, &b) {
+                (Err(s), _) | (_, Err(s)) => *s,
+                _ => STATUS_INSUFFICIENT_RESOURCES,
+            };
+            if let Ok(e) = e {
+                drop_lane(&platform, &event_pool, e);
+            }
+            if let Ok(b) = b {
+                drop_lane(&platform, &buffer_pool, b);
+            }
+            // SAFETY: from `pool_alloc(.., TAG_OBJECT)` above, never initialised or shared.
+            unsafe { platform.pool_free(mem.cast(), TAG_OBJECT) };
+            return Err(status);
+        }
+    };
+    let object = Object {
+        core: Allocator {
+            vtbl: &super::vtbl::VTBL,
+            refs: RefCount::new(),
+            state: AtomicI32::new(KsState::STOP.0),
+            buffer_size: cfg.buffer_size,
+            poison: cfg.poison_freed,
+            identity,
+            ops: &Object::<P>::OPS,
+            whole: mem.as_ptr().cast_const().cast(),
+            events,
+            buffers,
+        },
+        platform,
+        event_pool,
+        buffer_pool,
+    };
+    // SAFETY: `mem` is a fresh pool block of `size_of::<Object<P>>()` bytes, aligned (checked
+    // at compile time), exclusively ours.
+    unsafe { mem.as_ptr().write(object) };
+    // SAFETY: `Object<P>` is `#[repr(C)]` with the `Allocator` first, whose first field is
+    // the vtable pointer: `mem` is a valid `IAllocatorMxf` pointer, and the creator gets the
+    // object's one initial reference.
+    Ok(unsafe { ComPtr::from_raw(mem.cast::<IAllocatorMxf>()) })
+}

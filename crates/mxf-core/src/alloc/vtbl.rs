@@ -1,0 +1,162 @@
+//! The `IAllocatorMXF` vtable: `extern "system"` entry points over [`Allocator`].
+//!
+//! Each function turns the C calling convention and out-pointers into a call of the Rust
+//! method of the same name. None of them may unwind (an `extern "system"` function that
+//! panics aborts), which holds in the kernel, where a bug check does not return; in the host
+//! emulator a bug check is a panic, so tests that expect one call the Rust methods directly.
+
+use super::object::Allocator;
+use core::ffi::c_void;
+use core::ptr::NonNull;
+use mxf_abi::{
+    DmusKernelEvent, Guid, IAllocatorMxf, IAllocatorMxfVtbl, IID_IALLOCATOR_MXF, IID_IMXF,
+    IID_IUNKNOWN, IMxf, IMxfVtbl, IUnknown, IUnknownVtbl, KsState, NtStatus,
+    STATUS_INVALID_PARAMETER, STATUS_SUCCESS,
+};
+
+/// Our vtable: its address identifies our objects ([`Allocator::from_com`]).
+pub(crate) static VTBL: IAllocatorMxfVtbl = IAllocatorMxfVtbl {
+    base: IMxfVtbl {
+        base: IUnknownVtbl {
+            query_interface,
+            add_ref,
+            release,
+        },
+        set_state,
+        put_message,
+        connect_output,
+        disconnect_output,
+    },
+    get_message,
+    get_buffer_size,
+    get_buffer,
+    put_buffer,
+};
+
+/// The object behind `this`.
+///
+/// # Safety
+/// `this` is an interface pointer to a live [`Allocator`] (what the COM contract guarantees
+/// for every call through our vtable), valid for `'a`.
+unsafe fn obj<'a, T>(this: *mut T) -> &'a Allocator {
+    // SAFETY: per the caller; `Allocator` is `#[repr(C)]` with the vtable pointer first, so
+    // the interface pointer is the object pointer.
+    unsafe { &*this.cast::<Allocator>() }
+}
+
+unsafe extern "system" fn query_interface(
+    this: *mut IUnknown,
+    iid: *const Guid,
+    out: *mut *mut c_void,
+) -> NtStatus {
+    if iid.is_null() || out.is_null() {
+        return STATUS_INVALID_PARAMETER;
+    }
+    // SAFETY: a non-null REFIID points to a GUID (read unaligned: C callers may pack it).
+    let iid = unsafe { iid.read_unaligned() };
+    if iid == IID_IUNKNOWN || iid == IID_IMXF || iid == IID_IALLOCATOR_MXF {
+        // SAFETY: COM contract (see `obj`).
+        unsafe { obj(this) }.add_ref();
+        // SAFETY: `out` is a non-null PVOID* the caller provides for the result; every
+        // interface we answer is at offset 0 of the object.
+        unsafe { out.write_unaligned(this.cast()) };
+        STATUS_SUCCESS
+    } else {
+        // SAFETY: as above.
+        unsafe { out.write_unaligned(core::ptr::null_mut()) };
+        STATUS_INVALID_PARAMETER
+    }
+}
+
+unsafe extern "system" fn add_ref(this: *mut IUnknown) -> u32 {
+    // SAFETY: COM contract.
+    unsafe { obj(this) }.add_ref()
+}
+
+unsafe extern "system" fn release(this: *mut IUnknown) -> u32 {
+    // SAFETY: COM contract; the caller gives up one reference and, if it was the last, does
+    // not use the object again (the borrow ends inside this call).
+    unsafe { obj(this).release() }
+}
+
+unsafe extern "system" fn set_state(this: *mut IMxf, state: KsState) -> NtStatus {
+    if !state.is_valid() {
+        return STATUS_INVALID_PARAMETER;
+    }
+    // SAFETY: COM contract.
+    unsafe { obj(this) }.set_state(state);
+    STATUS_SUCCESS
+}
+
+unsafe extern "system" fn put_message(this: *mut IMxf, chain: *mut DmusKernelEvent) -> NtStatus {
+    // SAFETY: COM contract; `PutMessage` transfers ownership of the chain, whose events come
+    // from this allocator (the allocator is the last stop of a chain).
+    unsafe { obj(this).put_message(chain) };
+    STATUS_SUCCESS
+}
+
+/// The allocator is the last stop of every chain and never forwards anything, so it keeps
+/// no sink: `ConnectOutput` accepts any non-null sink without storing it or taking a
+/// reference (holding one would only create a cycle, since a sink usually holds its
+/// allocator), and `DisconnectOutput` likewise. A null sink is `STATUS_INVALID_PARAMETER`.
+unsafe extern "system" fn connect_output(_this: *mut IMxf, sink: *mut IMxf) -> NtStatus {
+    if sink.is_null() {
+        STATUS_INVALID_PARAMETER
+    } else {
+        STATUS_SUCCESS
+    }
+}
+
+/// See [`connect_output`].
+unsafe extern "system" fn disconnect_output(_this: *mut IMxf, sink: *mut IMxf) -> NtStatus {
+    if sink.is_null() {
+        STATUS_INVALID_PARAMETER
+    } else {
+        STATUS_SUCCESS
+    }
+}
+
+unsafe extern "system" fn get_message(
+    this: *mut IAllocatorMxf,
+    out: *mut *mut DmusKernelEvent,
+) -> NtStatus {
+    if out.is_null() {
+        return STATUS_INVALID_PARAMETER;
+    }
+    // SAFETY: COM contract.
+    let (p, status) = match unsafe { obj(this) }.get_message() {
+        Ok(p) => (p.as_ptr(), STATUS_SUCCESS),
+        Err(s) => (core::ptr::null_mut(), s),
+    };
+    // SAFETY: `out` is the caller's non-null out-pointer.
+    unsafe { out.write_unaligned(p) };
+    status
+}
+
+unsafe extern "system" fn get_buffer_size(this: *mut IAllocatorMxf) -> u16 {
+    // SAFETY: COM contract.
+    unsafe { obj(this) }.buffer_size()
+}
+
+unsafe extern "system" fn get_buffer(this: *mut IAllocatorMxf, out: *mut *mut u8) -> NtStatus {
+    if out.is_null() {
+        return STATUS_INVALID_PARAMETER;
+    }
+    // SAFETY: COM contract.
+    let (p, status) = match unsafe { obj(this) }.get_buffer() {
+        Ok(p) => (p.as_ptr(), STATUS_SUCCESS),
+        Err(s) => (core::ptr::null_mut(), s),
+    };
+    // SAFETY: `out` is the caller's non-null out-pointer.
+    unsafe { out.write_unaligned(p) };
+    status
+}
+
+unsafe extern "system" fn put_buffer(this: *mut IAllocatorMxf, buf: *mut u8) -> NtStatus {
+    let Some(buf) = NonNull::new(buf) else {
+        return STATUS_INVALID_PARAMETER;
+    };
+    // SAFETY: COM contract; `PutBuffer` returns a buffer the caller got from `GetBuffer`.
+    unsafe { obj(this).put_buffer(buf) };
+    STATUS_SUCCESS
+}
