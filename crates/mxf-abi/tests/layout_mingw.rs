@@ -24,6 +24,7 @@ use mxf_abi::*;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::OnceLock;
 
 const INSTALL_HINT: &str = "apt-get install gcc-mingw-w64-x86-64 mingw-w64-x86-64-dev";
 
@@ -60,7 +61,10 @@ fn ddk_include() -> PathBuf {
 fn compile_probe(source: &str, args: &[&Path]) -> String {
     let gcc = std::env::var("MXF_MINGW_GCC").unwrap_or_else(|_| "x86_64-w64-mingw32-gcc".into());
     let src = repo_root().join("scripts/layout").join(source);
-    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join(source.replace(".c", ".s"));
+    // One file per process: tests of this binary share the result through OnceLock, and
+    // concurrent `cargo test` runs must not read each other's half-written output.
+    let name = format!("{}.{}.s", source.trim_end_matches(".c"), std::process::id());
+    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
     let mut cmd = Command::new(&gcc);
     cmd.arg("-S")
         .arg("-O0")
@@ -84,7 +88,17 @@ fn compile_probe(source: &str, args: &[&Path]) -> String {
     std::fs::read_to_string(&out).expect("read generated assembly")
 }
 
-fn ddk_probe() -> String {
+fn ddk_probe() -> &'static str {
+    static ASM: OnceLock<String> = OnceLock::new();
+    ASM.get_or_init(compile_ddk_probe)
+}
+
+fn user_probe() -> &'static str {
+    static ASM: OnceLock<String> = OnceLock::new();
+    ASM.get_or_init(|| compile_probe("user_guids.c", &[]))
+}
+
+fn compile_ddk_probe() -> String {
     let fixups = shared_dir().join("tools/win-sysroot");
     assert!(
         fixups.join("ddk_fixups.h").is_file(),
@@ -481,7 +495,7 @@ fn rust_layout() -> BTreeMap<String, i64> {
 
 #[test]
 fn sizes_offsets_and_constants_match_mingw_headers() {
-    let c = parse_sets(&ddk_probe());
+    let c = parse_sets(ddk_probe());
     let rust = rust_layout();
     let mut problems = Vec::new();
     for (key, cv) in &c {
@@ -517,88 +531,83 @@ fn sizes_offsets_and_constants_match_mingw_headers() {
 
 #[test]
 fn guid_values_match_mingw_headers() {
-    let ddk = ddk_probe();
-    let user = compile_probe("user_guids.c", &[]);
+    let (ddk, user) = (ddk_probe(), user_probe());
     let checks: &[(&str, &str, Guid)] = &[
         // DEFINE_GUID in ddk/portcls.h, ddk/dmusicks.h (INITGUID). Not ddk/punknown.h's
         // IID_IUnknown: mingw-w64's copy (from ReactOS) misplaces the 0xC0 byte, giving
         // {00000000-0000-0000-0000-C00000000046}; the COM value is checked against the
         // user-mode unknwn.h below instead.
-        (&ddk, "IID_IMiniport", IID_IMINIPORT),
-        (&ddk, "IID_IPort", IID_IPORT),
-        (&ddk, "IID_IServiceSink", IID_ISERVICE_SINK),
-        (&ddk, "IID_IServiceGroup", IID_ISERVICE_GROUP),
-        (&ddk, "IID_IPortDMus", IID_IPORT_DMUS),
-        (&ddk, "CLSID_PortDMus", CLSID_PORT_DMUS),
-        (&ddk, "IID_IMiniportDMus", IID_IMINIPORT_DMUS),
+        (ddk, "IID_IMiniport", IID_IMINIPORT),
+        (ddk, "IID_IPort", IID_IPORT),
+        (ddk, "IID_IServiceSink", IID_ISERVICE_SINK),
+        (ddk, "IID_IServiceGroup", IID_ISERVICE_GROUP),
+        (ddk, "IID_IPortDMus", IID_IPORT_DMUS),
+        (ddk, "CLSID_PortDMus", CLSID_PORT_DMUS),
+        (ddk, "IID_IMiniportDMus", IID_IMINIPORT_DMUS),
         // STATIC_* lists (ddk/dmusicks.h, ks.h, ksmedia.h) copied into mxf_guid_*.
-        (&ddk, "mxf_guid_IID_IAllocatorMXF", IID_IALLOCATOR_MXF),
-        (&ddk, "mxf_guid_GUID_NULL", GUID_NULL),
-        (&ddk, "mxf_guid_GUID_NULL", KSDATAFORMAT_TYPE_WILDCARD),
-        (&ddk, "mxf_guid_GUID_NULL", KSDATAFORMAT_SUBTYPE_WILDCARD),
-        (&ddk, "mxf_guid_GUID_NULL", KSDATAFORMAT_SPECIFIER_WILDCARD),
+        (ddk, "mxf_guid_IID_IAllocatorMXF", IID_IALLOCATOR_MXF),
+        (ddk, "mxf_guid_GUID_NULL", GUID_NULL),
+        (ddk, "mxf_guid_GUID_NULL", KSDATAFORMAT_TYPE_WILDCARD),
+        (ddk, "mxf_guid_GUID_NULL", KSDATAFORMAT_SUBTYPE_WILDCARD),
+        (ddk, "mxf_guid_GUID_NULL", KSDATAFORMAT_SPECIFIER_WILDCARD),
         (
-            &ddk,
+            ddk,
             "mxf_guid_KSDATAFORMAT_TYPE_MUSIC",
             KSDATAFORMAT_TYPE_MUSIC,
         ),
         (
-            &ddk,
+            ddk,
             "mxf_guid_KSDATAFORMAT_SUBTYPE_MIDI",
             KSDATAFORMAT_SUBTYPE_MIDI,
         ),
         (
-            &ddk,
+            ddk,
             "mxf_guid_KSDATAFORMAT_SUBTYPE_MIDI_BUS",
             KSDATAFORMAT_SUBTYPE_MIDI_BUS,
         ),
         (
-            &ddk,
+            ddk,
             "mxf_guid_KSDATAFORMAT_SUBTYPE_NONE",
             KSDATAFORMAT_SUBTYPE_NONE,
         ),
         (
-            &ddk,
+            ddk,
             "mxf_guid_KSDATAFORMAT_SPECIFIER_NONE",
             KSDATAFORMAT_SPECIFIER_NONE,
         ),
         (
-            &ddk,
+            ddk,
             "mxf_guid_KSMUSIC_TECHNOLOGY_PORT",
             KSMUSIC_TECHNOLOGY_PORT,
         ),
-        (&ddk, "mxf_guid_KSCATEGORY_AUDIO", KSCATEGORY_AUDIO),
-        (&ddk, "mxf_guid_KSCATEGORY_RENDER", KSCATEGORY_RENDER),
-        (&ddk, "mxf_guid_KSCATEGORY_CAPTURE", KSCATEGORY_CAPTURE),
-        (&ddk, "mxf_guid_KSCATEGORY_TOPOLOGY", KSCATEGORY_TOPOLOGY),
+        (ddk, "mxf_guid_KSCATEGORY_AUDIO", KSCATEGORY_AUDIO),
+        (ddk, "mxf_guid_KSCATEGORY_RENDER", KSCATEGORY_RENDER),
+        (ddk, "mxf_guid_KSCATEGORY_CAPTURE", KSCATEGORY_CAPTURE),
+        (ddk, "mxf_guid_KSCATEGORY_TOPOLOGY", KSCATEGORY_TOPOLOGY),
         (
-            &ddk,
+            ddk,
             "mxf_guid_KSNODETYPE_SYNTHESIZER",
             KSNODETYPE_SYNTHESIZER,
         ),
         (
-            &ddk,
+            ddk,
             "mxf_guid_KSINTERFACESETID_Standard",
             KSINTERFACESETID_STANDARD,
         ),
         (
-            &ddk,
+            ddk,
             "mxf_guid_KSMEDIUMSETID_Standard",
             KSMEDIUMSETID_STANDARD,
         ),
-        (&ddk, "mxf_guid_KSPROPSETID_Pin", KSPROPSETID_PIN),
+        (ddk, "mxf_guid_KSPROPSETID_Pin", KSPROPSETID_PIN),
         // DEFINE_GUID in the user-mode unknwn.h and dmksctrl.h.
-        (&user, "IID_IUnknown", IID_IUNKNOWN),
+        (user, "IID_IUnknown", IID_IUNKNOWN),
         (
-            &user,
+            user,
             "KSDATAFORMAT_SUBTYPE_DIRECTMUSIC",
             KSDATAFORMAT_SUBTYPE_DIRECTMUSIC,
         ),
-        (
-            &user,
-            "KSDATAFORMAT_SUBTYPE_MIDI",
-            KSDATAFORMAT_SUBTYPE_MIDI,
-        ),
+        (user, "KSDATAFORMAT_SUBTYPE_MIDI", KSDATAFORMAT_SUBTYPE_MIDI),
     ];
     let mut problems = Vec::new();
     for (asm, label, rust) in checks {

@@ -14,8 +14,8 @@
 //!    wildcard (`GUID_NULL`: `KSDATAFORMAT_TYPE_WILDCARD` & co.); otherwise
 //!    `STATUS_NO_MATCH`. A client `KSDATARANGE_MUSIC` tail (technology, channels) is not
 //!    negotiated: MIDI has nothing to choose there, and the handler only sees the header.
-//! 4. The result is a bare `KSDATAFORMAT` (`FormatSize` 64, `SpecifierNONE` means no format
-//!    block follows) with our concrete major format, subformat and specifier, so a wildcard
+//! 4. The result is a bare `KSDATAFORMAT` (`FormatSize` 64; `KSDATAFORMAT_SPECIFIER_NONE` means no
+//!    format block follows) with our concrete major format, subformat and specifier, so a wildcard
 //!    request resolves to the subformat of `matching`.
 //! 5. Buffer protocol: no buffer or a zero-length one is a size query, answered with
 //!    `STATUS_BUFFER_OVERFLOW` and the required size; a non-empty buffer shorter than the
