@@ -425,7 +425,15 @@ impl WinMmTransport {
 
     /// Re-queues the input headers the callback has handed back.
     fn requeue_input(&mut self) -> Result<(), TransportError> {
-        let ready = std::mem::take(&mut self.shared.lock().requeue);
+        let ready = {
+            let mut inbox = self.shared.lock();
+            if inbox.closing {
+                // The input device is being (or has been) reset and closed.
+                inbox.requeue.clear();
+                return Ok(());
+            }
+            std::mem::take(&mut inbox.requeue)
+        };
         for i in ready {
             let Some(b) = self.in_bufs.get_mut(i) else {
                 continue;
@@ -504,7 +512,11 @@ impl WinMmTransport {
                 }
             }
             // SAFETY: `inp` is open; after a successful close no more callbacks arrive.
-            clean &= unsafe { sys::midiInClose(self.inp) } == sys::MMSYSERR_NOERROR;
+            if unsafe { sys::midiInClose(self.inp) } == sys::MMSYSERR_NOERROR {
+                self.inp = null_mut();
+            } else {
+                clean = false;
+            }
         }
         if !self.out.is_null() {
             // SAFETY: `out` is an open output handle; reset returns every queued header.
@@ -512,8 +524,12 @@ impl WinMmTransport {
             for i in 0..self.out_bufs.len() {
                 clean &= self.reclaim_out(i).is_ok();
             }
-            // SAFETY: `out` is open and, if clean, no header is still prepared.
-            clean &= unsafe { sys::midiOutClose(self.out) } == sys::MMSYSERR_NOERROR;
+            // SAFETY: `out` is open; WinMM refuses to close while headers are queued.
+            if unsafe { sys::midiOutClose(self.out) } == sys::MMSYSERR_NOERROR {
+                self.out = null_mut();
+            } else {
+                clean = false;
+            }
         }
         if !self.out_event.is_null() && clean {
             // SAFETY: our event handle, no longer used by WinMM once the device is closed.
