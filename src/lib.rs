@@ -1,2 +1,35 @@
-//! mxfloop: placeholder, replaced by the driver glue.
+//! mxfloop: a virtual MIDI loopback cable — a PortCls DirectMusic (DMus) miniport driver.
+//!
+//! This crate is the driver image: the adapter glue PortCls calls (`DriverEntry`, `AddDevice`,
+//! `StartDevice`), the panic handler and nothing else; the logic lives in `mxf-core`, the
+//! kernel platform in `mxf-kernel`.
+//!
+//! On Windows targets it is `no_std` and links into `mxfloop.sys` (`scripts/build-driver.sh`
+//! on Linux, `cargo make` with the WDK on Windows). On other hosts it is an ordinary library
+//! so that the workspace's `cargo test`/`clippy` cover the parts that are plain logic
+//! ([`names`], [`adapter`]).
+//!
+//! # Framework: WDM on the Linux-built image, KMDF (miniport mode) with the WDK
+//! `Cargo.toml` declares KMDF for `wdk-build`. A KMDF image needs the WDK's loader stub
+//! (`WdfDriverEntry.lib`: `FxDriverEntry`, `WdfVersionBind`), which cannot be linked without
+//! the WDK. The image built here is therefore WDM — a PortCls adapter is a WDM driver at heart
+//! and KMDF adds nothing PortCls needs. The only difference between the two is
+//! [`framework`]: with feature `wdk` it calls `WdfDriverCreate` with
+//! `WdfDriverInitNoDispatchOverride` (so PortCls keeps the dispatch table) before
+//! `PcInitializeAdapterDriver`; without it, it does nothing.
 #![cfg_attr(target_os = "windows", no_std)]
+
+pub mod adapter;
+pub mod names;
+
+#[cfg(target_os = "windows")]
+mod entry;
+#[cfg(target_os = "windows")]
+pub mod framework;
+#[cfg(target_os = "windows")]
+mod miniport;
+#[cfg(all(target_os = "windows", not(feature = "wdk")))]
+mod panic;
+
+#[cfg(all(target_os = "windows", feature = "wdk"))]
+use wdk_panic as _;

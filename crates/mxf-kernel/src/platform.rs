@@ -1,0 +1,102 @@
+//! [`KernelPlatform`]: the platform seam over the Windows kernel.
+
+use crate::lookaside::KernelBlockPool;
+use crate::spin::KernelSpinLock;
+use crate::sys::{self, POOL_FLAG_NON_PAGED, SHARED_INTERRUPT_TIME};
+use crate::timer::KernelTimer;
+use crate::{irql, log};
+use core::ffi::c_void;
+use core::fmt;
+use core::ptr::NonNull;
+use mxf_abi::NtStatus;
+use mxf_core::platform::{Irql, LogLevel, Platform, PoolTag, TimerCallback};
+
+/// The Windows kernel as a [`Platform`]: a zero-sized handle.
+#[derive(Clone, Copy, Default, Debug)]
+pub struct KernelPlatform;
+
+/// `KeQueryInterruptTime` as the x64 header defines it: one volatile 64-bit read of
+/// `KUSER_SHARED_DATA.InterruptTime` at `0xFFFFF78000000008` (there is no export to call).
+pub(crate) fn interrupt_time() -> i64 {
+    // SAFETY: KUSER_SHARED_DATA is mapped read-only at this fixed kernel address in every
+    // process context for the lifetime of the system, and is nonpaged (readable at any IRQL).
+    // The kernel updates InterruptTime with single aligned 64-bit stores on x64, so one
+    // aligned volatile load sees a consistent value (this is exactly the header macro).
+    unsafe { core::ptr::read_volatile(SHARED_INTERRUPT_TIME as *const u64) as i64 }
+}
+
+impl Platform for KernelPlatform {
+    type BlockPool = KernelBlockPool;
+    type RawSpinLock = KernelSpinLock;
+    type Timer = KernelTimer;
+
+    fn current_irql(&self) -> Irql {
+        irql::current()
+    }
+
+    fn raise_irql(&self, new: Irql) -> Irql {
+        let old = irql::current();
+        if let Err((code, params)) = irql::check_raise(old, new) {
+            self.bug_check(code, params);
+        }
+        // SAFETY: checked: `new` is in range and not below the current IRQL, so raising keeps
+        // every IRQL invariant the caller relies on.
+        unsafe { irql::write(new) };
+        old
+    }
+
+    fn lower_irql(&self, old: Irql) {
+        let current = irql::current();
+        if let Err((code, params)) = irql::check_lower(current, old) {
+            self.bug_check(code, params);
+        }
+        // SAFETY: checked: `old <= current <= HIGH_LEVEL`; the trait's caller restores an IRQL
+        // it got from `raise_irql` (KeLowerIrql's contract).
+        unsafe { irql::write(old) };
+    }
+
+    fn pool_alloc(&self, size: usize, tag: PoolTag) -> Option<NonNull<u8>> {
+        // SAFETY: ExAllocatePool2(POOL_FLAG_NON_PAGED) at IRQL <= DISPATCH_LEVEL (the trait's
+        // rule) returns zeroed, 16-byte-aligned nonpaged NX memory or null. A zero-byte
+        // request asks for one byte so that the result can always be freed.
+        let p = unsafe { sys::ntoskrnl::ExAllocatePool2(POOL_FLAG_NON_PAGED, size.max(1), tag.0) };
+        NonNull::new(p.cast::<u8>())
+    }
+
+    unsafe fn pool_free(&self, p: NonNull<u8>, tag: PoolTag) {
+        // SAFETY: the caller guarantees `p` came from `pool_alloc` with `tag` and is freed
+        // once; IRQL <= DISPATCH_LEVEL.
+        unsafe { sys::ntoskrnl::ExFreePoolWithTag(p.as_ptr().cast(), tag.0) }
+    }
+
+    fn new_block_pool(&self, block_size: usize, tag: PoolTag) -> Result<KernelBlockPool, NtStatus> {
+        KernelBlockPool::new(block_size, tag)
+    }
+
+    fn new_spin_lock(&self) -> KernelSpinLock {
+        KernelSpinLock::new()
+    }
+
+    unsafe fn new_timer(
+        &self,
+        callback: TimerCallback,
+        context: *const c_void,
+    ) -> Result<KernelTimer, NtStatus> {
+        // SAFETY: the caller's guarantee is the one KernelTimer::new needs.
+        unsafe { KernelTimer::new(callback, context) }
+    }
+
+    fn now_100ns(&self) -> i64 {
+        interrupt_time()
+    }
+
+    fn log(&self, level: LogLevel, args: fmt::Arguments<'_>) {
+        log::print(level, args);
+    }
+
+    fn bug_check(&self, code: u32, params: [usize; 4]) -> ! {
+        let [p1, p2, p3, p4] = params;
+        // SAFETY: KeBugCheckEx may be called at any IRQL and never returns.
+        unsafe { sys::ntoskrnl::KeBugCheckEx(code, p1, p2, p3, p4) }
+    }
+}

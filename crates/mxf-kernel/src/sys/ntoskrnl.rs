@@ -1,0 +1,70 @@
+//! Exports of `ntoskrnl.exe` used by the driver (all exist on Windows 10 2004 x64).
+//!
+//! On x64 `KeGetCurrentIrql`, `KeRaiseIrql`/`KeLowerIrql`, `KeQueryInterruptTime`,
+//! `KeInitializeSpinLock`, `ExQueryDepthSList` and (before 22H2) the lookaside fast paths are
+//! inline functions or macros in `wdm.h`, not exports; the safe layer implements them.
+
+use super::types::*;
+use core::ffi::{c_char, c_void};
+
+#[cfg_attr(
+    windows,
+    link(name = "ntoskrnl.exe", kind = "raw-dylib", modifiers = "+verbatim")
+)]
+unsafe extern "system" {
+    /// `ExAllocatePool2` (Windows 10 2004+). IRQL <= `DISPATCH_LEVEL` for nonpaged pool.
+    pub fn ExAllocatePool2(flags: PoolFlags, number_of_bytes: usize, tag: u32) -> *mut c_void;
+    /// `ExFreePoolWithTag`. IRQL <= `DISPATCH_LEVEL` for nonpaged pool.
+    pub fn ExFreePoolWithTag(p: *mut c_void, tag: u32);
+    /// `ExInitializeLookasideListEx`. IRQL <= `DISPATCH_LEVEL`.
+    pub fn ExInitializeLookasideListEx(
+        lookaside: *mut LookasideListEx,
+        allocate: Option<AllocateFunctionEx>,
+        free: Option<FreeFunctionEx>,
+        pool_type: i32,
+        flags: u32,
+        size: usize,
+        tag: u32,
+        depth: u16,
+    ) -> NtStatus;
+    /// `ExDeleteLookasideListEx`: frees the entries on the list and unlinks it.
+    pub fn ExDeleteLookasideListEx(lookaside: *mut LookasideListEx);
+    /// `ExpInterlockedPopEntrySList` (what `InterlockedPopEntrySList` expands to on x64).
+    pub fn ExpInterlockedPopEntrySList(list_head: *mut SlistHeader) -> *mut SlistEntry;
+    /// `ExpInterlockedPushEntrySList` (what `InterlockedPushEntrySList` expands to on x64).
+    pub fn ExpInterlockedPushEntrySList(
+        list_head: *mut SlistHeader,
+        list_entry: *mut SlistEntry,
+    ) -> *mut SlistEntry;
+    /// `KeAcquireSpinLockRaiseToDpc` (an export on x64). IRQL <= `DISPATCH_LEVEL`.
+    pub fn KeAcquireSpinLockRaiseToDpc(spin_lock: *mut KspinLock) -> Kirql;
+    /// `KeReleaseSpinLock` (an export on x64).
+    pub fn KeReleaseSpinLock(spin_lock: *mut KspinLock, new_irql: Kirql);
+    /// `KeInitializeTimer`: a notification timer. IRQL <= `DISPATCH_LEVEL`.
+    pub fn KeInitializeTimer(timer: *mut Ktimer);
+    /// `KeInitializeDpc`. Any IRQL.
+    pub fn KeInitializeDpc(
+        dpc: *mut Kdpc,
+        deferred_routine: KdeferredRoutine,
+        deferred_context: *mut c_void,
+    );
+    /// `KeSetTimer`: negative `due_time` = relative 100 ns, positive = absolute *system* time.
+    /// Returns whether the timer was already in the queue. IRQL <= `DISPATCH_LEVEL`.
+    pub fn KeSetTimer(timer: *mut Ktimer, due_time: i64, dpc: *mut Kdpc) -> u8;
+    /// `KeCancelTimer`: returns whether the timer was in the queue. IRQL <= `DISPATCH_LEVEL`.
+    pub fn KeCancelTimer(timer: *mut Ktimer) -> u8;
+    /// `KeFlushQueuedDpcs`: returns once every DPC queued on any processor has run.
+    /// `PASSIVE_LEVEL`.
+    pub fn KeFlushQueuedDpcs();
+    /// `KeBugCheckEx`.
+    pub fn KeBugCheckEx(code: u32, p1: usize, p2: usize, p3: usize, p4: usize) -> !;
+}
+
+#[cfg_attr(
+    windows,
+    link(name = "ntoskrnl.exe", kind = "raw-dylib", modifiers = "+verbatim")
+)]
+unsafe extern "C" {
+    /// `DbgPrintEx` (`__cdecl`, variadic). Output is limited to 512 bytes per call.
+    pub fn DbgPrintEx(component_id: u32, level: u32, format: *const c_char, ...) -> u32;
+}

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Builds the driver crate `mxfloop` into a kernel image on a Linux host:
+#   target/x86_64-pc-windows-msvc/<profile>/mxfloop.sys   (+ mxfloop.map, the linker map)
+# usage: scripts/build-driver.sh [--release|--debug]   (default --release)
+#
+# Everything is passed through the environment of this one cargo invocation (no
+# .cargo/config.toml), so host builds of the workspace are unaffected:
+# - the Windows sysroot from scripts/win-sysroot.sh (MXF_WIN_SYSROOT=rustup uses an installed
+#   rust-std for the target instead);
+# - panic=abort, and the toolchain's rust-lld as lld-link with the kernel-image settings the
+#   WDK uses for WDM drivers (/DRIVER /SUBSYSTEM:NATIVE /ENTRY:DriverEntry /NODEFAULTLIB ...).
+# Imports need no import library: crates/mxf-kernel declares them with kind = "raw-dylib".
+set -euo pipefail
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+TARGET=x86_64-pc-windows-msvc
+PROFILE=release
+case "${1:---release}" in
+    --release) PROFILE=release ;;
+    --debug) PROFILE=debug ;;
+    *) echo "usage: $0 [--release|--debug]" >&2; exit 2 ;;
+esac
+cd "$REPO"
+TARGET_DIR=${CARGO_TARGET_DIR:-$REPO/target}
+OUT=$TARGET_DIR/$TARGET/$PROFILE
+mkdir -p "$OUT"
+
+SYSROOT_FLAGS=()
+if [ "${MXF_WIN_SYSROOT:-}" != rustup ]; then
+    SR=${MXF_WIN_SYSROOT:-$("$REPO/scripts/win-sysroot.sh")}
+    SYSROOT_FLAGS=(--sysroot="$SR")
+fi
+HOST=$(rustc -vV | sed -n 's/^host: //p')
+LLD=$(rustc --print sysroot)/lib/rustlib/$HOST/bin/rust-lld
+[ -x "$LLD" ] || { echo "build-driver: $LLD not found (rust-lld ships with the toolchain)" >&2; exit 1; }
+
+FLAGS=("${SYSROOT_FLAGS[@]}" -Cpanic=abort -Clinker-flavor=lld-link)
+for a in /DRIVER /SUBSYSTEM:NATIVE /ENTRY:DriverEntry /NODEFAULTLIB /RELEASE /NXCOMPAT \
+         /DYNAMICBASE /OPT:REF,ICF /INTEGRITYCHECK /MAP:"$OUT/mxfloop.map" /MAPINFO:EXPORTS; do
+    FLAGS+=(-Clink-arg="$a")
+done
+# CARGO_ENCODED_RUSTFLAGS: one flag per 0x1f-separated field, so paths may contain spaces.
+ENCODED=$(printf '%s\x1f' "${FLAGS[@]}")
+ENCODED=${ENCODED%$'\x1f'}
+
+PROFILE_ARGS=()
+[ "$PROFILE" = release ] && PROFILE_ARGS=(--release)
+rm -f "$OUT/mxfloop.sys" "$OUT/mxfloop.dll"
+CARGO_ENCODED_RUSTFLAGS="$ENCODED" \
+CARGO_TARGET_X86_64_PC_WINDOWS_MSVC_LINKER="$LLD" \
+    cargo build -p mxfloop --lib --target "$TARGET" "${PROFILE_ARGS[@]}"
+
+[ -f "$OUT/mxfloop.dll" ] || { echo "build-driver: $OUT/mxfloop.dll was not produced" >&2; exit 1; }
+cp "$OUT/mxfloop.dll" "$OUT/mxfloop.sys"
+echo "$OUT/mxfloop.sys"
