@@ -7,7 +7,9 @@
 #![no_std]
 
 pub mod alloc;
+pub mod capture;
 pub mod com;
 pub mod midi;
 pub mod platform;
 pub mod pool_box;
+pub mod serialize;

@@ -1,0 +1,432 @@
+//! [`CapturePackager`]: raw capture bytes → `DMUS_KERNEL_EVENT` chains of complete messages.
+
+use super::chain::{Chain, Mark};
+use super::stats::CaptureStats;
+use crate::com::ComPtr;
+use crate::midi::{Event, Message, MessageKind, Parser, is_realtime};
+use core::ptr::NonNull;
+use mxf_abi::{
+    DMUS_KEF_EVENT_COMPLETE, DMUS_KEF_EVENT_INCOMPLETE, DmusEventData, DmusKernelEvent,
+    IAllocatorMxf, K_BYTE_POSITION_NONE, ReferenceTime, SHORT_EVENT_MAX,
+};
+
+/// Channel group of every captured event (one capture pin, one group).
+pub const CAPTURE_CHANNEL_GROUP: u16 = 1;
+
+/// Turns bursts of raw MIDI bytes into chains of complete-message events, allocating only
+/// through an `IAllocatorMXF` (PortCls's or ours). Callable at `DISPATCH_LEVEL`; no allocation
+/// of its own.
+///
+/// What a chain holds (see the module docs for the reasons):
+/// - One event per non-SysEx message, inline, running status expanded, flags `COMPLETE`.
+///   Realtime bytes are their own events at the point they arrive.
+/// - SysEx in fragments: a fragment is emitted as soon as it holds `cap` bytes (`cap` =
+///   `GetBufferSize()` if above 8, else 8), flagged `INCOMPLETE`; the rest goes out when the
+///   SysEx ends, flagged `COMPLETE`. A fragment of at most 8 bytes is inline (`ab_data`),
+///   a longer one in a `GetBuffer` buffer, so `cb_event > 8` always means a buffer.
+/// - Every event: `us_channel_group` 1, `ull_byte_position` = `K_BYTE_POSITION_NONE`, and the
+///   timestamp of the burst in which it was emitted (negative times clamp to 0).
+pub struct CapturePackager {
+    alloc: ComPtr<IAllocatorMxf>,
+    /// `cap` above: bytes per SysEx fragment.
+    cap: usize,
+    /// Whether SysEx fragments may use buffers (`GetBufferSize() > 8`).
+    use_buffers: bool,
+    parser: Parser,
+    /// SysEx bytes held inline until they outgrow `SHORT_EVENT_MAX`.
+    staging: [u8; SHORT_EVENT_MAX],
+    staged: usize,
+    /// SysEx bytes held in a buffer from `alloc` (`Some` only with more than 8 bytes held).
+    buf: Option<NonNull<u8>>,
+    fill: usize,
+    /// Bytes of the current SysEx in chains already returned to the caller.
+    sysex_returned: u64,
+    stats: CaptureStats,
+}
+
+// SAFETY: the held buffer is owned exclusively by the packager (like a `Box<[u8]>`); the rest
+// is plain data and a `Send` COM pointer.
+unsafe impl Send for CapturePackager {}
+
+/// The chain being built by one call, and where the current SysEx's fragments start in it.
+struct Burst {
+    chain: Chain,
+    time: u64,
+    /// `Some(mark)` once a fragment of the current SysEx is in `chain`: its fragments are the
+    /// non-realtime events after `mark`.
+    sysex_mark: Option<Mark>,
+    sysex_in_chain: u64,
+}
+
+/// Whether a SysEx operation could not get memory.
+struct NoMemory;
+
+impl CapturePackager {
+    /// A packager drawing from `alloc` (one reference is kept); reads `GetBufferSize` once.
+    pub fn new(alloc: &ComPtr<IAllocatorMxf>) -> Self {
+        let size = usize::from(alloc.buffer_size());
+        Self {
+            alloc: alloc.clone(),
+            cap: size.max(SHORT_EVENT_MAX),
+            use_buffers: size > SHORT_EVENT_MAX,
+            parser: Parser::new(),
+            staging: [0; SHORT_EVENT_MAX],
+            staged: 0,
+            buf: None,
+            fill: 0,
+            sysex_returned: 0,
+            stats: CaptureStats::default(),
+        }
+    }
+
+    /// Bytes per SysEx fragment (`max(GetBufferSize(), 8)`).
+    pub fn fragment_size(&self) -> usize {
+        self.cap
+    }
+
+    /// The counters, with `bytes_pending` filled in.
+    pub fn stats(&self) -> CaptureStats {
+        let mut s = self.stats;
+        s.parser = *self.parser.stats();
+        s.bytes_pending = self.parser.pending_message_bytes() + self.held() as u64;
+        s
+    }
+
+    /// Packages one burst of raw bytes, all received at `time` (100 ns units). Returns the
+    /// events completed by this burst — possibly none; bytes of unfinished messages are kept
+    /// for the next burst.
+    pub fn feed(&mut self, bytes: &[u8], time: ReferenceTime) -> Chain {
+        let mut burst = Burst::new(time);
+        let mut input = bytes;
+        while let Some(ev) = self.parser.next(&mut input) {
+            self.handle(&mut burst, ev);
+        }
+        self.finish_burst(burst)
+    }
+
+    /// Emits the SysEx bytes held so far (if any) as an `INCOMPLETE` fragment stamped `time`,
+    /// so that a slow SysEx does not sit in the packager; the SysEx goes on.
+    pub fn flush(&mut self, time: ReferenceTime) -> Chain {
+        let mut burst = Burst::new(time);
+        if self.parser.in_sysex()
+            && self
+                .emit_fragment(&mut burst, DMUS_KEF_EVENT_INCOMPLETE)
+                .is_err()
+        {
+            self.drop_sysex(&mut burst, 0);
+        }
+        self.finish_burst(burst)
+    }
+
+    /// Ends the stream (e.g. the pin stops): a SysEx in progress is delivered as truncated (its
+    /// held bytes in a last `INCOMPLETE` fragment), a message in progress is dropped (counted
+    /// truncated), running status is forgotten.
+    pub fn reset(&mut self, time: ReferenceTime) -> Chain {
+        let mut burst = Burst::new(time);
+        if self.parser.finish() {
+            self.sysex_cut(&mut burst);
+        }
+        self.finish_burst(burst)
+    }
+
+    fn finish_burst(&mut self, burst: Burst) -> Chain {
+        self.sysex_returned += burst.sysex_in_chain;
+        burst.chain
+    }
+
+    fn held(&self) -> usize {
+        self.staged + self.fill
+    }
+
+    fn handle(&mut self, burst: &mut Burst, ev: Event<'_>) {
+        match ev {
+            Event::Message(m) => self.message(burst, m),
+            Event::SysExStart => {
+                // The parser always ends or cuts a SysEx before starting another, so nothing is
+                // held here; release defensively rather than mix two messages.
+                if let Some(buf) = self.buf.take() {
+                    // SAFETY: the buffer came from `self.alloc.get_buffer`; given back once.
+                    unsafe { self.alloc.put_buffer(buf) };
+                }
+                self.fill = 0;
+                self.staging[0] = 0xF0;
+                self.staged = 1;
+                self.sysex_returned = 0;
+                burst.sysex_mark = None;
+                burst.sysex_in_chain = 0;
+            }
+            Event::SysExData(data) => {
+                if let Err(lost) = self.sysex_bytes(burst, data) {
+                    self.drop_sysex(burst, lost);
+                }
+            }
+            Event::SysExEnd => {
+                if self.hold_final(0xF7).is_err() {
+                    // The F7 itself was consumed but could not be held.
+                    self.drop_sysex(burst, 1);
+                } else if self.emit_fragment(burst, DMUS_KEF_EVENT_COMPLETE).is_err() {
+                    self.drop_sysex(burst, 0);
+                } else {
+                    self.stats.sysex_complete += 1;
+                    self.end_sysex(burst);
+                }
+            }
+            Event::SysExCut => self.sysex_cut(burst),
+        }
+    }
+
+    fn sysex_cut(&mut self, burst: &mut Burst) {
+        match self.emit_fragment(burst, DMUS_KEF_EVENT_INCOMPLETE) {
+            Ok(()) => {
+                self.stats.sysex_truncated += 1;
+                self.end_sysex(burst);
+            }
+            Err(NoMemory) => self.drop_sysex(burst, 0),
+        }
+    }
+
+    fn end_sysex(&mut self, burst: &mut Burst) {
+        burst.sysex_mark = None;
+        burst.sysex_in_chain = 0;
+        self.sysex_returned = 0;
+    }
+
+    fn message(&mut self, burst: &mut Burst, m: Message) {
+        let input_len = m.input_len() as u64;
+        let Ok(ev) = self.alloc.get_message() else {
+            self.stats.messages_dropped_no_memory += 1;
+            self.stats.bytes_dropped_no_memory += input_len;
+            return;
+        };
+        let mut ab = [0u8; SHORT_EVENT_MAX];
+        let bytes = m.as_bytes();
+        if let Some(dst) = ab.get_mut(..bytes.len()) {
+            dst.copy_from_slice(bytes);
+        }
+        let data = DmusEventData { ab_data: ab };
+        // SAFETY: `ev` is a fresh event from `self.alloc` that we own; inline payload.
+        unsafe { self.push(burst, ev, bytes.len(), DMUS_KEF_EVENT_COMPLETE, data) };
+        self.stats.bytes_delivered += input_len;
+        match m.kind() {
+            MessageKind::Channel => self.stats.channel_messages += 1,
+            MessageKind::SystemCommon => self.stats.system_common_messages += 1,
+            MessageKind::Realtime => self.stats.realtime_messages += 1,
+        }
+    }
+
+    /// Writes an event over `ev` and appends it to the burst's chain.
+    ///
+    /// # Safety
+    /// `ev` came from `self.alloc`'s `GetMessage` and is owned by the caller, who gives it up;
+    /// if `len > SHORT_EVENT_MAX`, `data.pb_data` is a buffer from `self.alloc` holding `len`
+    /// initialised bytes, which the caller also gives up.
+    unsafe fn push(
+        &mut self,
+        burst: &mut Burst,
+        ev: NonNull<DmusKernelEvent>,
+        len: usize,
+        flags: u16,
+        data: DmusEventData,
+    ) {
+        let value = DmusKernelEvent {
+            b_reserved: 0,
+            cb_struct: DmusKernelEvent::ZEROED.cb_struct,
+            cb_event: u16::try_from(len).unwrap_or(u16::MAX),
+            us_channel_group: CAPTURE_CHANNEL_GROUP,
+            us_flags: flags,
+            ull_pres_time_100ns: burst.time,
+            ull_byte_position: K_BYTE_POSITION_NONE,
+            p_next_evt: core::ptr::null_mut(),
+            u_data: data,
+        };
+        // SAFETY: we own the event, a valid `DmusKernelEvent`-sized, aligned allocation.
+        unsafe { ev.as_ptr().write(value) };
+        // SAFETY: per this function's contract; every event of the chain comes from `self.alloc`.
+        unsafe { burst.chain.push(&self.alloc, ev) };
+        self.stats.events_out += 1;
+    }
+
+    /// Adds SysEx data bytes, emitting every fragment that fills up. On failure returns the
+    /// number of bytes of `data` that were not held.
+    fn sysex_bytes(&mut self, burst: &mut Burst, mut data: &[u8]) -> Result<(), usize> {
+        while !data.is_empty() {
+            if let Some(buf) = self.buf {
+                let n = data.len().min(self.cap - self.fill);
+                let (now, rest) = data.split_at(n);
+                // SAFETY: the buffer has `cap` bytes (`GetBufferSize`) and `fill + n <= cap`;
+                // we own it and nothing else refers to it.
+                unsafe {
+                    core::ptr::copy_nonoverlapping(now.as_ptr(), buf.as_ptr().add(self.fill), n)
+                };
+                self.fill += n;
+                data = rest;
+                if self.fill == self.cap {
+                    self.emit_fragment(burst, DMUS_KEF_EVENT_INCOMPLETE)
+                        .map_err(|NoMemory| data.len())?;
+                }
+            } else if self.staged < SHORT_EVENT_MAX {
+                let n = data.len().min(SHORT_EVENT_MAX - self.staged);
+                let (now, rest) = data.split_at(n);
+                if let Some(dst) = self.staging.get_mut(self.staged..self.staged + n) {
+                    dst.copy_from_slice(now);
+                }
+                self.staged += n;
+                data = rest;
+                if !self.use_buffers && self.staged == self.cap {
+                    self.emit_fragment(burst, DMUS_KEF_EVENT_INCOMPLETE)
+                        .map_err(|NoMemory| data.len())?;
+                }
+            } else if self.use_buffers {
+                self.staging_to_buffer().map_err(|NoMemory| data.len())?;
+            } else {
+                // Unreachable (inline fragments are emitted as the staging fills), but safe.
+                self.emit_fragment(burst, DMUS_KEF_EVENT_INCOMPLETE)
+                    .map_err(|NoMemory| data.len())?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Holds the closing `F7` without emitting anything, whatever the fill.
+    fn hold_final(&mut self, b: u8) -> Result<(), NoMemory> {
+        if self.buf.is_none() && self.staged < SHORT_EVENT_MAX {
+            if let Some(slot) = self.staging.get_mut(self.staged) {
+                *slot = b;
+            }
+            self.staged += 1;
+            return Ok(());
+        }
+        if self.buf.is_none() {
+            self.staging_to_buffer()?;
+        }
+        // Fragments are emitted as soon as they fill, so a held buffer has room for one more;
+        // `staging_to_buffer` leaves at most 8 of at least 9.
+        match self.buf {
+            Some(buf) if self.fill < self.cap => {
+                // SAFETY: `fill < cap` = the buffer's size; we own the buffer.
+                unsafe { buf.as_ptr().add(self.fill).write(b) };
+                self.fill += 1;
+                Ok(())
+            }
+            _ => Err(NoMemory),
+        }
+    }
+
+    /// Moves the staged bytes into a fresh buffer.
+    fn staging_to_buffer(&mut self) -> Result<(), NoMemory> {
+        let buf = self.alloc.get_buffer().map_err(|_| NoMemory)?;
+        let n = self.staged;
+        // SAFETY: the buffer has `cap > SHORT_EVENT_MAX >= n` bytes and is ours.
+        unsafe { core::ptr::copy_nonoverlapping(self.staging.as_ptr(), buf.as_ptr(), n) };
+        self.buf = Some(buf);
+        self.fill = n;
+        self.staged = 0;
+        Ok(())
+    }
+
+    /// Emits the held SysEx bytes as one fragment with `flags` (nothing if none are held).
+    fn emit_fragment(&mut self, burst: &mut Burst, flags: u16) -> Result<(), NoMemory> {
+        let len = self.held();
+        if len == 0 {
+            return Ok(());
+        }
+        let ev = self.alloc.get_message().map_err(|_| NoMemory)?;
+        let mark = burst.chain.mark();
+        let (data, in_buffer) = match self.buf.take() {
+            Some(buf) if self.fill > SHORT_EVENT_MAX => (
+                DmusEventData {
+                    pb_data: buf.as_ptr(),
+                },
+                true,
+            ),
+            Some(buf) => {
+                // Not produced by this packager (a buffer always holds more than 8), but a
+                // short fragment must be inline whatever happens.
+                let mut ab = [0u8; SHORT_EVENT_MAX];
+                // SAFETY: the buffer holds `fill <= 8` initialised bytes and is ours.
+                unsafe { core::ptr::copy_nonoverlapping(buf.as_ptr(), ab.as_mut_ptr(), self.fill) };
+                // SAFETY: the buffer came from `self.alloc.get_buffer` and is given back once.
+                unsafe { self.alloc.put_buffer(buf) };
+                (DmusEventData { ab_data: ab }, false)
+            }
+            None => (
+                DmusEventData {
+                    ab_data: self.staging,
+                },
+                false,
+            ),
+        };
+        // SAFETY: `ev` is a fresh event from `self.alloc`; a buffer payload holds `len` bytes
+        // written by `sysex_bytes`/`hold_final`/`staging_to_buffer`, and moves with it.
+        unsafe { self.push(burst, ev, len, flags, data) };
+        self.staged = 0;
+        self.fill = 0;
+        if burst.sysex_mark.is_none() {
+            burst.sysex_mark = Some(mark);
+        }
+        burst.sysex_in_chain += len as u64;
+        self.stats.bytes_delivered += len as u64;
+        self.stats.sysex_bytes += len as u64;
+        self.stats.sysex_fragments += 1;
+        self.stats.sysex_buffer_fragments += u64::from(in_buffer);
+        Ok(())
+    }
+
+    /// Drops the SysEx in progress for want of memory: held bytes and this burst's fragments
+    /// of it go back to the allocator, the parser skips the rest of it. `lost` input bytes
+    /// were consumed but never held.
+    fn drop_sysex(&mut self, burst: &mut Burst, lost: usize) {
+        let mut dropped = (self.held() + lost) as u64;
+        if let Some(buf) = self.buf.take() {
+            // SAFETY: the buffer came from `self.alloc.get_buffer` and is given back once.
+            unsafe { self.alloc.put_buffer(buf) };
+        }
+        self.staged = 0;
+        self.fill = 0;
+        if let Some(mark) = burst.sysex_mark.take() {
+            // SAFETY: the mark was taken from this burst's chain, which has only grown since.
+            let (events, bytes, buffers) =
+                unsafe { burst.chain.retract_after(mark, |e| !is_sysex_fragment(e)) };
+            dropped += bytes;
+            self.stats.bytes_delivered -= bytes;
+            self.stats.sysex_bytes -= bytes;
+            self.stats.events_out -= events as u64;
+            self.stats.sysex_fragments -= events as u64;
+            self.stats.sysex_buffer_fragments -= buffers as u64;
+        }
+        burst.sysex_in_chain = 0;
+        self.stats.bytes_dropped_no_memory += dropped;
+        self.stats.sysex_dropped_no_memory += 1;
+        if self.sysex_returned > 0 {
+            self.stats.sysex_dropped_after_partial_delivery += 1;
+        }
+        self.sysex_returned = 0;
+        self.parser.abort_sysex();
+    }
+}
+
+/// While a SysEx is in progress the only other events emitted are realtime ones, so every
+/// other event after the SysEx's mark is one of its fragments.
+fn is_sysex_fragment(e: &DmusKernelEvent) -> bool {
+    !matches!(e.short_data(), Some(&[b]) if is_realtime(b))
+}
+
+impl Drop for CapturePackager {
+    fn drop(&mut self) {
+        if let Some(buf) = self.buf.take() {
+            // SAFETY: the held buffer came from `self.alloc.get_buffer` and is given back once.
+            unsafe { self.alloc.put_buffer(buf) };
+        }
+    }
+}
+
+impl Burst {
+    fn new(time: ReferenceTime) -> Self {
+        Self {
+            chain: Chain::new(),
+            time: u64::try_from(time).unwrap_or(0),
+            sysex_mark: None,
+            sysex_in_chain: 0,
+        }
+    }
+}
