@@ -68,7 +68,7 @@ fn render(pieces: &[Piece], realtime_inserts: &[(usize, u8)]) -> Vec<u8> {
             Piece::SysEx { len, seed, cut } => {
                 last_status = None;
                 out.push(0xF0);
-                let mut x = u32::from(seed) * 2654435761 + 1;
+                let mut x = u32::from(seed).wrapping_mul(2654435761) | 1;
                 for _ in 0..len {
                     x ^= x << 13;
                     x ^= x >> 17;

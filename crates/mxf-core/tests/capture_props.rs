@@ -1,0 +1,170 @@
+//! Property tests: MIDI stream → capture (random bursts, buffer sizes, allocator failures) →
+//! serialize, against the naive reference model in `support::reference`.
+//!
+//! `arbitrary_bytes_*` is the fuzz target of the regular test run (bounded case count); the
+//! same body runs unbounded under cargo-fuzz (see `crates/mxf-core/fuzz`).
+
+mod support;
+
+use mxf_core::capture::CaptureStats;
+use proptest::prelude::*;
+use std::collections::BTreeMap;
+use support::alloc_double::{FailPlan, TestAlloc};
+use support::reference::{Item, concat, expected_items};
+use support::strategies::{arbitrary_bytes, buffer_size, bursts, midi_stream, split};
+use support::{Observed, run_capture};
+
+fn cap_of(size: u16) -> usize {
+    usize::from(size).max(8)
+}
+
+/// Without failures the events are exactly the reference's.
+fn check_exact(expected: &[Item], run: &support::Run) {
+    let got: Vec<(&[u8], bool)> = run
+        .events
+        .iter()
+        .map(|o| (&o.bytes[..], o.incomplete))
+        .collect();
+    let want: Vec<(&[u8], bool)> = expected
+        .iter()
+        .map(|i| (&i.bytes[..], i.incomplete))
+        .collect();
+    assert_eq!(got, want);
+    assert_eq!(run.wire, concat(expected));
+    let s = &run.stats;
+    assert_eq!(s.dropped_no_memory(), 0);
+    assert_eq!(s.bytes_dropped_no_memory, 0);
+    let sysex_ids: std::collections::BTreeSet<usize> =
+        expected.iter().filter_map(|i| i.sysex).collect();
+    let complete = expected
+        .iter()
+        .filter(|i| i.sysex.is_some() && !i.incomplete)
+        .count();
+    assert_eq!(s.sysex_complete as usize, complete);
+    assert_eq!(s.sysex_truncated as usize, sysex_ids.len() - complete);
+    assert_eq!(run.serializer.stats().sysex_complete, s.sysex_complete);
+    assert_eq!(run.serializer.stats().bytes_out as usize, run.wire.len());
+}
+
+/// With failures the events are the reference's minus exactly the dropped messages; a dropped
+/// SysEx may leave the prefix of its fragments returned before the failure.
+fn check_with_drops(expected: &[Item], observed: &[Observed], s: &CaptureStats) {
+    let mut matched = vec![false; expected.len()];
+    let mut j = 0;
+    for o in observed {
+        while j < expected.len()
+            && !(expected[j].bytes == o.bytes && expected[j].incomplete == o.incomplete)
+        {
+            j += 1;
+        }
+        assert!(
+            j < expected.len(),
+            "event {o:?} is not in the expected order"
+        );
+        matched[j] = true;
+        j += 1;
+    }
+    let missing_short = expected
+        .iter()
+        .zip(&matched)
+        .filter(|(i, m)| i.sysex.is_none() && !**m)
+        .count();
+    assert_eq!(missing_short as u64, s.messages_dropped_no_memory);
+    let mut by_sysex: BTreeMap<usize, Vec<bool>> = BTreeMap::new();
+    for (i, m) in expected.iter().zip(&matched) {
+        if let Some(id) = i.sysex {
+            by_sysex.entry(id).or_default().push(*m);
+        }
+    }
+    let (mut dropped, mut partial) = (0u64, 0u64);
+    for present in by_sysex.values() {
+        let n = present.iter().take_while(|p| **p).count();
+        assert!(
+            present[n..].iter().all(|p| !p),
+            "fragments of a SysEx delivered out of prefix order"
+        );
+        if n < present.len() {
+            dropped += 1;
+            partial += u64::from(n > 0);
+        }
+    }
+    assert_eq!(dropped, s.sysex_dropped_no_memory);
+    assert_eq!(partial, s.sysex_dropped_after_partial_delivery);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 128, max_shrink_iters: 2000, ..ProptestConfig::default() })]
+
+    #[test]
+    fn valid_streams_round_trip_to_the_normalized_stream(
+        input in midi_stream(256, 4096),
+        lens in bursts(),
+        size in buffer_size(),
+    ) {
+        let a = TestAlloc::new(size, FailPlan::Never);
+        let run = run_capture(a.com(), &split(&input, &lens));
+        check_exact(&expected_items(&input, cap_of(size)), &run);
+        prop_assert_eq!(run.stats.bytes_delivered, run.stats.bytes_in() - run.stats.parser.bytes_stray - run.stats.parser.bytes_truncated);
+        a.assert_clean();
+    }
+
+    #[test]
+    fn allocator_failures_drop_exactly_the_counted_messages(
+        input in midi_stream(256, 2048),
+        lens in bursts(),
+        size in buffer_size(),
+        seed in any::<u64>(),
+        percent in 1u32..=40,
+    ) {
+        let a = TestAlloc::new(size, FailPlan::Random { seed, percent });
+        let run = run_capture(a.com(), &split(&input, &lens));
+        check_with_drops(&expected_items(&input, cap_of(size)), &run.events, &run.stats);
+        a.assert_clean();
+    }
+
+    #[test]
+    fn arbitrary_bytes_never_panic_leak_or_lose_a_byte(
+        input in arbitrary_bytes(4096),
+        lens in bursts(),
+        size in prop_oneof![0u16..=16, buffer_size()],
+        seed in any::<u64>(),
+        percent in prop_oneof![Just(0u32), 1u32..=60],
+    ) {
+        let plan = if percent == 0 { FailPlan::Never } else { FailPlan::Random { seed, percent } };
+        let a = TestAlloc::new(size, plan);
+        // run_capture checks `bytes_in == accounted + pending` after every burst.
+        let run = run_capture(a.com(), &split(&input, &lens));
+        let expected = expected_items(&input, cap_of(size));
+        if percent == 0 {
+            check_exact(&expected, &run);
+        } else {
+            check_with_drops(&expected, &run.events, &run.stats);
+        }
+        prop_assert_eq!(run.stats.bytes_in(), input.len() as u64);
+        a.assert_clean();
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 6, ..ProptestConfig::default() })]
+
+    #[test]
+    fn sysex_of_60_to_70_kib_round_trips(
+        len in 60_000usize..=71_680,
+        lens in bursts(),
+        size in buffer_size(),
+        rt in prop::collection::vec((any::<usize>(), 0xF8u8..=0xFF), 0..8),
+    ) {
+        let mut input = vec![0x90, 0x3c, 0x7f, 0xf0];
+        input.extend((0..len).map(|i| (i * 31 % 128) as u8));
+        input.extend([0xf7, 0x3c, 0x00]);
+        for (pos, b) in rt {
+            let at = pos % (input.len() + 1);
+            input.insert(at, b);
+        }
+        let a = TestAlloc::new(size, FailPlan::Never);
+        let run = run_capture(a.com(), &split(&input, &lens));
+        check_exact(&expected_items(&input, cap_of(size)), &run);
+        a.assert_clean();
+    }
+}
