@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod alloc_double;
+pub mod checks;
 pub mod reference;
 pub mod strategies;
 
