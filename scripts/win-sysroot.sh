@@ -33,7 +33,10 @@ mkdir -p "$ROOT"
 # cargo would take the repository's workspace manifest for theirs.
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/mxf-win-sysroot.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT
-"$BUILDER" "$TC" "$TMP/sysroot" "$TARGET" >"$TMP/build.log" 2>&1 || {
+# The builder runs cargo itself: keep the caller's cargo settings (target dir, flags) out of it.
+env -u CARGO_TARGET_DIR -u CARGO_BUILD_TARGET_DIR -u RUSTFLAGS -u CARGO_ENCODED_RUSTFLAGS \
+    -u CARGO_BUILD_RUSTFLAGS -u CARGO_BUILD_TARGET -u RUSTC_WRAPPER \
+    "$BUILDER" "$TC" "$TMP/sysroot" "$TARGET" >"$TMP/build.log" 2>&1 || {
     tail -40 "$TMP/build.log" >&2
     echo "win-sysroot: building the sysroot failed (log above)" >&2
     exit 1

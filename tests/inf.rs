@@ -1,0 +1,362 @@
+//! Cross-checks `inf/mxfloop.inx` against itself and against the code: every referenced
+//! section exists, every `%string%` is defined, the service binary is this crate's `.sys`,
+//! the interfaces use the subdevice name `StartDevice` registers, and the KS categories and
+//! class are the real ones.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use mxf_abi::{Guid, KSCATEGORY_AUDIO, KSCATEGORY_CAPTURE, KSCATEGORY_RENDER};
+use mxfloop::names::{SERVICE_NAME, SUBDEVICE_NAME};
+
+/// One `key = value` (or bare) line of a section, comments stripped.
+#[derive(Debug, Clone)]
+struct Line {
+    key: Option<String>,
+    value: String,
+}
+
+struct Inf {
+    /// Section name (lower-case) → lines.
+    sections: BTreeMap<String, Vec<Line>>,
+    /// `[Strings]` key (lower-case) → value without quotes.
+    strings: BTreeMap<String, String>,
+}
+
+/// Strips a `;` comment that is not inside double quotes.
+fn strip_comment(line: &str) -> &str {
+    let mut quoted = false;
+    for (i, c) in line.char_indices() {
+        match c {
+            '"' => quoted = !quoted,
+            ';' if !quoted => return &line[..i],
+            _ => {}
+        }
+    }
+    line
+}
+
+fn unquote(s: &str) -> String {
+    let s = s.trim();
+    s.strip_prefix('"')
+        .and_then(|t| t.strip_suffix('"'))
+        .unwrap_or(s)
+        .to_string()
+}
+
+fn parse(text: &str) -> Inf {
+    let mut sections: BTreeMap<String, Vec<Line>> = BTreeMap::new();
+    let mut current: Option<String> = None;
+    for raw in text.lines() {
+        let line = strip_comment(raw).trim();
+        if line.is_empty() {
+            continue;
+        }
+        if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            let name = name.trim().to_ascii_lowercase();
+            assert!(
+                !sections.contains_key(&name),
+                "section [{name}] defined twice"
+            );
+            sections.insert(name.clone(), Vec::new());
+            current = Some(name);
+            continue;
+        }
+        let section = current
+            .as_ref()
+            .unwrap_or_else(|| panic!("line outside a section: {line}"));
+        let parsed = match line.split_once('=') {
+            // `HKR,,X,,"a=b"`-style lines have a comma before any '=': they are values.
+            Some((k, v)) if !k.contains(',') && !k.contains('"') => Line {
+                key: Some(k.trim().to_string()),
+                value: v.trim().to_string(),
+            },
+            _ => Line {
+                key: None,
+                value: line.to_string(),
+            },
+        };
+        sections.get_mut(section).unwrap().push(parsed);
+    }
+    let strings = sections
+        .get("strings")
+        .expect("[Strings] section")
+        .iter()
+        .map(|l| {
+            (
+                l.key
+                    .clone()
+                    .expect("Strings lines are key = value")
+                    .to_ascii_lowercase(),
+                unquote(&l.value),
+            )
+        })
+        .collect();
+    Inf { sections, strings }
+}
+
+impl Inf {
+    fn section(&self, name: &str) -> &[Line] {
+        self.sections
+            .get(&name.trim().to_ascii_lowercase())
+            .unwrap_or_else(|| panic!("section [{name}] is referenced but not defined"))
+    }
+
+    fn values<'a>(&'a self, section: &str, key: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.section(section)
+            .iter()
+            .filter(move |l| {
+                l.key
+                    .as_deref()
+                    .is_some_and(|k| k.eq_ignore_ascii_case(key))
+            })
+            .map(|l| l.value.as_str())
+    }
+
+    fn value(&self, section: &str, key: &str) -> String {
+        let v: Vec<_> = self.values(section, key).collect();
+        assert_eq!(v.len(), 1, "[{section}] {key} must appear exactly once");
+        v[0].to_string()
+    }
+
+    /// Replaces `%name%` by its string; `%13%`-style directory ids stay.
+    fn resolve(&self, s: &str) -> String {
+        let mut out = String::new();
+        let mut rest = s;
+        while let Some(start) = rest.find('%') {
+            out.push_str(&rest[..start]);
+            let after = &rest[start + 1..];
+            let end = after
+                .find('%')
+                .unwrap_or_else(|| panic!("unterminated %token% in {s}"));
+            let token = &after[..end];
+            if token.chars().all(|c| c.is_ascii_digit()) {
+                out.push_str(&format!("%{token}%"));
+            } else {
+                let v = self
+                    .strings
+                    .get(&token.to_ascii_lowercase())
+                    .unwrap_or_else(|| panic!("%{token}% is not defined in [Strings]"));
+                out.push_str(v);
+            }
+            rest = &after[end + 1..];
+        }
+        out.push_str(rest);
+        out
+    }
+
+    fn fields(&self, value: &str) -> Vec<String> {
+        value
+            .split(',')
+            .map(|f| unquote(&self.resolve(f)))
+            .collect()
+    }
+}
+
+fn load() -> Inf {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/inf/mxfloop.inx");
+    parse(&std::fs::read_to_string(path).expect("inf/mxfloop.inx"))
+}
+
+/// The install section(s) named by the models section.
+fn install_sections(inf: &Inf) -> Vec<(String, String)> {
+    let mfg = inf.section("Manufacturer");
+    assert_eq!(mfg.len(), 1, "one manufacturer");
+    let f: Vec<String> = mfg[0]
+        .value
+        .split(',')
+        .map(|s| s.trim().to_string())
+        .collect();
+    assert!(f.len() >= 2, "the models section must be decorated");
+    assert!(
+        f[1].starts_with("NT$ARCH$"),
+        "architecture decoration via stampinf's $ARCH$"
+    );
+    let models = format!("{}.{}", f[0], f[1]);
+    inf.section(&models)
+        .iter()
+        .map(|l| {
+            let v: Vec<&str> = l.value.split(',').map(str::trim).collect();
+            (
+                v[0].to_string(),
+                v.get(1).copied().unwrap_or_default().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn version_section_is_a_media_class_lockdown_package() {
+    let inf = load();
+    assert_eq!(unquote(&inf.value("Version", "Signature")), "$WINDOWS NT$");
+    assert_eq!(inf.value("Version", "Class"), "MEDIA");
+    assert_eq!(
+        inf.value("Version", "ClassGuid").to_ascii_lowercase(),
+        "{4d36e96c-e325-11ce-bfc1-08002be10318}"
+    );
+    assert_eq!(inf.value("Version", "PnpLockdown"), "1");
+    assert_eq!(
+        inf.value("Version", "CatalogFile"),
+        format!("{SERVICE_NAME}.cat")
+    );
+    assert!(!inf.value("Version", "DriverVer").is_empty());
+    inf.resolve(&inf.value("Version", "Provider"));
+}
+
+#[test]
+fn the_device_is_root_enumerated_and_installs_the_crate_binary() {
+    let inf = load();
+    let installs = install_sections(&inf);
+    assert_eq!(installs.len(), 1);
+    let (install, hwid) = &installs[0];
+    assert_eq!(hwid, "Root\\MxfLoop");
+    let nt = format!("{install}.NT");
+    let binary = format!("{SERVICE_NAME}.sys");
+
+    let includes: BTreeSet<String> = inf
+        .value(&nt, "Include")
+        .split(',')
+        .map(|s| s.trim().to_ascii_lowercase())
+        .collect();
+    assert_eq!(
+        includes,
+        BTreeSet::from(["ks.inf".to_string(), "wdmaudio.inf".to_string()])
+    );
+    let needs: BTreeSet<String> = inf
+        .value(&nt, "Needs")
+        .split(',')
+        .map(|s| s.trim().to_ascii_lowercase())
+        .collect();
+    assert_eq!(
+        needs,
+        BTreeSet::from([
+            "ks.registration".to_string(),
+            "wdmaudio.registration".to_string()
+        ])
+    );
+
+    for list in inf.value(&nt, "CopyFiles").split(',') {
+        let files: Vec<&str> = inf.section(list).iter().map(|l| l.value.as_str()).collect();
+        assert_eq!(files, [binary.as_str()], "[{list}] copies the driver image");
+    }
+    let disk_files = inf.section("SourceDisksFiles");
+    assert!(
+        disk_files
+            .iter()
+            .any(|l| l.key.as_deref() == Some(binary.as_str())),
+        "{binary} is on the source disk"
+    );
+    for reg in inf.value(&nt, "AddReg").split(',') {
+        for l in inf.section(reg) {
+            inf.resolve(&l.value);
+        }
+    }
+
+    let services = format!("{install}.NT.Services");
+    let add: Vec<String> = inf
+        .values(&services, "AddService")
+        .map(|v| v.to_string())
+        .collect();
+    assert_eq!(add.len(), 1);
+    let f = inf.fields(&add[0]);
+    assert_eq!(f[0], SERVICE_NAME, "service name is the crate name");
+    assert_eq!(
+        f[1], "0x00000002",
+        "SPSVCINST_ASSOCSERVICE: the function driver"
+    );
+    let svc = &f[2];
+    assert_eq!(inf.value(svc, "ServiceType"), "1", "SERVICE_KERNEL_DRIVER");
+    assert_eq!(inf.value(svc, "StartType"), "3", "SERVICE_DEMAND_START");
+    assert_eq!(inf.value(svc, "ErrorControl"), "1");
+    inf.resolve(&inf.value(svc, "DisplayName"));
+    let bin = inf.resolve(&inf.value(svc, "ServiceBinary"));
+    assert_eq!(
+        bin,
+        format!("%13%\\{binary}"),
+        "service binary is the crate's .sys in the driver store"
+    );
+    assert_eq!(inf.value("DestinationDirs", "DefaultDestDir"), "13");
+
+    let wdf = format!("{install}.NT.Wdf");
+    let f = inf.fields(&inf.value(&wdf, "KmdfService"));
+    assert_eq!(f[0], SERVICE_NAME);
+    assert_eq!(inf.value(&f[1], "KmdfLibraryVersion"), "$KMDFVERSION$");
+}
+
+#[test]
+fn interfaces_use_the_registered_subdevice_name_and_ks_categories() {
+    let inf = load();
+    let (install, _) = install_sections(&inf).remove(0);
+    let ifs = format!("{install}.NT.Interfaces");
+    let guid = |g: Guid| format!("{{{g}}}");
+    let mut categories = BTreeSet::new();
+    for v in inf.values(&ifs, "AddInterface") {
+        let f = inf.fields(v);
+        assert_eq!(
+            f.len(),
+            3,
+            "AddInterface = category, reference, section: {v}"
+        );
+        categories.insert(f[0].to_ascii_lowercase());
+        assert_eq!(
+            f[1], SUBDEVICE_NAME,
+            "reference string == PcRegisterSubdevice name"
+        );
+        let regs = inf.value(&f[2], "AddReg");
+        let mut clsid = None;
+        let mut friendly = None;
+        for reg in regs.split(',') {
+            for l in inf.section(reg) {
+                let r = inf.fields(&l.value);
+                match r.get(2).map(String::as_str) {
+                    Some("CLSID") => clsid = r.get(4).cloned(),
+                    Some("FriendlyName") => friendly = r.get(4).cloned(),
+                    _ => {}
+                }
+            }
+        }
+        assert_eq!(
+            clsid.as_deref(),
+            Some("{17CCA71B-ECD7-11D0-B908-00A0C9223196}"),
+            "KS proxy CLSID"
+        );
+        assert!(
+            friendly.is_some_and(|f| !f.is_empty()),
+            "interface FriendlyName"
+        );
+    }
+    let want: BTreeSet<String> = [KSCATEGORY_AUDIO, KSCATEGORY_RENDER, KSCATEGORY_CAPTURE]
+        .into_iter()
+        .map(guid)
+        .collect();
+    assert_eq!(categories, want);
+}
+
+#[test]
+fn every_string_token_in_the_file_is_defined() {
+    let inf = load();
+    for (name, lines) in &inf.sections {
+        if name == "strings" {
+            continue;
+        }
+        for l in lines {
+            inf.resolve(&l.value);
+            if let Some(k) = &l.key {
+                inf.resolve(k);
+            }
+        }
+    }
+}
+
+#[test]
+fn the_checker_catches_broken_references() {
+    let broken = "[Version]\nSignature=\"$WINDOWS NT$\"\n[A]\nAddReg = Missing\nX = %Undefined%\n[Strings]\nS = \"v ; not a comment\"\n";
+    let inf = parse(broken);
+    assert_eq!(inf.strings["s"], "v ; not a comment");
+    let missing = std::panic::catch_unwind(|| {
+        inf.section(&inf.value("A", "AddReg"));
+    });
+    assert!(missing.is_err(), "an undefined section must fail");
+    let undefined = std::panic::catch_unwind(|| inf.resolve(&inf.value("A", "X")));
+    assert!(undefined.is_err(), "an undefined string must fail");
+    assert_eq!(inf.resolve("%13%\\x.sys"), "%13%\\x.sys");
+}
