@@ -1,0 +1,429 @@
+//! Our own `IServiceGroup`: a fixed set of `IServiceSink` members serviced together, with an
+//! optional delayed service over a platform timer.
+//!
+//! # Why our own group
+//! PortCls exports `PcNewServiceGroup`, but the miniport is portable code that must run on the
+//! host emulator as well as in the kernel, and a group is small. Owning it also pins down the
+//! rules below, which the host port emulator and the tests rely on.
+//!
+//! # Rules
+//! - Members are kept in an array of [`MAX_MEMBERS`] entries, each holding one reference
+//!   (`AddMember` adds a reference, `RemoveMember` and the group's destruction release it).
+//!   A full group refuses with `STATUS_INSUFFICIENT_RESOURCES`. The same sink may be added
+//!   twice (it is then serviced twice); `RemoveMember` removes one entry.
+//! - `RequestService` (IRQL <= `DISPATCH_LEVEL`) calls every member's `RequestService` in the
+//!   order they were added, **with the group's spin lock held** (as PortCls's own group does):
+//!   a member must not call `AddMember`/`RemoveMember` of the same group from inside its
+//!   `RequestService` (that would deadlock; the emulator reports it as a self-deadlock).
+//!   Requesting delayed service from inside is fine (it only touches the timer).
+//! - Holding the lock also means no reference is taken or dropped during service, so a
+//!   member's final `Release` never happens at `DISPATCH_LEVEL` on the group's account.
+//! - Delayed service: the timer is created with the group (`PASSIVE_LEVEL`), so
+//!   `SupportDelayedService` only enables it. `RequestDelayedService(delay)` follows
+//!   `KeSetTimer`'s sign convention read as a signed 64-bit value: negative = relative delay
+//!   of `-delay` (100 ns units), otherwise an absolute time on the platform clock
+//!   ([`Platform::now_100ns`]; a time already past fires at once). A request before
+//!   `SupportDelayedService` is ignored and counted ([`ServiceStats::delayed_refused`]).
+//!   A new request replaces a pending one; `CancelDelayedService` disarms it.
+//! - `QueryInterface` answers `IUnknown`, `IServiceSink` and `IServiceGroup` (all at offset 0).
+//! - The final `Release` must happen at `PASSIVE_LEVEL` (it deletes the timer, waiting for a
+//!   callback in flight), which is where PortCls releases the groups it holds.
+
+use crate::com::{ComPtr, RefCount};
+use crate::platform::{LogLevel, Platform, PoolTag, SpinLock, Timer};
+use core::ffi::c_void;
+use core::ptr::{self, NonNull};
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use mxf_abi::{
+    Guid, IID_ISERVICE_GROUP, IID_ISERVICE_SINK, IID_IUNKNOWN, IServiceGroup, IServiceGroupVtbl,
+    IServiceSink, IServiceSinkVtbl, IUnknown, IUnknownVtbl, NtStatus,
+    STATUS_INSUFFICIENT_RESOURCES, STATUS_INVALID_PARAMETER, STATUS_SUCCESS,
+};
+
+/// Most members a group holds.
+pub const MAX_MEMBERS: usize = 8;
+
+/// Pool tag of a service group object.
+pub const TAG_SERVICE_GROUP: PoolTag = PoolTag::new(b"MxfG");
+
+/// Counters of a group.
+#[derive(Clone, Copy, Default, PartialEq, Eq, Debug)]
+pub struct ServiceStats {
+    /// `RequestService` calls on the group (direct, and from the delayed-service timer).
+    pub requests: u64,
+    /// Member `RequestService` calls made.
+    pub member_calls: u64,
+    /// `RequestDelayedService` calls that armed the timer.
+    pub delayed_requests: u64,
+    /// `RequestDelayedService` calls ignored because delayed service was not enabled.
+    pub delayed_refused: u64,
+    /// Delayed-service timer expirations.
+    pub delayed_fired: u64,
+    /// `CancelDelayedService` calls that disarmed a pending request.
+    pub delayed_cancelled: u64,
+    /// `AddMember` calls refused because the group was full.
+    pub add_refused: u64,
+}
+
+struct Members {
+    slots: [Option<ComPtr<IServiceSink>>; MAX_MEMBERS],
+}
+
+/// The group object (what the interface pointer points to).
+#[repr(C)]
+struct Group<P: Platform> {
+    vtbl: *const IServiceGroupVtbl,
+    refs: RefCount,
+    platform: P,
+    members: SpinLock<P::RawSpinLock, Members>,
+    /// `None` only while the object is being built.
+    timer: Option<P::Timer>,
+    delayed_supported: AtomicBool,
+    requests: AtomicU64,
+    member_calls: AtomicU64,
+    delayed_requests: AtomicU64,
+    delayed_refused: AtomicU64,
+    delayed_fired: AtomicU64,
+    delayed_cancelled: AtomicU64,
+    add_refused: AtomicU64,
+}
+
+/// Creates a service group with no member. `PASSIVE_LEVEL` (creates its timer). Returns the
+/// creator's reference.
+pub fn new_service_group<P: Platform>(platform: P) -> Result<ComPtr<IServiceGroup>, NtStatus> {
+    const {
+        assert!(core::mem::align_of::<Group<P>>() <= crate::platform::POOL_ALIGN);
+    }
+    let mem = platform
+        .pool_alloc(core::mem::size_of::<Group<P>>(), TAG_SERVICE_GROUP)
+        .ok_or(STATUS_INSUFFICIENT_RESOURCES)?
+        .cast::<Group<P>>();
+    // SAFETY: the timer's context is the object's address; the object is written below,
+    // before anything can arm the timer, and the timer is dropped (waiting for a callback in
+    // flight) before the memory is freed in `destroy`. `Group::<P>::on_timer` is sound at
+    // DISPATCH_LEVEL from any CPU with that context.
+    let timer =
+        unsafe { platform.new_timer(Group::<P>::on_timer, mem.as_ptr().cast_const().cast()) };
+    let timer = match timer {
+        Ok(t) => t,
+        Err(status) => {
+            // SAFETY: from `pool_alloc` with this tag above, never initialised or shared.
+            unsafe { platform.pool_free(mem.cast(), TAG_SERVICE_GROUP) };
+            return Err(status);
+        }
+    };
+    let lock = platform.new_spin_lock();
+    let group = Group {
+        vtbl: &Group::<P>::VTBL,
+        refs: RefCount::new(),
+        platform,
+        members: SpinLock::new(
+            lock,
+            Members {
+                slots: [const { None }; MAX_MEMBERS],
+            },
+        ),
+        timer: Some(timer),
+        delayed_supported: AtomicBool::new(false),
+        requests: AtomicU64::new(0),
+        member_calls: AtomicU64::new(0),
+        delayed_requests: AtomicU64::new(0),
+        delayed_refused: AtomicU64::new(0),
+        delayed_fired: AtomicU64::new(0),
+        delayed_cancelled: AtomicU64::new(0),
+        add_refused: AtomicU64::new(0),
+    };
+    // SAFETY: fresh, aligned (checked at compile time) block of the object's size, ours.
+    unsafe { mem.as_ptr().write(group) };
+    // SAFETY: `Group` is `#[repr(C)]` with the vtable pointer first: `mem` is a valid
+    // `IServiceGroup` pointer carrying the object's one initial reference.
+    Ok(unsafe { ComPtr::from_raw(mem.cast::<IServiceGroup>()) })
+}
+
+/// The counters of a group made by [`new_service_group`] with the same `P`; `None` if `group`
+/// is not one of ours (its vtable differs).
+pub fn service_stats<P: Platform>(group: &ComPtr<IServiceGroup>) -> Option<ServiceStats> {
+    let raw = group.as_raw();
+    // SAFETY: `group` keeps the object alive; its first field is the vtable pointer.
+    let vtbl = unsafe { (*raw).vtbl };
+    if !ptr::eq(vtbl, &Group::<P>::VTBL) {
+        return None;
+    }
+    // SAFETY: only `Group<P>` objects carry this vtable; alive while `group` is borrowed.
+    let g = unsafe { &*raw.cast::<Group<P>>() };
+    Some(g.stats())
+}
+
+/// Number of members of a group of ours (`None` as for [`service_stats`]).
+pub fn member_count<P: Platform>(group: &ComPtr<IServiceGroup>) -> Option<usize> {
+    let raw = group.as_raw();
+    // SAFETY: as in `service_stats`.
+    let vtbl = unsafe { (*raw).vtbl };
+    if !ptr::eq(vtbl, &Group::<P>::VTBL) {
+        return None;
+    }
+    // SAFETY: as in `service_stats`.
+    let g = unsafe { &*raw.cast::<Group<P>>() };
+    Some(
+        g.members
+            .lock()
+            .slots
+            .iter()
+            .filter(|s| s.is_some())
+            .count(),
+    )
+}
+
+impl<P: Platform> Group<P> {
+    const VTBL: IServiceGroupVtbl = IServiceGroupVtbl {
+        base: IServiceSinkVtbl {
+            base: IUnknownVtbl {
+                query_interface: Self::query_interface,
+                add_ref: Self::add_ref,
+                release: Self::release,
+            },
+            request_service: Self::request_service,
+        },
+        add_member: Self::add_member,
+        remove_member: Self::remove_member,
+        support_delayed_service: Self::support_delayed_service,
+        request_delayed_service: Self::request_delayed_service,
+        cancel_delayed_service: Self::cancel_delayed_service,
+    };
+
+    /// # Safety
+    /// `this` is an interface pointer to a live `Group<P>`, valid for `'a`.
+    unsafe fn obj<'a, T>(this: *mut T) -> &'a Self {
+        // SAFETY: per the caller; the interface pointer is the object pointer.
+        unsafe { &*this.cast::<Self>() }
+    }
+
+    fn stats(&self) -> ServiceStats {
+        let r = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        ServiceStats {
+            requests: r(&self.requests),
+            member_calls: r(&self.member_calls),
+            delayed_requests: r(&self.delayed_requests),
+            delayed_refused: r(&self.delayed_refused),
+            delayed_fired: r(&self.delayed_fired),
+            delayed_cancelled: r(&self.delayed_cancelled),
+            add_refused: r(&self.add_refused),
+        }
+    }
+
+    fn service(&self) {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        let members = self.members.lock();
+        for sink in members.slots.iter().flatten() {
+            self.member_calls.fetch_add(1, Ordering::Relaxed);
+            sink.request_service();
+        }
+    }
+
+    /// The delayed-service timer's callback (`DISPATCH_LEVEL`).
+    ///
+    /// # Safety
+    /// `context` is the address of a live `Group<P>` (the timer is dropped before the object
+    /// is freed).
+    unsafe fn on_timer(context: *const c_void) {
+        // SAFETY: per the caller.
+        let this = unsafe { &*context.cast::<Self>() };
+        this.delayed_fired.fetch_add(1, Ordering::Relaxed);
+        this.service();
+    }
+
+    unsafe extern "system" fn query_interface(
+        this: *mut IUnknown,
+        iid: *const Guid,
+        out: *mut *mut c_void,
+    ) -> NtStatus {
+        if out.is_null() {
+            return STATUS_INVALID_PARAMETER;
+        }
+        if iid.is_null() {
+            // SAFETY: `out` is a non-null out-pointer from the caller.
+            unsafe { out.write_unaligned(ptr::null_mut()) };
+            return STATUS_INVALID_PARAMETER;
+        }
+        // SAFETY: a non-null REFIID points to a GUID (possibly unaligned).
+        let iid = unsafe { iid.read_unaligned() };
+        if iid == IID_IUNKNOWN || iid == IID_ISERVICE_SINK || iid == IID_ISERVICE_GROUP {
+            // SAFETY: COM contract: `this` is one of our live objects.
+            unsafe { Self::obj(this) }.refs.add_ref();
+            // SAFETY: `out` is non-null; every interface we answer is at offset 0.
+            unsafe { out.write_unaligned(this.cast()) };
+            STATUS_SUCCESS
+        } else {
+            // SAFETY: as above.
+            unsafe { out.write_unaligned(ptr::null_mut()) };
+            STATUS_INVALID_PARAMETER
+        }
+    }
+
+    unsafe extern "system" fn add_ref(this: *mut IUnknown) -> u32 {
+        // SAFETY: COM contract.
+        unsafe { Self::obj(this) }.refs.add_ref()
+    }
+
+    unsafe extern "system" fn release(this: *mut IUnknown) -> u32 {
+        // SAFETY: COM contract.
+        let me = unsafe { Self::obj(this) };
+        match me.refs.release() {
+            Ok(0) => {
+                // SAFETY: the count reached zero: nobody else references the object.
+                unsafe { Self::destroy(this.cast()) };
+                0
+            }
+            Ok(n) => n,
+            Err(()) => {
+                me.platform.log(
+                    LogLevel::Error,
+                    format_args!("mxf service group {this:p}: Release on a zero count"),
+                );
+                0
+            }
+        }
+    }
+
+    /// # Safety
+    /// `this` is a live group whose count just reached zero; it is not used afterwards.
+    unsafe fn destroy(this: *mut Self) {
+        // SAFETY: per the caller the object is ours alone. Dropping it drops the timer first
+        // (field order: the timer is taken out explicitly before anything else), which waits
+        // for a callback in flight; then the members' references are released.
+        unsafe {
+            let timer = (*this).timer.take();
+            drop(timer);
+            let platform = (*this).platform.clone();
+            ptr::drop_in_place(this);
+            platform.pool_free(NonNull::new_unchecked(this.cast()), TAG_SERVICE_GROUP);
+        }
+    }
+
+    unsafe extern "system" fn request_service(this: *mut IServiceSink) {
+        // SAFETY: COM contract.
+        unsafe { Self::obj(this) }.service();
+    }
+
+    unsafe extern "system" fn add_member(
+        this: *mut IServiceGroup,
+        sink: *mut IServiceSink,
+    ) -> NtStatus {
+        // SAFETY: COM contract.
+        let me = unsafe { Self::obj(this) };
+        let Some(sink) = NonNull::new(sink) else {
+            return STATUS_INVALID_PARAMETER;
+        };
+        // SAFETY: a non-null member is a live IServiceSink (COM contract); we keep a reference.
+        let sink = unsafe { ComPtr::from_raw_add_ref(sink) };
+        let refused = {
+            let mut m = me.members.lock();
+            match m.slots.iter_mut().find(|s| s.is_none()) {
+                Some(slot) => {
+                    *slot = Some(sink);
+                    None
+                }
+                None => Some(sink),
+            }
+        };
+        match refused {
+            None => STATUS_SUCCESS,
+            Some(sink) => {
+                me.add_refused.fetch_add(1, Ordering::Relaxed);
+                drop(sink);
+                STATUS_INSUFFICIENT_RESOURCES
+            }
+        }
+    }
+
+    unsafe extern "system" fn remove_member(this: *mut IServiceGroup, sink: *mut IServiceSink) {
+        // SAFETY: COM contract.
+        let me = unsafe { Self::obj(this) };
+        let removed = {
+            let mut m = me.members.lock();
+            m.slots
+                .iter_mut()
+                .find(|s| s.as_ref().is_some_and(|p| p.as_raw() == sink))
+                .and_then(Option::take)
+        };
+        // Released outside the lock: a final Release may run the member's destructor.
+        drop(removed);
+    }
+
+    unsafe extern "system" fn support_delayed_service(this: *mut IServiceGroup) {
+        // SAFETY: COM contract.
+        unsafe { Self::obj(this) }
+            .delayed_supported
+            .store(true, Ordering::Release);
+    }
+
+    unsafe extern "system" fn request_delayed_service(this: *mut IServiceGroup, delay: u64) {
+        // SAFETY: COM contract.
+        let me = unsafe { Self::obj(this) };
+        if !me.delayed_supported.load(Ordering::Acquire) {
+            me.delayed_refused.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        let signed = delay as i64;
+        let due = if signed < 0 {
+            me.platform
+                .now_100ns()
+                .saturating_add(signed.unsigned_abs().min(i64::MAX as u64) as i64)
+        } else {
+            signed
+        };
+        if let Some(t) = &me.timer {
+            t.set(due);
+            me.delayed_requests.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    unsafe extern "system" fn cancel_delayed_service(this: *mut IServiceGroup) {
+        // SAFETY: COM contract.
+        let me = unsafe { Self::obj(this) };
+        if me.timer.as_ref().is_some_and(|t| t.cancel()) {
+            me.delayed_cancelled.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Typed calls of the `IServiceGroup` slots beyond `RequestService` (which `ComPtr` has).
+pub trait ServiceGroupExt {
+    /// `AddMember`.
+    fn add_member(&self, sink: &ComPtr<IServiceSink>) -> NtStatus;
+    /// `RemoveMember`.
+    fn remove_member(&self, sink: &ComPtr<IServiceSink>);
+    /// `SupportDelayedService`.
+    fn support_delayed_service(&self);
+    /// `RequestDelayedService` (see the module docs for the meaning of `delay`).
+    fn request_delayed_service(&self, delay: u64);
+    /// `CancelDelayedService`.
+    fn cancel_delayed_service(&self);
+}
+
+impl ServiceGroupExt for ComPtr<IServiceGroup> {
+    fn add_member(&self, sink: &ComPtr<IServiceSink>) -> NtStatus {
+        // SAFETY: a live IServiceGroup's vtable is an IServiceGroupVtbl; `sink` is live.
+        unsafe { ((*(*self.as_raw()).vtbl).add_member)(self.as_raw(), sink.as_raw()) }
+    }
+
+    fn remove_member(&self, sink: &ComPtr<IServiceSink>) {
+        // SAFETY: as above.
+        unsafe { ((*(*self.as_raw()).vtbl).remove_member)(self.as_raw(), sink.as_raw()) }
+    }
+
+    fn support_delayed_service(&self) {
+        // SAFETY: as above.
+        unsafe { ((*(*self.as_raw()).vtbl).support_delayed_service)(self.as_raw()) }
+    }
+
+    fn request_delayed_service(&self, delay: u64) {
+        // SAFETY: as above.
+        unsafe { ((*(*self.as_raw()).vtbl).request_delayed_service)(self.as_raw(), delay) }
+    }
+
+    fn cancel_delayed_service(&self) {
+        // SAFETY: as above.
+        unsafe { ((*(*self.as_raw()).vtbl).cancel_delayed_service)(self.as_raw()) }
+    }
+}
