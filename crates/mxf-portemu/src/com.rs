@@ -1,0 +1,111 @@
+//! Heap-allocated kernel COM objects of the emulator: the `IUnknown` slots shared by all of
+//! them (generic over the object type) and the constructor that boxes an object.
+//!
+//! The emulator stands in for PortCls, not for our driver, so its objects live on the host
+//! heap; they are still real COM objects reached only through their vtables.
+
+use core::ffi::c_void;
+use core::ptr::NonNull;
+use mxf_abi::{Guid, IUnknown, NtStatus, STATUS_INVALID_PARAMETER, STATUS_SUCCESS};
+use mxf_core::com::{ComPtr, Interface, RefCount};
+
+/// A boxed COM object.
+///
+/// # Safety
+/// The implementing type is `#[repr(C)]` and its first field is a `&'static` vtable whose
+/// table starts with `IUnknownVtbl` slots pointing at [`query_interface`], [`add_ref`] and
+/// [`release`] instantiated for the same type; every interface `supports` accepts is one that
+/// vtable implements (a prefix of it).
+pub(crate) unsafe trait BoxObject: Sized + Send + Sync + 'static {
+    /// The object's reference count.
+    fn refs(&self) -> &RefCount;
+    /// Whether `QueryInterface` for `iid` answers with this object.
+    fn supports(iid: &Guid) -> bool;
+}
+
+/// Boxes `obj` and hands out the creator's reference as interface `I`.
+///
+/// # Safety
+/// `T`'s vtable implements `I` (its table starts with `I`'s).
+pub(crate) unsafe fn into_com<T: BoxObject, I: Interface>(obj: T) -> ComPtr<I> {
+    let p = NonNull::from(Box::leak(Box::new(obj)));
+    // SAFETY: a fresh object whose count (1) is the reference handed over; per the caller
+    // its vtable implements `I`, and `BoxObject` puts the vtable pointer first.
+    unsafe { ComPtr::from_raw(p.cast::<I>()) }
+}
+
+/// The object behind an interface pointer.
+///
+/// # Safety
+/// `this` points to a live `T` (an interface pointer handed out for one).
+pub(crate) unsafe fn object<'a, T: BoxObject>(this: *mut c_void) -> &'a T {
+    // SAFETY: per the caller.
+    unsafe { &*this.cast::<T>() }
+}
+
+/// `IUnknown::QueryInterface` of a [`BoxObject`].
+///
+/// # Safety
+/// Called through `T`'s vtable: `this` is a live `T`; `iid` and `out` are null or valid.
+pub(crate) unsafe extern "system" fn query_interface<T: BoxObject>(
+    this: *mut IUnknown,
+    iid: *const Guid,
+    out: *mut *mut c_void,
+) -> NtStatus {
+    if out.is_null() {
+        return STATUS_INVALID_PARAMETER;
+    }
+    // SAFETY: `iid` is null or a valid GUID (COM contract).
+    let supported = unsafe { iid.as_ref() }.is_some_and(T::supports);
+    if !supported {
+        // SAFETY: `out` is non-null and valid for a write (COM contract).
+        unsafe { out.write(core::ptr::null_mut()) };
+        return STATUS_INVALID_PARAMETER;
+    }
+    // SAFETY: `this` is a live `T` (called through its vtable).
+    unsafe { object::<T>(this.cast()) }.refs().add_ref();
+    // SAFETY: as above for `out`.
+    unsafe { out.write(this.cast()) };
+    STATUS_SUCCESS
+}
+
+/// `IUnknown::AddRef` of a [`BoxObject`].
+///
+/// # Safety
+/// As [`query_interface`].
+pub(crate) unsafe extern "system" fn add_ref<T: BoxObject>(this: *mut IUnknown) -> u32 {
+    // SAFETY: `this` is a live `T`.
+    unsafe { object::<T>(this.cast()) }.refs().add_ref()
+}
+
+/// `IUnknown::Release` of a [`BoxObject`]: frees the box at zero. A release too many leaves
+/// the count at zero and returns 0 (the object is already gone or going).
+///
+/// # Safety
+/// As [`query_interface`]; the caller gives up one reference.
+pub(crate) unsafe extern "system" fn release<T: BoxObject>(this: *mut IUnknown) -> u32 {
+    // SAFETY: `this` is a live `T`.
+    let obj = unsafe { object::<T>(this.cast()) };
+    match obj.refs().release() {
+        Ok(0) => {
+            // SAFETY: the last reference is gone: nobody else uses the object, which came
+            // from `Box::leak` in `into_com`.
+            drop(unsafe { Box::from_raw(this.cast::<T>()) });
+            0
+        }
+        Ok(n) => n,
+        Err(()) => 0,
+    }
+}
+
+/// The `IUnknownVtbl` of a [`BoxObject`] type.
+macro_rules! unknown_vtbl {
+    ($t:ty) => {
+        mxf_abi::IUnknownVtbl {
+            query_interface: $crate::com::query_interface::<$t>,
+            add_ref: $crate::com::add_ref::<$t>,
+            release: $crate::com::release::<$t>,
+        }
+    };
+}
+pub(crate) use unknown_vtbl;

@@ -1,0 +1,38 @@
+//! Host emulation of PortCls's DMus port driver, so that the miniport's code runs unchanged
+//! on the kernel emulator (`mxf-kemu`).
+//!
+//! [`Port`] plays `PcNewPort(CLSID_PortDMus)` + `IPort::Init` (it queries the miniport,
+//! calls `IMiniportDMus::Init`, joins the returned service group, validates the filter
+//! descriptor) and KS pin instantiation ([`Port::open_render`], [`Port::open_capture`]:
+//! data-range intersection, `NewStream` with the port's allocator and master clock, the
+//! state walk to RUN, `ConnectOutput` of the port's capture sink). `IPortDMus::Notify` queues
+//! the port's DPC (an emulator timer due now), which services the group; the port's
+//! `IServiceSink` then calls every capture stream's `PutMessage(NULL)` at `DISPATCH_LEVEL`.
+//! Render submissions ([`RenderUnit`]) are turned into event chains by the render source and
+//! sent by the port's sequencer DPC at presentation time minus the stream's prefetch.
+//!
+//! The port's allocator is an instance of our own allocator whose pool tags read `Prt?`
+//! instead of `Mxf?` ([`PortPlatform`]), so pool reports tell the port's memory from the
+//! driver's.
+//!
+//! [`double`] is a small test-double miniport (a loopback) for testing the port on its own.
+
+mod assemble;
+mod clock;
+mod com;
+mod describe;
+pub mod double;
+mod port;
+mod render;
+mod retag;
+mod sink;
+mod tracker;
+
+pub use assemble::{Assembler, TimedMessage, normalize};
+pub use clock::new_master_clock;
+pub use describe::{FilterInfo, client_midi_range, validate};
+pub use port::{CloseReport, Port, PortConfig, PortError, PortStats};
+pub use render::{Packaging, RenderStats, RenderUnit};
+pub use retag::{PORT_TAG_PREFIX, PortPlatform, port_tag};
+pub use sink::{CaptureLog, SinkStats};
+pub use tracker::{CallRecord, Tracker};

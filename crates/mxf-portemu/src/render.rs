@@ -1,0 +1,202 @@
+//! The render source: what the port does with the MIDI a client submits (WinMM short and
+//! long messages, DirectMusic event buffers) — turn it into `DMUS_KERNEL_EVENT` chains from
+//! the port's allocator, with presentation times, optionally grouped in package events.
+
+use mxf_abi::{
+    DMUS_KEF_EVENT_COMPLETE, DMUS_KEF_EVENT_INCOMPLETE, DMUS_KEF_PACKAGE_EVENT, DmusEventData,
+    DmusKernelEvent, IAllocatorMxf, K_BYTE_POSITION_NONE, SHORT_EVENT_MAX,
+};
+use mxf_core::com::ComPtr;
+use std::ptr::{self, NonNull};
+
+/// One client submission: raw MIDI bytes to present at `time` (absolute, 100 ns units of the
+/// master clock). Usually one whole message (a short message or a SysEx); any bytes are sent
+/// as they are.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct RenderUnit {
+    /// Presentation time.
+    pub time: i64,
+    /// The bytes.
+    pub bytes: Vec<u8>,
+}
+
+/// How the port groups the events of the units due at one time into a chain.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Packaging {
+    /// Every event linked directly in the chain.
+    Flat,
+    /// Each unit's events in a package event of its own.
+    Packages,
+    /// Alternately flat and packaged, unit by unit (exercises both in one stream).
+    Mixed,
+}
+
+/// Counters of the render source.
+#[derive(Clone, Copy, Default, PartialEq, Eq, Debug)]
+pub struct RenderStats {
+    /// Units queued by the client.
+    pub units_queued: u64,
+    /// Units turned into events and sent.
+    pub units_sent: u64,
+    /// Units dropped because the port's allocator failed (never sent; counted, not lost).
+    pub units_dropped_no_memory: u64,
+    /// Units still queued when the stream closed.
+    pub units_discarded_at_close: u64,
+    /// Bytes sent / dropped.
+    pub bytes_sent: u64,
+    /// Bytes of dropped units.
+    pub bytes_dropped: u64,
+    /// Data events built (inline or buffer).
+    pub events: u64,
+    /// Of those, events carrying a buffer.
+    pub buffer_events: u64,
+    /// Package events built.
+    pub packages: u64,
+    /// `PutMessage` calls to the render stream.
+    pub chains: u64,
+    /// `PutMessage` calls that returned an error status (the stream owns the chain anyway).
+    pub put_errors: u64,
+    /// Latest `now - presentation time` at the moment a chain was sent (µs; how late the
+    /// sequencer delivered, 0 when on time or early).
+    pub max_send_lateness_us: u64,
+}
+
+/// A chain under construction: head, tail (both null when empty).
+pub(crate) struct Building {
+    head: *mut DmusKernelEvent,
+    tail: *mut DmusKernelEvent,
+}
+
+impl Building {
+    pub(crate) const fn new() -> Self {
+        Self {
+            head: ptr::null_mut(),
+            tail: ptr::null_mut(),
+        }
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.head.is_null()
+    }
+
+    /// # Safety
+    /// `ev` is an event the builder's owner owns, not in any chain, `p_next_evt` null.
+    unsafe fn push(&mut self, ev: NonNull<DmusKernelEvent>) {
+        if self.tail.is_null() {
+            self.head = ev.as_ptr();
+        } else {
+            // SAFETY: `tail` is the last event of the chain we own.
+            unsafe { (*self.tail).p_next_evt = ev.as_ptr() };
+        }
+        self.tail = ev.as_ptr();
+    }
+
+    /// Appends another chain.
+    pub(crate) fn append(&mut self, other: Building) {
+        if other.head.is_null() {
+            return;
+        }
+        if self.tail.is_null() {
+            *self = other;
+        } else {
+            // SAFETY: `tail` is the last event of the chain we own; `other` is ours too.
+            unsafe { (*self.tail).p_next_evt = other.head };
+            self.tail = other.tail;
+        }
+    }
+
+    /// Gives up the chain (null if empty).
+    pub(crate) fn into_raw(self) -> *mut DmusKernelEvent {
+        self.head
+    }
+}
+
+/// Builds the events of one unit (flat, or in one package event) into a chain.
+/// `Err(partial)` if the allocator failed: the caller returns `partial` to it.
+pub(crate) fn build_unit(
+    alloc: &ComPtr<IAllocatorMxf>,
+    buffer_size: usize,
+    unit: &RenderUnit,
+    packaged: bool,
+    stats: &mut RenderStats,
+) -> Result<Building, Building> {
+    let time = u64::try_from(unit.time).unwrap_or(0);
+    let mut events = Building::new();
+    let frag = buffer_size.max(SHORT_EVENT_MAX);
+    let chunks: Vec<&[u8]> = if unit.bytes.len() <= SHORT_EVENT_MAX {
+        vec![&unit.bytes[..]]
+    } else {
+        unit.bytes.chunks(frag).collect()
+    };
+    let (mut n_events, mut n_buffers) = (0u64, 0u64);
+    for (i, chunk) in chunks.iter().enumerate() {
+        let last = i + 1 == chunks.len();
+        let Ok(ev) = alloc.get_message() else {
+            return Err(events);
+        };
+        let data = if chunk.len() <= SHORT_EVENT_MAX {
+            let mut ab = [0u8; SHORT_EVENT_MAX];
+            ab[..chunk.len()].copy_from_slice(chunk);
+            DmusEventData { ab_data: ab }
+        } else {
+            let Ok(buf) = alloc.get_buffer() else {
+                // SAFETY: a fresh zeroed event of `alloc` (cb_event 0: no buffer to free).
+                unsafe { events.push(ev) };
+                return Err(events);
+            };
+            // SAFETY: the buffer has `buffer_size >= chunk.len()` bytes and is ours.
+            unsafe { ptr::copy_nonoverlapping(chunk.as_ptr(), buf.as_ptr(), chunk.len()) };
+            n_buffers += 1;
+            DmusEventData {
+                pb_data: buf.as_ptr(),
+            }
+        };
+        let value = DmusKernelEvent {
+            b_reserved: 0,
+            cb_struct: mxf_abi::DMUS_KERNEL_EVENT_SIZE as u8,
+            cb_event: chunk.len() as u16,
+            us_channel_group: 1,
+            us_flags: if last {
+                DMUS_KEF_EVENT_COMPLETE
+            } else {
+                DMUS_KEF_EVENT_INCOMPLETE
+            },
+            ull_pres_time_100ns: time,
+            ull_byte_position: K_BYTE_POSITION_NONE,
+            p_next_evt: ptr::null_mut(),
+            u_data: data,
+        };
+        // SAFETY: a fresh event of `alloc`, exclusively ours.
+        unsafe { ev.as_ptr().write(value) };
+        // SAFETY: as above; not in any chain yet.
+        unsafe { events.push(ev) };
+        n_events += 1;
+    }
+    let out = if packaged {
+        let Ok(pkg) = alloc.get_message() else {
+            return Err(events);
+        };
+        let value = DmusKernelEvent {
+            us_flags: DMUS_KEF_PACKAGE_EVENT,
+            us_channel_group: 1,
+            ull_pres_time_100ns: time,
+            ull_byte_position: K_BYTE_POSITION_NONE,
+            u_data: DmusEventData {
+                p_package_evt: events.into_raw(),
+            },
+            ..DmusKernelEvent::ZEROED
+        };
+        // SAFETY: a fresh event of `alloc`, exclusively ours; it now owns the sub-chain.
+        unsafe { pkg.as_ptr().write(value) };
+        let mut b = Building::new();
+        // SAFETY: as above.
+        unsafe { b.push(pkg) };
+        stats.packages += 1;
+        b
+    } else {
+        events
+    };
+    stats.events += n_events;
+    stats.buffer_events += n_buffers;
+    Ok(out)
+}

@@ -1,0 +1,2 @@
+//! `mxfsim` (skeleton).
+fn main() {}
