@@ -30,9 +30,11 @@
 //! are capped at `max - reserve`), so outstanding blocks never do either; past it a get fails
 //! with `STATUS_INSUFFICIENT_RESOURCES` and writes `*pp = NULL`.
 //!
-//! The hot path (a reserve hit and its put) is four interlocked operations: the pop's CAS,
-//! the `reserve_hits` increment, the put's header CAS and the push's CAS. Outstanding counts
-//! and `puts` are derived from the stack's count and the pool-block counter, not counted.
+//! The hot path (a reserve hit and its put) is three interlocked operations: the pop's CAS,
+//! the put's header CAS and the push's CAS (a raw lookaside hit is two). No counter is
+//! touched on it: `reserve_hits` is the stack's pop count, derived from its version tag
+//! (`tag = pushes + pops`, `count = pushes - pops`); outstanding counts come from the stack's
+//! count and the pool-block counter, and `puts` from `gets - outstanding`.
 //!
 //! # Bad pointers: what is detected, and the limits
 //! A put (`PutBuffer`, and every event and buffer `PutMessage` walks) reads the 16-byte

@@ -34,24 +34,31 @@ pub(crate) struct Ops {
 }
 
 /// One kind of block (events or buffers): its reserve, cap and counters.
+///
+/// Laid out in three groups at least a cache line apart (pool memory is only 16-aligned, so
+/// padding rather than alignment): fields read on every call, the reserve's head (written by
+/// every reserve hit and put), and the pool-path counters — so that CPUs hammering the head
+/// do not also invalidate the line holding the read-only fields.
+#[repr(C)]
 pub(crate) struct Lane {
     kind: Kind,
     /// Payload bytes of a block.
     payload: usize,
-    /// Free reserve slots.
-    reserve: IndexStack,
     /// The reserve's slot array (`reserve_cap` entries, in pool memory), or dangling.
     slots: *const Slot<*mut u8>,
     reserve_cap: u16,
     /// Most blocks from the block pool outstanding at once: `max - reserve_cap`, so that
     /// reserve plus pool blocks — hence outstanding blocks — never exceed `max`.
     pool_cap: u32,
+    _pad0: [u8; 64],
+    /// Free reserve slots. Its pop count is the number of reserve hits.
+    reserve: IndexStack,
+    _pad1: [u8; 64],
     /// Blocks taken from the block pool and not yet freed back.
     pool_out: AtomicU32,
-    reserve_hits: AtomicU64,
+    high_water: AtomicU32,
     pool_misses: AtomicU64,
     failures: AtomicU64,
-    high_water: AtomicU32,
 }
 
 /// Our `IAllocatorMXF` object (what the interface pointer points to).
@@ -222,8 +229,12 @@ impl Lane {
         }
     }
 
+    fn reserve_hits(&self) -> u64 {
+        self.reserve.pushes_pops().1
+    }
+
     fn gets(&self) -> u64 {
-        self.reserve_hits.load(Ordering::Relaxed) + self.pool_misses.load(Ordering::Relaxed)
+        self.reserve_hits() + self.pool_misses.load(Ordering::Relaxed)
     }
 }
 
@@ -311,8 +322,7 @@ impl Allocator {
             puts: ge.saturating_sub(u64::from(oe)),
             buffer_gets: gb,
             buffer_puts: gb.saturating_sub(u64::from(ob)),
-            reserve_hits: e.reserve_hits.load(Ordering::Relaxed)
-                + b.reserve_hits.load(Ordering::Relaxed),
+            reserve_hits: e.reserve_hits() + b.reserve_hits(),
             pool_misses: e.pool_misses.load(Ordering::Relaxed)
                 + b.pool_misses.load(Ordering::Relaxed),
             failures: e.failures.load(Ordering::Relaxed) + b.failures.load(Ordering::Relaxed),
@@ -398,7 +408,6 @@ impl Allocator {
             header
                 .word
                 .store(word.with_state(STATE_LIVE).0, Ordering::Relaxed);
-            lane.reserve_hits.fetch_add(1, Ordering::Relaxed);
             lane.note_high_water();
             // SAFETY: `block` is one of our blocks.
             return Ok(unsafe { payload_of(block) });
@@ -640,15 +649,16 @@ fn build_lane<P: Platform>(
     let mut lane = Lane {
         kind,
         payload,
-        reserve: IndexStack::new(),
         slots: NonNull::<Slot<*mut u8>>::dangling().as_ptr(),
         reserve_cap: 0,
         pool_cap: max - u32::from(reserve),
+        _pad0: [0; 64],
+        reserve: IndexStack::new(),
+        _pad1: [0; 64],
         pool_out: AtomicU32::new(0),
-        reserve_hits: AtomicU64::new(0),
+        high_water: AtomicU32::new(0),
         pool_misses: AtomicU64::new(0),
         failures: AtomicU64::new(0),
-        high_water: AtomicU32::new(0),
     };
     if reserve == 0 {
         return Ok(lane);

@@ -80,6 +80,9 @@ fn pack(tag: u32, count: u32, top: u32) -> u64 {
 /// pushed, and each index is pushed only by the one thread that won that CAS).
 pub struct IndexStack {
     head: AtomicU64,
+    /// How many times the tag wrapped (so that the total of operations, hence the number of
+    /// pops, is known without a counter on the hot path; see [`IndexStack::pushes_pops`]).
+    wraps: AtomicU32,
 }
 
 impl IndexStack {
@@ -87,6 +90,7 @@ impl IndexStack {
     pub fn new() -> Self {
         Self {
             head: AtomicU64::new(0),
+            wraps: AtomicU32::new(0),
         }
     }
 
@@ -108,7 +112,10 @@ impl IndexStack {
                 .head
                 .compare_exchange_weak(h, new, Ordering::AcqRel, Ordering::Acquire)
             {
-                Ok(_) => return Some(index),
+                Ok(_) => {
+                    self.note_wrap(new);
+                    return Some(index);
+                }
                 Err(seen) => h = seen,
             }
         }
@@ -134,10 +141,32 @@ impl IndexStack {
                 .head
                 .compare_exchange_weak(h, new, Ordering::AcqRel, Ordering::Relaxed)
             {
-                Ok(_) => return true,
+                Ok(_) => {
+                    self.note_wrap(new);
+                    return true;
+                }
                 Err(seen) => h = seen,
             }
         }
+    }
+
+    #[inline]
+    fn note_wrap(&self, new: u64) {
+        if tag(new) == 0 {
+            self.wraps.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// `(pushes, pops)` since creation (a snapshot). Every operation bumps the tag, so
+    /// `tag_total = pushes + pops` and `count = pushes - pops`: no counter on the hot path.
+    /// Right at a wrap of the 32-bit tag (every 2^32 operations) a snapshot taken between the
+    /// wrapping CAS and the `wraps` increment reads 2^31 pops too few.
+    pub fn pushes_pops(&self) -> (u64, u64) {
+        let h = self.head.load(Ordering::Acquire);
+        let total = (u64::from(self.wraps.load(Ordering::Relaxed)) << 32) | u64::from(tag(h));
+        let count = u64::from(count(h));
+        let pops = total.saturating_sub(count) / 2;
+        (pops + count, pops)
     }
 
     /// How many indices are on the stack (a snapshot).
