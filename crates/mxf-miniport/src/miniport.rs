@@ -1,0 +1,546 @@
+//! The `IMiniportDMus` COM object: what PortCls's DMus port drives.
+//!
+//! # Lifetime and references
+//! - [`new_miniport`] (`PASSIVE_LEVEL`) builds the object with its loopback (and the
+//!   loopback's own allocator) and its service group, and returns the creator's reference.
+//!   The group is created here rather than in `Init` so that `Init` cannot fail half way;
+//!   `Init` hands it out (one reference per call).
+//! - `Init` keeps a reference on the port (as the DDK's UART miniport does) until the final
+//!   `Release`. The port holds the miniport too; PortCls breaks that cycle by releasing the
+//!   miniport when the subdevice goes away, and a host port emulator must do the same.
+//! - Each stream holds a reference on the miniport (hence on the loopback and the port), and
+//!   on the allocator and clock `NewStream` gave it; it releases them in its final `Release`,
+//!   which PortCls makes at `PASSIVE_LEVEL` (a render stream deletes its timer there).
+//!
+//! # `NewStream`
+//! - `PinID` and stream type must agree: the render stream pin with
+//!   `DMUS_STREAM_MIDI_RENDER`, the capture stream pin with `DMUS_STREAM_MIDI_CAPTURE`.
+//!   A wave sink or an undefined type is `STATUS_NOT_SUPPORTED`; any other pin, or a type
+//!   that does not match the pin, `STATUS_INVALID_PARAMETER`.
+//! - The format must be a music format (`KSDATAFORMAT_TYPE_MUSIC`, subformat MIDI or
+//!   DirectMusic, `FormatSize >= sizeof(KSDATAFORMAT)`): else `STATUS_INVALID_PARAMETER`.
+//! - One render and one capture stream at a time (the filter says one instance each): a
+//!   second one is `STATUS_INVALID_DEVICE_REQUEST`, as in the UART miniport.
+//! - `OuterUnknown` (aggregation) is accepted and ignored: the stream is not aggregated.
+//!   `PoolType` is ignored (everything is nonpaged).
+//! - The capture stream gets the miniport's service group through `*ServiceGroup`
+//!   (AddRef'd); a render stream gets NULL there (it needs no service: it has its own timer).
+//! - `*SchedulePreFetch` = [`MiniportConfig::prefetch_100ns`] (default 10 ms): the port may
+//!   hand render events that much ahead of their presentation time; the render queue holds
+//!   them until due, so the port's own scheduling jitter does not become output jitter.
+//!
+//! # The cable
+//! The render stream's played bytes go into the loopback only while a capture stream exists
+//! (a cable nobody listens to drops what is sent into it; those bytes are counted by the
+//! render stream as dropped). After each batch that wrote bytes, the render stream calls
+//! `IPortDMus::Notify(group)`, and the port services the capture stream
+//! (`PutMessage(NULL)`), which drains the loopback.
+
+use crate::filter::{PIN_CAPTURE_STREAM, PIN_RENDER_STREAM, filter_descriptor};
+use crate::intersection::{RESULTANT_FORMAT_SIZE, com_outcome, data_range_intersection};
+use crate::stream;
+use core::any::TypeId;
+use core::ffi::c_void;
+use core::mem::ManuallyDrop;
+use core::ptr::{self, NonNull};
+use core::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
+use mxf_abi::{
+    DmusStreamType, Guid, IAllocatorMxf, IID_IMINIPORT, IID_IMINIPORT_DMUS, IID_IUNKNOWN,
+    IMasterClock, IMiniport, IMiniportDMus, IMiniportDMusVtbl, IMiniportVtbl, IMxf, IPortDMus,
+    IServiceGroup, IUnknown, IUnknownVtbl, KSDATAFORMAT_SUBTYPE_DIRECTMUSIC,
+    KSDATAFORMAT_SUBTYPE_MIDI, KSDATAFORMAT_TYPE_MUSIC, KsDataFormat, KsDataRange, NtStatus,
+    PResourceList, PcFilterDescriptorPtr, PoolType, STATUS_INSUFFICIENT_RESOURCES,
+    STATUS_INVALID_DEVICE_REQUEST, STATUS_INVALID_DEVICE_STATE, STATUS_INVALID_PARAMETER,
+    STATUS_NOT_SUPPORTED, STATUS_SUCCESS,
+};
+use mxf_core::com::{ComPtr, RefCount};
+use mxf_core::loopback::{Loopback, LoopbackConfig, LoopbackStats};
+use mxf_core::platform::{LogLevel, Platform, PoolTag};
+use mxf_core::render::RenderConfig;
+use mxf_core::service::new_service_group;
+
+/// Pool tag of the miniport object.
+pub const TAG_MINIPORT: PoolTag = PoolTag::new(b"MxfM");
+
+/// A private interface id: `QueryInterface` with it returns the object itself (AddRef'd), so
+/// the statistics accessors can recognise our objects. Never used by PortCls.
+pub(crate) const IID_MXF_PRIVATE_MINIPORT: Guid =
+    Guid::from_u128(0x6d786630_0001_4d58_8000_6d78666c6f6f);
+
+/// How the miniport is sized.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct MiniportConfig {
+    /// The loopback between the render and the capture stream.
+    pub loopback: LoopbackConfig,
+    /// The render stream's queue.
+    pub render: RenderConfig,
+    /// What `NewStream` stores in `*SchedulePreFetch` (100 ns units).
+    pub prefetch_100ns: u64,
+    /// Most bytes one capture service (`PutMessage(NULL)`) drains; if more are waiting, the
+    /// stream asks the port for another service (`Notify`) instead of running on.
+    pub capture_service_max_bytes: u32,
+}
+
+impl MiniportConfig {
+    /// 1 MiB loopback, default render queue, 10 ms prefetch, 64 KiB per capture service.
+    pub const DEFAULT: Self = Self {
+        loopback: LoopbackConfig::DEFAULT,
+        render: RenderConfig::DEFAULT,
+        prefetch_100ns: 100_000,
+        capture_service_max_bytes: 64 * 1024,
+    };
+}
+
+impl Default for MiniportConfig {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
+
+/// The miniport object.
+#[repr(C)]
+pub(crate) struct Miniport<P: Platform> {
+    vtbl: *const IMiniportDMusVtbl,
+    /// Identifies `P` for the private-IID downcasts (at a `P`-independent offset).
+    type_id: TypeId,
+    refs: RefCount,
+    pub(crate) platform: P,
+    pub(crate) cfg: MiniportConfig,
+    pub(crate) loopback: Loopback<P>,
+    pub(crate) group: ComPtr<IServiceGroup>,
+    /// The port from `Init` (one reference owned), or null.
+    port: AtomicPtr<IPortDMus>,
+    pub(crate) render_open: AtomicBool,
+    pub(crate) capture_open: AtomicBool,
+}
+
+/// One counted reference to our miniport object, typed.
+pub(crate) struct MiniportRef<P: Platform> {
+    ptr: NonNull<Miniport<P>>,
+}
+
+// SAFETY: the miniport is shared through interlocked counts, atomics, locks and `Sync`
+// handles only.
+unsafe impl<P: Platform> Send for MiniportRef<P> {}
+// SAFETY: as above.
+unsafe impl<P: Platform> Sync for MiniportRef<P> {}
+
+impl<P: Platform> MiniportRef<P> {
+    /// Adds a reference to `m`.
+    pub(crate) fn new(m: &Miniport<P>) -> Self {
+        m.refs.add_ref();
+        Self {
+            ptr: NonNull::from(m),
+        }
+    }
+}
+
+impl<P: Platform> core::ops::Deref for MiniportRef<P> {
+    type Target = Miniport<P>;
+    fn deref(&self) -> &Miniport<P> {
+        // SAFETY: we own a reference, so the object is alive.
+        unsafe { self.ptr.as_ref() }
+    }
+}
+
+impl<P: Platform> Drop for MiniportRef<P> {
+    fn drop(&mut self) {
+        // SAFETY: we give up the reference we own.
+        unsafe { Miniport::<P>::release(self.ptr.as_ptr().cast()) };
+    }
+}
+
+/// Creates the miniport. `PASSIVE_LEVEL`. The caller owns the returned reference.
+pub fn new_miniport<P: Platform>(
+    platform: P,
+    cfg: MiniportConfig,
+) -> Result<ComPtr<IMiniportDMus>, NtStatus> {
+    if cfg.capture_service_max_bytes == 0 {
+        return Err(STATUS_INVALID_PARAMETER);
+    }
+    const {
+        assert!(core::mem::align_of::<Miniport<P>>() <= mxf_core::platform::POOL_ALIGN);
+    }
+    let loopback = Loopback::new(platform.clone(), cfg.loopback)?;
+    let group = new_service_group(platform.clone())?;
+    let mem = platform
+        .pool_alloc(core::mem::size_of::<Miniport<P>>(), TAG_MINIPORT)
+        .ok_or(STATUS_INSUFFICIENT_RESOURCES)?
+        .cast::<Miniport<P>>();
+    let obj = Miniport {
+        vtbl: &Miniport::<P>::VTBL,
+        type_id: TypeId::of::<P>(),
+        refs: RefCount::new(),
+        platform,
+        cfg,
+        loopback,
+        group,
+        port: AtomicPtr::new(ptr::null_mut()),
+        render_open: AtomicBool::new(false),
+        capture_open: AtomicBool::new(false),
+    };
+    // SAFETY: a fresh, aligned block of the object's size, ours.
+    unsafe { mem.as_ptr().write(obj) };
+    // SAFETY: `#[repr(C)]` with the vtable pointer first: a valid `IMiniportDMus` carrying
+    // the initial reference.
+    Ok(unsafe { ComPtr::from_raw(mem.cast::<IMiniportDMus>()) })
+}
+
+/// Our object behind `unk`, found by `QueryInterface(iid)` and checked to be
+/// built for platform `P` (every object of ours has its `TypeId` right after the vtable
+/// pointer).
+///
+/// # Safety
+/// Every object answering `iid` is `#[repr(C)]`, starting with `{ vtbl, type_id: TypeId, .. }`.
+pub(crate) unsafe fn downcast<I: mxf_core::com::Interface>(
+    unk: &ComPtr<I>,
+    iid: &Guid,
+    p: TypeId,
+) -> Option<ComPtr<IUnknown>> {
+    let mut out: *mut c_void = ptr::null_mut();
+    // SAFETY: `unk` is a live object; its vtable starts with IUnknown's slots.
+    let status = unsafe {
+        let raw = unk.as_raw().cast::<IUnknown>();
+        ((*(*raw).vtbl).query_interface)(raw, iid, &mut out)
+    };
+    let out = NonNull::new(out.cast::<IUnknown>())?;
+    // SAFETY: a successful QueryInterface handed us one reference.
+    let got = unsafe { ComPtr::from_raw(out) };
+    if !mxf_abi::nt_success(status) {
+        return None;
+    }
+    #[repr(C)]
+    struct Prefix {
+        vtbl: *const c_void,
+        type_id: TypeId,
+    }
+    // SAFETY: per the caller, the object answering `iid` starts with this prefix.
+    let tid = unsafe { (*got.as_raw().cast::<Prefix>()).type_id };
+    (tid == p).then_some(got)
+}
+
+/// The loopback counters of a miniport made by [`new_miniport`] with the same `P`.
+pub fn loopback_stats<P: Platform>(miniport: &ComPtr<IMiniportDMus>) -> Option<LoopbackStats> {
+    // SAFETY: only `Miniport<Q>` objects answer the private miniport IID, and they start with
+    // `{ vtbl, type_id }`; the type id selects `Q == P`.
+    let got = unsafe { downcast(miniport, &IID_MXF_PRIVATE_MINIPORT, TypeId::of::<P>()) }?;
+    // SAFETY: checked above: a live `Miniport<P>`, kept alive by `got`.
+    let m = unsafe { &*got.as_raw().cast::<Miniport<P>>() };
+    Some(m.loopback.stats())
+}
+
+/// The counters of the loopback's own allocator (events/buffers outstanding etc.).
+pub fn loopback_allocator_stats<P: Platform>(
+    miniport: &ComPtr<IMiniportDMus>,
+) -> Option<mxf_core::alloc::AllocatorStats> {
+    // SAFETY: as in `loopback_stats`.
+    let got = unsafe { downcast(miniport, &IID_MXF_PRIVATE_MINIPORT, TypeId::of::<P>()) }?;
+    // SAFETY: as in `loopback_stats`.
+    let m = unsafe { &*got.as_raw().cast::<Miniport<P>>() };
+    mxf_core::alloc::Allocator::from_com(m.loopback.allocator()).map(|a| a.stats())
+}
+
+impl<P: Platform> Miniport<P> {
+    const VTBL: IMiniportDMusVtbl = IMiniportDMusVtbl {
+        base: IMiniportVtbl {
+            base: IUnknownVtbl {
+                query_interface: Self::query_interface,
+                add_ref: Self::add_ref,
+                release: Self::release,
+            },
+            get_description: Self::get_description,
+            data_range_intersection: Self::data_range_intersection,
+        },
+        init: Self::init,
+        service: Self::service,
+        new_stream: Self::new_stream,
+    };
+
+    /// # Safety
+    /// `this` is an interface pointer to a live `Miniport<P>`, valid for `'a`.
+    unsafe fn obj<'a, T>(this: *mut T) -> &'a Self {
+        // SAFETY: per the caller; the interface pointer is the object pointer.
+        unsafe { &*this.cast::<Self>() }
+    }
+
+    /// Calls `IPortDMus::Notify(group)` if `Init` gave us a port. IRQL <= `DISPATCH_LEVEL`.
+    pub(crate) fn notify(&self) {
+        let Some(port) = NonNull::new(self.port.load(Ordering::Acquire)) else {
+            return;
+        };
+        // SAFETY: the port pointer holds a reference owned by this object, alive until our
+        // destruction (which cannot run while `&self` is borrowed). Borrowed, not released.
+        let port = ManuallyDrop::new(unsafe { ComPtr::from_raw(port) });
+        port.notify(&self.group);
+    }
+
+    unsafe extern "system" fn query_interface(
+        this: *mut IUnknown,
+        iid: *const Guid,
+        out: *mut *mut c_void,
+    ) -> NtStatus {
+        if out.is_null() {
+            return STATUS_INVALID_PARAMETER;
+        }
+        if iid.is_null() {
+            // SAFETY: non-null out-pointer from the caller.
+            unsafe { out.write_unaligned(ptr::null_mut()) };
+            return STATUS_INVALID_PARAMETER;
+        }
+        // SAFETY: a non-null REFIID points to a GUID.
+        let iid = unsafe { iid.read_unaligned() };
+        if iid == IID_IUNKNOWN
+            || iid == IID_IMINIPORT
+            || iid == IID_IMINIPORT_DMUS
+            || iid == IID_MXF_PRIVATE_MINIPORT
+        {
+            // SAFETY: COM contract.
+            unsafe { Self::obj(this) }.refs.add_ref();
+            // SAFETY: non-null out-pointer; all interfaces at offset 0.
+            unsafe { out.write_unaligned(this.cast()) };
+            STATUS_SUCCESS
+        } else {
+            // SAFETY: as above.
+            unsafe { out.write_unaligned(ptr::null_mut()) };
+            STATUS_INVALID_PARAMETER
+        }
+    }
+
+    unsafe extern "system" fn add_ref(this: *mut IUnknown) -> u32 {
+        // SAFETY: COM contract.
+        unsafe { Self::obj(this) }.refs.add_ref()
+    }
+
+    unsafe extern "system" fn release(this: *mut IUnknown) -> u32 {
+        // SAFETY: COM contract.
+        let me = unsafe { Self::obj(this) };
+        match me.refs.release() {
+            Ok(0) => {
+                // SAFETY: the count reached zero; nobody references the object any more.
+                unsafe { Self::destroy(this.cast()) };
+                0
+            }
+            Ok(n) => n,
+            Err(()) => {
+                me.platform.log(
+                    LogLevel::Error,
+                    format_args!("mxf miniport {this:p}: Release on a zero count"),
+                );
+                0
+            }
+        }
+    }
+
+    /// # Safety
+    /// `this` is a live miniport whose count just reached zero.
+    unsafe fn destroy(this: *mut Self) {
+        // SAFETY: per the caller the object is ours alone: release the port, drop the rest
+        // (group, loopback with its allocator) and free the memory.
+        unsafe {
+            let port = (*this).port.swap(ptr::null_mut(), Ordering::AcqRel);
+            if let Some(port) = NonNull::new(port) {
+                drop(ComPtr::from_raw(port));
+            }
+            let platform = (*this).platform.clone();
+            ptr::drop_in_place(this);
+            platform.pool_free(NonNull::new_unchecked(this.cast()), TAG_MINIPORT);
+        }
+    }
+
+    unsafe extern "system" fn get_description(
+        _this: *mut IMiniport,
+        out: *mut PcFilterDescriptorPtr,
+    ) -> NtStatus {
+        if out.is_null() {
+            return STATUS_INVALID_PARAMETER;
+        }
+        // SAFETY: non-null out-pointer from the caller.
+        unsafe { out.write_unaligned(filter_descriptor()) };
+        STATUS_SUCCESS
+    }
+
+    unsafe extern "system" fn data_range_intersection(
+        _this: *mut IMiniport,
+        pin_id: u32,
+        data_range: *mut KsDataRange,
+        matching: *mut KsDataRange,
+        output_length: u32,
+        resultant_format: *mut c_void,
+        resultant_length: *mut u32,
+    ) -> NtStatus {
+        if data_range.is_null() || matching.is_null() || resultant_length.is_null() {
+            return STATUS_INVALID_PARAMETER;
+        }
+        // Read the client's FormatSize first: a range shorter than a KSDATARANGE must not be
+        // read as a whole one.
+        // SAFETY: a non-null range starts with its u32 FormatSize.
+        let size = unsafe { data_range.cast::<u32>().read_unaligned() };
+        if (size as usize) < core::mem::size_of::<KsDataRange>() {
+            return STATUS_INVALID_PARAMETER;
+        }
+        // SAFETY: both ranges are at least a KSDATARANGE (the client's by its FormatSize, ours
+        // because PortCls passes one of our own ranges); plain data, any alignment.
+        let (client, ours) = unsafe { (data_range.read_unaligned(), matching.read_unaligned()) };
+        let output = if resultant_format.is_null() || output_length == 0 {
+            None
+        } else {
+            // SAFETY: PortCls passes a writable buffer of `output_length` bytes.
+            Some(unsafe {
+                core::slice::from_raw_parts_mut(
+                    resultant_format.cast::<u8>(),
+                    output_length as usize,
+                )
+            })
+        };
+        let (status, len) = com_outcome(data_range_intersection(pin_id, &client, &ours, output));
+        if let Some(len) = len {
+            debug_assert!(len <= RESULTANT_FORMAT_SIZE);
+            // SAFETY: non-null out-pointer (checked above).
+            unsafe { resultant_length.write_unaligned(len) };
+        }
+        status
+    }
+
+    unsafe extern "system" fn init(
+        this: *mut IMiniportDMus,
+        _adapter: *mut IUnknown,
+        _resources: PResourceList,
+        port: *mut IPortDMus,
+        out_group: *mut *mut IServiceGroup,
+    ) -> NtStatus {
+        // SAFETY: COM contract.
+        let me = unsafe { Self::obj(this) };
+        if out_group.is_null() {
+            return STATUS_INVALID_PARAMETER;
+        }
+        // SAFETY: non-null out-pointer: cleared first so that a failure leaves NULL.
+        unsafe { out_group.write_unaligned(ptr::null_mut()) };
+        let Some(port) = NonNull::new(port) else {
+            return STATUS_INVALID_PARAMETER;
+        };
+        // SAFETY: a non-null port is a live IPortDMus; we keep one reference.
+        let port = unsafe { ComPtr::from_raw_add_ref(port) };
+        let raw = port.into_raw();
+        if me
+            .port
+            .compare_exchange(
+                ptr::null_mut(),
+                raw.as_ptr(),
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            )
+            .is_err()
+        {
+            // SAFETY: the reference we just took; given back.
+            drop(unsafe { ComPtr::from_raw(raw) });
+            return STATUS_INVALID_DEVICE_STATE;
+        }
+        let group = me.group.clone().into_raw();
+        // SAFETY: non-null out-pointer; the caller owns the reference handed out.
+        unsafe { out_group.write_unaligned(group.as_ptr()) };
+        STATUS_SUCCESS
+    }
+
+    unsafe extern "system" fn service(_this: *mut IMiniportDMus) {}
+
+    #[allow(clippy::too_many_arguments)]
+    unsafe extern "system" fn new_stream(
+        this: *mut IMiniportDMus,
+        out_stream: *mut *mut IMxf,
+        _outer: *mut IUnknown,
+        _pool: PoolType,
+        pin_id: u32,
+        stream_type: DmusStreamType,
+        format: *mut KsDataFormat,
+        out_group: *mut *mut IServiceGroup,
+        allocator: *mut IAllocatorMxf,
+        clock: *mut IMasterClock,
+        schedule_prefetch: *mut u64,
+    ) -> NtStatus {
+        // SAFETY: COM contract.
+        let me = unsafe { Self::obj(this) };
+        if out_stream.is_null() {
+            return STATUS_INVALID_PARAMETER;
+        }
+        // SAFETY: non-null out-pointers: cleared first so that a failure leaves NULL.
+        unsafe {
+            out_stream.write_unaligned(ptr::null_mut());
+            if !out_group.is_null() {
+                out_group.write_unaligned(ptr::null_mut());
+            }
+        }
+        let capture = match (pin_id, stream_type) {
+            (PIN_RENDER_STREAM, DmusStreamType::MIDI_RENDER) => false,
+            (PIN_CAPTURE_STREAM, DmusStreamType::MIDI_CAPTURE) => true,
+            (_, DmusStreamType::MIDI_RENDER | DmusStreamType::MIDI_CAPTURE) => {
+                return STATUS_INVALID_PARAMETER;
+            }
+            _ => return STATUS_NOT_SUPPORTED,
+        };
+        // SAFETY: a non-null format points to at least its FormatSize field.
+        if format.is_null() || !unsafe { is_music_format(format) } {
+            return STATUS_INVALID_PARAMETER;
+        }
+        if capture && out_group.is_null() {
+            return STATUS_INVALID_PARAMETER;
+        }
+        let (Some(allocator), Some(clock)) = (NonNull::new(allocator), NonNull::new(clock)) else {
+            return STATUS_INVALID_PARAMETER;
+        };
+        // SAFETY: non-null interface pointers from the port are live; we keep a reference.
+        let (allocator, clock) = unsafe {
+            (
+                ComPtr::from_raw_add_ref(allocator),
+                ComPtr::from_raw_add_ref(clock),
+            )
+        };
+        let flag = if capture {
+            &me.capture_open
+        } else {
+            &me.render_open
+        };
+        if flag.swap(true, Ordering::AcqRel) {
+            return STATUS_INVALID_DEVICE_REQUEST;
+        }
+        let made = if capture {
+            stream::new_capture_stream(MiniportRef::new(me), allocator, clock)
+        } else {
+            stream::new_render_stream(MiniportRef::new(me), &allocator, &clock)
+        };
+        let stream = match made {
+            Ok(s) => s,
+            Err(status) => {
+                flag.store(false, Ordering::Release);
+                return status;
+            }
+        };
+        // SAFETY: non-null out-pointers; the caller owns the references handed out.
+        unsafe {
+            out_stream.write_unaligned(stream.into_raw().as_ptr());
+            if capture {
+                out_group.write_unaligned(me.group.clone().into_raw().as_ptr());
+            }
+            if !schedule_prefetch.is_null() {
+                schedule_prefetch.write_unaligned(me.cfg.prefetch_100ns);
+            }
+        }
+        STATUS_SUCCESS
+    }
+}
+
+/// Whether `format` is a music `KSDATAFORMAT` we stream (MIDI or DirectMusic).
+///
+/// # Safety
+/// `format` is non-null and readable for its `FormatSize` bytes (at least 4).
+unsafe fn is_music_format(format: *const KsDataFormat) -> bool {
+    // SAFETY: per the caller, the first 4 bytes are readable.
+    let size = unsafe { format.cast::<u32>().read_unaligned() };
+    if (size as usize) < core::mem::size_of::<KsDataFormat>() {
+        return false;
+    }
+    // SAFETY: at least a whole KSDATAFORMAT is readable (FormatSize covers it).
+    let f = unsafe { format.read_unaligned() };
+    f.major_format == KSDATAFORMAT_TYPE_MUSIC
+        && (f.sub_format == KSDATAFORMAT_SUBTYPE_MIDI
+            || f.sub_format == KSDATAFORMAT_SUBTYPE_DIRECTMUSIC)
+}

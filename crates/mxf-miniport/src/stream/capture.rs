@@ -1,0 +1,376 @@
+//! The capture stream: drains the loopback into event chains (mxf-core's
+//! [`CapturePackager`], on the port's allocator) and hands them to the port's capture sink.
+//!
+//! - `PutMessage(NULL)` is the port's service call (after `Notify`). In `RUN` the stream reads
+//!   the loopback in bursts of up to [`BURST_BYTES`] bytes, each stamped with one
+//!   `IMasterClock::GetTime`, feeds them to the packager and sends everything completed, as
+//!   one chain, to the connected sink with one `PutMessage`. With no sink connected the chain
+//!   goes back to the allocator, counted in `events_dropped_no_sink`. At most
+//!   `capture_service_max_bytes` are drained per call; if more wait, the stream asks for
+//!   another service (`IPortDMus::Notify`). In any other state the loopback is emptied and the
+//!   bytes counted as discarded (nobody listens).
+//! - `PutMessage(chain)` with a chain is not for a capture stream: the chain goes back to the
+//!   allocator and the call fails with `STATUS_INVALID_DEVICE_REQUEST`.
+//! - `ConnectOutput(sink)` keeps a reference on the sink (`STATUS_INVALID_DEVICE_STATE` if
+//!   one is connected already); `DisconnectOutput(sink)` drops it (`STATUS_INVALID_PARAMETER`
+//!   if `sink` is not the connected one).
+//! - Leaving `RUN` resets the packager: a SysEx in progress is delivered as truncated (to the
+//!   sink if connected), a partial message dropped (counted by the packager).
+
+use super::{IID_MXF_PRIVATE_CAPTURE, mxf_query};
+use crate::miniport::{MiniportRef, downcast};
+use core::any::TypeId;
+use core::ffi::c_void;
+use core::ptr::{self, NonNull};
+use core::sync::atomic::Ordering;
+use mxf_abi::{
+    DmusKernelEvent, Guid, IAllocatorMxf, IMasterClock, IMxf, IMxfVtbl, IUnknown, IUnknownVtbl,
+    KsState, NtStatus, STATUS_INSUFFICIENT_RESOURCES, STATUS_INVALID_DEVICE_REQUEST,
+    STATUS_INVALID_DEVICE_STATE, STATUS_INVALID_PARAMETER, STATUS_SUCCESS,
+};
+use mxf_core::capture::{CapturePackager, CaptureStats, Chain};
+use mxf_core::com::{ComPtr, RefCount};
+use mxf_core::platform::{LogLevel, Platform, PoolTag, SpinLock};
+
+/// Pool tag of a capture stream object.
+pub const TAG_CAPTURE_STREAM: PoolTag = PoolTag::new(b"MxfC");
+
+/// Bytes read from the loopback per burst (one timestamp each), as the UART miniport's FIFO.
+pub const BURST_BYTES: usize = 128;
+
+/// Counters of a capture stream.
+#[derive(Clone, Copy, Default, PartialEq, Eq, Debug)]
+pub struct CaptureStreamStats {
+    /// `PutMessage(NULL)` calls.
+    pub services: u64,
+    /// Services that stopped at the byte budget with data left (and asked for more).
+    pub services_budget_hit: u64,
+    /// Bursts read from the loopback.
+    pub bursts: u64,
+    /// Bytes read from the loopback and fed to the packager.
+    pub bytes_read: u64,
+    /// Bytes emptied from the loopback while not running.
+    pub bytes_discarded: u64,
+    /// Chains sent to the sink.
+    pub chains_delivered: u64,
+    /// Events sent to the sink.
+    pub events_delivered: u64,
+    /// Events returned to the allocator because no sink was connected.
+    pub events_dropped_no_sink: u64,
+    /// Chains handed to `PutMessage` of a capture stream (returned, refused).
+    pub chains_refused: u64,
+    /// Failed `IMasterClock::GetTime` calls (the burst is stamped 0).
+    pub clock_errors: u64,
+    /// The packager's counters.
+    pub packager: CaptureStats,
+}
+
+struct CaptureState {
+    sink: Option<ComPtr<IMxf>>,
+    state: KsState,
+    packager: CapturePackager,
+    stats: CaptureStreamStats,
+}
+
+#[repr(C)]
+struct CaptureStream<P: Platform> {
+    vtbl: *const IMxfVtbl,
+    type_id: TypeId,
+    refs: RefCount,
+    platform: P,
+    miniport: MiniportRef<P>,
+    alloc: ComPtr<IAllocatorMxf>,
+    clock: ComPtr<IMasterClock>,
+    inner: SpinLock<P::RawSpinLock, CaptureState>,
+}
+
+/// Creates a capture stream. The miniport's capture flag is already set by the caller; the
+/// stream clears it on destruction. Whatever the loopback held is discarded: it was sent
+/// while nobody listened.
+pub(crate) fn new_capture_stream<P: Platform>(
+    miniport: MiniportRef<P>,
+    alloc: ComPtr<IAllocatorMxf>,
+    clock: ComPtr<IMasterClock>,
+) -> Result<ComPtr<IMxf>, NtStatus> {
+    let platform = miniport.platform.clone();
+    const {
+        assert!(core::mem::align_of::<CaptureStream<P>>() <= mxf_core::platform::POOL_ALIGN);
+    }
+    let mem = platform
+        .pool_alloc(core::mem::size_of::<CaptureStream<P>>(), TAG_CAPTURE_STREAM)
+        .ok_or(STATUS_INSUFFICIENT_RESOURCES)?
+        .cast::<CaptureStream<P>>();
+    miniport.loopback.discard();
+    let packager = CapturePackager::new(&alloc);
+    let lock = platform.new_spin_lock();
+    // SAFETY: a fresh, aligned block of the object's size, ours.
+    unsafe {
+        mem.as_ptr().write(CaptureStream {
+            vtbl: &CaptureStream::<P>::VTBL,
+            type_id: TypeId::of::<P>(),
+            refs: RefCount::new(),
+            platform,
+            miniport,
+            alloc,
+            clock,
+            inner: SpinLock::new(
+                lock,
+                CaptureState {
+                    sink: None,
+                    state: KsState::STOP,
+                    packager,
+                    stats: CaptureStreamStats::default(),
+                },
+            ),
+        })
+    };
+    // SAFETY: `#[repr(C)]` with the vtable pointer first; the initial reference.
+    Ok(unsafe { ComPtr::from_raw(mem.cast::<IMxf>()) })
+}
+
+/// The counters of a capture stream of ours built for platform `P`.
+pub fn capture_stats<P: Platform>(stream: &ComPtr<IMxf>) -> Option<CaptureStreamStats> {
+    // SAFETY: only `CaptureStream<Q>` objects answer the private capture IID; they start
+    // with `{ vtbl, type_id }`, and the type id selects `Q == P`.
+    let got = unsafe { downcast(stream, &IID_MXF_PRIVATE_CAPTURE, TypeId::of::<P>()) }?;
+    // SAFETY: a live `CaptureStream<P>` (checked above), kept alive by `got`.
+    let s = unsafe { &*got.as_raw().cast::<CaptureStream<P>>() };
+    let g = s.inner.lock();
+    let mut st = g.stats;
+    st.packager = g.packager.stats();
+    Some(st)
+}
+
+impl<P: Platform> CaptureStream<P> {
+    const VTBL: IMxfVtbl = IMxfVtbl {
+        base: IUnknownVtbl {
+            query_interface: Self::query_interface,
+            add_ref: Self::add_ref,
+            release: Self::release,
+        },
+        set_state: Self::set_state,
+        put_message: Self::put_message,
+        connect_output: Self::connect_output,
+        disconnect_output: Self::disconnect_output,
+    };
+
+    /// # Safety
+    /// `this` is an interface pointer to a live `CaptureStream<P>`, valid for `'a`.
+    unsafe fn obj<'a, T>(this: *mut T) -> &'a Self {
+        // SAFETY: per the caller.
+        unsafe { &*this.cast::<Self>() }
+    }
+
+    fn now(&self, stats: &mut CaptureStreamStats) -> i64 {
+        match self.clock.get_time() {
+            Ok(t) => t,
+            Err(_) => {
+                stats.clock_errors += 1;
+                0
+            }
+        }
+    }
+
+    /// The service: see the module docs.
+    fn service(&self) {
+        let loopback = &self.miniport.loopback;
+        let budget = self.miniport.cfg.capture_service_max_bytes as usize;
+        let mut more = false;
+        let (chain, sink) = {
+            let mut g = self.inner.lock();
+            g.stats.services += 1;
+            if g.state != KsState::RUN {
+                let n = loopback.discard();
+                g.stats.bytes_discarded += n;
+                return;
+            }
+            let mut out = Chain::new();
+            let mut done = 0usize;
+            let mut buf = [0u8; BURST_BYTES];
+            while done < budget {
+                let want = (budget - done).min(BURST_BYTES);
+                let Some(dst) = buf.get_mut(..want) else {
+                    break;
+                };
+                let time = self.now(&mut g.stats);
+                let burst = loopback.read_burst(dst, Some(time));
+                if burst.len == 0 {
+                    break;
+                }
+                done += burst.len;
+                g.stats.bursts += 1;
+                g.stats.bytes_read += burst.len as u64;
+                let bytes = dst.get(..burst.len).unwrap_or(&[]);
+                let chain = g.packager.feed(bytes, time);
+                // Same allocator on both sides, so `append` cannot refuse; if it did, the
+                // refused chain is dropped here, back to its allocator.
+                let _ = out.append(chain);
+            }
+            if done >= budget && loopback.queued() > 0 {
+                g.stats.services_budget_hit += 1;
+                more = true;
+            }
+            let sink = g.sink.clone();
+            let n = out.len() as u64;
+            if !out.is_empty() {
+                if sink.is_some() {
+                    g.stats.chains_delivered += 1;
+                    g.stats.events_delivered += n;
+                } else {
+                    g.stats.events_dropped_no_sink += n;
+                }
+            }
+            (out, sink)
+        };
+        match sink {
+            Some(sink) => {
+                // SAFETY: the sink is the port's capture sink, which returns everything to
+                // the allocator the chain came from (the port's).
+                let _ = unsafe { chain.deliver(&sink) };
+            }
+            None => drop(chain),
+        }
+        if more {
+            self.miniport.notify();
+        }
+    }
+
+    unsafe extern "system" fn query_interface(
+        this: *mut IUnknown,
+        iid: *const Guid,
+        out: *mut *mut c_void,
+    ) -> NtStatus {
+        // SAFETY: COM contract; forwarded.
+        unsafe {
+            mxf_query(this, iid, out, &IID_MXF_PRIVATE_CAPTURE, |t| {
+                Self::obj(t).refs.add_ref();
+            })
+        }
+    }
+
+    unsafe extern "system" fn add_ref(this: *mut IUnknown) -> u32 {
+        // SAFETY: COM contract.
+        unsafe { Self::obj(this) }.refs.add_ref()
+    }
+
+    unsafe extern "system" fn release(this: *mut IUnknown) -> u32 {
+        // SAFETY: COM contract.
+        let me = unsafe { Self::obj(this) };
+        match me.refs.release() {
+            Ok(0) => {
+                // SAFETY: the count reached zero.
+                unsafe { Self::destroy(this.cast()) };
+                0
+            }
+            Ok(n) => n,
+            Err(()) => {
+                me.platform.log(
+                    LogLevel::Error,
+                    format_args!("mxf capture stream {this:p}: Release on a zero count"),
+                );
+                0
+            }
+        }
+    }
+
+    /// # Safety
+    /// `this` is a live stream whose count just reached zero.
+    unsafe fn destroy(this: *mut Self) {
+        // SAFETY: ours alone: free the capture slot, drop everything (sink, packager and its
+        // held buffer, allocator, clock, miniport) and the memory.
+        unsafe {
+            let me = &*this;
+            me.miniport.capture_open.store(false, Ordering::Release);
+            let platform = (*this).platform.clone();
+            ptr::drop_in_place(this);
+            platform.pool_free(NonNull::new_unchecked(this.cast()), TAG_CAPTURE_STREAM);
+        }
+    }
+
+    unsafe extern "system" fn set_state(this: *mut IMxf, state: KsState) -> NtStatus {
+        // SAFETY: COM contract.
+        let me = unsafe { Self::obj(this) };
+        if !state.is_valid() {
+            return STATUS_INVALID_PARAMETER;
+        }
+        let (chain, sink) = {
+            let mut g = me.inner.lock();
+            let was_running = g.state == KsState::RUN;
+            g.state = state;
+            if was_running && state != KsState::RUN {
+                let time = me.now(&mut g.stats);
+                let chain = g.packager.reset(time);
+                (chain, g.sink.clone())
+            } else {
+                (Chain::new(), None)
+            }
+        };
+        if let Some(sink) = sink {
+            // SAFETY: as in `service`.
+            let _ = unsafe { chain.deliver(&sink) };
+        }
+        if state == KsState::STOP {
+            me.miniport.loopback.discard();
+        }
+        STATUS_SUCCESS
+    }
+
+    unsafe extern "system" fn put_message(this: *mut IMxf, evt: *mut DmusKernelEvent) -> NtStatus {
+        // SAFETY: COM contract.
+        let me = unsafe { Self::obj(this) };
+        if evt.is_null() {
+            me.service();
+            return STATUS_SUCCESS;
+        }
+        me.inner.lock().stats.chains_refused += 1;
+        // SAFETY: the caller gave us a chain of the port's allocator; it goes back there.
+        unsafe { me.alloc.put_message(evt) };
+        STATUS_INVALID_DEVICE_REQUEST
+    }
+
+    unsafe extern "system" fn connect_output(this: *mut IMxf, sink: *mut IMxf) -> NtStatus {
+        // SAFETY: COM contract.
+        let me = unsafe { Self::obj(this) };
+        let Some(sink) = NonNull::new(sink) else {
+            return STATUS_INVALID_PARAMETER;
+        };
+        // SAFETY: a non-null sink is a live IMXF; we keep a reference.
+        let sink = unsafe { ComPtr::from_raw_add_ref(sink) };
+        let refused = {
+            let mut g = me.inner.lock();
+            if g.sink.is_some() {
+                Some(sink)
+            } else {
+                g.sink = Some(sink);
+                None
+            }
+        };
+        match refused {
+            None => STATUS_SUCCESS,
+            Some(s) => {
+                drop(s);
+                STATUS_INVALID_DEVICE_STATE
+            }
+        }
+    }
+
+    unsafe extern "system" fn disconnect_output(this: *mut IMxf, sink: *mut IMxf) -> NtStatus {
+        // SAFETY: COM contract.
+        let me = unsafe { Self::obj(this) };
+        let removed = {
+            let mut g = me.inner.lock();
+            if g.sink.as_ref().is_some_and(|s| s.as_raw() == sink) {
+                g.sink.take()
+            } else {
+                None
+            }
+        };
+        match removed {
+            Some(s) => {
+                drop(s);
+                STATUS_SUCCESS
+            }
+            None => STATUS_INVALID_PARAMETER,
+        }
+    }
+}

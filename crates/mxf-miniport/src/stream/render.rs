@@ -1,0 +1,202 @@
+//! The render stream: `IMXF` over mxf-core's [`RenderQueue`], playing into the loopback.
+
+use super::{IID_MXF_PRIVATE_RENDER, mxf_query};
+use crate::miniport::{MiniportRef, downcast};
+use core::any::TypeId;
+use core::ffi::c_void;
+use core::ptr::{self, NonNull};
+use core::sync::atomic::Ordering;
+use mxf_abi::{
+    DmusKernelEvent, Guid, IAllocatorMxf, IMasterClock, IMxf, IMxfVtbl, IUnknown, IUnknownVtbl,
+    KsState, NtStatus, STATUS_INSUFFICIENT_RESOURCES, STATUS_INVALID_DEVICE_REQUEST,
+};
+use mxf_core::com::{ComPtr, RefCount};
+use mxf_core::loopback::WriteOutcome;
+use mxf_core::platform::{LogLevel, Platform, PoolTag};
+use mxf_core::render::{RenderQueue, RenderStats, RenderTarget};
+
+/// Pool tag of a render stream object.
+pub const TAG_RENDER_STREAM: PoolTag = PoolTag::new(b"MxfR");
+
+/// Where the render queue plays: the miniport's loopback, if a capture stream listens.
+pub(crate) struct RenderOutput<P: Platform> {
+    miniport: MiniportRef<P>,
+}
+
+impl<P: Platform> RenderTarget for RenderOutput<P> {
+    fn write(&self, bytes: &[u8], time: i64) -> bool {
+        self.miniport.capture_open.load(Ordering::Acquire)
+            && self.miniport.loopback.write(bytes, time) == WriteOutcome::Accepted
+    }
+
+    fn flushed(&self) {
+        self.miniport.notify();
+    }
+}
+
+#[repr(C)]
+struct RenderStream<P: Platform> {
+    vtbl: *const IMxfVtbl,
+    type_id: TypeId,
+    refs: RefCount,
+    platform: P,
+    /// `None` only during destruction.
+    queue: Option<RenderQueue<P, RenderOutput<P>>>,
+}
+
+/// Creates a render stream (`PASSIVE_LEVEL`: the queue's timer). The miniport's render flag
+/// is already set by the caller; the stream clears it on destruction.
+pub(crate) fn new_render_stream<P: Platform>(
+    miniport: MiniportRef<P>,
+    alloc: &ComPtr<IAllocatorMxf>,
+    clock: &ComPtr<IMasterClock>,
+) -> Result<ComPtr<IMxf>, NtStatus> {
+    let platform = miniport.platform.clone();
+    let cfg = miniport.cfg.render;
+    let queue = RenderQueue::new(
+        platform.clone(),
+        alloc,
+        clock,
+        RenderOutput { miniport },
+        cfg,
+    )?;
+    const {
+        assert!(core::mem::align_of::<RenderStream<P>>() <= mxf_core::platform::POOL_ALIGN);
+    }
+    let Some(mem) = platform.pool_alloc(core::mem::size_of::<RenderStream<P>>(), TAG_RENDER_STREAM)
+    else {
+        // The queue (and the miniport reference in it) goes away here, at PASSIVE_LEVEL.
+        drop(queue);
+        return Err(STATUS_INSUFFICIENT_RESOURCES);
+    };
+    let mem = mem.cast::<RenderStream<P>>();
+    // SAFETY: a fresh, aligned block of the object's size, ours.
+    unsafe {
+        mem.as_ptr().write(RenderStream {
+            vtbl: &RenderStream::<P>::VTBL,
+            type_id: TypeId::of::<P>(),
+            refs: RefCount::new(),
+            platform,
+            queue: Some(queue),
+        })
+    };
+    // SAFETY: `#[repr(C)]` with the vtable pointer first; the initial reference.
+    Ok(unsafe { ComPtr::from_raw(mem.cast::<IMxf>()) })
+}
+
+/// The render queue counters of a render stream of ours built for platform `P`.
+pub fn render_stats<P: Platform>(stream: &ComPtr<IMxf>) -> Option<RenderStats> {
+    // SAFETY: only `RenderStream<Q>` objects answer the private render IID; they start with
+    // `{ vtbl, type_id }`, and the type id selects `Q == P`.
+    let got = unsafe { downcast(stream, &IID_MXF_PRIVATE_RENDER, TypeId::of::<P>()) }?;
+    // SAFETY: a live `RenderStream<P>` (checked above), kept alive by `got`.
+    let s = unsafe { &*got.as_raw().cast::<RenderStream<P>>() };
+    s.queue.as_ref().map(RenderQueue::stats)
+}
+
+impl<P: Platform> RenderStream<P> {
+    const VTBL: IMxfVtbl = IMxfVtbl {
+        base: IUnknownVtbl {
+            query_interface: Self::query_interface,
+            add_ref: Self::add_ref,
+            release: Self::release,
+        },
+        set_state: Self::set_state,
+        put_message: Self::put_message,
+        connect_output: Self::connect_output,
+        disconnect_output: Self::disconnect_output,
+    };
+
+    /// # Safety
+    /// `this` is an interface pointer to a live `RenderStream<P>`, valid for `'a`.
+    unsafe fn obj<'a, T>(this: *mut T) -> &'a Self {
+        // SAFETY: per the caller.
+        unsafe { &*this.cast::<Self>() }
+    }
+
+    unsafe extern "system" fn query_interface(
+        this: *mut IUnknown,
+        iid: *const Guid,
+        out: *mut *mut c_void,
+    ) -> NtStatus {
+        // SAFETY: COM contract; forwarded.
+        unsafe {
+            mxf_query(this, iid, out, &IID_MXF_PRIVATE_RENDER, |t| {
+                Self::obj(t).refs.add_ref();
+            })
+        }
+    }
+
+    unsafe extern "system" fn add_ref(this: *mut IUnknown) -> u32 {
+        // SAFETY: COM contract.
+        unsafe { Self::obj(this) }.refs.add_ref()
+    }
+
+    unsafe extern "system" fn release(this: *mut IUnknown) -> u32 {
+        // SAFETY: COM contract.
+        let me = unsafe { Self::obj(this) };
+        match me.refs.release() {
+            Ok(0) => {
+                // SAFETY: the count reached zero.
+                unsafe { Self::destroy(this.cast()) };
+                0
+            }
+            Ok(n) => n,
+            Err(()) => {
+                me.platform.log(
+                    LogLevel::Error,
+                    format_args!("mxf render stream {this:p}: Release on a zero count"),
+                );
+                0
+            }
+        }
+    }
+
+    /// # Safety
+    /// `this` is a live stream whose count just reached zero. `PASSIVE_LEVEL`.
+    unsafe fn destroy(this: *mut Self) {
+        // SAFETY: ours alone. The render slot is freed first, then the queue is dropped
+        // (timer deleted, queued events returned, allocator/clock/miniport released).
+        unsafe {
+            if let Some(q) = (*this).queue.take() {
+                q.target()
+                    .miniport
+                    .render_open
+                    .store(false, Ordering::Release);
+                drop(q);
+            }
+            let platform = (*this).platform.clone();
+            ptr::drop_in_place(this);
+            platform.pool_free(NonNull::new_unchecked(this.cast()), TAG_RENDER_STREAM);
+        }
+    }
+
+    unsafe extern "system" fn set_state(this: *mut IMxf, state: KsState) -> NtStatus {
+        // SAFETY: COM contract.
+        let me = unsafe { Self::obj(this) };
+        match &me.queue {
+            Some(q) => q.set_state(state),
+            None => STATUS_INVALID_DEVICE_REQUEST,
+        }
+    }
+
+    unsafe extern "system" fn put_message(this: *mut IMxf, evt: *mut DmusKernelEvent) -> NtStatus {
+        // SAFETY: COM contract.
+        let me = unsafe { Self::obj(this) };
+        match &me.queue {
+            // SAFETY: the port hands us a chain it owns, from the allocator it gave NewStream.
+            Some(q) => unsafe { q.put_message(evt) },
+            None => STATUS_INVALID_DEVICE_REQUEST,
+        }
+    }
+
+    /// A render stream is the end of the port's graph (played events go back to the
+    /// allocator), so it has no output to connect.
+    unsafe extern "system" fn connect_output(_this: *mut IMxf, _sink: *mut IMxf) -> NtStatus {
+        STATUS_INVALID_DEVICE_REQUEST
+    }
+
+    unsafe extern "system" fn disconnect_output(_this: *mut IMxf, _sink: *mut IMxf) -> NtStatus {
+        STATUS_INVALID_DEVICE_REQUEST
+    }
+}
