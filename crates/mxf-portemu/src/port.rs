@@ -680,6 +680,16 @@ impl Port {
         self.miniport.as_ref()
     }
 
+    /// The render stream, while open.
+    pub fn render_stream(&self) -> Option<&ComPtr<IMxf>> {
+        self.render.as_ref().map(|r| &r.stream)
+    }
+
+    /// The capture stream, while open.
+    pub fn capture_stream(&self) -> Option<&ComPtr<IMxf>> {
+        self.capture.as_ref().map(|c| &c.stream)
+    }
+
     /// The port's allocator.
     pub fn allocator(&self) -> &ComPtr<IAllocatorMxf> {
         &self.shared.alloc
@@ -715,6 +725,12 @@ impl Port {
     /// Render units still waiting for their time.
     pub fn render_backlog(&self) -> usize {
         lock(&self.shared.render).units.len()
+    }
+
+    /// The capture sink's log itself (still readable after [`Port::close`], which closes
+    /// the assembler so that a SysEx left open appears as truncated).
+    pub fn capture_log(&self) -> Arc<Mutex<CaptureLog>> {
+        Arc::clone(&self.capture_log)
     }
 
     /// Runs `f` over what the capture sink collected so far.

@@ -1,0 +1,212 @@
+//! Command-line handling.
+
+use crate::sim::{MiniportKind, SimOptions, run};
+use crate::workload::{WorkloadSpec, build};
+use mxf_portemu::Packaging;
+use std::io::{IsTerminal, Read, Write};
+
+/// Usage text.
+pub const USAGE: &str = "\
+usage: mxfsim [OPTIONS]            run the loopback end to end on the kernel emulator
+       mxfsim parse FILE|-         print the MIDI messages of raw bytes, one per line
+
+options:
+  --quick              a small workload (seconds, even in debug builds)
+  --file PATH          play PATH instead of the built-in workload: a Standard MIDI File
+                       (type 0/1, tempo map), or raw MIDI bytes / .syx
+  --verifier           Driver Verifier settings (lookaside depth 0, Verifier bug checks)
+  --faults N           after setup, one pool allocation attempt in N fails; drops must be
+                       counted by the pipeline, never lost
+  --buffer-size N      the port allocator's GetBufferSize() (9..=65535)
+  --seed S             workload and fault seed (default 1)
+  --packaging P        render chains: flat, packages or mixed (default mixed)
+  --miniport M         real (mxf-miniport, default) or double (the port emulator's test double)
+  --progress / --no-progress   progress lines on stderr (default: when stderr is a terminal)
+  -h, --help           this text
+
+exit status: 0 PASS, 1 FAIL (loss not accounted for by a drop counter, corruption, leak,
+emulator verdict), 2 usage or input error";
+
+struct Args {
+    quick: bool,
+    file: Option<String>,
+    opt: SimOptions,
+}
+
+fn parse_args(args: &[String]) -> Result<Args, String> {
+    let mut a = Args {
+        quick: false,
+        file: None,
+        opt: SimOptions {
+            verifier: false,
+            faults: None,
+            buffer_size: None,
+            seed: 1,
+            miniport: MiniportKind::Real,
+            progress: std::io::stderr().is_terminal(),
+            corrupt_capture: false,
+            packaging: Packaging::Mixed,
+        },
+    };
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        let mut value = |name: &str| {
+            it.next()
+                .cloned()
+                .ok_or_else(|| format!("{name} needs a value"))
+        };
+        match arg.as_str() {
+            "--quick" => a.quick = true,
+            "--verifier" => a.opt.verifier = true,
+            "--progress" => a.opt.progress = true,
+            "--no-progress" => a.opt.progress = false,
+            "--file" => a.file = Some(value("--file")?),
+            "--faults" => {
+                let n: u32 = value("--faults")?
+                    .parse()
+                    .map_err(|_| "--faults needs a positive integer")?;
+                if n == 0 {
+                    return Err("--faults needs a positive integer".into());
+                }
+                a.opt.faults = Some(n);
+            }
+            "--buffer-size" => {
+                let n: u16 = value("--buffer-size")?
+                    .parse()
+                    .map_err(|_| "--buffer-size needs 9..=65535")?;
+                if n < 9 {
+                    return Err("--buffer-size needs 9..=65535".into());
+                }
+                a.opt.buffer_size = Some(n);
+            }
+            "--seed" => {
+                a.opt.seed = value("--seed")?
+                    .parse()
+                    .map_err(|_| "--seed needs an unsigned integer")?
+            }
+            "--packaging" => {
+                a.opt.packaging = match value("--packaging")?.as_str() {
+                    "flat" => Packaging::Flat,
+                    "packages" => Packaging::Packages,
+                    "mixed" => Packaging::Mixed,
+                    other => return Err(format!("unknown packaging {other}")),
+                }
+            }
+            "--miniport" => {
+                a.opt.miniport = match value("--miniport")?.as_str() {
+                    "real" => MiniportKind::Real,
+                    "double" => MiniportKind::Double,
+                    other => return Err(format!("unknown miniport {other}")),
+                }
+            }
+            // Test hook (undocumented): corrupt one captured byte to prove the check bites.
+            "--test-corrupt-capture" => a.opt.corrupt_capture = true,
+            other => return Err(format!("unknown argument {other}")),
+        }
+    }
+    Ok(a)
+}
+
+fn read_input(path: &str) -> Result<Vec<u8>, String> {
+    if path == "-" {
+        let mut v = Vec::new();
+        std::io::stdin()
+            .read_to_end(&mut v)
+            .map_err(|e| format!("stdin: {e}"))?;
+        Ok(v)
+    } else {
+        std::fs::read(path).map_err(|e| format!("{path}: {e}"))
+    }
+}
+
+fn parse_cmd(args: &[String]) -> i32 {
+    let [path] = args else {
+        eprintln!("usage: mxfsim parse FILE|-");
+        return 2;
+    };
+    let data = match read_input(path) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("mxfsim: {e}");
+            return 2;
+        }
+    };
+    match crate::parse::parse(&data) {
+        Ok(p) => {
+            let stdout = std::io::stdout();
+            let mut out = std::io::BufWriter::new(stdout.lock());
+            for m in &p.messages {
+                if writeln!(out, "{}", crate::parse::hex_line(m)).is_err() {
+                    return 1;
+                }
+            }
+            if out.flush().is_err() {
+                return 1;
+            }
+            for d in &p.diagnostics {
+                eprintln!("mxfsim parse: {d}");
+            }
+            0
+        }
+        Err(e) => {
+            eprintln!("mxfsim parse: {e}");
+            1
+        }
+    }
+}
+
+/// Runs the command line `args` (without the program name); returns the exit status.
+pub fn main(args: Vec<String>) -> i32 {
+    if args.first().map(String::as_str) == Some("parse") {
+        return parse_cmd(&args[1..]);
+    }
+    if args.iter().any(|a| a == "-h" || a == "--help") {
+        println!("{USAGE}");
+        return 0;
+    }
+    let a = match parse_args(&args) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("mxfsim: {e}\n\n{USAGE}");
+            return 2;
+        }
+    };
+    let (units, name) = match &a.file {
+        Some(path) => {
+            let data = match read_input(path) {
+                Ok(d) => d,
+                Err(e) => {
+                    eprintln!("mxfsim: {e}");
+                    return 2;
+                }
+            };
+            match crate::input::units_from_file(&data) {
+                Ok(u) => (u, format!("file {path}")),
+                Err(e) => {
+                    eprintln!("mxfsim: {path}: {e}");
+                    return 2;
+                }
+            }
+        }
+        None => {
+            let mut spec = if a.quick {
+                WorkloadSpec::quick(a.opt.seed)
+            } else {
+                WorkloadSpec::full(a.opt.seed)
+            };
+            spec.running_status = a.opt.faults.is_none();
+            let name = format!(
+                "built-in {} ({} messages, {} sysex, {} clock bursts, running status {})",
+                if a.quick { "quick" } else { "full" },
+                spec.messages,
+                spec.sysex_sizes.len(),
+                spec.clock_bursts,
+                if spec.running_status { "on" } else { "off" }
+            );
+            (build(&spec), name)
+        }
+    };
+    let rep = run(&units, &name, &a.opt);
+    print!("{rep}");
+    if rep.passed() { 0 } else { 1 }
+}

@@ -1,0 +1,423 @@
+//! The run's report: what went in and came out, by kind; SysEx sizes; latency; allocator,
+//! loopback, render and port counters; the emulator's verdict; PASS or FAIL and why.
+
+use crate::compare::Comparison;
+use crate::sim::{Drops, MiniportKind, SimOptions};
+use mxf_core::alloc::AllocatorStats;
+use mxf_core::loopback::LoopbackStats;
+use mxf_core::render::RenderStats as StreamRenderStats;
+use mxf_miniport::CaptureStreamStats;
+use mxf_portemu::{PortStats, RenderStats, SinkStats, TimedMessage};
+use std::fmt::{self, Write};
+use std::time::Duration;
+
+/// Message classes of the report.
+pub const KINDS: [&str; 11] = [
+    "note off",
+    "note on",
+    "poly pressure",
+    "control change",
+    "program change",
+    "channel pressure",
+    "pitch bend",
+    "sysex",
+    "sysex (truncated)",
+    "system common",
+    "realtime",
+];
+
+/// The class of a message (an index into [`KINDS`]).
+pub fn kind(m: &TimedMessage) -> usize {
+    match m.bytes.first().copied().unwrap_or(0) {
+        0xF0 if m.truncated => 8,
+        0xF0 => 7,
+        0xF8..=0xFF => 10,
+        0xF1..=0xF7 => 9,
+        s => usize::from((s >> 4) & 0x7),
+    }
+}
+
+/// Counts and bytes per class.
+#[derive(Clone, Copy, Default, Debug)]
+pub struct ByKind {
+    /// Messages per class.
+    pub count: [u64; 11],
+    /// Bytes per class (normalised).
+    pub bytes: [u64; 11],
+}
+
+impl ByKind {
+    fn of(ms: &[TimedMessage]) -> Self {
+        let mut k = Self::default();
+        for m in ms {
+            let i = kind(m);
+            k.count[i] += 1;
+            k.bytes[i] += m.bytes.len() as u64;
+        }
+        k
+    }
+    /// All messages.
+    pub fn total(&self) -> u64 {
+        self.count.iter().sum()
+    }
+    /// All bytes.
+    pub fn total_bytes(&self) -> u64 {
+        self.bytes.iter().sum()
+    }
+}
+
+/// Everything the report prints.
+#[derive(Default)]
+pub struct Report {
+    /// Workload name.
+    pub workload: String,
+    /// Options line.
+    pub options: String,
+    /// Units queued.
+    pub units: u64,
+    /// Raw bytes queued.
+    pub bytes_in_raw: u64,
+    /// Emulated time from the first unit to the end (100 ns).
+    pub emulated_100ns: i64,
+    /// Wall time.
+    pub wall: Duration,
+    /// Sent (normalised, excluding port drops) and captured, by kind.
+    pub sent: ByKind,
+    /// Captured by kind.
+    pub got: ByKind,
+    /// SysEx sizes captured (whole messages, bytes incl. F0/F7).
+    pub sysex_sizes: Vec<usize>,
+    /// The comparison.
+    pub cmp: Comparison,
+    /// Drop counters.
+    pub drops: Drops,
+    /// Captured messages (until compared).
+    pub captured: Vec<TimedMessage>,
+    /// The port's counters.
+    pub port: Option<PortStats>,
+    /// The render source's counters.
+    pub render_source: Option<RenderStats>,
+    /// The capture sink's counters.
+    pub sink: Option<SinkStats>,
+    /// Port allocator counters before close (live) and at close.
+    pub port_alloc_live: Option<AllocatorStats>,
+    /// At close.
+    pub port_alloc_end: Option<AllocatorStats>,
+    /// The loopback's allocator.
+    pub loopback_alloc: Option<AllocatorStats>,
+    /// The loopback.
+    pub loopback: Option<LoopbackStats>,
+    /// The render stream.
+    pub render_stream: Option<StreamRenderStats>,
+    /// The capture stream.
+    pub capture_stream: Option<CaptureStreamStats>,
+    /// `Emu::unload()`: `Ok` or the bug check in words.
+    pub unload: Option<Result<(), String>>,
+    /// Reasons for failure.
+    pub failures: Vec<String>,
+}
+
+impl Report {
+    pub(crate) fn new(workload: &str, opt: &SimOptions) -> Self {
+        Self {
+            workload: workload.to_string(),
+            options: format!(
+                "miniport {}, verifier {}, faults {}, buffer size {}, packaging {:?}, seed {}",
+                match opt.miniport {
+                    MiniportKind::Real => "mxf-miniport",
+                    MiniportKind::Double => "test double",
+                },
+                if opt.verifier { "on" } else { "off" },
+                opt.faults.map_or("off".to_string(), |n| format!("1 in {n}")),
+                opt.buffer_size
+                    .map_or("default".to_string(), |n| n.to_string()),
+                opt.packaging,
+                opt.seed
+            ),
+            ..Self::default()
+        }
+    }
+
+    pub(crate) fn fail(&mut self, why: String) {
+        self.failures.push(why);
+    }
+
+    pub(crate) fn finish(
+        &mut self,
+        sent: Vec<TimedMessage>,
+        got: Vec<TimedMessage>,
+        cmp: Comparison,
+        drops: Drops,
+        wall: Duration,
+    ) {
+        self.sent = ByKind::of(&sent);
+        self.got = ByKind::of(&got);
+        self.sysex_sizes = got
+            .iter()
+            .filter(|m| kind(m) == 7)
+            .map(|m| m.bytes.len())
+            .collect();
+        self.wall = wall;
+        if cmp.unexpected > 0 {
+            self.fail(format!(
+                "{} captured message(s) were never sent (corruption)",
+                cmp.unexpected
+            ));
+        }
+        let lost = cmp.missing + cmp.partial;
+        let dropped = drops.miniport_bytes();
+        let bound = dropped + drops.render_events.saturating_mul(65_535);
+        if lost > 0 && cmp.missing_bytes > bound {
+            self.fail(format!(
+                "unexplained loss: {lost} message(s), {} byte(s) missing, drop counters account \
+                 for {dropped} byte(s)",
+                cmp.missing_bytes
+            ));
+        }
+        if let Some(Err(e)) = &self.unload {
+            self.fail(format!("emulator unload: {e}"));
+        }
+        if let Some(a) = &self.port_alloc_end
+            && (a.outstanding_events != 0 || a.outstanding_buffers != 0)
+        {
+            self.fail(format!(
+                "port allocator: {} events / {} buffers outstanding at close",
+                a.outstanding_events, a.outstanding_buffers
+            ));
+        }
+        self.cmp = cmp;
+        self.drops = drops;
+    }
+
+    /// Whether the run passed.
+    pub fn passed(&self) -> bool {
+        self.failures.is_empty()
+    }
+}
+
+fn pct(sorted: &[i64], p: f64) -> i64 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    let i = ((sorted.len() - 1) as f64 * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+fn alloc_line(f: &mut String, name: &str, a: &Option<AllocatorStats>) -> fmt::Result {
+    match a {
+        None => writeln!(f, "  {name:<18} n/a"),
+        Some(a) => writeln!(
+            f,
+            "  {name:<18} gets {} (buffers {}), reserve hits {}, pool misses {}, failures {}, \
+             high water {} ev / {} buf, outstanding {} ev / {} buf",
+            a.gets,
+            a.buffer_gets,
+            a.reserve_hits,
+            a.pool_misses,
+            a.failures,
+            a.high_water_events,
+            a.high_water_buffers,
+            a.outstanding_events,
+            a.outstanding_buffers
+        ),
+    }
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, out: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut f = String::new();
+        writeln!(f, "mxfsim report")?;
+        writeln!(f, "  workload           {}", self.workload)?;
+        writeln!(f, "  options            {}", self.options)?;
+        writeln!(
+            f,
+            "  played             {} units, {} bytes, {:.3} s emulated, {:.2} s wall",
+            self.units,
+            self.bytes_in_raw,
+            self.emulated_100ns as f64 / 1e7,
+            self.wall.as_secs_f64()
+        )?;
+        writeln!(f, "messages (normalised)      sent   (bytes)   captured   (bytes)")?;
+        for (i, name) in KINDS.iter().enumerate() {
+            if self.sent.count[i] + self.got.count[i] == 0 {
+                continue;
+            }
+            writeln!(
+                f,
+                "  {name:<18} {:>10} {:>9} {:>10} {:>9}",
+                self.sent.count[i], self.sent.bytes[i], self.got.count[i], self.got.bytes[i]
+            )?;
+        }
+        writeln!(
+            f,
+            "  {:<18} {:>10} {:>9} {:>10} {:>9}",
+            "total",
+            self.sent.total(),
+            self.sent.total_bytes(),
+            self.got.total(),
+            self.got.total_bytes()
+        )?;
+        let s = &self.sysex_sizes;
+        if let (Some(min), Some(max)) = (s.iter().min(), s.iter().max()) {
+            writeln!(
+                f,
+                "sysex captured       count {}, min {} B, max {} B (F0..F7 included)",
+                s.len(),
+                min,
+                max
+            )?;
+            let buckets = [
+                (0usize, 8usize, "<=8"),
+                (9, 64, "9-64"),
+                (65, 4096, "65-4K"),
+                (4097, 65_536, "4K-64K"),
+                (65_537, 1 << 20, "64K-1M"),
+                ((1 << 20) + 1, usize::MAX, ">1M"),
+            ];
+            let h: Vec<String> = buckets
+                .iter()
+                .map(|&(lo, hi, name)| {
+                    format!("{name}: {}", s.iter().filter(|&&x| x >= lo && x <= hi).count())
+                })
+                .collect();
+            writeln!(f, "  histogram          {}", h.join(", "))?;
+        }
+        let mut lat = self.cmp.latencies.clone();
+        lat.sort_unstable();
+        writeln!(
+            f,
+            "latency (capture - presentation, emulated) n {}, min {} us, p50 {} us, p99 {} us, \
+             max {} us",
+            lat.len(),
+            lat.first().copied().unwrap_or(0) / 10,
+            pct(&lat, 0.5) / 10,
+            pct(&lat, 0.99) / 10,
+            lat.last().copied().unwrap_or(0) / 10
+        )?;
+        writeln!(f, "allocators")?;
+        alloc_line(&mut f, "port (live)", &self.port_alloc_live)?;
+        alloc_line(&mut f, "port (at close)", &self.port_alloc_end)?;
+        alloc_line(&mut f, "loopback", &self.loopback_alloc)?;
+        writeln!(f, "pipeline")?;
+        if let Some(r) = &self.render_source {
+            writeln!(
+                f,
+                "  port render        units sent {}, dropped (no memory) {} ({} B), events {} \
+                 (buffers {}), packages {}, chains {}, put errors {}",
+                r.units_sent,
+                r.units_dropped_no_memory,
+                r.bytes_dropped,
+                r.events,
+                r.buffer_events,
+                r.packages,
+                r.chains,
+                r.put_errors
+            )?;
+        }
+        if let Some(r) = &self.render_stream {
+            writeln!(
+                f,
+                "  render stream      queued {}, played {}, refused {}, flushed {}, bytes {} \
+                 rendered / {} dropped, sysex dropped {}, max queue {}, lateness max {} us",
+                r.events_queued,
+                r.events_played,
+                r.events_refused,
+                r.events_flushed,
+                r.bytes_rendered,
+                r.bytes_dropped,
+                r.sysex_dropped,
+                r.max_queue_depth,
+                r.lateness_max / 10
+            )?;
+        }
+        if let Some(l) = &self.loopback {
+            writeln!(
+                f,
+                "  loopback           in {} B, out {} B, dropped {} B full / {} B no memory, \
+                 discarded {} B, writes dropped {}, high water {} B",
+                l.bytes_in,
+                l.bytes_out,
+                l.bytes_dropped_full,
+                l.bytes_dropped_no_memory,
+                l.bytes_discarded,
+                l.writes_dropped,
+                l.high_water
+            )?;
+        }
+        if let Some(c) = &self.capture_stream {
+            let p = &c.packager;
+            writeln!(
+                f,
+                "  capture stream     services {}, bursts {}, bytes {}, chains {}, events {}, \
+                 dropped {} msg / {} sysex / {} B (no memory), stray {} B",
+                c.services,
+                c.bursts,
+                c.bytes_read,
+                c.chains_delivered,
+                c.events_delivered,
+                p.messages_dropped_no_memory,
+                p.sysex_dropped_no_memory,
+                p.bytes_dropped_no_memory,
+                p.parser.bytes_stray
+            )?;
+        }
+        if let Some(s) = &self.sink {
+            writeln!(
+                f,
+                "  port capture sink  chains {}, events {} (buffers {}, incomplete {}), bytes {}, \
+                 malformed {}, longest chain {}",
+                s.chains,
+                s.events,
+                s.buffer_events,
+                s.incomplete_events,
+                s.bytes,
+                s.malformed_events,
+                s.max_chain
+            )?;
+        }
+        if let Some(p) = &self.port {
+            writeln!(
+                f,
+                "  port               notifies {}, DPC runs {}, services {}, prefetch {} us",
+                p.notifies,
+                p.dpc_runs,
+                p.services,
+                p.render_prefetch_100ns / 10
+            )?;
+        }
+        let c = &self.cmp;
+        writeln!(
+            f,
+            "comparison           matched {}, missing {}, partial sysex {}, unexpected {}, \
+             missing bytes {}, dropped bytes counted {} (+ {} port units not sent)",
+            c.matched,
+            c.missing,
+            c.partial,
+            c.unexpected,
+            c.missing_bytes,
+            self.drops.miniport_bytes(),
+            self.drops.port_units
+        )?;
+        for s in &c.samples {
+            writeln!(f, "  {s}")?;
+        }
+        match &self.unload {
+            Some(Ok(())) => writeln!(
+                f,
+                "emulator             unload clean (no leaks, no timers, guards and poison \
+                 intact; IRQL rules held)"
+            )?,
+            Some(Err(e)) => writeln!(f, "emulator             {e}")?,
+            None => writeln!(f, "emulator             not unloaded")?,
+        }
+        if self.passed() {
+            writeln!(f, "result               PASS")?;
+        } else {
+            writeln!(f, "result               FAIL")?;
+            for r in &self.failures {
+                writeln!(f, "  {r}")?;
+            }
+        }
+        out.write_str(&f)
+    }
+}

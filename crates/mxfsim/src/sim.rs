@@ -1,0 +1,272 @@
+//! The loopback run: the miniport on the emulator behind the port emulator, a workload fed
+//! through the render pin in emulated real time, everything captured, then compared.
+
+use crate::compare::{Comparison, compare};
+use crate::report::Report;
+use crate::workload::Unit;
+use mxf_core::alloc::AllocatorConfig;
+use mxf_kemu::{Emu, EmuConfig, FaultPlan};
+use mxf_portemu::{Packaging, Port, PortConfig, RenderUnit, TimedMessage, normalize};
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+/// Which miniport runs behind the port.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum MiniportKind {
+    /// mxfloop's miniport (`mxf_miniport::new_miniport`).
+    Real,
+    /// The port emulator's test double.
+    Double,
+}
+
+/// Options of a run.
+#[derive(Clone, Debug)]
+pub struct SimOptions {
+    /// Driver Verifier settings in the emulator.
+    pub verifier: bool,
+    /// Fault injection: one pool allocation attempt in `n` fails (after setup).
+    pub faults: Option<u32>,
+    /// The port allocator's buffer size.
+    pub buffer_size: Option<u16>,
+    /// Seed (workload and faults).
+    pub seed: u64,
+    /// The miniport.
+    pub miniport: MiniportKind,
+    /// Progress lines on stderr.
+    pub progress: bool,
+    /// Test hook: flip a bit of one captured byte before comparing.
+    pub corrupt_capture: bool,
+    /// Render chain grouping.
+    pub packaging: Packaging,
+}
+
+/// Drops the workload's units into absolute time.
+fn render_units(units: &[Unit], start: i64) -> Vec<RenderUnit> {
+    units
+        .iter()
+        .map(|u| RenderUnit {
+            time: start + u.offset,
+            bytes: u.bytes.clone(),
+        })
+        .collect()
+}
+
+/// Drop counters of every stage, in bytes (plus the event-level ones).
+#[derive(Clone, Copy, Default, Debug)]
+pub struct Drops {
+    /// Units the port could not turn into events (port allocator failures).
+    pub port_units: u64,
+    /// Their bytes.
+    pub port_bytes: u64,
+    /// Render stream bytes dropped (refused by the loopback, rest of a SysEx).
+    pub render_bytes: u64,
+    /// Render stream top-level events refused (queue full) or flushed at stop.
+    pub render_events: u64,
+    /// Loopback bytes dropped (full, no memory) or discarded.
+    pub loopback_bytes: u64,
+    /// Capture bytes discarded or dropped by the packager (no memory).
+    pub capture_bytes: u64,
+    /// Capture bytes the packager's parser could not place (stray, truncated, skipped).
+    pub capture_parse_bytes: u64,
+}
+
+impl Drops {
+    /// Bytes dropped after the port handed them to the miniport.
+    pub fn miniport_bytes(&self) -> u64 {
+        self.render_bytes + self.loopback_bytes + self.capture_bytes + self.capture_parse_bytes
+    }
+}
+
+/// Runs the loopback over `units`.
+pub fn run(units: &[Unit], workload_name: &str, opt: &SimOptions) -> Report {
+    let started = Instant::now();
+    let cfg = if opt.verifier {
+        EmuConfig::verifier()
+    } else {
+        EmuConfig::default()
+    };
+    let emu = Emu::new(cfg);
+    let mut rep = Report::new(workload_name, opt);
+    let mut alloc_cfg = PortConfig::default().allocator;
+    if let Some(bs) = opt.buffer_size {
+        alloc_cfg.buffer_size = bs;
+    }
+    let port_cfg = PortConfig {
+        allocator: AllocatorConfig { ..alloc_cfg },
+        packaging: opt.packaging,
+    };
+    let miniport = match opt.miniport {
+        MiniportKind::Real => {
+            match mxf_miniport::new_miniport(emu.clone(), mxf_miniport::MiniportConfig::DEFAULT) {
+                Ok(m) => m,
+                Err(st) => {
+                    rep.fail(format!("new_miniport failed: {:#010x}", st as u32));
+                    return rep;
+                }
+            }
+        }
+        MiniportKind::Double => mxf_portemu::double::new_double_miniport(emu.clone()).miniport,
+    };
+    let mut port = match Port::with_config(emu.clone(), miniport, port_cfg) {
+        Ok(p) => p,
+        Err(e) => {
+            rep.fail(format!("port: {e}"));
+            return rep;
+        }
+    };
+    if let Err(e) = port.open_capture().and_then(|()| port.open_render()) {
+        rep.fail(format!("opening pins: {e}"));
+        drop(port);
+        rep.unload = Some(emu.unload().map(|_| ()).map_err(|b| b.to_string_lossy()));
+        return rep;
+    }
+    if let Some(n) = opt.faults {
+        emu.set_fault_plan(FaultPlan::Random {
+            seed: opt.seed,
+            one_in: n,
+        });
+    }
+    let start = emu.now_100ns() + 10_000;
+    let runits = render_units(units, start);
+    let last_time = runits.last().map_or(start, |u| u.time);
+    rep.units = runits.len() as u64;
+    rep.bytes_in_raw = runits.iter().map(|u| u.bytes.len() as u64).sum();
+    port.queue_render(runits.iter().cloned());
+    drive(&emu, &port, start, last_time, opt, &mut rep);
+    // Stop injecting faults before the streams are torn down: teardown only frees.
+    emu.set_fault_plan(FaultPlan::None);
+    let dropped_seqs = port.render_dropped_units();
+    let render = port.render_stats();
+    let mut drops = Drops {
+        port_units: render.units_dropped_no_memory,
+        port_bytes: render.bytes_dropped,
+        ..Drops::default()
+    };
+    if let (MiniportKind::Real, Some(mp)) = (opt.miniport, port.miniport()) {
+        if let Some(l) = mxf_miniport::loopback_stats::<Emu>(mp) {
+            drops.loopback_bytes =
+                l.bytes_dropped_full + l.bytes_dropped_no_memory + l.bytes_discarded;
+            rep.loopback = Some(l);
+        }
+        rep.loopback_alloc = mxf_miniport::loopback_allocator_stats::<Emu>(mp);
+        if let Some(r) = port.render_stream().and_then(mxf_miniport::render_stats::<Emu>) {
+            drops.render_bytes = r.bytes_dropped;
+            drops.render_events = r.events_refused + r.events_flushed;
+            rep.render_stream = Some(r);
+        }
+        if let Some(c) = port
+            .capture_stream()
+            .and_then(mxf_miniport::capture_stats::<Emu>)
+        {
+            drops.capture_bytes = c.bytes_discarded + c.packager.bytes_dropped_no_memory;
+            drops.capture_parse_bytes = c.packager.parser.bytes_stray
+                + c.packager.parser.bytes_truncated
+                + c.packager.parser.bytes_skipped;
+            rep.capture_stream = Some(c);
+        }
+    }
+    rep.port_alloc_live = port.allocator_stats();
+    rep.port = Some(port.stats());
+    rep.render_source = Some(render);
+    let log = port.capture_log();
+    let close = port.close();
+    let mut captured: Vec<TimedMessage>;
+    match close {
+        Ok(c) => {
+            if c.allocator_refs_left != 0 || !c.live_objects.is_empty() {
+                rep.fail(format!(
+                    "references left after close: allocator {} others, objects {:?}",
+                    c.allocator_refs_left, c.live_objects
+                ));
+            }
+            rep.port_alloc_end = c.allocator;
+        }
+        Err(e) => rep.fail(format!("close: {e}")),
+    }
+    rep.unload = Some(emu.unload().map(|_| ()).map_err(|b| b.to_string_lossy()));
+    {
+        let mut l = log.lock().unwrap_or_else(|e| e.into_inner());
+        rep.sink = Some(l.stats);
+        captured = l.assembler.take();
+    }
+    // Expected: what the port actually handed to the miniport, normalised.
+    let dropped: std::collections::HashSet<u64> = dropped_seqs.into_iter().collect();
+    let sent = normalize(
+        runits
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !dropped.contains(&(*i as u64)))
+            .map(|(_, u)| (u.time, &u.bytes[..])),
+    );
+    if opt.corrupt_capture {
+        if let Some(m) = captured.iter_mut().find(|m| m.bytes.len() >= 3) {
+            m.bytes[2] ^= 0x01;
+        }
+    }
+    let cmp: Comparison = compare(&sent, &captured);
+    rep.finish(sent, captured, cmp, drops, started.elapsed());
+    rep
+}
+
+/// Advances emulated time like a real-time stream: to each due timer in turn (nothing
+/// happens in between), until the workload is played and the pipeline is idle.
+fn drive(emu: &Emu, port: &Port, start: i64, last: i64, opt: &SimOptions, rep: &mut Report) {
+    const MAX_STEP: i64 = 10_000_000; // 1 s
+    const GRACE: i64 = 50_000_000; // 5 s of emulated time after the last unit
+    let mut last_progress = Instant::now();
+    let mut last_pct = 0u64;
+    loop {
+        let now = emu.now_100ns();
+        let idle = port.render_backlog() == 0;
+        let due = emu.next_timer_due();
+        if idle && due.is_none() {
+            break;
+        }
+        if now > last.saturating_add(GRACE) {
+            rep.fail(format!(
+                "pipeline still busy {} s after the last unit (timer due: {due:?})",
+                GRACE / 10_000_000
+            ));
+            break;
+        }
+        let step = match due {
+            Some(t) => (t - now).clamp(0, MAX_STEP),
+            None => MAX_STEP,
+        };
+        emu.advance_time(step.max(1));
+        if opt.progress && last_progress.elapsed() >= Duration::from_secs(1) {
+            let span = (last - start).max(1);
+            let pct = (((emu.now_100ns() - start).max(0) as u128 * 100) / span as u128).min(100)
+                as u64;
+            if pct != last_pct {
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "mxfsim: {pct:3}% of the workload played ({:.1} s emulated)",
+                    (emu.now_100ns() - start) as f64 / 1e7
+                );
+                last_pct = pct;
+            }
+            last_progress = Instant::now();
+        }
+    }
+    rep.emulated_100ns = emu.now_100ns() - start;
+}
+
+trait Lossy {
+    fn to_string_lossy(&self) -> String;
+}
+
+impl Lossy for mxf_kemu::BugCheck {
+    fn to_string_lossy(&self) -> String {
+        format!(
+            "bug check {:#x} {} ({:#x}, {:#x}, {:#x}, {:#x}): {}",
+            self.code,
+            self.name(),
+            self.params[0],
+            self.params[1],
+            self.params[2],
+            self.params[3],
+            self.message
+        )
+    }
+}
