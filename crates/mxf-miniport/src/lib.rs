@@ -6,9 +6,16 @@
 
 pub mod filter;
 pub mod intersection;
+pub mod miniport;
+pub mod stream;
 
 pub use filter::{
     FILTER_DESCRIPTOR, PIN_CAPTURE_BRIDGE, PIN_CAPTURE_STREAM, PIN_COUNT, PIN_RENDER_BRIDGE,
     PIN_RENDER_STREAM, filter_descriptor,
 };
 pub use intersection::{RESULTANT_FORMAT_SIZE, com_outcome, data_range_intersection};
+pub use miniport::{
+    MiniportConfig, loopback_allocator_stats, loopback_stats, new_miniport,
+};
+pub use stream::capture::{BURST_BYTES, CaptureStreamStats, capture_stats};
+pub use stream::render::render_stats;

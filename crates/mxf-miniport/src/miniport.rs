@@ -57,7 +57,7 @@ use mxf_core::com::{ComPtr, RefCount};
 use mxf_core::loopback::{Loopback, LoopbackConfig, LoopbackStats};
 use mxf_core::platform::{LogLevel, Platform, PoolTag};
 use mxf_core::render::RenderConfig;
-use mxf_core::service::new_service_group;
+use mxf_core::service::{ServiceGroupExt, new_service_group};
 
 /// Pool tag of the miniport object.
 pub const TAG_MINIPORT: PoolTag = PoolTag::new(b"MxfM");
@@ -77,7 +77,7 @@ pub struct MiniportConfig {
     /// What `NewStream` stores in `*SchedulePreFetch` (100 ns units).
     pub prefetch_100ns: u64,
     /// Most bytes one capture service (`PutMessage(NULL)`) drains; if more are waiting, the
-    /// stream asks the port for another service (`Notify`) instead of running on.
+    /// stream asks its service group for a delayed service instead of running on.
     pub capture_service_max_bytes: u32,
 }
 
@@ -163,6 +163,8 @@ pub fn new_miniport<P: Platform>(
     }
     let loopback = Loopback::new(platform.clone(), cfg.loopback)?;
     let group = new_service_group(platform.clone())?;
+    // The capture stream re-services itself through the group's timer (see `stream::capture`).
+    group.support_delayed_service();
     let mem = platform
         .pool_alloc(core::mem::size_of::<Miniport<P>>(), TAG_MINIPORT)
         .ok_or(STATUS_INSUFFICIENT_RESOURCES)?

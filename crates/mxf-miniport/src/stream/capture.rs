@@ -6,8 +6,10 @@
 //!   `IMasterClock::GetTime`, feeds them to the packager and sends everything completed, as
 //!   one chain, to the connected sink with one `PutMessage`. With no sink connected the chain
 //!   goes back to the allocator, counted in `events_dropped_no_sink`. At most
-//!   `capture_service_max_bytes` are drained per call; if more wait, the stream asks for
-//!   another service (`IPortDMus::Notify`). In any other state the loopback is emptied and the
+//!   `capture_service_max_bytes` are drained per call; if more wait, the stream asks the
+//!   service group for a delayed service (100 ns, on the group's timer) — not
+//!   `IPortDMus::Notify`, which a port servicing synchronously would turn into a recursion
+//!   with the group's lock held. In any other state the loopback is emptied and the
 //!   bytes counted as discarded (nobody listens).
 //! - `PutMessage(chain)` with a chain is not for a capture stream: the chain goes back to the
 //!   allocator and the call fails with `STATUS_INVALID_DEVICE_REQUEST`.
@@ -31,6 +33,7 @@ use mxf_abi::{
 use mxf_core::capture::{CapturePackager, CaptureStats, Chain};
 use mxf_core::com::{ComPtr, RefCount};
 use mxf_core::platform::{LogLevel, Platform, PoolTag, SpinLock};
+use mxf_core::service::ServiceGroupExt;
 
 /// Pool tag of a capture stream object.
 pub const TAG_CAPTURE_STREAM: PoolTag = PoolTag::new(b"MxfC");
@@ -231,7 +234,10 @@ impl<P: Platform> CaptureStream<P> {
             None => drop(chain),
         }
         if more {
-            self.miniport.notify();
+            // Not `Notify`: a port that services synchronously would recurse into this very
+            // call with the group's lock held. The group's own timer services it again in a
+            // fresh DPC, 100 ns from now.
+            self.miniport.group.request_delayed_service((-1i64) as u64);
         }
     }
 

@@ -1,0 +1,164 @@
+//! The miniport's COM surface on the emulator: QueryInterface, GetDescription,
+//! DataRangeIntersection argument checks, Init, NewStream validation and the one-stream rule.
+
+mod support;
+
+use mxf_abi::*;
+use mxf_core::com::ComPtr;
+use mxf_kemu::{Emu, EmuConfig};
+use mxf_miniport::filter::MIDI_RANGE;
+use mxf_miniport::{
+    MiniportConfig, PIN_CAPTURE_BRIDGE, PIN_CAPTURE_STREAM, PIN_RENDER_STREAM, new_miniport,
+};
+use std::ptr;
+use support::calls::*;
+use support::port::TestPort;
+use support::{TestClock, outstanding, test_allocator};
+
+#[test]
+fn query_interface_and_description() {
+    let emu = Emu::new(EmuConfig::verifier());
+    let m = new_miniport(emu.clone(), MiniportConfig::DEFAULT).unwrap();
+    let unk: ComPtr<IUnknown> = m.query().unwrap();
+    let mp: ComPtr<IMiniport> = unk.query().unwrap();
+    assert_eq!(mp.as_raw().cast::<u8>(), m.as_raw().cast());
+    assert_eq!(m.query::<IMxf>().err(), Some(STATUS_INVALID_PARAMETER));
+    assert_eq!(m.query::<IPortDMus>().err(), Some(STATUS_INVALID_PARAMETER));
+    let (st, d) = get_description(&m, true);
+    assert_eq!(st, STATUS_SUCCESS);
+    assert_eq!(d, mxf_miniport::filter_descriptor());
+    assert_eq!(get_description(&m, false).0, STATUS_INVALID_PARAMETER);
+    drop((unk, mp, m));
+    emu.unload().expect("clean unload");
+}
+
+#[test]
+fn data_range_intersection_checks_raw_arguments() {
+    let emu = Emu::new(EmuConfig::verifier());
+    let m = new_miniport(emu.clone(), MiniportConfig::DEFAULT).unwrap();
+    let mut ours = MIDI_RANGE.data_range;
+    let mut client = format(KSDATAFORMAT_SUBTYPE_MIDI);
+    let mut len = 0u32;
+    let mut out = [0u8; 64];
+    let n = ptr::null_mut();
+    assert_eq!(intersect(&m, PIN_RENDER_STREAM, n, &mut ours, &mut out, &mut len), STATUS_INVALID_PARAMETER);
+    assert_eq!(intersect(&m, PIN_RENDER_STREAM, &mut client, n, &mut out, &mut len), STATUS_INVALID_PARAMETER);
+    assert_eq!(intersect(&m, PIN_RENDER_STREAM, &mut client, &mut ours, &mut out, ptr::null_mut()), STATUS_INVALID_PARAMETER);
+    // A client range declaring fewer bytes than a KSDATARANGE is not read beyond its size.
+    let mut short = [0u32; 1];
+    short[0] = 4;
+    assert_eq!(
+        intersect(&m, PIN_RENDER_STREAM, short.as_mut_ptr().cast(), &mut ours, &mut out, &mut len),
+        STATUS_INVALID_PARAMETER
+    );
+    // Size query, success, no match.
+    assert_eq!(intersect(&m, PIN_RENDER_STREAM, &mut client, &mut ours, &mut [], &mut len), STATUS_BUFFER_OVERFLOW);
+    assert_eq!(len, 64);
+    len = 0;
+    assert_eq!(intersect(&m, PIN_CAPTURE_STREAM, &mut client, &mut ours, &mut out, &mut len), STATUS_SUCCESS);
+    assert_eq!(len, 64);
+    assert_eq!(&out[..4], &64u32.to_le_bytes());
+    assert_eq!(intersect(&m, PIN_CAPTURE_BRIDGE, &mut client, &mut ours, &mut out, &mut len), STATUS_NO_MATCH);
+    drop(m);
+    emu.unload().expect("clean unload");
+}
+
+#[test]
+fn init_new_stream_validation_and_one_stream_each() {
+    let emu = Emu::new(EmuConfig::verifier());
+    let m = new_miniport(emu.clone(), MiniportConfig::DEFAULT).unwrap();
+    let port = TestPort::new();
+    assert_eq!(init(&m, None).0, STATUS_INVALID_PARAMETER);
+    let (st, group) = init(&m, Some(&port));
+    assert_eq!(st, STATUS_SUCCESS);
+    let group = group.expect("a service group");
+    assert_eq!(TestPort::refs(&port), 2, "the miniport keeps the port");
+    assert_eq!(init(&m, Some(&port)).0, STATUS_INVALID_DEVICE_STATE);
+    assert_eq!(TestPort::refs(&port), 2);
+
+    let alloc = test_allocator(&emu);
+    let clock = TestClock::new(&emu);
+    let midi = format(KSDATAFORMAT_SUBTYPE_MIDI);
+    let dmus = format(KSDATAFORMAT_SUBTYPE_DIRECTMUSIC);
+    let (a, c) = (Some(&alloc), Some(&clock));
+    let r = DmusStreamType::MIDI_RENDER;
+    let cap = DmusStreamType::MIDI_CAPTURE;
+    // Pin / type mismatches, unsupported types, bad formats, missing interfaces.
+    let bad = [
+        (PIN_RENDER_STREAM, cap, Some(&midi), a, c, STATUS_INVALID_PARAMETER),
+        (PIN_CAPTURE_STREAM, r, Some(&midi), a, c, STATUS_INVALID_PARAMETER),
+        (PIN_CAPTURE_BRIDGE, cap, Some(&midi), a, c, STATUS_INVALID_PARAMETER),
+        (99, r, Some(&midi), a, c, STATUS_INVALID_PARAMETER),
+        (PIN_RENDER_STREAM, DmusStreamType::WAVE_SINK, Some(&midi), a, c, STATUS_NOT_SUPPORTED),
+        (PIN_RENDER_STREAM, DmusStreamType::INVALID, Some(&midi), a, c, STATUS_NOT_SUPPORTED),
+        (PIN_RENDER_STREAM, r, None, a, c, STATUS_INVALID_PARAMETER),
+        (PIN_RENDER_STREAM, r, Some(&midi), None, c, STATUS_INVALID_PARAMETER),
+        (PIN_CAPTURE_STREAM, cap, Some(&midi), a, None, STATUS_INVALID_PARAMETER),
+    ];
+    for (i, (pin, ty, f, a, c, want)) in bad.into_iter().enumerate() {
+        let o = new_stream(&m, pin, ty, f, a, c);
+        assert_eq!(o.status, want, "case {i}");
+        assert!(o.stream.is_none() && o.group.is_none(), "case {i}");
+    }
+    let mut wrong = format(KSDATAFORMAT_SUBTYPE_MIDI);
+    wrong.major_format = KSDATAFORMAT_SUBTYPE_MIDI;
+    let mut short = format(KSDATAFORMAT_SUBTYPE_MIDI);
+    short.format_size = 32;
+    for f in [&wrong, &short] {
+        assert_eq!(new_stream(&m, PIN_RENDER_STREAM, r, Some(f), a, c).status, STATUS_INVALID_PARAMETER);
+    }
+
+    let render = new_stream(&m, PIN_RENDER_STREAM, r, Some(&dmus), a, c);
+    assert_eq!(render.status, STATUS_SUCCESS);
+    assert!(render.group.is_none(), "render streams need no service group");
+    assert_eq!(render.prefetch, MiniportConfig::DEFAULT.prefetch_100ns);
+    let second = new_stream(&m, PIN_RENDER_STREAM, r, Some(&dmus), a, c);
+    assert_eq!(second.status, STATUS_INVALID_DEVICE_REQUEST);
+    let capture = new_stream(&m, PIN_CAPTURE_STREAM, cap, Some(&midi), a, c);
+    assert_eq!(capture.status, STATUS_SUCCESS);
+    assert_eq!(capture.group.as_ref().map(|g| g.as_raw()), Some(group.as_raw()));
+    assert_eq!(new_stream(&m, PIN_CAPTURE_STREAM, cap, Some(&midi), a, c).status, STATUS_INVALID_DEVICE_REQUEST);
+
+    let stream = render.stream.unwrap();
+    // Render streams have no output; QI answers IMXF.
+    assert_eq!(stream.connect_output(&stream), STATUS_INVALID_DEVICE_REQUEST);
+    let again: ComPtr<IMxf> = stream.query().unwrap();
+    drop(again);
+    // Closing a stream frees its slot.
+    drop(stream);
+    let render2 = new_stream(&m, PIN_RENDER_STREAM, r, Some(&midi), a, c);
+    assert_eq!(render2.status, STATUS_SUCCESS);
+
+    drop((render2, capture, group, m));
+    assert_eq!(TestPort::refs(&port), 1, "the port is released with the miniport");
+    assert_eq!(outstanding(&alloc), (0, 0));
+    drop((alloc, clock, port));
+    emu.unload().expect("clean unload");
+}
+
+#[test]
+fn capture_stream_refuses_chains_and_manages_its_sink() {
+    let emu = Emu::new(EmuConfig::verifier());
+    let m = new_miniport(emu.clone(), MiniportConfig::DEFAULT).unwrap();
+    let alloc = test_allocator(&emu);
+    let clock = TestClock::new(&emu);
+    let midi = format(KSDATAFORMAT_SUBTYPE_MIDI);
+    let cap = new_stream(&m, PIN_CAPTURE_STREAM, DmusStreamType::MIDI_CAPTURE, Some(&midi), Some(&alloc), Some(&clock));
+    let s = cap.stream.unwrap();
+    let ev = support::event(&alloc, &[0x90, 1, 2], 0, 0);
+    // SAFETY: a chain of `alloc`'s events, given away.
+    assert_eq!(unsafe { s.put_message(ev) }, STATUS_INVALID_DEVICE_REQUEST);
+    assert_eq!(outstanding(&alloc), (0, 0), "the refused chain went back");
+    let sink = support::port::CaptureSink::new(&alloc);
+    assert_eq!(s.connect_output(&sink), STATUS_SUCCESS);
+    assert_eq!(s.connect_output(&sink), STATUS_INVALID_DEVICE_STATE);
+    assert_eq!(s.disconnect_output(&s), STATUS_INVALID_PARAMETER);
+    assert_eq!(s.disconnect_output(&sink), STATUS_SUCCESS);
+    assert_eq!(s.set_state(KsState(9)), STATUS_INVALID_PARAMETER);
+    let st = mxf_miniport::capture_stats::<Emu>(&s).unwrap();
+    assert_eq!(st.chains_refused, 1);
+    assert!(mxf_miniport::render_stats::<Emu>(&s).is_none());
+    drop((s, cap.group, sink, m));
+    drop((alloc, clock));
+    emu.unload().expect("clean unload");
+}
