@@ -41,7 +41,9 @@ fn hex(b: &[u8]) -> String {
 fn fits(sent: &TimedMessage, got: &TimedMessage) -> Option<bool> {
     if !got.truncated && !sent.truncated && got.bytes == sent.bytes {
         Some(true)
-    } else if got.truncated && sent.bytes.starts_with(&got.bytes) && got.bytes.first() == Some(&0xF0)
+    } else if got.truncated
+        && sent.bytes.starts_with(&got.bytes)
+        && got.bytes.first() == Some(&0xF0)
     {
         Some(false)
     } else if got.truncated && sent.truncated && got.bytes == sent.bytes {
@@ -90,7 +92,8 @@ pub fn compare(sent: &[TimedMessage], got: &[TimedMessage]) -> Comparison {
             None => {
                 // Is the captured message further on in the input (the ones before it lost)?
                 let ahead = if got[j].truncated {
-                    (i + 1..sent.len().min(i + LOOKAHEAD)).find(|&k| fits(&sent[k], &got[j]).is_some())
+                    (i + 1..sent.len().min(i + LOOKAHEAD))
+                        .find(|&k| fits(&sent[k], &got[j]).is_some())
                 } else {
                     index.get(&got[j].bytes[..]).and_then(|v| {
                         let p = v.partition_point(|&k| k <= i);
@@ -144,7 +147,10 @@ mod tests {
         let s = [m(&[0x90, 1, 2], 10), m(&[0xF8], 20)];
         let g = [m(&[0x90, 1, 2], 15), m(&[0xF8], 40)];
         let c = compare(&s, &g);
-        assert_eq!((c.matched, c.missing, c.unexpected, c.partial), (2, 0, 0, 0));
+        assert_eq!(
+            (c.matched, c.missing, c.unexpected, c.partial),
+            (2, 0, 0, 0)
+        );
         assert_eq!(c.latencies, vec![5, 20]);
     }
 

@@ -64,7 +64,9 @@ mod tests {
 
     #[test]
     fn raw_bytes_split_at_message_boundaries_keeping_every_byte() {
-        let data = [0x90, 0x3C, 0x40, 0x3E, 0x41, 0xF0, 1, 0xF8, 2, 0xF7, 0xF8, 0x80];
+        let data = [
+            0x90, 0x3C, 0x40, 0x3E, 0x41, 0xF0, 1, 0xF8, 2, 0xF7, 0xF8, 0x80,
+        ];
         let u = raw_units(&data);
         let bytes: Vec<Vec<u8>> = u.iter().map(|u| u.bytes.clone()).collect();
         assert_eq!(

@@ -53,7 +53,8 @@ pub fn parse(bytes: &[u8]) -> Result<Parsed, String> {
     });
     drop(alloc);
     asm.finish();
-    emu.unload().map_err(|b| format!("emulator: {}", b.message))?;
+    emu.unload()
+        .map_err(|b| format!("emulator: {}", b.message))?;
     let mut messages = Vec::new();
     let mut diagnostics = Vec::new();
     for TimedMessage {
@@ -71,10 +72,7 @@ pub fn parse(bytes: &[u8]) -> Result<Parsed, String> {
         diagnostics.push(format!(
             "dropped: {} stray byte(s), {} byte(s) of {} message(s) cut short, {} byte(s) for \
              want of memory",
-            p.bytes_stray,
-            p.bytes_truncated,
-            p.truncated_messages,
-            stats.bytes_dropped_no_memory
+            p.bytes_stray, p.bytes_truncated, p.truncated_messages, stats.bytes_dropped_no_memory
         ));
     }
     Ok(Parsed {

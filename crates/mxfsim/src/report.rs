@@ -128,7 +128,8 @@ impl Report {
                     MiniportKind::Double => "test double",
                 },
                 if opt.verifier { "on" } else { "off" },
-                opt.faults.map_or("off".to_string(), |n| format!("1 in {n}")),
+                opt.faults
+                    .map_or("off".to_string(), |n| format!("1 in {n}")),
                 opt.buffer_size
                     .map_or("default".to_string(), |n| n.to_string()),
                 opt.packaging,
@@ -237,7 +238,10 @@ impl fmt::Display for Report {
             self.emulated_100ns as f64 / 1e7,
             self.wall.as_secs_f64()
         )?;
-        writeln!(f, "messages (normalised)      sent   (bytes)   captured   (bytes)")?;
+        writeln!(
+            f,
+            "messages (normalised)      sent   (bytes)   captured   (bytes)"
+        )?;
         for (i, name) in KINDS.iter().enumerate() {
             if self.sent.count[i] + self.got.count[i] == 0 {
                 continue;
@@ -277,7 +281,10 @@ impl fmt::Display for Report {
             let h: Vec<String> = buckets
                 .iter()
                 .map(|&(lo, hi, name)| {
-                    format!("{name}: {}", s.iter().filter(|&&x| x >= lo && x <= hi).count())
+                    format!(
+                        "{name}: {}",
+                        s.iter().filter(|&&x| x >= lo && x <= hi).count()
+                    )
                 })
                 .collect();
             writeln!(f, "  histogram          {}", h.join(", "))?;

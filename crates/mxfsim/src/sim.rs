@@ -62,7 +62,7 @@ pub struct Drops {
     pub render_bytes: u64,
     /// Render stream top-level events refused (queue full) or flushed at stop.
     pub render_events: u64,
-    /// Loopback bytes dropped (full, no memory) or discarded.
+    /// Loopback bytes discarded (refused writes are in `render_bytes`).
     pub loopback_bytes: u64,
     /// Capture bytes discarded or dropped by the packager (no memory).
     pub capture_bytes: u64,
@@ -91,20 +91,27 @@ pub fn run(units: &[Unit], workload_name: &str, opt: &SimOptions) -> Report {
     if let Some(bs) = opt.buffer_size {
         alloc_cfg.buffer_size = bs;
     }
+    let mut mp_cfg = mxf_miniport::MiniportConfig::DEFAULT;
+    if opt.faults.is_some() {
+        // Small reserves, so that allocations reach the (faulty) pool instead of being served
+        // from memory set aside at creation.
+        alloc_cfg.reserve_events = 8;
+        alloc_cfg.reserve_buffers = 1;
+        mp_cfg.loopback.allocator.reserve_events = 8;
+        mp_cfg.loopback.allocator.reserve_buffers = 1;
+    }
     let port_cfg = PortConfig {
         allocator: AllocatorConfig { ..alloc_cfg },
         packaging: opt.packaging,
     };
     let miniport = match opt.miniport {
-        MiniportKind::Real => {
-            match mxf_miniport::new_miniport(emu.clone(), mxf_miniport::MiniportConfig::DEFAULT) {
-                Ok(m) => m,
-                Err(st) => {
-                    rep.fail(format!("new_miniport failed: {:#010x}", st as u32));
-                    return rep;
-                }
+        MiniportKind::Real => match mxf_miniport::new_miniport(emu.clone(), mp_cfg) {
+            Ok(m) => m,
+            Err(st) => {
+                rep.fail(format!("new_miniport failed: {:#010x}", st as u32));
+                return rep;
             }
-        }
+        },
         MiniportKind::Double => mxf_portemu::double::new_double_miniport(emu.clone()).miniport,
     };
     let mut port = match Port::with_config(emu.clone(), miniport, port_cfg) {
@@ -144,12 +151,16 @@ pub fn run(units: &[Unit], workload_name: &str, opt: &SimOptions) -> Report {
     };
     if let (MiniportKind::Real, Some(mp)) = (opt.miniport, port.miniport()) {
         if let Some(l) = mxf_miniport::loopback_stats::<Emu>(mp) {
-            drops.loopback_bytes =
-                l.bytes_dropped_full + l.bytes_dropped_no_memory + l.bytes_discarded;
+            // Writes the loopback refused (full, no memory) are counted again by the render
+            // stream's `bytes_dropped`: only discards are the loopback's own.
+            drops.loopback_bytes = l.bytes_discarded;
             rep.loopback = Some(l);
         }
         rep.loopback_alloc = mxf_miniport::loopback_allocator_stats::<Emu>(mp);
-        if let Some(r) = port.render_stream().and_then(mxf_miniport::render_stats::<Emu>) {
+        if let Some(r) = port
+            .render_stream()
+            .and_then(mxf_miniport::render_stats::<Emu>)
+        {
             drops.render_bytes = r.bytes_dropped;
             drops.render_events = r.events_refused + r.events_flushed;
             rep.render_stream = Some(r);
@@ -198,10 +209,10 @@ pub fn run(units: &[Unit], workload_name: &str, opt: &SimOptions) -> Report {
             .filter(|(i, _)| !dropped.contains(&(*i as u64)))
             .map(|(_, u)| (u.time, &u.bytes[..])),
     );
-    if opt.corrupt_capture {
-        if let Some(m) = captured.iter_mut().find(|m| m.bytes.len() >= 3) {
-            m.bytes[2] ^= 0x01;
-        }
+    if opt.corrupt_capture
+        && let Some(m) = captured.iter_mut().find(|m| m.bytes.len() >= 3)
+    {
+        m.bytes[2] ^= 0x01;
     }
     let cmp: Comparison = compare(&sent, &captured);
     rep.finish(sent, captured, cmp, drops, started.elapsed());
@@ -236,8 +247,8 @@ fn drive(emu: &Emu, port: &Port, start: i64, last: i64, opt: &SimOptions, rep: &
         emu.advance_time(step.max(1));
         if opt.progress && last_progress.elapsed() >= Duration::from_secs(1) {
             let span = (last - start).max(1);
-            let pct = (((emu.now_100ns() - start).max(0) as u128 * 100) / span as u128).min(100)
-                as u64;
+            let pct =
+                (((emu.now_100ns() - start).max(0) as u128 * 100) / span as u128).min(100) as u64;
             if pct != last_pct {
                 let _ = writeln!(
                     std::io::stderr(),

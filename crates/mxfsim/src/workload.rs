@@ -13,9 +13,7 @@ pub struct Unit {
 }
 
 /// SysEx payload sizes of the full workload.
-pub const FULL_SYSEX_SIZES: &[usize] = &[
-    1, 2, 7, 8, 9, 100, 1000, 4096, 65536, 262_144, 1_048_576,
-];
+pub const FULL_SYSEX_SIZES: &[usize] = &[1, 2, 7, 8, 9, 100, 1000, 4096, 65536, 262_144, 1_048_576];
 /// SysEx payload sizes of `--quick`.
 pub const QUICK_SYSEX_SIZES: &[usize] = &[1, 2, 7, 8, 9, 100, 1000, 4079, 4080, 4081, 9000];
 
@@ -28,7 +26,7 @@ impl Rng {
         Self(seed)
     }
     /// The next 64 random bits.
-    pub fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -37,10 +35,10 @@ impl Rng {
     }
     /// Uniform in `0..n` (`n > 0`).
     pub fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
+        self.next_u64() % n.max(1)
     }
     fn data(&mut self) -> u8 {
-        (self.next() & 0x7F) as u8
+        (self.next_u64() & 0x7F) as u8
     }
 }
 
