@@ -26,7 +26,11 @@ fn bytes_come_out_in_order_with_write_times() {
     let emu = Emu::new(EmuConfig::verifier());
     let lb = Loopback::new(emu.clone(), LoopbackConfig::DEFAULT).unwrap();
     assert_eq!(lb.write(&[1, 2, 3], 100), WriteOutcome::Accepted);
-    assert_eq!(lb.write(&[4, 5], 100), WriteOutcome::Accepted, "same time: same chunk");
+    assert_eq!(
+        lb.write(&[4, 5], 100),
+        WriteOutcome::Accepted,
+        "same time: same chunk"
+    );
     assert_eq!(lb.write(&[6; 20], 200), WriteOutcome::Accepted);
     assert_eq!(lb.write(&[], 300), WriteOutcome::Accepted);
     let s = lb.stats();
@@ -43,7 +47,10 @@ fn bytes_come_out_in_order_with_write_times() {
     assert!(big[1..21].iter().all(|&x| x == 6));
     assert_eq!(lb.read_burst(&mut big, Some(300)).written_at, None);
     let s = lb.stats();
-    assert_eq!((s.latency_samples, s.latency_max, s.latency_total), (2, 160, 310));
+    assert_eq!(
+        (s.latency_samples, s.latency_max, s.latency_total),
+        (2, 160, 310)
+    );
     assert_eq!(s.chunks_queued, 0);
     invariant(&s);
     let a = Allocator::from_com(lb.allocator()).unwrap().stats();
@@ -109,7 +116,11 @@ fn allocator_exhaustion_drops_the_write_and_keeps_the_queue_intact() {
     let a = Allocator::from_com(lb.allocator()).unwrap().stats();
     assert_eq!((a.outstanding_events, a.outstanding_buffers), (0, 0));
     // Room again.
-    assert_eq!(lb.write(&[6; 250], 9), WriteOutcome::DroppedNoMemory, "needs 3 buffers");
+    assert_eq!(
+        lb.write(&[6; 250], 9),
+        WriteOutcome::DroppedNoMemory,
+        "needs 3 buffers"
+    );
     assert_eq!(lb.write(&[6; 200], 9), WriteOutcome::Accepted);
     invariant(&lb.stats());
     finish(emu, lb);

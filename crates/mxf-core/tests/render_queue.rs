@@ -40,7 +40,11 @@ fn finish(
 ) {
     assert_eq!(emu.current_irql_for_test(), PASSIVE_LEVEL);
     drop(q);
-    assert_eq!(outstanding(&alloc), (0, 0), "every event and buffer returned");
+    assert_eq!(
+        outstanding(&alloc),
+        (0, 0),
+        "every event and buffer returned"
+    );
     drop(alloc);
     drop(clock);
     emu.unload().expect("clean unload");
@@ -64,7 +68,7 @@ fn out_of_order_input_plays_in_time_order_stable_and_dont_hold_first() {
         (1, 5 * MS, false),
         (2, 3 * MS, false),
         (3, 5 * MS, false),
-        (4, 1 * MS, false),
+        (4, MS, false),
         (5, 0, true),
         (6, 3 * MS, false),
         (7, 9 * MS, true),
@@ -79,6 +83,7 @@ fn out_of_order_input_plays_in_time_order_stable_and_dont_hold_first() {
         })
         .collect();
     // Delivered as two chains, from DISPATCH_LEVEL as the port does.
+    // SAFETY: fresh events of the queue's allocator, given to the queue.
     emu.at_irql(mxf_core::platform::DISPATCH_LEVEL, || unsafe {
         assert_eq!(q.put_message(chain(&evs[..4])), STATUS_SUCCESS);
         assert_eq!(q.put_message(chain(&evs[4..])), STATUS_SUCCESS);
@@ -110,6 +115,7 @@ fn timer_plays_each_event_at_its_presentation_time() {
         .enumerate()
         .map(|(i, &t)| event(&alloc, &[0x80, 0x3C, i as u8], t, 0))
         .collect();
+    // SAFETY: fresh events of the queue's allocator, given to the queue.
     unsafe { q.put_message(chain(&evs)) };
     // Nothing before the first due time.
     emu.advance_time(2 * MS as i64 - 1);
@@ -121,7 +127,10 @@ fn timer_plays_each_event_at_its_presentation_time() {
     assert_eq!(w.len(), 4);
     for (i, (bytes, clock_t, emu_t)) in w.iter().enumerate() {
         assert_eq!(bytes[2] as usize, i);
-        assert_eq!(*clock_t as u64, times[i], "written with the clock time of the batch");
+        assert_eq!(
+            *clock_t as u64, times[i],
+            "written with the clock time of the batch"
+        );
         assert_eq!((*emu_t - start) as u64, times[i], "played at its due time");
     }
     // The two events at 7 ms went in one batch: one timer run each for 2, 7, 13 ms.
@@ -135,6 +144,7 @@ fn late_put_plays_at_once_and_counts_lateness() {
     let (emu, alloc, clock, rec, q) = setup(RenderConfig::DEFAULT);
     q.set_state(KsState::RUN);
     emu.advance_time(10 * MS as i64);
+    // SAFETY: fresh events of the queue's allocator, given to the queue.
     unsafe { q.put_message(event(&alloc, &[0xC0, 5], 4 * MS, 0)) };
     emu.advance_time(0);
     assert_eq!(rec.writes.lock().unwrap().len(), 1);
@@ -151,21 +161,30 @@ fn stop_flushes_pause_holds_run_resumes() {
     let evs: Vec<_> = (0..5u8)
         .map(|i| event(&alloc, &[0x90, i, 1], u64::from(i) * MS, 0))
         .collect();
+    // SAFETY: fresh events of the queue's allocator, given to the queue.
     unsafe { q.put_message(chain(&evs)) };
     q.set_state(KsState::ACQUIRE);
     q.set_state(KsState::PAUSE);
     emu.advance_time(10 * MS as i64);
-    assert!(rec.writes.lock().unwrap().is_empty(), "nothing plays while paused");
+    assert!(
+        rec.writes.lock().unwrap().is_empty(),
+        "nothing plays while paused"
+    );
     assert_eq!(outstanding(&alloc).0, 5);
     q.set_state(KsState::RUN);
     emu.advance_time(0);
-    assert_eq!(rec.writes.lock().unwrap().len(), 5, "past-due events play at once");
+    assert_eq!(
+        rec.writes.lock().unwrap().len(),
+        5,
+        "past-due events play at once"
+    );
     assert_eq!(q.stats().lateness_max, 10 * MS);
     // Now queue more in the future and stop: all flushed back to the allocator.
     let sysex = sysex_bytes(10_000, 7);
     let mut evs = sysex_events(&alloc, &sysex, 50 * MS);
     evs.push(event(&alloc, &[0xF8], 60 * MS, 0));
     let n = evs.len() as u64;
+    // SAFETY: fresh events of the queue's allocator, given to the queue.
     unsafe { q.put_message(chain(&evs)) };
     assert!(outstanding(&alloc).1 > 0);
     assert_eq!(q.set_state(KsState::STOP), STATUS_SUCCESS);
@@ -193,11 +212,13 @@ fn long_burst_is_played_in_bounded_batches_and_packages_are_walked() {
         event(&alloc, &[0x80, 1, 0], 0, 0),
     ]);
     let pkg = event(&alloc, &[], 2 * MS, mxf_abi::DMUS_KEF_PACKAGE_EVENT);
+    // SAFETY: `pkg` is a fresh event of ours.
     unsafe { (*pkg).u_data.p_package_evt = sub };
     let empty_pkg = event(&alloc, &[], 2 * MS, mxf_abi::DMUS_KEF_PACKAGE_EVENT);
     evs.push(pkg);
     evs.push(empty_pkg);
     let n = evs.len() as u64;
+    // SAFETY: fresh events of the queue's allocator, given to the queue.
     unsafe { q.put_message(chain(&evs)) };
     emu.advance_time(5 * MS as i64);
     let mut expect = sysex.clone();
@@ -228,6 +249,7 @@ fn refused_sysex_fragment_drops_the_rest_of_that_sysex_only() {
     evs.push(event(&alloc, &[0xF8], 2 * MS, 0));
     evs.push(frags[2]);
     evs.push(event(&alloc, &[0x80, 60, 0], 3 * MS, 0));
+    // SAFETY: fresh events of the queue's allocator, given to the queue.
     unsafe { q.put_message(chain(&evs)) };
     emu.advance_time(5 * MS as i64);
     let w = rec.writes.lock().unwrap().clone();
@@ -239,9 +261,15 @@ fn refused_sysex_fragment_drops_the_rest_of_that_sysex_only() {
     assert_eq!(got[3], &[0x80, 60, 0]);
     let s = q.stats();
     assert_eq!(s.sysex_dropped, 1);
-    assert_eq!(s.writes_dropped, 2, "the refused fragment and the one after");
+    assert_eq!(
+        s.writes_dropped, 2,
+        "the refused fragment and the one after"
+    );
     assert_eq!(s.bytes_dropped, (sysex.len() - 4080) as u64);
-    assert_eq!(s.bytes_rendered + s.bytes_dropped, 3 + sysex.len() as u64 + 1 + 3);
+    assert_eq!(
+        s.bytes_rendered + s.bytes_dropped,
+        3 + sysex.len() as u64 + 1 + 3
+    );
     finish(emu, alloc, clock, q);
 }
 
@@ -255,10 +283,18 @@ fn full_queue_refuses_and_returns_events() {
     let evs: Vec<_> = (0..5u8)
         .map(|i| event(&alloc, &[0x90, i, 1], MS, 0))
         .collect();
-    assert_eq!(unsafe { q.put_message(chain(&evs)) }, STATUS_INSUFFICIENT_RESOURCES);
+    assert_eq!(
+        // SAFETY: fresh events of the queue's allocator, given to the queue.
+        unsafe { q.put_message(chain(&evs)) },
+        STATUS_INSUFFICIENT_RESOURCES
+    );
     assert_eq!(q.stats().events_refused, 2);
     assert_eq!(outstanding(&alloc).0, 3);
-    assert_eq!(unsafe { q.put_message(std::ptr::null_mut()) }, STATUS_SUCCESS);
+    assert_eq!(
+        // SAFETY: fresh events of the queue's allocator, given to the queue.
+        unsafe { q.put_message(std::ptr::null_mut()) },
+        STATUS_SUCCESS
+    );
     // Destruction flushes what is left.
     finish(emu, alloc, clock, q);
 }
@@ -270,6 +306,7 @@ fn failing_clock_does_not_wedge_the_queue() {
     TestClock::get(&clock)
         .fail
         .store(true, std::sync::atomic::Ordering::Relaxed);
+    // SAFETY: fresh events of the queue's allocator, given to the queue.
     unsafe { q.put_message(event(&alloc, &[0x90, 1, 1], 1_000 * MS, 0)) };
     emu.advance_time(1);
     assert_eq!(rec.writes.lock().unwrap().len(), 1);

@@ -3,8 +3,8 @@
 
 use mxf_abi::{
     Guid, IID_IMXF, IID_ISERVICE_GROUP, IID_ISERVICE_SINK, IID_IUNKNOWN, IServiceGroup,
-    IServiceSink, IServiceSinkVtbl, IUnknown, IUnknownVtbl, NtStatus, STATUS_INSUFFICIENT_RESOURCES,
-    STATUS_INVALID_PARAMETER, STATUS_SUCCESS,
+    IServiceSink, IServiceSinkVtbl, IUnknown, IUnknownVtbl, NtStatus,
+    STATUS_INSUFFICIENT_RESOURCES, STATUS_INVALID_PARAMETER, STATUS_SUCCESS,
 };
 use mxf_core::com::ComPtr;
 use mxf_core::service::{
@@ -33,18 +33,28 @@ static SINK_VTBL: IServiceSinkVtbl = IServiceSinkVtbl {
     request_service: sink_request,
 };
 
-unsafe extern "system" fn sink_qi(_: *mut IUnknown, _: *const Guid, out: *mut *mut c_void) -> NtStatus {
+unsafe extern "system" fn sink_qi(
+    _: *mut IUnknown,
+    _: *const Guid,
+    out: *mut *mut c_void,
+) -> NtStatus {
     // SAFETY: test caller passes a valid out-pointer.
     unsafe { *out = ptr::null_mut() };
     STATUS_INVALID_PARAMETER
 }
 unsafe extern "system" fn sink_add_ref(this: *mut IUnknown) -> u32 {
     // SAFETY: `this` is a live Sink.
-    unsafe { &*this.cast::<Sink>() }.refs.fetch_add(1, Ordering::Relaxed) + 1
+    unsafe { &*this.cast::<Sink>() }
+        .refs
+        .fetch_add(1, Ordering::Relaxed)
+        + 1
 }
 unsafe extern "system" fn sink_release(this: *mut IUnknown) -> u32 {
     // SAFETY: `this` is a live Sink.
-    let n = unsafe { &*this.cast::<Sink>() }.refs.fetch_sub(1, Ordering::AcqRel) - 1;
+    let n = unsafe { &*this.cast::<Sink>() }
+        .refs
+        .fetch_sub(1, Ordering::AcqRel)
+        - 1;
     if n == 0 {
         // SAFETY: the last reference: the Box from `new_sink` is freed once.
         drop(unsafe { Box::from_raw(this.cast::<Sink>()) });
@@ -53,7 +63,9 @@ unsafe extern "system" fn sink_release(this: *mut IUnknown) -> u32 {
 }
 unsafe extern "system" fn sink_request(this: *mut IServiceSink) {
     // SAFETY: `this` is a live Sink.
-    unsafe { &*this.cast::<Sink>() }.calls.fetch_add(1, Ordering::Relaxed);
+    unsafe { &*this.cast::<Sink>() }
+        .calls
+        .fetch_add(1, Ordering::Relaxed);
 }
 
 fn new_sink() -> (ComPtr<IServiceSink>, Arc<AtomicU32>, Arc<AtomicU32>) {
@@ -77,7 +89,11 @@ fn members_are_serviced_and_their_references_managed() {
     let (b, b_refs, b_calls) = new_sink();
     assert_eq!(g.add_member(&a), STATUS_SUCCESS);
     assert_eq!(g.add_member(&b), STATUS_SUCCESS);
-    assert_eq!(a_refs.load(Ordering::Relaxed), 2, "the group holds a reference");
+    assert_eq!(
+        a_refs.load(Ordering::Relaxed),
+        2,
+        "the group holds a reference"
+    );
     emu.at_irql(mxf_core::platform::DISPATCH_LEVEL, || g.request_service());
     g.request_service();
     assert_eq!(a_calls.load(Ordering::Relaxed), 2);
@@ -85,7 +101,13 @@ fn members_are_serviced_and_their_references_managed() {
     g.remove_member(&a);
     assert_eq!(a_refs.load(Ordering::Relaxed), 1);
     g.request_service();
-    assert_eq!((a_calls.load(Ordering::Relaxed), b_calls.load(Ordering::Relaxed)), (2, 3));
+    assert_eq!(
+        (
+            a_calls.load(Ordering::Relaxed),
+            b_calls.load(Ordering::Relaxed)
+        ),
+        (2, 3)
+    );
     assert_eq!(member_count::<Emu>(&g), Some(1));
     let st = service_stats::<Emu>(&g).unwrap();
     assert_eq!((st.requests, st.member_calls), (3, 5));
@@ -146,7 +168,10 @@ fn delayed_service_fires_on_the_timer_and_can_be_cancelled() {
     emu.advance_time(50_000);
     assert_eq!(calls.load(Ordering::Relaxed), 2);
     let st = service_stats::<Emu>(&g).unwrap();
-    assert_eq!((st.delayed_fired, st.delayed_cancelled, st.delayed_requests), (2, 1, 3));
+    assert_eq!(
+        (st.delayed_fired, st.delayed_cancelled, st.delayed_requests),
+        (2, 1, 3)
+    );
     drop(g);
     drop(s);
     emu.unload().expect("clean unload: the timer was deleted");
@@ -164,14 +189,18 @@ fn query_interface_answers_the_three_interfaces() {
     for iid in [IID_IUNKNOWN, IID_ISERVICE_SINK, IID_ISERVICE_GROUP] {
         let mut out: *mut c_void = ptr::null_mut();
         // SAFETY: a live group; valid iid and out pointers.
-        let st = unsafe { ((*(*g.as_raw()).vtbl).base.base.query_interface)(g.as_raw().cast(), &iid, &mut out) };
+        let st = unsafe {
+            ((*(*g.as_raw()).vtbl).base.base.query_interface)(g.as_raw().cast(), &iid, &mut out)
+        };
         assert_eq!(st, STATUS_SUCCESS);
         // SAFETY: the reference QueryInterface handed out is released once.
         drop(unsafe { ComPtr::<IUnknown>::from_raw(NonNull::new(out.cast()).unwrap()) });
     }
-    let mut out: *mut c_void = 1 as *mut c_void;
+    let mut out: *mut c_void = ptr::dangling_mut::<c_void>();
     // SAFETY: as above.
-    let st = unsafe { ((*(*g.as_raw()).vtbl).base.base.query_interface)(g.as_raw().cast(), &IID_IMXF, &mut out) };
+    let st = unsafe {
+        ((*(*g.as_raw()).vtbl).base.base.query_interface)(g.as_raw().cast(), &IID_IMXF, &mut out)
+    };
     assert_eq!(st, STATUS_INVALID_PARAMETER);
     assert!(out.is_null());
     drop((unk, sink, g2, g));

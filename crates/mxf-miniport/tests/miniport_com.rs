@@ -41,24 +41,77 @@ fn data_range_intersection_checks_raw_arguments() {
     let mut len = 0u32;
     let mut out = [0u8; 64];
     let n = ptr::null_mut();
-    assert_eq!(intersect(&m, PIN_RENDER_STREAM, n, &mut ours, &mut out, &mut len), STATUS_INVALID_PARAMETER);
-    assert_eq!(intersect(&m, PIN_RENDER_STREAM, &mut client, n, &mut out, &mut len), STATUS_INVALID_PARAMETER);
-    assert_eq!(intersect(&m, PIN_RENDER_STREAM, &mut client, &mut ours, &mut out, ptr::null_mut()), STATUS_INVALID_PARAMETER);
+    assert_eq!(
+        intersect(&m, PIN_RENDER_STREAM, n, &mut ours, &mut out, &mut len),
+        STATUS_INVALID_PARAMETER
+    );
+    assert_eq!(
+        intersect(&m, PIN_RENDER_STREAM, &mut client, n, &mut out, &mut len),
+        STATUS_INVALID_PARAMETER
+    );
+    assert_eq!(
+        intersect(
+            &m,
+            PIN_RENDER_STREAM,
+            &mut client,
+            &mut ours,
+            &mut out,
+            ptr::null_mut()
+        ),
+        STATUS_INVALID_PARAMETER
+    );
     // A client range declaring fewer bytes than a KSDATARANGE is not read beyond its size.
     let mut short = [0u32; 1];
     short[0] = 4;
     assert_eq!(
-        intersect(&m, PIN_RENDER_STREAM, short.as_mut_ptr().cast(), &mut ours, &mut out, &mut len),
+        intersect(
+            &m,
+            PIN_RENDER_STREAM,
+            short.as_mut_ptr().cast(),
+            &mut ours,
+            &mut out,
+            &mut len
+        ),
         STATUS_INVALID_PARAMETER
     );
     // Size query, success, no match.
-    assert_eq!(intersect(&m, PIN_RENDER_STREAM, &mut client, &mut ours, &mut [], &mut len), STATUS_BUFFER_OVERFLOW);
+    assert_eq!(
+        intersect(
+            &m,
+            PIN_RENDER_STREAM,
+            &mut client,
+            &mut ours,
+            &mut [],
+            &mut len
+        ),
+        STATUS_BUFFER_OVERFLOW
+    );
     assert_eq!(len, 64);
     len = 0;
-    assert_eq!(intersect(&m, PIN_CAPTURE_STREAM, &mut client, &mut ours, &mut out, &mut len), STATUS_SUCCESS);
+    assert_eq!(
+        intersect(
+            &m,
+            PIN_CAPTURE_STREAM,
+            &mut client,
+            &mut ours,
+            &mut out,
+            &mut len
+        ),
+        STATUS_SUCCESS
+    );
     assert_eq!(len, 64);
     assert_eq!(&out[..4], &64u32.to_le_bytes());
-    assert_eq!(intersect(&m, PIN_CAPTURE_BRIDGE, &mut client, &mut ours, &mut out, &mut len), STATUS_NO_MATCH);
+    assert_eq!(
+        intersect(
+            &m,
+            PIN_CAPTURE_BRIDGE,
+            &mut client,
+            &mut ours,
+            &mut out,
+            &mut len
+        ),
+        STATUS_NO_MATCH
+    );
     drop(m);
     emu.unload().expect("clean unload");
 }
@@ -85,15 +138,64 @@ fn init_new_stream_validation_and_one_stream_each() {
     let cap = DmusStreamType::MIDI_CAPTURE;
     // Pin / type mismatches, unsupported types, bad formats, missing interfaces.
     let bad = [
-        (PIN_RENDER_STREAM, cap, Some(&midi), a, c, STATUS_INVALID_PARAMETER),
-        (PIN_CAPTURE_STREAM, r, Some(&midi), a, c, STATUS_INVALID_PARAMETER),
-        (PIN_CAPTURE_BRIDGE, cap, Some(&midi), a, c, STATUS_INVALID_PARAMETER),
+        (
+            PIN_RENDER_STREAM,
+            cap,
+            Some(&midi),
+            a,
+            c,
+            STATUS_INVALID_PARAMETER,
+        ),
+        (
+            PIN_CAPTURE_STREAM,
+            r,
+            Some(&midi),
+            a,
+            c,
+            STATUS_INVALID_PARAMETER,
+        ),
+        (
+            PIN_CAPTURE_BRIDGE,
+            cap,
+            Some(&midi),
+            a,
+            c,
+            STATUS_INVALID_PARAMETER,
+        ),
         (99, r, Some(&midi), a, c, STATUS_INVALID_PARAMETER),
-        (PIN_RENDER_STREAM, DmusStreamType::WAVE_SINK, Some(&midi), a, c, STATUS_NOT_SUPPORTED),
-        (PIN_RENDER_STREAM, DmusStreamType::INVALID, Some(&midi), a, c, STATUS_NOT_SUPPORTED),
+        (
+            PIN_RENDER_STREAM,
+            DmusStreamType::WAVE_SINK,
+            Some(&midi),
+            a,
+            c,
+            STATUS_NOT_SUPPORTED,
+        ),
+        (
+            PIN_RENDER_STREAM,
+            DmusStreamType::INVALID,
+            Some(&midi),
+            a,
+            c,
+            STATUS_NOT_SUPPORTED,
+        ),
         (PIN_RENDER_STREAM, r, None, a, c, STATUS_INVALID_PARAMETER),
-        (PIN_RENDER_STREAM, r, Some(&midi), None, c, STATUS_INVALID_PARAMETER),
-        (PIN_CAPTURE_STREAM, cap, Some(&midi), a, None, STATUS_INVALID_PARAMETER),
+        (
+            PIN_RENDER_STREAM,
+            r,
+            Some(&midi),
+            None,
+            c,
+            STATUS_INVALID_PARAMETER,
+        ),
+        (
+            PIN_CAPTURE_STREAM,
+            cap,
+            Some(&midi),
+            a,
+            None,
+            STATUS_INVALID_PARAMETER,
+        ),
     ];
     for (i, (pin, ty, f, a, c, want)) in bad.into_iter().enumerate() {
         let o = new_stream(&m, pin, ty, f, a, c);
@@ -105,23 +207,38 @@ fn init_new_stream_validation_and_one_stream_each() {
     let mut short = format(KSDATAFORMAT_SUBTYPE_MIDI);
     short.format_size = 32;
     for f in [&wrong, &short] {
-        assert_eq!(new_stream(&m, PIN_RENDER_STREAM, r, Some(f), a, c).status, STATUS_INVALID_PARAMETER);
+        assert_eq!(
+            new_stream(&m, PIN_RENDER_STREAM, r, Some(f), a, c).status,
+            STATUS_INVALID_PARAMETER
+        );
     }
 
     let render = new_stream(&m, PIN_RENDER_STREAM, r, Some(&dmus), a, c);
     assert_eq!(render.status, STATUS_SUCCESS);
-    assert!(render.group.is_none(), "render streams need no service group");
+    assert!(
+        render.group.is_none(),
+        "render streams need no service group"
+    );
     assert_eq!(render.prefetch, MiniportConfig::DEFAULT.prefetch_100ns);
     let second = new_stream(&m, PIN_RENDER_STREAM, r, Some(&dmus), a, c);
     assert_eq!(second.status, STATUS_INVALID_DEVICE_REQUEST);
     let capture = new_stream(&m, PIN_CAPTURE_STREAM, cap, Some(&midi), a, c);
     assert_eq!(capture.status, STATUS_SUCCESS);
-    assert_eq!(capture.group.as_ref().map(|g| g.as_raw()), Some(group.as_raw()));
-    assert_eq!(new_stream(&m, PIN_CAPTURE_STREAM, cap, Some(&midi), a, c).status, STATUS_INVALID_DEVICE_REQUEST);
+    assert_eq!(
+        capture.group.as_ref().map(|g| g.as_raw()),
+        Some(group.as_raw())
+    );
+    assert_eq!(
+        new_stream(&m, PIN_CAPTURE_STREAM, cap, Some(&midi), a, c).status,
+        STATUS_INVALID_DEVICE_REQUEST
+    );
 
     let stream = render.stream.unwrap();
     // Render streams have no output; QI answers IMXF.
-    assert_eq!(stream.connect_output(&stream), STATUS_INVALID_DEVICE_REQUEST);
+    assert_eq!(
+        stream.connect_output(&stream),
+        STATUS_INVALID_DEVICE_REQUEST
+    );
     let again: ComPtr<IMxf> = stream.query().unwrap();
     drop(again);
     // Closing a stream frees its slot.
@@ -130,7 +247,11 @@ fn init_new_stream_validation_and_one_stream_each() {
     assert_eq!(render2.status, STATUS_SUCCESS);
 
     drop((render2, capture, group, m));
-    assert_eq!(TestPort::refs(&port), 1, "the port is released with the miniport");
+    assert_eq!(
+        TestPort::refs(&port),
+        1,
+        "the port is released with the miniport"
+    );
     assert_eq!(outstanding(&alloc), (0, 0));
     drop((alloc, clock, port));
     emu.unload().expect("clean unload");
@@ -143,7 +264,14 @@ fn capture_stream_refuses_chains_and_manages_its_sink() {
     let alloc = test_allocator(&emu);
     let clock = TestClock::new(&emu);
     let midi = format(KSDATAFORMAT_SUBTYPE_MIDI);
-    let cap = new_stream(&m, PIN_CAPTURE_STREAM, DmusStreamType::MIDI_CAPTURE, Some(&midi), Some(&alloc), Some(&clock));
+    let cap = new_stream(
+        &m,
+        PIN_CAPTURE_STREAM,
+        DmusStreamType::MIDI_CAPTURE,
+        Some(&midi),
+        Some(&alloc),
+        Some(&clock),
+    );
     let s = cap.stream.unwrap();
     let ev = support::event(&alloc, &[0x90, 1, 2], 0, 0);
     // SAFETY: a chain of `alloc`'s events, given away.

@@ -31,13 +31,27 @@ fn round_trip(sysex_len: usize) {
     let alloc = test_allocator(&emu);
     let clock = TestClock::new(&emu);
     let fmt = format(KSDATAFORMAT_SUBTYPE_DIRECTMUSIC);
-    let cap = new_stream(&m, PIN_CAPTURE_STREAM, DmusStreamType::MIDI_CAPTURE, Some(&fmt), Some(&alloc), Some(&clock));
+    let cap = new_stream(
+        &m,
+        PIN_CAPTURE_STREAM,
+        DmusStreamType::MIDI_CAPTURE,
+        Some(&fmt),
+        Some(&alloc),
+        Some(&clock),
+    );
     assert_eq!(cap.status, STATUS_SUCCESS);
     let cap_stream = cap.stream.unwrap();
     *PinSink::get(&pin).stream.lock().unwrap() = Some(cap_stream.clone());
     let sink = CaptureSink::new(&alloc);
     assert_eq!(cap_stream.connect_output(&sink), STATUS_SUCCESS);
-    let ren = new_stream(&m, PIN_RENDER_STREAM, DmusStreamType::MIDI_RENDER, Some(&fmt), Some(&alloc), Some(&clock));
+    let ren = new_stream(
+        &m,
+        PIN_RENDER_STREAM,
+        DmusStreamType::MIDI_RENDER,
+        Some(&fmt),
+        Some(&alloc),
+        Some(&clock),
+    );
     assert_eq!(ren.status, STATUS_SUCCESS);
     let ren_stream = ren.stream.unwrap();
     for s in [KsState::ACQUIRE, KsState::PAUSE, KsState::RUN] {
@@ -62,7 +76,10 @@ fn round_trip(sysex_len: usize) {
     expect.extend_from_slice(&sysex);
     expect.extend_from_slice(&[0x80, 60, 0]);
     assert_eq!(got.len(), expect.len());
-    assert!(got == expect, "captured bytes differ from what was rendered");
+    assert!(
+        got == expect,
+        "captured bytes differ from what was rendered"
+    );
     {
         let rx = CaptureSink::get(&sink).got.lock().unwrap();
         // Captured events carry the capture time, group 1; here the port services at once, so
@@ -83,11 +100,24 @@ fn round_trip(sysex_len: usize) {
     assert_eq!(cs.events_dropped_no_sink, 0);
     assert_eq!(cs.packager.sysex_complete, 1);
     let ls = loopback_stats::<Emu>(&m).unwrap();
-    assert_eq!((ls.bytes_in, ls.bytes_out, ls.bytes_queued, ls.bytes_dropped()), (expect.len() as u64, expect.len() as u64, 0, 0));
+    assert_eq!(
+        (
+            ls.bytes_in,
+            ls.bytes_out,
+            ls.bytes_queued,
+            ls.bytes_dropped()
+        ),
+        (expect.len() as u64, expect.len() as u64, 0, 0)
+    );
     // Bytes beyond one service budget wait for the group's 100 ns delayed service.
     assert!(ls.latency_max < MS, "latency {}", ls.latency_max);
     assert_eq!(ls.latency_samples, cs.bursts);
-    assert!(TestPort::get(&port).notifies.load(std::sync::atomic::Ordering::Relaxed) >= 3);
+    assert!(
+        TestPort::get(&port)
+            .notifies
+            .load(std::sync::atomic::Ordering::Relaxed)
+            >= 3
+    );
 
     // Teardown as the port does it: stop, disconnect, release (PASSIVE_LEVEL).
     assert_eq!(ren_stream.set_state(KsState::STOP), STATUS_SUCCESS);
@@ -95,7 +125,11 @@ fn round_trip(sysex_len: usize) {
     assert_eq!(cap_stream.disconnect_output(&sink), STATUS_SUCCESS);
     *PinSink::get(&pin).stream.lock().unwrap() = None;
     group.remove_member(&pin);
-    assert_eq!(outstanding(&alloc), (0, 0), "every port event and buffer returned");
+    assert_eq!(
+        outstanding(&alloc),
+        (0, 0),
+        "every port event and buffer returned"
+    );
     let la = loopback_allocator_stats::<Emu>(&m).unwrap();
     assert_eq!((la.outstanding_events, la.outstanding_buffers), (0, 0));
     drop((ren_stream, cap_stream, cap.group, group, m));
@@ -126,17 +160,39 @@ fn nothing_reaches_a_cable_without_listener_and_stop_discards() {
     let clock = TestClock::new(&emu);
     let fmt = format(KSDATAFORMAT_SUBTYPE_MIDI);
     // No Init: no port to notify; no capture stream: played bytes are dropped and counted.
-    let ren = new_stream(&m, PIN_RENDER_STREAM, DmusStreamType::MIDI_RENDER, Some(&fmt), Some(&alloc), Some(&clock));
+    let ren = new_stream(
+        &m,
+        PIN_RENDER_STREAM,
+        DmusStreamType::MIDI_RENDER,
+        Some(&fmt),
+        Some(&alloc),
+        Some(&clock),
+    );
     let r = ren.stream.unwrap();
     r.set_state(KsState::RUN);
     // SAFETY: the port allocator's events, given away.
-    unsafe { r.put_message(chain(&[event(&alloc, &[0x90, 1, 1], 0, 0), event(&alloc, &[0x80, 1, 0], MS, 0)])) };
+    unsafe {
+        r.put_message(chain(&[
+            event(&alloc, &[0x90, 1, 1], 0, 0),
+            event(&alloc, &[0x80, 1, 0], MS, 0),
+        ]))
+    };
     emu.advance_time(2 * MS as i64);
     let rs = render_stats::<Emu>(&r).unwrap();
-    assert_eq!((rs.events_played, rs.bytes_rendered, rs.bytes_dropped), (2, 0, 6));
+    assert_eq!(
+        (rs.events_played, rs.bytes_rendered, rs.bytes_dropped),
+        (2, 0, 6)
+    );
     assert_eq!(loopback_stats::<Emu>(&m).unwrap().bytes_in, 0);
     // A capture stream that is not running discards on service; no sink: chains dropped.
-    let cap = new_stream(&m, PIN_CAPTURE_STREAM, DmusStreamType::MIDI_CAPTURE, Some(&fmt), Some(&alloc), Some(&clock));
+    let cap = new_stream(
+        &m,
+        PIN_CAPTURE_STREAM,
+        DmusStreamType::MIDI_CAPTURE,
+        Some(&fmt),
+        Some(&alloc),
+        Some(&clock),
+    );
     let c = cap.stream.unwrap();
     // SAFETY: the port allocator's events, given away.
     unsafe { r.put_message(event(&alloc, &[0x90, 2, 2], 3 * MS, 0)) };
@@ -153,7 +209,10 @@ fn nothing_reaches_a_cable_without_listener_and_stop_discards() {
     let cs = capture_stats::<Emu>(&c).unwrap();
     assert_eq!((cs.bytes_read, cs.events_dropped_no_sink), (3, 1));
     let ls = loopback_stats::<Emu>(&m).unwrap();
-    assert_eq!(ls.bytes_in, ls.bytes_out + ls.bytes_dropped() + ls.bytes_queued);
+    assert_eq!(
+        ls.bytes_in,
+        ls.bytes_out + ls.bytes_dropped() + ls.bytes_queued
+    );
     assert_eq!(outstanding(&alloc), (0, 0));
     drop((r, c, cap.group, m, alloc, clock));
     emu.unload().expect("clean unload");

@@ -1,11 +1,11 @@
 //! Test doubles shared by the render, loopback and service tests: a master clock over the
 //! emulator's clock, event builders on an allocator, and a byte-collecting render target.
-#![allow(dead_code)]
+#![allow(dead_code, clippy::new_ret_no_self)]
 
 use mxf_abi::{
-    DMUS_KEF_EVENT_INCOMPLETE, DmusEventData, DmusKernelEvent, Guid, IAllocatorMxf,
-    IMasterClock, IMasterClockVtbl, IUnknown, IUnknownVtbl, NtStatus, ReferenceTime,
-    STATUS_INVALID_PARAMETER, STATUS_SUCCESS, STATUS_UNSUCCESSFUL, SHORT_EVENT_MAX,
+    DMUS_KEF_EVENT_INCOMPLETE, DmusEventData, DmusKernelEvent, Guid, IAllocatorMxf, IMasterClock,
+    IMasterClockVtbl, IUnknown, IUnknownVtbl, NtStatus, ReferenceTime, SHORT_EVENT_MAX,
+    STATUS_INVALID_PARAMETER, STATUS_SUCCESS, STATUS_UNSUCCESSFUL,
 };
 use mxf_core::alloc::{Allocator, AllocatorConfig, new_allocator};
 use mxf_core::com::ComPtr;
@@ -41,25 +41,40 @@ unsafe extern "system" fn clock_qi(
     out: *mut *mut c_void,
 ) -> NtStatus {
     if !out.is_null() {
+        // SAFETY: a non-null out-pointer from the caller.
         unsafe { *out = ptr::null_mut() };
     }
     STATUS_INVALID_PARAMETER
 }
 unsafe extern "system" fn clock_add_ref(this: *mut IUnknown) -> u32 {
-    unsafe { &*this.cast::<TestClock>() }.refs.fetch_add(1, Ordering::Relaxed) + 1
+    // SAFETY: `this` is a live TestClock (COM contract).
+    unsafe { &*this.cast::<TestClock>() }
+        .refs
+        .fetch_add(1, Ordering::Relaxed)
+        + 1
 }
 unsafe extern "system" fn clock_release(this: *mut IUnknown) -> u32 {
-    let n = unsafe { &*this.cast::<TestClock>() }.refs.fetch_sub(1, Ordering::AcqRel) - 1;
+    // SAFETY: `this` is a live TestClock (COM contract).
+    let n = unsafe { &*this.cast::<TestClock>() }
+        .refs
+        .fetch_sub(1, Ordering::AcqRel)
+        - 1;
     if n == 0 {
+        // SAFETY: the last reference frees the Box from `TestClock::new` once.
         drop(unsafe { Box::from_raw(this.cast::<TestClock>()) });
     }
     n
 }
-unsafe extern "system" fn clock_get_time(this: *mut IMasterClock, t: *mut ReferenceTime) -> NtStatus {
+unsafe extern "system" fn clock_get_time(
+    this: *mut IMasterClock,
+    t: *mut ReferenceTime,
+) -> NtStatus {
+    // SAFETY: `this` is a live TestClock (COM contract).
     let c = unsafe { &*this.cast::<TestClock>() };
     if c.fail.load(Ordering::Relaxed) {
         return STATUS_UNSUCCESSFUL;
     }
+    // SAFETY: the caller passes a valid out-pointer.
     unsafe { *t = c.emu.now_100ns() - c.origin };
     STATUS_SUCCESS
 }
@@ -74,10 +89,12 @@ impl TestClock {
             origin: emu.now_100ns(),
             fail: AtomicBool::new(false),
         });
+        // SAFETY: a fresh object (non-null Box pointer) carrying its initial reference.
         unsafe { ComPtr::from_raw(NonNull::new_unchecked(Box::into_raw(b).cast())) }
     }
 
     pub fn get(c: &ComPtr<IMasterClock>) -> &TestClock {
+        // SAFETY: only TestClocks are passed here; alive while `c` is borrowed.
         unsafe { &*c.as_raw().cast::<TestClock>() }
     }
 }
@@ -101,7 +118,12 @@ pub fn outstanding(a: &ComPtr<IAllocatorMxf>) -> (u32, u32) {
 }
 
 /// An event from `a` holding `bytes` (inline, or in one buffer), at `time` (flags included).
-pub fn event(a: &ComPtr<IAllocatorMxf>, bytes: &[u8], time: u64, flags: u16) -> *mut DmusKernelEvent {
+pub fn event(
+    a: &ComPtr<IAllocatorMxf>,
+    bytes: &[u8],
+    time: u64,
+    flags: u16,
+) -> *mut DmusKernelEvent {
     let ev = a.get_message().expect("event").as_ptr();
     let data = if bytes.len() <= SHORT_EVENT_MAX {
         let mut d = [0u8; SHORT_EVENT_MAX];
@@ -110,9 +132,11 @@ pub fn event(a: &ComPtr<IAllocatorMxf>, bytes: &[u8], time: u64, flags: u16) -> 
     } else {
         assert!(bytes.len() <= usize::from(a.buffer_size()));
         let buf = a.get_buffer().expect("buffer").as_ptr();
+        // SAFETY: a fresh buffer of `buffer_size` >= `bytes.len()` bytes.
         unsafe { ptr::copy_nonoverlapping(bytes.as_ptr(), buf, bytes.len()) };
         DmusEventData { pb_data: buf }
     };
+    // SAFETY: a fresh event from `a`, ours to fill.
     unsafe {
         ev.write(DmusKernelEvent {
             cb_event: bytes.len() as u16,
@@ -129,6 +153,7 @@ pub fn event(a: &ComPtr<IAllocatorMxf>, bytes: &[u8], time: u64, flags: u16) -> 
 /// Links events into a chain (in the given order); returns the head.
 pub fn chain(events: &[*mut DmusKernelEvent]) -> *mut DmusKernelEvent {
     for w in events.windows(2) {
+        // SAFETY: the events are ours (fresh from an allocator).
         unsafe { (*w[0]).p_next_evt = w[1] };
     }
     events.first().copied().unwrap_or(ptr::null_mut())
@@ -144,7 +169,18 @@ pub fn sysex_events(
     let n = body.chunks(frag).count();
     body.chunks(frag)
         .enumerate()
-        .map(|(i, c)| event(a, c, time, if i + 1 < n { DMUS_KEF_EVENT_INCOMPLETE } else { 0 }))
+        .map(|(i, c)| {
+            event(
+                a,
+                c,
+                time,
+                if i + 1 < n {
+                    DMUS_KEF_EVENT_INCOMPLETE
+                } else {
+                    0
+                },
+            )
+        })
         .collect()
 }
 
@@ -186,7 +222,12 @@ impl Recorder {
     }
 
     pub fn bytes(&self) -> Vec<u8> {
-        self.writes.lock().unwrap().iter().flat_map(|w| w.0.clone()).collect()
+        self.writes
+            .lock()
+            .unwrap()
+            .iter()
+            .flat_map(|w| w.0.clone())
+            .collect()
     }
 }
 

@@ -53,9 +53,11 @@ pub fn new_stream(
     clock: Option<&ComPtr<IMasterClock>>,
 ) -> Opened {
     let mut s: *mut IMxf = ptr::null_mut();
-    let mut g: *mut IServiceGroup = 0x1 as *mut IServiceGroup;
+    let mut g: *mut IServiceGroup = ptr::dangling_mut::<IServiceGroup>();
     let mut prefetch = u64::MAX;
-    let fmt = fmt.map_or(ptr::null_mut(), |f| f as *const KsDataFormat as *mut KsDataFormat);
+    let fmt = fmt.map_or(ptr::null_mut(), |f| {
+        f as *const KsDataFormat as *mut KsDataFormat
+    });
     // SAFETY: a live miniport; valid out-pointers; the interface pointers are live.
     let status = unsafe {
         (vt(m).new_stream)(
@@ -76,9 +78,13 @@ pub fn new_stream(
         status,
         // SAFETY: out-pointers carry one reference each when set.
         stream: NonNull::new(s).map(|p| unsafe { ComPtr::from_raw(p) }),
-        // SAFETY: as above (0x1 is our "untouched" marker and must have been cleared).
         group: NonNull::new(g).map(|p| {
-            assert_ne!(p.as_ptr() as usize, 1, "NewStream left *ServiceGroup untouched");
+            assert_ne!(
+                p.as_ptr(),
+                ptr::dangling_mut(),
+                "NewStream left *ServiceGroup untouched"
+            );
+            // SAFETY: a group handed out carries one reference.
             unsafe { ComPtr::from_raw(p) }
         }),
         prefetch,
@@ -88,7 +94,11 @@ pub fn new_stream(
 /// `IMiniport::GetDescription`.
 pub fn get_description(m: &ComPtr<IMiniportDMus>, out: bool) -> (NtStatus, PcFilterDescriptorPtr) {
     let mut d: PcFilterDescriptorPtr = ptr::null();
-    let p = if out { &mut d as *mut _ } else { ptr::null_mut() };
+    let p = if out {
+        &mut d as *mut _
+    } else {
+        ptr::null_mut()
+    };
     // SAFETY: a live miniport.
     let st = unsafe { (vt(m).base.get_description)(m.as_raw().cast(), p) };
     (st, d)

@@ -1,3 +1,4 @@
+#![allow(clippy::new_ret_no_self)] // constructors return the interface pointer the miniport sees
 //! A minimal DMus port for tests: it does what PortCls's port does with a miniport, no more.
 //!
 //! - [`TestPort`] implements `IPortDMus`: `Notify(group)` services the group at once (on the
@@ -27,11 +28,17 @@ macro_rules! com_box {
         }
         unsafe extern "system" fn $ar(this: *mut IUnknown) -> u32 {
             // SAFETY: `this` is a live object of this type.
-            unsafe { &*this.cast::<$t>() }.refs.fetch_add(1, Ordering::Relaxed) + 1
+            unsafe { &*this.cast::<$t>() }
+                .refs
+                .fetch_add(1, Ordering::Relaxed)
+                + 1
         }
         unsafe extern "system" fn $rl(this: *mut IUnknown) -> u32 {
             // SAFETY: `this` is a live object of this type.
-            let n = unsafe { &*this.cast::<$t>() }.refs.fetch_sub(1, Ordering::AcqRel) - 1;
+            let n = unsafe { &*this.cast::<$t>() }
+                .refs
+                .fetch_sub(1, Ordering::AcqRel)
+                - 1;
             if n == 0 {
                 // SAFETY: the last reference frees the Box once.
                 drop(unsafe { Box::from_raw(this.cast::<$t>()) });
@@ -61,7 +68,13 @@ unsafe extern "system" fn port_init(
 ) -> NtStatus {
     STATUS_NOT_IMPLEMENTED
 }
-unsafe extern "system" fn port_prop(_: *mut IPort, _: i32, _: u32, _: *mut c_void, _: *mut u32) -> NtStatus {
+unsafe extern "system" fn port_prop(
+    _: *mut IPort,
+    _: i32,
+    _: u32,
+    _: *mut c_void,
+    _: *mut u32,
+) -> NtStatus {
     STATUS_NOT_IMPLEMENTED
 }
 #[allow(clippy::too_many_arguments)]
@@ -79,7 +92,9 @@ unsafe extern "system" fn port_key(
 }
 unsafe extern "system" fn port_notify(this: *mut IPortDMus, group: *mut IServiceGroup) {
     // SAFETY: `this` is a live TestPort.
-    unsafe { &*this.cast::<TestPort>() }.notifies.fetch_add(1, Ordering::Relaxed);
+    unsafe { &*this.cast::<TestPort>() }
+        .notifies
+        .fetch_add(1, Ordering::Relaxed);
     if let Some(g) = NonNull::new(group) {
         // SAFETY: the miniport passes its live group.
         let g = unsafe { ComPtr::from_raw_add_ref(g) };
@@ -209,9 +224,15 @@ unsafe extern "system" fn cs_put(this: *mut IMxf, evt: *mut DmusKernelEvent) -> 
         let data = match ev.short_data() {
             Some(d) => d.to_vec(),
             // SAFETY: a buffer event's buffer holds cb_event bytes.
-            None => unsafe { std::slice::from_raw_parts(ev.u_data.pb_data, ev.cb_event.into()) }.to_vec(),
+            None => unsafe { std::slice::from_raw_parts(ev.u_data.pb_data, ev.cb_event.into()) }
+                .to_vec(),
         };
-        got.events.push((data, ev.us_flags, ev.ull_pres_time_100ns, ev.us_channel_group));
+        got.events.push((
+            data,
+            ev.us_flags,
+            ev.ull_pres_time_100ns,
+            ev.us_channel_group,
+        ));
         cur = ev.p_next_evt;
     }
     drop(got);
