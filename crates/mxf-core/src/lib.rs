@@ -9,7 +9,10 @@
 pub mod alloc;
 pub mod capture;
 pub mod com;
+pub mod loopback;
 pub mod midi;
 pub mod platform;
 pub mod pool_box;
+pub mod render;
 pub mod serialize;
+pub mod service;
