@@ -124,6 +124,11 @@ thread_local! {
 
 static HOOK: Once = Once::new();
 
+/// Whether this thread is inside [`expect_bugcheck`] (its bug checks are expected and caught).
+pub(crate) fn expecting() -> bool {
+    EXPECTING.with(Cell::get) != 0
+}
+
 /// Installs (once per process) a panic hook that prints a [`BugCheck`] payload readably, and
 /// not at all inside [`expect_bugcheck`]; every other panic goes to the previous hook.
 pub(crate) fn install_hook() {

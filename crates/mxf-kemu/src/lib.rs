@@ -48,6 +48,12 @@
 //! | pool left at unload (blocks still out, block pools not dropped) | [`Emu::unload`]: 0xC4 / 0x62 (p3 count, p4 bytes) |
 //! | the driver's own `bug_check` | the driver's code and parameters |
 //!
+//! # Bug checks that cannot unwind
+//! A bug check inside an `extern "system"` function (a COM vtable slot called as C calls it)
+//! cannot be caught with [`expect_bugcheck`]: the panic may not unwind out of it and the
+//! process aborts. [`subprocess::expect_bugcheck_in_child`] runs such code in a child process
+//! (the test binary re-executed on the one test) and returns the bug check it died with.
+//!
 //! Not emulated: reads of freed or out-of-bounds memory (only writes are detected, when the
 //! guard or poison is next checked — not at the faulting instruction), paged pool, APCs and
 //! preemption (a host thread at `DISPATCH_LEVEL` can still be descheduled, which only makes
@@ -60,6 +66,7 @@ mod irql;
 mod lookaside;
 mod pool;
 mod spin;
+pub mod subprocess;
 mod timer;
 
 pub use bugcheck::{
