@@ -5,19 +5,20 @@
 //! kernel implementation forwards to `mxf_kernel::portcls`.
 
 use crate::names::SUBDEVICE_NAME_W;
-use core::ptr::{NonNull, null_mut};
+use core::ptr::null_mut;
 use mxf_abi::{
     CLSID_PORT_DMUS, Guid, IMiniportDMus, IPort, IUnknown, NtStatus, PDeviceObject, PIrp,
     PResourceList, nt_success,
 };
+use mxf_core::com::ComPtr;
 
 /// The PortCls services `StartDevice` needs.
 pub trait PortClass {
-    /// `PcNewPort`: a port of class `class_id` with one reference owned by the caller.
+    /// `PcNewPort`: a port of class `class_id`; the caller owns the returned reference.
     ///
     /// # Safety
     /// `PASSIVE_LEVEL`, inside `StartDevice`.
-    unsafe fn new_port(&self, class_id: &Guid) -> Result<NonNull<IPort>, NtStatus>;
+    unsafe fn new_port(&self, class_id: &Guid) -> Result<ComPtr<IPort>, NtStatus>;
 
     /// `PcRegisterSubdevice(device, name, port)`; `name` is NUL-terminated UTF-16.
     ///
@@ -31,32 +32,28 @@ pub trait PortClass {
     ) -> NtStatus;
 }
 
-/// `IUnknown::Release` through the object's vtable.
-///
-/// # Safety
-/// `p` points to a live COM object on which the caller owns a reference (given up here).
-unsafe fn release<T>(p: NonNull<T>) {
-    let unknown = p.as_ptr().cast::<IUnknown>();
-    // SAFETY: every COM interface starts with a vtable whose first three slots are IUnknown's;
-    // the caller owns the reference being released.
-    unsafe { ((*(*unknown).vtbl).release)(unknown) };
-}
-
 /// Installs the DMus subdevice: `PcNewPort(CLSID_PortDMus)`, `new_miniport()`,
 /// `port->Init(device, irp, miniport, NULL, resources)`, `PcRegisterSubdevice(device,
-/// "MxfLoop", port)`. Our references to the port and the miniport are released on every path
-/// (after a successful `Init` the port holds its own on the miniport, and registration holds
-/// one on the port). Returns the first failure.
+/// "MxfLoop", port)`. Returns the first failure.
+///
+/// # References
+/// Ours (one on the port from `PcNewPort`, one on the miniport from `new_miniport`) are
+/// [`ComPtr`]s, so every path — early return included — releases each exactly once: the
+/// miniport first, then the port. What survives a successful start is what PortCls holds: the
+/// port holds the miniport (taken in `Init`) and the registered subdevice holds the port.
+/// PortCls releases those when the device is removed, at `PASSIVE_LEVEL`, which is where the
+/// miniport's final `Release` (deleting its timers) must run. On the failure paths the final
+/// releases happen here, inside `StartDevice`, also at `PASSIVE_LEVEL`.
 ///
 /// # Safety
 /// The arguments are those PortCls passed to `StartDevice` (`PASSIVE_LEVEL`); `api` honours
-/// [`PortClass`]; `new_miniport` returns a miniport with one reference the caller owns.
+/// [`PortClass`].
 pub unsafe fn start_device<A: PortClass>(
     api: &A,
     device: PDeviceObject,
     irp: PIrp,
     resources: PResourceList,
-    new_miniport: impl FnOnce() -> Result<NonNull<IMiniportDMus>, NtStatus>,
+    new_miniport: impl FnOnce() -> Result<ComPtr<IMiniportDMus>, NtStatus>,
 ) -> NtStatus {
     // SAFETY: forwarded from StartDevice.
     let port = match unsafe { api.new_port(&CLSID_PORT_DMUS) } {
@@ -65,22 +62,20 @@ pub unsafe fn start_device<A: PortClass>(
     };
     let miniport = match new_miniport() {
         Ok(m) => m,
-        Err(status) => {
-            // SAFETY: we own the reference PcNewPort returned.
-            unsafe { release(port) };
-            return status;
-        }
+        // `port` is dropped (released) on return.
+        Err(status) => return status,
     };
-    let port_ptr = port.as_ptr();
-    // SAFETY: `port` is a live IPort (IPortDMus starts with IPort's vtable); Init's arguments
-    // are StartDevice's own plus our live miniport (IMiniportDMus starts with IUnknown) and no
-    // adapter-common object (NULL is allowed).
+    let port_ptr = port.as_raw();
+    // SAFETY: `port` is a live IPort (IPortDMus starts with IPort's vtable) kept alive by our
+    // reference; Init's arguments are StartDevice's own plus our live miniport (an interface
+    // pointer is its IUnknown: every vtable starts with IUnknown's slots) and no adapter-common
+    // object (NULL is allowed). The port takes its own reference on the miniport if it keeps it.
     let mut status = unsafe {
         ((*(*port_ptr).vtbl).init)(
             port_ptr,
             device,
             irp,
-            miniport.as_ptr().cast::<IUnknown>(),
+            miniport.as_raw().cast::<IUnknown>(),
             null_mut(),
             resources,
         )
@@ -91,11 +86,8 @@ pub unsafe fn start_device<A: PortClass>(
             api.register_subdevice(device, &SUBDEVICE_NAME_W, port_ptr.cast::<IUnknown>())
         };
     }
-    // SAFETY: we own one reference to each; the port keeps what it needs itself.
-    unsafe {
-        release(miniport);
-        release(port);
-    }
+    drop(miniport);
+    drop(port);
     status
 }
 

@@ -2,8 +2,8 @@
 
 use crate::adapter::{self, PortClass};
 use crate::names::{MAX_MINIPORTS, SUBDEVICE_NAME};
-use core::ptr::NonNull;
 use mxf_abi::{Guid, IPort, IUnknown, NtStatus, PDeviceObject, PIrp, PResourceList, nt_success};
+use mxf_core::com::ComPtr;
 use mxf_core::platform::{LogLevel, Platform};
 use mxf_kernel::KernelPlatform;
 use mxf_kernel::portcls;
@@ -13,7 +13,7 @@ use mxf_kernel::sys::{DeviceObject, DriverObject, Irp, UnicodeString};
 struct KernelPortClass;
 
 impl PortClass for KernelPortClass {
-    unsafe fn new_port(&self, class_id: &Guid) -> Result<NonNull<IPort>, NtStatus> {
+    unsafe fn new_port(&self, class_id: &Guid) -> Result<ComPtr<IPort>, NtStatus> {
         // SAFETY: called from StartDevice at PASSIVE_LEVEL (the trait's contract).
         unsafe { portcls::new_port(class_id) }
     }
@@ -76,7 +76,7 @@ unsafe extern "system" fn start_device(
     irp: *mut Irp,
     resources: PResourceList,
 ) -> NtStatus {
-    // SAFETY: forwarded from PortCls; the miniport factory returns one owned reference.
+    // SAFETY: forwarded from PortCls at PASSIVE_LEVEL; KernelPortClass honours PortClass.
     let status = unsafe {
         adapter::start_device(
             &KernelPortClass,

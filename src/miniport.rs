@@ -1,14 +1,11 @@
-//! Where the driver gets its `IMiniportDMus`.
-//!
-//! The miniport's COM objects are `mxf-miniport`'s (`mxf_miniport::new_miniport::<P>`); this
-//! is the single function StartDevice calls, so wiring it in is a one-line change here.
-//! Until that crate lands, it reports `STATUS_NOT_IMPLEMENTED`, and StartDevice fails cleanly
-//! (the port it created is released).
+//! Where the driver gets its `IMiniportDMus`: `mxf-miniport`'s object on the kernel platform.
 
-use core::ptr::NonNull;
 use mxf_abi::{IMiniportDMus, NtStatus};
+use mxf_core::com::ComPtr;
+use mxf_kernel::KernelPlatform;
+use mxf_miniport::MiniportConfig;
 
-/// A new miniport with one reference owned by the caller.
-pub fn new_miniport() -> Result<NonNull<IMiniportDMus>, NtStatus> {
-    Err(mxf_abi::STATUS_NOT_IMPLEMENTED)
+/// A new miniport with one reference owned by the caller. `PASSIVE_LEVEL` (from StartDevice).
+pub fn new_miniport() -> Result<ComPtr<IMiniportDMus>, NtStatus> {
+    mxf_miniport::new_miniport::<KernelPlatform>(KernelPlatform, MiniportConfig::DEFAULT)
 }

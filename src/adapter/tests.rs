@@ -2,6 +2,7 @@
 
 use super::*;
 use core::ffi::c_void;
+use core::ptr::NonNull;
 use mxf_abi::{
     IPortVtbl, IUnknownVtbl, STATUS_INSUFFICIENT_RESOURCES, STATUS_SUCCESS, STATUS_UNSUCCESSFUL,
 };
@@ -141,7 +142,7 @@ struct FakeApi {
 }
 
 impl PortClass for FakeApi {
-    unsafe fn new_port(&self, class_id: &Guid) -> Result<NonNull<IPort>, NtStatus> {
+    unsafe fn new_port(&self, class_id: &Guid) -> Result<ComPtr<IPort>, NtStatus> {
         self.asked_class.set(Some(*class_id));
         if let Some(e) = self.new_port_error {
             return Err(e);
@@ -149,7 +150,8 @@ impl PortClass for FakeApi {
         // SAFETY: the fake port outlives the test.
         let p = unsafe { &*self.port };
         p.refs.set(p.refs.get() + 1);
-        Ok(NonNull::new(self.port.cast::<IPort>()).unwrap())
+        // SAFETY: a live fake port (IPort vtable first) and the reference just counted.
+        Ok(unsafe { ComPtr::from_raw(NonNull::new(self.port.cast::<IPort>()).unwrap()) })
     }
 
     unsafe fn register_subdevice(
@@ -199,11 +201,14 @@ impl Rig {
         }
     }
 
-    fn miniport_factory(&self) -> impl FnOnce() -> Result<NonNull<IMiniportDMus>, NtStatus> + '_ {
+    fn miniport_factory(&self) -> impl FnOnce() -> Result<ComPtr<IMiniportDMus>, NtStatus> + '_ {
         move || {
             self.miniport.refs.set(self.miniport.refs.get() + 1);
             let p: *const FakeMiniport = &*self.miniport;
-            Ok(NonNull::new(p.cast_mut().cast::<IMiniportDMus>()).unwrap())
+            let p = NonNull::new(p.cast_mut().cast::<IMiniportDMus>()).unwrap();
+            // SAFETY: only the IUnknown slots of the fake are ever called; the reference was
+            // just counted and is handed to the caller.
+            Ok(unsafe { ComPtr::from_raw(p) })
         }
     }
 }

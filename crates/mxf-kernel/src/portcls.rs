@@ -6,6 +6,7 @@ use crate::sys::{
 };
 use core::ptr::NonNull;
 use mxf_abi::{Guid, IPort, IUnknown, NtStatus, nt_success};
+use mxf_core::com::ComPtr;
 
 /// `PcInitializeAdapterDriver`.
 ///
@@ -43,18 +44,21 @@ pub unsafe fn add_adapter_device(
     }
 }
 
-/// `PcNewPort`: the port object of class `class_id`, holding one reference the caller owns.
+/// `PcNewPort`: the port object of class `class_id`; the returned reference is the caller's.
 ///
 /// # Safety
 /// `PASSIVE_LEVEL`.
-pub unsafe fn new_port(class_id: &Guid) -> Result<NonNull<IPort>, NtStatus> {
+pub unsafe fn new_port(class_id: &Guid) -> Result<ComPtr<IPort>, NtStatus> {
     let mut port: *mut IPort = core::ptr::null_mut();
     // SAFETY: `port` is a valid out-pointer and `class_id` a valid GUID for the call.
     let status = unsafe { sys::portcls::PcNewPort(&mut port, class_id) };
     if !nt_success(status) {
         return Err(status);
     }
-    NonNull::new(port).ok_or(mxf_abi::STATUS_UNSUCCESSFUL)
+    let port = NonNull::new(port).ok_or(mxf_abi::STATUS_UNSUCCESSFUL)?;
+    // SAFETY: a successful PcNewPort returns a live port object with one reference, which it
+    // hands to us.
+    Ok(unsafe { ComPtr::from_raw(port) })
 }
 
 /// `PcRegisterSubdevice`: `name` must be NUL-terminated UTF-16.
