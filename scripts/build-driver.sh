@@ -50,5 +50,17 @@ CARGO_TARGET_X86_64_PC_WINDOWS_MSVC_LINKER="$LLD" \
     cargo build -p mxfloop --lib --target "$TARGET" "${PROFILE_ARGS[@]}"
 
 [ -f "$OUT/mxfloop.dll" ] || { echo "build-driver: $OUT/mxfloop.dll was not produced" >&2; exit 1; }
+
+# No std and no `alloc` crate anywhere in the image (every crate linked is no_std and the
+# kernel code has no global allocator). With this script's sysroot a use of `alloc` already
+# fails to compile ("no global memory allocator found") and std does not exist; with
+# MXF_WIN_SYSROOT=rustup, std (and its allocator) would link, so the linker map is checked
+# too: the allocator shim, the alloc crate's and std's symbols must all be absent.
+FORBIDDEN='__rust_(no_alloc_shim|alloc|dealloc|realloc)|___rdl_|___rg_|_ZN5alloc|_ZN3std|[( ]lib(alloc|std)[-:]'
+if grep -Eq "$FORBIDDEN" "$OUT/mxfloop.map"; then
+    echo "build-driver: the image links std or the alloc crate (forbidden in kernel code):" >&2
+    grep -E "$FORBIDDEN" "$OUT/mxfloop.map" | awk '{print "  " $2 "   (" $NF ")"}' | sort -u | head -20 >&2
+    exit 1
+fi
 cp "$OUT/mxfloop.dll" "$OUT/mxfloop.sys"
 echo "$OUT/mxfloop.sys"
