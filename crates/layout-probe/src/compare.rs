@@ -1,5 +1,6 @@
 //! The Rust side of a probe and the comparison with the C side.
 
+use crate::sig::FnShape;
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -70,6 +71,18 @@ impl Expected {
     /// `value.<c>` (see [`values!`](crate::values)).
     pub fn value(&mut self, c: &str, value: impl ProbeInt) {
         self.put(format!("value.{c}"), value);
+    }
+
+    /// `sig.<f>.arity`, `sig.<f>.arg<N>`, `sig.<f>.ret`, `sig.<f>.variadic`,
+    /// `sig.<f>.noreturn` of a function (see [`shape_of`](crate::shape_of)).
+    pub fn signature(&mut self, f: &str, shape: &FnShape) {
+        self.put(format!("sig.{f}.arity"), shape.args.len());
+        for (i, size) in shape.args.iter().enumerate() {
+            self.put(format!("sig.{f}.arg{i}"), *size);
+        }
+        self.put(format!("sig.{f}.ret"), shape.ret);
+        self.put(format!("sig.{f}.variadic"), shape.variadic);
+        self.put(format!("sig.{f}.noreturn"), shape.noreturn);
     }
 
     /// Everything recorded, by key.

@@ -20,11 +20,13 @@ mod asm;
 mod compare;
 mod compile;
 mod locate;
+mod sig;
 
 pub use asm::{data_bytes, parse_values};
 pub use compare::{Expected, Mismatch, ProbeInt, assert_matches, mismatches};
 pub use compile::Probe;
 pub use locate::{INSTALL_HINT, ddk_include, mingw_gcc, probe_header_dir, repo_root, shared_dir};
+pub use sig::{FnShape, FnSig, shape_of};
 
 /// Records `off.<C type>.<C field>` for each `CField => rust.field.path` pair.
 ///
