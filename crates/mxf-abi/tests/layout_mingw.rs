@@ -3,7 +3,8 @@
 //! `scripts/layout/ddk_layout.c` includes `<ddk/wdm.h>`, the shared `ddk_fixups.h`,
 //! `<ddk/portcls.h>`, `<ddk/dmusicks.h>` and `<ksmedia.h>`; `scripts/layout/user_guids.c`
 //! includes the user-mode `<dmksctrl.h>`. Both are compiled with `x86_64-w64-mingw32-gcc -S`
-//! (nothing is linked or executed). The C side writes every size, alignment, offset and
+//! (nothing is linked or executed) by the dev-only layout-probe crate, which also holds the
+//! assembler readers and their unit tests. The C side writes every size, alignment, offset and
 //! integer constant as `.set mxf.<key>.hi/.lo` assembler lines, and every GUID as a `const
 //! GUID` object; this test reads the `.s` text back and compares each item with Rust's
 //! `size_of`/`align_of`/`offset_of!`/constants. The set of keys must match exactly in both
@@ -19,216 +20,24 @@
 //! (the mingw `include/ddk` directory), `MXF_SHARED` (the shared tree holding
 //! `tools/win-sysroot/ddk_fixups.h`, default `<repo>/../shared`).
 
-use core::mem::{align_of, offset_of, size_of};
+use core::mem::{offset_of, size_of};
+use layout_probe::{Expected, Probe, assert_matches, data_bytes, parse_values};
 use mxf_abi::*;
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::OnceLock;
-
-const INSTALL_HINT: &str = "apt-get install gcc-mingw-w64-x86-64 mingw-w64-x86-64-dev";
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn shared_dir() -> PathBuf {
-    match std::env::var_os("MXF_SHARED") {
-        Some(dir) => PathBuf::from(dir),
-        None => repo_root().join("../shared"),
-    }
-}
-
-fn ddk_include() -> PathBuf {
-    if let Some(dir) = std::env::var_os("MXF_MINGW_DDK") {
-        return PathBuf::from(dir);
-    }
-    let candidates = [
-        "/usr/share/mingw-w64/include/ddk",
-        "/usr/x86_64-w64-mingw32/include/ddk",
-    ];
-    for c in candidates {
-        if Path::new(c).join("portcls.h").is_file() {
-            return PathBuf::from(c);
-        }
-    }
-    panic!(
-        "mingw-w64 DDK headers (ddk/portcls.h) not found in {candidates:?}; run `{INSTALL_HINT}`"
-    );
-}
-
-/// Compiles one probe to assembly and returns the `.s` text.
-fn compile_probe(source: &str, args: &[&Path]) -> String {
-    let gcc = std::env::var("MXF_MINGW_GCC").unwrap_or_else(|_| "x86_64-w64-mingw32-gcc".into());
-    let src = repo_root().join("scripts/layout").join(source);
-    // One file per process: tests of this binary share the result through OnceLock, and
-    // concurrent `cargo test` runs must not read each other's half-written output.
-    let name = format!("{}.{}.s", source.trim_end_matches(".c"), std::process::id());
-    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
-    let mut cmd = Command::new(&gcc);
-    cmd.arg("-S")
-        .arg("-O0")
-        .arg("-Wno-missing-braces")
-        .arg("-o")
-        .arg(&out);
-    for a in args {
-        cmd.arg(a);
-    }
-    cmd.arg(&src);
-    let output = match cmd.output() {
-        Ok(o) => o,
-        Err(e) => panic!("cannot run `{gcc}` ({e}); the layout check needs it: `{INSTALL_HINT}`"),
-    };
-    assert!(
-        output.status.success(),
-        "`{gcc}` failed on {}:\n{}",
-        src.display(),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    std::fs::read_to_string(&out).expect("read generated assembly")
-}
 
 fn ddk_probe() -> &'static str {
     static ASM: OnceLock<String> = OnceLock::new();
-    ASM.get_or_init(compile_ddk_probe)
+    ASM.get_or_init(|| Probe::script("ddk_layout.c").with_ddk().compile())
 }
 
 fn user_probe() -> &'static str {
     static ASM: OnceLock<String> = OnceLock::new();
-    ASM.get_or_init(|| compile_probe("user_guids.c", &[]))
+    ASM.get_or_init(|| Probe::script("user_guids.c").compile())
 }
 
-fn compile_ddk_probe() -> String {
-    let fixups = shared_dir().join("tools/win-sysroot");
-    assert!(
-        fixups.join("ddk_fixups.h").is_file(),
-        "ddk_fixups.h not found in {} (set MXF_SHARED to the shared tree)",
-        fixups.display()
-    );
-    let ddk = ddk_include();
-    let (i_ddk, i_fix) = (
-        format!("-I{}", ddk.display()),
-        format!("-I{}", fixups.display()),
-    );
-    compile_probe("ddk_layout.c", &[Path::new(&i_ddk), Path::new(&i_fix)])
-}
-
-/// Collects `.set mxf.<key>.hi, H` / `.set mxf.<key>.lo, L` into `key -> H * 2^32 + (L mod 2^32)`.
-fn parse_sets(asm: &str) -> BTreeMap<String, i64> {
-    let mut halves: BTreeMap<String, (Option<i64>, Option<i64>)> = BTreeMap::new();
-    for line in asm.lines() {
-        let Some(rest) = line.trim().strip_prefix(".set mxf.") else {
-            continue;
-        };
-        let (name, value) = rest.split_once(',').expect("`.set name, value`");
-        let value: i64 = value
-            .trim()
-            .parse()
-            .unwrap_or_else(|_| panic!("bad value in `{line}`"));
-        let entry = if let Some(key) = name.strip_suffix(".hi") {
-            &mut halves.entry(key.to_string()).or_default().0
-        } else if let Some(key) = name.strip_suffix(".lo") {
-            &mut halves.entry(key.to_string()).or_default().1
-        } else {
-            panic!("unexpected probe symbol in `{line}`");
-        };
-        assert!(
-            entry.replace(value).is_none(),
-            "duplicate probe symbol `{name}`"
-        );
-    }
-    halves
-        .into_iter()
-        .map(|(key, (hi, lo))| {
-            let (hi, lo) = (hi.expect("missing .hi"), lo.expect("missing .lo"));
-            (key, (hi << 32) | i64::from(lo as u32))
-        })
-        .collect()
-}
-
-/// Decodes a GAS string literal body (`\ooo` octal, `\\`, `\"`, `\n`... escapes).
-fn ascii_bytes(body: &str, out: &mut Vec<u8>) {
-    let mut chars = body.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c != '\\' {
-            out.push(c as u8);
-            continue;
-        }
-        match chars.next().expect("dangling escape") {
-            d @ '0'..='7' => {
-                let mut v = d.to_digit(8).unwrap();
-                for _ in 0..2 {
-                    match chars.peek().and_then(|c| c.to_digit(8)) {
-                        Some(n) => {
-                            v = v * 8 + n;
-                            chars.next();
-                        }
-                        None => break,
-                    }
-                }
-                out.push(v as u8);
-            }
-            'n' => out.push(b'\n'),
-            't' => out.push(b'\t'),
-            'r' => out.push(b'\r'),
-            'b' => out.push(8),
-            'f' => out.push(12),
-            other => out.push(other as u8),
-        }
-    }
-}
-
-fn parse_int(s: &str) -> i128 {
-    let s = s.trim();
-    let (neg, s) = match s.strip_prefix('-') {
-        Some(r) => (true, r),
-        None => (false, s),
-    };
-    let v = match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
-        Some(h) => i128::from_str_radix(h, 16),
-        None => s.parse(),
-    }
-    .unwrap_or_else(|_| panic!("bad integer `{s}`"));
-    if neg { -v } else { v }
-}
-
-/// The 16 bytes the assembler would emit under `label:` (data directives only).
 fn guid_bytes(asm: &str, label: &str) -> [u8; 16] {
-    let head = format!("{label}:");
-    let mut lines = asm.lines().skip_while(|l| l.trim() != head);
-    assert!(
-        lines.next().is_some(),
-        "GUID `{label}` not defined by the probe"
-    );
-    let mut bytes = Vec::new();
-    for line in lines {
-        if bytes.len() >= 16 {
-            break;
-        }
-        let line = line.trim();
-        let (dir, args) = line.split_once(char::is_whitespace).unwrap_or((line, ""));
-        let ints = || args.split(',').map(parse_int);
-        match dir {
-            ".long" => ints().for_each(|v| bytes.extend((v as u32).to_le_bytes())),
-            ".word" | ".value" | ".short" => {
-                ints().for_each(|v| bytes.extend((v as u16).to_le_bytes()))
-            }
-            ".byte" => ints().for_each(|v| bytes.push(v as u8)),
-            ".quad" => ints().for_each(|v| bytes.extend((v as u64).to_le_bytes())),
-            ".space" | ".zero" => bytes.resize(bytes.len() + parse_int(args) as usize, 0),
-            ".ascii" => {
-                let body = args
-                    .trim()
-                    .strip_prefix('"')
-                    .and_then(|b| b.strip_suffix('"'));
-                ascii_bytes(body.expect("quoted .ascii"), &mut bytes);
-            }
-            _ => panic!("unexpected `{line}` inside GUID `{label}`"),
-        }
-    }
-    bytes
-        .try_into()
-        .unwrap_or_else(|b: Vec<u8>| panic!("GUID `{label}` has {} bytes", b.len()))
+    let bytes = data_bytes(asm, label, 16).unwrap_or_else(|e| panic!("GUID probe: {e}"));
+    bytes.try_into().expect("16 bytes")
 }
 
 fn guid_memory(g: &Guid) -> [u8; 16] {
@@ -241,31 +50,26 @@ fn guid_memory(g: &Guid) -> [u8; 16] {
 }
 
 /// Every item the C probe emits, computed on the Rust side.
-fn rust_layout() -> BTreeMap<String, i64> {
-    let mut m: BTreeMap<String, i64> = BTreeMap::new();
+fn rust_layout() -> Expected {
+    let mut m = Expected::new();
     macro_rules! put {
         ($key:expr, $v:expr) => {
-            assert!(
-                m.insert(String::from($key), $v as i64).is_none(),
-                "duplicate key {}",
-                $key
-            )
+            m.put($key, $v)
         };
     }
     macro_rules! size {
         ($c:literal, $t:ty) => {
-            put!(concat!("size.", $c), size_of::<$t>());
-            put!(concat!("align.", $c), align_of::<$t>());
+            m.size_align::<$t>($c)
         };
     }
     macro_rules! off {
         ($c:literal, $t:ty, { $($cf:ident => $($f:tt).+),+ $(,)? }) => {
-            $( put!(concat!("off.", $c, ".", stringify!($cf)), offset_of!($t, $($f).+)); )+
+            layout_probe::offsets!(m, $c, $t, { $($cf => $($f).+),+ })
         };
     }
     macro_rules! value {
         ($c:ident, $v:expr) => {
-            put!(concat!("value.", stringify!($c)), $v);
+            m.value(stringify!($c), $v)
         };
     }
 
@@ -383,7 +187,7 @@ fn rust_layout() -> BTreeMap<String, i64> {
     // Vtables: C has flat members in slot order, Rust nests the base table as `base`.
     macro_rules! vsize {
         ($c:literal, $t:ty) => {
-            put!(concat!("size.", $c), size_of::<$t>());
+            m.size::<$t>($c)
         };
     }
     vsize!("IUnknownVtbl", IUnknownVtbl);
@@ -495,26 +299,8 @@ fn rust_layout() -> BTreeMap<String, i64> {
 
 #[test]
 fn sizes_offsets_and_constants_match_mingw_headers() {
-    let c = parse_sets(ddk_probe());
-    let rust = rust_layout();
-    let mut problems = Vec::new();
-    for (key, cv) in &c {
-        match rust.get(key) {
-            Some(rv) if rv == cv => {}
-            Some(rv) => problems.push(format!("{key}: C {cv}, Rust {rv}")),
-            None => problems.push(format!("{key}: emitted by C, not checked on the Rust side")),
-        }
-    }
-    for key in rust.keys().filter(|k| !c.contains_key(*k)) {
-        problems.push(format!(
-            "{key}: expected by Rust, not emitted by the C probe"
-        ));
-    }
-    assert!(
-        problems.is_empty(),
-        "layout mismatches:\n{}",
-        problems.join("\n")
-    );
+    let c = parse_values(ddk_probe()).unwrap_or_else(|e| panic!("ddk_layout.c: {e}"));
+    let n = assert_matches("mxf-abi", &c, &rust_layout());
     // The probe must really have said something: every family of items is present.
     for prefix in ["size.", "align.", "off.", "value."] {
         assert!(
@@ -522,11 +308,8 @@ fn sizes_offsets_and_constants_match_mingw_headers() {
             "no `{prefix}` items in the probe"
         );
     }
-    assert!(c.len() >= 250, "only {} items compared", c.len());
-    println!(
-        "compared {} sizes/alignments/offsets/constants with mingw-w64",
-        c.len()
-    );
+    assert!(n >= 250, "only {n} items compared");
+    println!("compared {n} sizes/alignments/offsets/constants with mingw-w64");
 }
 
 #[test]
@@ -622,21 +405,4 @@ fn guid_values_match_mingw_headers() {
         problems.join("\n")
     );
     println!("compared {} GUIDs with mingw-w64", checks.len());
-}
-
-#[test]
-fn assembly_readers_decode_what_gas_would() {
-    // Negative halves, sign extension and the 2^32 split.
-    let asm = "\t.set mxf.a.hi, -1\n\t.set mxf.a.lo, -1073741198\n\
-               \t.set mxf.b.hi, 0\n\t.set mxf.b.lo, -1\n\
-               \t.set mxf.c.hi, -2147483648\n\t.set mxf.c.lo, 0\n";
-    let m = parse_sets(asm);
-    assert_eq!(m["a"], i64::from(STATUS_NO_MATCH));
-    assert_eq!(m["b"], i64::from(u32::MAX));
-    assert_eq!(m["c"] as u64, 0x8000_0000_0000_0000);
-    // GCC's GUID output: .long/.word in decimal, Data4 as octal-escaped .ascii pieces.
-    let asm = "X:\n\t.long\t-1510943188\n\t.word\t-19697\n\t.word\t4562\n\
-               \t.ascii \"\\267\\243\\0`\\10\"\n\t.ascii \"3\\26\\301\"\n";
-    assert_eq!(guid_bytes(asm, "X"), guid_memory(&IID_IALLOCATOR_MXF));
-    assert_eq!(guid_bytes("Z:\n\t.space 16\n", "Z"), [0; 16]);
 }
