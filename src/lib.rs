@@ -1,8 +1,11 @@
 //! mxfloop: a virtual MIDI loopback cable — a PortCls DirectMusic (DMus) miniport driver.
 //!
 //! This crate is the driver image: the adapter glue PortCls calls (`DriverEntry`, `AddDevice`,
-//! `StartDevice`), the panic handler and nothing else; the logic lives in `mxf-core`, the
-//! kernel platform in `mxf-kernel`.
+//! `StartDevice`, which binds `mxf-miniport`'s `IMiniportDMus` on the kernel platform to
+//! PortCls's DMus port), the panic handler and nothing else; the miniport's COM objects live
+//! in `mxf-miniport`, the logic in `mxf-core`, the kernel platform in `mxf-kernel`. Every crate
+//! linked into the image is `no_std` without the `alloc` crate: there is no global allocator,
+//! so any use of `alloc` fails to build (see `scripts/build-driver.sh`).
 //!
 //! On Windows targets it is `no_std` and links into `mxfloop.sys` (`scripts/build-driver.sh`
 //! on Linux, `cargo make` with the WDK on Windows). On other hosts it is an ordinary library
