@@ -98,7 +98,35 @@ impl CapturePackager {
     pub fn feed(&mut self, bytes: &[u8], time: ReferenceTime) -> Chain {
         let mut burst = Burst::new(time);
         let mut input = bytes;
-        while let Some(ev) = self.parser.next(&mut input) {
+        loop {
+            // The SysEx hot path: with a buffer held (which always has room: fragments are
+            // emitted as soon as they fill), data bytes go straight from the input into it.
+            if let Some(buf) = self.buf
+                && let Some(room) = self.cap.checked_sub(self.fill)
+            {
+                // SAFETY: the buffer has `cap` bytes (`GetBufferSize`) of which the first
+                // `fill` are held; we own it and nothing else refers to it while `dst` lives.
+                let dst =
+                    unsafe { core::slice::from_raw_parts_mut(buf.as_ptr().add(self.fill), room) };
+                let n = self.parser.copy_sysex_data(&mut input, dst);
+                if n > 0 {
+                    self.fill += n;
+                    if self.fill == self.cap
+                        && self
+                            .emit_fragment(&mut burst, DMUS_KEF_EVENT_INCOMPLETE)
+                            .is_err()
+                    {
+                        // As `sysex_bytes` does: the rest of this run of data is consumed
+                        // and lost with the SysEx.
+                        let lost = self.parser.take_sysex_data(&mut input).len();
+                        self.drop_sysex(&mut burst, lost);
+                    }
+                    continue;
+                }
+            }
+            let Some(ev) = self.parser.next(&mut input) else {
+                break;
+            };
             self.handle(&mut burst, ev);
         }
         self.finish_burst(burst)

@@ -21,6 +21,58 @@ pub enum Event<'a> {
     SysExCut,
 }
 
+/// Bytes the SysEx scans look at per step: a 1 MiB SysEx is one run of data bytes, so the
+/// scans test a block at a time (an OR-fold that LLVM turns into a few vector instructions)
+/// and only look at single bytes in the block holding the next status byte and in the tail.
+const SCAN_BLOCK: usize = 32;
+
+/// Whether every byte of `block` is a data byte (`< 0x80`).
+#[inline(always)]
+fn all_data(block: &[u8]) -> bool {
+    block.iter().fold(0u8, |acc, &b| acc | b) < 0x80
+}
+
+/// Length of the run of data bytes (`< 0x80`) at the start of `bytes`.
+#[inline]
+fn data_run_len(bytes: &[u8]) -> usize {
+    let mut done = 0;
+    for block in bytes.chunks_exact(SCAN_BLOCK) {
+        if !all_data(block) {
+            break;
+        }
+        done += SCAN_BLOCK;
+    }
+    let rest = bytes.get(done..).unwrap_or(&[]);
+    done + rest.iter().position(|&b| b >= 0x80).unwrap_or(rest.len())
+}
+
+/// Copies the run of data bytes at the start of `src` into `dst`, at most `dst.len()` of
+/// them, scanning and copying in one pass; returns how many were copied.
+#[inline]
+fn copy_data_run(src: &[u8], dst: &mut [u8]) -> usize {
+    let max = src.len().min(dst.len());
+    let (Some(src), Some(dst)) = (src.get(..max), dst.get_mut(..max)) else {
+        return 0;
+    };
+    let mut done = 0;
+    for (s, d) in src
+        .chunks_exact(SCAN_BLOCK)
+        .zip(dst.chunks_exact_mut(SCAN_BLOCK))
+    {
+        if !all_data(s) {
+            break;
+        }
+        d.copy_from_slice(s);
+        done += SCAN_BLOCK;
+    }
+    let rest = src.get(done..).unwrap_or(&[]);
+    let n = rest.iter().position(|&b| b >= 0x80).unwrap_or(rest.len());
+    if let (Some(d), Some(s)) = (dst.get_mut(done..done + n), rest.get(..n)) {
+        d.copy_from_slice(s);
+    }
+    done + n
+}
+
 /// What the parser did with every input byte.
 ///
 /// Each consumed byte lands in exactly one `bytes_*` bucket or is still pending:
@@ -186,12 +238,7 @@ impl Parser {
             match self.mode {
                 Mode::SysEx => {
                     if b < 0x80 {
-                        let n = input.iter().position(|&x| x >= 0x80).unwrap_or(input.len());
-                        let (chunk, rest) = input.split_at(n);
-                        *input = rest;
-                        self.stats.bytes_in += n as u64;
-                        self.sysex_len += n as u64;
-                        return Some(Event::SysExData(chunk));
+                        return Some(Event::SysExData(self.take_sysex_data(input)));
                     }
                     self.mode = Mode::Normal;
                     if b == 0xF7 {
@@ -251,6 +298,38 @@ impl Parser {
                 }
             }
         }
+    }
+
+    /// Inside a SysEx: consumes the run of data bytes at the front of `input` (up to the next
+    /// status byte, realtime included) and returns it — what [`Parser::next`] would report as
+    /// [`Event::SysExData`]. Empty when no SysEx is in progress or `input` does not start
+    /// with a data byte.
+    pub fn take_sysex_data<'a>(&mut self, input: &mut &'a [u8]) -> &'a [u8] {
+        if !self.in_sysex() {
+            return &[];
+        }
+        let n = data_run_len(input);
+        let (run, rest) = input.split_at(n);
+        *input = rest;
+        self.stats.bytes_in += n as u64;
+        self.sysex_len += n as u64;
+        run
+    }
+
+    /// Inside a SysEx: copies data bytes from the front of `input` into `dst` — as many as
+    /// [`Parser::take_sysex_data`] would return, but at most `dst.len()` — consumes them and
+    /// returns how many. The bulk path of SysEx capture: one pass that scans for the next
+    /// status byte and copies. 0 when no SysEx is in progress or `input` does not start with a
+    /// data byte.
+    pub fn copy_sysex_data(&mut self, input: &mut &[u8], dst: &mut [u8]) -> usize {
+        if !self.in_sysex() {
+            return 0;
+        }
+        let n = copy_data_run(input, dst);
+        *input = input.get(n..).unwrap_or(&[]);
+        self.stats.bytes_in += n as u64;
+        self.sysex_len += n as u64;
+        n
     }
 
     /// Gives up on the SysEx in progress (its bytes go to `bytes_sysex_aborted`) and skips

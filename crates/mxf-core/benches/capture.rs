@@ -1,0 +1,389 @@
+//! Capture benchmark: the `CapturePackager` on our `IAllocatorMXF` (mxf-kemu, Verifier and
+//! special pool off, everything inside one `at_irql(DISPATCH_LEVEL, ..)`), against baselines
+//! measured in the same run.
+//!
+//! Run: `cargo bench -p mxf-core --bench capture` (`MXF_BENCH_ROUNDS` = rounds of the 1 MiB
+//! throughput test, default 40; `MXF_BENCH_SAMPLES` = timed bursts per latency case, default
+//! 20,000; `MXF_BENCH_ONLY=a` or `b` runs one part).
+//!
+//! Part A — throughput: one 1 MiB SysEx (`F0`, 1,048,574 data bytes, `F7`) fed in 128-byte
+//! bursts, in 4 KiB bursts and as one whole-buffer feed; each returned chain goes straight
+//! back to the allocator (dropped). Baseline: `copy_from_slice` of the same 1 MiB into a
+//! preallocated buffer. Reported as MB/s (10^6 bytes/s) of the min and the median round, and
+//! the ratio of medians (goal: capture >= 0.5x memcpy).
+//!
+//! Part B — latency: the time of one `feed` of a 128-byte burst (chain returned untimed
+//! afterwards), for the worst cases the capture path can see. Each case is timed
+//! `MXF_BENCH_SAMPLES` times, one `Instant` pair per sample; reported: min, median, p99,
+//! p99.9 and the raw max (which includes whatever the shared machine's scheduler did), plus
+//! the timer's own overhead. Goal: p99 < 5 µs. Baselines, timed the same way: `memcpy` of
+//! 128 bytes and 128 raw `GetMessage`+`PutMessage` pairs through the vtable.
+
+use mxf_abi::IAllocatorMxf;
+use mxf_core::alloc::{Allocator, AllocatorConfig, new_allocator};
+use mxf_core::capture::CapturePackager;
+use mxf_core::com::ComPtr;
+use mxf_core::platform::DISPATCH_LEVEL;
+use mxf_kemu::{Emu, EmuConfig};
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+const MIB: usize = 1 << 20;
+const BURST: usize = 128;
+
+/// `cargo bench` passes `--bench`; `cargo test --benches` runs the binary without it, as a
+/// smoke test, which only needs a few iterations (its numbers mean nothing).
+fn smoke() -> bool {
+    !std::env::args().any(|a| a == "--bench")
+}
+
+fn env(name: &str, default: usize) -> usize {
+    let default = if smoke() { default.min(3) } else { default };
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// `F0`, `MIB - 2` data bytes (< 0x80), `F7`.
+fn one_mib_sysex() -> Vec<u8> {
+    let mut v = Vec::with_capacity(MIB);
+    v.push(0xF0);
+    v.extend((0..MIB - 2).map(|i| (i * 13 % 128) as u8));
+    v.push(0xF7);
+    v
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+// ------------------------------------------------------------------------- part A
+
+/// Feeds `input` in `chunk`-byte bursts, dropping every chain as it comes; returns the time
+/// and checks that the whole SysEx came out.
+fn capture_once(alloc: &ComPtr<IAllocatorMxf>, input: &[u8], chunk: usize) -> Duration {
+    let mut p = CapturePackager::new(alloc);
+    let t0 = Instant::now();
+    for (i, burst) in input.chunks(chunk).enumerate() {
+        drop(black_box(p.feed(black_box(burst), i as i64)));
+    }
+    let dt = t0.elapsed();
+    let s = p.stats();
+    assert_eq!(s.sysex_complete, 1, "the SysEx completed");
+    assert_eq!(s.sysex_bytes, input.len() as u64, "every byte delivered");
+    dt
+}
+
+fn memcpy_once(src: &[u8], dst: &mut [u8]) -> Duration {
+    let t0 = Instant::now();
+    black_box(&mut *dst).copy_from_slice(black_box(src));
+    black_box(&*dst);
+    t0.elapsed()
+}
+
+fn part_a(emu: &Emu, alloc: &ComPtr<IAllocatorMxf>) {
+    let rounds = env("MXF_BENCH_ROUNDS", 40).max(1);
+    let input = one_mib_sysex();
+    let mut dst = vec![0u8; input.len()];
+    let cases: [(&str, usize); 3] = [
+        ("capture, 128-byte bursts", BURST),
+        ("capture, 4096-byte bursts", 4096),
+        ("capture, one whole-buffer feed", input.len()),
+    ];
+    let mut times: Vec<Vec<f64>> = vec![Vec::new(); cases.len() + 1];
+    emu.at_irql(DISPATCH_LEVEL, || {
+        // Warm-up: caches, the lookaside lists' depth, page faults of `dst`.
+        for &(_, chunk) in &cases {
+            capture_once(alloc, &input, chunk);
+        }
+        memcpy_once(&input, &mut dst);
+        // Rounds interleave the candidates so background load hits them alike.
+        for _ in 0..rounds {
+            times[0].push(memcpy_once(&input, &mut dst).as_secs_f64());
+            for (i, &(_, chunk)) in cases.iter().enumerate() {
+                times[i + 1].push(capture_once(alloc, &input, chunk).as_secs_f64());
+            }
+        }
+    });
+    let mb = input.len() as f64 / 1e6;
+    println!(
+        "A. throughput: one 1 MiB SysEx ({} bytes), {rounds} rounds, MB = 10^6 bytes",
+        input.len()
+    );
+    println!(
+        "   {:<34} {:>12} {:>12} {:>14}",
+        "", "best MB/s", "median MB/s", "median/memcpy"
+    );
+    let mut rows = Vec::new();
+    for t in &mut times {
+        let min = t.iter().copied().fold(f64::MAX, f64::min);
+        let med = median(t);
+        rows.push((mb / min, mb / med));
+    }
+    let memcpy_med = rows[0].1;
+    let names = std::iter::once("memcpy 1 MiB (copy_from_slice)").chain(cases.iter().map(|c| c.0));
+    for (name, (best, med)) in names.zip(&rows) {
+        println!(
+            "   {name:<34} {best:>12.0} {med:>12.0} {:>13.2}x",
+            med / memcpy_med
+        );
+    }
+    let worst = rows[1..].iter().map(|r| r.1).fold(f64::MAX, f64::min);
+    println!(
+        "   goal: capture >= 0.5x memcpy -> worst case {:.2}x: {}",
+        worst / memcpy_med,
+        if worst / memcpy_med >= 0.5 {
+            "met"
+        } else {
+            "NOT met"
+        }
+    );
+}
+
+// ------------------------------------------------------------------------- part B
+
+/// One latency case: `setup` brings the packager into the state the burst needs (untimed),
+/// then `burst` is fed once (timed); `events` is how many events that feed must return.
+struct Case {
+    name: &'static str,
+    setup: Vec<u8>,
+    burst: Vec<u8>,
+    /// Fed after the burst, untimed, to bring the packager back to its initial state.
+    teardown: Vec<u8>,
+    events: usize,
+}
+
+fn cases(cap: usize) -> Vec<Case> {
+    let realtime = vec![0xF8; BURST];
+    // 42 note-ons, each with its own status byte, + two clocks: 44 events.
+    let mut note_ons = Vec::new();
+    for i in 0..42u8 {
+        note_ons.extend([0x90, i, 0x40]);
+    }
+    note_ons.extend([0xF8, 0xF8]);
+    // One status, then 63 running-status note-ons (each expanded to 3 bytes), + one clock.
+    let mut running = vec![0x90];
+    for i in 0..63u8 {
+        running.extend([i, 0x40]);
+    }
+    running.push(0xF8);
+    // A SysEx start: staging fills (8 bytes), then a buffer is taken and the rest copied.
+    let mut sysex_start = vec![0xF0];
+    sysex_start.extend((0..BURST - 1).map(|i| (i % 128) as u8));
+    // A burst that completes a full fragment (emit it) and starts the next buffer.
+    let setup_boundary = {
+        let mut v = vec![0xF0];
+        v.extend((0..cap - 64 - 1).map(|i| (i % 128) as u8));
+        v
+    };
+    let boundary: Vec<u8> = (0..BURST).map(|i| (i % 128) as u8).collect();
+    // A mix: channel messages with and without running status, realtime inside a message and
+    // inside a SysEx, a short SysEx ending, system common.
+    let mut mix = Vec::new();
+    while mix.len() < BURST - 16 {
+        mix.extend([
+            0x90, 0x3C, 0xF8, 0x40, 0x3E, 0x40, 0xB0, 0x07, 0x64, 0xC1, 0x05,
+        ]);
+        mix.extend([
+            0xF0, 0x7E, 0x01, 0xFA, 0x02, 0x03, 0xF7, 0xF1, 0x20, 0xE0, 0x00, 0x40,
+        ]);
+    }
+    mix.truncate(BURST - 1);
+    mix.push(0xFE);
+    let mix_events = {
+        // Count with the parser: every message and every SysEx (each fits one fragment).
+        let mut parser = mxf_core::midi::Parser::new();
+        let mut input = &mix[..];
+        let mut n = 0;
+        while let Some(ev) = parser.next(&mut input) {
+            use mxf_core::midi::Event;
+            n += usize::from(matches!(ev, Event::Message(_) | Event::SysExEnd));
+        }
+        n
+    };
+    vec![
+        Case {
+            name: "128 realtime bytes -> 128 events",
+            setup: vec![],
+            burst: realtime,
+            teardown: vec![],
+            events: 128,
+        },
+        Case {
+            name: "42 note-ons + 2 clocks -> 44 events",
+            setup: vec![],
+            burst: note_ons,
+            teardown: vec![],
+            events: 44,
+        },
+        Case {
+            name: "63 running-status note-ons + clock",
+            setup: vec![],
+            burst: running,
+            teardown: vec![],
+            events: 64,
+        },
+        Case {
+            name: "SysEx start: F0 + 127 data (new buf)",
+            setup: vec![],
+            burst: sysex_start,
+            teardown: vec![0xF7],
+            events: 0,
+        },
+        Case {
+            name: "SysEx fragment fills + next buffer",
+            setup: setup_boundary,
+            burst: boundary,
+            teardown: vec![0xF7],
+            events: 1,
+        },
+        Case {
+            name: "mix (channel/RT/short SysEx/common)",
+            setup: vec![],
+            burst: mix,
+            teardown: vec![],
+            events: mix_events,
+        },
+    ]
+}
+
+/// Sorted per-sample times in ns.
+fn sample<F: FnMut() -> u64>(n: usize, mut f: F) -> Vec<f64> {
+    let mut v: Vec<f64> = (0..n).map(|_| f() as f64).collect();
+    v.sort_by(f64::total_cmp);
+    v
+}
+
+fn row(name: &str, s: &[f64], base: Option<(f64, f64)>) {
+    let (min, med, p99, p999, max) = (
+        s[0],
+        percentile(s, 0.5),
+        percentile(s, 0.99),
+        percentile(s, 0.999),
+        s[s.len() - 1],
+    );
+    let ratios = match base {
+        Some((memcpy, pairs)) => format!("{:>9.1}x {:>9.2}x", med / memcpy, med / pairs),
+        None => String::new(),
+    };
+    println!("   {name:<38} {min:>7.0} {med:>7.0} {p99:>7.0} {p999:>7.0} {max:>8.0} {ratios}");
+}
+
+fn part_b(emu: &Emu, alloc: &ComPtr<IAllocatorMxf>) {
+    let n = env("MXF_BENCH_SAMPLES", 20_000).max(200);
+    let cap = usize::from(alloc.buffer_size());
+    let cases = cases(cap);
+    println!();
+    println!(
+        "B. latency of one 128-byte burst (feed only; chain returned untimed), {n} samples each, ns"
+    );
+    emu.at_irql(DISPATCH_LEVEL, || {
+        let timer = sample(n, || {
+            let t0 = Instant::now();
+            black_box(());
+            t0.elapsed().as_nanos() as u64
+        });
+        let src = [0x55u8; BURST];
+        let mut dst = [0u8; BURST];
+        let memcpy = sample(n, || {
+            let t0 = Instant::now();
+            black_box(&mut dst).copy_from_slice(black_box(&src));
+            black_box(&dst);
+            t0.elapsed().as_nanos() as u64
+        });
+        let pairs = sample(n, || {
+            let t0 = Instant::now();
+            for _ in 0..BURST {
+                let e = alloc.get_message().expect("event");
+                // SAFETY: our event, given back once.
+                unsafe { alloc.put_message(black_box(e.as_ptr())) };
+            }
+            t0.elapsed().as_nanos() as u64
+        });
+        let base = (percentile(&memcpy, 0.5), percentile(&pairs, 0.5));
+        println!(
+            "   {:<38} {:>7} {:>7} {:>7} {:>7} {:>8} {:>10} {:>10}",
+            "", "min", "median", "p99", "p99.9", "max", "/memcpy128", "/128 pairs"
+        );
+        row("(timer overhead: empty sample)", &timer, None);
+        row("baseline: memcpy 128 bytes", &memcpy, None);
+        row("baseline: 128 GetMessage+PutMessage", &pairs, None);
+        let mut worst_p99 = 0f64;
+        for case in &cases {
+            let mut p = CapturePackager::new(alloc);
+            // Warm-up, and a check that the case does what it says.
+            for _ in 0..100 {
+                drop(p.feed(&case.setup, 0));
+                let chain = p.feed(&case.burst, 1);
+                assert_eq!(chain.len(), case.events, "{}", case.name);
+                drop(chain);
+                drop(p.feed(&case.teardown, 2));
+            }
+            let s = sample(n, || {
+                drop(p.feed(&case.setup, 0));
+                let t0 = Instant::now();
+                let chain = p.feed(black_box(&case.burst), 1);
+                let dt = t0.elapsed().as_nanos() as u64;
+                drop(black_box(chain));
+                drop(p.feed(&case.teardown, 2));
+                dt
+            });
+            worst_p99 = worst_p99.max(percentile(&s, 0.99));
+            row(case.name, &s, Some(base));
+            let st = p.stats();
+            assert_eq!(
+                st.bytes_dropped_no_memory, 0,
+                "{}: no allocation failed",
+                case.name
+            );
+        }
+        println!(
+            "   goal: p99 < 5000 ns for every case -> worst p99 {worst_p99:.0} ns: {}",
+            if worst_p99 < 5000.0 { "met" } else { "NOT met" }
+        );
+    });
+}
+
+fn main() {
+    let emu = Emu::new(EmuConfig {
+        verifier: false,
+        special_pool: false,
+        ..EmuConfig::default()
+    });
+    let alloc = new_allocator(emu.clone(), AllocatorConfig::default()).expect("allocator");
+    if smoke() {
+        println!("smoke run (no --bench): too few iterations for the numbers to mean anything");
+    }
+    println!(
+        "mxf-core capture benchmark (our allocator on mxf-kemu, verifier off, special pool off, \
+         DISPATCH_LEVEL, AllocatorConfig::DEFAULT: buffer {} bytes)",
+        alloc.buffer_size()
+    );
+    let only = std::env::var("MXF_BENCH_ONLY").unwrap_or_default();
+    if only.is_empty() || only == "a" {
+        part_a(&emu, &alloc);
+    }
+    if only.is_empty() || only == "b" {
+        part_b(&emu, &alloc);
+    }
+    let s = Allocator::from_com(&alloc).expect("ours").stats();
+    assert_eq!(
+        s.outstanding_events + s.outstanding_buffers,
+        0,
+        "nothing leaked"
+    );
+    println!();
+    println!(
+        "allocator: {} gets, {} buffer gets, {} reserve hits, {} pool misses, {} failures",
+        s.gets, s.buffer_gets, s.reserve_hits, s.pool_misses, s.failures
+    );
+    drop(alloc);
+    emu.unload().expect("clean unload");
+}
