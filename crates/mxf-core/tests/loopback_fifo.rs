@@ -1,10 +1,10 @@
-//! The loopback FIFO on the emulator: order, timestamps, the byte invariant, overflow and
-//! allocator exhaustion counted, every chunk returned.
+//! The loopback FIFO on the emulator: order, timestamps, the byte invariant, refusals (full,
+//! allocator exhausted, closed) that keep nothing and drop nothing, every chunk returned.
 
 mod render_support;
 
 use mxf_core::alloc::{Allocator, AllocatorConfig};
-use mxf_core::loopback::{Loopback, LoopbackConfig, LoopbackStats, WriteOutcome};
+use mxf_core::loopback::{Loopback, LoopbackConfig, LoopbackStats, MAX_WRITE, WriteOutcome};
 use mxf_kemu::{Emu, EmuConfig};
 use proptest::prelude::*;
 
@@ -16,6 +16,12 @@ fn invariant(s: &LoopbackStats) {
     );
 }
 
+fn open(emu: &Emu, cfg: LoopbackConfig) -> Loopback<Emu> {
+    let lb = Loopback::new(emu.clone(), cfg).unwrap();
+    lb.set_listening(true);
+    lb
+}
+
 fn finish(emu: Emu, lb: Loopback<Emu>) {
     drop(lb);
     emu.unload().expect("clean unload");
@@ -24,7 +30,7 @@ fn finish(emu: Emu, lb: Loopback<Emu>) {
 #[test]
 fn bytes_come_out_in_order_with_write_times() {
     let emu = Emu::new(EmuConfig::verifier());
-    let lb = Loopback::new(emu.clone(), LoopbackConfig::DEFAULT).unwrap();
+    let lb = open(&emu, LoopbackConfig::DEFAULT);
     assert_eq!(lb.write(&[1, 2, 3], 100), WriteOutcome::Accepted);
     assert_eq!(
         lb.write(&[4, 5], 100),
@@ -59,77 +65,111 @@ fn bytes_come_out_in_order_with_write_times() {
 }
 
 #[test]
-fn overflow_drops_whole_writes_and_counts_them() {
+fn a_full_queue_refuses_whole_writes_and_keeps_nothing_of_them() {
     let emu = Emu::new(EmuConfig::verifier());
     let cfg = LoopbackConfig {
-        capacity: 10_000,
+        capacity: MAX_WRITE as u32 + 1000,
         ..LoopbackConfig::DEFAULT
     };
-    let lb = Loopback::new(emu.clone(), cfg).unwrap();
-    assert_eq!(lb.write(&[0x11; 9_000], 1), WriteOutcome::Accepted);
-    assert_eq!(lb.write(&[0x22; 1_001], 1), WriteOutcome::DroppedFull);
-    assert_eq!(lb.write(&[0x33; 1_000], 1), WriteOutcome::Accepted);
+    let lb = open(&emu, cfg);
+    assert_eq!(lb.write(&[0x11; MAX_WRITE], 1), WriteOutcome::Accepted);
+    assert_eq!(lb.write(&[0x22; 1_001], 1), WriteOutcome::Full);
+    assert_eq!(
+        lb.write_parts(&[&[0x33; 600], &[0x44; 400]], 1),
+        WriteOutcome::Accepted
+    );
     let s = lb.stats();
-    assert_eq!(s.bytes_dropped_full, 1_001);
-    assert_eq!(s.writes_dropped, 1);
-    assert_eq!(s.high_water, 10_000);
+    assert_eq!(s.writes_refused_full, 1);
+    assert_eq!(s.high_water, MAX_WRITE as u64 + 1000);
     invariant(&s);
-    let mut out = vec![0u8; 20_000];
-    assert_eq!(lb.read(&mut out), 10_000);
-    assert!(out[..9_000].iter().all(|&b| b == 0x11));
-    assert!(out[9_000..10_000].iter().all(|&b| b == 0x33));
+    let mut out = vec![0u8; 2 * MAX_WRITE];
+    assert_eq!(lb.read(&mut out), MAX_WRITE + 1000);
+    assert!(out[..MAX_WRITE].iter().all(|&b| b == 0x11));
+    assert!(out[MAX_WRITE..MAX_WRITE + 600].iter().all(|&b| b == 0x33));
+    assert!(
+        out[MAX_WRITE + 600..MAX_WRITE + 1000]
+            .iter()
+            .all(|&b| b == 0x44)
+    );
+    assert_eq!(
+        lb.write(&[0x22; MAX_WRITE + 1001], 1),
+        WriteOutcome::TooLarge
+    );
     invariant(&lb.stats());
     finish(emu, lb);
 }
 
 #[test]
-fn allocator_exhaustion_drops_the_write_and_keeps_the_queue_intact() {
+fn capacity_and_allocator_must_take_the_largest_write() {
     let emu = Emu::new(EmuConfig::verifier());
+    let small = LoopbackConfig {
+        capacity: MAX_WRITE as u32 - 1,
+        ..LoopbackConfig::DEFAULT
+    };
+    assert!(Loopback::new(emu.clone(), small).is_err());
+    let few_buffers = LoopbackConfig {
+        allocator: AllocatorConfig {
+            buffer_size: 100,
+            max_buffers: 100,
+            ..LoopbackConfig::DEFAULT.allocator
+        },
+        ..LoopbackConfig::DEFAULT
+    };
+    assert!(Loopback::new(emu.clone(), few_buffers).is_err());
+    emu.unload().expect("clean unload");
+}
+
+#[test]
+fn closed_refuses_and_allocator_exhaustion_is_full_unless_empty() {
+    let emu = Emu::new(EmuConfig::verifier());
+    let chunks = MAX_WRITE.div_ceil(100) as u32;
     let cfg = LoopbackConfig {
         capacity: 1 << 20,
         allocator: AllocatorConfig {
             buffer_size: 100,
             reserve_events: 0,
             reserve_buffers: 0,
-            max_events: 3,
-            max_buffers: 2,
+            max_events: chunks + 1,
+            max_buffers: chunks,
             poison_freed: true,
         },
     };
     let lb = Loopback::new(emu.clone(), cfg).unwrap();
-    assert_eq!(lb.write(&[1; 150], 5), WriteOutcome::Accepted); // 2 chunks, 2 buffers
-    // Needs a third buffer: refused whole, nothing half-written.
-    assert_eq!(lb.write(&[2; 50], 6), WriteOutcome::DroppedNoMemory);
-    // Fits in the tail (same time, room left): no new chunk needed.
-    assert_eq!(lb.write(&[3; 50], 5), WriteOutcome::Accepted);
-    assert_eq!(lb.write(&[4; 4], 7), WriteOutcome::Accepted); // inline chunk, 3rd event
-    assert_eq!(lb.write(&[5; 1], 8), WriteOutcome::DroppedNoMemory);
+    assert_eq!(lb.write(&[1; 10], 5), WriteOutcome::Closed);
+    lb.set_listening(true);
+    assert_eq!(lb.write(&[1; MAX_WRITE], 5), WriteOutcome::Accepted); // every buffer
+    // Needs another buffer while bytes are queued: full (a read frees some), nothing kept.
+    assert_eq!(lb.write(&[2; 50], 6), WriteOutcome::Full);
+    // An inline chunk takes the last event.
+    assert_eq!(lb.write(&[4; 4], 7), WriteOutcome::Accepted);
+    assert_eq!(lb.write(&[5; 1], 8), WriteOutcome::Full);
     let s = lb.stats();
-    assert_eq!(s.bytes_dropped_no_memory, 51);
+    assert_eq!(s.writes_refused_alloc_full, 2);
     invariant(&s);
-    let mut out = vec![0u8; 1000];
-    let n = lb.read(&mut out);
-    let mut expect = vec![1u8; 150];
-    expect.extend_from_slice(&[3; 50]);
-    expect.extend_from_slice(&[4; 4]);
-    assert_eq!(&out[..n], &expect[..]);
+    let mut out = vec![0u8; 2 * MAX_WRITE];
+    assert_eq!(lb.read(&mut out), MAX_WRITE + 4);
     let a = Allocator::from_com(lb.allocator()).unwrap().stats();
     assert_eq!((a.outstanding_events, a.outstanding_buffers), (0, 0));
-    // Room again.
+    // Empty now: a failing pool makes the write `NoMemory` (nothing will drain).
+    emu.set_fault_plan(mxf_kemu::FaultPlan::EveryNth(1));
+    assert_eq!(lb.write(&[6; 250], 9), WriteOutcome::NoMemory);
+    emu.set_fault_plan(mxf_kemu::FaultPlan::None);
+    assert_eq!(lb.write(&[6; 250], 9), WriteOutcome::Accepted);
+    lb.set_listening(false);
+    assert_eq!(lb.write(&[6; 2], 9), WriteOutcome::Closed);
+    let s = lb.stats();
     assert_eq!(
-        lb.write(&[6; 250], 9),
-        WriteOutcome::DroppedNoMemory,
-        "needs 3 buffers"
+        (s.writes_refused_no_memory, s.writes_refused_closed),
+        (1, 2)
     );
-    assert_eq!(lb.write(&[6; 200], 9), WriteOutcome::Accepted);
-    invariant(&lb.stats());
+    invariant(&s);
     finish(emu, lb);
 }
 
 #[test]
 fn discard_and_drop_return_every_chunk() {
     let emu = Emu::new(EmuConfig::verifier());
-    let lb = Loopback::new(emu.clone(), LoopbackConfig::DEFAULT).unwrap();
+    let lb = open(&emu, LoopbackConfig::DEFAULT);
     for i in 0..100 {
         lb.write(&[i as u8; 5000], i);
     }
@@ -147,7 +187,7 @@ fn discard_and_drop_return_every_chunk() {
 #[test]
 fn usable_at_dispatch_level() {
     let emu = Emu::new(EmuConfig::verifier());
-    let lb = Loopback::new(emu.clone(), LoopbackConfig::DEFAULT).unwrap();
+    let lb = open(&emu, LoopbackConfig::DEFAULT);
     emu.at_irql(mxf_core::platform::DISPATCH_LEVEL, || {
         assert_eq!(lb.write(&[0x90, 1, 2], 1), WriteOutcome::Accepted);
         let mut b = [0u8; 8];
@@ -165,25 +205,26 @@ enum Op {
 proptest! {
     #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
 
-    /// Against a model: a byte queue where whole writes are dropped past the capacity.
+    /// Against a model: a byte queue where whole writes are refused past the capacity.
     #[test]
     fn matches_a_model(ops in prop::collection::vec(
         prop_oneof![
-            (1usize..9000, 0i64..4).prop_map(|(n, t)| Op::Write(n, t)),
-            (0usize..12000).prop_map(Op::Read),
+            (1usize..40_000, 0i64..4).prop_map(|(n, t)| Op::Write(n, t)),
+            (0usize..50_000).prop_map(Op::Read),
         ], 1..60)) {
         let emu = Emu::new(EmuConfig::default());
-        let cfg = LoopbackConfig { capacity: 30_000, ..LoopbackConfig::DEFAULT };
-        let lb = Loopback::new(emu.clone(), cfg).unwrap();
+        let cap = MAX_WRITE + 30_000;
+        let cfg = LoopbackConfig { capacity: cap as u32, ..LoopbackConfig::DEFAULT };
+        let lb = open(&emu, cfg);
         let mut model = std::collections::VecDeque::new();
         let mut seq = 0u8;
         for op in ops {
             match op {
                 Op::Write(n, t) => {
                     let bytes: Vec<u8> = (0..n).map(|_| { seq = seq.wrapping_add(1); seq }).collect();
-                    let fits = model.len() + n <= 30_000;
+                    let fits = model.len() + n <= cap;
                     let r = lb.write(&bytes, t);
-                    prop_assert_eq!(r == WriteOutcome::Accepted, fits);
+                    prop_assert_eq!(r, if fits { WriteOutcome::Accepted } else { WriteOutcome::Full });
                     if fits { model.extend(bytes); }
                 }
                 Op::Read(n) => {

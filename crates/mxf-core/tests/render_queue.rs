@@ -97,7 +97,8 @@ fn out_of_order_input_plays_in_time_order_stable_and_dont_hold_first() {
     let s = q.stats();
     assert_eq!(s.events_played, 9);
     assert_eq!(s.events_immediate, 2);
-    assert_eq!(s.bytes_rendered, 27);
+    assert_eq!(s.bytes_written, 27);
+    assert_eq!(s.messages_written, 9);
     assert_eq!(s.queue_depth, 0);
     assert_eq!(s.lateness_samples, 7);
     assert_eq!(s.lateness_max, 0, "the emulator fires exactly on time");
@@ -229,9 +230,9 @@ fn long_burst_is_played_in_bounded_batches_and_packages_are_walked() {
     // Ten fragments due at 1 ms in batches of 4 (three runs), the packages at 2 ms (one).
     assert_eq!(n, 12);
     assert_eq!(s.batches, 4);
-    assert_eq!(s.serialize.sysex_complete, 1);
-    assert_eq!(s.serialize.walk.packages, 2);
-    assert_eq!(s.serialize.walk.null_packages, 1);
+    assert_eq!(s.sysex_written, 1);
+    assert_eq!(s.walk.packages, 2);
+    assert_eq!(s.walk.null_packages, 1);
     finish(emu, alloc, clock, q);
 }
 
@@ -260,16 +261,105 @@ fn refused_sysex_fragment_drops_the_rest_of_that_sysex_only() {
     assert_eq!(got[2], &[0xF8], "realtime is not part of the SysEx");
     assert_eq!(got[3], &[0x80, 60, 0]);
     let s = q.stats();
-    assert_eq!(s.sysex_dropped, 1);
+    let d = s.dropped_no_listener;
+    assert_eq!((d.messages, d.sysex_truncated), (0, 1));
+    assert_eq!(d.bytes, (sysex.len() - 4080) as u64);
+    assert_eq!(s.messages_written, 3, "the notes and the clock");
+    assert_eq!(s.bytes_written + d.bytes, 3 + sysex.len() as u64 + 1 + 3);
+    assert_eq!(s.dropped(), d);
+    finish(emu, alloc, clock, q);
+}
+
+#[test]
+fn full_target_blocks_without_loss_and_a_kick_resumes_mid_event() {
+    let (emu, alloc, clock, rec, q) = setup(RenderConfig::DEFAULT);
+    q.set_state(KsState::RUN);
+    // One payload holding four notes by running status, then a SysEx in three fragments.
+    let sysex = sysex_bytes(3 * 4080 - 10, 5);
+    let mut evs = vec![event(&alloc, &[0x90, 1, 1, 2, 2, 3, 3, 4], MS, 0)];
+    // The fourth note's second data byte comes in the next event.
+    evs.push(event(&alloc, &[4], MS, 0));
+    evs.extend(sysex_events(&alloc, &sysex, MS));
+    evs.push(event(&alloc, &[0xC0, 9], MS, 0));
+    let n = evs.len() as u64;
+    *rec.budget.lock().unwrap() = Some(2);
+    // SAFETY: fresh events of the queue's allocator, given to the queue.
+    unsafe { q.put_message(chain(&evs)) };
+    emu.advance_time(2 * MS as i64);
+    let s = q.stats();
+    assert!(s.blocked_now);
+    assert_eq!((s.blocks, s.events_played), (1, 0));
+    assert_eq!(rec.writes.lock().unwrap().len(), 2);
     assert_eq!(
-        s.writes_dropped, 2,
-        "the refused fragment and the one after"
+        outstanding(&alloc).0 as u64,
+        n,
+        "nothing returned, nothing dropped"
     );
-    assert_eq!(s.bytes_dropped, (sysex.len() - 4080) as u64);
+    // Nothing happens without a kick, however long we wait.
+    emu.advance_time(100 * MS as i64);
+    assert_eq!(rec.writes.lock().unwrap().len(), 2);
+    // Room for two more writes (two notes), then for everything.
+    *rec.budget.lock().unwrap() = Some(2);
+    q.kick();
+    emu.advance_time(0);
+    assert_eq!(rec.writes.lock().unwrap().len(), 4);
+    assert!(q.stats().blocked_now);
+    *rec.budget.lock().unwrap() = None;
+    q.kick();
+    emu.advance_time(0);
+    let w: Vec<Vec<u8>> = rec
+        .writes
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|x| x.0.clone())
+        .collect();
     assert_eq!(
-        s.bytes_rendered + s.bytes_dropped,
-        3 + sysex.len() as u64 + 1 + 3
+        &w[..4],
+        &[
+            vec![0x90, 1, 1],
+            vec![0x90, 2, 2],
+            vec![0x90, 3, 3],
+            vec![0x90, 4, 4]
+        ],
+        "running status expanded, every note once"
     );
+    assert_eq!(w[4..7].concat(), sysex, "the SysEx whole, in pieces");
+    assert_eq!(w[7], vec![0xC0, 9]);
+    assert_eq!(w.len(), 8);
+    let s = q.stats();
+    assert!(!s.blocked_now);
+    assert_eq!((s.blocks, s.wakeups, s.kicks), (1, 2, 2));
+    assert_eq!(s.events_played, n);
+    assert_eq!(s.dropped(), mxf_core::render::DropCount::default());
+    assert_eq!(s.messages_written, 6);
+    assert!(s.blocked_time_total >= 100 * MS);
+    finish(emu, alloc, clock, q);
+}
+
+#[test]
+fn stop_while_blocked_counts_the_rest_by_message() {
+    let (emu, alloc, clock, rec, q) = setup(RenderConfig::DEFAULT);
+    q.set_state(KsState::RUN);
+    let sysex = sysex_bytes(2 * 4080, 6);
+    let mut evs = sysex_events(&alloc, &sysex, MS);
+    evs.push(event(&alloc, &[0x90, 1, 2, 3, 4], MS, 0));
+    *rec.budget.lock().unwrap() = Some(1);
+    // SAFETY: fresh events of the queue's allocator, given to the queue.
+    unsafe { q.put_message(chain(&evs)) };
+    emu.advance_time(2 * MS as i64);
+    assert_eq!(rec.writes.lock().unwrap().len(), 1);
+    assert_eq!(q.set_state(KsState::STOP), STATUS_SUCCESS);
+    let s = q.stats();
+    let d = s.dropped_stop;
+    assert_eq!(
+        (d.messages, d.sysex_truncated),
+        (2, 1),
+        "two notes; the SysEx cut"
+    );
+    assert_eq!(d.bytes, (sysex.len() - 4080) as u64 + 6);
+    assert_eq!(s.events_flushed, 2, "the first fragment was played");
+    assert_eq!(outstanding(&alloc), (0, 0));
     finish(emu, alloc, clock, q);
 }
 

@@ -30,11 +30,26 @@
 //!   them until due, so the port's own scheduling jitter does not become output jitter.
 //!
 //! # The cable
-//! The render stream's played bytes go into the loopback only while a capture stream exists
-//! (a cable nobody listens to drops what is sent into it; those bytes are counted by the
-//! render stream as dropped). After each batch that wrote bytes, the render stream calls
-//! `IPortDMus::Notify(group)`, and the port services the capture stream
-//! (`PutMessage(NULL)`), which drains the loopback.
+//! The render stream's normalised messages go into the loopback only while a capture stream
+//! is in `RUN` (the loopback's *listening* flag; a cable nobody listens to gives up what is
+//! sent into it, counted by the render stream as "no listener"). After each run that wrote
+//! bytes, the render stream calls `IPortDMus::Notify(group)`, and the port services the
+//! capture stream (`PutMessage(NULL)`), which drains the loopback.
+//!
+//! # Flow control
+//! When the loopback is full the render queue blocks (nothing is dropped). The capture
+//! stream, after each service that read bytes (and when it stops listening), kicks the render
+//! stream through the miniport's *render slot*: a spin lock holding the address of the live
+//! render stream, set once it is built and cleared first thing in its destruction. The kick
+//! arms the render queue's timer for now (see `mxf_core::render`).
+//!
+//! # Lock order
+//! `service group → capture stream → loopback`, `service group → render slot → render
+//! queue`, `render play → loopback`, `render play → render queue`. The capture stream
+//! releases its own lock before kicking; the render side holds none of its locks while
+//! notifying the port (and so, with a port that services synchronously, while the capture
+//! side runs and kicks). No cycle: nothing taken after the render queue lock, and the render
+//! play lock is never taken while the slot, the capture lock or the group lock is held.
 
 use crate::filter::{PIN_CAPTURE_STREAM, PIN_RENDER_STREAM, filter_descriptor};
 use crate::intersection::{RESULTANT_FORMAT_SIZE, com_outcome, data_range_intersection};
@@ -55,7 +70,7 @@ use mxf_abi::{
 };
 use mxf_core::com::{ComPtr, RefCount};
 use mxf_core::loopback::{Loopback, LoopbackConfig, LoopbackStats};
-use mxf_core::platform::{LogLevel, Platform, PoolTag};
+use mxf_core::platform::{LogLevel, Platform, PoolTag, SpinLock};
 use mxf_core::render::RenderConfig;
 use mxf_core::service::{ServiceGroupExt, new_service_group};
 
@@ -112,7 +127,15 @@ pub(crate) struct Miniport<P: Platform> {
     port: AtomicPtr<IPortDMus>,
     pub(crate) render_open: AtomicBool,
     pub(crate) capture_open: AtomicBool,
+    /// The live render stream, for kicks (see the module docs).
+    render_slot: SpinLock<P::RawSpinLock, RenderSlot>,
 }
+
+/// The address of the live render stream object (`RenderStream<P>`), or null.
+struct RenderSlot(*const c_void);
+
+// SAFETY: only an address, dereferenced under the slot's lock while the stream is live.
+unsafe impl Send for RenderSlot {}
 
 /// One counted reference to our miniport object, typed.
 pub(crate) struct MiniportRef<P: Platform> {
@@ -158,10 +181,12 @@ pub fn new_miniport<P: Platform>(
     if cfg.capture_service_max_bytes == 0 {
         return Err(STATUS_INVALID_PARAMETER);
     }
+    cfg.loopback.validate()?;
     const {
         assert!(core::mem::align_of::<Miniport<P>>() <= mxf_core::platform::POOL_ALIGN);
     }
     let loopback = Loopback::new(platform.clone(), cfg.loopback)?;
+    let lock = platform.new_spin_lock();
     let group = new_service_group(platform.clone())?;
     // The capture stream re-services itself through the group's timer (see `stream::capture`).
     group.support_delayed_service();
@@ -180,6 +205,7 @@ pub fn new_miniport<P: Platform>(
         port: AtomicPtr::new(ptr::null_mut()),
         render_open: AtomicBool::new(false),
         capture_open: AtomicBool::new(false),
+        render_slot: SpinLock::new(lock, RenderSlot(ptr::null())),
     };
     // SAFETY: a fresh, aligned block of the object's size, ours.
     unsafe { mem.as_ptr().write(obj) };
@@ -263,6 +289,31 @@ impl<P: Platform> Miniport<P> {
     unsafe fn obj<'a, T>(this: *mut T) -> &'a Self {
         // SAFETY: per the caller; the interface pointer is the object pointer.
         unsafe { &*this.cast::<Self>() }
+    }
+
+    /// Registers the live render stream for kicks.
+    pub(crate) fn set_render_slot(&self, stream: *const c_void) {
+        self.render_slot.lock().0 = stream;
+    }
+
+    /// Unregisters `stream` (if it is the one registered). Once this returns, no kick
+    /// reaches it.
+    pub(crate) fn clear_render_slot(&self, stream: *const c_void) {
+        let mut slot = self.render_slot.lock();
+        if ptr::eq(slot.0, stream) {
+            slot.0 = ptr::null();
+        }
+    }
+
+    /// Kicks the render stream, if one is live: the loopback has room. IRQL <=
+    /// `DISPATCH_LEVEL`, holding no render stream lock.
+    pub(crate) fn kick_render(&self) {
+        let slot = self.render_slot.lock();
+        if !slot.0.is_null() {
+            // SAFETY: a registered stream is live until it clears the slot, which needs the
+            // lock we hold.
+            unsafe { stream::render::kick::<P>(slot.0) };
+        }
     }
 
     /// Calls `IPortDMus::Notify(group)` if `Init` gave us a port. IRQL <= `DISPATCH_LEVEL`.

@@ -93,8 +93,16 @@ fn round_trip(sysex_len: usize) {
 
     let rs = render_stats::<Emu>(&ren_stream).unwrap();
     assert_eq!(rs.events_played, n_events);
-    assert_eq!(rs.bytes_rendered, expect.len() as u64);
-    assert_eq!((rs.bytes_dropped, rs.lateness_max), (0, 0));
+    assert_eq!(rs.bytes_written, expect.len() as u64);
+    assert_eq!((rs.dropped().bytes, rs.lateness_max), (0, 0));
+    assert_eq!(rs.sysex_written, 1);
+    // This port services at once after each render run, so the loopback never fills here
+    // (flow control is exercised by mxfsim's tests, whose port DPC runs later).
+    assert!(
+        rs.kicks >= 1,
+        "each capture service that read kicks the render side"
+    );
+    assert_eq!(rs.blocks, 0);
     let cs = capture_stats::<Emu>(&cap_stream).unwrap();
     assert_eq!(cs.bytes_read, expect.len() as u64);
     assert_eq!(cs.events_dropped_no_sink, 0);
@@ -179,12 +187,13 @@ fn nothing_reaches_a_cable_without_listener_and_stop_discards() {
     };
     emu.advance_time(2 * MS as i64);
     let rs = render_stats::<Emu>(&r).unwrap();
+    let d = rs.dropped_no_listener;
     assert_eq!(
-        (rs.events_played, rs.bytes_rendered, rs.bytes_dropped),
-        (2, 0, 6)
+        (rs.events_played, rs.bytes_written, d.messages, d.bytes),
+        (2, 0, 2, 6)
     );
     assert_eq!(loopback_stats::<Emu>(&m).unwrap().bytes_in, 0);
-    // A capture stream that is not running discards on service; no sink: chains dropped.
+    // A capture stream that is not running does not listen either; no sink: chains dropped.
     let cap = new_stream(
         &m,
         PIN_CAPTURE_STREAM,
@@ -199,7 +208,9 @@ fn nothing_reaches_a_cable_without_listener_and_stop_discards() {
     emu.advance_time(2 * MS as i64);
     // SAFETY: null = service.
     unsafe { c.put_message(std::ptr::null_mut()) };
-    assert_eq!(capture_stats::<Emu>(&c).unwrap().bytes_discarded, 3);
+    assert_eq!(capture_stats::<Emu>(&c).unwrap().bytes_read, 0);
+    let rs = render_stats::<Emu>(&r).unwrap();
+    assert_eq!(rs.dropped_no_listener.messages, 3);
     c.set_state(KsState::RUN);
     // SAFETY: the port allocator's events, given away.
     unsafe { r.put_message(event(&alloc, &[0x90, 3, 3], 5 * MS, 0)) };

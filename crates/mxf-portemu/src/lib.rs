@@ -31,7 +31,7 @@ mod tracker;
 pub use assemble::{Assembler, TimedMessage, normalize};
 pub use clock::new_master_clock;
 pub use describe::{FilterInfo, client_midi_range, validate};
-pub use port::{CloseReport, Port, PortConfig, PortError, PortStats};
+pub use port::{CloseReport, DEFAULT_DPC_LATENCY_100NS, Port, PortConfig, PortError, PortStats};
 pub use render::{Packaging, RenderStats, RenderUnit};
 pub use retag::{PORT_TAG_PREFIX, PortPlatform, port_tag};
 pub use sink::{CaptureLog, SinkStats};

@@ -5,7 +5,7 @@
 //! |---|---|
 //! | `IMiniportDMus::Init`, `GetDescription`, `DataRangeIntersection`, `NewStream`, `IMXF::SetState`, `ConnectOutput`/`DisconnectOutput`, `IServiceGroup::AddMember`/`RemoveMember`, every final `Release` | `PASSIVE_LEVEL` (KS property/create/close IRPs) |
 //! | render `IMXF::PutMessage(chain)` | `DISPATCH_LEVEL`: the port's sequencer timer DPC (the documented IRQL of `PutMessage`), at presentation time minus the stream's `SchedulePreFetch` |
-//! | `IPortDMus::Notify(group)` | whatever the miniport calls it at (<= `DISPATCH_LEVEL`); it only queues the port's DPC |
+//! | `IPortDMus::Notify(group)` | whatever the miniport calls it at (<= `DISPATCH_LEVEL`); it only queues the port's DPC, which runs [`PortConfig::dpc_latency_100ns`] later |
 //! | the port's DPC: the group's `RequestService` → the port's `IServiceSink::RequestService` → capture `IMXF::PutMessage(NULL)` | `DISPATCH_LEVEL` |
 //! | capture sink `PutMessage(chain)` (from the capture stream) | `DISPATCH_LEVEL` in the DPC (recorded, whatever it is) |
 //!
@@ -45,7 +45,14 @@ pub struct PortConfig {
     pub allocator: AllocatorConfig,
     /// How render chains are grouped.
     pub packaging: Packaging,
+    /// Time from `IPortDMus::Notify` to the port's DPC running (100 ns units): a real system
+    /// takes tens of microseconds from a miniport's notification to the DPC that services
+    /// it. Notifications while the DPC is pending join it.
+    pub dpc_latency_100ns: i64,
 }
+
+/// [`PortConfig::dpc_latency_100ns`]'s default: 50 µs.
+pub const DEFAULT_DPC_LATENCY_100NS: i64 = 500;
 
 impl Default for PortConfig {
     fn default() -> Self {
@@ -58,6 +65,7 @@ impl Default for PortConfig {
                 ..AllocatorConfig::DEFAULT
             },
             packaging: Packaging::Mixed,
+            dpc_latency_100ns: DEFAULT_DPC_LATENCY_100NS,
         }
     }
 }
@@ -116,6 +124,7 @@ struct Shared {
     alloc: ComPtr<IAllocatorMxf>,
     buffer_size: usize,
     packaging: Packaging,
+    dpc_latency: i64,
     /// Groups notified and not yet serviced by the DPC (each holds a reference).
     pending: Mutex<Vec<ComPtr<IServiceGroup>>>,
     dpc: Mutex<Option<EmuTimer>>,
@@ -247,8 +256,10 @@ unsafe extern "system" fn notify(this: *mut IPortDMus, group: *mut IServiceGroup
             pending.push(unsafe { ComPtr::from_raw_add_ref(group) });
         }
     }
-    if let Some(t) = lock(&s.dpc).as_ref() {
-        t.set(s.emu.now_100ns());
+    if let Some(t) = lock(&s.dpc).as_ref()
+        && t.due().is_none()
+    {
+        t.set(s.emu.now_100ns().saturating_add(s.dpc_latency));
     }
 }
 
@@ -502,6 +513,7 @@ impl Port {
             buffer_size: usize::from(alloc.buffer_size()),
             alloc,
             packaging: cfg.packaging,
+            dpc_latency: cfg.dpc_latency_100ns.max(0),
             pending: Mutex::new(Vec::new()),
             dpc: Mutex::new(None),
             sequencer: Mutex::new(None),

@@ -79,10 +79,10 @@ fn run(cfg: EmuConfig, packaging: Packaging) {
     let eb: Vec<_> = expected.iter().map(|m| m.bytes.clone()).collect();
     let gb: Vec<_> = got.iter().map(|m| m.bytes.clone()).collect();
     assert_eq!(gb, eb);
-    // The double delivers at once: capture time == presentation time (the DPC runs at the
-    // same emulated instant).
+    // The double delivers at once: capture time == presentation time + the port's DPC
+    // latency (Notify -> DPC).
     for (g, e) in got.iter().zip(&expected) {
-        assert_eq!(g.time, e.time);
+        assert_eq!(g.time, e.time + mxf_portemu::DEFAULT_DPC_LATENCY_100NS);
     }
     let st = port.render_stats();
     assert_eq!(st.units_sent, 6);

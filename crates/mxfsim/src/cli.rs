@@ -15,17 +15,20 @@ options:
   --file PATH          play PATH instead of the built-in workload: a Standard MIDI File
                        (type 0/1, tempo map), or raw MIDI bytes / .syx
   --verifier           Driver Verifier settings (lookaside depth 0, Verifier bug checks)
-  --faults N           after setup, one pool allocation attempt in N fails; drops must be
-                       counted by the pipeline, never lost
+  --faults N           after setup, one pool allocation attempt in N fails; every message
+                       must arrive, or be counted as dropped (by cause) by the pipeline
   --buffer-size N      the port allocator's GetBufferSize() (9..=65535)
+  --loopback-buffer-size N   the loopback allocator's buffer size (9..=65535)
+  --dpc-latency-us N   the port's Notify -> DPC latency (default 50)
   --seed S             workload and fault seed (default 1)
   --packaging P        render chains: flat, packages or mixed (default mixed)
   --miniport M         real (mxf-miniport, default) or double (the port emulator's test double)
   --progress / --no-progress   progress lines on stderr (default: when stderr is a terminal)
   -h, --help           this text
 
-exit status: 0 PASS, 1 FAIL (loss not accounted for by a drop counter, corruption, leak,
-emulator verdict), 2 usage or input error";
+exit status: 0 PASS, 1 FAIL (a message missing or truncated that no drop counter accounts
+for, exactly; corruption; any drop without --faults; leak; emulator verdict), 2 usage or
+input error";
 
 struct Args {
     quick: bool,
@@ -38,14 +41,8 @@ fn parse_args(args: &[String]) -> Result<Args, String> {
         quick: false,
         file: None,
         opt: SimOptions {
-            verifier: false,
-            faults: None,
-            buffer_size: None,
-            seed: 1,
-            miniport: MiniportKind::Real,
             progress: std::io::stderr().is_terminal(),
-            corrupt_capture: false,
-            packaging: Packaging::Mixed,
+            ..SimOptions::new()
         },
     };
     let mut it = args.iter();
@@ -78,6 +75,21 @@ fn parse_args(args: &[String]) -> Result<Args, String> {
                     return Err("--buffer-size needs 9..=65535".into());
                 }
                 a.opt.buffer_size = Some(n);
+            }
+            "--loopback-buffer-size" => {
+                let n: u16 = value("--loopback-buffer-size")?
+                    .parse()
+                    .map_err(|_| "--loopback-buffer-size needs 9..=65535")?;
+                if n < 9 {
+                    return Err("--loopback-buffer-size needs 9..=65535".into());
+                }
+                a.opt.loopback_buffer_size = Some(n);
+            }
+            "--dpc-latency-us" => {
+                let n: u32 = value("--dpc-latency-us")?
+                    .parse()
+                    .map_err(|_| "--dpc-latency-us needs an unsigned integer")?;
+                a.opt.dpc_latency_100ns = i64::from(n) * 10;
             }
             "--seed" => {
                 a.opt.seed = value("--seed")?
@@ -189,12 +201,11 @@ pub fn main(args: Vec<String>) -> i32 {
             }
         }
         None => {
-            let mut spec = if a.quick {
+            let spec = if a.quick {
                 WorkloadSpec::quick(a.opt.seed)
             } else {
                 WorkloadSpec::full(a.opt.seed)
             };
-            spec.running_status = a.opt.faults.is_none();
             let name = format!(
                 "built-in {} ({} messages, {} sysex, {} clock bursts, running status {})",
                 if a.quick { "quick" } else { "full" },

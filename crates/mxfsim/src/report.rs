@@ -115,6 +115,10 @@ pub struct Report {
     pub unload: Option<Result<(), String>>,
     /// Reasons for failure.
     pub failures: Vec<String>,
+    /// Whether faults were injected (drops are then allowed, if accounted for).
+    pub faults: bool,
+    /// The port's Notify → DPC latency (100 ns).
+    pub dpc_latency_100ns: i64,
 }
 
 impl Report {
@@ -134,7 +138,15 @@ impl Report {
                     .map_or("default".to_string(), |n| n.to_string()),
                 opt.packaging,
                 opt.seed
+            ) + &format!(
+                ", loopback buffer size {}, loopback capacity {}",
+                opt.loopback_buffer_size
+                    .map_or("default".to_string(), |n| n.to_string()),
+                opt.loopback_capacity
+                    .map_or("default".to_string(), |n| n.to_string()),
             ),
+            faults: opt.faults.is_some(),
+            dpc_latency_100ns: opt.dpc_latency_100ns,
             ..Self::default()
         }
     }
@@ -165,14 +177,65 @@ impl Report {
                 cmp.unexpected
             ));
         }
-        let lost = cmp.missing + cmp.partial;
-        let dropped = drops.miniport_bytes();
-        let bound = dropped + drops.render_events.saturating_mul(65_535);
-        if lost > 0 && cmp.missing_bytes > bound {
+        // Exact accounting: every message sent is captured as sent, or a counter of a named
+        // cause says it is missing (whole) or truncated.
+        if cmp.missing != drops.expected_missing() {
             self.fail(format!(
-                "unexplained loss: {lost} message(s), {} byte(s) missing, drop counters account \
-                 for {dropped} byte(s)",
-                cmp.missing_bytes
+                "{} message(s) missing, but the drop counters account for {} (render {:?}, \
+                 capture {} msg + {} sysex)",
+                cmp.missing,
+                drops.expected_missing(),
+                drops.render(),
+                drops.capture_messages,
+                drops.capture_sysex_whole
+            ));
+        }
+        if cmp.partial != drops.expected_partial() {
+            self.fail(format!(
+                "{} SysEx arrived truncated, but the drop counters account for {}",
+                cmp.partial,
+                drops.expected_partial()
+            ));
+        }
+        if drops.render_events_refused > 0 {
+            self.fail(format!(
+                "the render queue refused {} event(s) at its bound: raise RenderConfig::max_queued",
+                drops.render_events_refused
+            ));
+        }
+        if drops.loopback_discarded > 0 {
+            self.fail(format!(
+                "the loopback discarded {} byte(s)",
+                drops.loopback_discarded
+            ));
+        }
+        if drops.capture_no_sink_events > 0 {
+            self.fail(format!(
+                "{} captured event(s) dropped for want of a sink",
+                drops.capture_no_sink_events
+            ));
+        }
+        if drops.capture_malformed_bytes > 0 {
+            self.fail(format!(
+                "the capture side parsed {} byte(s) that were not whole messages: the loopback \
+                 must carry normalised messages only",
+                drops.capture_malformed_bytes
+            ));
+        }
+        if !self.faults && drops.any() {
+            self.fail("drops without fault injection: the cable must apply backpressure".into());
+        }
+        if let Some(l) = &self.loopback
+            && l.bytes_queued != 0
+        {
+            self.fail(format!("{} byte(s) left in the loopback", l.bytes_queued));
+        }
+        if let Some(a) = &self.loopback_alloc
+            && (a.outstanding_events != 0 || a.outstanding_buffers != 0)
+        {
+            self.fail(format!(
+                "loopback allocator: {} events / {} buffers outstanding at the end",
+                a.outstanding_events, a.outstanding_buffers
             ));
         }
         if let Some(Err(e)) = &self.unload {
@@ -293,8 +356,13 @@ impl fmt::Display for Report {
         lat.sort_unstable();
         writeln!(
             f,
-            "latency (capture - presentation, emulated) n {}, min {} us, p50 {} us, p99 {} us, \
-             max {} us",
+            "latency (emulated: capture event time - presentation time; the port's DPC runs {} us \
+             after Notify)",
+            self.dpc_latency_100ns / 10
+        )?;
+        writeln!(
+            f,
+            "                     n {}, min {} us, p50 {} us, p99 {} us, max {} us",
             lat.len(),
             lat.first().copied().unwrap_or(0) / 10,
             pct(&lat, 0.5) / 10,
@@ -324,31 +392,63 @@ impl fmt::Display for Report {
         if let Some(r) = &self.render_stream {
             writeln!(
                 f,
-                "  render stream      queued {}, played {}, refused {}, flushed {}, bytes {} \
-                 rendered / {} dropped, sysex dropped {}, max queue {}, lateness max {} us",
+                "  render stream      events queued {}, played {}, refused {}, flushed {}, max \
+                 queue {} of {}, lateness max {} us",
                 r.events_queued,
                 r.events_played,
                 r.events_refused,
                 r.events_flushed,
-                r.bytes_rendered,
-                r.bytes_dropped,
-                r.sysex_dropped,
                 r.max_queue_depth,
+                r.queue_bound,
                 r.lateness_max / 10
+            )?;
+            writeln!(
+                f,
+                "                     written {} msg ({} sysex), {} B; blocked {} times, {} us \
+                 total, {} us max; kicks {} (wakeups {}); no-memory retries {}",
+                r.messages_written,
+                r.sysex_written,
+                r.bytes_written,
+                r.blocks,
+                r.blocked_time_total / 10,
+                r.blocked_time_max / 10,
+                r.kicks,
+                r.wakeups,
+                r.no_memory_retries
+            )?;
+            for (name, d) in [
+                ("no listener", r.dropped_no_listener),
+                ("no memory", r.dropped_no_memory),
+                ("stop", r.dropped_stop),
+            ] {
+                writeln!(
+                    f,
+                    "                     dropped ({name}): {} msg, {} sysex truncated, {} B",
+                    d.messages, d.sysex_truncated, d.bytes
+                )?;
+            }
+            let p = &r.parser;
+            writeln!(
+                f,
+                "                     application input: {} B parsed, stray {} B, truncated {} \
+                 msg ({} B), sysex cut {}",
+                p.bytes_in, p.bytes_stray, p.truncated_messages, p.bytes_truncated, p.sysex_cut
             )?;
         }
         if let Some(l) = &self.loopback {
             writeln!(
                 f,
-                "  loopback           in {} B, out {} B, dropped {} B full / {} B no memory, \
-                 discarded {} B, writes dropped {}, high water {} B",
+                "  loopback           in {} B, out {} B, discarded {} B, high water {} B, writes \
+                 {}, refused: full {} / allocator full {} / no memory {} / closed {}",
                 l.bytes_in,
                 l.bytes_out,
-                l.bytes_dropped_full,
-                l.bytes_dropped_no_memory,
                 l.bytes_discarded,
-                l.writes_dropped,
-                l.high_water
+                l.high_water,
+                l.writes,
+                l.writes_refused_full,
+                l.writes_refused_alloc_full,
+                l.writes_refused_no_memory,
+                l.writes_refused_closed
             )?;
         }
         if let Some(c) = &self.capture_stream {
@@ -396,14 +496,23 @@ impl fmt::Display for Report {
         writeln!(
             f,
             "comparison           matched {}, missing {}, partial sysex {}, unexpected {}, \
-             missing bytes {}, dropped bytes counted {} (+ {} port units not sent)",
-            c.matched,
-            c.missing,
-            c.partial,
-            c.unexpected,
-            c.missing_bytes,
-            self.drops.miniport_bytes(),
-            self.drops.port_units
+             missing bytes {}",
+            c.matched, c.missing, c.partial, c.unexpected, c.missing_bytes
+        )?;
+        let d = &self.drops;
+        writeln!(
+            f,
+            "accounting           counted missing {} (render {}, capture {} msg + {} sysex), \
+             counted truncated {} (render {}, capture {}); port units not sent {} ({} B)",
+            d.expected_missing(),
+            d.render().messages,
+            d.capture_messages,
+            d.capture_sysex_whole,
+            d.expected_partial(),
+            d.render().sysex_truncated,
+            d.capture_sysex_truncated,
+            d.port_units,
+            d.port_bytes
         )?;
         for s in &c.samples {
             writeln!(f, "  {s}")?;

@@ -5,6 +5,7 @@ use crate::compare::{Comparison, compare};
 use crate::report::Report;
 use crate::workload::Unit;
 use mxf_core::alloc::AllocatorConfig;
+use mxf_core::render::DropCount;
 use mxf_kemu::{Emu, EmuConfig, FaultPlan};
 use mxf_portemu::{Packaging, Port, PortConfig, RenderUnit, TimedMessage, normalize};
 use std::io::Write;
@@ -38,6 +39,37 @@ pub struct SimOptions {
     pub corrupt_capture: bool,
     /// Render chain grouping.
     pub packaging: Packaging,
+    /// The loopback allocator's buffer size (default: the allocator's default).
+    pub loopback_buffer_size: Option<u16>,
+    /// The loopback's capacity in bytes (default 1 MiB; at least `MAX_WRITE`).
+    pub loopback_capacity: Option<u32>,
+    /// The port's Notify → DPC latency (100 ns).
+    pub dpc_latency_100ns: i64,
+}
+
+impl SimOptions {
+    /// The defaults of the command line: real miniport, no verifier, no faults, seed 1.
+    pub fn new() -> Self {
+        Self {
+            verifier: false,
+            faults: None,
+            buffer_size: None,
+            seed: 1,
+            miniport: MiniportKind::Real,
+            progress: false,
+            corrupt_capture: false,
+            packaging: Packaging::Mixed,
+            loopback_buffer_size: None,
+            loopback_capacity: None,
+            dpc_latency_100ns: mxf_portemu::DEFAULT_DPC_LATENCY_100NS,
+        }
+    }
+}
+
+impl Default for SimOptions {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 /// Drops the workload's units into absolute time.
@@ -51,29 +83,65 @@ fn render_units(units: &[Unit], start: i64) -> Vec<RenderUnit> {
         .collect()
 }
 
-/// Drop counters of every stage, in bytes (plus the event-level ones).
+/// Drop counters of every stage, in whole messages where the stage can tell.
 #[derive(Clone, Copy, Default, Debug)]
 pub struct Drops {
-    /// Units the port could not turn into events (port allocator failures).
+    /// Units the port could not turn into events (port allocator failures): never handed to
+    /// the miniport, so not part of what is expected.
     pub port_units: u64,
-    /// Their bytes.
+    /// Their raw bytes.
     pub port_bytes: u64,
-    /// Render stream bytes dropped (refused by the loopback, rest of a SysEx).
-    pub render_bytes: u64,
-    /// Render stream top-level events refused (queue full) or flushed at stop.
-    pub render_events: u64,
-    /// Loopback bytes discarded (refused writes are in `render_bytes`).
-    pub loopback_bytes: u64,
-    /// Capture bytes discarded or dropped by the packager (no memory).
+    /// Render stream: nobody listening.
+    pub render_no_listener: DropCount,
+    /// Render stream: loopback allocation failed with the loopback empty.
+    pub render_no_memory: DropCount,
+    /// Render stream: flushed at STOP / destruction.
+    pub render_stop: DropCount,
+    /// Render stream: top-level events refused at its queue bound (not countable in
+    /// messages: a failure when nonzero).
+    pub render_events_refused: u64,
+    /// Capture packager: non-SysEx messages dropped (no memory).
+    pub capture_messages: u64,
+    /// Capture packager: SysEx dropped before any of it was delivered.
+    pub capture_sysex_whole: u64,
+    /// Capture packager: SysEx dropped after part of it was delivered (seen truncated).
+    pub capture_sysex_truncated: u64,
+    /// Capture packager: input bytes dropped (no memory).
     pub capture_bytes: u64,
-    /// Capture bytes the packager's parser could not place (stray, truncated, skipped).
-    pub capture_parse_bytes: u64,
+    /// Capture stream: events dropped for want of a sink (a failure when nonzero).
+    pub capture_no_sink_events: u64,
+    /// Loopback bytes discarded (a failure when nonzero: the loopback only takes writes
+    /// while the capture stream runs, and drains before it stops).
+    pub loopback_discarded: u64,
+    /// Capture-side parser bytes that were not messages (stray, truncated): a failure when
+    /// nonzero, since the render side writes only normalised messages.
+    pub capture_malformed_bytes: u64,
 }
 
 impl Drops {
-    /// Bytes dropped after the port handed them to the miniport.
-    pub fn miniport_bytes(&self) -> u64 {
-        self.render_bytes + self.loopback_bytes + self.capture_bytes + self.capture_parse_bytes
+    /// The render stream's drops, all causes.
+    pub fn render(&self) -> DropCount {
+        self.render_no_listener
+            .plus(self.render_no_memory)
+            .plus(self.render_stop)
+    }
+
+    /// Messages the counters say are missing whole.
+    pub fn expected_missing(&self) -> u64 {
+        self.render().messages + self.capture_messages + self.capture_sysex_whole
+    }
+
+    /// SysEx the counters say arrive truncated.
+    pub fn expected_partial(&self) -> u64 {
+        self.render().sysex_truncated + self.capture_sysex_truncated
+    }
+
+    /// Whether anything at all was dropped after the port.
+    pub fn any(&self) -> bool {
+        self.expected_missing() + self.expected_partial() > 0
+            || self.render().bytes + self.capture_bytes > 0
+            || self.render_events_refused + self.capture_no_sink_events + self.loopback_discarded
+                > 0
     }
 }
 
@@ -90,8 +158,24 @@ pub fn run(units: &[Unit], workload_name: &str, opt: &SimOptions) -> Report {
     let mut alloc_cfg = PortConfig::default().allocator;
     if let Some(bs) = opt.buffer_size {
         alloc_cfg.buffer_size = bs;
+        // Buffers for 1.5 MiB of SysEx in flight whatever their size, as a port sizes its
+        // pool to the buffers it hands out.
+        let n = ((3usize << 19).div_ceil(usize::from(bs).max(1)) + 64) as u32;
+        alloc_cfg.max_buffers = alloc_cfg.max_buffers.max(n);
+        alloc_cfg.max_events = alloc_cfg.max_events.max(2 * n);
     }
     let mut mp_cfg = mxf_miniport::MiniportConfig::DEFAULT;
+    if let Some(c) = opt.loopback_capacity {
+        mp_cfg.loopback.capacity = c;
+    }
+    if let Some(bs) = opt.loopback_buffer_size {
+        let a = &mut mp_cfg.loopback.allocator;
+        a.buffer_size = bs;
+        // Enough buffers to fill the capacity with them, and events for as many chunks.
+        let chunks = (mp_cfg.loopback.capacity as usize).div_ceil(usize::from(bs).max(1)) + 4;
+        a.max_buffers = a.max_buffers.max(chunks as u32);
+        a.max_events = a.max_events.max(chunks as u32);
+    }
     if opt.faults.is_some() {
         // Small reserves, so that allocations reach the (faulty) pool instead of being served
         // from memory set aside at creation.
@@ -103,6 +187,7 @@ pub fn run(units: &[Unit], workload_name: &str, opt: &SimOptions) -> Report {
     let port_cfg = PortConfig {
         allocator: AllocatorConfig { ..alloc_cfg },
         packaging: opt.packaging,
+        dpc_latency_100ns: opt.dpc_latency_100ns,
     };
     let miniport = match opt.miniport {
         MiniportKind::Real => match mxf_miniport::new_miniport(emu.clone(), mp_cfg) {
@@ -151,9 +236,7 @@ pub fn run(units: &[Unit], workload_name: &str, opt: &SimOptions) -> Report {
     };
     if let (MiniportKind::Real, Some(mp)) = (opt.miniport, port.miniport()) {
         if let Some(l) = mxf_miniport::loopback_stats::<Emu>(mp) {
-            // Writes the loopback refused (full, no memory) are counted again by the render
-            // stream's `bytes_dropped`: only discards are the loopback's own.
-            drops.loopback_bytes = l.bytes_discarded;
+            drops.loopback_discarded = l.bytes_discarded;
             rep.loopback = Some(l);
         }
         rep.loopback_alloc = mxf_miniport::loopback_allocator_stats::<Emu>(mp);
@@ -161,18 +244,25 @@ pub fn run(units: &[Unit], workload_name: &str, opt: &SimOptions) -> Report {
             .render_stream()
             .and_then(mxf_miniport::render_stats::<Emu>)
         {
-            drops.render_bytes = r.bytes_dropped;
-            drops.render_events = r.events_refused + r.events_flushed;
+            drops.render_no_listener = r.dropped_no_listener;
+            drops.render_no_memory = r.dropped_no_memory;
+            drops.render_stop = r.dropped_stop;
+            drops.render_events_refused = r.events_refused;
             rep.render_stream = Some(r);
         }
         if let Some(c) = port
             .capture_stream()
             .and_then(mxf_miniport::capture_stats::<Emu>)
         {
-            drops.capture_bytes = c.bytes_discarded + c.packager.bytes_dropped_no_memory;
-            drops.capture_parse_bytes = c.packager.parser.bytes_stray
-                + c.packager.parser.bytes_truncated
-                + c.packager.parser.bytes_skipped;
+            let p = &c.packager;
+            drops.capture_messages = p.messages_dropped_no_memory;
+            drops.capture_sysex_truncated = p.sysex_dropped_after_partial_delivery;
+            drops.capture_sysex_whole = p
+                .sysex_dropped_no_memory
+                .saturating_sub(p.sysex_dropped_after_partial_delivery);
+            drops.capture_bytes = p.bytes_dropped_no_memory;
+            drops.capture_no_sink_events = c.events_dropped_no_sink;
+            drops.capture_malformed_bytes = p.parser.bytes_stray + p.parser.bytes_truncated;
             rep.capture_stream = Some(c);
         }
     }

@@ -12,18 +12,27 @@
 //! (`PASSIVE_LEVEL`) with its own sizes ([`LoopbackConfig::allocator`]) and pool tags, and
 //! everything goes back to it as soon as it is read.
 //!
-//! # Overflow: whole writes are dropped
-//! A write is all or nothing. If the bytes would take the queue past
-//! [`LoopbackConfig::capacity`] or the allocator cannot supply the events/buffers they need,
-//! **the whole write is dropped and counted** ([`LoopbackStats::bytes_dropped_full`] /
-//! [`LoopbackStats::bytes_dropped_no_memory`]); nothing of it enters the queue. The render
-//! side writes one event's payload per write (a whole message, or one SysEx fragment), so a
-//! dropped write never leaves half a message in the stream; for a SysEx the render side also
-//! drops the rest of that SysEx (see `render`), and the capture side sees a SysEx cut by the
-//! next status byte — a *truncated* SysEx, which it reports as such — never a corrupt one.
+//! # Refusal, never loss: writes are all or nothing, and the writer decides
+//! A write (one normalised MIDI message, or one piece of a SysEx: see `render`) is all or
+//! nothing, and the loopback never drops bytes it was offered: it either queues all of them
+//! or refuses the write ([`WriteOutcome`]) and keeps nothing. It refuses when
+//! - nobody listens ([`Loopback::set_listening`] off: no capture stream in `RUN`):
+//!   [`WriteOutcome::Closed`];
+//! - the bytes would take the queue past [`LoopbackConfig::capacity`], or the allocator cannot
+//!   supply the chunks while bytes are queued (the cap on its events/buffers is a capacity
+//!   too): [`WriteOutcome::Full`]. A reader will make room: the writer keeps the bytes and
+//!   retries after the next read (flow control);
+//! - the allocator fails while the queue is *empty* (nothing will drain, so waiting for a
+//!   read is pointless): [`WriteOutcome::NoMemory`];
+//! - the write is larger than the capacity (it could never fit): [`WriteOutcome::TooLarge`].
+//!   [`LoopbackConfig::validate`] makes the capacity and the allocator hold [`MAX_WRITE`]
+//!   bytes, the largest write the render side makes.
+//!
+//! The writer counts what it gives up (see `render`). Refusals are counted here too
+//! (`writes_refused_*`), but refused bytes are not "in".
 //!
 //! # Invariant
-//! `bytes_in == bytes_out + bytes_dropped() + bytes_queued` at any time (all four are updated
+//! `bytes_in == bytes_out + bytes_discarded + bytes_queued` at any time (all four are updated
 //! under the same lock).
 //!
 //! # Concurrency
@@ -40,10 +49,15 @@ use mxf_abi::{
     STATUS_INVALID_PARAMETER,
 };
 
+/// The largest write the render side makes: one event's payload (at most 65535 bytes) plus a
+/// SysEx's `F0` carried over from the event before and its `F7` (see `render`). A loopback
+/// is configured to take a write this large.
+pub const MAX_WRITE: usize = u16::MAX as usize + 2;
+
 /// How a loopback is sized.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct LoopbackConfig {
-    /// Most bytes queued at once (at least 1).
+    /// Most bytes queued at once (at least [`MAX_WRITE`]).
     pub capacity: u32,
     /// The loopback's own allocator.
     pub allocator: AllocatorConfig,
@@ -66,6 +80,24 @@ impl LoopbackConfig {
     };
 }
 
+impl LoopbackConfig {
+    /// Checks that the queue and its allocator can take a [`MAX_WRITE`]-byte write when
+    /// empty (else a writer waiting for room could wait forever):
+    /// `STATUS_INVALID_PARAMETER` otherwise (or if the allocator config is invalid).
+    pub fn validate(&self) -> Result<(), NtStatus> {
+        self.allocator.validate()?;
+        let buffer = usize::from(self.allocator.buffer_size).max(1);
+        let chunks = MAX_WRITE.div_ceil(buffer) as u64;
+        if (self.capacity as usize) < MAX_WRITE
+            || u64::from(self.allocator.max_buffers) < chunks
+            || u64::from(self.allocator.max_events) < chunks
+        {
+            return Err(STATUS_INVALID_PARAMETER);
+        }
+        Ok(())
+    }
+}
+
 impl Default for LoopbackConfig {
     fn default() -> Self {
         Self::DEFAULT
@@ -75,14 +107,10 @@ impl Default for LoopbackConfig {
 /// Counters of a loopback (see the module docs for the invariant).
 #[derive(Clone, Copy, Default, PartialEq, Eq, Debug)]
 pub struct LoopbackStats {
-    /// Bytes offered to [`Loopback::write`].
+    /// Bytes accepted by [`Loopback::write`].
     pub bytes_in: u64,
     /// Bytes handed out by [`Loopback::read`].
     pub bytes_out: u64,
-    /// Bytes of writes dropped because the queue would exceed its capacity.
-    pub bytes_dropped_full: u64,
-    /// Bytes of writes dropped because the allocator ran out of events or buffers.
-    pub bytes_dropped_no_memory: u64,
     /// Bytes discarded from the queue by [`Loopback::discard`].
     pub bytes_discarded: u64,
     /// Bytes queued now.
@@ -91,8 +119,16 @@ pub struct LoopbackStats {
     pub high_water: u64,
     /// Writes accepted.
     pub writes: u64,
-    /// Writes dropped (either reason).
-    pub writes_dropped: u64,
+    /// Writes refused: capacity reached.
+    pub writes_refused_full: u64,
+    /// Writes refused: allocator exhausted with bytes queued (a read will free chunks).
+    pub writes_refused_alloc_full: u64,
+    /// Writes refused: allocator failed with nothing queued.
+    pub writes_refused_no_memory: u64,
+    /// Writes refused: nobody listening.
+    pub writes_refused_closed: u64,
+    /// Writes refused: larger than the capacity.
+    pub writes_refused_too_large: u64,
     /// Reads that returned at least one byte.
     pub reads: u64,
     /// Chunks (events) queued now.
@@ -108,19 +144,24 @@ pub struct LoopbackStats {
 impl LoopbackStats {
     /// Every byte that left without being read.
     pub const fn bytes_dropped(&self) -> u64 {
-        self.bytes_dropped_full + self.bytes_dropped_no_memory + self.bytes_discarded
+        self.bytes_discarded
     }
 }
 
-/// Whether a write entered the queue.
+/// Whether a write entered the queue (see the module docs).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum WriteOutcome {
     /// All bytes are queued.
     Accepted,
-    /// Nothing was queued: the capacity would be exceeded.
-    DroppedFull,
-    /// Nothing was queued: the allocator could not supply the chunks.
-    DroppedNoMemory,
+    /// Nothing was queued: no room now (capacity, or the allocator's caps with bytes
+    /// queued); retry after a read.
+    Full,
+    /// Nothing was queued: the allocator failed with the queue empty.
+    NoMemory,
+    /// Nothing was queued: nobody listens.
+    Closed,
+    /// Nothing was queued: larger than the capacity.
+    TooLarge,
 }
 
 /// What one [`Loopback::read_burst`] returned.
@@ -137,6 +178,7 @@ struct Fifo {
     tail: *mut DmusKernelEvent,
     /// Bytes of `head` already read.
     head_read: usize,
+    listening: bool,
     stats: LoopbackStats,
 }
 
@@ -178,12 +220,32 @@ unsafe fn chunk_bytes<'a>(ev: *mut DmusKernelEvent, len: usize) -> &'a mut [u8] 
     }
 }
 
-impl<P: Platform> Loopback<P> {
-    /// A loopback with its own allocator. `PASSIVE_LEVEL`.
-    pub fn new(platform: P, cfg: LoopbackConfig) -> Result<Self, NtStatus> {
-        if cfg.capacity == 0 {
-            return Err(STATUS_INVALID_PARAMETER);
+/// Copies `len` bytes of the concatenation of `parts`, from byte `from` on, into
+/// `dst[at..at + len]` (`dst` is long enough: the callers size it so).
+fn copy_parts(dst: &mut [u8], mut at: usize, parts: &[&[u8]], mut from: usize, mut len: usize) {
+    for p in parts {
+        if len == 0 {
+            break;
         }
+        if from >= p.len() {
+            from -= p.len();
+            continue;
+        }
+        let n = (p.len() - from).min(len);
+        if let (Some(d), Some(src)) = (dst.get_mut(at..at + n), p.get(from..from + n)) {
+            d.copy_from_slice(src);
+        }
+        at += n;
+        len -= n;
+        from = 0;
+    }
+}
+
+impl<P: Platform> Loopback<P> {
+    /// A loopback with its own allocator, not listening. `PASSIVE_LEVEL`.
+    /// `STATUS_INVALID_PARAMETER` unless [`LoopbackConfig::validate`] passes.
+    pub fn new(platform: P, cfg: LoopbackConfig) -> Result<Self, NtStatus> {
+        cfg.validate()?;
         let lock = platform.new_spin_lock();
         let alloc = new_allocator(platform, cfg.allocator)?;
         Ok(Self {
@@ -196,6 +258,7 @@ impl<P: Platform> Loopback<P> {
                     head: ptr::null_mut(),
                     tail: ptr::null_mut(),
                     head_read: 0,
+                    listening: false,
                     stats: LoopbackStats::default(),
                 },
             ),
@@ -222,19 +285,42 @@ impl<P: Platform> Loopback<P> {
         self.fifo.lock().stats.bytes_queued
     }
 
+    /// Whether writes are taken (a capture stream in `RUN` listens). IRQL <=
+    /// `DISPATCH_LEVEL`.
+    pub fn set_listening(&self, on: bool) {
+        self.fifo.lock().listening = on;
+    }
+
+    /// Whether writes are taken.
+    pub fn is_listening(&self) -> bool {
+        self.fifo.lock().listening
+    }
+
     /// Appends `bytes`, written at `time`, all or nothing (see the module docs). An empty
     /// write is accepted and changes nothing. IRQL <= `DISPATCH_LEVEL`.
     pub fn write(&self, bytes: &[u8], time: i64) -> WriteOutcome {
-        if bytes.is_empty() {
+        self.write_parts(&[bytes], time)
+    }
+
+    /// Appends the concatenation of `parts` as one all-or-nothing write.
+    pub fn write_parts(&self, parts: &[&[u8]], time: i64) -> WriteOutcome {
+        let len: usize = parts.iter().map(|p| p.len()).sum();
+        if len == 0 {
             return WriteOutcome::Accepted;
         }
-        let n = bytes.len() as u64;
+        let n = len as u64;
         let mut f = self.fifo.lock();
-        f.stats.bytes_in += n;
+        if !f.listening {
+            f.stats.writes_refused_closed += 1;
+            return WriteOutcome::Closed;
+        }
+        if n > self.capacity {
+            f.stats.writes_refused_too_large += 1;
+            return WriteOutcome::TooLarge;
+        }
         if f.stats.bytes_queued.saturating_add(n) > self.capacity {
-            f.stats.bytes_dropped_full += n;
-            f.stats.writes_dropped += 1;
-            return WriteOutcome::DroppedFull;
+            f.stats.writes_refused_full += 1;
+            return WriteOutcome::Full;
         }
         // Room in the tail, if the tail has the same time.
         let mut in_tail = 0;
@@ -244,23 +330,25 @@ impl<P: Platform> Loopback<P> {
         {
             in_tail = room_of(tail, self.buffer_size)
                 .saturating_sub(usize::from(tail.cb_event))
-                .min(bytes.len());
+                .min(len);
         }
-        let (tail_part, rest) = bytes.split_at(in_tail);
         // Get every new chunk first, so that a failure leaves the queue untouched.
-        let Some((first, last, count)) = self.new_chunks(rest, time) else {
-            f.stats.bytes_dropped_no_memory += n;
-            f.stats.writes_dropped += 1;
-            return WriteOutcome::DroppedNoMemory;
+        let Some((first, last, count)) = self.new_chunks(parts, in_tail, time) else {
+            if f.stats.bytes_queued > 0 {
+                f.stats.writes_refused_alloc_full += 1;
+                return WriteOutcome::Full;
+            }
+            f.stats.writes_refused_no_memory += 1;
+            return WriteOutcome::NoMemory;
         };
-        if !tail_part.is_empty() {
+        if in_tail > 0 {
             let tail = f.tail;
-            // SAFETY: the tail is a chunk we own under the lock with room for `tail_part`
-            // after its `cb_event` bytes (computed above).
+            // SAFETY: the tail is a chunk we own under the lock with room for `in_tail`
+            // bytes after its `cb_event` bytes (computed above).
             unsafe {
                 let used = usize::from((*tail).cb_event);
-                chunk_bytes(tail, used + tail_part.len())[used..].copy_from_slice(tail_part);
-                (*tail).cb_event = (used + tail_part.len()) as u16;
+                copy_parts(chunk_bytes(tail, used + in_tail), used, parts, 0, in_tail);
+                (*tail).cb_event = (used + in_tail) as u16;
             }
         }
         if !first.is_null() {
@@ -274,6 +362,7 @@ impl<P: Platform> Loopback<P> {
             f.tail = last;
         }
         let s = &mut f.stats;
+        s.bytes_in += n;
         s.bytes_queued += n;
         s.high_water = s.high_water.max(s.bytes_queued);
         s.writes += 1;
@@ -281,21 +370,25 @@ impl<P: Platform> Loopback<P> {
         WriteOutcome::Accepted
     }
 
-    /// New chunks holding `bytes`, linked; `None` (and nothing kept) if the allocator fails.
+    /// New chunks holding the bytes of `parts` after the first `skip`, linked; `None` (and
+    /// nothing kept) if the allocator fails.
     fn new_chunks(
         &self,
-        bytes: &[u8],
+        parts: &[&[u8]],
+        skip: usize,
         time: i64,
     ) -> Option<(*mut DmusKernelEvent, *mut DmusKernelEvent, u64)> {
+        let total: usize = parts.iter().map(|p| p.len()).sum();
         let mut first: *mut DmusKernelEvent = ptr::null_mut();
         let mut last: *mut DmusKernelEvent = ptr::null_mut();
         let mut count = 0u64;
-        let mut rest = bytes;
-        while !rest.is_empty() {
-            let take = if rest.len() <= SHORT_EVENT_MAX {
-                rest.len()
+        let mut at = skip;
+        while at < total {
+            let rest = total - at;
+            let take = if rest <= SHORT_EVENT_MAX {
+                rest
             } else {
-                rest.len().min(self.buffer_size)
+                rest.min(self.buffer_size)
             };
             let Some(ev) = self.new_chunk(take, time) else {
                 if !first.is_null() {
@@ -305,10 +398,9 @@ impl<P: Platform> Loopback<P> {
                 }
                 return None;
             };
-            let (now, later) = rest.split_at(take);
             // SAFETY: a fresh chunk we own with room for `take` bytes.
             unsafe {
-                chunk_bytes(ev.as_ptr(), take).copy_from_slice(now);
+                copy_parts(chunk_bytes(ev.as_ptr(), take), 0, parts, at, take);
                 (*ev.as_ptr()).cb_event = take as u16;
             }
             if last.is_null() {
@@ -319,7 +411,7 @@ impl<P: Platform> Loopback<P> {
             }
             last = ev.as_ptr();
             count += 1;
-            rest = later;
+            at += take;
         }
         Some((first, last, count))
     }

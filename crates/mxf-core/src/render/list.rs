@@ -61,6 +61,29 @@ impl EventList {
         self.len += 1;
     }
 
+    /// Puts `ev` first.
+    ///
+    /// # Safety
+    /// As [`EventList::push_back`]. (A time-ordered list stays ordered only if `ev` is due no
+    /// later than the current head; callers use this on lists played in list order.)
+    pub(crate) unsafe fn push_front(&mut self, ev: NonNull<DmusKernelEvent>) {
+        let ev = ev.as_ptr();
+        // SAFETY: we own `ev` now.
+        unsafe { (*ev).p_next_evt = self.head };
+        if self.tail.is_null() {
+            self.tail = ev;
+        }
+        self.head = ev;
+        self.len += 1;
+    }
+
+    /// Moves every event of `other` before ours.
+    pub(crate) fn prepend(&mut self, other: &mut EventList) {
+        let mut mine = core::mem::replace(self, EventList::new());
+        core::mem::swap(self, other);
+        self.append(&mut mine);
+    }
+
     /// Inserts `ev` after every event whose presentation time is <= its own. Events mostly
     /// arrive in order, so the tail is checked first (O(1)); otherwise the list is walked.
     ///

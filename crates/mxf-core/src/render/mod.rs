@@ -1,60 +1,83 @@
 //! The render path of one stream: a time-ordered queue of the events PortCls hands to
 //! `IMXF::PutMessage`, played at their presentation times by a platform timer into a
-//! [`RenderTarget`] (the loopback), every event then returned to the allocator it came from.
+//! [`RenderTarget`] (the loopback) as normalised MIDI messages, every event then returned to
+//! the allocator it came from.
 //!
 //! # Queue
 //! [`RenderQueue::put_message`] takes ownership of a chain's *top-level* events (each keeps
-//! its package sub-chain or buffer) and files each one, without allocating, in one of two
+//! its package sub-chain or buffer) and files each one, without allocating, in one of three
 //! intrusive lists threaded through `p_next_evt`:
-//! - events flagged `DONT_HOLD_FOR_SEQUENCING` go to the *immediate* list, played in arrival
-//!   order at the next timer run, ahead of every held event;
-//! - the others go to the *held* list, ordered by presentation time, equal times in arrival
-//!   order (stable). Events mostly arrive in order, so insertion checks the tail first (O(1));
-//!   an out-of-order event walks the list (O(n)).
+//! - *pending*: events already taken for playing that the target had no room for (the first
+//!   one possibly half played); they play first, in order;
+//! - *immediate*: events flagged `DONT_HOLD_FOR_SEQUENCING`, played in arrival order at the
+//!   next timer run, ahead of every held event;
+//! - *held*: the others, ordered by presentation time, equal times in arrival order (stable).
+//!   Events mostly arrive in order, so insertion checks the tail first (O(1)); an
+//!   out-of-order event walks the list (O(n)).
+//!
+//! # Normalised output
+//! Every payload goes through the MIDI parser (see `play`): the target gets one write per
+//! complete message, running status expanded, realtime on its own, SysEx as streamed
+//! pieces. So anything given up is a whole message (or the rest of a SysEx, which the capture
+//! side sees truncated), never a hole that changes how the following bytes parse. What the
+//! application sent malformed (stray data bytes, messages cut short) is counted in
+//! [`RenderStats::parser`]; that is its input, not loss.
 //!
 //! # Timing
 //! Presentation times are master-clock times. The timer is armed for the earliest event at
-//! `platform.now_100ns() + (pres_time - clock.get_time())` (both clocks are assumed to run at
-//! the same rate; the mapping is redone at every arming, so drift does not accumulate). The
-//! timer callback (`DISPATCH_LEVEL`) reads the clock once, takes up to
-//! [`RenderConfig::batch_events`] events that are due (`pres_time <= clock`) under the queue
-//! lock, re-arms for the next one (at once if due events remain: a long burst is played in
-//! several bounded DPC runs), then, outside the queue lock, serializes the batch into the
-//! target and returns the whole batch to the allocator in one `PutMessage` (its events
-//! linked through `p_next_evt`; the allocator recycles packages and buffers). Lateness is
-//! `clock - pres_time` at the batch, for held events.
+//! `platform.now_100ns() + (pres_time - clock.get_time())` (the mapping is redone at every
+//! arming, so drift does not accumulate). The timer callback (`DISPATCH_LEVEL`) reads the
+//! clock once, takes up to [`RenderConfig::batch_events`] events that are due under the queue
+//! lock, plays them, and re-arms (at once if due events remain: a long burst is played in
+//! several bounded DPC runs). Played events go back to the allocator in one `PutMessage`.
+//! If the clock fails, every held event counts as due (counted in `clock_errors`).
 //!
-//! If the clock fails, every held event counts as due (played at once, counted in
-//! `clock_errors`): a broken clock must not wedge the queue.
+//! # Flow control (backpressure)
+//! A target write is all or nothing. When the target answers [`TargetWrite::Full`], the
+//! message and everything after it stay queued (the played part of the current event is
+//! remembered; no byte is dropped), the queue records that it is *blocked* and stops arming
+//! its timer. The target calls [`RenderQueue::kick`] once it has drained room (the capture
+//! stream's service, after reading): the kick arms the timer for now, and the next run resumes
+//! exactly where the last one stopped. A kick that arrives while a run is writing (before it
+//! could record that it blocked) is not lost: the run checks, under the queue lock, whether a
+//! kick came since it took its batch, and if so re-arms instead of waiting.
+//!
+//! Messages are given up only when nobody listens ([`TargetWrite::NoListener`]), when the
+//! target's allocation fails with nothing queued that could free memory
+//! ([`TargetWrite::NoMemory`], after [`RenderConfig::no_memory_retries`] retries
+//! [`RenderConfig::retry_delay_100ns`] apart), and at `STOP` / destruction (queued events
+//! flushed). Each is counted by cause in whole messages and bytes ([`DropCount`]).
 //!
 //! # States
-//! - `STOP`: every queued event is returned to the allocator (counted as flushed), the timer
-//!   is cancelled and a SysEx being played is forgotten.
+//! - `STOP`: every queued event is given up (counted, see above) and returned to the
+//!   allocator, the timer is cancelled, the parser reset.
 //! - `ACQUIRE`, `PAUSE`: events are kept and queued, nothing plays (the timer is cancelled).
-//!   A paused pin emits nothing, `DONT_HOLD` events included.
 //! - `RUN`: plays; events whose time passed while paused play at once (late).
 //!
-//! # Overflow and drops
-//! At most [`RenderConfig::max_queued`] events are queued; beyond it `PutMessage` returns
-//! the extra events to the allocator at once, counted in `events_refused`, and returns
-//! `STATUS_INSUFFICIENT_RESOURCES` (ownership is taken either way). A payload the target
-//! refuses is dropped and counted; once a SysEx fragment is refused, the rest of that SysEx is
-//! dropped too ([`RenderStats::sysex_dropped`]), so downstream sees a truncated SysEx rather
-//! than one with a hole.
+//! # Overflow
+//! At most [`RenderConfig::max_queued`] top-level events are queued; beyond it `PutMessage`
+//! returns the extra events to the allocator at once, counted in `events_refused`, and
+//! returns `STATUS_INSUFFICIENT_RESOURCES` (ownership is taken either way).
 //!
-//! # Locks
-//! Two spin locks: the *play* lock (held by a timer run from taking a batch until it is
-//! written, so two runs of the DPC on two CPUs cannot reorder output) and the *queue* lock,
-//! always taken in that order. `PutMessage` takes only the queue lock. The target is written
-//! with the play lock held and the queue lock released; [`RenderTarget::flushed`] and the
-//! allocator are called with no lock held.
+//! # Locks (and their order)
+//! Two spin locks of the queue: the *play* lock (held by a timer run from taking a batch until
+//! its outcome is filed back, so two runs on two CPUs cannot reorder output; it guards the
+//! parser and the resume position) and the *queue* lock, always taken in that order.
+//! `PutMessage` and [`RenderQueue::kick`] take only the queue lock. The target is written
+//! with the play lock held and the queue lock released, so the order is
+//! `play → target's locks` and, separately, `play → queue`; the target's locks are never held
+//! while a queue lock is taken. [`RenderTarget::flushed`] and the allocator are called with
+//! no lock of the queue held. A kick may come from any context at IRQL <= `DISPATCH_LEVEL`
+//! holding locks that the render side never holds while taking the queue lock (the capture
+//! stream's, the service group's): it only takes the queue lock and sets the timer.
 
 mod list;
-mod sink;
+mod play;
 
 use crate::com::ComPtr;
+use crate::midi::ParserStats;
 use crate::platform::{Platform, PoolTag, SpinLock, Timer};
-use crate::serialize::{ChainCursor, SerializeStats, Serializer};
+use crate::serialize::WalkStats;
 use core::ffi::c_void;
 use core::ptr::{self, NonNull};
 use list::EventList;
@@ -62,20 +85,22 @@ use mxf_abi::{
     DmusKernelEvent, IAllocatorMxf, IMasterClock, KsState, NtStatus, STATUS_INSUFFICIENT_RESOURCES,
     STATUS_INVALID_PARAMETER, STATUS_SUCCESS,
 };
-use sink::{SinkState, TargetSink};
+use play::{Discard, Halt, Out, Outcome, Player};
+pub use play::{DropCause, DropCount, TargetWrite};
 
 /// Pool tag of a render queue.
 pub const TAG_RENDER: PoolTag = PoolTag::new(b"MxfQ");
 
-/// Where played bytes go.
+/// Where played messages go.
 pub trait RenderTarget: Send + Sync {
-    /// Takes one event's payload (a message, or one SysEx fragment), played at master-clock
-    /// time `time`, all or nothing; `false` if it was dropped. `DISPATCH_LEVEL`, with the
-    /// queue's play lock held: must not call back into the queue.
-    fn write(&self, bytes: &[u8], time: i64) -> bool;
+    /// Takes one normalised message or SysEx piece (the concatenation of `parts`), played at
+    /// master-clock time `time`, all or nothing (see [`TargetWrite`]). `DISPATCH_LEVEL`, with
+    /// the queue's play lock held: must not call back into the queue (except
+    /// [`RenderQueue::kick`], which takes only the queue lock).
+    fn write(&self, parts: &[&[u8]], time: i64) -> TargetWrite;
 
-    /// Called after a batch in which the target accepted bytes, with no lock of the queue
-    /// held (e.g. to notify the capture side). `DISPATCH_LEVEL`.
+    /// Called after a run in which the target accepted bytes, with no lock of the queue held
+    /// (e.g. to notify the capture side). `DISPATCH_LEVEL`.
     fn flushed(&self) {}
 }
 
@@ -84,20 +109,27 @@ pub trait RenderTarget: Send + Sync {
 pub struct RenderConfig {
     /// Most top-level events played by one timer run (at least 1).
     pub batch_events: u32,
-    /// Most events queued at once (at least 1).
+    /// Most top-level events queued at once (at least 1).
     pub max_queued: u32,
-    /// Most events (packages included) the serializer visits per batch; a chain longer than
-    /// that (or cyclic) is cut short there.
+    /// Most steps (events, packages included) walked in one top-level event; a package
+    /// longer than that (or cyclic) is cut short there.
     pub max_walk: u32,
+    /// Retries of a write whose allocation failed with the target empty, before its message
+    /// is given up.
+    pub no_memory_retries: u32,
+    /// Delay between those retries (100 ns units, at least 1).
+    pub retry_delay_100ns: u32,
 }
 
 impl RenderConfig {
-    /// 64 events a batch (a whole 256 KiB SysEx of 4 KiB fragments), 65536 queued, 1 Mi
-    /// walked.
+    /// 64 events a run (a whole 256 KiB SysEx of 4 KiB fragments), 65536 queued (about
+    /// 4.5 MB of the port's events), 1 Mi walked, 8 retries 1 ms apart.
     pub const DEFAULT: Self = Self {
         batch_events: 64,
         max_queued: 65_536,
         max_walk: 1 << 20,
+        no_memory_retries: 8,
+        retry_delay_100ns: 10_000,
     };
 }
 
@@ -116,23 +148,43 @@ pub struct RenderStats {
     pub events_immediate: u64,
     /// Top-level events refused because the queue was full (returned at once).
     pub events_refused: u64,
-    /// Top-level events played (serialized, then returned).
+    /// Top-level events played to the end (then returned).
     pub events_played: u64,
-    /// Top-level events returned unplayed by `STOP` or destruction.
+    /// Top-level events returned not (fully) played by `STOP` or destruction.
     pub events_flushed: u64,
     /// Events queued now.
     pub queue_depth: u64,
     /// Most events queued at once.
     pub max_queue_depth: u64,
-    /// Bytes the target accepted.
-    pub bytes_rendered: u64,
-    /// Bytes dropped (refused by the target, or the rest of a SysEx after a refusal).
-    pub bytes_dropped: u64,
-    /// Payload writes dropped.
-    pub writes_dropped: u64,
-    /// SysEx messages whose remainder was dropped after a refused fragment.
-    pub sysex_dropped: u64,
-    /// Held events played (the lateness samples).
+    /// The bound ([`RenderConfig::max_queued`]).
+    pub queue_bound: u64,
+    /// Messages written whole (a SysEx counts once, when its last piece is written).
+    pub messages_written: u64,
+    /// Of those, SysEx messages.
+    pub sysex_written: u64,
+    /// Normalised bytes written.
+    pub bytes_written: u64,
+    /// Given up: nobody listening.
+    pub dropped_no_listener: DropCount,
+    /// Given up: allocation failed with the target empty (after the retries).
+    pub dropped_no_memory: DropCount,
+    /// Given up: flushed by `STOP` or destruction.
+    pub dropped_stop: DropCount,
+    /// Writes retried after an allocation failure.
+    pub no_memory_retries: u64,
+    /// Times the target was full and the queue blocked.
+    pub blocks: u64,
+    /// Time spent blocked, in total and at most at once (100 ns, platform clock).
+    pub blocked_time_total: u64,
+    /// Longest single blocked stretch.
+    pub blocked_time_max: u64,
+    /// Whether the queue is blocked now.
+    pub blocked_now: bool,
+    /// [`RenderQueue::kick`] calls.
+    pub kicks: u64,
+    /// Kicks that resumed a blocked queue.
+    pub wakeups: u64,
+    /// Held events taken for playing (the lateness samples).
     pub lateness_samples: u64,
     /// Sum of `clock - pres_time` over them (100 ns units).
     pub lateness_total: u64,
@@ -144,22 +196,78 @@ pub struct RenderStats {
     pub timer_runs: u64,
     /// Failed `IMasterClock::GetTime` calls.
     pub clock_errors: u64,
-    /// The serializer's counters.
-    pub serialize: SerializeStats,
+    /// Leaf events with `cb_event == 0` (skipped).
+    pub empty_events: u64,
+    /// Buffer events with a null buffer (skipped).
+    pub null_buffers: u64,
+    /// Buffer events larger than the allocator's buffers (skipped).
+    pub oversize_events: u64,
+    /// Package bookkeeping.
+    pub walk: WalkStats,
+    /// Top-level events whose walk was cut at [`RenderConfig::max_walk`].
+    pub walks_cut: u64,
+    /// The render side's parser: what the application sent, malformed bytes included.
+    pub parser: ParserStats,
+}
+
+impl RenderStats {
+    /// Every message given up, all causes.
+    pub const fn dropped(&self) -> DropCount {
+        self.dropped_no_listener
+            .plus(self.dropped_no_memory)
+            .plus(self.dropped_stop)
+    }
 }
 
 struct QueueState {
+    pending: EventList,
     immediate: EventList,
     held: EventList,
     state: KsState,
     /// Due time the timer is armed for.
     armed: Option<i64>,
+    /// Platform time at which the target was found full (`None`: not blocked).
+    blocked_since: Option<i64>,
+    /// A kick came since the running batch was taken.
+    kicked: bool,
     stats: RenderStats,
 }
 
-struct PlayState {
-    serializer: Serializer,
-    sink: SinkState,
+impl QueueState {
+    fn depth(&self) -> usize {
+        self.pending.len() + self.immediate.len() + self.held.len()
+    }
+
+    /// Every queued event, in playing order.
+    fn take_all(&mut self) -> EventList {
+        let mut all = EventList::new();
+        all.append(&mut self.pending);
+        all.append(&mut self.immediate);
+        all.append(&mut self.held);
+        self.stats.queue_depth = 0;
+        all
+    }
+}
+
+/// [`Out`] over the target.
+struct TargetOut<'a, T: RenderTarget> {
+    target: &'a T,
+    time: i64,
+    accepted: bool,
+}
+
+impl<T: RenderTarget> Out for TargetOut<'_, T> {
+    fn write(&mut self, parts: &[&[u8]]) -> Outcome {
+        match self.target.write(parts, self.time) {
+            TargetWrite::Accepted => {
+                self.accepted = true;
+                Outcome::Accepted
+            }
+            TargetWrite::Full => Outcome::Full,
+            TargetWrite::NoMemory => Outcome::NoMemory,
+            TargetWrite::NoListener => Outcome::Drop(DropCause::NoListener),
+        }
+    }
 }
 
 struct Inner<P: Platform, T: RenderTarget> {
@@ -168,7 +276,7 @@ struct Inner<P: Platform, T: RenderTarget> {
     clock: ComPtr<IMasterClock>,
     target: T,
     cfg: RenderConfig,
-    play: SpinLock<P::RawSpinLock, PlayState>,
+    play: SpinLock<P::RawSpinLock, Player>,
     queue: SpinLock<P::RawSpinLock, QueueState>,
     /// `None` only while being built or torn down.
     timer: Option<P::Timer>,
@@ -203,7 +311,11 @@ impl<P: Platform, T: RenderTarget> RenderQueue<P, T> {
         target: T,
         cfg: RenderConfig,
     ) -> Result<Self, NtStatus> {
-        if cfg.batch_events == 0 || cfg.max_queued == 0 || cfg.max_walk == 0 {
+        if cfg.batch_events == 0
+            || cfg.max_queued == 0
+            || cfg.max_walk == 0
+            || cfg.retry_delay_100ns == 0
+        {
             return Err(STATUS_INVALID_PARAMETER);
         }
         const {
@@ -235,19 +347,22 @@ impl<P: Platform, T: RenderTarget> RenderQueue<P, T> {
             cfg,
             play: SpinLock::new(
                 l1,
-                PlayState {
-                    serializer: Serializer::new(Some(buffer_size)),
-                    sink: SinkState::default(),
-                },
+                Player::new(usize::from(buffer_size), cfg.no_memory_retries),
             ),
             queue: SpinLock::new(
                 l2,
                 QueueState {
+                    pending: EventList::new(),
                     immediate: EventList::new(),
                     held: EventList::new(),
                     state: KsState::STOP,
                     armed: None,
-                    stats: RenderStats::default(),
+                    blocked_since: None,
+                    kicked: false,
+                    stats: RenderStats {
+                        queue_bound: u64::from(cfg.max_queued),
+                        ..RenderStats::default()
+                    },
                 },
             ),
             timer: Some(timer),
@@ -281,12 +396,26 @@ impl<P: Platform, T: RenderTarget> RenderQueue<P, T> {
     pub fn stats(&self) -> RenderStats {
         let inner = self.inner();
         let play = inner.play.lock();
-        let mut s = inner.queue.lock().stats;
-        s.bytes_rendered = play.sink.bytes_rendered;
-        s.bytes_dropped = play.sink.bytes_dropped;
-        s.writes_dropped = play.sink.writes_dropped;
-        s.sysex_dropped = play.sink.sysex_dropped;
-        s.serialize = *play.serializer.stats();
+        let mut s = {
+            let q = inner.queue.lock();
+            let mut s = q.stats;
+            s.blocked_now = q.blocked_since.is_some();
+            s
+        };
+        let p = &play.stats;
+        s.messages_written = p.messages_written;
+        s.sysex_written = p.sysex_written;
+        s.bytes_written = p.bytes_written;
+        s.dropped_no_listener = p.dropped_no_listener;
+        s.dropped_no_memory = p.dropped_no_memory;
+        s.dropped_stop = p.dropped_stop;
+        s.no_memory_retries = p.no_memory_retries;
+        s.empty_events = p.empty_events;
+        s.null_buffers = p.null_buffers;
+        s.oversize_events = p.oversize_events;
+        s.walk = p.walk;
+        s.walks_cut = p.walks_cut;
+        s.parser = *play.parser_stats();
         s
     }
 
@@ -310,7 +439,7 @@ impl<P: Platform, T: RenderTarget> RenderQueue<P, T> {
             while let Some(ev) = NonNull::new(cur) {
                 // SAFETY: an event of the caller's chain, now ours.
                 cur = unsafe { (*ev.as_ptr()).p_next_evt };
-                let depth = (q.immediate.len() + q.held.len()) as u64;
+                let depth = q.depth() as u64;
                 if depth >= u64::from(inner.cfg.max_queued) {
                     // SAFETY: ours, in no list.
                     unsafe { refused.push_back(ev) };
@@ -332,7 +461,7 @@ impl<P: Platform, T: RenderTarget> RenderQueue<P, T> {
                 q.stats.max_queue_depth = q.stats.max_queue_depth.max(depth);
             }
             if q.state == KsState::RUN {
-                inner.arm_if_earlier(&mut q, now, clock_now);
+                inner.arm_if_earlier(&mut q, now, clock_now, false);
             }
         }
         if refused.is_empty() {
@@ -355,26 +484,48 @@ impl<P: Platform, T: RenderTarget> RenderQueue<P, T> {
         let (now, clock_now) = times(&inner.platform, &inner.clock);
         let flushed = {
             let mut play = inner.play.lock();
-            let mut q = inner.queue.lock();
-            q.state = state;
-            if state == KsState::RUN {
-                inner.arm_if_earlier(&mut q, now, clock_now);
-                ptr::null_mut()
-            } else {
-                inner.disarm(&mut q);
-                if state == KsState::STOP {
-                    play.sink.reset();
-                    inner.flush_locked(&mut q)
+            let all = {
+                let mut q = inner.queue.lock();
+                q.state = state;
+                if state == KsState::RUN {
+                    inner.arm_if_earlier(&mut q, now, clock_now, true);
+                    None
                 } else {
-                    ptr::null_mut()
+                    inner.disarm(&mut q);
+                    (state == KsState::STOP).then(|| {
+                        inner.end_blocked(&mut q, now);
+                        let n = q.depth() as u64;
+                        q.stats.events_flushed += n;
+                        q.take_all()
+                    })
                 }
-            }
+            };
+            all.map(|mut all| inner.give_up(&mut play, &mut all))
         };
-        if !flushed.is_null() {
+        if let Some(flushed) = flushed.filter(|c| !c.is_null()) {
             // SAFETY: events of our allocator we own; returned once.
             unsafe { inner.alloc.put_message(flushed) };
         }
         STATUS_SUCCESS
+    }
+
+    /// The target has room again (e.g. the capture side read from the loopback): if the
+    /// queue is blocked and running, its timer is armed for now. Callable at IRQL <=
+    /// `DISPATCH_LEVEL` from any context that does not hold this queue's play lock (see the
+    /// module docs for the lock order); takes only the queue lock.
+    pub fn kick(&self) {
+        let inner = self.inner();
+        let mut q = inner.queue.lock();
+        q.stats.kicks += 1;
+        q.kicked = true;
+        let now = inner.platform.now_100ns();
+        if q.blocked_since.is_some() && q.state == KsState::RUN && q.armed.is_none_or(|a| a > now) {
+            q.stats.wakeups += 1;
+            if let Some(t) = &inner.timer {
+                t.set(now);
+                q.armed = Some(now);
+            }
+        }
     }
 
     /// The timer callback (`DISPATCH_LEVEL`).
@@ -390,9 +541,12 @@ impl<P: Platform, T: RenderTarget> RenderQueue<P, T> {
 
 impl<P: Platform, T: RenderTarget> Inner<P, T> {
     /// Arms the timer for the earliest queued event if that is earlier than what it is armed
-    /// for. Queue lock held.
-    fn arm_if_earlier(&self, q: &mut QueueState, now: i64, clock_now: Option<i64>) {
-        let due = if !q.immediate.is_empty() {
+    /// for — not while blocked (a kick resumes), unless `retry`. Queue lock held.
+    fn arm_if_earlier(&self, q: &mut QueueState, now: i64, clock_now: Option<i64>, retry: bool) {
+        if q.blocked_since.is_some() && !retry {
+            return;
+        }
+        let due = if !q.pending.is_empty() || !q.immediate.is_empty() {
             Some(now)
         } else {
             q.held.front_time().map(|t| match clock_now {
@@ -416,86 +570,145 @@ impl<P: Platform, T: RenderTarget> Inner<P, T> {
         q.armed = None;
     }
 
-    /// Empties both lists into one chain, counting them as flushed. Queue lock held.
-    fn flush_locked(&self, q: &mut QueueState) -> *mut DmusKernelEvent {
-        let n = (q.immediate.len() + q.held.len()) as u64;
-        q.stats.events_flushed += n;
-        q.stats.queue_depth = 0;
-        let mut all = EventList::new();
-        all.append(&mut q.immediate);
-        all.append(&mut q.held);
-        all.take_chain()
+    /// Ends a blocked stretch (its time counted). Queue lock held.
+    fn end_blocked(&self, q: &mut QueueState, now: i64) {
+        if let Some(since) = q.blocked_since.take() {
+            let t = now.saturating_sub(since).max(0) as u64;
+            q.stats.blocked_time_total = q.stats.blocked_time_total.saturating_add(t);
+            q.stats.blocked_time_max = q.stats.blocked_time_max.max(t);
+        }
     }
 
-    /// One timer run: take a due batch, re-arm, write the batch, return it.
+    /// Gives every event of `all` up (counted by message, cause `Stop`), ends the stream and
+    /// returns the events as one chain. Play lock held.
+    fn give_up(&self, play: &mut Player, all: &mut EventList) -> *mut DmusKernelEvent {
+        let mut out = Discard(DropCause::Stop);
+        let mut kept = EventList::new();
+        while let Some(ev) = all.pop_front() {
+            // SAFETY: an event we own, unlinked (`pop_front`), from our allocator: its
+            // sub-chain and buffers are valid and nobody else touches them.
+            let _ = unsafe { play.play_event(ev.as_ptr(), &mut out, self.cfg.max_walk) };
+            // SAFETY: ours, in no list.
+            unsafe { kept.push_back(ev) };
+        }
+        play.end_stream();
+        kept.take_chain()
+    }
+
+    /// One timer run: take a due batch, play it, file back what did not fit, re-arm, return
+    /// what was played.
     fn play_due(&self) {
         let (now, clock_now) = times(&self.platform, &self.clock);
-        let (head, accepted) = {
-            let mut play = self.play.lock();
-            let mut batch = EventList::new();
-            {
-                let mut q = self.queue.lock();
-                q.stats.timer_runs += 1;
-                q.armed = None;
-                if q.state != KsState::RUN {
-                    return;
-                }
-                if clock_now.is_none() {
-                    q.stats.clock_errors += 1;
-                }
-                let limit = self.cfg.batch_events as usize;
-                while batch.len() < limit {
-                    let Some(ev) = q.immediate.pop_front() else {
-                        break;
-                    };
-                    // SAFETY: popped from our list: ours, in no list.
-                    unsafe { batch.push_back(ev) };
-                }
-                while batch.len() < limit {
-                    // `pres_time()` is below 2^63, so `as i64` is exact.
-                    let late = match (q.held.front_time(), clock_now) {
-                        (Some(t), Some(c)) if t as i64 <= c => c - t as i64,
-                        (Some(_), None) => 0,
-                        _ => break,
-                    };
-                    let Some(ev) = q.held.pop_front() else { break };
-                    // SAFETY: as above.
-                    unsafe { batch.push_back(ev) };
-                    let s = &mut q.stats;
-                    s.lateness_samples += 1;
-                    let late = late.max(0) as u64;
-                    s.lateness_total = s.lateness_total.saturating_add(late);
-                    s.lateness_max = s.lateness_max.max(late);
-                }
-                let n = batch.len() as u64;
-                q.stats.events_played += n;
-                q.stats.queue_depth = (q.immediate.len() + q.held.len()) as u64;
-                if n > 0 {
-                    q.stats.batches += 1;
-                }
-                self.arm_if_earlier(&mut q, now, clock_now);
-            }
-            if batch.is_empty() {
+        let mut play = self.play.lock();
+        let mut batch = EventList::new();
+        {
+            let mut q = self.queue.lock();
+            q.stats.timer_runs += 1;
+            q.armed = None;
+            if q.state != KsState::RUN {
                 return;
             }
-            let PlayState { serializer, sink } = &mut *play;
-            let mut out = TargetSink {
-                target: &self.target,
-                time: clock_now.unwrap_or(now),
-                state: sink,
-                accepted: 0,
-            };
-            let head = batch.take_chain();
-            // SAFETY: the batch is a chain we own; nothing modifies it while the cursor walks
-            // it (it goes back to the allocator only below), and its buffers are readable for
-            // `cb_event` bytes (allocator contract).
-            let mut cursor = unsafe { ChainCursor::new(head) };
-            serializer.write_chain(&mut cursor, self.cfg.max_walk as usize, &mut out);
-            (head, out.accepted)
+            if clock_now.is_none() {
+                q.stats.clock_errors += 1;
+            }
+            q.kicked = false;
+            let limit = self.cfg.batch_events as usize;
+            while batch.len() < limit {
+                let Some(ev) = q.pending.pop_front() else {
+                    break;
+                };
+                // SAFETY: popped from our list: ours, in no list.
+                unsafe { batch.push_back(ev) };
+            }
+            while batch.len() < limit {
+                let Some(ev) = q.immediate.pop_front() else {
+                    break;
+                };
+                // SAFETY: as above.
+                unsafe { batch.push_back(ev) };
+            }
+            while batch.len() < limit {
+                // `pres_time()` is below 2^63, so `as i64` is exact.
+                let late = match (q.held.front_time(), clock_now) {
+                    (Some(t), Some(c)) if t as i64 <= c => c - t as i64,
+                    (Some(_), None) => 0,
+                    _ => break,
+                };
+                let Some(ev) = q.held.pop_front() else { break };
+                // SAFETY: as above.
+                unsafe { batch.push_back(ev) };
+                let s = &mut q.stats;
+                s.lateness_samples += 1;
+                let late = late.max(0) as u64;
+                s.lateness_total = s.lateness_total.saturating_add(late);
+                s.lateness_max = s.lateness_max.max(late);
+            }
+            if batch.is_empty() {
+                self.arm_if_earlier(&mut q, now, clock_now, false);
+                return;
+            }
+        }
+        let mut out = TargetOut {
+            target: &self.target,
+            time: clock_now.unwrap_or(now),
+            accepted: false,
         };
-        // SAFETY: the played batch: events of our allocator that we own, returned once.
-        unsafe { self.alloc.put_message(head) };
-        if accepted > 0 {
+        let mut done = EventList::new();
+        let mut halt = None;
+        while let Some(ev) = batch.pop_front() {
+            // SAFETY: an event we own, unlinked, from our allocator: its sub-chain and buffers
+            // stay valid and untouched while we play it.
+            match unsafe { play.play_event(ev.as_ptr(), &mut out, self.cfg.max_walk) } {
+                Ok(()) => {
+                    // SAFETY: ours, in no list.
+                    unsafe { done.push_back(ev) };
+                }
+                Err(h) => {
+                    // SAFETY: ours, in no list; it goes first again.
+                    unsafe { batch.push_front(ev) };
+                    halt = Some(h);
+                    break;
+                }
+            }
+        }
+        {
+            let mut q = self.queue.lock();
+            q.pending.prepend(&mut batch);
+            q.stats.events_played += done.len() as u64;
+            q.stats.batches += 1;
+            q.stats.queue_depth = q.depth() as u64;
+            match halt {
+                Some(Halt::Blocked) => {
+                    if q.blocked_since.is_none() {
+                        q.blocked_since = Some(now);
+                        q.stats.blocks += 1;
+                    }
+                    if q.kicked {
+                        // Room was made while we wrote: go on at once.
+                        self.arm_if_earlier(&mut q, now, clock_now, true);
+                    }
+                }
+                Some(Halt::Retry) => {
+                    self.end_blocked(&mut q, now);
+                    let due = now.saturating_add(i64::from(self.cfg.retry_delay_100ns));
+                    if let Some(t) = &self.timer {
+                        t.set(due);
+                        q.armed = Some(due);
+                    }
+                }
+                None => {
+                    self.end_blocked(&mut q, now);
+                    self.arm_if_earlier(&mut q, now, clock_now, false);
+                }
+            }
+        }
+        drop(play);
+        let head = done.take_chain();
+        if !head.is_null() {
+            // SAFETY: the played events: of our allocator, ours, returned once.
+            unsafe { self.alloc.put_message(head) };
+        }
+        if out.accepted {
             self.target.flushed();
         }
     }
@@ -512,13 +725,14 @@ impl<P: Platform, T: RenderTarget> Drop for RenderQueue<P, T> {
             let timer = (*inner).timer.take();
             drop(timer);
             let flushed = {
-                let q = (*inner).queue.get_mut();
-                let n = (q.immediate.len() + q.held.len()) as u64;
-                q.stats.events_flushed += n;
-                let mut all = EventList::new();
-                all.append(&mut q.immediate);
-                all.append(&mut q.held);
-                all.take_chain()
+                let mut all = {
+                    let q = (*inner).queue.get_mut();
+                    q.stats.events_flushed += q.depth() as u64;
+                    q.take_all()
+                };
+                let me = &*inner;
+                let mut play = me.play.lock();
+                me.give_up(&mut play, &mut all)
             };
             if !flushed.is_null() {
                 (*inner).alloc.put_message(flushed);

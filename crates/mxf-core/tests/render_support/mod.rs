@@ -9,7 +9,7 @@ use mxf_abi::{
 };
 use mxf_core::alloc::{Allocator, AllocatorConfig, new_allocator};
 use mxf_core::com::ComPtr;
-use mxf_core::render::RenderTarget;
+use mxf_core::render::{RenderTarget, TargetWrite};
 use mxf_kemu::Emu;
 use std::ffi::c_void;
 use std::ptr::{self, NonNull};
@@ -204,8 +204,13 @@ pub fn sysex_bytes(len: usize, seed: u32) -> Vec<u8> {
 pub struct Recorder {
     pub emu: Emu,
     pub writes: Mutex<Vec<(Vec<u8>, i64, i64)>>,
-    /// Refuse writes whose index (0-based, counting refusals) is in this list.
+    /// Refuse writes whose index (0-based, counting refusals) is in this list, as
+    /// "no listener".
     pub refuse: Mutex<Vec<usize>>,
+    /// While set, every write is answered `Full` (not counted as a call).
+    pub full: AtomicBool,
+    /// When `Some(n)`: `n` more writes are taken, then `Full` is answered.
+    pub budget: Mutex<Option<usize>>,
     pub calls: AtomicU32,
     pub flushed: AtomicU32,
 }
@@ -216,6 +221,8 @@ impl Recorder {
             emu: emu.clone(),
             writes: Mutex::new(Vec::new()),
             refuse: Mutex::new(Vec::new()),
+            full: AtomicBool::new(false),
+            budget: Mutex::new(None),
             calls: AtomicU32::new(0),
             flushed: AtomicU32::new(0),
         }
@@ -232,16 +239,25 @@ impl Recorder {
 }
 
 impl RenderTarget for &'static Recorder {
-    fn write(&self, bytes: &[u8], time: i64) -> bool {
+    fn write(&self, parts: &[&[u8]], time: i64) -> TargetWrite {
+        if self.full.load(Ordering::Relaxed) {
+            return TargetWrite::Full;
+        }
+        if let Some(n) = self.budget.lock().unwrap().as_mut() {
+            if *n == 0 {
+                return TargetWrite::Full;
+            }
+            *n -= 1;
+        }
         let i = self.calls.fetch_add(1, Ordering::Relaxed) as usize;
         if self.refuse.lock().unwrap().contains(&i) {
-            return false;
+            return TargetWrite::NoListener;
         }
         self.writes
             .lock()
             .unwrap()
-            .push((bytes.to_vec(), time, self.emu.now_100ns()));
-        true
+            .push((parts.concat(), time, self.emu.now_100ns()));
+        TargetWrite::Accepted
     }
 
     fn flushed(&self) {

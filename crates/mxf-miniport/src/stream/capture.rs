@@ -9,15 +9,21 @@
 //!   `capture_service_max_bytes` are drained per call; if more wait, the stream asks the
 //!   service group for a delayed service (100 ns, on the group's timer) — not
 //!   `IPortDMus::Notify`, which a port servicing synchronously would turn into a recursion
-//!   with the group's lock held. In any other state the loopback is emptied and the
-//!   bytes counted as discarded (nobody listens).
+//!   with the group's lock held. After reading, the stream kicks the render stream (the
+//!   loopback has room again: see `miniport`'s flow control). In any other state the
+//!   loopback is emptied and the bytes counted as discarded (nothing can be there: the
+//!   loopback only takes writes while the stream is in `RUN`).
 //! - `PutMessage(chain)` with a chain is not for a capture stream: the chain goes back to the
 //!   allocator and the call fails with `STATUS_INVALID_DEVICE_REQUEST`.
 //! - `ConnectOutput(sink)` keeps a reference on the sink (`STATUS_INVALID_DEVICE_STATE` if
 //!   one is connected already); `DisconnectOutput(sink)` drops it (`STATUS_INVALID_PARAMETER`
 //!   if `sink` is not the connected one).
-//! - Leaving `RUN` resets the packager: a SysEx in progress is delivered as truncated (to the
-//!   sink if connected), a partial message dropped (counted by the packager).
+//! - Entering `RUN` makes the loopback listen. Leaving `RUN` (or destruction) stops it
+//!   listening first — from then on the render side gives new messages up as "no listener" —
+//!   then drains what the loopback still holds into the sink (it was sent while we listened),
+//!   then resets the packager: a SysEx in progress is delivered as truncated (to the sink if
+//!   connected), a partial message dropped (counted by the packager); then kicks the render
+//!   stream, which may be waiting for room.
 
 use super::{IID_MXF_PRIVATE_CAPTURE, mxf_query};
 use crate::miniport::{MiniportRef, downcast};
@@ -179,7 +185,7 @@ impl<P: Platform> CaptureStream<P> {
         let loopback = &self.miniport.loopback;
         let budget = self.miniport.cfg.capture_service_max_bytes as usize;
         let mut more = false;
-        let (chain, sink) = {
+        let (chain, sink, read_any) = {
             let mut g = self.inner.lock();
             g.stats.services += 1;
             if g.state != KsState::RUN {
@@ -223,8 +229,12 @@ impl<P: Platform> CaptureStream<P> {
                     g.stats.events_dropped_no_sink += n;
                 }
             }
-            (out, sink)
+            (out, sink, done > 0)
         };
+        if read_any {
+            // The loopback has room: a blocked render stream goes on (our lock is released).
+            self.miniport.kick_render();
+        }
         match sink {
             Some(sink) => {
                 // SAFETY: the sink is the port's capture sink, which returns everything to
@@ -239,6 +249,31 @@ impl<P: Platform> CaptureStream<P> {
             // fresh DPC, 100 ns from now.
             self.miniport.group.request_delayed_service((-1i64) as u64);
         }
+    }
+
+    /// Reads everything the loopback holds into the packager (the stream stops listening:
+    /// what is there was sent while it listened). Stream lock held.
+    fn drain(&self, g: &mut CaptureState, time: i64) -> Chain {
+        let mut out = Chain::new();
+        let mut buf = [0u8; BURST_BYTES];
+        loop {
+            let burst = self.miniport.loopback.read_burst(&mut buf, Some(time));
+            if burst.len == 0 {
+                break;
+            }
+            g.stats.bursts += 1;
+            g.stats.bytes_read += burst.len as u64;
+            let chain = g.packager.feed(buf.get(..burst.len).unwrap_or(&[]), time);
+            let _ = out.append(chain);
+        }
+        let n = out.len() as u64;
+        if g.sink.is_some() {
+            g.stats.events_delivered += n;
+            g.stats.chains_delivered += u64::from(n > 0);
+        } else {
+            g.stats.events_dropped_no_sink += n;
+        }
+        out
     }
 
     unsafe extern "system" fn query_interface(
@@ -286,6 +321,10 @@ impl<P: Platform> CaptureStream<P> {
         // held buffer, allocator, clock, miniport) and the memory.
         unsafe {
             let me = &*this;
+            if me.inner.lock().state == KsState::RUN {
+                me.miniport.loopback.set_listening(false);
+                me.miniport.kick_render();
+            }
             me.miniport.capture_open.store(false, Ordering::Release);
             let platform = (*this).platform.clone();
             ptr::drop_in_place(this);
@@ -299,24 +338,37 @@ impl<P: Platform> CaptureStream<P> {
         if !state.is_valid() {
             return STATUS_INVALID_PARAMETER;
         }
-        let (chain, sink) = {
+        let loopback = &me.miniport.loopback;
+        let (chain, sink, stopped) = {
             let mut g = me.inner.lock();
             let was_running = g.state == KsState::RUN;
             g.state = state;
-            if was_running && state != KsState::RUN {
+            if state == KsState::RUN {
+                loopback.set_listening(true);
+                (Chain::new(), None, false)
+            } else if was_running {
+                loopback.set_listening(false);
                 let time = me.now(&mut g.stats);
-                let chain = g.packager.reset(time);
-                (chain, g.sink.clone())
+                let mut chain = me.drain(&mut g, time);
+                let _ = chain.append(g.packager.reset(time));
+                (chain, g.sink.clone(), true)
             } else {
-                (Chain::new(), None)
+                (Chain::new(), None, false)
             }
         };
-        if let Some(sink) = sink {
-            // SAFETY: as in `service`.
-            let _ = unsafe { chain.deliver(&sink) };
+        if stopped {
+            me.miniport.kick_render();
+        }
+        match sink {
+            Some(sink) => {
+                // SAFETY: as in `service`.
+                let _ = unsafe { chain.deliver(&sink) };
+            }
+            None => drop(chain),
         }
         if state == KsState::STOP {
-            me.miniport.loopback.discard();
+            let n = loopback.discard();
+            me.inner.lock().stats.bytes_discarded += n;
         }
         STATUS_SUCCESS
     }

@@ -1,4 +1,11 @@
 //! The render stream: `IMXF` over mxf-core's [`RenderQueue`], playing into the loopback.
+//!
+//! The loopback's answers map to the queue's: `Full` blocks the queue until the capture
+//! stream, after reading, kicks it through the miniport's render slot ([`kick`]); `Closed`
+//! (no capture stream in `RUN`) gives the message up as "no listener"; `NoMemory` is retried
+//! then given up. The stream registers itself in the slot once built and leaves it first
+//! thing in its destruction, under the slot's lock, so a kick never reaches a stream being
+//! destroyed.
 
 use super::{IID_MXF_PRIVATE_RENDER, mxf_query};
 use crate::miniport::{MiniportRef, downcast};
@@ -13,7 +20,7 @@ use mxf_abi::{
 use mxf_core::com::{ComPtr, RefCount};
 use mxf_core::loopback::WriteOutcome;
 use mxf_core::platform::{LogLevel, Platform, PoolTag};
-use mxf_core::render::{RenderQueue, RenderStats, RenderTarget};
+use mxf_core::render::{RenderQueue, RenderStats, RenderTarget, TargetWrite};
 
 /// Pool tag of a render stream object.
 pub const TAG_RENDER_STREAM: PoolTag = PoolTag::new(b"MxfR");
@@ -24,9 +31,13 @@ pub(crate) struct RenderOutput<P: Platform> {
 }
 
 impl<P: Platform> RenderTarget for RenderOutput<P> {
-    fn write(&self, bytes: &[u8], time: i64) -> bool {
-        self.miniport.capture_open.load(Ordering::Acquire)
-            && self.miniport.loopback.write(bytes, time) == WriteOutcome::Accepted
+    fn write(&self, parts: &[&[u8]], time: i64) -> TargetWrite {
+        match self.miniport.loopback.write_parts(parts, time) {
+            WriteOutcome::Accepted => TargetWrite::Accepted,
+            WriteOutcome::Full => TargetWrite::Full,
+            WriteOutcome::NoMemory | WriteOutcome::TooLarge => TargetWrite::NoMemory,
+            WriteOutcome::Closed => TargetWrite::NoListener,
+        }
     }
 
     fn flushed(&self) {
@@ -80,8 +91,28 @@ pub(crate) fn new_render_stream<P: Platform>(
             queue: Some(queue),
         })
     };
+    // SAFETY: the object is fully built; `destroy` leaves the slot before anything goes.
+    unsafe {
+        let m = &(*mem.as_ptr()).queue;
+        if let Some(q) = m {
+            q.target().miniport.set_render_slot(mem.as_ptr().cast());
+        }
+    }
     // SAFETY: `#[repr(C)]` with the vtable pointer first; the initial reference.
     Ok(unsafe { ComPtr::from_raw(mem.cast::<IMxf>()) })
+}
+
+/// Kicks the render stream in the miniport's render slot (see the module docs).
+///
+/// # Safety
+/// `stream` is the address of a live `RenderStream<P>` registered in the slot, and the
+/// caller holds the slot's lock (so `destroy` cannot run past leaving the slot).
+pub(crate) unsafe fn kick<P: Platform>(stream: *const c_void) {
+    // SAFETY: per the caller.
+    let s = unsafe { &*stream.cast::<RenderStream<P>>() };
+    if let Some(q) = &s.queue {
+        q.kick();
+    }
 }
 
 /// The render queue counters of a render stream of ours built for platform `P`.
@@ -158,6 +189,9 @@ impl<P: Platform> RenderStream<P> {
         // SAFETY: ours alone. The render slot is freed first, then the queue is dropped
         // (timer deleted, queued events returned, allocator/clock/miniport released).
         unsafe {
+            if let Some(q) = &(*this).queue {
+                q.target().miniport.clear_render_slot(this.cast());
+            }
             if let Some(q) = (*this).queue.take() {
                 q.target()
                     .miniport
