@@ -1,8 +1,14 @@
 //! Allocator benchmark: ns per GetMessage+PutMessage and GetBuffer+PutBuffer pair through the
 //! vtable, against baselines measured in the same run, single thread and two threads.
 //!
-//! Run: `cargo bench -p mxf-core --bench alloc` (set `MXF_BENCH_ITERS` to change the pairs
-//! per measurement, default 1,000,000).
+//! Run: `cargo bench -p mxf-core --bench alloc` (`MXF_BENCH_ITERS` = pairs per measurement,
+//! default 200,000; `MXF_BENCH_ROUNDS` = measured rounds, default 41, after one warm-up
+//! round). Without `--bench` (i.e. under `cargo test --benches`) it is a quick smoke run.
+//!
+//! Fairness: every candidate runs the same loop shape — take, `black_box` the pointer, give
+//! back — in the same rounds (a round measures every candidate once, so background load on
+//! this shared machine hits them alike); the table shows the median and the min over rounds,
+//! and the ratios use medians (min-based ratios in brackets).
 //!
 //! The platform is `mxf-kemu` with Verifier and special pool off. The measured loops run
 //! entirely on reserve hits, which never call the platform, and inside one
@@ -11,7 +17,9 @@
 //!
 //! Baselines:
 //! - `raw 16-byte-CAS stack`: a Treiber stack of pointers with a `{ptr, tag}` head changed by
-//!   `lock cmpxchg16b` — pop + push, the floor of a lookaside (SLIST) hit;
+//!   `lock cmpxchg16b` — pop + push, the floor of a lookaside (SLIST) hit; once inlined into
+//!   the loop (the strict floor) and once through `extern "system"` function pointers, the
+//!   call shape of our vtable (and of the kernel, where `InterlockedPopEntrySList` is a call);
 //! - `heap Box<[u8; 40]>`: the global allocator's alloc + free of an event-sized block;
 //! - `locked free list`: `std::sync::Mutex<Vec<*mut u8>>` pop + push.
 
@@ -22,49 +30,53 @@ use mxf_core::platform::DISPATCH_LEVEL;
 use mxf_kemu::{Emu, EmuConfig};
 use std::hint::black_box;
 use std::sync::{Arc, Barrier, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-const RUNS: usize = 7;
-
-fn iters() -> u64 {
-    std::env::var("MXF_BENCH_ITERS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1_000_000)
+/// `cargo bench` passes `--bench`; anything else is a smoke run with few iterations.
+fn smoke() -> bool {
+    !std::env::args().any(|a| a == "--bench")
 }
 
-/// Time of `threads` threads each running `body(n)` at once; returns ns per pair per thread
-/// and pairs per second overall.
-fn measure<F>(threads: usize, n: u64, body: F) -> (f64, f64)
-where
-    F: Fn(u64) + Sync + Send + Clone + 'static,
-{
-    let mut best = Duration::MAX;
-    {
-        let barrier = Arc::new(Barrier::new(threads + 1));
-        let hs: Vec<_> = (0..threads)
-            .map(|_| {
-                let b = barrier.clone();
-                let body = body.clone();
-                std::thread::spawn(move || {
-                    b.wait();
-                    body(n);
-                    b.wait();
-                })
+fn env(name: &str, default: u64, smoke_default: u64) -> u64 {
+    let default = if smoke() { smoke_default } else { default };
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// Wall time of `threads` threads each running `body(n)` at once (released together by a
+/// barrier; thread creation is outside the timed span); returns ns per pair per thread. Each
+/// thread reads the clock itself around its loop (a main thread reading it could be
+/// descheduled past the whole run on this shared machine); the span is first start to last
+/// end.
+fn measure(threads: usize, n: u64, body: &'static (dyn Fn(u64) + Sync)) -> f64 {
+    let barrier = Arc::new(Barrier::new(threads));
+    let hs: Vec<_> = (0..threads)
+        .map(|_| {
+            let b = barrier.clone();
+            std::thread::spawn(move || {
+                b.wait();
+                let t0 = Instant::now();
+                body(n);
+                (t0, Instant::now())
             })
-            .collect();
-        barrier.wait();
-        let t0 = Instant::now();
-        barrier.wait();
-        let dt = t0.elapsed();
-        for h in hs {
-            h.join().unwrap();
-        }
-        best = best.min(dt);
-    }
-    let ns = best.as_nanos() as f64 / n as f64;
-    let per_sec = (threads as u64 * n) as f64 / best.as_secs_f64();
-    (ns, per_sec)
+        })
+        .collect();
+    let spans: Vec<(Instant, Instant)> = hs.into_iter().map(|h| h.join().unwrap()).collect();
+    let start = spans.iter().map(|s| s.0).min().unwrap();
+    let end = spans.iter().map(|s| s.1).max().unwrap();
+    (end - start).as_nanos() as f64 / n as f64
+}
+
+fn median(v: &[f64]) -> f64 {
+    let mut v = v.to_vec();
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn min(v: &[f64]) -> f64 {
+    v.iter().copied().fold(f64::MAX, f64::min)
 }
 
 // ---------------------------------------------------------------- raw 16-byte-CAS stack
@@ -170,6 +182,27 @@ mod raw {
         }
     }
 
+    /// Pop through a function pointer (the call shape of a vtable slot).
+    pub type PopFn = unsafe extern "system" fn(*const Stack) -> *mut Node;
+    /// Push through a function pointer.
+    pub type PushFn = unsafe extern "system" fn(*const Stack, *mut Node);
+
+    /// # Safety
+    /// `s` points to a live `Stack`.
+    #[inline(never)]
+    pub unsafe extern "system" fn pop_call(s: *const Stack) -> *mut Node {
+        // SAFETY: per the caller.
+        unsafe { &*s }.pop()
+    }
+
+    /// # Safety
+    /// `s` points to a live `Stack`; `n` is a node of it that the caller owns.
+    #[inline(never)]
+    pub unsafe extern "system" fn push_call(s: *const Stack, n: *mut Node) {
+        // SAFETY: per the caller.
+        unsafe { &*s }.push(n)
+    }
+
     pub fn nodes(n: usize) -> &'static [Node] {
         Box::leak(
             (0..n)
@@ -199,7 +232,8 @@ fn run() {
         std::arch::is_x86_feature_detected!("cmpxchg16b"),
         "CPU without cmpxchg16b"
     );
-    let n = iters();
+    let n = env("MXF_BENCH_ITERS", 200_000, 10_000);
+    let rounds = env("MXF_BENCH_ROUNDS", 41, 2).max(1) as usize;
     let emu = Emu::new(EmuConfig {
         verifier: false,
         special_pool: false,
@@ -236,10 +270,24 @@ fn run() {
     };
     // Baselines.
     let stack: &'static raw::Stack = Box::leak(Box::new(raw::Stack::new(raw::nodes(256))));
-    let raw_pair = move |n: u64| {
+    let raw_inline = move |n: u64| {
         for _ in 0..n {
             let p = stack.pop();
             stack.push(black_box(p));
+        }
+    };
+    let calls: &'static (raw::PopFn, raw::PushFn) = Box::leak(Box::new((
+        raw::pop_call as raw::PopFn,
+        raw::push_call as raw::PushFn,
+    )));
+    let raw_called = move |n: u64| {
+        let calls = black_box(calls);
+        for _ in 0..n {
+            // SAFETY: `stack` is live ('static) and every popped node is pushed back once.
+            unsafe {
+                let p = (calls.0)(stack);
+                (calls.1)(stack, black_box(p));
+            }
         }
     };
     let heap = |n: u64| {
@@ -255,58 +303,75 @@ fn run() {
         }
     };
 
+    if smoke() {
+        println!("smoke run (no --bench): too few iterations for the numbers to mean anything");
+    }
     println!(
-        "mxf-core allocator benchmark: {n} pairs per measurement, best of {RUNS} rounds \
-         (rounds interleave all candidates, so background load hits them alike)"
+        "mxf-core allocator benchmark: {n} pairs per measurement, {rounds} rounds after a \
+         warm-up; each round measures every candidate once (1 thread, then 2 threads)"
     );
-    let cands: [(&str, &'static (dyn Fn(u64) + Sync)); 5] = [
+    let cands: [(&str, &'static (dyn Fn(u64) + Sync)); 6] = [
         ("GetMessage+PutMessage (vtable)", unsafe_static(&msg)),
         ("GetBuffer+PutBuffer (vtable)", unsafe_static(&buf)),
-        ("raw 16-byte-CAS stack pop+push", unsafe_static(&raw_pair)),
-        ("heap Box<[u8; 40]> alloc+free", unsafe_static(&heap)),
+        ("raw 16-byte-CAS stack, inlined", unsafe_static(&raw_inline)),
         (
-            "locked free list (Mutex<Vec>) pop+push",
-            unsafe_static(&locked),
+            "raw 16-byte-CAS stack, via fn ptrs",
+            unsafe_static(&raw_called),
         ),
+        ("heap Box<[u8; 40]> alloc+free", unsafe_static(&heap)),
+        ("locked free list (Mutex<Vec>)", unsafe_static(&locked)),
     ];
-    let mut best = [(f64::MAX, 0f64, f64::MAX, 0f64); 5];
-    for _ in 0..RUNS {
+    let mut one = vec![Vec::new(); cands.len()];
+    let mut two = vec![Vec::new(); cands.len()];
+    for round in 0..=rounds {
         for (i, &(_, f)) in cands.iter().enumerate() {
-            let (ns1, t1) = measure(1, n, f);
-            let (ns2, t2) = measure(2, n, f);
-            let b = &mut best[i];
-            if ns1 < b.0 {
-                (b.0, b.1) = (ns1, t1);
-            }
-            if ns2 < b.2 {
-                (b.2, b.3) = (ns2, t2);
+            let (t1, t2) = (measure(1, n, f), measure(2, n, f));
+            if round > 0 {
+                one[i].push(t1);
+                two[i].push(t2);
             }
         }
     }
     println!(
-        "{:<42} {:>10} {:>10} {:>14}",
-        "", "1T ns/pair", "2T ns/pair", "2T/1T thrpt"
+        "{:<38} {:>9} {:>9} {:>9} {:>9} {:>12}",
+        "ns per pair", "1T med", "1T min", "2T med", "2T min", "2T/1T thrpt"
     );
-    let mut rows = Vec::new();
+    let mut med = Vec::new();
+    let mut mins = Vec::new();
+    let mut scale = Vec::new();
     for (i, (name, _)) in cands.iter().enumerate() {
-        let (ns1, t1, ns2, t2) = best[i];
-        println!("{name:<42} {ns1:>10.2} {ns2:>10.2} {:>13.2}x", t2 / t1);
-        rows.push((*name, ns1, t2 / t1));
+        let (m1, n1, m2, n2) = (median(&one[i]), min(&one[i]), median(&two[i]), min(&two[i]));
+        // Throughput of 2 threads (2 pairs per m2 ns) over 1 thread (1 pair per m1 ns).
+        let thrpt = 2.0 * m1 / m2;
+        println!("{name:<38} {m1:>9.2} {n1:>9.2} {m2:>9.2} {n2:>9.2} {thrpt:>11.2}x");
+        med.push(m1);
+        mins.push(n1);
+        scale.push(thrpt);
     }
-    let (m, b, r, h, l) = (rows[0].1, rows[1].1, rows[2].1, rows[3].1, rows[4].1);
     println!();
-    println!("ratios (single thread, lower is better for us):");
-    for (what, ours) in [("GetMessage+PutMessage", m), ("GetBuffer+PutBuffer", b)] {
+    println!("ratios, 1 thread, medians [mins] (lower is better for us):");
+    for (what, i) in [("GetMessage+PutMessage", 0), ("GetBuffer+PutBuffer", 1)] {
         println!(
-            "  {what:<22} / raw stack {:.2}x (goal <= 1.5x)   / heap {:.2}x (goal < 1x)   / locked list {:.2}x",
-            ours / r,
-            ours / h,
-            ours / l
+            "  {what:<22} / raw inlined {:.2}x [{:.2}x]  / raw via fn ptrs {:.2}x [{:.2}x]  \
+             (goal <= 1.5x)",
+            med[i] / med[2],
+            mins[i] / mins[2],
+            med[i] / med[3],
+            mins[i] / mins[3],
+        );
+        println!(
+            "  {:<22} / heap {:.2}x [{:.2}x] (goal < 1x)  / locked list {:.2}x [{:.2}x]",
+            "",
+            med[i] / med[4],
+            mins[i] / mins[4],
+            med[i] / med[5],
+            mins[i] / mins[5],
         );
     }
     println!(
-        "  2-thread throughput vs 1 thread: messages {:.2}x, buffers {:.2}x (goal >= 1x)",
-        rows[0].2, rows[1].2
+        "  2-thread throughput vs 1 thread: messages {:.2}x, buffers {:.2}x, raw stack {:.2}x \
+         (goal >= 1x)",
+        scale[0], scale[1], scale[2]
     );
     let s = Allocator::from_com(&alloc).expect("ours").stats();
     assert_eq!(s.outstanding_events + s.outstanding_buffers, 0);

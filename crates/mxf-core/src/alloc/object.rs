@@ -219,6 +219,20 @@ impl Lane {
             + self.pool_out.load(Ordering::Relaxed)
     }
 
+    /// [`Self::note_high_water`] for a reserve hit whose pop left `left` blocks on the
+    /// reserve: the outstanding count comes from the pop's own CAS instead of a reload of the
+    /// head, and the common case (no pool blocks out, not above the mark) is two plain loads
+    /// and no store.
+    #[inline(always)]
+    fn note_high_water_after_pop(&self, left: u32) {
+        let now = (u32::from(self.reserve_cap).saturating_sub(left)
+            + self.pool_out.load(Ordering::Relaxed))
+        .min(self.pool_cap + u32::from(self.reserve_cap));
+        if now > self.high_water.load(Ordering::Relaxed) {
+            self.high_water.fetch_max(now, Ordering::Relaxed);
+        }
+    }
+
     #[inline]
     fn note_high_water(&self) {
         let now = self
@@ -396,19 +410,26 @@ impl Allocator {
         }
     }
 
+    /// The hot path of `GetMessage`/`GetBuffer`: one pop (the only interlocked operation), a
+    /// check of the block's header, a plain store of its new state.
+    #[inline(always)]
     fn get(&self, lane: &Lane) -> Result<NonNull<u8>, NtStatus> {
         let slots = lane.slots();
-        if let Some(i) = lane.reserve.pop(slots)
+        if let Some((i, left)) = lane.reserve.pop_counted(slots)
             && let Some(block) = slots.get(i).and_then(|s| NonNull::new(s.item))
         {
             let word = self.check_reserve_block(lane, block, i);
             // SAFETY: the reserve's blocks stay allocated for the allocator's lifetime.
             let header = unsafe { Header::at(block) };
-            // The pop made the block exclusively ours: a plain store suffices.
+            // The pop made the block exclusively ours: no other CPU may touch its header until
+            // we hand it out, so `FREE -> LIVE` is a plain store, not an RMW. `Relaxed`: the
+            // store reaches a later putter through the same synchronisation that hands it the
+            // event (whatever passed the pointer along), and it is ordered after the put's
+            // `LIVE -> FREE` CAS by the reserve stack's release/acquire.
             header
                 .word
                 .store(word.with_state(STATE_LIVE).0, Ordering::Relaxed);
-            lane.note_high_water();
+            lane.note_high_water_after_pop(left);
             // SAFETY: `block` is one of our blocks.
             return Ok(unsafe { payload_of(block) });
         }
@@ -443,11 +464,13 @@ impl Allocator {
 
     /// Verifies a block just taken off the reserve (state `FREE`, our identity, slot `i`,
     /// poison intact); returns its word. Bug checks on corruption.
+    #[inline(always)]
     fn check_reserve_block(&self, lane: &Lane, block: NonNull<u8>, i: usize) -> Word {
         // SAFETY: the reserve's blocks stay allocated for the allocator's lifetime.
         let header = unsafe { Header::at(block) };
         let expected = Word::new(self.identity, lane.kind, i as u16, STATE_FREE);
-        let word = header.load();
+        // `Relaxed`: the pop (`Acquire`) already made the last putter's header write visible.
+        let word = Word(header.word.load(Ordering::Relaxed));
         if word != expected || header.owner.load(Ordering::Relaxed) != self.identity.owner {
             self.bug_check(
                 BAD_POOL_HEADER,
@@ -460,6 +483,17 @@ impl Allocator {
             );
         }
         if self.poison {
+            self.check_poison(lane, block);
+        }
+        word
+    }
+
+    /// The poison check of [`Self::check_reserve_block`] (Verifier runs only: kept out of the
+    /// hot path's code).
+    #[cold]
+    #[inline(never)]
+    fn check_poison(&self, lane: &Lane, block: NonNull<u8>) {
+        {
             // SAFETY: `block` is a free reserve block of this lane, exclusively ours.
             let payload = unsafe { lane_payload(lane, block) };
             if let Some(off) = payload.iter().position(|&b| b != POISON_BYTE) {
@@ -474,7 +508,6 @@ impl Allocator {
                 );
             }
         }
-        word
     }
 
     /// Returns one block of `lane` given by its payload pointer.
@@ -497,7 +530,7 @@ impl Allocator {
     /// As [`Self::put_buffer`]: the 16 bytes before `payload` are readable. For a pointer this
     /// allocator handed out that is guaranteed; for any other pointer it is the caller's
     /// promise, and the module documentation lists what is then detected.
-    #[inline]
+    #[inline(always)]
     pub(crate) unsafe fn claim(&self, lane: &Lane, payload: NonNull<u8>) -> (NonNull<u8>, Word) {
         let addr = payload.as_ptr() as usize;
         if !addr.is_multiple_of(HEADER_SIZE) || addr < HEADER_SIZE {
@@ -511,7 +544,10 @@ impl Allocator {
             let block = NonNull::new_unchecked(block);
             (block, Header::at(block))
         };
-        let word = header.load();
+        // `Relaxed`: the caller owns the block, so the getter's `LIVE` store already happened
+        // before this call (through whatever handed the pointer over); a concurrent second
+        // put is settled by the CAS below, not by this load.
+        let word = Word(header.word.load(Ordering::Relaxed));
         if !word.belongs_to(self.identity, lane.kind) {
             self.refuse(lane, payload, word.0, Refused::Foreign);
         }
@@ -529,11 +565,17 @@ impl Allocator {
         if !slot_ok || header.owner.load(Ordering::Relaxed) != self.identity.owner {
             self.refuse(lane, payload, word.0, Refused::Foreign);
         }
+        // The one RMW of a put, and what makes a double put safe: of two puts of this block
+        // (even on two CPUs at once) exactly one moves it `LIVE -> FREE`; the other fails here
+        // and is reported, so an index is never pushed twice. `Relaxed` on both outcomes: the
+        // CAS decides ownership by the word's modification order alone; the caller's writes
+        // to the block reach its next owner through the reserve push (`Release`) or the
+        // platform's pool, and a failure only reports the word it saw.
         match header.word.compare_exchange(
             word.0,
             word.with_state(STATE_FREE).0,
-            Ordering::AcqRel,
-            Ordering::Acquire,
+            Ordering::Relaxed,
+            Ordering::Relaxed,
         ) {
             Ok(_) => (block, word),
             Err(seen) => {
@@ -553,7 +595,7 @@ impl Allocator {
     ///
     /// # Safety
     /// `block`/`word` came from a `claim` on this thread and the block was not recycled since.
-    #[inline]
+    #[inline(always)]
     pub(crate) unsafe fn recycle(&self, lane: &Lane, block: NonNull<u8>, word: Word) {
         let slot = word.slot();
         if slot != NO_SLOT {
@@ -564,11 +606,22 @@ impl Allocator {
             // `claim` checked that `slot` is this block's reserve slot.
             lane.reserve.push(lane.slots(), usize::from(slot));
         } else {
-            // SAFETY: a pool block (`NO_SLOT`) claimed by this thread: an allocated block of
-            // this lane's pool, freed once, not used afterwards.
-            unsafe { (self.ops.free_block)(self.whole, lane.kind, block) };
-            lane.pool_out.fetch_sub(1, Ordering::Relaxed);
+            // SAFETY: a pool block (`NO_SLOT`) claimed by this thread, as required.
+            unsafe { self.free_pool_block(lane, block) };
         }
+    }
+
+    /// Gives a claimed pool block back to the platform's pool (kept out of the hot path).
+    ///
+    /// # Safety
+    /// `block` is a pool block (`NO_SLOT`) of `lane` claimed by this thread: an allocated
+    /// block of this lane's pool, freed once, not used afterwards.
+    #[cold]
+    #[inline(never)]
+    unsafe fn free_pool_block(&self, lane: &Lane, block: NonNull<u8>) {
+        // SAFETY: per the caller.
+        unsafe { (self.ops.free_block)(self.whole, lane.kind, block) };
+        lane.pool_out.fetch_sub(1, Ordering::Relaxed);
     }
 
     #[cold]

@@ -14,13 +14,24 @@
 //! which at tens of nanoseconds per operation takes minutes of other CPUs' uninterrupted
 //! work while this CPU sits between two instructions at `DISPATCH_LEVEL`.
 //!
-//! # Memory ordering
-//! Every change of the head is a successful CAS, i.e. a read-modify-write, so all of them
-//! form one release sequence. A push publishes its link write *and* whatever the pusher
-//! wrote into the slot's item (the block) with a `Release` CAS; a pop reads the head with
-//! `Acquire` before it reads the link and returns the index, so the popper sees both. The
-//! link itself is an atomic because a pop may read it while a concurrent push rewrites it
-//! (that pop's CAS then fails).
+//! # Memory ordering (the weakest that are correct; x86 emits the same code for all of them,
+//! weaker architectures do not)
+//! Every change of the head is a successful CAS, i.e. a read-modify-write, so every push's
+//! `Release` CAS heads a release sequence that runs through all later operations on the head.
+//! - push: the CAS is `Release` (on success): it publishes the link write *and* whatever the
+//!   pusher wrote into the slot's item (the block: its header, payload, poison). It needs no
+//!   `Acquire`: the pusher dereferences nothing it reads from the head (`top` is only copied
+//!   into the link). Its loads of the head (initial, and on CAS failure) are `Relaxed` for the
+//!   same reason — a stale value only makes the CAS fail.
+//! - pop: every load of the head it acts on is `Acquire` (the initial load and the failure
+//!   ordering of the CAS), so the `link` it then reads — and, once the CAS succeeds, the block
+//!   it hands out — are at least as new as the push that put `top` there (every push is in the
+//!   release sequence the loaded value belongs to). The successful CAS read exactly that value,
+//!   so it needs no ordering of its own beyond `Acquire` (kept for clarity, free on x86); a pop
+//!   publishes nothing — the next owner of the block learns its contents from the popper's
+//!   own later push.
+//! - `link` is an atomic because a pop may read it while a concurrent push rewrites it (that
+//!   pop's CAS then fails, by the tag); `Relaxed` suffices, the head's ordering covers it.
 //!
 //! This file is also compiled by `tests/loom_stack.rs` (with `loom`'s atomics in `sync`).
 
@@ -97,6 +108,13 @@ impl IndexStack {
     /// Takes the most recently pushed index, or `None` when empty.
     #[inline]
     pub fn pop<T>(&self, slots: &[Slot<T>]) -> Option<usize> {
+        self.pop_counted(slots).map(|(index, _)| index)
+    }
+
+    /// As [`IndexStack::pop`], also returning how many indices the pop left on the stack (the
+    /// count its CAS installed), so the caller needs no second look at the head.
+    #[inline]
+    pub fn pop_counted<T>(&self, slots: &[Slot<T>]) -> Option<(usize, u32)> {
         let mut h = self.head.load(Ordering::Acquire);
         loop {
             let t = top(h);
@@ -110,11 +128,11 @@ impl IndexStack {
             let new = pack(tag(h).wrapping_add(1), count(h).wrapping_sub(1), next);
             match self
                 .head
-                .compare_exchange_weak(h, new, Ordering::AcqRel, Ordering::Acquire)
+                .compare_exchange_weak(h, new, Ordering::Acquire, Ordering::Acquire)
             {
                 Ok(_) => {
                     self.note_wrap(new);
-                    return Some(index);
+                    return Some((index, count(new)));
                 }
                 Err(seen) => h = seen,
             }
@@ -139,7 +157,7 @@ impl IndexStack {
             let new = pack(tag(h).wrapping_add(1), count(h).wrapping_add(1), mine);
             match self
                 .head
-                .compare_exchange_weak(h, new, Ordering::AcqRel, Ordering::Relaxed)
+                .compare_exchange_weak(h, new, Ordering::Release, Ordering::Relaxed)
             {
                 Ok(_) => {
                     self.note_wrap(new);
@@ -150,7 +168,7 @@ impl IndexStack {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn note_wrap(&self, new: u64) {
         if tag(new) == 0 {
             self.wraps.fetch_add(1, Ordering::Relaxed);
