@@ -1,7 +1,14 @@
-//! The static, hardware-free half of mxfloop's PortCls DMus miniport: the filter
-//! description returned by `IMiniport::GetDescription` ([`filter`]) and the
-//! `IMiniport::DataRangeIntersection` handler ([`intersection`]). Plain data and safe
-//! functions over byte buffers; the `extern "system"` COM glue lives with the driver.
+//! mxfloop's PortCls DirectMusic miniport: the COM objects PortCls talks to.
+//!
+//! - [`miniport`]: `IMiniportDMus` ([`new_miniport`]), which owns the loopback cable shared by
+//!   its two streams and the service group it hands the port;
+//! - [`stream`]: the render and capture `IMXF` streams (render queue → loopback → capture
+//!   packager);
+//! - [`filter`]: the static filter description returned by `IMiniport::GetDescription`;
+//! - [`intersection`]: the `IMiniport::DataRangeIntersection` handler.
+//!
+//! Everything is `no_std`, generic over the platform seam, and identical in the driver
+//! (`mxf-kernel`) and on the host emulator (`mxf-kemu` + `mxf-portemu`).
 #![no_std]
 
 pub mod filter;

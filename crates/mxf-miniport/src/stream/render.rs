@@ -23,7 +23,7 @@ use mxf_core::platform::{LogLevel, Platform, PoolTag};
 use mxf_core::render::{RenderQueue, RenderStats, RenderTarget, TargetWrite};
 
 /// Pool tag of a render stream object.
-pub const TAG_RENDER_STREAM: PoolTag = PoolTag::new(b"MxfR");
+pub const TAG_RENDER_STREAM: PoolTag = PoolTag::new(b"MxfS");
 
 /// Where the render queue plays: the miniport's loopback, if a capture stream listens.
 pub(crate) struct RenderOutput<P: Platform> {
