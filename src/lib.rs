@@ -4,8 +4,9 @@
 //! `StartDevice`, which binds `mxf-miniport`'s `IMiniportDMus` on the kernel platform to
 //! PortCls's DMus port), the panic handler and nothing else; the miniport's COM objects live
 //! in `mxf-miniport`, the logic in `mxf-core`, the kernel platform in `mxf-kernel`. Every crate
-//! linked into the image is `no_std` without the `alloc` crate: there is no global allocator,
-//! so any use of `alloc` fails to build (see `scripts/build-driver.sh`).
+//! linked into the image is `no_std` without the `alloc` crate: the image built without the
+//! `wdk` feature has no global allocator, so any use of `alloc` fails to build there (see
+//! `scripts/build-driver.sh`); the WDK build registers wdk-alloc's allocator, unused.
 //!
 //! On Windows targets it is `no_std` and links into `mxfloop.sys` (`scripts/build-driver.sh`
 //! on Linux, `cargo make` with the WDK on Windows). On other hosts it is an ordinary library
@@ -36,3 +37,10 @@ mod panic;
 
 #[cfg(all(target_os = "windows", feature = "wdk"))]
 use wdk_panic as _;
+
+/// The WDK build registers wdk-alloc's pool allocator (tag `rust`), as windows-drivers-rs
+/// drivers do; no crate of ours uses it (see the crate docs: the image built without `wdk`
+/// has no global allocator at all, so a use of `alloc` fails to link there).
+#[cfg(all(target_os = "windows", feature = "wdk"))]
+#[global_allocator]
+static GLOBAL_ALLOCATOR: wdk_alloc::WdkAllocator = wdk_alloc::WdkAllocator;
