@@ -22,5 +22,5 @@ pub use filter::{
 };
 pub use intersection::{RESULTANT_FORMAT_SIZE, com_outcome, data_range_intersection};
 pub use miniport::{MiniportConfig, loopback_allocator_stats, loopback_stats, new_miniport};
-pub use stream::capture::{BURST_BYTES, CaptureStreamStats, capture_stats};
+pub use stream::capture::{CaptureStreamStats, capture_stats};
 pub use stream::render::render_stats;

@@ -44,8 +44,10 @@
 //! arms the render queue's timer for now (see `mxf_core::render`).
 //!
 //! # Lock order
-//! `service group → capture stream → loopback`, `service group → render slot → render
-//! queue`, `render play → loopback`, `render play → render queue`. The capture stream
+//! `service group → capture stream → loopback → (port allocator)`, `service group → render
+//! slot → render queue`, `render play → loopback`, `render play → render queue`. The capture
+//! packager runs inside the loopback's lock (zero-copy drain, see `stream::capture`) and
+//! takes only the port's allocator, which calls nothing of ours. The capture stream
 //! releases its own lock before kicking; the render side holds none of its locks while
 //! notifying the port (and so, with a port that services synchronously, while the capture
 //! side runs and kicks). No cycle: nothing taken after the render queue lock, and the render

@@ -35,10 +35,23 @@
 //! `bytes_in == bytes_out + bytes_discarded + bytes_queued` at any time (all four are updated
 //! under the same lock).
 //!
-//! # Concurrency
-//! One spin lock protects the queue; [`Loopback::write`] and [`Loopback::read`] are callable
-//! at IRQL <= `DISPATCH_LEVEL` from any CPU. Chunks read empty are returned to the allocator
-//! after the lock is released.
+//! # Reading: zero-copy
+//! The bytes are already in memory, so the reader does not copy them out:
+//! [`Loopback::drain_chunks`] hands the queued bytes to a callback as slices of the chunks
+//! themselves, in order, one slice per chunk (each slice has one write time), up to a byte
+//! budget; [`Loopback::drain_bursts`] is the capture service's loop over it (bursts of at most
+//! one chunk's storage, one clock read each). [`Loopback::read`]/[`Loopback::read_burst`]
+//! are the copying form, built on the same drain.
+//!
+//! # Concurrency and lock order
+//! One spin lock protects the queue; every method is callable at IRQL <= `DISPATCH_LEVEL`
+//! from any CPU. A drain's callback runs with that lock held — a writer only ever appends to
+//! the tail chunk, so this is what keeps a slice stable — and the lock is released between
+//! bursts, so a writer waits at most one burst's processing. Lock order: *capture stream →
+//! loopback → (the port's allocator)*: the capture packager, called inside the callback,
+//! takes events and buffers from the port's allocator, which never calls back into us (ours
+//! is lock-free; PortCls's holds only its own leaf lock). Chunks read empty are returned to
+//! the loopback's allocator after the lock is released.
 
 use crate::alloc::{AllocatorConfig, new_allocator};
 use crate::com::ComPtr;
@@ -171,6 +184,67 @@ pub struct Burst {
     pub len: usize,
     /// Write time of the first of them (`None` when `len` is 0).
     pub written_at: Option<i64>,
+}
+
+/// What one [`Loopback::drain_chunks`] handed out.
+#[derive(Clone, Copy, Default, PartialEq, Eq, Debug)]
+pub struct Drained {
+    /// Bytes handed out.
+    pub bytes: usize,
+    /// Calls of the callback (one per chunk touched).
+    pub slices: usize,
+    /// Write time of the oldest byte handed out (`None` when `bytes` is 0).
+    pub written_at: Option<i64>,
+    /// Bytes still queued when the drain released the lock.
+    pub remaining: u64,
+}
+
+/// What one [`Loopback::drain_bursts`] did.
+#[derive(Clone, Copy, Default, PartialEq, Eq, Debug)]
+pub struct Bursts {
+    /// Bytes handed out.
+    pub bytes: usize,
+    /// Bursts that handed out at least one byte (one clock read and one lock hold each).
+    pub bursts: u64,
+    /// Calls of the feed (one per chunk touched).
+    pub slices: u64,
+    /// Bytes still queued after the last burst.
+    pub remaining: u64,
+}
+
+/// Chunks that left the queue during a drain, linked, returned to the allocator on drop.
+struct Emptied<'a> {
+    alloc: &'a ComPtr<IAllocatorMxf>,
+    head: *mut DmusKernelEvent,
+    tail: *mut DmusKernelEvent,
+}
+
+impl Emptied<'_> {
+    /// # Safety
+    /// `ev` is a chunk of this loopback that left the queue and is owned by the caller; it
+    /// is given to `self`.
+    unsafe fn push(&mut self, ev: *mut DmusKernelEvent) {
+        // SAFETY: per the caller, and `self.tail` is a chunk given to us before.
+        unsafe {
+            (*ev).p_next_evt = ptr::null_mut();
+            if self.tail.is_null() {
+                self.head = ev;
+            } else {
+                (*self.tail).p_next_evt = ev;
+            }
+        }
+        self.tail = ev;
+    }
+}
+
+impl Drop for Emptied<'_> {
+    fn drop(&mut self) {
+        if !self.head.is_null() {
+            // SAFETY: a chain of chunks that left the queue, all from this allocator, given
+            // to us; returned once.
+            unsafe { self.alloc.put_message(self.head) };
+        }
+    }
 }
 
 struct Fifo {
@@ -454,83 +528,162 @@ impl<P: Platform> Loopback<P> {
         Some(ev)
     }
 
+    /// Bytes of the largest contiguous run a chunk holds (one allocator buffer): the most
+    /// [`Loopback::drain_bursts`] puts in one burst.
+    pub fn burst_max(&self) -> usize {
+        self.buffer_size.max(SHORT_EVENT_MAX)
+    }
+
     /// Moves up to `out.len()` bytes out, oldest first; returns how many. IRQL <=
     /// `DISPATCH_LEVEL`.
     pub fn read(&self, out: &mut [u8]) -> usize {
-        self.read_inner(out, None).len
+        self.read_burst(out, None).len
     }
 
     /// As [`Loopback::read`], also returning the write time of the first byte read, and
     /// recording `now - written_at` as a latency sample when `now` is given (same time base
-    /// as the writes).
+    /// as the writes). A copying [`Loopback::drain_chunks`].
     pub fn read_burst(&self, out: &mut [u8], now: Option<i64>) -> Burst {
-        self.read_inner(out, now)
+        let mut len = 0;
+        let d = self.drain_chunks(out.len(), now, |bytes, _| {
+            if let Some(dst) = out.get_mut(len..len + bytes.len()) {
+                dst.copy_from_slice(bytes);
+            }
+            len += bytes.len();
+        });
+        Burst {
+            len: d.bytes,
+            written_at: d.written_at,
+        }
     }
 
-    fn read_inner(&self, out: &mut [u8], now: Option<i64>) -> Burst {
-        let mut done_head: *mut DmusKernelEvent = ptr::null_mut();
-        let mut done_tail: *mut DmusKernelEvent = ptr::null_mut();
-        let mut len = 0;
-        let mut written_at = None;
-        {
-            let mut f = self.fifo.lock();
-            while len < out.len() && !f.head.is_null() {
-                let head = f.head;
-                // SAFETY: the head is a chunk we own under the lock.
-                let (filled, time) =
-                    unsafe { (usize::from((*head).cb_event), (*head).ull_pres_time_100ns) };
-                written_at.get_or_insert(time as i64);
-                let avail = filled.saturating_sub(f.head_read);
-                let take = avail.min(out.len() - len);
-                // SAFETY: the chunk holds `filled` written bytes; we read within them.
-                let src = unsafe { chunk_bytes(head, filled) };
-                out[len..len + take].copy_from_slice(&src[f.head_read..f.head_read + take]);
-                len += take;
-                f.head_read += take;
-                if f.head_read < filled {
-                    break;
-                }
-                // The head is used up: it leaves at once (a later write with the same time
-                // starts a new chunk).
-                // SAFETY: as above.
-                let next = unsafe { (*head).p_next_evt };
-                f.head = next;
-                f.head_read = 0;
-                if next.is_null() {
-                    f.tail = ptr::null_mut();
-                }
-                f.stats.chunks_queued -= 1;
-                // SAFETY: the chunk left the FIFO; we own it and queue it for return.
-                unsafe { (*head).p_next_evt = ptr::null_mut() };
-                if done_tail.is_null() {
-                    done_head = head;
-                } else {
-                    // SAFETY: `done_tail` is a chunk we unlinked and own.
-                    unsafe { (*done_tail).p_next_evt = head };
-                }
-                done_tail = head;
+    /// The zero-copy read: hands the oldest queued bytes, up to `max_bytes` of them, to `f`
+    /// straight from the chunks that hold them, in order, one call per chunk touched:
+    /// `f(bytes, written_at)` with the write time of that chunk (every byte of a chunk was
+    /// written at that time). A chunk longer than what is left of `max_bytes` is handed out
+    /// in part; the rest stays queued, and the next drain starts there. Chunks read to the
+    /// end leave the queue and go back to the allocator after the lock is released.
+    ///
+    /// When `now` is given and bytes were handed out, records one latency sample,
+    /// `now - written_at` of the oldest byte (as [`Loopback::read_burst`]). Counts one read.
+    /// The invariant holds whenever the lock is free: each slice's bytes move from
+    /// `bytes_queued` to `bytes_out` before the drain returns.
+    ///
+    /// **`f` runs with the loopback's lock held** (the slices are only stable while no
+    /// writer can touch the tail chunk): it must not call into this loopback (a spin lock
+    /// does not nest: that would hang) nor take a lock ordered before it. Lock order:
+    /// *capture stream → loopback → (the port's allocator, whose `GetMessage`/`GetBuffer`
+    /// take no lock of ours)*. The caller bounds the time it holds writers off with
+    /// `max_bytes`; [`Loopback::drain_bursts`] takes at most [`Loopback::burst_max`] bytes
+    /// per lock hold. IRQL <= `DISPATCH_LEVEL`.
+    pub fn drain_chunks<F>(&self, max_bytes: usize, now: Option<i64>, mut f: F) -> Drained
+    where
+        F: FnMut(&[u8], i64),
+    {
+        // Declared before the guard, so dropped after it: emptied chunks go back to the
+        // allocator with the lock released (also if `f` unwinds, on the host).
+        let mut emptied = Emptied {
+            alloc: &self.alloc,
+            head: ptr::null_mut(),
+            tail: ptr::null_mut(),
+        };
+        let mut out = Drained::default();
+        let mut guard = self.fifo.lock();
+        let fifo = &mut *guard;
+        while out.bytes < max_bytes && !fifo.head.is_null() {
+            let head = fifo.head;
+            // SAFETY: the head is a chunk we own under the lock.
+            let (filled, time) = unsafe {
+                (
+                    usize::from((*head).cb_event),
+                    (*head).ull_pres_time_100ns as i64,
+                )
+            };
+            let from = fifo.head_read.min(filled);
+            let take = (filled - from).min(max_bytes - out.bytes);
+            if take > 0 {
+                // SAFETY: the chunk holds `filled` written bytes. Writers only append past
+                // the tail's `cb_event`, under the lock we hold until `f` returns; the chunk
+                // leaves the queue only after that, and goes back to the allocator only
+                // after the lock is released. `f` cannot keep the slice (it borrows for the
+                // call only).
+                let bytes: &[u8] = unsafe { chunk_bytes(head, filled) };
+                f(bytes.get(from..from + take).unwrap_or(&[]), time);
+                out.written_at.get_or_insert(time);
+                out.slices += 1;
+                out.bytes += take;
+                // Each slice is accounted at once, so the counters are right whatever `f` does.
+                fifo.stats.bytes_out += take as u64;
+                fifo.stats.bytes_queued -= take as u64;
             }
-            let s = &mut f.stats;
-            s.bytes_out += len as u64;
-            s.bytes_queued -= len as u64;
-            if len > 0 {
-                s.reads += 1;
-                if let (Some(now), Some(at)) = (now, written_at) {
-                    let lat = now.saturating_sub(at).max(0) as u64;
-                    s.latency_samples += 1;
-                    s.latency_total = s.latency_total.saturating_add(lat);
-                    s.latency_max = s.latency_max.max(lat);
-                }
+            fifo.head_read = from + take;
+            if fifo.head_read < filled {
+                break;
+            }
+            // The head is used up: it leaves at once (a later write with the same time
+            // starts a new chunk).
+            // SAFETY: as above.
+            let next = unsafe { (*head).p_next_evt };
+            fifo.head = next;
+            fifo.head_read = 0;
+            if next.is_null() {
+                fifo.tail = ptr::null_mut();
+            }
+            fifo.stats.chunks_queued -= 1;
+            // SAFETY: the chunk left the queue: ours alone.
+            unsafe { emptied.push(head) };
+        }
+        let s = &mut fifo.stats;
+        if out.bytes > 0 {
+            s.reads += 1;
+            if let (Some(now), Some(at)) = (now, out.written_at) {
+                let lat = now.saturating_sub(at).max(0) as u64;
+                s.latency_samples += 1;
+                s.latency_total = s.latency_total.saturating_add(lat);
+                s.latency_max = s.latency_max.max(lat);
             }
         }
-        if !done_head.is_null() {
-            // SAFETY: a chain of chunks we unlinked, all from our allocator; returned once.
-            unsafe { self.alloc.put_message(done_head) };
+        out.remaining = s.bytes_queued;
+        drop(guard);
+        drop(emptied);
+        out
+    }
+
+    /// The capture service's read: drains up to `budget` bytes in *bursts*, each one
+    /// [`Loopback::drain_chunks`] of at most [`Loopback::burst_max`] bytes (one lock hold),
+    /// stamped with one `clock()` read made just before it, outside the lock. Every slice of
+    /// the burst goes to `feed(bytes, burst_time)` — the clock read, not the write time:
+    /// a burst may span chunks written at different times (several short writes), and the
+    /// latency sample of each burst is the age of its oldest byte. A SysEx written in large
+    /// pieces fills whole chunks, so it is fed one chunk per burst. Stops early when the
+    /// queue runs empty.
+    pub fn drain_bursts<C, F>(&self, budget: usize, mut clock: C, mut feed: F) -> Bursts
+    where
+        C: FnMut() -> i64,
+        F: FnMut(&[u8], i64),
+    {
+        let mut r = Bursts::default();
+        if budget == 0 {
+            r.remaining = self.queued();
+            return r;
         }
-        Burst {
-            len,
-            written_at: if len > 0 { written_at } else { None },
+        let burst_max = self.burst_max();
+        while r.bytes < budget {
+            let time = clock();
+            let want = (budget - r.bytes).min(burst_max);
+            let d = self.drain_chunks(want, Some(time), |bytes, _| feed(bytes, time));
+            r.remaining = d.remaining;
+            r.slices += d.slices as u64;
+            if d.bytes == 0 {
+                break;
+            }
+            r.bursts += 1;
+            r.bytes += d.bytes;
+            if d.bytes < want {
+                break;
+            }
         }
+        r
     }
 
     /// Throws everything queued away (counted in [`LoopbackStats::bytes_discarded`]); returns

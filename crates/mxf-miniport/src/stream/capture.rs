@@ -1,10 +1,18 @@
 //! The capture stream: drains the loopback into event chains (mxf-core's
 //! [`CapturePackager`], on the port's allocator) and hands them to the port's capture sink.
 //!
-//! - `PutMessage(NULL)` is the port's service call (after `Notify`). In `RUN` the stream reads
-//!   the loopback in bursts of up to [`BURST_BYTES`] bytes, each stamped with one
-//!   `IMasterClock::GetTime`, feeds them to the packager and sends everything completed, as
-//!   one chain, to the connected sink with one `PutMessage`. With no sink connected the chain
+//! - `PutMessage(NULL)` is the port's service call (after `Notify`). In `RUN` the stream
+//!   feeds the packager straight from the loopback's chunks (`Loopback::drain_bursts`: no
+//!   copy, no stack buffer — a virtual cable has no UART FIFO, the bytes are already in
+//!   memory) in bursts of at most one chunk's storage (a loopback buffer, 4080 bytes by
+//!   default), each stamped with one `IMasterClock::GetTime` read just before it: every
+//!   event completed in a burst carries that capture time. A burst may span several short
+//!   writes made at different times; the loopback's latency statistics use the write time of
+//!   each burst's oldest byte. The packager runs with the loopback's lock held and takes
+//!   events from the port's allocator: lock order *stream → loopback → port allocator*; the
+//!   lock is released between bursts, so the render side waits at most one burst. The stream
+//!   sends everything completed, as one chain, to the connected sink with one `PutMessage`
+//!   (our locks released). With no sink connected the chain
 //!   goes back to the allocator, counted in `events_dropped_no_sink`. At most
 //!   `capture_service_max_bytes` are drained per call; if more wait, the stream asks the
 //!   service group for a delayed service (100 ns, on the group's timer) — not
@@ -38,14 +46,12 @@ use mxf_abi::{
 };
 use mxf_core::capture::{CapturePackager, CaptureStats, Chain};
 use mxf_core::com::{ComPtr, RefCount};
+use mxf_core::loopback::Bursts;
 use mxf_core::platform::{LogLevel, Platform, PoolTag, SpinLock};
 use mxf_core::service::ServiceGroupExt;
 
 /// Pool tag of a capture stream object.
 pub const TAG_CAPTURE_STREAM: PoolTag = PoolTag::new(b"MxfC");
-
-/// Bytes read from the loopback per burst (one timestamp each), as the UART miniport's FIFO.
-pub const BURST_BYTES: usize = 128;
 
 /// Counters of a capture stream.
 #[derive(Clone, Copy, Default, PartialEq, Eq, Debug)]
@@ -184,8 +190,7 @@ impl<P: Platform> CaptureStream<P> {
     fn service(&self) {
         let loopback = &self.miniport.loopback;
         let budget = self.miniport.cfg.capture_service_max_bytes as usize;
-        let mut more = false;
-        let (chain, sink, read_any) = {
+        let (chain, sink, read_any, more) = {
             let mut g = self.inner.lock();
             g.stats.services += 1;
             if g.state != KsState::RUN {
@@ -193,43 +198,21 @@ impl<P: Platform> CaptureStream<P> {
                 g.stats.bytes_discarded += n;
                 return;
             }
-            let mut out = Chain::new();
-            let mut done = 0usize;
-            let mut buf = [0u8; BURST_BYTES];
-            while done < budget {
-                let want = (budget - done).min(BURST_BYTES);
-                let Some(dst) = buf.get_mut(..want) else {
-                    break;
-                };
-                let time = self.now(&mut g.stats);
-                let burst = loopback.read_burst(dst, Some(time));
-                if burst.len == 0 {
-                    break;
-                }
-                done += burst.len;
-                g.stats.bursts += 1;
-                g.stats.bytes_read += burst.len as u64;
-                let bytes = dst.get(..burst.len).unwrap_or(&[]);
-                let chain = g.packager.feed(bytes, time);
-                // Same allocator on both sides, so `append` cannot refuse; if it did, the
-                // refused chain is dropped here, back to its allocator.
-                let _ = out.append(chain);
-            }
-            if done >= budget && loopback.queued() > 0 {
-                g.stats.services_budget_hit += 1;
-                more = true;
-            }
-            let sink = g.sink.clone();
+            let st = &mut *g;
+            let (out, r) = self.read_bursts(st, budget, None);
+            let more = r.bytes >= budget && r.remaining > 0;
+            st.stats.services_budget_hit += u64::from(more);
+            let sink = st.sink.clone();
             let n = out.len() as u64;
             if !out.is_empty() {
                 if sink.is_some() {
-                    g.stats.chains_delivered += 1;
-                    g.stats.events_delivered += n;
+                    st.stats.chains_delivered += 1;
+                    st.stats.events_delivered += n;
                 } else {
-                    g.stats.events_dropped_no_sink += n;
+                    st.stats.events_dropped_no_sink += n;
                 }
             }
-            (out, sink, done > 0)
+            (out, sink, r.bytes > 0, more)
         };
         if read_any {
             // The loopback has room: a blocked render stream goes on (our lock is released).
@@ -251,21 +234,38 @@ impl<P: Platform> CaptureStream<P> {
         }
     }
 
+    /// Feeds up to `budget` bytes from the loopback's chunks straight to the packager, in
+    /// bursts of at most one chunk's storage, each stamped with one master-clock read (or
+    /// with `time`, if given); returns everything completed as one chain. Stream lock held
+    /// (lock order: stream → loopback → port allocator, see `Loopback::drain_chunks`).
+    fn read_bursts(
+        &self,
+        st: &mut CaptureState,
+        budget: usize,
+        time: Option<i64>,
+    ) -> (Chain, Bursts) {
+        let mut out = Chain::new();
+        let CaptureState {
+            packager, stats, ..
+        } = st;
+        let r = self.miniport.loopback.drain_bursts(
+            budget,
+            || time.unwrap_or_else(|| self.now(stats)),
+            |bytes, t| {
+                // Same allocator on both sides, so `append` cannot refuse; if it did, the
+                // refused chain is dropped here, back to its allocator.
+                let _ = out.append(packager.feed(bytes, t));
+            },
+        );
+        stats.bursts += r.bursts;
+        stats.bytes_read += r.bytes as u64;
+        (out, r)
+    }
+
     /// Reads everything the loopback holds into the packager (the stream stops listening:
     /// what is there was sent while it listened). Stream lock held.
     fn drain(&self, g: &mut CaptureState, time: i64) -> Chain {
-        let mut out = Chain::new();
-        let mut buf = [0u8; BURST_BYTES];
-        loop {
-            let burst = self.miniport.loopback.read_burst(&mut buf, Some(time));
-            if burst.len == 0 {
-                break;
-            }
-            g.stats.bursts += 1;
-            g.stats.bytes_read += burst.len as u64;
-            let chain = g.packager.feed(buf.get(..burst.len).unwrap_or(&[]), time);
-            let _ = out.append(chain);
-        }
+        let (out, _) = self.read_bursts(g, usize::MAX, Some(time));
         let n = out.len() as u64;
         if g.sink.is_some() {
             g.stats.events_delivered += n;
