@@ -31,6 +31,11 @@ pub const DISPATCH_LEVEL: Irql = 2;
 /// Alignment of every block and pool allocation (the x64 pool's granularity).
 pub const POOL_ALIGN: usize = 16;
 
+/// Most processors [`Platform::processor_count`] reports: per-processor structures of the
+/// core have at most this many entries, and a machine with more processors shares them
+/// (processor numbers fold onto `0..processor_count`).
+pub const MAX_PROCESSORS: u32 = 64;
+
 /// A pool tag, four ASCII characters in memory order (as `!poolused` shows them).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub struct PoolTag(pub u32);
@@ -188,6 +193,32 @@ pub trait Platform: Clone + Send + Sync + 'static {
 
     /// `KeLowerIrql`: lowers back to `old` (which must be <= the current IRQL).
     fn lower_irql(&self, old: Irql);
+
+    /// How many processors per-processor structures should have: the active processors
+    /// (all processor groups), capped at [`MAX_PROCESSORS`]; at least 1. Fixed for the
+    /// caller's purposes (a processor added later folds onto an existing index, see
+    /// [`Platform::current_processor`]). Any IRQL.
+    ///
+    /// The default is a uniprocessor view (1), correct for every platform but without
+    /// per-processor spread; implementations override it together with `current_processor`.
+    fn processor_count(&self) -> u32 {
+        1
+    }
+
+    /// The index of the processor the caller runs on (`KeGetCurrentProcessorNumberEx`: a
+    /// system-wide index across processor groups), folded below [`MAX_PROCESSORS`]. Normally
+    /// below [`Platform::processor_count`], but not guaranteed to be (hot-added processors):
+    /// callers fold it onto their own count. Any IRQL.
+    ///
+    /// Stable only while the caller cannot migrate, i.e. at `DISPATCH_LEVEL` or above; at
+    /// `PASSIVE_LEVEL`/`APC_LEVEL` the thread may run on another processor right after the
+    /// call, so the value is a hint (use it to pick a per-processor structure that is correct
+    /// from any processor, never as a lock).
+    ///
+    /// The default (0) goes with the default [`Platform::processor_count`].
+    fn current_processor(&self) -> u32 {
+        0
+    }
 
     /// Nonpaged, zeroed, [`POOL_ALIGN`]-aligned memory of `size` bytes tagged `tag`
     /// (`ExAllocatePool2(POOL_FLAG_NON_PAGED, ...)`); `None` on failure. IRQL <= `DISPATCH_LEVEL`.

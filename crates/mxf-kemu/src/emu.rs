@@ -1,6 +1,7 @@
 //! [`Emu`]: the emulated kernel, and its [`Platform`] implementation.
 
 use crate::bugcheck::{self, BugCheck, bug, c2, c4};
+use crate::cpu::Cpus;
 use crate::fault::{FaultPlan, FaultState};
 use crate::irql;
 use crate::lookaside::EmuBlockPool;
@@ -9,8 +10,8 @@ use crate::spin::EmuSpinLock;
 use crate::timer::{EmuTimer, TimerState};
 use mxf_abi::NtStatus;
 use mxf_core::platform::{
-    DISPATCH_LEVEL, Irql, LogLevel, PASSIVE_LEVEL, Platform, PoolTag, TimerCallback,
-    bugcheck as code,
+    DISPATCH_LEVEL, Irql, LogLevel, MAX_PROCESSORS, PASSIVE_LEVEL, Platform, PoolTag,
+    TimerCallback, bugcheck as code,
 };
 use std::cell::Cell;
 use std::ffi::c_void;
@@ -41,7 +42,14 @@ pub struct EmuConfig {
     /// Fixed lookaside depth; `None` = the kernel's automatic tuning between 4 and 256.
     /// Ignored (0) when `verifier` is set.
     pub lookaside_depth: Option<u16>,
+    /// Emulated processors, 1..=[`MAX_PROCESSORS`] (`Platform::processor_count`). Each host
+    /// thread runs on one of them, assigned round robin at first use
+    /// ([`Emu::set_current_processor`] pins one).
+    pub processors: u32,
 }
+
+/// [`EmuConfig::processors`] of [`EmuConfig::default`] and [`EmuConfig::verifier`].
+pub const DEFAULT_PROCESSORS: u32 = 4;
 
 impl Default for EmuConfig {
     fn default() -> Self {
@@ -50,6 +58,7 @@ impl Default for EmuConfig {
             special_pool: true,
             fault: FaultPlan::None,
             lookaside_depth: None,
+            processors: DEFAULT_PROCESSORS,
         }
     }
 }
@@ -63,6 +72,7 @@ impl EmuConfig {
             special_pool: true,
             fault: FaultPlan::None,
             lookaside_depth: Some(0),
+            processors: DEFAULT_PROCESSORS,
         }
     }
 }
@@ -150,6 +160,7 @@ pub(crate) struct Inner {
     echo_log: bool,
     pub(crate) next_id: AtomicU64,
     pub(crate) counters: Counters,
+    cpus: Cpus,
 }
 
 thread_local! {
@@ -180,7 +191,15 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl Emu {
     /// A fresh emulated kernel.
+    ///
+    /// # Panics
+    /// If `cfg.processors` is not in 1..=[`MAX_PROCESSORS`] (test misuse).
     pub fn new(cfg: EmuConfig) -> Emu {
+        assert!(
+            (1..=MAX_PROCESSORS).contains(&cfg.processors),
+            "EmuConfig::processors must be 1..={MAX_PROCESSORS}, not {}",
+            cfg.processors
+        );
         bugcheck::install_hook();
         let echo_log = std::env::var("MXF_EMU_LOG").is_ok_and(|v| v == "1");
         Emu {
@@ -195,6 +214,7 @@ impl Emu {
                 echo_log,
                 next_id: AtomicU64::new(1),
                 counters: Counters::default(),
+                cpus: Cpus::new(cfg.processors),
                 cfg,
             }),
         }
@@ -208,6 +228,20 @@ impl Emu {
     /// Replaces the fault plan and restarts its count of allocation attempts.
     pub fn set_fault_plan(&self, f: FaultPlan) {
         *lock(&self.inner.fault) = FaultState::new(f);
+    }
+
+    /// Moves the calling thread to emulated processor `cpu` (what
+    /// `Platform::current_processor` returns on it from now on), as a thread at
+    /// `PASSIVE_LEVEL` may migrate. Callable at any IRQL: the emulator does not stop a test
+    /// from "migrating" at `DISPATCH_LEVEL`, where the kernel never would, so that a test can
+    /// also model code that wrongly assumes a stable processor at `PASSIVE_LEVEL`.
+    ///
+    /// # Panics
+    /// If `cpu` is not below [`EmuConfig::processors`] (test misuse).
+    pub fn set_current_processor(&self, cpu: u32) {
+        let n = self.inner.cpus.count();
+        assert!(cpu < n, "emulated processor {cpu} of {n}");
+        self.inner.cpus.pin(cpu);
     }
 
     /// Raises this thread to `irql`, runs `f`, lowers back. Raising below the current IRQL
@@ -517,6 +551,15 @@ impl Platform for Emu {
     #[track_caller]
     fn lower_irql(&self, old: Irql) {
         irql::lower(self.inner.cfg.verifier, old)
+    }
+
+    fn processor_count(&self) -> u32 {
+        self.inner.cpus.count()
+    }
+
+    #[inline]
+    fn current_processor(&self) -> u32 {
+        self.inner.cpus.current()
     }
 
     #[track_caller]

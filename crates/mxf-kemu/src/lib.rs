@@ -6,7 +6,11 @@
 //! driver unload as a `Result`.
 //!
 //! # Model
-//! - Every host thread is a CPU with its own IRQL (starts at `PASSIVE_LEVEL`).
+//! - Every host thread is a CPU with its own IRQL (starts at `PASSIVE_LEVEL`), and runs on one
+//!   of [`EmuConfig::processors`] emulated processors (`Platform::current_processor`):
+//!   assigned round robin per emulator at the thread's first use, stable afterwards, movable
+//!   with [`Emu::set_current_processor`]. Several threads may share one emulated processor
+//!   (the emulator does not serialise them), as threads at `PASSIVE_LEVEL` do.
 //! - Pool: every allocation is tracked by address with its tag and size; memory is zeroed
 //!   and 16-byte aligned. With `special_pool` (the default) each allocation has guard bytes
 //!   ([`GUARD_BYTE`]) directly in front of it and from exactly `ptr + size` to the end of its
@@ -60,6 +64,7 @@
 //! races more likely to show).
 
 mod bugcheck;
+mod cpu;
 mod emu;
 mod fault;
 mod irql;
@@ -73,7 +78,8 @@ pub use bugcheck::{
     BugCheck, IRQL_NOT_GREATER_OR_EQUAL, c2, c4, code_name, expect_bugcheck, raise,
 };
 pub use emu::{
-    EMU_START_100NS, Emu, EmuConfig, LOG_MAX_LINES, ONE_SECOND_100NS, Routine, UnloadReport,
+    DEFAULT_PROCESSORS, EMU_START_100NS, Emu, EmuConfig, LOG_MAX_LINES, ONE_SECOND_100NS, Routine,
+    UnloadReport,
 };
 pub use fault::FaultPlan;
 pub use lookaside::{DEPTH_MAX, DEPTH_MIN, EmuBlockPool};
