@@ -403,3 +403,68 @@ fn failing_clock_does_not_wedge_the_queue() {
     assert!(q.stats().clock_errors >= 1);
     finish(emu, alloc, clock, q);
 }
+
+/// A target whose first write parks until the test has started dropping the queue.
+struct Parked {
+    entered: std::sync::atomic::AtomicBool,
+    writes: std::sync::atomic::AtomicU32,
+}
+
+impl mxf_core::render::RenderTarget for &'static Parked {
+    fn write(&self, _parts: &[&[u8]], _time: i64) -> mxf_core::render::TargetWrite {
+        use std::sync::atomic::Ordering::SeqCst;
+        if !self.entered.swap(true, SeqCst) {
+            // Long enough for the dropping thread to get into `Drop` (ending `RUN` and waiting
+            // for this callback in the timer's drop); the test holds either way.
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        self.writes.fetch_add(1, SeqCst);
+        mxf_core::render::TargetWrite::Accepted
+    }
+}
+
+/// Dropping the queue while its timer callback is in the middle of a run (another CPU): the
+/// drop waits for the run, the run does not re-arm the timer (the drop ended `RUN` under the
+/// queue lock first and never writes the timer field under the callback's feet), and
+/// everything not played goes back to the allocator.
+#[test]
+fn drop_while_a_timer_run_is_in_flight_waits_for_it_and_leaves_no_timer() {
+    use std::sync::atomic::Ordering::SeqCst;
+    let emu = Emu::new(EmuConfig::verifier());
+    let alloc = test_allocator(&emu);
+    let clock = TestClock::new(&emu);
+    let target: &'static Parked = Box::leak(Box::new(Parked {
+        entered: false.into(),
+        writes: 0.into(),
+    }));
+    let cfg = RenderConfig {
+        batch_events: 1,
+        ..RenderConfig::DEFAULT
+    };
+    let q = RenderQueue::new(emu.clone(), &alloc, &clock, target, cfg).expect("queue");
+    q.set_state(KsState::RUN);
+    let evs: Vec<_> = (0..4u8)
+        .map(|i| event(&alloc, &[0x90, 0x3C, i], 0, 0))
+        .collect();
+    // SAFETY: fresh events of the queue's allocator, given to the queue.
+    unsafe { q.put_message(chain(&evs)) };
+    let dpc = {
+        let emu = emu.clone();
+        std::thread::spawn(move || emu.advance_time(MS as i64))
+    };
+    while !target.entered.load(SeqCst) {
+        std::thread::yield_now();
+    }
+    drop(q);
+    dpc.join().expect("timer run");
+    assert_eq!(
+        target.writes.load(SeqCst),
+        1,
+        "only the run in flight played"
+    );
+    assert_eq!(emu.next_timer_due(), None, "no timer left armed");
+    assert_eq!(outstanding(&alloc), (0, 0), "every event returned");
+    drop(alloc);
+    drop(clock);
+    emu.unload().expect("clean unload");
+}

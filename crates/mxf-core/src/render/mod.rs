@@ -79,6 +79,7 @@ use crate::midi::ParserStats;
 use crate::platform::{Platform, PoolTag, SpinLock, Timer};
 use crate::serialize::WalkStats;
 use core::ffi::c_void;
+use core::mem::ManuallyDrop;
 use core::ptr::{self, NonNull};
 use list::EventList;
 use mxf_abi::{
@@ -278,8 +279,11 @@ struct Inner<P: Platform, T: RenderTarget> {
     cfg: RenderConfig,
     play: SpinLock<P::RawSpinLock, Player>,
     queue: SpinLock<P::RawSpinLock, QueueState>,
-    /// `None` only while being built or torn down.
-    timer: Option<P::Timer>,
+    /// Never written after construction: a timer callback in flight holds `&Inner` while
+    /// `Drop` deletes the timer, so `Drop` reads it out (`ptr::read`) instead of taking it
+    /// (a write). It is used only under the queue lock with the state `RUN`, which `Drop`
+    /// ends first; `ManuallyDrop` keeps `drop_in_place` from dropping it a second time.
+    timer: ManuallyDrop<P::Timer>,
 }
 
 /// The render queue of one stream (see the module docs). Owns its state in nonpaged pool;
@@ -365,7 +369,7 @@ impl<P: Platform, T: RenderTarget> RenderQueue<P, T> {
                     },
                 },
             ),
-            timer: Some(timer),
+            timer: ManuallyDrop::new(timer),
         };
         // SAFETY: fresh, aligned block of the right size, ours.
         unsafe { mem.as_ptr().write(inner) };
@@ -521,10 +525,8 @@ impl<P: Platform, T: RenderTarget> RenderQueue<P, T> {
         let now = inner.platform.now_100ns();
         if q.blocked_since.is_some() && q.state == KsState::RUN && q.armed.is_none_or(|a| a > now) {
             q.stats.wakeups += 1;
-            if let Some(t) = &inner.timer {
-                t.set(now);
-                q.armed = Some(now);
-            }
+            inner.timer.set(now);
+            q.armed = Some(now);
         }
     }
 
@@ -541,9 +543,10 @@ impl<P: Platform, T: RenderTarget> RenderQueue<P, T> {
 
 impl<P: Platform, T: RenderTarget> Inner<P, T> {
     /// Arms the timer for the earliest queued event if that is earlier than what it is armed
-    /// for — not while blocked (a kick resumes), unless `retry`. Queue lock held.
+    /// for — only in `RUN`, and not while blocked (a kick resumes) unless `retry`. Queue lock
+    /// held.
     fn arm_if_earlier(&self, q: &mut QueueState, now: i64, clock_now: Option<i64>, retry: bool) {
-        if q.blocked_since.is_some() && !retry {
+        if q.state != KsState::RUN || (q.blocked_since.is_some() && !retry) {
             return;
         }
         let due = if !q.pending.is_empty() || !q.immediate.is_empty() {
@@ -555,18 +558,16 @@ impl<P: Platform, T: RenderTarget> Inner<P, T> {
                 None => now,
             })
         };
-        if let (Some(d), Some(timer)) = (due, &self.timer)
+        if let Some(d) = due
             && q.armed.is_none_or(|a| d < a)
         {
-            timer.set(d);
+            self.timer.set(d);
             q.armed = Some(d);
         }
     }
 
     fn disarm(&self, q: &mut QueueState) {
-        if let Some(t) = &self.timer {
-            t.cancel();
-        }
+        self.timer.cancel();
         q.armed = None;
     }
 
@@ -690,9 +691,10 @@ impl<P: Platform, T: RenderTarget> Inner<P, T> {
                 }
                 Some(Halt::Retry) => {
                     self.end_blocked(&mut q, now);
-                    let due = now.saturating_add(i64::from(self.cfg.retry_delay_100ns));
-                    if let Some(t) = &self.timer {
-                        t.set(due);
+                    // `Drop` may have ended `RUN` while we wrote: then the timer is off limits.
+                    if q.state == KsState::RUN {
+                        let due = now.saturating_add(i64::from(self.cfg.retry_delay_100ns));
+                        self.timer.set(due);
                         q.armed = Some(due);
                     }
                 }
@@ -717,12 +719,24 @@ impl<P: Platform, T: RenderTarget> Inner<P, T> {
 impl<P: Platform, T: RenderTarget> Drop for RenderQueue<P, T> {
     fn drop(&mut self) {
         let inner = self.inner.as_ptr();
-        // SAFETY: we own the inner state. The timer goes first (waiting for a callback in
-        // flight), so nothing else touches the state afterwards; then the queued events go
-        // back to the allocator, the state is dropped (releasing the allocator and the clock)
-        // and the memory freed.
+        // No `&RenderQueue` is left (`&mut self`), so the only other user of the state is a
+        // timer callback, queued or running on another CPU with a `&Inner`. Ending `RUN` under
+        // the queue lock stops it from touching the timer from now on: every `set` is made
+        // under that lock and only in `RUN` (`arm_if_earlier`, the retry re-arm, `kick`).
+        {
+            // SAFETY: initialised and owned by `self` until the end of this function.
+            let me = unsafe { &*inner };
+            let mut q = me.queue.lock();
+            q.state = KsState::STOP;
+            me.disarm(&mut q);
+        }
+        // SAFETY: we own the inner state. The timer goes first: it is read out (no write to
+        // the state a callback may still be reading) and dropped, which waits for a callback
+        // in flight; the field is `ManuallyDrop` and never used again. Nothing else touches
+        // the state afterwards; then the queued events go back to the allocator, the state is
+        // dropped (releasing the allocator and the clock) and the memory freed.
         unsafe {
-            let timer = (*inner).timer.take();
+            let timer = ManuallyDrop::into_inner(ptr::read(ptr::addr_of!((*inner).timer)));
             drop(timer);
             let flushed = {
                 let mut all = {

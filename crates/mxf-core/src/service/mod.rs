@@ -32,6 +32,7 @@
 use crate::com::{ComPtr, RefCount};
 use crate::platform::{LogLevel, Platform, PoolTag, SpinLock, Timer};
 use core::ffi::c_void;
+use core::mem::ManuallyDrop;
 use core::ptr::{self, NonNull};
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use mxf_abi::{
@@ -76,8 +77,10 @@ struct Group<P: Platform> {
     refs: RefCount,
     platform: P,
     members: SpinLock<P::RawSpinLock, Members>,
-    /// `None` only while the object is being built.
-    timer: Option<P::Timer>,
+    /// Never written after construction: a timer callback in flight holds `&Group` while
+    /// `destroy` deletes the timer, so `destroy` reads it out (`ptr::read`) rather than
+    /// taking it (a write); `ManuallyDrop` keeps `drop_in_place` from dropping it again.
+    timer: ManuallyDrop<P::Timer>,
     delayed_supported: AtomicBool,
     requests: AtomicU64,
     member_calls: AtomicU64,
@@ -123,7 +126,7 @@ pub fn new_service_group<P: Platform>(platform: P) -> Result<ComPtr<IServiceGrou
                 slots: [const { None }; MAX_MEMBERS],
             },
         ),
-        timer: Some(timer),
+        timer: ManuallyDrop::new(timer),
         delayed_supported: AtomicBool::new(false),
         requests: AtomicU64::new(0),
         member_calls: AtomicU64::new(0),
@@ -288,11 +291,13 @@ impl<P: Platform> Group<P> {
     /// # Safety
     /// `this` is a live group whose count just reached zero; it is not used afterwards.
     unsafe fn destroy(this: *mut Self) {
-        // SAFETY: per the caller the object is ours alone. Dropping it drops the timer first
-        // (field order: the timer is taken out explicitly before anything else), which waits
-        // for a callback in flight; then the members' references are released.
+        // SAFETY: per the caller no reference to the object is left but a timer callback's,
+        // queued or running on another CPU, which only reads it. The timer goes first: it is
+        // read out without writing the object, and dropping it waits for that callback; the
+        // field is `ManuallyDrop` and never used again. Then the object is ours alone: the
+        // members' references are released and the memory freed.
         unsafe {
-            let timer = (*this).timer.take();
+            let timer = ManuallyDrop::into_inner(ptr::read(ptr::addr_of!((*this).timer)));
             drop(timer);
             let platform = (*this).platform.clone();
             ptr::drop_in_place(this);
@@ -372,16 +377,14 @@ impl<P: Platform> Group<P> {
         } else {
             signed
         };
-        if let Some(t) = &me.timer {
-            t.set(due);
-            me.delayed_requests.fetch_add(1, Ordering::Relaxed);
-        }
+        me.timer.set(due);
+        me.delayed_requests.fetch_add(1, Ordering::Relaxed);
     }
 
     unsafe extern "system" fn cancel_delayed_service(this: *mut IServiceGroup) {
         // SAFETY: COM contract.
         let me = unsafe { Self::obj(this) };
-        if me.timer.as_ref().is_some_and(|t| t.cancel()) {
+        if me.timer.cancel() {
             me.delayed_cancelled.fetch_add(1, Ordering::Relaxed);
         }
     }
