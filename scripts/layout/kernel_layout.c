@@ -93,6 +93,10 @@ void mxf_kernel_layout_probe(void)
     MXF_SIZE(LOOKASIDE_LIST_EX);
     MXF_OFF(LOOKASIDE_LIST_EX, L);
 
+    MXF_SIZE(PROCESSOR_NUMBER);
+    MXF_OFF(PROCESSOR_NUMBER, Group); MXF_OFF(PROCESSOR_NUMBER, Number);
+    MXF_OFF(PROCESSOR_NUMBER, Reserved);
+
     /* Opaque storage in Rust: size and alignment are all that matter. */
     MXF_SIZE(KDPC); MXF_SIZE(KTIMER);
 
@@ -102,6 +106,7 @@ void mxf_kernel_layout_probe(void)
     MXF_VALUE(DPFLTR_WARNING_LEVEL); MXF_VALUE(DPFLTR_TRACE_LEVEL);
     MXF_VALUE(DPFLTR_INFO_LEVEL);
     MXF_VALUE(KI_USER_SHARED_DATA); MXF_VALUE(SharedInterruptTime);
+    MXF_VALUE(ALL_PROCESSOR_GROUPS);
     MXF_VALUE(HIGH_LEVEL);
     MXF_VALUE(IRQL_NOT_GREATER_OR_EQUAL); MXF_VALUE(IRQL_NOT_LESS_OR_EQUAL);
 
@@ -128,6 +133,8 @@ void mxf_kernel_layout_probe(void)
     MXF_SIG(KeSetTimer, BOOLEAN, 3, PKTIMER, LARGE_INTEGER, PKDPC);
     MXF_SIG(KeCancelTimer, BOOLEAN, 1, PKTIMER);
     MXF_SIG0(KeFlushQueuedDpcs, VOID);
+    MXF_SIG(KeGetCurrentProcessorNumberEx, ULONG, 1, PPROCESSOR_NUMBER);
+    MXF_SIG(KeQueryActiveProcessorCountEx, ULONG, 1, USHORT);
     MXF_SIG_NORETURN(KeBugCheckEx, VOID, 5, ULONG, ULONG_PTR, ULONG_PTR, ULONG_PTR, ULONG_PTR);
     /* DbgPrintEx is __cdecl and variadic: the fixed part. */
     MXF_SIG_ASSERT(DbgPrintEx, ULONG(__cdecl *)(ULONG, ULONG, PCSTR, ...));

@@ -2,14 +2,14 @@
 
 use crate::lookaside::KernelBlockPool;
 use crate::spin::KernelSpinLock;
-use crate::sys::{self, POOL_FLAG_NON_PAGED, SHARED_INTERRUPT_TIME};
+use crate::sys::{self, ALL_PROCESSOR_GROUPS, POOL_FLAG_NON_PAGED, SHARED_INTERRUPT_TIME};
 use crate::timer::KernelTimer;
 use crate::{irql, log};
 use core::ffi::c_void;
 use core::fmt;
 use core::ptr::NonNull;
 use mxf_abi::NtStatus;
-use mxf_core::platform::{Irql, LogLevel, Platform, PoolTag, TimerCallback};
+use mxf_core::platform::{Irql, LogLevel, MAX_PROCESSORS, Platform, PoolTag, TimerCallback};
 
 /// The Windows kernel as a [`Platform`]: a zero-sized handle.
 #[derive(Clone, Copy, Default, Debug)]
@@ -53,6 +53,29 @@ impl Platform for KernelPlatform {
         // SAFETY: checked: `old <= current <= HIGH_LEVEL`; the trait's caller restores an IRQL
         // it got from `raise_irql` (KeLowerIrql's contract).
         unsafe { irql::write(old) };
+    }
+
+    /// Active processors of every group, capped at `MAX_PROCESSORS` (at least 1).
+    fn processor_count(&self) -> u32 {
+        // SAFETY: KeQueryActiveProcessorCountEx takes a group number (ALL_PROCESSOR_GROUPS
+        // included), reads kernel state only, and may be called at any IRQL.
+        let n = unsafe { sys::ntoskrnl::KeQueryActiveProcessorCountEx(ALL_PROCESSOR_GROUPS) };
+        n.clamp(1, MAX_PROCESSORS)
+    }
+
+    /// The system-wide processor index (processors of all groups numbered contiguously, so
+    /// group 1's first processor follows group 0's last), folded below `MAX_PROCESSORS` on
+    /// larger machines.
+    #[inline]
+    fn current_processor(&self) -> u32 {
+        // SAFETY: a null PPROCESSOR_NUMBER is allowed (OPTIONAL) and means "index only"; the
+        // call reads this processor's PRCB and may be made at any IRQL.
+        let i = unsafe { sys::ntoskrnl::KeGetCurrentProcessorNumberEx(core::ptr::null_mut()) };
+        if i < MAX_PROCESSORS {
+            i
+        } else {
+            i % MAX_PROCESSORS
+        }
     }
 
     fn pool_alloc(&self, size: usize, tag: PoolTag) -> Option<NonNull<u8>> {

@@ -67,6 +67,11 @@ fn structs_and_constants(e: &mut Expected) {
     e.size_align::<LookasideListEx>("LOOKASIDE_LIST_EX");
     offsets!(e, "LOOKASIDE_LIST_EX", LookasideListEx, { L => l });
 
+    e.size_align::<ProcessorNumber>("PROCESSOR_NUMBER");
+    offsets!(e, "PROCESSOR_NUMBER", ProcessorNumber, {
+        Group => group, Number => number, Reserved => reserved,
+    });
+
     e.size_align::<Kdpc>("KDPC");
     e.size_align::<Ktimer>("KTIMER");
 
@@ -75,6 +80,7 @@ fn structs_and_constants(e: &mut Expected) {
         DPFLTR_IHVAUDIO_ID, DPFLTR_ERROR_LEVEL, DPFLTR_WARNING_LEVEL, DPFLTR_TRACE_LEVEL,
         DPFLTR_INFO_LEVEL,
         KI_USER_SHARED_DATA, SharedInterruptTime => SHARED_INTERRUPT_TIME,
+        ALL_PROCESSOR_GROUPS,
         HIGH_LEVEL, IRQL_NOT_GREATER_OR_EQUAL, IRQL_NOT_LESS_OR_EQUAL,
         PASSIVE_LEVEL => platform::PASSIVE_LEVEL,
         APC_LEVEL => platform::APC_LEVEL,
@@ -125,6 +131,8 @@ fn imports(e: &mut Expected) {
     sig!(KeSetTimer: unsafe extern "system" fn(_, _, _) -> _);
     sig!(KeCancelTimer: unsafe extern "system" fn(_) -> _);
     sig!(KeFlushQueuedDpcs: unsafe extern "system" fn());
+    sig!(KeGetCurrentProcessorNumberEx: unsafe extern "system" fn(_) -> _);
+    sig!(KeQueryActiveProcessorCountEx: unsafe extern "system" fn(_) -> _);
     sig!(KeBugCheckEx: unsafe extern "system" fn(_, _, _, _, _) -> !);
     sig!(DbgPrintEx: unsafe extern "C" fn(_, _, _, ...) -> _);
     sig!(PcInitializeAdapterDriver: unsafe extern "system" fn(_, _, _) -> _);

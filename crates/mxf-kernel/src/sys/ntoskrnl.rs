@@ -56,6 +56,13 @@ unsafe extern "system" {
     /// `KeFlushQueuedDpcs`: returns once every DPC queued on any processor has run.
     /// `PASSIVE_LEVEL`.
     pub fn KeFlushQueuedDpcs();
+    /// `KeGetCurrentProcessorNumberEx` (Windows 7+): the system-wide index of the current
+    /// processor (contiguous across processor groups); also its (group, number) when
+    /// `proc_number` is non-null. Any IRQL.
+    pub fn KeGetCurrentProcessorNumberEx(proc_number: *mut ProcessorNumber) -> u32;
+    /// `KeQueryActiveProcessorCountEx` (Windows 7+): active processors in `group_number`, or
+    /// in all groups for [`ALL_PROCESSOR_GROUPS`]. Any IRQL.
+    pub fn KeQueryActiveProcessorCountEx(group_number: u16) -> u32;
     /// `KeBugCheckEx`.
     pub fn KeBugCheckEx(code: u32, p1: usize, p2: usize, p3: usize, p4: usize) -> !;
 }

@@ -31,6 +31,20 @@ pub const KI_USER_SHARED_DATA: usize = 0xFFFF_F780_0000_0000;
 /// `SharedInterruptTime`: `KUSER_SHARED_DATA.InterruptTime` (a `KSYSTEM_TIME` whose first 8
 /// bytes, on x64, are the 64-bit interrupt time written with one store).
 pub const SHARED_INTERRUPT_TIME: usize = KI_USER_SHARED_DATA + 0x8;
+/// `ALL_PROCESSOR_GROUPS`: `KeQueryActiveProcessorCountEx` counts every group.
+pub const ALL_PROCESSOR_GROUPS: u16 = 0xFFFF;
+
+/// `PROCESSOR_NUMBER`: a processor as (group, number within the group).
+#[repr(C)]
+#[derive(Clone, Copy, Default, Debug)]
+pub struct ProcessorNumber {
+    /// `Group`.
+    pub group: u16,
+    /// `Number`: the processor's number within its group (0..64).
+    pub number: u8,
+    /// `Reserved`.
+    pub reserved: u8,
+}
 
 /// `UNICODE_STRING`.
 #[repr(C)]
