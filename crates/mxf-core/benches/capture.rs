@@ -6,11 +6,22 @@
 //! throughput test, default 40; `MXF_BENCH_SAMPLES` = timed bursts per latency case, default
 //! 20,000; `MXF_BENCH_ONLY=a` or `b` runs one part).
 //!
-//! Part A — throughput: one 1 MiB SysEx (`F0`, 1,048,574 data bytes, `F7`) fed in 128-byte
-//! bursts, in 4 KiB bursts and as one whole-buffer feed; each returned chain goes straight
-//! back to the allocator (dropped). Baseline: `copy_from_slice` of the same 1 MiB into a
-//! preallocated buffer. Reported as MB/s (10^6 bytes/s) of the min and the median round, and
-//! the ratio of medians (goal: capture >= 0.5x memcpy).
+//! Part A — throughput: one 1 MiB SysEx (`F0`, 1,048,574 data bytes, `F7`).
+//! - The headline, **the miniport's real capture path**: the SysEx sits in a `Loopback`
+//!   (`LoopbackConfig::DEFAULT`, written untimed before each round as one render batch writes
+//!   it: pieces of 64 KiB with one write time), and the timed part is what the capture
+//!   stream's services do: `Loopback::drain_bursts` in budgets of
+//!   `MiniportConfig::DEFAULT.capture_service_max_bytes` (64 KiB), the packager fed straight
+//!   from the loopback's chunks, one clock read per burst (a counter here), every chain
+//!   appended to the service's chain and dropped (back to the allocator) per service.
+//! - For comparison, the path it replaced: `Loopback::read_burst` of 128 bytes into a stack
+//!   buffer, then `feed` (one clock read per burst).
+//! - The raw packager on a slice in memory: 128-byte bursts, 4 KiB bursts, one whole feed;
+//!   each chain dropped as it comes.
+//!
+//! Baseline: `copy_from_slice` of the same 1 MiB into a preallocated buffer. Reported as MB/s
+//! (10^6 bytes/s) of the min and the median round, and the ratio of medians. Goal: the real
+//! path >= 0.5x memcpy.
 //!
 //! Part B — latency: the time of one `feed` of a 128-byte burst (chain returned untimed
 //! afterwards), for the worst cases the capture path can see. Each case is timed
@@ -21,8 +32,9 @@
 
 use mxf_abi::IAllocatorMxf;
 use mxf_core::alloc::{Allocator, AllocatorConfig, new_allocator};
-use mxf_core::capture::CapturePackager;
+use mxf_core::capture::{CapturePackager, Chain};
 use mxf_core::com::ComPtr;
+use mxf_core::loopback::{Loopback, LoopbackConfig, MAX_WRITE, WriteOutcome};
 use mxf_core::platform::DISPATCH_LEVEL;
 use mxf_kemu::{Emu, EmuConfig};
 use std::hint::black_box;
@@ -30,6 +42,13 @@ use std::time::{Duration, Instant};
 
 const MIB: usize = 1 << 20;
 const BURST: usize = 128;
+/// `MiniportConfig::DEFAULT.capture_service_max_bytes` (mxf-miniport is not a dependency).
+const SERVICE_BUDGET: usize = 64 * 1024;
+/// The largest piece the render side writes of a SysEx: 64 KiB (`MAX_WRITE` allows a little
+/// more: the carried `F0` and the `F7`).
+const RENDER_PIECE: usize = 64 * 1024;
+/// Emulated seconds of warm-up traffic before part A's timed rounds (lookaside tuning).
+const WARM_UP_SECONDS: usize = 8;
 
 /// `cargo bench` passes `--bench`; `cargo test --benches` runs the binary without it, as a
 /// smoke test, which only needs a few iterations (its numbers mean nothing).
@@ -81,6 +100,84 @@ fn capture_once(alloc: &ComPtr<IAllocatorMxf>, input: &[u8], chunk: usize) -> Du
     dt
 }
 
+/// Untimed: queues `input` in the loopback as the render side writes a SysEx.
+fn fill(lb: &Loopback<Emu>, input: &[u8]) {
+    const { assert!(RENDER_PIECE <= MAX_WRITE) };
+    // One render batch: every piece with the same time, so they pack whole buffers (with a
+    // time per piece the 1 MiB would need more chunks than the default allocator allows at
+    // once; the render side would then wait for the capture side, not measured here).
+    for piece in input.chunks(RENDER_PIECE) {
+        assert_eq!(lb.write(piece, 0), WriteOutcome::Accepted);
+    }
+}
+
+/// Checks that the whole SysEx came out and the loopback is empty.
+fn check(p: &CapturePackager, lb: &Loopback<Emu>, input: &[u8]) {
+    let s = p.stats();
+    assert_eq!(s.sysex_complete, 1, "the SysEx completed");
+    assert_eq!(s.sysex_bytes, input.len() as u64, "every byte delivered");
+    assert_eq!(lb.queued(), 0);
+}
+
+/// The real capture path: services of `SERVICE_BUDGET` bytes, each `drain_bursts` straight
+/// from the chunks into the packager, its chain dropped at the end of the service.
+fn loopback_once(alloc: &ComPtr<IAllocatorMxf>, lb: &Loopback<Emu>, input: &[u8]) -> Duration {
+    fill(lb, input);
+    let mut p = CapturePackager::new(alloc);
+    let mut clock = 0i64;
+    let t0 = Instant::now();
+    loop {
+        let mut out = Chain::new();
+        let r = lb.drain_bursts(
+            SERVICE_BUDGET,
+            || {
+                clock += 1;
+                black_box(clock)
+            },
+            |bytes, t| {
+                let _ = out.append(p.feed(black_box(bytes), t));
+            },
+        );
+        drop(black_box(out));
+        if r.remaining == 0 {
+            break;
+        }
+    }
+    let dt = t0.elapsed();
+    check(&p, lb, input);
+    dt
+}
+
+/// The path it replaced: 128-byte `read_burst`s into a stack buffer, each fed.
+fn loopback_copy_once(alloc: &ComPtr<IAllocatorMxf>, lb: &Loopback<Emu>, input: &[u8]) -> Duration {
+    fill(lb, input);
+    let mut p = CapturePackager::new(alloc);
+    let mut clock = 0i64;
+    let t0 = Instant::now();
+    loop {
+        let mut out = Chain::new();
+        let mut done = 0;
+        let mut buf = [0u8; BURST];
+        while done < SERVICE_BUDGET {
+            clock += 1;
+            let time = black_box(clock);
+            let b = lb.read_burst(&mut buf, Some(time));
+            if b.len == 0 {
+                break;
+            }
+            done += b.len;
+            let _ = out.append(p.feed(black_box(&buf[..b.len]), time));
+        }
+        drop(black_box(out));
+        if lb.queued() == 0 {
+            break;
+        }
+    }
+    let dt = t0.elapsed();
+    check(&p, lb, input);
+    dt
+}
+
 fn memcpy_once(src: &[u8], dst: &mut [u8]) -> Duration {
     let t0 = Instant::now();
     black_box(&mut *dst).copy_from_slice(black_box(src));
@@ -88,27 +185,54 @@ fn memcpy_once(src: &[u8], dst: &mut [u8]) -> Duration {
     t0.elapsed()
 }
 
+/// A part-A candidate.
+#[derive(Clone, Copy)]
+enum Path {
+    /// The miniport's: loopback chunks straight into the packager.
+    Loopback,
+    /// The one it replaced: 128-byte copies out of the loopback.
+    LoopbackCopy128,
+    /// The raw packager on a slice, in bursts of this many bytes.
+    Raw(usize),
+}
+
 fn part_a(emu: &Emu, alloc: &ComPtr<IAllocatorMxf>) {
     let rounds = env("MXF_BENCH_ROUNDS", 40).max(1);
     let input = one_mib_sysex();
     let mut dst = vec![0u8; input.len()];
-    let cases: [(&str, usize); 3] = [
-        ("capture, 128-byte bursts", BURST),
-        ("capture, 4096-byte bursts", 4096),
-        ("capture, one whole-buffer feed", input.len()),
+    let lb = Loopback::new(emu.clone(), LoopbackConfig::DEFAULT).expect("loopback");
+    lb.set_listening(true);
+    let cases: [(&str, Path); 5] = [
+        ("REAL PATH: loopback chunks->packager", Path::Loopback),
+        ("old path: loopback 128-byte copies", Path::LoopbackCopy128),
+        ("raw packager, 128-byte bursts", Path::Raw(BURST)),
+        ("raw packager, 4096-byte bursts", Path::Raw(4096)),
+        ("raw packager, one whole feed", Path::Raw(input.len())),
     ];
+    let run = |path: Path| match path {
+        Path::Loopback => loopback_once(alloc, &lb, &input),
+        Path::LoopbackCopy128 => loopback_copy_once(alloc, &lb, &input),
+        Path::Raw(chunk) => capture_once(alloc, &input, chunk),
+    };
     let mut times: Vec<Vec<f64>> = vec![Vec::new(); cases.len() + 1];
+    // Warm-up: caches, page faults of `dst`, and the lookaside lists' depths, which the
+    // emulator (as the kernel) re-tunes once per (emulated) second from their miss rates:
+    // a few seconds of this traffic bring them to the depth a running driver has.
+    for _ in 0..WARM_UP_SECONDS {
+        emu.at_irql(DISPATCH_LEVEL, || {
+            for &(_, path) in &cases {
+                run(path);
+            }
+        });
+        emu.advance_time(10_000_000);
+    }
     emu.at_irql(DISPATCH_LEVEL, || {
-        // Warm-up: caches, the lookaside lists' depth, page faults of `dst`.
-        for &(_, chunk) in &cases {
-            capture_once(alloc, &input, chunk);
-        }
         memcpy_once(&input, &mut dst);
         // Rounds interleave the candidates so background load hits them alike.
         for _ in 0..rounds {
             times[0].push(memcpy_once(&input, &mut dst).as_secs_f64());
-            for (i, &(_, chunk)) in cases.iter().enumerate() {
-                times[i + 1].push(capture_once(alloc, &input, chunk).as_secs_f64());
+            for (i, &(_, path)) in cases.iter().enumerate() {
+                times[i + 1].push(run(path).as_secs_f64());
             }
         }
     });
@@ -118,7 +242,7 @@ fn part_a(emu: &Emu, alloc: &ComPtr<IAllocatorMxf>) {
         input.len()
     );
     println!(
-        "   {:<34} {:>12} {:>12} {:>14}",
+        "   {:<38} {:>12} {:>12} {:>14}",
         "", "best MB/s", "median MB/s", "median/memcpy"
     );
     let mut rows = Vec::new();
@@ -131,20 +255,18 @@ fn part_a(emu: &Emu, alloc: &ComPtr<IAllocatorMxf>) {
     let names = std::iter::once("memcpy 1 MiB (copy_from_slice)").chain(cases.iter().map(|c| c.0));
     for (name, (best, med)) in names.zip(&rows) {
         println!(
-            "   {name:<34} {best:>12.0} {med:>12.0} {:>13.2}x",
+            "   {name:<38} {best:>12.0} {med:>12.0} {:>13.2}x",
             med / memcpy_med
         );
     }
-    let worst = rows[1..].iter().map(|r| r.1).fold(f64::MAX, f64::min);
+    let real = rows[1].1 / memcpy_med;
     println!(
-        "   goal: capture >= 0.5x memcpy -> worst case {:.2}x: {}",
-        worst / memcpy_med,
-        if worst / memcpy_med >= 0.5 {
-            "met"
-        } else {
-            "NOT met"
-        }
+        "   goal: real capture path >= 0.5x memcpy -> {real:.2}x: {}",
+        if real >= 0.5 { "met" } else { "NOT met" }
     );
+    let s = lb.stats();
+    assert_eq!(s.bytes_in, s.bytes_out, "every byte read, none discarded");
+    drop(lb);
 }
 
 // ------------------------------------------------------------------------- part B
