@@ -22,10 +22,11 @@ impl Allocator {
     /// with a non-null `pPackageEvt` has its sub-chain recycled too; otherwise an event with
     /// `cbEvent > 8` and a non-null `pbData` has its buffer recycled; then the event itself.
     /// A null chain is a no-op; a package with a null `pPackageEvt` is an ordinary event.
+    /// Reserve blocks go to the stack of processor `cpu` (the one the put runs on).
     ///
     /// # Safety
     /// As [`Allocator::put_message`].
-    pub(crate) unsafe fn put_chain(&self, chain: *mut DmusKernelEvent) {
+    pub(crate) unsafe fn put_chain(&self, chain: *mut DmusKernelEvent, cpu: u32) {
         let lane = self.lane(Kind::Event);
         let mut cur = chain;
         // Claimed package events whose sub-chain is being walked, linked by `p_next_evt`;
@@ -43,7 +44,7 @@ impl Allocator {
                 resume = up;
                 cur = next;
                 // SAFETY: `pkg` was claimed by this walk and not recycled since.
-                unsafe { self.recycle_claimed_event(pkg) };
+                unsafe { self.recycle_claimed_event(pkg, cpu) };
                 continue;
             };
             // SAFETY: the caller owns the chain; `claim` validates the header (bug check if
@@ -72,10 +73,10 @@ impl Allocator {
                 && let Some(buf) = NonNull::new(buf)
             {
                 // SAFETY: per the caller, a buffer of this allocator owned by the chain.
-                unsafe { self.put(self.lane(Kind::Buffer), buf) };
+                unsafe { self.put(self.lane(Kind::Buffer), buf, cpu) };
             }
             // SAFETY: claimed above on this thread, not recycled since.
-            unsafe { self.recycle(lane, block, word) };
+            unsafe { self.recycle(lane, block, word, cpu) };
             cur = next;
         }
     }
@@ -84,7 +85,7 @@ impl Allocator {
     ///
     /// # Safety
     /// `e` was claimed by the current walk and not recycled since.
-    unsafe fn recycle_claimed_event(&self, e: *mut DmusKernelEvent) {
+    unsafe fn recycle_claimed_event(&self, e: *mut DmusKernelEvent, cpu: u32) {
         let lane = self.lane(Kind::Event);
         let block = e.cast::<u8>().wrapping_sub(super::header::HEADER_SIZE);
         // SAFETY: `e` is one of our events (claimed), so its block starts HEADER_SIZE before
@@ -95,6 +96,6 @@ impl Allocator {
         };
         // SAFETY: the claim's word is still in the header (nothing writes a FREE header but
         // the claimer, and we are it); the block is ours until now.
-        unsafe { self.recycle(lane, block, word) };
+        unsafe { self.recycle(lane, block, word, cpu) };
     }
 }

@@ -15,10 +15,16 @@
 //! block*, so the special pool's guard bytes sit right after the last usable byte.
 //!
 //! Each kind has a **reserve**: `reserve_*` blocks taken from the pool at creation and kept
-//! until the allocator is destroyed, on a lock-free LIFO of slot indices
-//! ([`stack`](self::stack): a Treiber stack whose 64-bit head packs `{tag, count, top}`;
-//! the 32-bit tag, bumped by every operation, defeats ABA). A get pops the reserve first
-//! (`reserve_hits`), and only when it is empty goes to the block pool (`pool_misses`). A
+//! until the allocator is destroyed, in one slot array whose free slot indices sit on
+//! lock-free LIFOs, **one per processor** ([`reserve`];
+//! each a [`stack`]: a Treiber stack whose 64-bit head packs `{tag, count, top}`;
+//! the 32-bit tag, bumped by every operation, defeats ABA), each head on its own cache lines,
+//! so that processors working at once do not fight over one line. A get pops the reserve
+//! first — its own processor's stack, else it steals from the others' (`reserve_hits`) — and
+//! only when every stack is empty goes to the block pool (`pool_misses`). A put pushes onto
+//! the stack of the processor it runs on. The reserve is split, not replicated: slot `i`
+//! starts on processor `i % n` (`n` = the platform's processor count, at most 64), and
+//! stealing keeps every free reserve block reachable from every processor. A
 //! block keeps its origin: a reserve block goes back to the reserve on put (so the reserve
 //! refills exactly as its blocks come back), a pool block back to the pool. Consequence: a
 //! pool block returned while reserve blocks are still out does not refill the reserve —
@@ -31,10 +37,28 @@
 //! with `STATUS_INSUFFICIENT_RESOURCES` and writes `*pp = NULL`.
 //!
 //! The hot path (a reserve hit and its put) is three interlocked operations: the pop's CAS,
-//! the put's header CAS and the push's CAS (a raw lookaside hit is two). No counter is
-//! touched on it: `reserve_hits` is the stack's pop count, derived from its version tag
-//! (`tag = pushes + pops`, `count = pushes - pops`); outstanding counts come from the stack's
-//! count and the pool-block counter, and `puts` from `gets - outstanding`.
+//! the put's header CAS and the push's CAS (a raw lookaside hit is two), all on lines the
+//! processor keeps to itself, plus one call into the platform per get and per put (the IRQL
+//! check and the current processor, below). No counter is touched on it: `reserve_hits` is
+//! the stacks' pop count, derived from their version tags (`tag = pushes + pops`, `count =
+//! pushes - pops`) minus the indices steals moved between stacks (counted on the steal path);
+//! outstanding counts come from the stacks' counts and the pool-block counter, and `puts`
+//! from `gets - outstanding`. The high-water mark is sampled (summing the stacks) only when a
+//! processor's stack reaches a new low or it steals: exact while one processor does all the
+//! gets and puts, possibly short of a peak that several processors reach together
+//! ([`reserve`] explains).
+//!
+//! # IRQL
+//! Every `GetMessage`, `GetBuffer`, `PutMessage` and `PutBuffer` checks that it runs at IRQL
+//! <= `DISPATCH_LEVEL`, whether the reserve or the block pool serves it, and stops the system
+//! the way the pool does: a get above it asks the block pool for a block, so the platform's
+//! own check raises its code (`BAD_POOL_CALLER` 0x08, under Verifier 0xC4 / 0x02); a put of a
+//! pool block frees it, ditto (0x09, under Verifier 0xC4 / 0x12). When the platform does not
+//! stop (a lookaside hit checks nothing) and for reserve blocks, the allocator raises
+//! `BAD_POOL_CALLER` [`BAD_POOL_CALLER_ALLOC_IRQL`] / [`BAD_POOL_CALLER_FREE_IRQL`] itself
+//! with the pool's parameters — the code the pool raises without Verifier (the allocator
+//! cannot tell whether Verifier is on, so a put of a *reserve* block above `DISPATCH_LEVEL`
+//! gives 0xC2 / 0x09 under Verifier too). A reserve block is left untouched by the refusal.
 //!
 //! # Bad pointers: what is detected, and the limits
 //! A put (`PutBuffer`, and every event and buffer `PutMessage` walks) reads the 16-byte
@@ -79,6 +103,7 @@ mod chain;
 mod config;
 pub mod header;
 mod object;
+pub mod reserve;
 pub mod stack;
 mod stats;
 mod vtbl;
@@ -95,6 +120,15 @@ use crate::platform::PoolTag;
 mod sync {
     pub(crate) use core::sync::atomic::{AtomicI32, AtomicU32, AtomicU64, Ordering};
 }
+
+/// `BAD_POOL_CALLER` parameter 1: a get (allocation) above `DISPATCH_LEVEL` (p2 IRQL, p3
+/// pool type, p4 block size), as the pool raises it.
+pub const BAD_POOL_CALLER_ALLOC_IRQL: usize = 0x08;
+/// `BAD_POOL_CALLER` parameter 1: a put (free) above `DISPATCH_LEVEL` (p2 IRQL, p3 pool type,
+/// p4 the block), as the pool raises it.
+pub const BAD_POOL_CALLER_FREE_IRQL: usize = 0x09;
+/// `NonPagedPoolNx`: parameter 3 of the IRQL bug checks (the blocks' pool type).
+pub const NON_PAGED_POOL_NX: usize = 0x200;
 
 /// `BAD_POOL_HEADER`: a block on our reserve has a corrupted header.
 pub const BAD_POOL_HEADER: u32 = 0x19;

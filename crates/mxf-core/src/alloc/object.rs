@@ -11,12 +11,18 @@ use super::config::AllocatorConfig;
 use super::header::{
     HEADER_SIZE, Header, Identity, Kind, NO_SLOT, STATE_FREE, STATE_LIVE, Word, payload_of,
 };
-use super::stack::{IndexStack, Slot};
+use super::reserve::{PerCpu, Reserve};
+use super::stack::Slot;
 use super::stats::AllocatorStats;
 use super::sync::{AtomicI32, AtomicU32, AtomicU64, Ordering};
-use super::{BAD_POOL_HEADER, POISON_BYTE, TAG_BUFFERS, TAG_EVENTS, TAG_OBJECT, TAG_RESERVE};
+use super::{
+    BAD_POOL_CALLER_ALLOC_IRQL, BAD_POOL_CALLER_FREE_IRQL, BAD_POOL_HEADER, NON_PAGED_POOL_NX,
+    POISON_BYTE, TAG_BUFFERS, TAG_EVENTS, TAG_OBJECT, TAG_RESERVE,
+};
 use crate::com::{ComPtr, RefCount};
-use crate::platform::{BlockPool, BlockPoolStats, LogLevel, Platform, bugcheck};
+use crate::platform::{
+    BlockPool, BlockPoolStats, DISPATCH_LEVEL, Irql, LogLevel, MAX_PROCESSORS, Platform, bugcheck,
+};
 use core::mem::size_of;
 use core::ptr::{self, NonNull};
 use mxf_abi::{
@@ -26,6 +32,9 @@ use mxf_abi::{
 
 /// The platform calls the object needs, for one platform type `P`.
 pub(crate) struct Ops {
+    /// Every get and put starts here: the current processor, or `Err(irql)` when the caller
+    /// runs above `DISPATCH_LEVEL`.
+    enter: unsafe fn(*const ()) -> Result<u32, Irql>,
     alloc_block: unsafe fn(*const (), Kind) -> Option<NonNull<u8>>,
     free_block: unsafe fn(*const (), Kind, NonNull<u8>),
     pool_stats: unsafe fn(*const (), Kind) -> BlockPoolStats,
@@ -33,32 +42,52 @@ pub(crate) struct Ops {
     destroy: unsafe fn(*const ()),
 }
 
+/// A reserve slot's item: its block, padded so that every slot fills one 64-byte line (a
+/// push writes the slot's link: two processors' slots must not share a line).
+#[repr(C)]
+pub(crate) struct Item {
+    block: *mut u8,
+    _pad: [u8; 48],
+}
+
+const SLOT_SIZE: usize = 64;
+const _: () = assert!(size_of::<Slot<Item>>() == SLOT_SIZE);
+/// Alignment of the reserve's memory (per-processor stacks first, then the slots).
+const RESERVE_ALIGN: usize = core::mem::align_of::<PerCpu>();
+const _: () =
+    assert!(size_of::<PerCpu>() == RESERVE_ALIGN && RESERVE_ALIGN.is_multiple_of(SLOT_SIZE));
+
 /// One kind of block (events or buffers): its reserve, cap and counters.
 ///
-/// Laid out in three groups at least a cache line apart (pool memory is only 16-aligned, so
-/// padding rather than alignment): fields read on every call, the reserve's head (written by
-/// every reserve hit and put), and the pool-path counters — so that CPUs hammering the head
-/// do not also invalidate the line holding the read-only fields.
+/// The reserve's per-processor stacks live in their own memory, one line pair each
+/// ([`reserve`](super::reserve)). Here, two groups a cache line apart (pool memory is only
+/// 16-aligned, so padding rather than alignment): fields read on every call, and the
+/// counters written on the cold paths (pool, steal, high-water samples).
 #[repr(C)]
 pub(crate) struct Lane {
     kind: Kind,
     /// Payload bytes of a block.
     payload: usize,
-    /// The reserve's slot array (`reserve_cap` entries, in pool memory), or dangling.
-    slots: *const Slot<*mut u8>,
+    /// The reserve's slot array (`reserve_cap` entries, in `mem`), or dangling.
+    slots: *const Slot<Item>,
+    /// The reserve's per-processor stacks (`cpus` entries, in `mem`), or dangling.
+    stacks: *const PerCpu,
+    /// Stacks in `stacks` (0 when the reserve is empty).
+    cpus: u32,
     reserve_cap: u16,
     /// Most blocks from the block pool outstanding at once: `max - reserve_cap`, so that
     /// reserve plus pool blocks — hence outstanding blocks — never exceed `max`.
     pool_cap: u32,
+    /// The pool allocation holding the stacks and the slots (null when none).
+    mem: *mut u8,
     _pad0: [u8; 64],
-    /// Free reserve slots. Its pop count is the number of reserve hits.
-    reserve: IndexStack,
-    _pad1: [u8; 64],
     /// Blocks taken from the block pool and not yet freed back.
     pool_out: AtomicU32,
     high_water: AtomicU32,
     pool_misses: AtomicU64,
     failures: AtomicU64,
+    /// Reserve indices moved between processors by steals ([`Reserve::hits`]).
+    moved: AtomicU64,
 }
 
 /// Our `IAllocatorMXF` object (what the interface pointer points to).
@@ -99,6 +128,7 @@ struct Object<P: Platform> {
 
 impl<P: Platform> Object<P> {
     const OPS: Ops = Ops {
+        enter: Self::op_enter,
         alloc_block: Self::op_alloc,
         free_block: Self::op_free,
         pool_stats: Self::op_stats,
@@ -118,6 +148,18 @@ impl<P: Platform> Object<P> {
             Kind::Event => &self.event_pool,
             Kind::Buffer => &self.buffer_pool,
         }
+    }
+
+    /// # Safety
+    /// `whole` as in [`Self::from_whole`].
+    unsafe fn op_enter(whole: *const ()) -> Result<u32, Irql> {
+        // SAFETY: per the caller.
+        let platform = &unsafe { Self::from_whole(whole) }.platform;
+        let irql = platform.current_irql();
+        if irql > DISPATCH_LEVEL {
+            return Err(irql);
+        }
+        Ok(platform.current_processor())
     }
 
     /// # Safety
@@ -160,10 +202,10 @@ impl<P: Platform> Object<P> {
         // SAFETY: per the caller the object is live and ours alone from here on.
         let this = unsafe { &*obj };
         for lane in [&this.core.events, &this.core.buffers] {
-            let slots = lane.slots();
+            let reserve = lane.reserve();
             let mut freed = 0usize;
-            while let Some(i) = lane.reserve.pop(slots) {
-                let Some(block) = slots.get(i).and_then(|s| NonNull::new(s.item)) else {
+            while let Some(i) = reserve.drain_one() {
+                let Some(block) = lane.block(i) else {
                     continue;
                 };
                 this.core.check_reserve_block(lane, block, i);
@@ -184,12 +226,10 @@ impl<P: Platform> Object<P> {
                     ),
                 );
             }
-            if lane.reserve_cap != 0
-                && let Some(p) = NonNull::new(lane.slots.cast_mut())
-            {
-                // SAFETY: the slot array came from `pool_alloc(.., TAG_RESERVE)` in
+            if let Some(p) = NonNull::new(lane.mem) {
+                // SAFETY: the reserve's memory came from `pool_alloc(.., TAG_RESERVE)` in
                 // `build_lane` and nothing reads it any more.
-                unsafe { this.platform.pool_free(p.cast(), TAG_RESERVE) };
+                unsafe { this.platform.pool_free(p, TAG_RESERVE) };
             }
         }
         let platform = this.platform.clone();
@@ -203,37 +243,50 @@ impl<P: Platform> Object<P> {
 }
 
 impl Lane {
-    #[inline]
-    fn slots(&self) -> &[Slot<*mut u8>] {
-        if self.reserve_cap == 0 {
+    #[inline(always)]
+    fn slots(&self) -> &[Slot<Item>] {
+        if self.cpus == 0 {
             return &[];
         }
-        // SAFETY: `slots` points to `reserve_cap` initialised slots that live as long as the
-        // allocator (see `build_lane`); they are only accessed through shared references.
+        // SAFETY: with a reserve, `slots` points to `reserve_cap` initialised slots that live
+        // as long as the allocator (see `build_lane`); only accessed through shared references.
         unsafe { core::slice::from_raw_parts(self.slots, usize::from(self.reserve_cap)) }
     }
 
+    /// The reserve: its stacks, slots and steal counter.
+    #[inline(always)]
+    fn reserve(&self) -> Reserve<'_, Item> {
+        let stacks: &[PerCpu] = if self.cpus == 0 {
+            &[]
+        } else {
+            // SAFETY: with a reserve, `stacks` points to `cpus` initialised stacks that live
+            // as long as the allocator (see `build_lane`); only accessed through shared
+            // references.
+            unsafe { core::slice::from_raw_parts(self.stacks, self.cpus as usize) }
+        };
+        Reserve {
+            cpus: stacks,
+            slots: self.slots(),
+            moved: &self.moved,
+        }
+    }
+
+    /// The block of reserve slot `i`.
+    #[inline(always)]
+    fn block(&self, i: usize) -> Option<NonNull<u8>> {
+        self.slots().get(i).and_then(|s| NonNull::new(s.item.block))
+    }
+
     fn outstanding(&self) -> u32 {
-        let in_reserve = self.reserve.len() as u32;
+        let in_reserve = self.reserve().free();
         u32::from(self.reserve_cap).saturating_sub(in_reserve)
             + self.pool_out.load(Ordering::Relaxed)
     }
 
-    /// [`Self::note_high_water`] for a reserve hit whose pop left `left` blocks on the
-    /// reserve: the outstanding count comes from the pop's own CAS instead of a reload of the
-    /// head, and the common case (no pool blocks out, not above the mark) is two plain loads
-    /// and no store.
-    #[inline(always)]
-    fn note_high_water_after_pop(&self, left: u32) {
-        let now = (u32::from(self.reserve_cap).saturating_sub(left)
-            + self.pool_out.load(Ordering::Relaxed))
-        .min(self.pool_cap + u32::from(self.reserve_cap));
-        if now > self.high_water.load(Ordering::Relaxed) {
-            self.high_water.fetch_max(now, Ordering::Relaxed);
-        }
-    }
-
-    #[inline]
+    /// Samples the outstanding count into the high-water mark (sums every processor's stack:
+    /// kept off the hot path, see [`reserve`](super::reserve) for when it runs).
+    #[cold]
+    #[inline(never)]
     fn note_high_water(&self) {
         let now = self
             .outstanding()
@@ -244,7 +297,7 @@ impl Lane {
     }
 
     fn reserve_hits(&self) -> u64 {
-        self.reserve.pushes_pops().1
+        self.reserve().hits()
     }
 
     fn gets(&self) -> u64 {
@@ -344,8 +397,8 @@ impl Allocator {
             outstanding_buffers: ob,
             high_water_events: e.high_water.load(Ordering::Relaxed),
             high_water_buffers: b.high_water.load(Ordering::Relaxed),
-            reserve_free_events: e.reserve.len() as u32,
-            reserve_free_buffers: b.reserve.len() as u32,
+            reserve_free_events: e.reserve().free(),
+            reserve_free_buffers: b.reserve().free(),
         }
     }
 
@@ -388,8 +441,12 @@ impl Allocator {
     /// use the buffer afterwards.
     #[inline]
     pub unsafe fn put_buffer(&self, buf: NonNull<u8>) {
-        // SAFETY: per the caller.
-        unsafe { self.put(&self.buffers, buf) }
+        match self.enter() {
+            // SAFETY: per the caller.
+            Ok(cpu) => unsafe { self.put(&self.buffers, buf, cpu) },
+            // SAFETY: per the caller.
+            Err(irql) => unsafe { self.put_above_dispatch(&self.buffers, buf.as_ptr(), irql) },
+        }
     }
 
     /// `PutMessage` on the allocator: recycles a chain (see [`Self::put_chain`]).
@@ -399,8 +456,19 @@ impl Allocator {
     /// by the caller, as for [`Self::put_buffer`]; none is used afterwards.
     #[inline]
     pub unsafe fn put_message(&self, chain: *mut DmusKernelEvent) {
-        // SAFETY: per the caller.
-        unsafe { self.put_chain(chain) }
+        match self.enter() {
+            // SAFETY: per the caller.
+            Ok(cpu) => unsafe { self.put_chain(chain, cpu) },
+            // SAFETY: per the caller (a non-null chain starts with an event of ours).
+            Err(irql) => unsafe { self.put_above_dispatch(&self.events, chain.cast(), irql) },
+        }
+    }
+
+    /// The IRQL check every get and put starts with, and the processor it runs on.
+    #[inline(always)]
+    fn enter(&self) -> Result<u32, Irql> {
+        // SAFETY: `whole` is this live object's `Object<P>`, matching `ops`.
+        unsafe { (self.ops.enter)(self.whole) }
     }
 
     pub(crate) fn lane(&self, kind: Kind) -> &Lane {
@@ -410,14 +478,19 @@ impl Allocator {
         }
     }
 
-    /// The hot path of `GetMessage`/`GetBuffer`: one pop (the only interlocked operation), a
-    /// check of the block's header, a plain store of its new state.
+    /// The hot path of `GetMessage`/`GetBuffer`: the IRQL check and the processor, one pop
+    /// from that processor's stack (the only interlocked operation), a check of the block's
+    /// header, a plain store of its new state.
     #[inline(always)]
     fn get(&self, lane: &Lane) -> Result<NonNull<u8>, NtStatus> {
-        let slots = lane.slots();
-        if let Some((i, left)) = lane.reserve.pop_counted(slots)
-            && let Some(block) = slots.get(i).and_then(|s| NonNull::new(s.item))
+        let cpu = match self.enter() {
+            Ok(cpu) => cpu,
+            Err(irql) => self.get_above_dispatch(lane, irql),
+        };
+        if let Some(taken) = lane.reserve().take(cpu)
+            && let Some(block) = lane.block(taken.index)
         {
+            let i = taken.index;
             let word = self.check_reserve_block(lane, block, i);
             // SAFETY: the reserve's blocks stay allocated for the allocator's lifetime.
             let header = unsafe { Header::at(block) };
@@ -429,11 +502,84 @@ impl Allocator {
             header
                 .word
                 .store(word.with_state(STATE_LIVE).0, Ordering::Relaxed);
-            lane.note_high_water_after_pop(left);
+            if taken.sample {
+                lane.note_high_water();
+            }
             // SAFETY: `block` is one of our blocks.
             return Ok(unsafe { payload_of(block) });
         }
         self.get_from_pool(lane)
+    }
+
+    /// A get above `DISPATCH_LEVEL`. It must stop whether the reserve or the block pool would
+    /// serve it, and the same way: so first the block pool is asked, whose own IRQL check
+    /// stops the system with the platform's code (`BAD_POOL_CALLER` 0x08; under Verifier
+    /// 0xC4 / 0x02 — the emulator always checks, the kernel's pool does when the lookaside
+    /// list goes to pool, as it always does under Verifier); if it hands out a block (a
+    /// lookaside hit checks nothing), the allocator stops with `BAD_POOL_CALLER` 0x08 and the
+    /// pool's parameters (p2 IRQL, p3 `NonPagedPoolNx`, p4 block size), what the pool raises
+    /// without Verifier. The probe's block is never given back: the system is stopping.
+    #[cold]
+    #[inline(never)]
+    fn get_above_dispatch(&self, lane: &Lane, irql: Irql) -> ! {
+        // SAFETY: `whole` is this live object's `Object<P>`, matching `ops`.
+        let _probe = unsafe { (self.ops.alloc_block)(self.whole, lane.kind) };
+        self.bug_check(
+            bugcheck::BAD_POOL_CALLER,
+            [
+                BAD_POOL_CALLER_ALLOC_IRQL,
+                usize::from(irql),
+                NON_PAGED_POOL_NX,
+                HEADER_SIZE + lane.payload,
+            ],
+        )
+    }
+
+    /// A put (`PutBuffer` of `payload`, `PutMessage` of a chain starting at `payload`) above
+    /// `DISPATCH_LEVEL`. A live pool block of ours goes to the block pool's free, as a put at
+    /// a legal IRQL would, so the platform's own check stops the system (`BAD_POOL_CALLER`
+    /// 0x09; under Verifier 0xC4 / 0x12); a reserve block (or a null chain, or a free
+    /// that returns) stops here with `BAD_POOL_CALLER` 0x09 and the pool's parameters (p2
+    /// IRQL, p3 `NonPagedPoolNx`, p4 the block, header included; 0 for a null chain). A
+    /// reserve block is left as it was (live, its holder's): nothing changes before the stop.
+    ///
+    /// # Safety
+    /// As [`Self::put_buffer`] for a non-null `payload`.
+    #[cold]
+    #[inline(never)]
+    unsafe fn put_above_dispatch(&self, lane: &Lane, payload: *mut u8, irql: Irql) -> ! {
+        let addr = payload as usize;
+        let mut block_addr = 0;
+        if let Some(p) = NonNull::new(payload)
+            && addr.is_multiple_of(HEADER_SIZE)
+            && addr >= HEADER_SIZE
+        {
+            block_addr = addr - HEADER_SIZE;
+            // SAFETY: 16-aligned, non-null, and per the caller the 16 bytes before `payload`
+            // are readable; only atomic loads here.
+            let header =
+                unsafe { Header::at(NonNull::new_unchecked(payload.wrapping_sub(HEADER_SIZE))) };
+            let word = header.load();
+            if word.belongs_to(self.identity, lane.kind)
+                && word.state() == STATE_LIVE
+                && word.slot() == NO_SLOT
+                && header.owner.load(Ordering::Relaxed) == self.identity.owner
+            {
+                // SAFETY: per the caller; `claim` re-validates and makes the block ours.
+                let (block, _) = unsafe { self.claim(lane, p) };
+                // SAFETY: a pool block of this lane, claimed by this thread.
+                unsafe { self.free_pool_block(lane, block) };
+            }
+        }
+        self.bug_check(
+            bugcheck::BAD_POOL_CALLER,
+            [
+                BAD_POOL_CALLER_FREE_IRQL,
+                usize::from(irql),
+                NON_PAGED_POOL_NX,
+                block_addr,
+            ],
+        )
     }
 
     #[cold]
@@ -514,12 +660,13 @@ impl Allocator {
     ///
     /// # Safety
     /// As [`Self::put_buffer`].
+    /// `cpu` is the processor the put runs on (from [`Self::enter`]).
     #[inline]
-    pub(crate) unsafe fn put(&self, lane: &Lane, payload: NonNull<u8>) {
+    pub(crate) unsafe fn put(&self, lane: &Lane, payload: NonNull<u8>, cpu: u32) {
         // SAFETY: per the caller.
         let (block, word) = unsafe { self.claim(lane, payload) };
         // SAFETY: `claim` moved the block from LIVE to FREE on this thread: it is ours.
-        unsafe { self.recycle(lane, block, word) };
+        unsafe { self.recycle(lane, block, word, cpu) };
     }
 
     /// Validates `payload` as a live block of `lane` and marks it `FREE` (by CAS). Bug checks
@@ -561,7 +708,7 @@ impl Allocator {
             || lane
                 .slots()
                 .get(usize::from(slot))
-                .is_some_and(|s| s.item == block.as_ptr());
+                .is_some_and(|s| s.item.block == block.as_ptr());
         if !slot_ok || header.owner.load(Ordering::Relaxed) != self.identity.owner {
             self.refuse(lane, payload, word.0, Refused::Foreign);
         }
@@ -591,20 +738,22 @@ impl Allocator {
         }
     }
 
-    /// Gives a block that [`Self::claim`] marked `FREE` back to the reserve or the pool.
+    /// Gives a block that [`Self::claim`] marked `FREE` back to the reserve (the stack of
+    /// processor `cpu`) or the pool.
     ///
     /// # Safety
     /// `block`/`word` came from a `claim` on this thread and the block was not recycled since.
     #[inline(always)]
-    pub(crate) unsafe fn recycle(&self, lane: &Lane, block: NonNull<u8>, word: Word) {
+    pub(crate) unsafe fn recycle(&self, lane: &Lane, block: NonNull<u8>, word: Word, cpu: u32) {
         let slot = word.slot();
         if slot != NO_SLOT {
             if self.poison {
                 // SAFETY: the block is ours (claimed) until pushed.
                 unsafe { lane_payload_mut(lane, block) }.fill(POISON_BYTE);
             }
-            // `claim` checked that `slot` is this block's reserve slot.
-            lane.reserve.push(lane.slots(), usize::from(slot));
+            // `claim` checked that `slot` is this block's reserve slot (so the reserve has
+            // stacks and the push succeeds).
+            lane.reserve().give(cpu, usize::from(slot));
         } else {
             // SAFETY: a pool block (`NO_SLOT`) claimed by this thread, as required.
             unsafe { self.free_pool_block(lane, block) };
@@ -685,12 +834,14 @@ struct LaneSpec {
     poison: bool,
 }
 
-/// Builds one lane: allocates its slot array and fills its reserve from `pool`.
+/// Builds one lane: allocates its reserve memory (`processors` stacks, then the slots) and
+/// fills the reserve from `pool`.
 fn build_lane<P: Platform>(
     platform: &P,
     pool: &P::BlockPool,
     identity: Identity,
     spec: LaneSpec,
+    processors: u32,
 ) -> Result<Lane, NtStatus> {
     let LaneSpec {
         kind,
@@ -702,26 +853,41 @@ fn build_lane<P: Platform>(
     let mut lane = Lane {
         kind,
         payload,
-        slots: NonNull::<Slot<*mut u8>>::dangling().as_ptr(),
+        slots: NonNull::<Slot<Item>>::dangling().as_ptr(),
+        stacks: NonNull::<PerCpu>::dangling().as_ptr(),
+        cpus: 0,
         reserve_cap: 0,
         pool_cap: max - u32::from(reserve),
+        mem: ptr::null_mut(),
         _pad0: [0; 64],
-        reserve: IndexStack::new(),
-        _pad1: [0; 64],
         pool_out: AtomicU32::new(0),
         high_water: AtomicU32::new(0),
         pool_misses: AtomicU64::new(0),
         failures: AtomicU64::new(0),
+        moved: AtomicU64::new(0),
     };
     if reserve == 0 {
         return Ok(lane);
     }
     let n = usize::from(reserve);
-    let bytes = n * size_of::<Slot<*mut u8>>();
-    let slots = platform
+    let cpus = processors.clamp(1, MAX_PROCESSORS) as usize;
+    // The pool guarantees 16-byte alignment only: room to align the stacks up.
+    let bytes = cpus * size_of::<PerCpu>() + n * SLOT_SIZE + (RESERVE_ALIGN - 1);
+    let mem = platform
         .pool_alloc(bytes, TAG_RESERVE)
-        .ok_or(STATUS_INSUFFICIENT_RESOURCES)?
-        .cast::<Slot<*mut u8>>();
+        .ok_or(STATUS_INSUFFICIENT_RESOURCES)?;
+    let skew = mem.as_ptr().align_offset(RESERVE_ALIGN);
+    // SAFETY: `skew < RESERVE_ALIGN`, within the slack allocated; the stacks then the slots
+    // fit in the rest (sizes above), and both are suitably aligned (RESERVE_ALIGN is a
+    // multiple of both alignments, and so is every stack's size).
+    let (stacks, slots) = unsafe {
+        let stacks = mem.add(skew).cast::<PerCpu>();
+        (stacks, stacks.add(cpus).cast::<Slot<Item>>())
+    };
+    for k in 0..cpus {
+        // SAFETY: `k < cpus`, inside the stacks' part of `mem`, which nothing references yet.
+        unsafe { stacks.add(k).write(PerCpu::new()) };
+    }
     let mut filled = 0;
     while filled < n {
         let Some(block) = pool.alloc() else { break };
@@ -735,45 +901,47 @@ fn build_lane<P: Platform>(
             // SAFETY: the block is ours.
             unsafe { lane_payload_mut(&lane, block) }.fill(POISON_BYTE);
         }
+        let item = Item {
+            block: block.as_ptr(),
+            _pad: [0; 48],
+        };
         // SAFETY: `filled < n`, inside the `n`-slot array, which nothing else references yet.
-        unsafe { slots.add(filled).write(Slot::new(block.as_ptr())) };
+        unsafe { slots.add(filled).write(Slot::new(item)) };
         filled += 1;
     }
     if filled < n {
         for i in 0..filled {
             // SAFETY: slot `i` was written above with a block from `pool`, not freed since.
             unsafe {
-                let block = (*slots.add(i).as_ptr()).item;
+                let block = (*slots.add(i).as_ptr()).item.block;
                 pool.free(NonNull::new_unchecked(block));
             }
         }
         // SAFETY: from `pool_alloc` with TAG_RESERVE just above; nothing references it.
-        unsafe { platform.pool_free(slots.cast(), TAG_RESERVE) };
+        unsafe { platform.pool_free(mem, TAG_RESERVE) };
         return Err(STATUS_INSUFFICIENT_RESOURCES);
     }
     lane.slots = slots.as_ptr();
+    lane.stacks = stacks.as_ptr();
+    lane.cpus = cpus as u32;
     lane.reserve_cap = reserve;
-    let view = lane.slots();
-    for i in (0..n).rev() {
-        lane.reserve.push(view, i);
-    }
+    lane.mem = mem.as_ptr();
+    lane.reserve().fill();
     Ok(lane)
 }
 
 /// Frees a lane built by [`build_lane`] that never became part of an object.
 fn drop_lane<P: Platform>(platform: &P, pool: &P::BlockPool, lane: Lane) {
-    let slots = lane.slots();
-    while let Some(i) = lane.reserve.pop(slots) {
-        if let Some(block) = slots.get(i).and_then(|s| NonNull::new(s.item)) {
+    let reserve = lane.reserve();
+    while let Some(i) = reserve.drain_one() {
+        if let Some(block) = lane.block(i) {
             // SAFETY: a reserve block of `pool`, free, leaving the stack for good.
             unsafe { pool.free(block) };
         }
     }
-    if lane.reserve_cap != 0
-        && let Some(p) = NonNull::new(lane.slots.cast_mut())
-    {
+    if let Some(p) = NonNull::new(lane.mem) {
         // SAFETY: from `pool_alloc(.., TAG_RESERVE)` in `build_lane`; unused from here.
-        unsafe { platform.pool_free(p.cast(), TAG_RESERVE) };
+        unsafe { platform.pool_free(p, TAG_RESERVE) };
     }
 }
 
@@ -788,6 +956,7 @@ pub fn new_allocator<P: Platform>(
     cfg: AllocatorConfig,
 ) -> Result<ComPtr<IAllocatorMxf>, NtStatus> {
     cfg.validate()?;
+    let processors = platform.processor_count();
     let event_pool = platform.new_block_pool(HEADER_SIZE + DMUS_KERNEL_EVENT_SIZE, TAG_EVENTS)?;
     let buffer_pool =
         platform.new_block_pool(HEADER_SIZE + usize::from(cfg.buffer_size), TAG_BUFFERS)?;
@@ -810,6 +979,7 @@ pub fn new_allocator<P: Platform>(
             max: cfg.max_events,
             poison: cfg.poison_freed,
         },
+        processors,
     );
     let buffers = build_lane(
         &platform,
@@ -822,6 +992,7 @@ pub fn new_allocator<P: Platform>(
             max: cfg.max_buffers,
             poison: cfg.poison_freed,
         },
+        processors,
     );
     let (events, buffers) = match (events, buffers) {
         (Ok(e), Ok(b)) => (e, b),
