@@ -120,6 +120,16 @@ fn round_trip(sysex_len: usize) {
     // Bytes beyond one service budget wait for the group's 100 ns delayed service.
     assert!(ls.latency_max < MS, "latency {}", ls.latency_max);
     assert_eq!(ls.latency_samples, cs.bursts);
+    // Zero-copy bursts of up to one loopback buffer, fed straight from its chunks: within a
+    // service every burst but the last is full, so no more than one short burst per service.
+    let burst_max = u64::from(MiniportConfig::DEFAULT.loopback.allocator.buffer_size);
+    assert!(
+        cs.bursts <= cs.bytes_read / burst_max + cs.services,
+        "{} bursts for {} bytes in {} services",
+        cs.bursts,
+        cs.bytes_read,
+        cs.services
+    );
     assert!(
         TestPort::get(&port)
             .notifies
