@@ -10,23 +10,31 @@
 //! this shared machine hits them alike); the table shows the median and the min over rounds,
 //! and the ratios use medians (min-based ratios in brackets).
 //!
-//! The platform is `mxf-kemu` with Verifier and special pool off. The measured loops run
-//! entirely on reserve hits, which never call the platform, and inside one
-//! `at_irql(DISPATCH_LEVEL, ..)` per thread (kemu's IRQL bookkeeping is a thread-local, but
-//! it is not even in the loop): what is timed is the allocator's own code.
+//! The platform is `mxf-kemu` with Verifier and special pool off and 4 emulated processors.
+//! The measured loops run entirely on reserve hits and inside one `at_irql(DISPATCH_LEVEL, ..)`
+//! per thread; every get and put calls the platform once (IRQL check + current processor,
+//! two thread-local reads in kemu). Thread `t` of a measurement is pinned to emulated
+//! processor `t` (`Emu::set_current_processor`), so with 2 threads the allocator's two
+//! threads use two different per-processor reserve stacks, as two CPUs would.
 //!
 //! Baselines:
 //! - `raw 16-byte-CAS stack`: a Treiber stack of pointers with a `{ptr, tag}` head changed by
 //!   `lock cmpxchg16b` — pop + push, the floor of a lookaside (SLIST) hit; once inlined into
 //!   the loop (the strict floor) and once through `extern "system"` function pointers, the
 //!   call shape of our vtable (and of the kernel, where `InterlockedPopEntrySList` is a call);
+//!   all threads share the one stack (what a single shared reserve head does);
+//! - `raw 16-byte-CAS stack, one per thread`: the same inlined loop, each thread on its own
+//!   stack (own cache lines): the floor of a per-processor design;
+//! - `platform enter x2`: the two `enter` calls a get+put pair makes (IRQL check + current
+//!   processor through a function pointer, as the allocator does): the cost of the IRQL
+//!   check and the processor lookup on this platform;
 //! - `heap Box<[u8; 40]>`: the global allocator's alloc + free of an event-sized block;
 //! - `locked free list`: `std::sync::Mutex<Vec<*mut u8>>` pop + push.
 
 use mxf_abi::IAllocatorMxf;
 use mxf_core::alloc::{Allocator, AllocatorConfig, new_allocator};
 use mxf_core::com::ComPtr;
-use mxf_core::platform::DISPATCH_LEVEL;
+use mxf_core::platform::{DISPATCH_LEVEL, Platform};
 use mxf_kemu::{Emu, EmuConfig};
 use std::hint::black_box;
 use std::sync::{Arc, Barrier, Mutex};
@@ -45,20 +53,23 @@ fn env(name: &str, default: u64, smoke_default: u64) -> u64 {
         .unwrap_or(default)
 }
 
-/// Wall time of `threads` threads each running `body(n)` at once (released together by a
+/// A measured loop: `body(n, t)` runs `n` pairs as thread `t` of the measurement.
+type Body = dyn Fn(u64, usize) + Sync;
+
+/// Wall time of `threads` threads each running `body(n, t)` at once (released together by a
 /// barrier; thread creation is outside the timed span); returns ns per pair per thread. Each
 /// thread reads the clock itself around its loop (a main thread reading it could be
 /// descheduled past the whole run on this shared machine); the span is first start to last
 /// end.
-fn measure(threads: usize, n: u64, body: &'static (dyn Fn(u64) + Sync)) -> f64 {
+fn measure(threads: usize, n: u64, body: &'static Body) -> f64 {
     let barrier = Arc::new(Barrier::new(threads));
     let hs: Vec<_> = (0..threads)
-        .map(|_| {
+        .map(|t| {
             let b = barrier.clone();
             std::thread::spawn(move || {
                 b.wait();
                 let t0 = Instant::now();
-                body(n);
+                body(n, t);
                 (t0, Instant::now())
             })
         })
@@ -92,7 +103,7 @@ mod raw {
     }
 
     /// `{ptr, tag}` changed only by `lock cmpxchg16b`.
-    #[repr(C, align(16))]
+    #[repr(C, align(128))]
     pub struct Stack {
         ptr: AtomicU64,
         tag: AtomicU64,
@@ -246,7 +257,8 @@ fn run() {
     // Our allocator, through the vtable.
     let msg = {
         let (emu, a) = (emu.clone(), shared.clone());
-        move |n: u64| {
+        move |n: u64, t: usize| {
+            emu.set_current_processor(t as u32);
             emu.at_irql(DISPATCH_LEVEL, || {
                 for _ in 0..n {
                     let e = a.0.get_message().unwrap();
@@ -258,7 +270,8 @@ fn run() {
     };
     let buf = {
         let (emu, a) = (emu.clone(), shared.clone());
-        move |n: u64| {
+        move |n: u64, t: usize| {
+            emu.set_current_processor(t as u32);
             emu.at_irql(DISPATCH_LEVEL, || {
                 for _ in 0..n {
                     let b = a.0.get_buffer().unwrap();
@@ -270,17 +283,43 @@ fn run() {
     };
     // Baselines.
     let stack: &'static raw::Stack = Box::leak(Box::new(raw::Stack::new(raw::nodes(256))));
-    let raw_inline = move |n: u64| {
+    let raw_inline = move |n: u64, _: usize| {
         for _ in 0..n {
             let p = stack.pop();
             stack.push(black_box(p));
+        }
+    };
+    let own: &'static [raw::Stack; 2] = Box::leak(Box::new([
+        raw::Stack::new(raw::nodes(128)),
+        raw::Stack::new(raw::nodes(128)),
+    ]));
+    let raw_per_thread = move |n: u64, t: usize| {
+        let stack = &own[t % 2];
+        for _ in 0..n {
+            let p = stack.pop();
+            stack.push(black_box(p));
+        }
+    };
+    // The allocator's `enter` for kemu, through a function pointer as the allocator calls it.
+    let enter: &'static EnterFn = Box::leak(Box::new(emu_enter as EnterFn));
+    let enter_x2 = {
+        let emu = emu.clone();
+        move |n: u64, t: usize| {
+            emu.set_current_processor(t as u32);
+            let f = black_box(enter);
+            emu.at_irql(DISPATCH_LEVEL, || {
+                for _ in 0..n {
+                    black_box(f(black_box(&emu)).ok());
+                    black_box(f(black_box(&emu)).ok());
+                }
+            })
         }
     };
     let calls: &'static (raw::PopFn, raw::PushFn) = Box::leak(Box::new((
         raw::pop_call as raw::PopFn,
         raw::push_call as raw::PushFn,
     )));
-    let raw_called = move |n: u64| {
+    let raw_called = move |n: u64, _: usize| {
         let calls = black_box(calls);
         for _ in 0..n {
             // SAFETY: `stack` is live ('static) and every popped node is pushed back once.
@@ -290,13 +329,13 @@ fn run() {
             }
         }
     };
-    let heap = |n: u64| {
+    let heap = |n: u64, _: usize| {
         for _ in 0..n {
             drop(black_box(Box::new([0u8; 40])));
         }
     };
     let list: &'static Mutex<Vec<usize>> = Box::leak(Box::new(Mutex::new((0..256).collect())));
-    let locked = move |n: u64| {
+    let locked = move |n: u64, _: usize| {
         for _ in 0..n {
             let p = list.lock().unwrap().pop().unwrap();
             list.lock().unwrap().push(black_box(p));
@@ -310,7 +349,7 @@ fn run() {
         "mxf-core allocator benchmark: {n} pairs per measurement, {rounds} rounds after a \
          warm-up; each round measures every candidate once (1 thread, then 2 threads)"
     );
-    let cands: [(&str, &'static (dyn Fn(u64) + Sync)); 6] = [
+    let cands: [(&str, &'static Body); 8] = [
         ("GetMessage+PutMessage (vtable)", unsafe_static(&msg)),
         ("GetBuffer+PutBuffer (vtable)", unsafe_static(&buf)),
         ("raw 16-byte-CAS stack, inlined", unsafe_static(&raw_inline)),
@@ -320,6 +359,11 @@ fn run() {
         ),
         ("heap Box<[u8; 40]> alloc+free", unsafe_static(&heap)),
         ("locked free list (Mutex<Vec>)", unsafe_static(&locked)),
+        (
+            "raw CAS16 stack, one per thread",
+            unsafe_static(&raw_per_thread),
+        ),
+        ("platform enter x2 (IRQL + cpu)", unsafe_static(&enter_x2)),
     ];
     let mut one = vec![Vec::new(); cands.len()];
     let mut two = vec![Vec::new(); cands.len()];
@@ -369,16 +413,43 @@ fn run() {
         );
     }
     println!(
-        "  2-thread throughput vs 1 thread: messages {:.2}x, buffers {:.2}x, raw stack {:.2}x \
-         (goal >= 1x)",
-        scale[0], scale[1], scale[2]
+        "  IRQL check + processor lookup (2 platform calls per pair): {:.2} ns median [{:.2} \
+         min] of the {:.2} ns message pair",
+        med[7], mins[7], med[0]
+    );
+    println!(
+        "  2-thread throughput vs 1 thread (each thread on its own emulated processor), \
+         medians: messages {:.2}x, buffers {:.2}x (goal >= 1x); baselines: shared raw stack \
+         {:.2}x, raw stack per thread {:.2}x",
+        scale[0], scale[1], scale[2], scale[6]
+    );
+    let min_scale = |i: usize| 2.0 * mins[i] / min(&two[i]);
+    println!(
+        "  same from mins: messages {:.2}x, buffers {:.2}x; shared raw stack {:.2}x, raw stack \
+         per thread {:.2}x",
+        min_scale(0),
+        min_scale(1),
+        min_scale(2),
+        min_scale(6)
     );
     let s = Allocator::from_com(&alloc).expect("ours").stats();
     assert_eq!(s.outstanding_events + s.outstanding_buffers, 0);
     assert_eq!(s.pool_misses, 0, "the timed loops ran on reserve hits only");
-    drop((msg, buf, shared));
+    drop((msg, buf, enter_x2, shared));
     drop(alloc);
     emu.unload().expect("clean unload");
+}
+
+type EnterFn = fn(&Emu) -> Result<u32, u8>;
+
+/// What the allocator's `enter` does on kemu: the IRQL check, then the current processor.
+fn emu_enter(e: &Emu) -> Result<u32, u8> {
+    let irql = e.current_irql();
+    if irql > DISPATCH_LEVEL {
+        Err(irql)
+    } else {
+        Ok(e.current_processor())
+    }
 }
 
 /// A `ComPtr` shared by the benchmark threads (ComPtr is Send + Sync).
@@ -386,7 +457,7 @@ struct SendPtr(ComPtr<IAllocatorMxf>);
 
 /// Extends a borrow of a closure that lives until `run` returns, which outlives every
 /// measurement thread (each is joined inside `measure`).
-fn unsafe_static(f: &(dyn Fn(u64) + Sync)) -> &'static (dyn Fn(u64) + Sync) {
+fn unsafe_static(f: &Body) -> &'static Body {
     // SAFETY: see above: all threads using the reference are joined before `f` is dropped.
     unsafe { std::mem::transmute(f) }
 }

@@ -246,6 +246,53 @@ fn get_message_above_dispatch_level_under_verifier_is_the_verifier_irql_check() 
 }
 
 #[test]
+fn get_message_above_dispatch_level_served_by_the_reserve_is_bad_pool_caller_too() {
+    let r = expect_bugcheck_in_child(
+        "get_message_above_dispatch_level_served_by_the_reserve_is_bad_pool_caller_too",
+        || {
+            // The reserve has events: the block pool would not be needed.
+            let emu = emu();
+            let p = raw_allocator(emu.clone(), small_cfg());
+            emu.raise_irql(HIGH_LEVEL);
+            let mut e = ptr::null_mut();
+            // SAFETY: a live allocator, a valid out-pointer; the IRQL is the bug under test.
+            unsafe { ((*(*p).vtbl).get_message)(p, &mut e) };
+        },
+    );
+    assert_eq!(r.code, BAD_POOL_CALLER, "{r}");
+    assert_eq!(
+        r.params,
+        [
+            c2::ALLOC_IRQL,
+            HIGH_LEVEL.into(),
+            NON_PAGED_POOL_NX,
+            EVENT_BLOCK
+        ],
+        "{r}"
+    );
+}
+
+#[test]
+fn put_buffer_of_a_reserve_buffer_above_dispatch_level_under_verifier_is_bad_pool_caller() {
+    let r = expect_bugcheck_in_child(
+        "put_buffer_of_a_reserve_buffer_above_dispatch_level_under_verifier_is_bad_pool_caller",
+        || {
+            let emu = emu_verifier();
+            let p = raw_allocator(emu.clone(), small_cfg());
+            let mut b = ptr::null_mut();
+            // SAFETY: a live allocator, a valid out-pointer.
+            unsafe { ((*(*p).vtbl).get_buffer)(p, &mut b) };
+            emu.raise_irql(3);
+            // SAFETY: our buffer; the IRQL is the bug under test.
+            unsafe { ((*(*p).vtbl).put_buffer)(p, b) };
+        },
+    );
+    assert_eq!(r.code, BAD_POOL_CALLER, "{r}");
+    assert_pointer(&r, 3);
+    assert_eq!(r.params[..3], [c2::FREE_IRQL, 3, NON_PAGED_POOL_NX], "{r}");
+}
+
+#[test]
 fn the_final_release_above_passive_level_stops_when_it_deletes_the_block_pools() {
     // Deleting a block pool is PASSIVE_LEVEL-only on the platform seam, and the final
     // Release deletes two: a caller must not drop its last reference at raised IRQL.
@@ -290,6 +337,12 @@ impl Platform for ReleaseDuringTeardown {
     }
     fn lower_irql(&self, old: Irql) {
         self.emu.lower_irql(old)
+    }
+    fn processor_count(&self) -> u32 {
+        self.emu.processor_count()
+    }
+    fn current_processor(&self) -> u32 {
+        self.emu.current_processor()
     }
     fn pool_alloc(&self, size: usize, tag: PoolTag) -> Option<NonNull<u8>> {
         self.emu.pool_alloc(size, tag)

@@ -402,6 +402,22 @@ impl Allocator {
         }
     }
 
+    /// How many per-processor reserve stacks `kind` has (0 without a reserve): the
+    /// platform's processor count at creation, capped at `MAX_PROCESSORS`.
+    pub fn reserve_processors(&self, kind: Kind) -> u32 {
+        self.lane(kind).cpus
+    }
+
+    /// Free reserve blocks of `kind` on processor `cpu`'s stack now (a snapshot); `None` if
+    /// there is no such stack.
+    pub fn reserve_free_on(&self, kind: Kind, cpu: u32) -> Option<u32> {
+        let lane = self.lane(kind);
+        lane.reserve()
+            .cpus
+            .get(cpu as usize)
+            .map(|c| c.stack.len() as u32)
+    }
+
     /// The event block pool's own counters.
     pub fn event_pool_stats(&self) -> BlockPoolStats {
         // SAFETY: `whole` is this live object's `Object<P>`, matching `ops`.
