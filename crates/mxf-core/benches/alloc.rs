@@ -37,7 +37,8 @@ use mxf_core::com::ComPtr;
 use mxf_core::platform::{DISPATCH_LEVEL, Platform};
 use mxf_kemu::{Emu, EmuConfig};
 use std::hint::black_box;
-use std::sync::{Arc, Barrier, Mutex};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 /// `cargo bench` passes `--bench`; anything else is a smoke run with few iterations.
@@ -56,18 +57,22 @@ fn env(name: &str, default: u64, smoke_default: u64) -> u64 {
 /// A measured loop: `body(n, t)` runs `n` pairs as thread `t` of the measurement.
 type Body = dyn Fn(u64, usize) + Sync;
 
-/// Wall time of `threads` threads each running `body(n, t)` at once (released together by a
-/// barrier; thread creation is outside the timed span); returns ns per pair per thread. Each
-/// thread reads the clock itself around its loop (a main thread reading it could be
-/// descheduled past the whole run on this shared machine); the span is first start to last
-/// end.
+/// Wall time of `threads` threads each running `body(n, t)` at once; returns ns per pair per
+/// thread. Thread creation is outside the timed span, and the threads are released together
+/// by a *spinning* barrier (a sleeping one lets the second thread start late — on this VM an
+/// idle vCPU can take milliseconds to wake — which would time two threads running one after
+/// the other). Each thread reads the clock itself around its loop; the span is first start to
+/// last end.
 fn measure(threads: usize, n: u64, body: &'static Body) -> f64 {
-    let barrier = Arc::new(Barrier::new(threads));
+    let ready = Arc::new(AtomicUsize::new(0));
     let hs: Vec<_> = (0..threads)
         .map(|t| {
-            let b = barrier.clone();
+            let ready = ready.clone();
             std::thread::spawn(move || {
-                b.wait();
+                ready.fetch_add(1, Ordering::AcqRel);
+                while ready.load(Ordering::Acquire) < threads {
+                    std::hint::spin_loop();
+                }
                 let t0 = Instant::now();
                 body(n, t);
                 (t0, Instant::now())
