@@ -14,7 +14,9 @@ pub struct AllocatorConfig {
     pub buffer_size: u16,
     /// Events taken from the block pool at creation and kept for the allocator's lifetime
     /// (at most 65535): `GetMessage` serves from them first, so the capture path never
-    /// starts out empty and does not depend on the block pool while they last.
+    /// starts out empty and does not depend on the block pool while they last. In all, not
+    /// per processor: they start spread over the processors' reserve stacks and a get on any
+    /// processor reaches every free one (see [`reserve`](super::reserve)).
     pub reserve_events: u16,
     /// Buffers kept the same way (at most 65535).
     pub reserve_buffers: u16,

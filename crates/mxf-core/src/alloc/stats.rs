@@ -14,7 +14,8 @@ pub struct AllocatorStats {
     pub buffer_gets: u64,
     /// Buffers recycled (`PutBuffer` and buffers of events given to `PutMessage`).
     pub buffer_puts: u64,
-    /// Gets (events and buffers) served from the reserve, without touching the block pool.
+    /// Gets (events and buffers) served from the reserve (any processor's stack), without
+    /// touching the block pool.
     pub reserve_hits: u64,
     /// Gets (events and buffers) served by the block pool (the reserve was empty).
     pub pool_misses: u64,
@@ -24,9 +25,11 @@ pub struct AllocatorStats {
     pub outstanding_events: u32,
     /// Buffers handed out and not yet recycled.
     pub outstanding_buffers: u32,
-    /// Most events outstanding at once so far.
+    /// Most events outstanding at once so far. Sampled, not tracked on every call (see
+    /// [`reserve`](super::reserve)): exact while one processor makes all the calls; with
+    /// several processors at once it may miss a peak they reach together.
     pub high_water_events: u32,
-    /// Most buffers outstanding at once so far.
+    /// Most buffers outstanding at once so far (sampled as `high_water_events`).
     pub high_water_buffers: u32,
     /// Events waiting in the reserve now.
     pub reserve_free_events: u32,
