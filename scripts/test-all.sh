@@ -32,6 +32,11 @@ report() {
     printf '\n==== time per stage\n'
     printf '%s\n' "${TIMES[@]}"
     printf '%6ds  total\n' "$SECONDS"
+    # The closing line: the host test count, summed over every test binary of `cargo test`.
+    if [ -n "${TEST_LOG:-}" ] && [ -f "$TEST_LOG" ]; then
+        awk '/^test result: /{p+=$4; f+=$6} END{printf "tests: %d passed, %d failed\n", p, f}' "$TEST_LOG"
+        rm -f "$TEST_LOG"
+    fi
 }
 trap report EXIT
 
@@ -47,7 +52,8 @@ RUSTFLAGS="--cfg mxf_winmm_check" \
     --target-dir "$TARGET_DIR/winmm-check" -- -D warnings
 
 stage "tests (host: core, emulator, loopback, layouts vs mingw-w64, C caller)"
-cargo test --workspace --locked
+TEST_LOG=$(mktemp)
+cargo test --workspace --locked 2>&1 | tee "$TEST_LOG"
 
 stage "loom model of the allocator's lock-free reserve stack"
 RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR="$TARGET_DIR/loom" \
