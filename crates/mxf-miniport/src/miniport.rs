@@ -64,15 +64,14 @@ use core::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
 use mxf_abi::{
     DmusStreamType, Guid, IAllocatorMxf, IID_IMINIPORT, IID_IMINIPORT_DMUS, IID_IUNKNOWN,
     IMasterClock, IMiniport, IMiniportDMus, IMiniportDMusVtbl, IMiniportVtbl, IMxf, IPortDMus,
-    IServiceGroup, IUnknown, IUnknownVtbl, KSDATAFORMAT_SUBTYPE_DIRECTMUSIC,
-    KSDATAFORMAT_SUBTYPE_MIDI, KSDATAFORMAT_TYPE_MUSIC, KsDataFormat, KsDataRange, NtStatus,
-    PResourceList, PcFilterDescriptorPtr, PoolType, STATUS_INSUFFICIENT_RESOURCES,
-    STATUS_INVALID_DEVICE_REQUEST, STATUS_INVALID_DEVICE_STATE, STATUS_INVALID_PARAMETER,
-    STATUS_NOT_SUPPORTED, STATUS_SUCCESS,
+    IServiceGroup, IUnknown, KSDATAFORMAT_SUBTYPE_DIRECTMUSIC, KSDATAFORMAT_SUBTYPE_MIDI,
+    KSDATAFORMAT_TYPE_MUSIC, KsDataFormat, KsDataRange, NtStatus, PResourceList,
+    PcFilterDescriptorPtr, PoolType, STATUS_INSUFFICIENT_RESOURCES, STATUS_INVALID_DEVICE_REQUEST,
+    STATUS_INVALID_DEVICE_STATE, STATUS_INVALID_PARAMETER, STATUS_NOT_SUPPORTED, STATUS_SUCCESS,
 };
-use mxf_core::com::{ComPtr, RefCount};
+use mxf_core::com::{self, ComObject, ComPtr, RefCount};
 use mxf_core::loopback::{Loopback, LoopbackConfig, LoopbackStats};
-use mxf_core::platform::{LogLevel, Platform, PoolTag, SpinLock};
+use mxf_core::platform::{Platform, PoolTag, SpinLock};
 use mxf_core::render::RenderConfig;
 use mxf_core::service::{ServiceGroupExt, new_service_group};
 
@@ -171,7 +170,7 @@ impl<P: Platform> core::ops::Deref for MiniportRef<P> {
 impl<P: Platform> Drop for MiniportRef<P> {
     fn drop(&mut self) {
         // SAFETY: we give up the reference we own.
-        unsafe { Miniport::<P>::release(self.ptr.as_ptr().cast()) };
+        unsafe { com::release::<Miniport<P>>(self.ptr.as_ptr().cast()) };
     }
 }
 
@@ -273,11 +272,7 @@ pub fn loopback_allocator_stats<P: Platform>(
 impl<P: Platform> Miniport<P> {
     const VTBL: IMiniportDMusVtbl = IMiniportDMusVtbl {
         base: IMiniportVtbl {
-            base: IUnknownVtbl {
-                query_interface: Self::query_interface,
-                add_ref: Self::add_ref,
-                release: Self::release,
-            },
+            base: com::unknown_vtbl::<Self>(),
             get_description: Self::get_description,
             data_range_intersection: Self::data_range_intersection,
         },
@@ -285,13 +280,6 @@ impl<P: Platform> Miniport<P> {
         service: Self::service,
         new_stream: Self::new_stream,
     };
-
-    /// # Safety
-    /// `this` is an interface pointer to a live `Miniport<P>`, valid for `'a`.
-    unsafe fn obj<'a, T>(this: *mut T) -> &'a Self {
-        // SAFETY: per the caller; the interface pointer is the object pointer.
-        unsafe { &*this.cast::<Self>() }
-    }
 
     /// Registers the live render stream for kicks.
     pub(crate) fn set_render_slot(&self, stream: *const c_void) {
@@ -327,79 +315,6 @@ impl<P: Platform> Miniport<P> {
         // destruction (which cannot run while `&self` is borrowed). Borrowed, not released.
         let port = ManuallyDrop::new(unsafe { ComPtr::from_raw(port) });
         port.notify(&self.group);
-    }
-
-    unsafe extern "system" fn query_interface(
-        this: *mut IUnknown,
-        iid: *const Guid,
-        out: *mut *mut c_void,
-    ) -> NtStatus {
-        if out.is_null() {
-            return STATUS_INVALID_PARAMETER;
-        }
-        if iid.is_null() {
-            // SAFETY: non-null out-pointer from the caller.
-            unsafe { out.write_unaligned(ptr::null_mut()) };
-            return STATUS_INVALID_PARAMETER;
-        }
-        // SAFETY: a non-null REFIID points to a GUID.
-        let iid = unsafe { iid.read_unaligned() };
-        if iid == IID_IUNKNOWN
-            || iid == IID_IMINIPORT
-            || iid == IID_IMINIPORT_DMUS
-            || iid == IID_MXF_PRIVATE_MINIPORT
-        {
-            // SAFETY: COM contract.
-            unsafe { Self::obj(this) }.refs.add_ref();
-            // SAFETY: non-null out-pointer; all interfaces at offset 0.
-            unsafe { out.write_unaligned(this.cast()) };
-            STATUS_SUCCESS
-        } else {
-            // SAFETY: as above.
-            unsafe { out.write_unaligned(ptr::null_mut()) };
-            STATUS_INVALID_PARAMETER
-        }
-    }
-
-    unsafe extern "system" fn add_ref(this: *mut IUnknown) -> u32 {
-        // SAFETY: COM contract.
-        unsafe { Self::obj(this) }.refs.add_ref()
-    }
-
-    unsafe extern "system" fn release(this: *mut IUnknown) -> u32 {
-        // SAFETY: COM contract.
-        let me = unsafe { Self::obj(this) };
-        match me.refs.release() {
-            Ok(0) => {
-                // SAFETY: the count reached zero; nobody references the object any more.
-                unsafe { Self::destroy(this.cast()) };
-                0
-            }
-            Ok(n) => n,
-            Err(()) => {
-                me.platform.log(
-                    LogLevel::Error,
-                    format_args!("mxf miniport {this:p}: Release on a zero count"),
-                );
-                0
-            }
-        }
-    }
-
-    /// # Safety
-    /// `this` is a live miniport whose count just reached zero.
-    unsafe fn destroy(this: *mut Self) {
-        // SAFETY: per the caller the object is ours alone: release the port, drop the rest
-        // (group, loopback with its allocator) and free the memory.
-        unsafe {
-            let port = (*this).port.swap(ptr::null_mut(), Ordering::AcqRel);
-            if let Some(port) = NonNull::new(port) {
-                drop(ComPtr::from_raw(port));
-            }
-            let platform = (*this).platform.clone();
-            ptr::drop_in_place(this);
-            platform.pool_free(NonNull::new_unchecked(this.cast()), TAG_MINIPORT);
-        }
     }
 
     unsafe extern "system" fn get_description(
@@ -580,6 +495,43 @@ impl<P: Platform> Miniport<P> {
             }
         }
         STATUS_SUCCESS
+    }
+}
+
+// SAFETY: `Miniport` is `#[repr(C)]` with its vtable pointer first; `VTBL` starts with
+// `unknown_vtbl::<Self>()` and is an `IMiniportDMusVtbl` (beginning with `IMiniport`'s and
+// `IUnknown`'s tables); the private IID is answered with the object itself, which is what its
+// accessors expect (`downcast`). Only `Miniport<P>` objects carry `VTBL`. `destroy` is sound
+// at a zero count (see there).
+unsafe impl<P: Platform> ComObject for Miniport<P> {
+    type Platform = P;
+    const NAME: &'static str = "miniport";
+    const IIDS: &'static [Guid] = &[
+        IID_IUNKNOWN,
+        IID_IMINIPORT,
+        IID_IMINIPORT_DMUS,
+        IID_MXF_PRIVATE_MINIPORT,
+    ];
+
+    fn refs(&self) -> &RefCount {
+        &self.refs
+    }
+
+    fn platform(&self) -> &P {
+        &self.platform
+    }
+
+    unsafe fn destroy(this: *mut Self) {
+        // SAFETY: per the caller the object is ours alone: release the port, then drop the
+        // rest (group, loopback with its allocator) and free the memory (from `pool_alloc`
+        // with this tag in `new_miniport`).
+        unsafe {
+            let port = (*this).port.swap(ptr::null_mut(), Ordering::AcqRel);
+            if let Some(port) = NonNull::new(port) {
+                drop(ComPtr::from_raw(port));
+            }
+            com::drop_and_free(this, TAG_MINIPORT);
+        }
     }
 }
 

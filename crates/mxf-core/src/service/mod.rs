@@ -29,16 +29,16 @@
 //! - The final `Release` must happen at `PASSIVE_LEVEL` (it deletes the timer, waiting for a
 //!   callback in flight), which is where PortCls releases the groups it holds.
 
-use crate::com::{ComPtr, RefCount};
-use crate::platform::{LogLevel, Platform, PoolTag, SpinLock, Timer};
+use crate::com::{self, ComObject, ComPtr, RefCount};
+use crate::platform::{Platform, PoolTag, SpinLock, Timer};
 use core::ffi::c_void;
 use core::mem::ManuallyDrop;
 use core::ptr::{self, NonNull};
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use mxf_abi::{
     Guid, IID_ISERVICE_GROUP, IID_ISERVICE_SINK, IID_IUNKNOWN, IServiceGroup, IServiceGroupVtbl,
-    IServiceSink, IServiceSinkVtbl, IUnknown, IUnknownVtbl, NtStatus,
-    STATUS_INSUFFICIENT_RESOURCES, STATUS_INVALID_PARAMETER, STATUS_SUCCESS,
+    IServiceSink, IServiceSinkVtbl, NtStatus, STATUS_INSUFFICIENT_RESOURCES,
+    STATUS_INVALID_PARAMETER, STATUS_SUCCESS,
 };
 
 /// Most members a group holds.
@@ -180,11 +180,7 @@ pub fn member_count<P: Platform>(group: &ComPtr<IServiceGroup>) -> Option<usize>
 impl<P: Platform> Group<P> {
     const VTBL: IServiceGroupVtbl = IServiceGroupVtbl {
         base: IServiceSinkVtbl {
-            base: IUnknownVtbl {
-                query_interface: Self::query_interface,
-                add_ref: Self::add_ref,
-                release: Self::release,
-            },
+            base: com::unknown_vtbl::<Self>(),
             request_service: Self::request_service,
         },
         add_member: Self::add_member,
@@ -193,13 +189,6 @@ impl<P: Platform> Group<P> {
         request_delayed_service: Self::request_delayed_service,
         cancel_delayed_service: Self::cancel_delayed_service,
     };
-
-    /// # Safety
-    /// `this` is an interface pointer to a live `Group<P>`, valid for `'a`.
-    unsafe fn obj<'a, T>(this: *mut T) -> &'a Self {
-        // SAFETY: per the caller; the interface pointer is the object pointer.
-        unsafe { &*this.cast::<Self>() }
-    }
 
     fn stats(&self) -> ServiceStats {
         let r = |a: &AtomicU64| a.load(Ordering::Relaxed);
@@ -233,76 +222,6 @@ impl<P: Platform> Group<P> {
         let this = unsafe { &*context.cast::<Self>() };
         this.delayed_fired.fetch_add(1, Ordering::Relaxed);
         this.service();
-    }
-
-    unsafe extern "system" fn query_interface(
-        this: *mut IUnknown,
-        iid: *const Guid,
-        out: *mut *mut c_void,
-    ) -> NtStatus {
-        if out.is_null() {
-            return STATUS_INVALID_PARAMETER;
-        }
-        if iid.is_null() {
-            // SAFETY: `out` is a non-null out-pointer from the caller.
-            unsafe { out.write_unaligned(ptr::null_mut()) };
-            return STATUS_INVALID_PARAMETER;
-        }
-        // SAFETY: a non-null REFIID points to a GUID (possibly unaligned).
-        let iid = unsafe { iid.read_unaligned() };
-        if iid == IID_IUNKNOWN || iid == IID_ISERVICE_SINK || iid == IID_ISERVICE_GROUP {
-            // SAFETY: COM contract: `this` is one of our live objects.
-            unsafe { Self::obj(this) }.refs.add_ref();
-            // SAFETY: `out` is non-null; every interface we answer is at offset 0.
-            unsafe { out.write_unaligned(this.cast()) };
-            STATUS_SUCCESS
-        } else {
-            // SAFETY: as above.
-            unsafe { out.write_unaligned(ptr::null_mut()) };
-            STATUS_INVALID_PARAMETER
-        }
-    }
-
-    unsafe extern "system" fn add_ref(this: *mut IUnknown) -> u32 {
-        // SAFETY: COM contract.
-        unsafe { Self::obj(this) }.refs.add_ref()
-    }
-
-    unsafe extern "system" fn release(this: *mut IUnknown) -> u32 {
-        // SAFETY: COM contract.
-        let me = unsafe { Self::obj(this) };
-        match me.refs.release() {
-            Ok(0) => {
-                // SAFETY: the count reached zero: nobody else references the object.
-                unsafe { Self::destroy(this.cast()) };
-                0
-            }
-            Ok(n) => n,
-            Err(()) => {
-                me.platform.log(
-                    LogLevel::Error,
-                    format_args!("mxf service group {this:p}: Release on a zero count"),
-                );
-                0
-            }
-        }
-    }
-
-    /// # Safety
-    /// `this` is a live group whose count just reached zero; it is not used afterwards.
-    unsafe fn destroy(this: *mut Self) {
-        // SAFETY: per the caller no reference to the object is left but a timer callback's,
-        // queued or running on another CPU, which only reads it. The timer goes first: it is
-        // read out without writing the object, and dropping it waits for that callback; the
-        // field is `ManuallyDrop` and never used again. Then the object is ours alone: the
-        // members' references are released and the memory freed.
-        unsafe {
-            let timer = ManuallyDrop::into_inner(ptr::read(ptr::addr_of!((*this).timer)));
-            drop(timer);
-            let platform = (*this).platform.clone();
-            ptr::drop_in_place(this);
-            platform.pool_free(NonNull::new_unchecked(this.cast()), TAG_SERVICE_GROUP);
-        }
     }
 
     unsafe extern "system" fn request_service(this: *mut IServiceSink) {
@@ -386,6 +305,38 @@ impl<P: Platform> Group<P> {
         let me = unsafe { Self::obj(this) };
         if me.timer.cancel() {
             me.delayed_cancelled.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+// SAFETY: `Group` is `#[repr(C)]` with its vtable pointer first; `VTBL` starts with
+// `unknown_vtbl::<Self>()` and is an `IServiceGroupVtbl`, which begins with `IServiceSink`'s and
+// `IUnknown`'s tables, the interfaces of `IIDS`; only `Group<P>` objects carry `VTBL`.
+// `destroy` is sound at a zero count (see there).
+unsafe impl<P: Platform> ComObject for Group<P> {
+    type Platform = P;
+    const NAME: &'static str = "service group";
+    const IIDS: &'static [Guid] = &[IID_IUNKNOWN, IID_ISERVICE_SINK, IID_ISERVICE_GROUP];
+
+    fn refs(&self) -> &RefCount {
+        &self.refs
+    }
+
+    fn platform(&self) -> &P {
+        &self.platform
+    }
+
+    unsafe fn destroy(this: *mut Self) {
+        // SAFETY: per the caller no reference to the object is left but a timer callback's,
+        // queued or running on another CPU, which only reads it. The timer goes first: it is
+        // read out without writing the object, and dropping it waits for that callback; the
+        // field is `ManuallyDrop` and never used again. Then the object is ours alone: the
+        // members' references are released and the memory (from `pool_alloc` with this tag
+        // in `new_service_group`) freed.
+        unsafe {
+            let timer = ManuallyDrop::into_inner(ptr::read(ptr::addr_of!((*this).timer)));
+            drop(timer);
+            com::drop_and_free(this, TAG_SERVICE_GROUP);
         }
     }
 }

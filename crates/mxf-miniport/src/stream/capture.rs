@@ -33,21 +33,20 @@
 //!   connected), a partial message dropped (counted by the packager); then kicks the render
 //!   stream, which may be waiting for room.
 
-use super::{IID_MXF_PRIVATE_CAPTURE, mxf_query};
+use super::IID_MXF_PRIVATE_CAPTURE;
 use crate::miniport::{MiniportRef, downcast};
 use core::any::TypeId;
-use core::ffi::c_void;
-use core::ptr::{self, NonNull};
+use core::ptr::NonNull;
 use core::sync::atomic::Ordering;
 use mxf_abi::{
-    DmusKernelEvent, Guid, IAllocatorMxf, IMasterClock, IMxf, IMxfVtbl, IUnknown, IUnknownVtbl,
+    DmusKernelEvent, Guid, IAllocatorMxf, IID_IMXF, IID_IUNKNOWN, IMasterClock, IMxf, IMxfVtbl,
     KsState, NtStatus, STATUS_INSUFFICIENT_RESOURCES, STATUS_INVALID_DEVICE_REQUEST,
     STATUS_INVALID_DEVICE_STATE, STATUS_INVALID_PARAMETER, STATUS_SUCCESS,
 };
 use mxf_core::capture::{CapturePackager, CaptureStats, Chain};
-use mxf_core::com::{ComPtr, RefCount};
+use mxf_core::com::{self, ComObject, ComPtr, RefCount};
 use mxf_core::loopback::Bursts;
-use mxf_core::platform::{LogLevel, Platform, PoolTag, SpinLock};
+use mxf_core::platform::{Platform, PoolTag, SpinLock};
 use mxf_core::service::ServiceGroupExt;
 
 /// Pool tag of a capture stream object.
@@ -158,23 +157,12 @@ pub fn capture_stats<P: Platform>(stream: &ComPtr<IMxf>) -> Option<CaptureStream
 
 impl<P: Platform> CaptureStream<P> {
     const VTBL: IMxfVtbl = IMxfVtbl {
-        base: IUnknownVtbl {
-            query_interface: Self::query_interface,
-            add_ref: Self::add_ref,
-            release: Self::release,
-        },
+        base: com::unknown_vtbl::<Self>(),
         set_state: Self::set_state,
         put_message: Self::put_message,
         connect_output: Self::connect_output,
         disconnect_output: Self::disconnect_output,
     };
-
-    /// # Safety
-    /// `this` is an interface pointer to a live `CaptureStream<P>`, valid for `'a`.
-    unsafe fn obj<'a, T>(this: *mut T) -> &'a Self {
-        // SAFETY: per the caller.
-        unsafe { &*this.cast::<Self>() }
-    }
 
     fn now(&self, stats: &mut CaptureStreamStats) -> i64 {
         match self.clock.get_time() {
@@ -276,62 +264,6 @@ impl<P: Platform> CaptureStream<P> {
         out
     }
 
-    unsafe extern "system" fn query_interface(
-        this: *mut IUnknown,
-        iid: *const Guid,
-        out: *mut *mut c_void,
-    ) -> NtStatus {
-        // SAFETY: COM contract; forwarded.
-        unsafe {
-            mxf_query(this, iid, out, &IID_MXF_PRIVATE_CAPTURE, |t| {
-                Self::obj(t).refs.add_ref();
-            })
-        }
-    }
-
-    unsafe extern "system" fn add_ref(this: *mut IUnknown) -> u32 {
-        // SAFETY: COM contract.
-        unsafe { Self::obj(this) }.refs.add_ref()
-    }
-
-    unsafe extern "system" fn release(this: *mut IUnknown) -> u32 {
-        // SAFETY: COM contract.
-        let me = unsafe { Self::obj(this) };
-        match me.refs.release() {
-            Ok(0) => {
-                // SAFETY: the count reached zero.
-                unsafe { Self::destroy(this.cast()) };
-                0
-            }
-            Ok(n) => n,
-            Err(()) => {
-                me.platform.log(
-                    LogLevel::Error,
-                    format_args!("mxf capture stream {this:p}: Release on a zero count"),
-                );
-                0
-            }
-        }
-    }
-
-    /// # Safety
-    /// `this` is a live stream whose count just reached zero.
-    unsafe fn destroy(this: *mut Self) {
-        // SAFETY: ours alone: free the capture slot, drop everything (sink, packager and its
-        // held buffer, allocator, clock, miniport) and the memory.
-        unsafe {
-            let me = &*this;
-            if me.inner.lock().state == KsState::RUN {
-                me.miniport.loopback.set_listening(false);
-                me.miniport.kick_render();
-            }
-            me.miniport.capture_open.store(false, Ordering::Release);
-            let platform = (*this).platform.clone();
-            ptr::drop_in_place(this);
-            platform.pool_free(NonNull::new_unchecked(this.cast()), TAG_CAPTURE_STREAM);
-        }
-    }
-
     unsafe extern "system" fn set_state(this: *mut IMxf, state: KsState) -> NtStatus {
         // SAFETY: COM contract.
         let me = unsafe { Self::obj(this) };
@@ -429,6 +361,38 @@ impl<P: Platform> CaptureStream<P> {
                 STATUS_SUCCESS
             }
             None => STATUS_INVALID_PARAMETER,
+        }
+    }
+}
+
+// SAFETY: `CaptureStream` is `#[repr(C)]` with its vtable pointer first; `VTBL` starts with
+// `unknown_vtbl::<Self>()` and is an `IMxfVtbl`; the private IID is answered with the object
+// itself, which is what its accessor expects (`downcast`). Only `CaptureStream<P>` objects carry
+// `VTBL`. `destroy` is sound at a zero count (see there).
+unsafe impl<P: Platform> ComObject for CaptureStream<P> {
+    type Platform = P;
+    const NAME: &'static str = "capture stream";
+    const IIDS: &'static [Guid] = &[IID_IUNKNOWN, IID_IMXF, IID_MXF_PRIVATE_CAPTURE];
+
+    fn refs(&self) -> &RefCount {
+        &self.refs
+    }
+
+    fn platform(&self) -> &P {
+        &self.platform
+    }
+
+    unsafe fn destroy(this: *mut Self) {
+        // SAFETY: ours alone: free the capture slot, drop everything (sink, packager and its
+        // held buffer, allocator, clock, miniport) and the memory.
+        unsafe {
+            let me = &*this;
+            if me.inner.lock().state == KsState::RUN {
+                me.miniport.loopback.set_listening(false);
+                me.miniport.kick_render();
+            }
+            me.miniport.capture_open.store(false, Ordering::Release);
+            com::drop_and_free(this, TAG_CAPTURE_STREAM);
         }
     }
 }

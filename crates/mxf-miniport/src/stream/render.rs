@@ -7,19 +7,18 @@
 //! thing in its destruction, under the slot's lock, so a kick never reaches a stream being
 //! destroyed.
 
-use super::{IID_MXF_PRIVATE_RENDER, mxf_query};
+use super::IID_MXF_PRIVATE_RENDER;
 use crate::miniport::{MiniportRef, downcast};
 use core::any::TypeId;
 use core::ffi::c_void;
-use core::ptr::{self, NonNull};
 use core::sync::atomic::Ordering;
 use mxf_abi::{
-    DmusKernelEvent, Guid, IAllocatorMxf, IMasterClock, IMxf, IMxfVtbl, IUnknown, IUnknownVtbl,
+    DmusKernelEvent, Guid, IAllocatorMxf, IID_IMXF, IID_IUNKNOWN, IMasterClock, IMxf, IMxfVtbl,
     KsState, NtStatus, STATUS_INSUFFICIENT_RESOURCES, STATUS_INVALID_DEVICE_REQUEST,
 };
-use mxf_core::com::{ComPtr, RefCount};
+use mxf_core::com::{self, ComObject, ComPtr, RefCount};
 use mxf_core::loopback::WriteOutcome;
-use mxf_core::platform::{LogLevel, Platform, PoolTag};
+use mxf_core::platform::{Platform, PoolTag};
 use mxf_core::render::{RenderQueue, RenderStats, RenderTarget, TargetWrite};
 
 /// Pool tag of a render stream object.
@@ -127,83 +126,12 @@ pub fn render_stats<P: Platform>(stream: &ComPtr<IMxf>) -> Option<RenderStats> {
 
 impl<P: Platform> RenderStream<P> {
     const VTBL: IMxfVtbl = IMxfVtbl {
-        base: IUnknownVtbl {
-            query_interface: Self::query_interface,
-            add_ref: Self::add_ref,
-            release: Self::release,
-        },
+        base: com::unknown_vtbl::<Self>(),
         set_state: Self::set_state,
         put_message: Self::put_message,
         connect_output: Self::connect_output,
         disconnect_output: Self::disconnect_output,
     };
-
-    /// # Safety
-    /// `this` is an interface pointer to a live `RenderStream<P>`, valid for `'a`.
-    unsafe fn obj<'a, T>(this: *mut T) -> &'a Self {
-        // SAFETY: per the caller.
-        unsafe { &*this.cast::<Self>() }
-    }
-
-    unsafe extern "system" fn query_interface(
-        this: *mut IUnknown,
-        iid: *const Guid,
-        out: *mut *mut c_void,
-    ) -> NtStatus {
-        // SAFETY: COM contract; forwarded.
-        unsafe {
-            mxf_query(this, iid, out, &IID_MXF_PRIVATE_RENDER, |t| {
-                Self::obj(t).refs.add_ref();
-            })
-        }
-    }
-
-    unsafe extern "system" fn add_ref(this: *mut IUnknown) -> u32 {
-        // SAFETY: COM contract.
-        unsafe { Self::obj(this) }.refs.add_ref()
-    }
-
-    unsafe extern "system" fn release(this: *mut IUnknown) -> u32 {
-        // SAFETY: COM contract.
-        let me = unsafe { Self::obj(this) };
-        match me.refs.release() {
-            Ok(0) => {
-                // SAFETY: the count reached zero.
-                unsafe { Self::destroy(this.cast()) };
-                0
-            }
-            Ok(n) => n,
-            Err(()) => {
-                me.platform.log(
-                    LogLevel::Error,
-                    format_args!("mxf render stream {this:p}: Release on a zero count"),
-                );
-                0
-            }
-        }
-    }
-
-    /// # Safety
-    /// `this` is a live stream whose count just reached zero. `PASSIVE_LEVEL`.
-    unsafe fn destroy(this: *mut Self) {
-        // SAFETY: ours alone. The render slot is freed first, then the queue is dropped
-        // (timer deleted, queued events returned, allocator/clock/miniport released).
-        unsafe {
-            if let Some(q) = &(*this).queue {
-                q.target().miniport.clear_render_slot(this.cast());
-            }
-            if let Some(q) = (*this).queue.take() {
-                q.target()
-                    .miniport
-                    .render_open
-                    .store(false, Ordering::Release);
-                drop(q);
-            }
-            let platform = (*this).platform.clone();
-            ptr::drop_in_place(this);
-            platform.pool_free(NonNull::new_unchecked(this.cast()), TAG_RENDER_STREAM);
-        }
-    }
 
     unsafe extern "system" fn set_state(this: *mut IMxf, state: KsState) -> NtStatus {
         // SAFETY: COM contract.
@@ -232,5 +160,43 @@ impl<P: Platform> RenderStream<P> {
 
     unsafe extern "system" fn disconnect_output(_this: *mut IMxf, _sink: *mut IMxf) -> NtStatus {
         STATUS_INVALID_DEVICE_REQUEST
+    }
+}
+
+// SAFETY: `RenderStream` is `#[repr(C)]` with its vtable pointer first; `VTBL` starts with
+// `unknown_vtbl::<Self>()` and is an `IMxfVtbl`; the private IID is answered with the object
+// itself, which is what its accessor expects (`downcast`). Only `RenderStream<P>` objects carry
+// `VTBL`. `destroy` is sound at a zero count (see there).
+unsafe impl<P: Platform> ComObject for RenderStream<P> {
+    type Platform = P;
+    const NAME: &'static str = "render stream";
+    const IIDS: &'static [Guid] = &[IID_IUNKNOWN, IID_IMXF, IID_MXF_PRIVATE_RENDER];
+
+    fn refs(&self) -> &RefCount {
+        &self.refs
+    }
+
+    fn platform(&self) -> &P {
+        &self.platform
+    }
+
+    unsafe fn destroy(this: *mut Self) {
+        // The final Release comes at PASSIVE_LEVEL (PortCls's contract, see `miniport`): the
+        // queue deletes its timer here.
+        // SAFETY: ours alone. The render slot is freed first, then the queue is dropped
+        // (timer deleted, queued events returned, allocator/clock/miniport released).
+        unsafe {
+            if let Some(q) = &(*this).queue {
+                q.target().miniport.clear_render_slot(this.cast());
+            }
+            if let Some(q) = (*this).queue.take() {
+                q.target()
+                    .miniport
+                    .render_open
+                    .store(false, Ordering::Release);
+                drop(q);
+            }
+            com::drop_and_free(this, TAG_RENDER_STREAM);
+        }
     }
 }

@@ -1,0 +1,181 @@
+//! [`ComObject`]: the `IUnknown` half of our own COM objects, written once.
+//!
+//! Each object of ours is a `#[repr(C)]` struct whose first field is its vtable pointer. The
+//! three `IUnknown` slots are the same for all of them — answer a fixed list of IIDs with the
+//! object pointer itself, count references with a [`RefCount`], destroy at zero — so an
+//! object implements [`ComObject`] (its data: IIDs, count, platform, destructor) and takes
+//! its `IUnknownVtbl` from [`unknown_vtbl`], an ops table of the generic thunks
+//! [`query_interface`], [`add_ref`] and [`release`]. Their soundness is argued here once, on
+//! the trait's contract, instead of in every object.
+
+use super::RefCount;
+use crate::platform::{LogLevel, Platform, PoolTag};
+use core::ffi::c_void;
+use core::ptr::{self, NonNull};
+use mxf_abi::{Guid, IUnknown, IUnknownVtbl, NtStatus, STATUS_INVALID_PARAMETER, STATUS_SUCCESS};
+
+/// One of our COM objects, as seen by its `IUnknown` slots.
+///
+/// # Safety
+/// An implementer promises:
+/// - `Self` is `#[repr(C)]` and its first field is its vtable pointer, so that a pointer to
+///   the object is the interface pointer of every interface it has (all at offset 0).
+/// - Its vtable starts with [`unknown_vtbl::<Self>()`](unknown_vtbl) and implements every
+///   interface of [`ComObject::IIDS`] (each a prefix of the object's table), so that handing
+///   the object pointer out for any of them is a valid interface pointer.
+/// - Those slots are only ever called with a pointer to a live `Self` (which holds for any
+///   interface pointer of the object: only `Self` objects carry this vtable), at most as many
+///   `Release`s as references exist (a `Release` too many is detected while the object is
+///   alive, see [`release`]).
+/// - [`ComObject::destroy`] is sound for an object whose count just reached zero: it ends
+///   the object's life (drop, free) and nothing else refers to it.
+pub unsafe trait ComObject: Sized {
+    /// The platform the object logs through.
+    type Platform: Platform;
+    /// What the object is called in log lines (e.g. `"miniport"`).
+    const NAME: &'static str;
+    /// The interfaces `QueryInterface` answers, `IID_IUnknown` included. Private IIDs (which
+    /// let accessors recognise our objects) go here too.
+    const IIDS: &'static [Guid];
+
+    /// The object's reference count (it starts at one: the creator's reference).
+    fn refs(&self) -> &RefCount;
+
+    /// The object's platform (for the "Release on a zero count" log line).
+    fn platform(&self) -> &Self::Platform;
+
+    /// Ends the object's life once its count reached zero: drops it, frees its memory.
+    ///
+    /// # Safety
+    /// `this` is a live object whose count just reached zero: nobody else refers to it, and
+    /// it is not used after this call.
+    unsafe fn destroy(this: *mut Self);
+
+    /// The object behind one of its interface pointers.
+    ///
+    /// # Safety
+    /// `this` is an interface pointer of a live `Self` (by the trait's contract, any pointer
+    /// our vtable's slots are called with), and the object stays alive for `'a`.
+    unsafe fn obj<'a, I>(this: *mut I) -> &'a Self {
+        // SAFETY: per the caller the pointer points to a live `Self`: every interface is at
+        // offset 0 (trait contract), so the interface pointer is the object pointer.
+        unsafe { &*this.cast::<Self>() }
+    }
+}
+
+/// The `IUnknownVtbl` of `T`: the base of every vtable of a [`ComObject`].
+pub const fn unknown_vtbl<T: ComObject>() -> IUnknownVtbl {
+    IUnknownVtbl {
+        query_interface: query_interface::<T>,
+        add_ref: add_ref::<T>,
+        release: release::<T>,
+    }
+}
+
+/// `IUnknown::QueryInterface` of `T`.
+///
+/// - `out` null: `STATUS_INVALID_PARAMETER`, nothing written.
+/// - `iid` null: `*out = NULL`, `STATUS_INVALID_PARAMETER`.
+/// - `*iid` in [`ComObject::IIDS`]: one more reference, `*out = this`, `STATUS_SUCCESS`.
+/// - otherwise: `*out = NULL`, `STATUS_INVALID_PARAMETER`.
+///
+/// `iid` and `out` may be unaligned (they come from callers we do not control).
+///
+/// # Safety
+/// `this` is an interface pointer of a live `T` (the COM contract, which [`ComObject`]'s
+/// contract makes hold for every caller of the slot); `iid` is null or readable for a
+/// [`Guid`]; `out` is null or writable for a pointer.
+pub unsafe extern "system" fn query_interface<T: ComObject>(
+    this: *mut IUnknown,
+    iid: *const Guid,
+    out: *mut *mut c_void,
+) -> NtStatus {
+    if out.is_null() {
+        return STATUS_INVALID_PARAMETER;
+    }
+    if iid.is_null() {
+        // SAFETY: `out` is non-null, hence writable for a pointer (caller); no alignment
+        // is assumed.
+        unsafe { out.write_unaligned(ptr::null_mut()) };
+        return STATUS_INVALID_PARAMETER;
+    }
+    // SAFETY: a non-null `iid` is readable for a GUID (caller); no alignment is assumed.
+    let iid = unsafe { iid.read_unaligned() };
+    let found = T::IIDS.contains(&iid);
+    if found {
+        // SAFETY: `this` is a live `T` for the call (caller). The reference is added before
+        // the pointer is handed out, so the object cannot go away in between.
+        unsafe { T::obj(this) }.refs().add_ref();
+    }
+    let answer = if found {
+        this.cast::<c_void>()
+    } else {
+        ptr::null_mut()
+    };
+    // SAFETY: `out` is non-null and writable (caller). Every interface of `T::IIDS` is at
+    // offset 0 of the object (trait contract), so `this` is the requested interface pointer.
+    unsafe { out.write_unaligned(answer) };
+    if found {
+        STATUS_SUCCESS
+    } else {
+        STATUS_INVALID_PARAMETER
+    }
+}
+
+/// `IUnknown::AddRef` of `T`: the new count (saturating, see [`RefCount::add_ref`]).
+///
+/// # Safety
+/// `this` is an interface pointer of a live `T` on which the caller holds a reference.
+pub unsafe extern "system" fn add_ref<T: ComObject>(this: *mut IUnknown) -> u32 {
+    // SAFETY: `this` is a live `T` for the call (caller).
+    unsafe { T::obj(this) }.refs().add_ref()
+}
+
+/// `IUnknown::Release` of `T`: the new count; at zero the object is destroyed
+/// ([`ComObject::destroy`]). A `Release` on a count already zero (a `Release` too many that
+/// still finds the object, e.g. one kept alive by a leaked saturated count or a caller bug
+/// caught before the memory is reused) is logged at `Error` and answered 0, without
+/// destroying anything a second time.
+///
+/// # Safety
+/// `this` is an interface pointer of a live `T`; the caller gives up one reference it holds
+/// and does not use the pointer afterwards.
+pub unsafe extern "system" fn release<T: ComObject>(this: *mut IUnknown) -> u32 {
+    // SAFETY: `this` is a live `T` for the call (caller). The borrow ends before `destroy`.
+    let me = unsafe { T::obj(this) };
+    match me.refs().release() {
+        Ok(0) => {
+            // SAFETY: the count just reached zero with this call, so the caller's was the
+            // last reference: nobody else refers to the object (references are the only way
+            // to reach it), and `me` is not used past this point.
+            unsafe { T::destroy(this.cast::<T>()) };
+            0
+        }
+        Ok(n) => n,
+        Err(()) => {
+            me.platform().log(
+                LogLevel::Error,
+                format_args!("mxf {} {this:p}: Release on a zero count", T::NAME),
+            );
+            0
+        }
+    }
+}
+
+/// The usual end of a [`ComObject::destroy`]: drops the object in place and gives its memory
+/// back to the pool.
+///
+/// # Safety
+/// `this` is a live object nobody else refers to, allocated by [`Platform::pool_alloc`] on
+/// its own platform (or a clone of it) with `tag`; it is not used afterwards.
+pub unsafe fn drop_and_free<T: ComObject>(this: *mut T, tag: PoolTag) {
+    // SAFETY: live object (caller). The platform is cloned out, and the borrow ends, before
+    // the object is dropped.
+    let platform = unsafe { (*this).platform() }.clone();
+    // SAFETY: per the caller the object is ours alone and live: dropped once here, and its
+    // memory (non-null: it is a live object) returned to the pool it came from, with its tag.
+    unsafe {
+        ptr::drop_in_place(this);
+        platform.pool_free(NonNull::new_unchecked(this.cast()), tag);
+    }
+}
