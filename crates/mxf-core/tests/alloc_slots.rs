@@ -427,21 +427,102 @@ fn creation_fails_cleanly_when_the_pool_fails() {
 }
 
 #[test]
+fn query_interface_answers_the_private_iid_with_the_object_itself() {
+    let emu = emu();
+    let p = make(&emu, small_cfg());
+    let this = p.as_raw().cast::<IUnknown>();
+    let mut out: *mut c_void = ptr::null_mut();
+    // SAFETY: live object, valid in/out pointers.
+    let st = unsafe {
+        (vt(&p).base.base.query_interface)(
+            this,
+            &mxf_core::alloc::IID_MXF_PRIVATE_ALLOCATOR,
+            &mut out,
+        )
+    };
+    assert_eq!(st, STATUS_SUCCESS);
+    assert_eq!(out, this.cast());
+    assert_eq!(ours(&p).ref_count(), 2, "QI adds a reference");
+    // SAFETY: releasing the reference QI gave us.
+    assert_eq!(unsafe { (vt(&p).base.base.release)(this) }, 1);
+    drop(p);
+    assert_clean_unload(&emu);
+}
+
+/// A foreign `IAllocatorMXF` for `from_com`: our own slots except `QueryInterface`,
+/// `AddRef` and `Release`, which are its own; `answer` is what its `QueryInterface` hands
+/// out for the private id (null: refuses it, as every foreign object does).
+#[repr(C)]
+struct Fake {
+    vtbl: *const IAllocatorMxfVtbl,
+    answer: *mut IAllocatorMxf,
+    refs: std::sync::atomic::AtomicU32,
+    queried: std::sync::atomic::AtomicU32,
+}
+
+unsafe extern "system" fn fake_query_interface(
+    this: *mut IUnknown,
+    iid: *const Guid,
+    out: *mut *mut c_void,
+) -> NtStatus {
+    // SAFETY: `this` is a live `Fake` (the test's); `iid` and `out` are valid.
+    let (f, iid) = unsafe { (&*this.cast::<Fake>(), *iid) };
+    f.queried.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let got: *mut c_void = if iid == IID_IUNKNOWN || iid == IID_IMXF || iid == IID_IALLOCATOR_MXF {
+        f.refs.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        this.cast()
+    } else if iid == mxf_core::alloc::IID_MXF_PRIVATE_ALLOCATOR && !f.answer.is_null() {
+        // Hands out another object (one of ours), with a reference, as a lying QI might.
+        let a = f.answer.cast::<IUnknown>();
+        // SAFETY: `answer` is a live object of ours.
+        unsafe { ((*(*a).vtbl).add_ref)(a) };
+        a.cast()
+    } else {
+        ptr::null_mut()
+    };
+    // SAFETY: valid out-pointer.
+    unsafe { *out = got };
+    if got.is_null() {
+        STATUS_INVALID_PARAMETER
+    } else {
+        STATUS_SUCCESS
+    }
+}
+
+unsafe extern "system" fn fake_add_ref(this: *mut IUnknown) -> u32 {
+    // SAFETY: a live `Fake`.
+    unsafe { &*this.cast::<Fake>() }
+        .refs
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        + 1
+}
+
+unsafe extern "system" fn fake_release(this: *mut IUnknown) -> u32 {
+    // SAFETY: a live `Fake`.
+    unsafe { &*this.cast::<Fake>() }
+        .refs
+        .fetch_sub(1, std::sync::atomic::Ordering::Relaxed)
+        - 1
+}
+
+#[test]
 fn from_com_recognises_only_our_objects() {
+    use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
     let emu = emu();
     let p = make(&emu, small_cfg());
     assert!(mxf_core::alloc::Allocator::from_com(&p).is_some());
-    // A foreign IAllocatorMXF: a vtable of our own making whose slots are never called.
-    #[repr(C)]
-    struct Fake {
-        vtbl: *const IAllocatorMxfVtbl,
-    }
+    assert_eq!(
+        ours(&p).ref_count(),
+        1,
+        "the probe's reference is given back"
+    );
     let real = vt(&p);
-    // Same functions, different table: not ours (identity is the table's address).
+    // Our own functions in every other slot, in a table of the fake's making: not ours
+    // (identity is answering the private id with itself, not the functions or the table).
     let copy = IAllocatorMxfVtbl {
         base: IMxfVtbl {
             base: IUnknownVtbl {
-                query_interface: real.base.base.query_interface,
+                query_interface: fake_query_interface,
                 add_ref: fake_add_ref,
                 release: fake_release,
             },
@@ -455,18 +536,33 @@ fn from_com_recognises_only_our_objects() {
         get_buffer: real.get_buffer,
         put_buffer: real.put_buffer,
     };
-    unsafe extern "system" fn fake_add_ref(_: *mut IUnknown) -> u32 {
-        2
+    for answer in [ptr::null_mut(), p.as_raw()] {
+        let mut fake = Fake {
+            vtbl: &copy,
+            answer,
+            refs: AtomicU32::new(0),
+            queried: AtomicU32::new(0),
+        };
+        fake.refs.store(1, Relaxed);
+        // SAFETY: `fake` starts with a vtable pointer whose IUnknown slots are its own;
+        // the ComPtr takes over the one reference counted above.
+        let fp: ComPtr<IAllocatorMxf> =
+            unsafe { ComPtr::from_raw(NonNull::from(&mut fake).cast::<IAllocatorMxf>()) };
+        assert!(mxf_core::alloc::Allocator::from_com(&fp).is_none());
+        assert_eq!(
+            fake.queried.load(Relaxed),
+            1,
+            "asked once, through its own QI"
+        );
+        assert_eq!(fake.refs.load(Relaxed), 1, "the fake's references balance");
+        assert_eq!(
+            ours(&p).ref_count(),
+            1,
+            "a reference handed out is given back"
+        );
+        drop(fp);
+        assert_eq!(fake.refs.load(Relaxed), 0);
     }
-    unsafe extern "system" fn fake_release(_: *mut IUnknown) -> u32 {
-        1
-    }
-    let mut fake = Fake { vtbl: &copy };
-    // SAFETY: `fake` starts with a vtable pointer; AddRef/Release are harmless stubs.
-    let fp: ComPtr<IAllocatorMxf> =
-        unsafe { ComPtr::from_raw(NonNull::from(&mut fake).cast::<IAllocatorMxf>()) };
-    assert!(mxf_core::alloc::Allocator::from_com(&fp).is_none());
-    drop(fp);
     drop(p);
     assert_clean_unload(&emu);
 }

@@ -5,8 +5,9 @@
 //! [`new_allocator`] (`PASSIVE_LEVEL`) returns a `ComPtr<IAllocatorMxf>`; everything else goes
 //! through the COM interface (`ComPtr` calls, or C callers through the vtable), so code that
 //! packages events works the same against PortCls's allocator and ours.
-//! [`Allocator::from_com`] recognises one of ours (by its vtable address) and gives access
-//! to [`AllocatorStats`], the block pools' own counters and Rust-ABI twins of the slots.
+//! [`Allocator::from_com`] recognises one of ours (it answers the private interface id
+//! [`IID_MXF_PRIVATE_ALLOCATOR`] with itself) and gives access to [`AllocatorStats`], the
+//! block pools' own counters and Rust-ABI twins of the slots.
 //!
 //! # Storage
 //! Two block pools of the platform: one of `16 + 40`-byte blocks for events, one of
@@ -38,8 +39,11 @@
 //!
 //! The hot path (a reserve hit and its put) is three interlocked operations: the pop's CAS,
 //! the put's header CAS and the push's CAS (a raw lookaside hit is two), all on lines the
-//! processor keeps to itself, plus one call into the platform per get and per put (the IRQL
-//! check and the current processor, below). No counter is touched on it: `reserve_hits` is
+//! processor keeps to itself, plus the IRQL check and the current processor per get and per
+//! put (below), inlined: the vtable is one per platform type, so its hot slots are compiled
+//! for the platform and read IRQL and processor without a call through a pointer (in the
+//! kernel `KeGetCurrentIrql` is a register read, the processor one imported call; in the
+//! emulator two thread-local reads). No counter is touched on it: `reserve_hits` is
 //! the stacks' pop count, derived from their version tags (`tag = pushes + pops`, `count =
 //! pushes - pops`) minus the indices steals moved between stacks (counted on the steal path);
 //! outstanding counts come from the stacks' counts and the pool-block counter, and `puts`
@@ -115,6 +119,16 @@ pub use object::{
 pub use stats::AllocatorStats;
 
 use crate::platform::PoolTag;
+use mxf_abi::Guid;
+
+/// A private interface id: our allocators answer `QueryInterface` with it (returning
+/// themselves, AddRef'd), which is how [`Allocator::from_com`] recognises them. Never asked
+/// for by PortCls.
+pub const IID_MXF_PRIVATE_ALLOCATOR: Guid = Guid::from_u128(0x6d786630_0010_4d58_8000_6d78666c6f6f);
+
+/// The word right after the vtable pointer of every allocator object ("MXFALLOC"), checked
+/// by [`Allocator::from_com`] once the object answered [`IID_MXF_PRIVATE_ALLOCATOR`].
+const ALLOCATOR_MAGIC: u64 = 0x434F_4C4C_4146_584D;
 
 /// The atomics the lock-free parts use (`tests/loom_stack.rs` substitutes `loom`'s).
 mod sync {

@@ -1,11 +1,16 @@
 //! The allocator object: its layout, the two lanes (events, buffers), get/put of blocks,
 //! creation and destruction.
 //!
-//! The object is split in two: [`Allocator`], which does not depend on the platform type and
-//! is what the vtable functions see, and `Object<P>`, which adds the platform and the two
-//! block pools. The COM code therefore exists once (a single `static` vtable whose address
-//! identifies our objects), and the few platform calls it needs (block pool alloc/free on a
-//! reserve miss, bug check, log, destroy) go through a per-`P` table of functions ([`Ops`]).
+//! The object is split in two: [`Allocator`], which does not depend on the platform type, and
+//! `Object<P>`, which adds the platform and the two block pools. The vtable is one per `P`
+//! ([`vtbl`](super::vtbl)): its hot slots (`GetMessage`, `GetBuffer`, `PutMessage`,
+//! `PutBuffer`) are compiled for `P`, so the IRQL check and the processor lookup that start
+//! every get and put inline into them ([`enter_on`]), with no call through a pointer. The
+//! rest — the Rust-ABI twins of the slots, and the cold paths (block pool alloc/free on a
+//! reserve miss, bug check, log, destroy) — goes through a per-`P` table of functions
+//! ([`Ops`]), so it exists once. Our objects are recognised by a private interface id
+//! ([`IID_MXF_PRIVATE_ALLOCATOR`]), not by the vtable's address, which is per `P` (and a
+//! constant's address is not guaranteed unique).
 
 use super::config::AllocatorConfig;
 use super::header::{
@@ -16,8 +21,9 @@ use super::stack::Slot;
 use super::stats::AllocatorStats;
 use super::sync::{AtomicI32, AtomicU32, AtomicU64, Ordering};
 use super::{
-    BAD_POOL_CALLER_ALLOC_IRQL, BAD_POOL_CALLER_FREE_IRQL, BAD_POOL_HEADER, NON_PAGED_POOL_NX,
-    POISON_BYTE, TAG_BUFFERS, TAG_EVENTS, TAG_OBJECT, TAG_RESERVE,
+    ALLOCATOR_MAGIC, BAD_POOL_CALLER_ALLOC_IRQL, BAD_POOL_CALLER_FREE_IRQL, BAD_POOL_HEADER,
+    IID_MXF_PRIVATE_ALLOCATOR, NON_PAGED_POOL_NX, POISON_BYTE, TAG_BUFFERS, TAG_EVENTS, TAG_OBJECT,
+    TAG_RESERVE,
 };
 use crate::com::{ComPtr, RefCount};
 use crate::platform::{
@@ -26,14 +32,25 @@ use crate::platform::{
 use core::mem::size_of;
 use core::ptr::{self, NonNull};
 use mxf_abi::{
-    DMUS_KERNEL_EVENT_SIZE, DmusKernelEvent, IAllocatorMxf, IAllocatorMxfVtbl, KsState, NtStatus,
-    STATUS_INSUFFICIENT_RESOURCES,
+    DMUS_KERNEL_EVENT_SIZE, DmusKernelEvent, IAllocatorMxf, IAllocatorMxfVtbl, IUnknown, KsState,
+    NtStatus, STATUS_INSUFFICIENT_RESOURCES,
 };
 
-/// The platform calls the object needs, for one platform type `P`.
+/// The IRQL check every get and put starts with: the current processor, or `Err(irql)` when
+/// the caller runs above `DISPATCH_LEVEL` (then the processor is not asked for).
+#[inline(always)]
+pub(crate) fn enter_on<P: Platform>(platform: &P) -> Result<u32, Irql> {
+    let irql = platform.current_irql();
+    if irql > DISPATCH_LEVEL {
+        return Err(irql);
+    }
+    Ok(platform.current_processor())
+}
+
+/// The platform calls the object needs, for one platform type `P` (what does not run in the
+/// vtable's `P`-specific slots).
 pub(crate) struct Ops {
-    /// Every get and put starts here: the current processor, or `Err(irql)` when the caller
-    /// runs above `DISPATCH_LEVEL`.
+    /// [`enter_on`] for the Rust-ABI twins of the slots.
     enter: unsafe fn(*const ()) -> Result<u32, Irql>,
     alloc_block: unsafe fn(*const (), Kind) -> Option<NonNull<u8>>,
     free_block: unsafe fn(*const (), Kind, NonNull<u8>),
@@ -97,8 +114,11 @@ pub(crate) struct Lane {
 /// the host emulator, which an `extern "system"` function may not) plus statistics.
 #[repr(C)]
 pub struct Allocator {
-    /// The interface's vtable pointer: must stay the first field.
+    /// The interface's vtable pointer (`Vtbl::<P>::VTBL`): must stay the first field.
     vtbl: *const IAllocatorMxfVtbl,
+    /// [`ALLOCATOR_MAGIC`]: checked by [`Allocator::from_raw`] after the private interface
+    /// id was answered (a second, independent sign that the object is ours).
+    magic: u64,
     refs: RefCount,
     state: AtomicI32,
     buffer_size: u16,
@@ -118,10 +138,11 @@ unsafe impl Sync for Allocator {}
 // SAFETY: as above.
 unsafe impl Send for Allocator {}
 
+/// The whole object for platform `P`: what the interface pointer points to.
 #[repr(C)]
-struct Object<P: Platform> {
-    core: Allocator,
-    platform: P,
+pub(crate) struct Object<P: Platform> {
+    pub(crate) core: Allocator,
+    pub(crate) platform: P,
     event_pool: P::BlockPool,
     buffer_pool: P::BlockPool,
 }
@@ -135,6 +156,19 @@ impl<P: Platform> Object<P> {
         bug_check: Self::op_bug_check,
         destroy: Self::op_destroy,
     };
+
+    /// The object behind an interface pointer of `P`'s vtable.
+    ///
+    /// # Safety
+    /// `this` is an interface pointer to a live `Object<P>` (what the COM contract guarantees
+    /// for every call through `P`'s vtable, the only one such objects carry), valid for `'a`.
+    #[inline(always)]
+    pub(crate) unsafe fn from_interface<'a, T>(this: *mut T) -> &'a Self {
+        // SAFETY: per the caller; `Object<P>` is `#[repr(C)]` with the `Allocator` first,
+        // whose first field is the vtable pointer, so the interface pointer is the object
+        // pointer, with provenance over all of it (it came from `new_allocator`'s block).
+        unsafe { &*this.cast::<Self>() }
+    }
 
     /// # Safety
     /// `whole` is `Allocator::whole` of a live `Object<P>`.
@@ -154,12 +188,7 @@ impl<P: Platform> Object<P> {
     /// `whole` as in [`Self::from_whole`].
     unsafe fn op_enter(whole: *const ()) -> Result<u32, Irql> {
         // SAFETY: per the caller.
-        let platform = &unsafe { Self::from_whole(whole) }.platform;
-        let irql = platform.current_irql();
-        if irql > DISPATCH_LEVEL {
-            return Err(irql);
-        }
-        Ok(platform.current_processor())
+        enter_on(&unsafe { Self::from_whole(whole) }.platform)
     }
 
     /// # Safety
@@ -313,27 +342,44 @@ enum Refused {
 }
 
 impl Allocator {
-    /// Our object behind `p`, if `p` is one of ours (its vtable is ours).
+    /// Our object behind `p`, if `p` is one of ours (it answers
+    /// [`IID_MXF_PRIVATE_ALLOCATOR`] with itself and carries our magic).
     pub fn from_com(p: &ComPtr<IAllocatorMxf>) -> Option<&Allocator> {
-        // SAFETY: a `ComPtr` holds a reference on a live object whose first field is its
-        // vtable pointer, for as long as the borrow of `p` lasts.
+        // SAFETY: a `ComPtr` holds a reference on a live COM object, for as long as the
+        // borrow of `p` lasts.
         unsafe { Self::from_raw(p.as_raw()) }
     }
 
     /// Our object behind a raw interface pointer, if it is one of ours.
     ///
+    /// Asks the object's own `QueryInterface` for [`IID_MXF_PRIVATE_ALLOCATOR`], which only
+    /// our allocators answer (with themselves), releases the reference that takes, and then
+    /// checks the object's magic word. Foreign objects are only called through their
+    /// `QueryInterface` (and `Release`, if they answer), as any COM client would.
+    ///
     /// # Safety
-    /// `p` points to a live `IAllocatorMXF` object that stays alive for `'a`.
+    /// `p` points to a live `IAllocatorMXF` object on which the caller holds a reference for
+    /// `'a`.
     pub unsafe fn from_raw<'a>(p: *mut IAllocatorMxf) -> Option<&'a Allocator> {
-        // SAFETY: per the caller the object is live and starts with its vtable pointer.
-        let vtbl = unsafe { (*p).vtbl };
-        if ptr::eq(vtbl, &super::vtbl::VTBL) {
-            // SAFETY: only `Allocator` objects carry our vtable, and `Allocator` is
-            // `#[repr(C)]` with the vtable pointer first; the object is live for `'a`.
-            Some(unsafe { &*p.cast::<Allocator>() })
-        } else {
-            None
+        let unk = p.cast::<IUnknown>();
+        let mut out: *mut core::ffi::c_void = ptr::null_mut();
+        // SAFETY: per the caller the object is live; every COM vtable starts with IUnknown's
+        // slots; `out` is a writable PVOID.
+        let status =
+            unsafe { ((*(*unk).vtbl).query_interface)(unk, &IID_MXF_PRIVATE_ALLOCATOR, &mut out) };
+        let got = NonNull::new(out.cast::<IUnknown>())?;
+        // SAFETY: a non-null result of QueryInterface is an interface pointer carrying one
+        // reference for us: given back at once (the caller's reference keeps the object
+        // alive for `'a`; if `got` is not `p` we never look at it again).
+        unsafe { ((*(*got.as_ptr()).vtbl).release)(got.as_ptr()) };
+        if !mxf_abi::nt_success(status) || got.as_ptr() != unk {
+            return None;
         }
+        // SAFETY: only `Allocator` objects answer the private id (with themselves), and
+        // `Allocator` is `#[repr(C)]` with `{vtbl, magic}` first: reading `magic` stays inside
+        // the object, live for `'a` per the caller.
+        let a = unsafe { &*p.cast::<Allocator>() };
+        (a.magic == ALLOCATOR_MAGIC).then_some(a)
     }
 
     /// `GetBufferSize()`.
@@ -433,7 +479,17 @@ impl Allocator {
     /// `GetMessage`: a zeroed event (`cb_struct` = 40) owned by the caller.
     #[inline]
     pub fn get_message(&self) -> Result<NonNull<DmusKernelEvent>, NtStatus> {
-        let p = self.get(&self.events)?.cast::<DmusKernelEvent>();
+        self.get_message_entered(self.enter())
+    }
+
+    /// [`Self::get_message`] after [`enter_on`] (the vtable's slot for `P` calls it with
+    /// the platform's answer inlined).
+    #[inline(always)]
+    pub(crate) fn get_message_entered(
+        &self,
+        entered: Result<u32, Irql>,
+    ) -> Result<NonNull<DmusKernelEvent>, NtStatus> {
+        let p = self.get(&self.events, entered)?.cast::<DmusKernelEvent>();
         // SAFETY: the payload of an event block is DMUS_KERNEL_EVENT_SIZE bytes, 16-aligned,
         // and exclusively ours until returned.
         unsafe { p.as_ptr().write(DmusKernelEvent::ZEROED) };
@@ -443,7 +499,16 @@ impl Allocator {
     /// `GetBuffer`: a buffer of [`Self::buffer_size`] bytes (contents unspecified).
     #[inline]
     pub fn get_buffer(&self) -> Result<NonNull<u8>, NtStatus> {
-        self.get(&self.buffers)
+        self.get(&self.buffers, self.enter())
+    }
+
+    /// [`Self::get_buffer`] after [`enter_on`].
+    #[inline(always)]
+    pub(crate) fn get_buffer_entered(
+        &self,
+        entered: Result<u32, Irql>,
+    ) -> Result<NonNull<u8>, NtStatus> {
+        self.get(&self.buffers, entered)
     }
 
     /// `PutBuffer`: returns one buffer. Bug checks `BAD_POOL_CALLER` (0xC2) with parameter 1
@@ -457,7 +522,17 @@ impl Allocator {
     /// use the buffer afterwards.
     #[inline]
     pub unsafe fn put_buffer(&self, buf: NonNull<u8>) {
-        match self.enter() {
+        // SAFETY: per the caller.
+        unsafe { self.put_buffer_entered(buf, self.enter()) }
+    }
+
+    /// [`Self::put_buffer`] after [`enter_on`].
+    ///
+    /// # Safety
+    /// As [`Self::put_buffer`].
+    #[inline(always)]
+    pub(crate) unsafe fn put_buffer_entered(&self, buf: NonNull<u8>, entered: Result<u32, Irql>) {
+        match entered {
             // SAFETY: per the caller.
             Ok(cpu) => unsafe { self.put(&self.buffers, buf, cpu) },
             // SAFETY: per the caller.
@@ -472,7 +547,21 @@ impl Allocator {
     /// by the caller, as for [`Self::put_buffer`]; none is used afterwards.
     #[inline]
     pub unsafe fn put_message(&self, chain: *mut DmusKernelEvent) {
-        match self.enter() {
+        // SAFETY: per the caller.
+        unsafe { self.put_message_entered(chain, self.enter()) }
+    }
+
+    /// [`Self::put_message`] after [`enter_on`].
+    ///
+    /// # Safety
+    /// As [`Self::put_message`].
+    #[inline(always)]
+    pub(crate) unsafe fn put_message_entered(
+        &self,
+        chain: *mut DmusKernelEvent,
+        entered: Result<u32, Irql>,
+    ) {
+        match entered {
             // SAFETY: per the caller.
             Ok(cpu) => unsafe { self.put_chain(chain, cpu) },
             // SAFETY: per the caller (a non-null chain starts with an event of ours).
@@ -480,7 +569,8 @@ impl Allocator {
         }
     }
 
-    /// The IRQL check every get and put starts with, and the processor it runs on.
+    /// The IRQL check every get and put starts with, and the processor it runs on
+    /// ([`enter_on`] through [`Ops`], for the Rust-ABI twins).
     #[inline(always)]
     fn enter(&self) -> Result<u32, Irql> {
         // SAFETY: `whole` is this live object's `Object<P>`, matching `ops`.
@@ -494,12 +584,12 @@ impl Allocator {
         }
     }
 
-    /// The hot path of `GetMessage`/`GetBuffer`: the IRQL check and the processor, one pop
-    /// from that processor's stack (the only interlocked operation), a check of the block's
-    /// header, a plain store of its new state.
+    /// The hot path of `GetMessage`/`GetBuffer`: given the IRQL check's outcome and the
+    /// processor, one pop from that processor's stack (the only interlocked operation), a
+    /// check of the block's header, a plain store of its new state.
     #[inline(always)]
-    fn get(&self, lane: &Lane) -> Result<NonNull<u8>, NtStatus> {
-        let cpu = match self.enter() {
+    fn get(&self, lane: &Lane, entered: Result<u32, Irql>) -> Result<NonNull<u8>, NtStatus> {
+        let cpu = match entered {
             Ok(cpu) => cpu,
             Err(irql) => self.get_above_dispatch(lane, irql),
         };
@@ -1030,7 +1120,8 @@ pub fn new_allocator<P: Platform>(
     };
     let object = Object {
         core: Allocator {
-            vtbl: &super::vtbl::VTBL,
+            vtbl: &super::vtbl::Vtbl::<P>::VTBL,
+            magic: ALLOCATOR_MAGIC,
             refs: RefCount::new(),
             state: AtomicI32::new(KsState::STOP.0),
             buffer_size: cfg.buffer_size,

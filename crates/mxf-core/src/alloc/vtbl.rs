@@ -1,12 +1,19 @@
 //! The `IAllocatorMXF` vtable: `extern "system"` entry points over [`Allocator`].
 //!
 //! Each function turns the C calling convention and out-pointers into a call of the Rust
-//! method of the same name. None of them may unwind (an `extern "system"` function that
+//! method of the same name. There is one vtable per platform type `P` ([`Vtbl::VTBL`]): the
+//! four hot slots (`GetMessage`, `GetBuffer`, `PutMessage`, `PutBuffer`) are compiled for `P`
+//! and do the IRQL check and the processor lookup inline ([`enter_on`]); the other slots are
+//! shared. The table's address does not identify our objects (a constant's address is not
+//! guaranteed unique): `QueryInterface` answers [`IID_MXF_PRIVATE_ALLOCATOR`] instead. None of them may unwind (an `extern "system"` function that
 //! panics aborts), which holds in the kernel, where a bug check does not return; in the host
 //! emulator a bug check is a panic, so tests that expect one call the Rust methods directly.
 
-use super::object::Allocator;
+use super::IID_MXF_PRIVATE_ALLOCATOR;
+use super::object::{Allocator, Object, enter_on};
+use crate::platform::Platform;
 use core::ffi::c_void;
+use core::marker::PhantomData;
 use core::ptr::NonNull;
 use mxf_abi::{
     DmusKernelEvent, Guid, IAllocatorMxf, IAllocatorMxfVtbl, IID_IALLOCATOR_MXF, IID_IMXF,
@@ -14,24 +21,29 @@ use mxf_abi::{
     STATUS_INVALID_PARAMETER, STATUS_SUCCESS,
 };
 
-/// Our vtable: its address identifies our objects ([`Allocator::from_com`]).
-pub(crate) static VTBL: IAllocatorMxfVtbl = IAllocatorMxfVtbl {
-    base: IMxfVtbl {
-        base: IUnknownVtbl {
-            query_interface,
-            add_ref,
-            release,
+/// The vtables, one per platform type.
+pub(crate) struct Vtbl<P>(PhantomData<P>);
+
+impl<P: Platform> Vtbl<P> {
+    /// The vtable of `Object<P>` (`&Vtbl::<P>::VTBL` is a promoted `'static`).
+    pub(crate) const VTBL: IAllocatorMxfVtbl = IAllocatorMxfVtbl {
+        base: IMxfVtbl {
+            base: IUnknownVtbl {
+                query_interface,
+                add_ref,
+                release,
+            },
+            set_state,
+            put_message: put_message::<P>,
+            connect_output,
+            disconnect_output,
         },
-        set_state,
-        put_message,
-        connect_output,
-        disconnect_output,
-    },
-    get_message,
-    get_buffer_size,
-    get_buffer,
-    put_buffer,
-};
+        get_message: get_message::<P>,
+        get_buffer_size,
+        get_buffer: get_buffer::<P>,
+        put_buffer: put_buffer::<P>,
+    };
+}
 
 /// The object behind `this`.
 ///
@@ -54,7 +66,11 @@ unsafe extern "system" fn query_interface(
     }
     // SAFETY: a non-null REFIID points to a GUID (read unaligned: C callers may pack it).
     let iid = unsafe { iid.read_unaligned() };
-    if iid == IID_IUNKNOWN || iid == IID_IMXF || iid == IID_IALLOCATOR_MXF {
+    if iid == IID_IUNKNOWN
+        || iid == IID_IMXF
+        || iid == IID_IALLOCATOR_MXF
+        || iid == IID_MXF_PRIVATE_ALLOCATOR
+    {
         // SAFETY: COM contract (see `obj`).
         unsafe { obj(this) }.add_ref();
         // SAFETY: `out` is a non-null PVOID* the caller provides for the result; every
@@ -88,10 +104,15 @@ unsafe extern "system" fn set_state(this: *mut IMxf, state: KsState) -> NtStatus
     STATUS_SUCCESS
 }
 
-unsafe extern "system" fn put_message(this: *mut IMxf, chain: *mut DmusKernelEvent) -> NtStatus {
-    // SAFETY: COM contract; `PutMessage` transfers ownership of the chain, whose events come
-    // from this allocator (the allocator is the last stop of a chain).
-    unsafe { obj(this).put_message(chain) };
+unsafe extern "system" fn put_message<P: Platform>(
+    this: *mut IMxf,
+    chain: *mut DmusKernelEvent,
+) -> NtStatus {
+    // SAFETY: COM contract: this slot is only in `Object<P>`'s vtable.
+    let o = unsafe { Object::<P>::from_interface(this) };
+    // SAFETY: `PutMessage` transfers ownership of the chain, whose events come from this
+    // allocator (the allocator is the last stop of a chain).
+    unsafe { o.core.put_message_entered(chain, enter_on(&o.platform)) };
     STATUS_SUCCESS
 }
 
@@ -116,15 +137,16 @@ unsafe extern "system" fn disconnect_output(_this: *mut IMxf, sink: *mut IMxf) -
     }
 }
 
-unsafe extern "system" fn get_message(
+unsafe extern "system" fn get_message<P: Platform>(
     this: *mut IAllocatorMxf,
     out: *mut *mut DmusKernelEvent,
 ) -> NtStatus {
     if out.is_null() {
         return STATUS_INVALID_PARAMETER;
     }
-    // SAFETY: COM contract.
-    let (p, status) = match unsafe { obj(this) }.get_message() {
+    // SAFETY: COM contract: this slot is only in `Object<P>`'s vtable.
+    let o = unsafe { Object::<P>::from_interface(this) };
+    let (p, status) = match o.core.get_message_entered(enter_on(&o.platform)) {
         Ok(p) => (p.as_ptr(), STATUS_SUCCESS),
         Err(s) => (core::ptr::null_mut(), s),
     };
@@ -138,12 +160,16 @@ unsafe extern "system" fn get_buffer_size(this: *mut IAllocatorMxf) -> u16 {
     unsafe { obj(this) }.buffer_size()
 }
 
-unsafe extern "system" fn get_buffer(this: *mut IAllocatorMxf, out: *mut *mut u8) -> NtStatus {
+unsafe extern "system" fn get_buffer<P: Platform>(
+    this: *mut IAllocatorMxf,
+    out: *mut *mut u8,
+) -> NtStatus {
     if out.is_null() {
         return STATUS_INVALID_PARAMETER;
     }
-    // SAFETY: COM contract.
-    let (p, status) = match unsafe { obj(this) }.get_buffer() {
+    // SAFETY: COM contract: this slot is only in `Object<P>`'s vtable.
+    let o = unsafe { Object::<P>::from_interface(this) };
+    let (p, status) = match o.core.get_buffer_entered(enter_on(&o.platform)) {
         Ok(p) => (p.as_ptr(), STATUS_SUCCESS),
         Err(s) => (core::ptr::null_mut(), s),
     };
@@ -152,11 +178,16 @@ unsafe extern "system" fn get_buffer(this: *mut IAllocatorMxf, out: *mut *mut u8
     status
 }
 
-unsafe extern "system" fn put_buffer(this: *mut IAllocatorMxf, buf: *mut u8) -> NtStatus {
+unsafe extern "system" fn put_buffer<P: Platform>(
+    this: *mut IAllocatorMxf,
+    buf: *mut u8,
+) -> NtStatus {
     let Some(buf) = NonNull::new(buf) else {
         return STATUS_INVALID_PARAMETER;
     };
-    // SAFETY: COM contract; `PutBuffer` returns a buffer the caller got from `GetBuffer`.
-    unsafe { obj(this).put_buffer(buf) };
+    // SAFETY: COM contract: this slot is only in `Object<P>`'s vtable.
+    let o = unsafe { Object::<P>::from_interface(this) };
+    // SAFETY: `PutBuffer` returns a buffer the caller got from `GetBuffer`.
+    unsafe { o.core.put_buffer_entered(buf, enter_on(&o.platform)) };
     STATUS_SUCCESS
 }
