@@ -4,6 +4,7 @@
 
 use mxf_portemu::TimedMessage;
 use std::collections::HashMap;
+use std::ops::Range;
 
 /// How far ahead in the input a captured message is looked for before it is declared
 /// unexpected.
@@ -53,6 +54,112 @@ fn fits(sent: &TimedMessage, got: &TimedMessage) -> Option<bool> {
     }
 }
 
+fn is_realtime(m: &TimedMessage) -> bool {
+    matches!(m.bytes[..], [b] if b >= 0xF8)
+}
+
+/// Where the realtime messages captured ahead of a truncated SysEx may come from.
+///
+/// A SysEx cut on the way (the rest of it given up by the render side or the capture
+/// packager, or the application's own SysEx whose cutting status was dropped) is seen to end
+/// only when the capture side receives the next status byte that is not realtime: that of the
+/// next message *delivered*. Messages dropped whole after it put no byte on the wire, and the
+/// packager hands realtime bytes on at once while it holds the next SysEx's first bytes (its
+/// `F0` included) for a fragment. So every realtime message sent after the cut SysEx and
+/// before the next delivered non-realtime message is captured before the cut SysEx, across
+/// any number of messages dropped whole in between (which are then missing).
+struct CutWindow {
+    /// Index in `got` of the truncated SysEx.
+    cut: usize,
+    /// Index in `sent` of the SysEx it was cut from.
+    from: usize,
+    /// Index in `got` of the next non-realtime message after the cut one, if any.
+    next: Option<usize>,
+    /// Indices in `sent`, after `from`, of the messages that `next` fits, in order (or the
+    /// lookahead's end if there is no `next`). The first one is taken for the delivered one
+    /// unless a realtime message captured before the cut was sent after it: then that one
+    /// and the identical messages before it were dropped whole, and a later one is.
+    candidates: Vec<usize>,
+    /// Which of `candidates` bounds the realtime messages captured before the cut.
+    bound: usize,
+}
+
+impl CutWindow {
+    /// The window for the captured realtime message `got[j]` when the next non-realtime
+    /// message captured after it is a truncated SysEx that fits an untaken sent message at
+    /// or after `i`.
+    fn find(
+        sent: &[TimedMessage],
+        got: &[TimedMessage],
+        taken: &[bool],
+        next_status: &[usize],
+        (i, j): (usize, usize),
+    ) -> Option<Self> {
+        let cut = next_status[j];
+        let t = got.get(cut)?;
+        if !t.truncated || t.bytes.first() != Some(&0xF0) {
+            return None;
+        }
+        let limit = sent.len().min(i + LOOKAHEAD);
+        let status = |k: usize, m: &TimedMessage| {
+            !taken[k] && !is_realtime(&sent[k]) && fits(&sent[k], m).is_some()
+        };
+        let from = (i..limit).find(|&k| status(k, t))?;
+        let next = got.get(next_status[cut + 1]).map(|_| next_status[cut + 1]);
+        let candidates = match next {
+            Some(n) => (from + 1..limit).filter(|&k| status(k, &got[n])).collect(),
+            // Cut by the end of the stream: nothing bounds it but the lookahead.
+            None => vec![limit],
+        };
+        Some(Self {
+            cut,
+            from,
+            next,
+            candidates,
+            bound: 0,
+        })
+    }
+
+    /// The first untaken sent realtime message at or after `i` equal to `m` and sent before
+    /// the next delivered message; moves the bound on past identical messages if needed.
+    fn realtime(
+        &mut self,
+        sent: &[TimedMessage],
+        taken: &[bool],
+        i: usize,
+        m: &TimedMessage,
+    ) -> Option<usize> {
+        let end = self.candidates.last().copied()?;
+        let k =
+            (i..end).find(|&k| !taken[k] && is_realtime(&sent[k]) && sent[k].bytes == m.bytes)?;
+        let b = self.candidates.iter().position(|&q| q > k)?;
+        self.bound = self.bound.max(b);
+        Some(k)
+    }
+
+    /// Where the next captured message must be matched in `sent` when the bound had to move
+    /// past identical messages dropped whole.
+    fn forced(&self) -> Option<(usize, usize)> {
+        let n = self.next?;
+        (self.bound > 0).then(|| (n, self.candidates[self.bound]))
+    }
+}
+
+fn note(c: &mut Comparison, s: String) {
+    if c.samples.len() < 8 {
+        c.samples.push(s);
+    }
+}
+
+/// Counts the untaken sent messages of `range` missing.
+fn lose(c: &mut Comparison, sent: &[TimedMessage], taken: &[bool], range: Range<usize>) {
+    for m in range.filter(|&x| !taken[x]).map(|x| &sent[x]) {
+        c.missing += 1;
+        c.missing_bytes += m.bytes.len() as u64;
+        note(c, format!("missing: {}", hex(&m.bytes)));
+    }
+}
+
 /// Compares `sent` (normalised input, in order) with `got` (captured, in order).
 pub fn compare(sent: &[TimedMessage], got: &[TimedMessage]) -> Comparison {
     let mut c = Comparison::default();
@@ -61,34 +168,52 @@ pub fn compare(sent: &[TimedMessage], got: &[TimedMessage]) -> Comparison {
     for (i, m) in sent.iter().enumerate() {
         index.entry(&m.bytes).or_default().push(i);
     }
+    // For each captured index, the first non-realtime message at or after it (`got.len()`
+    // if none).
+    let mut next_status = vec![got.len(); got.len() + 1];
+    for j in (0..got.len()).rev() {
+        next_status[j] = if is_realtime(&got[j]) {
+            next_status[j + 1]
+        } else {
+            j
+        };
+    }
     let (mut i, mut j) = (0usize, 0usize);
-    // Sent realtime messages matched ahead of their turn (see below).
+    // Sent realtime messages matched ahead of their turn (see `CutWindow`).
     let mut taken = vec![false; sent.len()];
-    let note = |c: &mut Comparison, s: String| {
-        if c.samples.len() < 8 {
-            c.samples.push(s);
-        }
-    };
+    let mut window: Option<CutWindow> = None;
+    // A captured message's match fixed by a cut window: (index in `got`, index in `sent`).
+    let mut forced: Option<(usize, usize)> = None;
     while i < sent.len() && j < got.len() {
         if taken[i] {
             i += 1;
             continue;
         }
-        // A SysEx cut short on the way is only seen to end at the next status byte, so the
-        // realtime messages sent after it (and before that status) arrive inside it, and come
-        // out before it: match them with the run of realtime messages after the SysEx.
-        if sent[i].bytes.first() == Some(&0xF0)
-            && got[j].bytes.len() == 1
-            && got[j].bytes[0] >= 0xF8
-        {
-            let ahead = (i + 1..sent.len())
-                .take_while(|&k| sent[k].bytes.first().is_some_and(|&b| b >= 0xF8))
-                .find(|&k| !taken[k] && sent[k].bytes == got[j].bytes);
-            if let Some(k) = ahead {
+        if is_realtime(&got[j]) && fits(&sent[i], &got[j]).is_none() {
+            if window
+                .as_ref()
+                .is_none_or(|w| w.cut != next_status[j] || w.from < i)
+            {
+                window = CutWindow::find(sent, got, &taken, &next_status, (i, j));
+            }
+            if let Some(w) = window.as_mut()
+                && let Some(k) = w.realtime(sent, &taken, i, &got[j])
+            {
+                forced = w.forced().or(forced);
                 taken[k] = true;
                 c.matched += 1;
                 c.latencies.push(got[j].time - sent[k].time);
                 j += 1;
+                continue;
+            }
+        }
+        if let Some((fj, fi)) = forced
+            && fj == j
+        {
+            forced = None;
+            if fi > i {
+                lose(&mut c, sent, &taken, i..fi);
+                i = fi;
                 continue;
             }
         }
@@ -126,11 +251,7 @@ pub fn compare(sent: &[TimedMessage], got: &[TimedMessage]) -> Comparison {
                 };
                 match ahead {
                     Some(k) => {
-                        for m in (i..k).filter(|&x| !taken[x]).map(|x| &sent[x]) {
-                            c.missing += 1;
-                            c.missing_bytes += m.bytes.len() as u64;
-                            note(&mut c, format!("missing: {}", hex(&m.bytes)));
-                        }
+                        lose(&mut c, sent, &taken, i..k);
                         i = k;
                     }
                     None => {
@@ -202,6 +323,131 @@ mod tests {
         let g = [m(&[0xFA], 4), g[2].clone(), g[3].clone()];
         let c = compare(&s, &g);
         assert_eq!(c.unexpected, 1, "{c:?}");
+    }
+
+    fn cut(b: &[u8], t: i64) -> TimedMessage {
+        TimedMessage {
+            truncated: true,
+            ..m(b, t)
+        }
+    }
+
+    /// The whole-cable case of proptest seed `40c2e595…`: a SysEx dropped whole, one cut by
+    /// the render side (out of memory), one dropped whole after it, then a SysEx with
+    /// realtime inside. On the capture side the cut one ends only at the next delivered
+    /// SysEx's first fragment, so the realtime lifted out of that one come out before it.
+    #[test]
+    fn realtime_after_messages_dropped_behind_a_cut_sysex_arrives_before_it() {
+        let sx = |n: u8| {
+            let mut b = vec![0xF0];
+            b.extend((0..n).map(|k| k & 0x7F));
+            b.push(0xF7);
+            b
+        };
+        let mut s = vec![m(&sx(30), 0)];
+        s.extend((1..=4).map(|t| m(&[0xF8], t)));
+        s.push(m(&sx(60), 5)); // cut after 20 bytes
+        s.push(m(&sx(40), 6)); // dropped whole
+        s.extend((7..=18).map(|t| m(&[0xF8], t)));
+        s.push(m(&sx(12), 19));
+        let mut g: Vec<TimedMessage> = (0..16).map(|t| m(&[0xF8], 100 + t)).collect();
+        g.push(cut(&sx(60)[..21], 200));
+        g.push(m(&sx(12), 201));
+        let c = compare(&s, &g);
+        assert_eq!(
+            (c.matched, c.missing, c.partial, c.unexpected),
+            (17, 2, 1, 0),
+            "{c:?}"
+        );
+        assert_eq!(c.missing_bytes, 32 + (62 - 21) + 42);
+        // The realtime messages are matched in order: 1..=4 first, then 7..=18.
+        let sent_times: Vec<i64> = c
+            .latencies
+            .iter()
+            .zip(&g)
+            .map(|(l, g)| g.time - l)
+            .collect();
+        assert_eq!(sent_times[..4], [1, 2, 3, 4]);
+        assert_eq!(sent_times[4..16], (7..=18).collect::<Vec<_>>()[..]);
+
+        // A channel message dropped whole behind the cut does the same.
+        let s = [
+            m(&sx(8), 0),
+            m(&[0xC0, 1], 1),
+            m(&[0xF8], 2),
+            m(&[0x90, 1, 2], 3),
+        ];
+        let g = [m(&[0xF8], 9), cut(&sx(8)[..4], 9), m(&[0x90, 1, 2], 9)];
+        let c = compare(&s, &g);
+        assert_eq!(
+            (c.matched, c.missing, c.partial, c.unexpected),
+            (2, 1, 1, 0),
+            "{c:?}"
+        );
+    }
+
+    #[test]
+    fn realtime_sent_after_the_next_delivered_message_is_not_let_before_a_cut() {
+        // F8 was sent after C0, which ended the cut SysEx: it cannot come out before it.
+        let s = [
+            m(&[0xF0, 1, 2, 3, 0xF7], 0),
+            m(&[0xC0, 1], 1),
+            m(&[0xF8], 2),
+            m(&[0x90, 1, 2], 3),
+        ];
+        let g = [
+            m(&[0xF8], 9),
+            cut(&[0xF0, 1], 9),
+            m(&[0xC0, 1], 9),
+            m(&[0x90, 1, 2], 9),
+        ];
+        let c = compare(&s, &g);
+        assert!(c.unexpected > 0, "{c:?}");
+        // Nor before a SysEx that arrived whole.
+        let s = [m(&[0xF0, 1, 0xF7], 0), m(&[0xF8], 1)];
+        let g = [m(&[0xF8], 9), m(&[0xF0, 1, 0xF7], 9)];
+        let c = compare(&s, &g);
+        assert_eq!((c.missing, c.unexpected), (1, 1), "{c:?}");
+    }
+
+    #[test]
+    fn a_dropped_copy_of_the_message_that_ends_a_cut_moves_the_bound() {
+        // D is sent twice, the first copy dropped whole; the realtime between the copies
+        // arrives before the cut SysEx, so the second copy is the delivered one.
+        let d = [0xB0, 7, 7];
+        let s = [
+            m(&[0xF0, 1, 2, 3, 0xF7], 0),
+            m(&d, 1),
+            m(&[0xF8], 2),
+            m(&d, 3),
+            m(&[0x90, 1, 2], 4),
+        ];
+        let g = [
+            m(&[0xF8], 10),
+            cut(&[0xF0, 1], 10),
+            m(&d, 10),
+            m(&[0x90, 1, 2], 10),
+        ];
+        let c = compare(&s, &g);
+        assert_eq!(
+            (c.matched, c.missing, c.partial, c.unexpected),
+            (3, 1, 1, 0),
+            "{c:?}"
+        );
+        assert_eq!(c.latencies, vec![8, 7, 6], "D matched with its second copy");
+        // Cut by the end of the stream: realtime after messages dropped behind it.
+        let s = [
+            m(&[0xF0, 1, 2, 3, 0xF7], 0),
+            m(&[0xC0, 1], 1),
+            m(&[0xFE], 2),
+        ];
+        let g = [m(&[0xFE], 10), cut(&[0xF0, 1, 2], 10)];
+        let c = compare(&s, &g);
+        assert_eq!(
+            (c.matched, c.missing, c.partial, c.unexpected),
+            (1, 1, 1, 0),
+            "{c:?}"
+        );
     }
 
     #[test]

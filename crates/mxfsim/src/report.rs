@@ -91,7 +91,7 @@ pub struct Report {
     pub cmp: Comparison,
     /// Drop counters.
     pub drops: Drops,
-    /// Captured messages (until compared).
+    /// The captured messages, in the order they completed.
     pub captured: Vec<TimedMessage>,
     /// The port's counters.
     pub port: Option<PortStats>,
@@ -170,6 +170,7 @@ impl Report {
             .filter(|m| kind(m) == 7)
             .map(|m| m.bytes.len())
             .collect();
+        self.captured = got;
         self.wall = wall;
         if cmp.unexpected > 0 {
             self.fail(format!(

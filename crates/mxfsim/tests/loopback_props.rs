@@ -237,3 +237,55 @@ fn one_mib_sysex_arrives_whole_with_default_sizes_and_tiny_buffers() {
     });
     assert!(rep.loopback_alloc.expect("loopback allocator").buffer_gets > 100_000);
 }
+
+/// Proptest case `40c2e595…`, fixed: with the loopback out of memory, the render side drops
+/// a SysEx whole, cuts the next one after 10001 bytes (counted truncated), drops the one
+/// after it whole, then delivers a SysEx with realtime inside. The capture side sees the cut
+/// SysEx end only at that last SysEx's first fragment, after the realtime lifted out of it:
+/// the verdict must match those ahead of the cut across the SysEx dropped behind it.
+#[test]
+fn realtime_behind_a_sysex_dropped_after_a_cut_one_is_matched_ahead_of_the_cut() {
+    let sx = |len, rt_every| Item::Sysex {
+        len,
+        rt_every,
+        seed: 0,
+    };
+    let items = [sx(3954, 5000), sx(20388, 5000), sx(7135, 0), sx(51, 4)];
+    let opt = SimOptions {
+        verifier: true,
+        faults: Some(107),
+        buffer_size: Some(8748),
+        loopback_buffer_size: Some(33),
+        loopback_capacity: Some(mxf_core::loopback::MAX_WRITE as u32),
+        seed: 15_191_187_671_682_718_688,
+        ..SimOptions::new()
+    };
+    let rep = run(&units(&items, &[0]), "cut sysex", &opt);
+    check(&rep, true).unwrap_or_else(|e| panic!("{e}"));
+    // The scenario itself, so that a change of the fault sequence cannot make this test
+    // pass vacuously.
+    assert_eq!(
+        rep.drops.render_no_memory,
+        DropCount {
+            messages: 2,
+            sysex_truncated: 1,
+            bytes: 3956 + (20390 - 10001) + 7137,
+        },
+        "{rep}"
+    );
+    assert_eq!(
+        (rep.cmp.matched, rep.cmp.missing, rep.cmp.partial),
+        (17, 2, 1)
+    );
+    let shape: Vec<(usize, bool)> = rep
+        .captured
+        .iter()
+        .map(|m| (m.bytes.len(), m.truncated))
+        .collect();
+    let mut want = vec![(1, false); 16];
+    want.extend([(10001, true), (53, false)]);
+    assert_eq!(
+        shape, want,
+        "16 realtime, then the cut SysEx, then the last"
+    );
+}
