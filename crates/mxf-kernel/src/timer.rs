@@ -7,6 +7,7 @@
 //! interrupt time: [`relative_due_time`].
 
 use mxf_core::platform::PoolTag;
+use mxf_core::platform::bugcheck::DRIVER_VERIFIER_DETECTED_VIOLATION;
 
 /// Pool tag of timer allocations.
 pub const TIMER_TAG: PoolTag = PoolTag::new(b"MxfT");
@@ -17,6 +18,50 @@ pub const TIMER_TAG: PoolTag = PoolTag::new(b"MxfT");
 pub const fn relative_due_time(due_100ns: i64, now_100ns: i64) -> i64 {
     let delta = due_100ns.saturating_sub(now_100ns);
     if delta < 1 { -1 } else { -delta }
+}
+
+/// Driver-defined parameter 1 of the bug check a [`KernelTimer`] raises when it is dropped
+/// above `PASSIVE_LEVEL` (see [`check_drop_irql`]): a `PASSIVE_LEVEL`-only operation ran at raised
+/// IRQL. The same value the host emulator (`mxf-kemu`, `c4::KEMU_PASSIVE_ONLY`) reports for
+/// the same misuse, so a crash dump reads like the failing test did.
+pub const PASSIVE_ONLY_AT_RAISED_IRQL: usize = 0xE001;
+
+/// Parameter 4 of that bug check: which operation — dropping a timer (the emulator's routine
+/// id for it).
+pub const OPERATION_DROP_TIMER: usize = 8;
+
+/// What dropping a timer at IRQL `irql` must do: `Ok(())` at `PASSIVE_LEVEL`, else the bug
+/// check (code, parameters) it raises instead of waiting.
+///
+/// Dropping waits, with `KeFlushQueuedDpcs`, for the timer's DPC to finish: only legal at
+/// `PASSIVE_LEVEL`. Above it the wait could spin forever — a drop made from the timer's own
+/// callback (a DPC, at `DISPATCH_LEVEL`) waits for itself — and the machine would hang or go
+/// down later with a code that names neither the timer nor the IRQL. So the drop checks
+/// first and stops the machine with a code that says what happened:
+///
+/// `DRIVER_VERIFIER_DETECTED_VIOLATION` (0xC4) with
+/// - p1 = [`PASSIVE_ONLY_AT_RAISED_IRQL`] (0xE001),
+/// - p2 = the IRQL of the drop,
+/// - p3 = the address of the timer's `KTIMER` block (pool tag [`TIMER_TAG`], `MxfT`),
+/// - p4 = [`OPERATION_DROP_TIMER`] (8).
+///
+/// The cause is a bug of ours (the platform seam says timers are dropped at
+/// `PASSIVE_LEVEL`: objects holding one are released at `PASSIVE_LEVEL`); nothing is freed,
+/// so nothing of the timer is corrupted in the dump.
+pub const fn check_drop_irql(irql: u8, block: usize) -> Result<(), (u32, [usize; 4])> {
+    if irql == mxf_core::platform::PASSIVE_LEVEL {
+        Ok(())
+    } else {
+        Err((
+            DRIVER_VERIFIER_DETECTED_VIOLATION,
+            [
+                PASSIVE_ONLY_AT_RAISED_IRQL,
+                irql as usize,
+                block,
+                OPERATION_DROP_TIMER,
+            ],
+        ))
+    }
 }
 
 #[cfg(windows)]
@@ -132,13 +177,18 @@ mod kernel {
 
     impl Drop for KernelTimer {
         fn drop(&mut self) {
+            let irql = crate::irql::current();
+            if let Err((code, params)) = check_drop_irql(irql, self.block.as_ptr() as usize) {
+                // See `check_drop_irql`: waiting for the DPC here could hang the machine.
+                mxf_core::platform::Platform::bug_check(&crate::KernelPlatform, code, params);
+            }
             let b = self.block();
             b.dying.store(true, Ordering::Release);
             // A callback running right now may have read `dying == false` and re-arm the timer
             // after the first cancel; the first flush waits for it, the second cancel disarms
             // what it armed, and the second flush waits for a DPC that expiry may have queued
             // in between (that one sees `dying` and returns).
-            // SAFETY: initialised timer; drop runs at PASSIVE_LEVEL (platform contract), where
+            // SAFETY: initialised timer; drop runs at PASSIVE_LEVEL (checked above), where
             // KeFlushQueuedDpcs may wait.
             unsafe {
                 sys::ntoskrnl::KeCancelTimer(b.timer.get());
@@ -168,6 +218,21 @@ mod tests {
         assert_eq!(relative_due_time(400, 400), -1);
         assert_eq!(relative_due_time(0, 400), -1);
         assert_eq!(relative_due_time(i64::MIN, i64::MAX), -1);
+    }
+
+    #[test]
+    fn dropping_at_passive_level_is_allowed() {
+        assert_eq!(check_drop_irql(0, 0x1000), Ok(()));
+    }
+
+    #[test]
+    fn dropping_above_passive_level_bug_checks_naming_irql_timer_and_operation() {
+        for irql in [1u8, 2, 15] {
+            assert_eq!(
+                check_drop_irql(irql, 0xFFFF_8000_1234_5670),
+                Err((0xC4, [0xE001, irql as usize, 0xFFFF_8000_1234_5670, 8]))
+            );
+        }
     }
 
     #[test]
