@@ -12,8 +12,9 @@
 //!
 //! The platform is `mxf-kemu` with Verifier and special pool off and 4 emulated processors.
 //! The measured loops run entirely on reserve hits and inside one `at_irql(DISPATCH_LEVEL, ..)`
-//! per thread; every get and put calls the platform once (IRQL check + current processor,
-//! two thread-local reads in kemu). Thread `t` of a measurement is pinned to emulated
+//! per thread; every get and put checks the IRQL and reads the current processor (two
+//! thread-local reads in kemu, inlined into the vtable slots, which are compiled per
+//! platform type). Thread `t` of a measurement is pinned to emulated
 //! processor `t` (`Emu::set_current_processor`), so with 2 threads the allocator's two
 //! threads use two different per-processor reserve stacks, as two CPUs would.
 //!
@@ -25,9 +26,12 @@
 //!   all threads share the one stack (what a single shared reserve head does);
 //! - `raw 16-byte-CAS stack, one per thread`: the same inlined loop, each thread on its own
 //!   stack (own cache lines): the floor of a per-processor design;
-//! - `platform enter x2`: the two `enter` calls a get+put pair makes (IRQL check + current
-//!   processor through a function pointer, as the allocator does): the cost of the IRQL
-//!   check and the processor lookup on this platform;
+//! - `platform enter x2`: the IRQL check + current processor twice, through a function
+//!   pointer (as the allocator did before its slots were compiled per platform type): an
+//!   upper bound of what the check and the lookup cost a pair on this platform;
+//! - `3 x CAS8 skeleton`: the atomic skeleton of our pair alone — pop an index from an
+//!   `IndexStack`, CAS a header word, push the index back — inlined, with no checks and no
+//!   calls: the floor of this design (three 8-byte CAS against the raw stack's two 16-byte);
 //! - `heap Box<[u8; 40]>`: the global allocator's alloc + free of an event-sized block;
 //! - `locked free list`: `std::sync::Mutex<Vec<*mut u8>>` pop + push.
 

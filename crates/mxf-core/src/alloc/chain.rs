@@ -12,10 +12,10 @@
 //! A cycle in a chain (an event reached twice) is a double put: the second claim finds the
 //! block `FREE` and bug checks, so the walk always terminates.
 
-use super::header::Kind;
+use super::header::{Kind, Word};
 use super::object::Allocator;
 use core::ptr::{self, NonNull};
-use mxf_abi::{DmusKernelEvent, SHORT_EVENT_MAX};
+use mxf_abi::{DmusKernelEvent, NtStatus, SHORT_EVENT_MAX, STATUS_SUCCESS};
 
 impl Allocator {
     /// Recycles every event of `chain` (following `pNextEvt`): for each event, a package
@@ -26,7 +26,44 @@ impl Allocator {
     ///
     /// # Safety
     /// As [`Allocator::put_message`].
+    #[inline(always)]
     pub(crate) unsafe fn put_chain(&self, chain: *mut DmusKernelEvent, cpu: u32) {
+        // SAFETY: per the caller.
+        unsafe { self.put_chain_from(chain, None, cpu) }
+    }
+
+    /// [`Self::put_chain`] of a chain whose first event `chain` the caller has already
+    /// claimed (`block`/`word` from its `claim`): where the fast path of `PutMessage` hands
+    /// over when the chain is more than one plain reserve event. Returns `STATUS_SUCCESS`.
+    ///
+    /// # Safety
+    /// As [`Allocator::put_message`]; `block`/`word` came from a `claim` of `chain` on this
+    /// thread, and the event was not recycled since.
+    #[inline(never)]
+    pub(crate) unsafe fn put_chain_claimed(
+        &self,
+        chain: NonNull<DmusKernelEvent>,
+        block: NonNull<u8>,
+        word: Word,
+        cpu: u32,
+    ) -> NtStatus {
+        // SAFETY: per the caller.
+        unsafe { self.put_chain_from(chain.as_ptr(), Some((block, word)), cpu) };
+        STATUS_SUCCESS
+    }
+
+    /// The walk of [`Self::put_chain`]; `claimed`: the claim of `chain`'s first event, when
+    /// the caller made it.
+    ///
+    /// # Safety
+    /// As [`Self::put_chain_claimed`] when `claimed` is `Some`, else as [`Self::put_chain`].
+    #[inline(always)]
+    unsafe fn put_chain_from(
+        &self,
+        chain: *mut DmusKernelEvent,
+        mut claimed: Option<(NonNull<u8>, Word)>,
+        cpu: u32,
+    ) {
         let lane = self.lane(Kind::Event);
         let mut cur = chain;
         // Claimed package events whose sub-chain is being walked, linked by `p_next_evt`;
@@ -47,9 +84,13 @@ impl Allocator {
                 unsafe { self.recycle_claimed_event(pkg, cpu) };
                 continue;
             };
-            // SAFETY: the caller owns the chain; `claim` validates the header (bug check if
-            // the event is not a live event of ours) and makes the event ours until recycled.
-            let (block, word) = unsafe { self.claim(lane, evt.cast()) };
+            let (block, word) = match claimed.take() {
+                Some(c) => c,
+                // SAFETY: the caller owns the chain; `claim` validates the header (bug check
+                // if the event is not a live event of ours) and makes the event ours until
+                // recycled.
+                None => unsafe { self.claim(lane, evt.cast()) },
+            };
             let e = evt.as_ptr();
             // SAFETY: a live event of ours, just claimed: 40 readable, writable bytes.
             let (next, flags, cb, data) =

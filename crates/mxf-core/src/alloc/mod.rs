@@ -43,7 +43,12 @@
 //! put (below), inlined: the vtable is one per platform type, so its hot slots are compiled
 //! for the platform and read IRQL and processor without a call through a pointer (in the
 //! kernel `KeGetCurrentIrql` is a register read, the processor one imported call; in the
-//! emulator two thread-local reads). No counter is touched on it: `reserve_hits` is
+//! emulator two thread-local reads). The slots run a fast path for exactly this case
+//! (module `fast`: the running processor's own stack, one plain reserve block) that makes no call
+//! returning into it, so it pushes no registers and spills nothing: every interlocked
+//! operation first waits for the processor's store buffer to drain, so plain stores between
+//! them cost time on every pair. Everything else goes, in tail position, to the full path,
+//! which behaves the same. No counter is touched on it: `reserve_hits` is
 //! the stacks' pop count, derived from their version tags (`tag = pushes + pops`, `count =
 //! pushes - pops`) minus the indices steals moved between stacks (counted on the steal path);
 //! outstanding counts come from the stacks' counts and the pool-block counter, and `puts`
@@ -105,6 +110,7 @@
 
 mod chain;
 mod config;
+mod fast;
 pub mod header;
 mod object;
 pub mod reserve;

@@ -122,7 +122,7 @@ pub struct Allocator {
     refs: RefCount,
     state: AtomicI32,
     buffer_size: u16,
-    poison: bool,
+    pub(crate) poison: bool,
     identity: Identity,
     ops: &'static Ops,
     /// The whole `Object<P>`, with provenance over all of it (for [`Ops`]).
@@ -284,7 +284,7 @@ impl Lane {
 
     /// The reserve: its stacks, slots and steal counter.
     #[inline(always)]
-    fn reserve(&self) -> Reserve<'_, Item> {
+    pub(crate) fn reserve(&self) -> Reserve<'_, Item> {
         let stacks: &[PerCpu] = if self.cpus == 0 {
             &[]
         } else {
@@ -302,7 +302,7 @@ impl Lane {
 
     /// The block of reserve slot `i`.
     #[inline(always)]
-    fn block(&self, i: usize) -> Option<NonNull<u8>> {
+    pub(crate) fn block(&self, i: usize) -> Option<NonNull<u8>> {
         self.slots().get(i).and_then(|s| NonNull::new(s.item.block))
     }
 
@@ -316,7 +316,7 @@ impl Lane {
     /// kept off the hot path, see [`reserve`](super::reserve) for when it runs).
     #[cold]
     #[inline(never)]
-    fn note_high_water(&self) {
+    pub(crate) fn note_high_water(&self) {
         let now = self
             .outstanding()
             .min(self.pool_cap + u32::from(self.reserve_cap));
@@ -489,26 +489,15 @@ impl Allocator {
         &self,
         entered: Result<u32, Irql>,
     ) -> Result<NonNull<DmusKernelEvent>, NtStatus> {
-        let p = self.get(&self.events, entered)?.cast::<DmusKernelEvent>();
-        // SAFETY: the payload of an event block is DMUS_KERNEL_EVENT_SIZE bytes, 16-aligned,
-        // and exclusively ours until returned.
-        unsafe { p.as_ptr().write(DmusKernelEvent::ZEROED) };
-        Ok(p)
+        let payload = self.get(&self.events, entered)?;
+        // SAFETY: an event payload just got.
+        Ok(unsafe { zeroed_event(payload) })
     }
 
     /// `GetBuffer`: a buffer of [`Self::buffer_size`] bytes (contents unspecified).
     #[inline]
     pub fn get_buffer(&self) -> Result<NonNull<u8>, NtStatus> {
         self.get(&self.buffers, self.enter())
-    }
-
-    /// [`Self::get_buffer`] after [`enter_on`].
-    #[inline(always)]
-    pub(crate) fn get_buffer_entered(
-        &self,
-        entered: Result<u32, Irql>,
-    ) -> Result<NonNull<u8>, NtStatus> {
-        self.get(&self.buffers, entered)
     }
 
     /// `PutBuffer`: returns one buffer. Bug checks `BAD_POOL_CALLER` (0xC2) with parameter 1
@@ -577,6 +566,7 @@ impl Allocator {
         unsafe { (self.ops.enter)(self.whole) }
     }
 
+    #[inline(always)]
     pub(crate) fn lane(&self, kind: Kind) -> &Lane {
         match kind {
             Kind::Event => &self.events,
@@ -588,7 +578,11 @@ impl Allocator {
     /// processor, one pop from that processor's stack (the only interlocked operation), a
     /// check of the block's header, a plain store of its new state.
     #[inline(always)]
-    fn get(&self, lane: &Lane, entered: Result<u32, Irql>) -> Result<NonNull<u8>, NtStatus> {
+    pub(crate) fn get(
+        &self,
+        lane: &Lane,
+        entered: Result<u32, Irql>,
+    ) -> Result<NonNull<u8>, NtStatus> {
         let cpu = match entered {
             Ok(cpu) => cpu,
             Err(irql) => self.get_above_dispatch(lane, irql),
@@ -627,7 +621,7 @@ impl Allocator {
     /// without Verifier. The probe's block is never given back: the system is stopping.
     #[cold]
     #[inline(never)]
-    fn get_above_dispatch(&self, lane: &Lane, irql: Irql) -> ! {
+    pub(crate) fn get_above_dispatch(&self, lane: &Lane, irql: Irql) -> ! {
         // SAFETY: `whole` is this live object's `Object<P>`, matching `ops`.
         let _probe = unsafe { (self.ops.alloc_block)(self.whole, lane.kind) };
         self.bug_check(
@@ -653,7 +647,7 @@ impl Allocator {
     /// As [`Self::put_buffer`] for a non-null `payload`.
     #[cold]
     #[inline(never)]
-    unsafe fn put_above_dispatch(&self, lane: &Lane, payload: *mut u8, irql: Irql) -> ! {
+    pub(crate) unsafe fn put_above_dispatch(&self, lane: &Lane, payload: *mut u8, irql: Irql) -> ! {
         let addr = payload as usize;
         let mut block_addr = 0;
         if let Some(p) = NonNull::new(payload)
@@ -690,7 +684,7 @@ impl Allocator {
 
     #[cold]
     #[inline(never)]
-    fn get_from_pool(&self, lane: &Lane) -> Result<NonNull<u8>, NtStatus> {
+    pub(crate) fn get_from_pool(&self, lane: &Lane) -> Result<NonNull<u8>, NtStatus> {
         if lane.pool_out.fetch_add(1, Ordering::Relaxed) >= lane.pool_cap {
             lane.pool_out.fetch_sub(1, Ordering::Relaxed);
             lane.failures.fetch_add(1, Ordering::Relaxed);
@@ -718,6 +712,16 @@ impl Allocator {
     /// poison intact); returns its word. Bug checks on corruption.
     #[inline(always)]
     fn check_reserve_block(&self, lane: &Lane, block: NonNull<u8>, i: usize) -> Word {
+        let word = self.check_reserve_header(lane, block, i);
+        if self.poison {
+            self.check_poison(lane, block);
+        }
+        word
+    }
+
+    /// The header half of [`Self::check_reserve_block`] (all of it when `poison` is off).
+    #[inline(always)]
+    pub(crate) fn check_reserve_header(&self, lane: &Lane, block: NonNull<u8>, i: usize) -> Word {
         // SAFETY: the reserve's blocks stay allocated for the allocator's lifetime.
         let header = unsafe { Header::at(block) };
         let expected = Word::new(self.identity, lane.kind, i as u16, STATE_FREE);
@@ -733,9 +737,6 @@ impl Allocator {
                     expected.0 as usize,
                 ],
             );
-        }
-        if self.poison {
-            self.check_poison(lane, block);
         }
         word
     }
@@ -912,6 +913,20 @@ pub const BAD_POOL_HEADER_RESERVE: usize = 0x4D58;
 /// `DRIVER_PAGE_FAULT_IN_FREED_SPECIAL_POOL` parameter 4 (driver-defined): the poison of a
 /// reserve block changed after it was put (p1 address, p2 1 = write, p3 offset).
 pub const POISON_WRITE_AFTER_PUT: usize = 0x4D58;
+
+/// Turns the payload of an event block just got into a zeroed event (`cb_struct` = 40).
+///
+/// # Safety
+/// `payload` is the payload of an event block of ours that the caller just got (so it is
+/// exclusively the caller's).
+#[inline(always)]
+pub(crate) unsafe fn zeroed_event(payload: NonNull<u8>) -> NonNull<DmusKernelEvent> {
+    let p = payload.cast::<DmusKernelEvent>();
+    // SAFETY: per the caller; the payload of an event block is DMUS_KERNEL_EVENT_SIZE bytes,
+    // 16-aligned.
+    unsafe { p.as_ptr().write(DmusKernelEvent::ZEROED) };
+    p
+}
 
 /// The payload bytes of a free reserve block.
 ///

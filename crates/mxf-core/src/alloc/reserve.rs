@@ -133,16 +133,31 @@ impl<T> Reserve<'_, T> {
     #[inline(always)]
     pub fn take(&self, cpu: u32) -> Option<Taken> {
         let (me, own) = self.home(cpu)?;
-        if let Some((index, left)) = own.stack.pop_counted(self.slots) {
-            // The floor sits on this processor's own line and only its gets touch it: a
-            // plain load and, on a new low only, a store.
-            let sample = left < own.floor.load(Ordering::Relaxed);
-            if sample {
-                own.floor.store(left, Ordering::Relaxed);
-            }
-            return Some(Taken { index, sample });
+        if let Some(taken) = Self::pop_own(own, self.slots) {
+            return Some(taken);
         }
         self.steal(me, own)
+    }
+
+    /// The first half of [`Reserve::take`]: a free slot from processor `cpu`'s own stack
+    /// only; `None` when that stack is empty (or there are no stacks), without stealing.
+    /// The allocator's fast path: a `None` from here is followed by a full `take`.
+    #[inline(always)]
+    pub fn take_own(&self, cpu: u32) -> Option<Taken> {
+        let (_, own) = self.home(cpu)?;
+        Self::pop_own(own, self.slots)
+    }
+
+    #[inline(always)]
+    fn pop_own(own: &PerCpu, slots: &[Slot<T>]) -> Option<Taken> {
+        let (index, left) = own.stack.pop_counted(slots)?;
+        // The floor sits on this processor's own line and only its gets touch it: a plain
+        // load and, on a new low only, a store.
+        let sample = left < own.floor.load(Ordering::Relaxed);
+        if sample {
+            own.floor.store(left, Ordering::Relaxed);
+        }
+        Some(Taken { index, sample })
     }
 
     /// Pops from the other processors' stacks, next processor first; moves up to

@@ -3,13 +3,16 @@
 //! Each function turns the C calling convention and out-pointers into a call of the Rust
 //! method of the same name. There is one vtable per platform type `P` ([`Vtbl::VTBL`]): the
 //! four hot slots (`GetMessage`, `GetBuffer`, `PutMessage`, `PutBuffer`) are compiled for `P`
-//! and do the IRQL check and the processor lookup inline ([`enter_on`]); the other slots are
+//! and do the IRQL check and the processor lookup inline ([`enter_on`]), then run the fast
+//! path ([`fast`](super::fast)), handing anything else to the full path; the other slots are
 //! shared. The table's address does not identify our objects (a constant's address is not
 //! guaranteed unique): `QueryInterface` answers [`IID_MXF_PRIVATE_ALLOCATOR`] instead. None of them may unwind (an `extern "system"` function that
 //! panics aborts), which holds in the kernel, where a bug check does not return; in the host
 //! emulator a bug check is a panic, so tests that expect one call the Rust methods directly.
 
 use super::IID_MXF_PRIVATE_ALLOCATOR;
+use super::fast::FastGet;
+use super::header::Kind;
 use super::object::{Allocator, Object, enter_on};
 use crate::platform::Platform;
 use core::ffi::c_void;
@@ -110,10 +113,14 @@ unsafe extern "system" fn put_message<P: Platform>(
 ) -> NtStatus {
     // SAFETY: COM contract: this slot is only in `Object<P>`'s vtable.
     let o = unsafe { Object::<P>::from_interface(this) };
-    // SAFETY: `PutMessage` transfers ownership of the chain, whose events come from this
-    // allocator (the allocator is the last stop of a chain).
-    unsafe { o.core.put_message_entered(chain, enter_on(&o.platform)) };
-    STATUS_SUCCESS
+    let core = &o.core;
+    match enter_on(&o.platform) {
+        // SAFETY: `PutMessage` transfers ownership of the chain, whose events come from this
+        // allocator (the allocator is the last stop of a chain).
+        Ok(cpu) => unsafe { core.put_message_fast(chain, cpu) },
+        // SAFETY: as above (a non-null chain starts with an event of ours).
+        Err(irql) => unsafe { core.put_above_dispatch(core.lane(Kind::Event), chain.cast(), irql) },
+    }
 }
 
 /// The allocator is the last stop of every chain and never forwards anything, so it keeps
@@ -146,13 +153,41 @@ unsafe extern "system" fn get_message<P: Platform>(
     }
     // SAFETY: COM contract: this slot is only in `Object<P>`'s vtable.
     let o = unsafe { Object::<P>::from_interface(this) };
-    let (p, status) = match o.core.get_message_entered(enter_on(&o.platform)) {
-        Ok(p) => (p.as_ptr(), STATUS_SUCCESS),
-        Err(s) => (core::ptr::null_mut(), s),
-    };
     // SAFETY: `out` is the caller's non-null out-pointer.
-    unsafe { out.write_unaligned(p) };
-    status
+    unsafe { get::<P>(o, Kind::Event, out.cast()) }
+}
+
+/// `GetMessage`/`GetBuffer` of `kind`: the IRQL check, the fast path, else the full get.
+///
+/// # Safety
+/// `out` is the caller's non-null out-pointer.
+#[inline(always)]
+unsafe fn get<P: Platform>(o: &Object<P>, kind: Kind, out: *mut *mut u8) -> NtStatus {
+    let core = &o.core;
+    let cpu = match enter_on(&o.platform) {
+        Ok(cpu) => cpu,
+        Err(irql) => core.get_above_dispatch(core.lane(kind), irql),
+    };
+    match core.get_fast(kind, cpu) {
+        FastGet::Got { payload, sample } => {
+            let p = if kind == Kind::Event {
+                // SAFETY: an event payload just got.
+                unsafe { super::object::zeroed_event(payload) }.cast::<u8>()
+            } else {
+                payload
+            };
+            // SAFETY: per the caller.
+            unsafe { out.write_unaligned(p.as_ptr()) };
+            if sample {
+                return core.sampled(kind);
+            }
+            STATUS_SUCCESS
+        }
+        // SAFETY: per the caller.
+        FastGet::Full => unsafe { core.get_slow(kind, cpu, true, out) },
+        // SAFETY: per the caller.
+        FastGet::Pool => unsafe { core.get_slow(kind, cpu, false, out) },
+    }
 }
 
 unsafe extern "system" fn get_buffer_size(this: *mut IAllocatorMxf) -> u16 {
@@ -169,13 +204,8 @@ unsafe extern "system" fn get_buffer<P: Platform>(
     }
     // SAFETY: COM contract: this slot is only in `Object<P>`'s vtable.
     let o = unsafe { Object::<P>::from_interface(this) };
-    let (p, status) = match o.core.get_buffer_entered(enter_on(&o.platform)) {
-        Ok(p) => (p.as_ptr(), STATUS_SUCCESS),
-        Err(s) => (core::ptr::null_mut(), s),
-    };
     // SAFETY: `out` is the caller's non-null out-pointer.
-    unsafe { out.write_unaligned(p) };
-    status
+    unsafe { get::<P>(o, Kind::Buffer, out) }
 }
 
 unsafe extern "system" fn put_buffer<P: Platform>(
@@ -187,7 +217,13 @@ unsafe extern "system" fn put_buffer<P: Platform>(
     };
     // SAFETY: COM contract: this slot is only in `Object<P>`'s vtable.
     let o = unsafe { Object::<P>::from_interface(this) };
-    // SAFETY: `PutBuffer` returns a buffer the caller got from `GetBuffer`.
-    unsafe { o.core.put_buffer_entered(buf, enter_on(&o.platform)) };
-    STATUS_SUCCESS
+    let core = &o.core;
+    match enter_on(&o.platform) {
+        // SAFETY: `PutBuffer` returns a buffer the caller got from `GetBuffer`.
+        Ok(cpu) => unsafe { core.put_buffer_fast(buf, cpu) },
+        // SAFETY: as above.
+        Err(irql) => unsafe {
+            core.put_above_dispatch(core.lane(Kind::Buffer), buf.as_ptr(), irql)
+        },
+    }
 }

@@ -1,0 +1,192 @@
+//! The fast paths of the four hot vtable slots: a reserve hit on the running processor's own
+//! stack, and the put of one plain reserve block back onto it.
+//!
+//! Why separate paths: every interlocked operation waits until the processor's store buffer
+//! has drained, so every store between two of them — the register saves of a function
+//! prologue, spills of values kept across a call — lengthens the pair (measured here: an
+//! 8-byte CAS preceded by 8 plain stores costs about 1.5x one preceded by none). A get+put
+//! pair is three interlocked operations (pop, header CAS, push), and the full paths, which
+//! can call out (steal, block pool, poison checks, high-water samples, chain walks), keep
+//! values in callee-saved registers and spill them. The fast paths do only what the common
+//! case needs and make no call that returns into them (a bug check does not return), so
+//! their values stay in scratch registers; every other case is handed over *in tail
+//! position* to the full path, which behaves exactly as before:
+//! - a get: the own stack empty (steal, then block pool), no reserve, poison on →
+//!   [`FastGet::Full`], before anything was taken; the popped slot without a block →
+//!   [`FastGet::Pool`], as the full get does; a high-water sample is taken after the event
+//!   is handed out (it only reads the stacks' counts);
+//! - a put: a pool block, poison on, or (`PutMessage`) a chain that is more than one event
+//!   without a buffer or package sub-chain → the full recycle / chain walk, continuing from
+//!   the claim the fast path made (a block is claimed exactly once).
+//!
+//! The IRQL check comes first in both, and above `DISPATCH_LEVEL` goes straight to the same
+//! stop as the full path. Validation (`claim`, the reserve header check) is the very same
+//! code.
+
+use super::header::{Header, Kind, NO_SLOT, STATE_LIVE, Word, payload_of};
+use super::object::{Allocator, zeroed_event};
+use super::sync::Ordering;
+use core::ptr::NonNull;
+use mxf_abi::{DMUS_KEF_PACKAGE_EVENT, DmusKernelEvent, NtStatus, SHORT_EVENT_MAX, STATUS_SUCCESS};
+
+/// What the fast path of a get did.
+pub(crate) enum FastGet {
+    /// A block from the own stack's reserve, now `LIVE`; `sample`: sample the high-water
+    /// mark ([`Allocator::sampled`]) once it is handed out.
+    Got { payload: NonNull<u8>, sample: bool },
+    /// Nothing taken: do the full get ([`Allocator::get_slow`] with `reserve` = true).
+    Full,
+    /// A slot was popped but holds no block (every slot holds one, so this does not happen):
+    /// the block pool, as the full get falls back to ([`Allocator::get_slow`], `reserve` =
+    /// false).
+    Pool,
+}
+
+impl Allocator {
+    /// A get from processor `cpu`'s own reserve stack (the IRQL check passed).
+    #[inline(always)]
+    pub(crate) fn get_fast(&self, kind: Kind, cpu: u32) -> FastGet {
+        let lane = self.lane(kind);
+        if self.poison {
+            return FastGet::Full;
+        }
+        let Some(taken) = lane.reserve().take_own(cpu) else {
+            return FastGet::Full;
+        };
+        let Some(block) = lane.block(taken.index) else {
+            return FastGet::Pool;
+        };
+        let word = self.check_reserve_header(lane, block, taken.index);
+        // SAFETY: the reserve's blocks stay allocated for the allocator's lifetime.
+        let header = unsafe { Header::at(block) };
+        // As in the full get: the pop made the block ours, so `FREE -> LIVE` is a plain store.
+        header
+            .word
+            .store(word.with_state(STATE_LIVE).0, Ordering::Relaxed);
+        FastGet::Got {
+            // SAFETY: `block` is one of our blocks.
+            payload: unsafe { payload_of(block) },
+            sample: taken.sample,
+        }
+    }
+
+    /// The full get of `kind` on processor `cpu` after the fast path declined
+    /// ([`FastGet::Full`]: `reserve` = true; [`FastGet::Pool`]: false), writing `*out` as
+    /// the vtable slot does (an event zeroed).
+    ///
+    /// # Safety
+    /// `out` is a non-null out-pointer of the caller's.
+    #[cold]
+    #[inline(never)]
+    pub(crate) unsafe fn get_slow(
+        &self,
+        kind: Kind,
+        cpu: u32,
+        reserve: bool,
+        out: *mut *mut u8,
+    ) -> NtStatus {
+        let lane = self.lane(kind);
+        let got = if reserve {
+            self.get(lane, Ok(cpu))
+        } else {
+            self.get_from_pool(lane)
+        };
+        let (p, status) = match got {
+            Ok(p) if kind == Kind::Event => {
+                // SAFETY: an event payload just got.
+                let e = unsafe { zeroed_event(p) };
+                (e.as_ptr().cast(), STATUS_SUCCESS)
+            }
+            Ok(p) => (p.as_ptr(), STATUS_SUCCESS),
+            Err(s) => (core::ptr::null_mut(), s),
+        };
+        // SAFETY: per the caller.
+        unsafe { out.write_unaligned(p) };
+        status
+    }
+
+    /// Samples `kind`'s high-water mark after a fast get; returns `STATUS_SUCCESS` (the
+    /// get's status, so that the slot ends in a tail call).
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn sampled(&self, kind: Kind) -> NtStatus {
+        self.lane(kind).note_high_water();
+        STATUS_SUCCESS
+    }
+
+    /// `PutBuffer` on processor `cpu` (the IRQL check passed).
+    ///
+    /// # Safety
+    /// As [`Allocator::put_buffer`].
+    #[inline(always)]
+    pub(crate) unsafe fn put_buffer_fast(&self, buf: NonNull<u8>, cpu: u32) -> NtStatus {
+        let lane = self.lane(Kind::Buffer);
+        // SAFETY: per the caller.
+        let (block, word) = unsafe { self.claim(lane, buf) };
+        let slot = word.slot();
+        if slot == NO_SLOT || self.poison {
+            // SAFETY: claimed just above on this thread.
+            return unsafe { self.recycle_slow(Kind::Buffer, block, word, cpu) };
+        }
+        // `claim` checked that `slot` is this block's reserve slot.
+        lane.reserve().give(cpu, usize::from(slot));
+        STATUS_SUCCESS
+    }
+
+    /// `PutMessage` on processor `cpu` (the IRQL check passed).
+    ///
+    /// # Safety
+    /// As [`Allocator::put_message`].
+    #[inline(always)]
+    pub(crate) unsafe fn put_message_fast(
+        &self,
+        chain: *mut DmusKernelEvent,
+        cpu: u32,
+    ) -> NtStatus {
+        let Some(evt) = NonNull::new(chain) else {
+            return STATUS_SUCCESS;
+        };
+        let lane = self.lane(Kind::Event);
+        // SAFETY: per the caller; as in the chain walk, the event is validated and claimed
+        // before any of its fields is read.
+        let (block, word) = unsafe { self.claim(lane, evt.cast()) };
+        let e = evt.as_ptr();
+        // SAFETY: a live event of ours, just claimed: 40 readable bytes.
+        let (next, flags, cb, data) =
+            unsafe { ((*e).p_next_evt, (*e).us_flags, (*e).cb_event, (*e).u_data) };
+        // SAFETY: every bit pattern of the 8-byte union is a valid pointer.
+        let data = unsafe { data.pb_data };
+        // What the walk would do besides recycling this event: a package sub-chain (a package
+        // with a non-null `pPackageEvt`), else a buffer (`cbEvent > 8`, non-null `pbData`);
+        // `pPackageEvt` and `pbData` are the same union bits.
+        let more = !next.is_null()
+            || (!data.is_null()
+                && (flags & DMUS_KEF_PACKAGE_EVENT != 0 || usize::from(cb) > SHORT_EVENT_MAX));
+        let slot = word.slot();
+        if more || slot == NO_SLOT || self.poison {
+            // SAFETY: per the caller; `evt` was claimed just above on this thread.
+            return unsafe { self.put_chain_claimed(evt, block, word, cpu) };
+        }
+        lane.reserve().give(cpu, usize::from(slot));
+        STATUS_SUCCESS
+    }
+
+    /// The full recycle of a claimed block (pool block, or poison on). Returns
+    /// `STATUS_SUCCESS`.
+    ///
+    /// # Safety
+    /// As [`Allocator::recycle`].
+    #[cold]
+    #[inline(never)]
+    unsafe fn recycle_slow(
+        &self,
+        kind: Kind,
+        block: NonNull<u8>,
+        word: Word,
+        cpu: u32,
+    ) -> NtStatus {
+        // SAFETY: per the caller.
+        unsafe { self.recycle(self.lane(kind), block, word, cpu) };
+        STATUS_SUCCESS
+    }
+}
