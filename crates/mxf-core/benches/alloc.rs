@@ -3,7 +3,9 @@
 //!
 //! Run: `cargo bench -p mxf-core --bench alloc` (`MXF_BENCH_ITERS` = pairs per measurement,
 //! default 200,000; `MXF_BENCH_ROUNDS` = measured rounds, default 41, after one warm-up
-//! round). Without `--bench` (i.e. under `cargo test --benches`) it is a quick smoke run.
+//! round; `MXF_BENCH_DUMP=1` also prints every round's 1-thread value per candidate, to see
+//! how a median came about on a shared machine). Without `--bench` (i.e. under
+//! `cargo test --benches`) it is a quick smoke run.
 //!
 //! Fairness: every candidate runs the same loop shape — take, `black_box` the pointer, give
 //! back — in the same rounds (a round measures every candidate once, so background load on
