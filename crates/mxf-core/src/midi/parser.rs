@@ -108,6 +108,12 @@ pub struct ParserStats {
     pub sysex_cut: u64,
     /// SysEx messages aborted by the consumer.
     pub sysex_aborted: u64,
+    /// SysEx messages started (`F0` seen): each one completes, is cut, is aborted or is
+    /// still in progress.
+    pub sysex_started: u64,
+    /// Aborted SysEx messages whose `F7` then came (skipped): the other aborted ones were
+    /// cut on the way (by a status byte or the end of the stream) or are still being skipped.
+    pub sysex_aborted_ended: u64,
     /// Non-SysEx messages cut short.
     pub truncated_messages: u64,
 }
@@ -131,6 +137,8 @@ enum Mode {
     SysEx,
     /// After [`Parser::abort_sysex`]: data bytes and `F7` are skipped.
     Skip,
+    /// As `Skip`, after the aborted SysEx's `F7`.
+    SkipEnded,
 }
 
 /// A streaming MIDI 1.0 parser. Feed it any byte slices, split anywhere; state carries over.
@@ -192,6 +200,8 @@ impl Parser {
                 sysex_complete: 0,
                 sysex_cut: 0,
                 sysex_aborted: 0,
+                sysex_started: 0,
+                sysex_aborted_ended: 0,
                 truncated_messages: 0,
             },
         }
@@ -252,11 +262,15 @@ impl Parser {
                     self.cut_sysex();
                     return Some(Event::SysExCut);
                 }
-                Mode::Skip => {
+                Mode::Skip | Mode::SkipEnded => {
                     if b < 0x80 || b == 0xF7 {
                         *input = rest;
                         self.stats.bytes_in += 1;
                         self.stats.bytes_skipped += 1;
+                        if b == 0xF7 && matches!(self.mode, Mode::Skip) {
+                            self.stats.sysex_aborted_ended += 1;
+                            self.mode = Mode::SkipEnded;
+                        }
                     } else {
                         self.mode = Mode::Normal;
                     }
@@ -278,6 +292,7 @@ impl Parser {
                         0xF0 => {
                             self.mode = Mode::SysEx;
                             self.sysex_len = 1;
+                            self.stats.sysex_started += 1;
                             return Some(Event::SysExStart);
                         }
                         0xF7 => self.stats.bytes_stray += 1,

@@ -163,6 +163,14 @@ pub struct RenderStats {
     pub messages_written: u64,
     /// Of those, SysEx messages.
     pub sysex_written: u64,
+    /// Of `messages_written`, the application's SysEx messages cut short (by a status byte,
+    /// or left open at `STOP`) all of whose pieces got out: the capture side sees each one
+    /// cut where the application cut it. With [`DropCount::sysex_truncated`] of every cause,
+    /// these are all the SysEx messages the loopback carries cut.
+    pub sysex_cut_written: u64,
+    /// Whether a SysEx is in progress now of which pieces got out and none was given up
+    /// (it ends whole, or cut by the application).
+    pub sysex_open: bool,
     /// Normalised bytes written.
     pub bytes_written: u64,
     /// Given up: nobody listening.
@@ -409,6 +417,8 @@ impl<P: Platform, T: RenderTarget> RenderQueue<P, T> {
         let p = &play.stats;
         s.messages_written = p.messages_written;
         s.sysex_written = p.sysex_written;
+        s.sysex_cut_written = p.sysex_cut_written;
+        s.sysex_open = play.sysex_open();
         s.bytes_written = p.bytes_written;
         s.dropped_no_listener = p.dropped_no_listener;
         s.dropped_no_memory = p.dropped_no_memory;

@@ -104,6 +104,7 @@ impl Out for Discard {
 pub(crate) struct PlayStats {
     pub(crate) messages_written: u64,
     pub(crate) sysex_written: u64,
+    pub(crate) sysex_cut_written: u64,
     pub(crate) bytes_written: u64,
     pub(crate) dropped_no_listener: DropCount,
     pub(crate) dropped_no_memory: DropCount,
@@ -161,6 +162,7 @@ impl Player {
             stats: PlayStats {
                 messages_written: 0,
                 sysex_written: 0,
+                sysex_cut_written: 0,
                 bytes_written: 0,
                 dropped_no_listener: DropCount {
                     messages: 0,
@@ -194,6 +196,11 @@ impl Player {
     /// The render side's parser counters (the application's malformed input).
     pub(crate) fn parser_stats(&self) -> &ParserStats {
         self.parser.stats()
+    }
+
+    /// Whether a SysEx is in progress of which pieces got out and none was given up.
+    pub(crate) fn sysex_open(&self) -> bool {
+        self.parser.in_sysex() && self.sx.written && self.sx.skip.is_none()
     }
 
     fn count(&mut self, c: DropCause) -> &mut DropCount {
@@ -428,12 +435,14 @@ impl Player {
         }
         if !sx.pending_f0 {
             self.stats.messages_written += 1;
+            self.stats.sysex_cut_written += 1;
             return Ok(());
         }
         let cause = match out.write(&[&[0xF0]]) {
             Outcome::Accepted => {
                 self.retries = 0;
                 self.stats.messages_written += 1;
+                self.stats.sysex_cut_written += 1;
                 self.stats.bytes_written += 1;
                 return Ok(());
             }
@@ -456,10 +465,15 @@ impl Player {
     /// pending `F0` never got out is a message given up.
     pub(crate) fn end_stream(&mut self) {
         let sx = core::mem::take(&mut self.sx);
-        if self.parser.finish() && sx.skip.is_none() && sx.pending_f0 {
-            let c = self.count(DropCause::Stop);
-            c.messages += 1;
-            c.bytes += 1;
+        if self.parser.finish() && sx.skip.is_none() {
+            if sx.pending_f0 {
+                let c = self.count(DropCause::Stop);
+                c.messages += 1;
+                c.bytes += 1;
+            } else if sx.written {
+                self.stats.messages_written += 1;
+                self.stats.sysex_cut_written += 1;
+            }
         }
         self.resume = None;
         self.retries = 0;
