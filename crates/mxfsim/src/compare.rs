@@ -19,6 +19,8 @@ pub struct Comparison {
     pub missing: u64,
     /// SysEx messages captured only up to a cut (a prefix, marked truncated).
     pub partial: u64,
+    /// Of `matched`, SysEx the application sent cut and captured exactly so.
+    pub matched_truncated: u64,
     /// Normalised bytes of missing messages plus the missing tails of partial ones.
     pub missing_bytes: u64,
     /// Captured messages that match nothing sent (corruption, reordering, invention).
@@ -220,6 +222,7 @@ pub fn compare(sent: &[TimedMessage], got: &[TimedMessage]) -> Comparison {
         match fits(&sent[i], &got[j]) {
             Some(true) => {
                 c.matched += 1;
+                c.matched_truncated += u64::from(got[j].truncated);
                 c.latencies.push(got[j].time - sent[i].time);
                 i += 1;
                 j += 1;

@@ -191,11 +191,29 @@ impl Report {
                 drops.capture_sysex_whole
             ));
         }
-        if cmp.partial != drops.expected_partial() {
+        // Truncation, stage by stage (see `Drops::expected_truncated_captured`).
+        if drops.render_sysex_cut() != drops.capture_sysex_cut_arrived {
             self.fail(format!(
-                "{} SysEx arrived truncated, but the drop counters account for {}",
+                "the render side sent {} SysEx cut ({:?} given up after pieces got out, {} \
+                 cut by the application, {} open), but the capture side received {} cut",
+                drops.render_sysex_cut(),
+                drops.render().sysex_truncated,
+                drops.render_sysex_cut_written,
+                u64::from(drops.render_sysex_open),
+                drops.capture_sysex_cut_arrived
+            ));
+        }
+        if cmp.partial + cmp.matched_truncated != drops.expected_truncated_captured() {
+            self.fail(format!(
+                "{} SysEx captured truncated ({} cut on the way, {} as the application cut \
+                 them), but the capture side delivered {} cut ({} as they arrived, {} cut \
+                 for want of memory)",
+                cmp.partial + cmp.matched_truncated,
                 cmp.partial,
-                drops.expected_partial()
+                cmp.matched_truncated,
+                drops.expected_truncated_captured(),
+                drops.capture_sysex_delivered_cut,
+                drops.capture_sysex_truncated
             ));
         }
         if drops.render_events_refused > 0 {
@@ -504,13 +522,17 @@ impl fmt::Display for Report {
         writeln!(
             f,
             "accounting           counted missing {} (render {}, capture {} msg + {} sysex), \
-             counted truncated {} (render {}, capture {}); port units not sent {} ({} B)",
+             sysex cut: render sent {} (given up {}, application's {}), capture received {}, \
+             delivered {} cut (+ {} cut for want of memory); port units not sent {} ({} B)",
             d.expected_missing(),
             d.render().messages,
             d.capture_messages,
             d.capture_sysex_whole,
-            d.expected_partial(),
+            d.render_sysex_cut(),
             d.render().sysex_truncated,
+            d.render_sysex_cut_written,
+            d.capture_sysex_cut_arrived,
+            d.capture_sysex_delivered_cut,
             d.capture_sysex_truncated,
             d.port_units,
             d.port_bytes

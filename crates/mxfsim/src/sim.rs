@@ -108,6 +108,17 @@ pub struct Drops {
     pub capture_sysex_truncated: u64,
     /// Capture packager: input bytes dropped (no memory).
     pub capture_bytes: u64,
+    /// Render stream: the application's cut SysEx written whole as cut (see
+    /// `RenderStats::sysex_cut_written`).
+    pub render_sysex_cut_written: u64,
+    /// Render stream: a SysEx in progress with pieces out and nothing given up.
+    pub render_sysex_open: bool,
+    /// Capture parser: SysEx that arrived cut on the wire (no `F7` before the next status
+    /// byte), whatever the packager then did with them, or are still open (cut at the stop).
+    pub capture_sysex_cut_arrived: u64,
+    /// Capture packager: SysEx delivered cut as they arrived (cut on the wire, or open at the
+    /// stop, which delivers them cut).
+    pub capture_sysex_delivered_cut: u64,
     /// Capture stream: events dropped for want of a sink (a failure when nonzero).
     pub capture_no_sink_events: u64,
     /// Loopback bytes discarded (a failure when nonzero: the loopback only takes writes
@@ -131,14 +142,31 @@ impl Drops {
         self.render().messages + self.capture_messages + self.capture_sysex_whole
     }
 
-    /// SysEx the counters say arrive truncated.
-    pub fn expected_partial(&self) -> u64 {
-        self.render().sysex_truncated + self.capture_sysex_truncated
+    /// SysEx the render side sent cut (or has open), by its counters: given up after
+    /// pieces got out (any cause), the application's own cut ones, the one in progress.
+    /// Stage one of the truncation accounting: the capture side must receive exactly these
+    /// cut ([`Self::capture_sysex_cut_arrived`]).
+    pub fn render_sysex_cut(&self) -> u64 {
+        self.render().sysex_truncated
+            + self.render_sysex_cut_written
+            + u64::from(self.render_sysex_open)
+    }
+
+    /// SysEx the capture side delivered truncated, by its counters: cut as they arrived,
+    /// or cut by the packager after part of them was delivered. Stage two: every SysEx
+    /// captured truncated is one of these (a partial one, or one matching a SysEx the
+    /// application sent cut).
+    ///
+    /// The stages are counted apart because a SysEx can be hit by both: cut by the render
+    /// side, then dropped whole or cut shorter by the capture side, it is one message lost
+    /// or truncated, not one of each (a sum of the two sides' counters would count it twice).
+    pub fn expected_truncated_captured(&self) -> u64 {
+        self.capture_sysex_delivered_cut + self.capture_sysex_truncated
     }
 
     /// Whether anything at all was dropped after the port.
     pub fn any(&self) -> bool {
-        self.expected_missing() + self.expected_partial() > 0
+        self.expected_missing() + self.render().sysex_truncated + self.capture_sysex_truncated > 0
             || self.render().bytes + self.capture_bytes > 0
             || self.render_events_refused + self.capture_no_sink_events + self.loopback_discarded
                 > 0
@@ -248,6 +276,8 @@ pub fn run(units: &[Unit], workload_name: &str, opt: &SimOptions) -> Report {
             drops.render_no_memory = r.dropped_no_memory;
             drops.render_stop = r.dropped_stop;
             drops.render_events_refused = r.events_refused;
+            drops.render_sysex_cut_written = r.sysex_cut_written;
+            drops.render_sysex_open = r.sysex_open;
             rep.render_stream = Some(r);
         }
         if let Some(c) = port
@@ -261,6 +291,15 @@ pub fn run(units: &[Unit], workload_name: &str, opt: &SimOptions) -> Report {
                 .sysex_dropped_no_memory
                 .saturating_sub(p.sysex_dropped_after_partial_delivery);
             drops.capture_bytes = p.bytes_dropped_no_memory;
+            let ps = &p.parser;
+            drops.capture_sysex_cut_arrived = ps
+                .sysex_started
+                .saturating_sub(ps.sysex_complete + ps.sysex_aborted_ended);
+            // Open in the parser (not aborted): the stop delivers it cut.
+            let open = ps
+                .sysex_started
+                .saturating_sub(ps.sysex_complete + ps.sysex_cut + ps.sysex_aborted);
+            drops.capture_sysex_delivered_cut = p.sysex_truncated + open;
             drops.capture_no_sink_events = c.events_dropped_no_sink;
             drops.capture_malformed_bytes = p.parser.bytes_stray + p.parser.bytes_truncated;
             rep.capture_stream = Some(c);
