@@ -8,7 +8,7 @@ use mxf_abi::DmusKernelEvent;
 /// # Invariant
 /// `head` is null (then `tail` is null and `len` 0) or the first of `len` distinct owned
 /// events linked through `p_next_evt`, `tail` the last (its `p_next_evt` null). A list filled
-/// only with [`EventList::insert_by_time`] is ordered by presentation time (flag masked),
+/// only with `insert_by_time` (the one-event reference the tests compare with) is ordered by presentation time (flag masked),
 /// equal times in insertion order (as is one filled with [`EventList::insert_all_by_time`]).
 pub(crate) struct EventList {
     head: *mut DmusKernelEvent,
@@ -84,13 +84,14 @@ impl EventList {
         self.append(&mut mine);
     }
 
-    /// Inserts `ev` after every event whose presentation time is <= its own: one event of
+    /// Test reference: inserts `ev` after every event whose presentation time is <= its own: one event of
     /// [`EventList::insert_all_by_time`] (the tail is checked first, `O(1)` for an event in
     /// order; otherwise the list is walked). To queue a whole chain, collect it and insert
     /// it at once with that method: event by event costs `O(n)` per out-of-order event.
     ///
     /// # Safety
     /// As [`EventList::push_back`]; the list is time-ordered (see `insert_all_by_time`).
+    #[cfg(test)]
     pub(crate) unsafe fn insert_by_time(&mut self, ev: NonNull<DmusKernelEvent>) {
         let mut one = EventList::new();
         // SAFETY: forwarded caller promise: `ev` is ours and in no list.
@@ -104,7 +105,7 @@ impl EventList {
     ///
     /// Stable both ways: incoming events of equal time keep their arrival order, and they go
     /// after the held events of that time — the order `m` calls of
-    /// [`EventList::insert_by_time`] would give, without their `O(n·m)` walks (a chain in
+    /// `insert_by_time` would give, without their `O(n·m)` walks (a chain in
     /// descending time order would walk the whole held list per event, under a spin lock at
     /// `DISPATCH_LEVEL`). No allocation and no recursion: `incoming` is checked for order in
     /// one pass (the usual case: already ordered, nothing to sort), else sorted with a
@@ -112,7 +113,7 @@ impl EventList {
     /// if it all comes after our tail it is only appended.
     ///
     /// This list must be time-ordered (filled only by this method and
-    /// [`EventList::insert_by_time`]) for the result to be; the events are owned by the lists
+    /// `insert_by_time`) for the result to be; the events are owned by the lists
     /// either way, so that is not a safety condition.
     pub(crate) fn insert_all_by_time(&mut self, incoming: &mut EventList) -> usize {
         let mut steps = 0;

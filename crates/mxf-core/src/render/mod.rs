@@ -447,26 +447,29 @@ impl<P: Platform, T: RenderTarget> RenderQueue<P, T> {
         let inner = self.inner();
         let (now, clock_now) = times(&inner.platform, &inner.clock);
         let mut refused = EventList::new();
+        // Held events of this chain are gathered first and merged into `held` in one pass
+        // (sort + merge: O(n + m log m) under the lock, however the chain is ordered).
+        let mut incoming = EventList::new();
         {
             let mut q = inner.queue.lock();
             let mut cur = chain;
             while let Some(ev) = NonNull::new(cur) {
                 // SAFETY: an event of the caller's chain, now ours.
                 cur = unsafe { (*ev.as_ptr()).p_next_evt };
-                let depth = q.depth() as u64;
+                let depth = (q.depth() + incoming.len()) as u64;
                 if depth >= u64::from(inner.cfg.max_queued) {
                     // SAFETY: ours, in no list.
                     unsafe { refused.push_back(ev) };
                     q.stats.events_refused += 1;
                     continue;
                 }
-                // SAFETY: ours, in no list; `held` is filled only by `insert_by_time`.
+                // SAFETY: ours, in no list; `held` is filled only by `insert_all_by_time`.
                 unsafe {
                     if ev.as_ref().dont_hold() {
                         q.immediate.push_back(ev);
                         q.stats.events_immediate += 1;
                     } else {
-                        q.held.insert_by_time(ev);
+                        incoming.push_back(ev);
                     }
                 }
                 q.stats.events_queued += 1;
@@ -474,6 +477,7 @@ impl<P: Platform, T: RenderTarget> RenderQueue<P, T> {
                 q.stats.queue_depth = depth;
                 q.stats.max_queue_depth = q.stats.max_queue_depth.max(depth);
             }
+            q.held.insert_all_by_time(&mut incoming);
             if q.state == KsState::RUN {
                 inner.arm_if_earlier(&mut q, now, clock_now, false);
             }
