@@ -6,7 +6,9 @@ use mxf_abi::{DmusKernelEvent, IMxf, IMxfVtbl, IUnknown, IUnknownVtbl, KsState, 
 use mxf_core::capture::CapturePackager;
 use mxf_core::com::ComPtr;
 use support::alloc_double::{FailPlan, TestAlloc};
+use support::checks::check_with_drops;
 use support::reference::{concat, expected_items};
+use support::strategies::{split, sysex_payload};
 use support::{Observed, run_capture};
 
 fn ev(bytes: &[u8], incomplete: bool) -> (Vec<u8>, bool) {
@@ -307,6 +309,69 @@ fn buffer_failure_at_the_first_fragment_drops_the_whole_sysex() {
     assert_eq!(s.bytes_in(), s.bytes_accounted());
     assert_eq!(s.bytes_dropped_no_memory + s.parser.bytes_skipped, 22);
     drop((c, p));
+    a.assert_clean();
+}
+
+/// The input `capture_props`' `allocator_failures_drop_exactly_the_counted_messages` shrank to
+/// (regression `cc 9b20d68b…`, also `PROPTEST_RNG_SEED=202`): SysEx A (`F0` + 15 data + `F7`)
+/// and SysEx B (`F0`, the same 15 data, 2 more, cut) share their first 16-byte fragment. A is
+/// dropped whole, B delivered whole; a first-match pairing of the events gave B's first
+/// fragment to A and reported B "out of prefix order".
+#[test]
+fn identical_first_fragments_one_sysex_dropped_whole_the_other_delivered() {
+    let note_off = [0x80, 0, 0];
+    let mut input: Vec<u8> = note_off.repeat(5);
+    let sysex_a_at = input.len();
+    input.push(0xf0);
+    input.extend(sysex_payload(15, 243));
+    input.push(0xf7);
+    let sysex_b_at = input.len();
+    input.push(0xf0);
+    input.extend(sysex_payload(17, 243));
+    input.push(0xf8);
+    input.extend(note_off.repeat(12));
+    input.extend([0xf3, 0]);
+    input.extend(note_off.repeat(7));
+    input.extend([0x81, 0, 0, 0xf0]);
+    input.extend(sysex_payload(641, 0));
+    input.extend([0xf7, 0x80, 0, 0]);
+    assert_eq!(input.len(), 759);
+    assert_eq!(
+        input[sysex_a_at..sysex_a_at + 16],
+        input[sysex_b_at..sysex_b_at + 16]
+    );
+
+    let a = TestAlloc::new(
+        16,
+        FailPlan::Random {
+            seed: 11882822513959341516,
+            percent: 30,
+        },
+    );
+    let run = run_capture(a.com(), &split(&input, &[2]));
+    let sysex: Vec<_> = run
+        .events
+        .iter()
+        .filter(|o| o.bytes[0] == 0xf0 || o.bytes[0] < 0x80)
+        .map(|o| (o.bytes.clone(), o.incomplete, o.burst))
+        .collect();
+    // B's first fragment fills with its 16th byte (bursts are 2 bytes long), its tail goes
+    // out at the cutting status byte; A's fragment would have come out 8 bursts earlier.
+    let b_first = input[sysex_b_at..sysex_b_at + 16].to_vec();
+    let b_tail = input[sysex_b_at + 16..sysex_b_at + 18].to_vec();
+    assert_eq!(
+        sysex,
+        [
+            (b_first, true, (sysex_b_at + 15) / 2),
+            (b_tail, true, (sysex_b_at + 19) / 2)
+        ]
+    );
+    let s = &run.stats;
+    assert_eq!(s.sysex_dropped_no_memory, 2, "A and the long SysEx");
+    assert_eq!(s.sysex_dropped_after_partial_delivery, 0);
+    assert_eq!(s.sysex_truncated, 1, "B, cut by the note-off");
+    assert_eq!(s.sysex_complete, 0);
+    check_with_drops(&expected_items(&input, 16), &run.events, s);
     a.assert_clean();
 }
 

@@ -35,6 +35,18 @@ fn piece(max_sysex: usize) -> impl Strategy<Value = Piece> {
     ]
 }
 
+/// The `len` data bytes of a generated SysEx with payload seed `seed` (xorshift): equal seeds
+/// give equal payloads, one a prefix of the other, as shrinking tends to produce.
+pub fn sysex_payload(len: usize, seed: u8) -> impl Iterator<Item = u8> {
+    let mut x = u32::from(seed).wrapping_mul(2654435761) | 1;
+    (0..len).map(move |_| {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        (x % 128) as u8
+    })
+}
+
 fn render(pieces: &[Piece], realtime_inserts: &[(usize, u8)]) -> Vec<u8> {
     let mut out = Vec::new();
     let mut last_status: Option<u8> = None;
@@ -68,13 +80,7 @@ fn render(pieces: &[Piece], realtime_inserts: &[(usize, u8)]) -> Vec<u8> {
             Piece::SysEx { len, seed, cut } => {
                 last_status = None;
                 out.push(0xF0);
-                let mut x = u32::from(seed).wrapping_mul(2654435761) | 1;
-                for _ in 0..len {
-                    x ^= x << 13;
-                    x ^= x >> 17;
-                    x ^= x << 5;
-                    out.push((x % 128) as u8);
-                }
+                out.extend(sysex_payload(len, seed));
                 if !cut {
                     out.push(0xF7);
                 }
