@@ -266,6 +266,19 @@ impl Checker {
         &self.stats
     }
 
+    /// Counts a message that came back with other bytes than were sent (same length:
+    /// corrupted; else a length mismatch) and records the mismatch.
+    fn note_wrong_bytes(&mut self, id: u64, expected: &[u8], got: &[u8]) {
+        let kind = if expected.len() == got.len() {
+            self.stats.corrupted += 1;
+            MismatchKind::Corrupted
+        } else {
+            self.stats.length_mismatch += 1;
+            MismatchKind::LengthMismatch
+        };
+        self.note(Mismatch::compare(kind, id, expected, got));
+    }
+
     fn note(&mut self, m: Mismatch) {
         if self.stats.first_mismatch.is_none() {
             self.stats.first_mismatch = Some(m);
@@ -331,16 +344,7 @@ impl Checker {
         );
         if front_is_short && self.partial.is_none() {
             if let Some(p) = self.pending.pop_front() {
-                let expected = p.payload.bytes();
-                let kind = if expected.len() == got.len() {
-                    self.stats.corrupted += 1;
-                    MismatchKind::Corrupted
-                } else {
-                    self.stats.length_mismatch += 1;
-                    MismatchKind::LengthMismatch
-                };
-                let m = Mismatch::compare(kind, p.id, expected, &got);
-                self.note(m);
+                self.note_wrong_bytes(p.id, p.payload.bytes(), &got);
                 out.push(Completion {
                     id: p.id,
                     sent_us: p.sent_us,
@@ -490,15 +494,7 @@ impl Checker {
             self.stats.ok_sysex += 1;
             self.stats.ok_bytes += got.len() as u64;
         } else {
-            let kind = if expected.len() == got.len() {
-                self.stats.corrupted += 1;
-                MismatchKind::Corrupted
-            } else {
-                self.stats.length_mismatch += 1;
-                MismatchKind::LengthMismatch
-            };
-            let m = Mismatch::compare(kind, p.id, expected, &got);
-            self.note(m);
+            self.note_wrong_bytes(p.id, expected, &got);
         }
         out.push(Completion {
             id: p.id,
