@@ -95,6 +95,45 @@ impl Word {
     pub const fn belongs_to(self, identity: Identity, kind: Kind) -> bool {
         self.check() == identity.check ^ kind_salt(kind) && self.kind() == kind as u8
     }
+
+    /// The owner part of the word: `check` and `kind`, with `slot` and `state` zero. Two
+    /// words have the same owner part exactly when both [`Word::belongs_to`] one `identity`
+    /// and `kind` (see [`OwnerTag`]).
+    #[inline]
+    pub const fn owner_part(self) -> u64 {
+        self.0 & OWNER_PART_MASK
+    }
+}
+
+/// The bits of a [`Word`] that [`Word::belongs_to`] compares: `check` and `kind`.
+const OWNER_PART_MASK: u64 = 0xFFFF_FFFF_0000_FF00;
+
+/// The owner part of the words of one allocator's blocks of one kind ([`Word::owner_part`]),
+/// computed once per lane: the hot paths test `word.owner_part() == tag.0` (one mask, one
+/// compare) and build a reserve slot's expected word from it, instead of folding the
+/// identity with the kind's salt on every call (the lane's kind is a load, not a constant,
+/// so that folding was a load, a conditional move and three more operations per check).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct OwnerTag(pub u64);
+
+impl OwnerTag {
+    /// The tag of `identity`'s blocks of `kind`.
+    #[inline]
+    pub const fn new(identity: Identity, kind: Kind) -> Self {
+        OwnerTag(Word::new(identity, kind, 0, 0).0)
+    }
+
+    /// Whether `word` belongs to this tag's identity and kind (= [`Word::belongs_to`]).
+    #[inline(always)]
+    pub const fn owns(self, word: Word) -> bool {
+        word.owner_part() == self.0
+    }
+
+    /// The word of this tag's block in `slot` with `state` (= [`Word::new`]).
+    #[inline(always)]
+    pub const fn word(self, slot: u16, state: u8) -> Word {
+        Word(self.0 | ((slot as u64) << 16) | state as u64)
+    }
 }
 
 const fn kind_salt(kind: Kind) -> u32 {
@@ -172,4 +211,47 @@ pub unsafe fn payload_of(block: NonNull<u8>) -> NonNull<u8> {
     // SAFETY: the block is HEADER_SIZE + payload bytes (payload > 0), so the payload start
     // is inside the same allocation.
     unsafe { block.add(HEADER_SIZE) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `OwnerTag` is the precomputed form of `Word::new` / `Word::belongs_to`: the same words,
+    /// the same verdicts, including on words that differ from ours in one field only.
+    #[test]
+    fn owner_tag_matches_word_new_and_belongs_to() {
+        let ids = [
+            Identity::for_address(0x1000),
+            Identity::for_address(0xFFFF_8000_1234_5670),
+            Identity::for_address(usize::MAX & !0xF),
+        ];
+        for &id in &ids {
+            for kind in [Kind::Event, Kind::Buffer] {
+                let tag = OwnerTag::new(id, kind);
+                for slot in [0u16, 1, 0x1234, NO_SLOT] {
+                    for state in [STATE_LIVE, STATE_FREE, 0, 0xFF] {
+                        let w = Word::new(id, kind, slot, state);
+                        assert_eq!(tag.word(slot, state), w);
+                        assert!(tag.owns(w));
+                        // Flip one bit at a time: `owns` agrees with `belongs_to` on every one
+                        // (a flip in `check` or `kind` is foreign, in `slot`/`state` not).
+                        for bit in 0..64 {
+                            let v = Word(w.0 ^ (1 << bit));
+                            for &other in &ids {
+                                for k in [Kind::Event, Kind::Buffer] {
+                                    assert_eq!(
+                                        OwnerTag::new(other, k).owns(v),
+                                        v.belongs_to(other, k),
+                                        "word {:#x}",
+                                        v.0
+                                    );
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
 }

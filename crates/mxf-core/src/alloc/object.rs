@@ -14,7 +14,8 @@
 
 use super::config::AllocatorConfig;
 use super::header::{
-    HEADER_SIZE, Header, Identity, Kind, NO_SLOT, STATE_FREE, STATE_LIVE, Word, payload_of,
+    HEADER_SIZE, Header, Identity, Kind, NO_SLOT, OwnerTag, STATE_FREE, STATE_LIVE, Word,
+    payload_of,
 };
 use super::reserve::{PerCpu, Reserve};
 use super::stack::Slot;
@@ -83,6 +84,8 @@ const _: () =
 #[repr(C)]
 pub(crate) struct Lane {
     kind: Kind,
+    /// The owner part of this lane's header words (the allocator's identity and `kind`).
+    tag: OwnerTag,
     /// Payload bytes of a block.
     payload: usize,
     /// The reserve's slot array (`reserve_cap` entries, in `mem`), or dangling.
@@ -724,21 +727,30 @@ impl Allocator {
     pub(crate) fn check_reserve_header(&self, lane: &Lane, block: NonNull<u8>, i: usize) -> Word {
         // SAFETY: the reserve's blocks stay allocated for the allocator's lifetime.
         let header = unsafe { Header::at(block) };
-        let expected = Word::new(self.identity, lane.kind, i as u16, STATE_FREE);
+        let expected = lane.tag.word(i as u16, STATE_FREE);
         // `Relaxed`: the pop (`Acquire`) already made the last putter's header write visible.
         let word = Word(header.word.load(Ordering::Relaxed));
         if word != expected || header.owner.load(Ordering::Relaxed) != self.identity.owner {
-            self.bug_check(
-                BAD_POOL_HEADER,
-                [
-                    BAD_POOL_HEADER_RESERVE,
-                    block.as_ptr() as usize,
-                    word.0 as usize,
-                    expected.0 as usize,
-                ],
-            );
+            self.bad_reserve_header(block, word, expected);
         }
         word
+    }
+
+    /// The stop of [`Self::check_reserve_header`]. Out of line and taking scalars, so that the
+    /// hot slots that inline the check build no parameter array on their stack (a stack frame
+    /// and the register saves that come with it, before the pop's interlocked operation).
+    #[cold]
+    #[inline(never)]
+    fn bad_reserve_header(&self, block: NonNull<u8>, word: Word, expected: Word) -> ! {
+        self.bug_check(
+            BAD_POOL_HEADER,
+            [
+                BAD_POOL_HEADER_RESERVE,
+                block.as_ptr() as usize,
+                word.0 as usize,
+                expected.0 as usize,
+            ],
+        )
     }
 
     /// The poison check of [`Self::check_reserve_block`] (Verifier runs only: kept out of the
@@ -802,7 +814,7 @@ impl Allocator {
         // before this call (through whatever handed the pointer over); a concurrent second
         // put is settled by the CAS below, not by this load.
         let word = Word(header.word.load(Ordering::Relaxed));
-        if !word.belongs_to(self.identity, lane.kind) {
+        if !lane.tag.owns(word) {
             self.refuse(lane, payload, word.0, Refused::Foreign);
         }
         match word.state() {
@@ -973,6 +985,7 @@ fn build_lane<P: Platform>(
     } = spec;
     let mut lane = Lane {
         kind,
+        tag: OwnerTag::new(identity, kind),
         payload,
         slots: NonNull::<Slot<Item>>::dangling().as_ptr(),
         stacks: NonNull::<PerCpu>::dangling().as_ptr(),
