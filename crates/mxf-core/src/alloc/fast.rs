@@ -11,10 +11,14 @@
 //! values in callee-saved registers and spill them. The fast paths do only what the common
 //! case needs and make no call that returns into them (a bug check does not return), so
 //! few values live across a call: on x86-64 the put slots save 2-3 registers instead of 6
-//! plus spills (the get slots still save 6: the pop loop's own register pressure). Every
+//! plus spills. The get slots make a single pop attempt ([`Reserve::take_own_once`]): a
+//! retry loop kept its state in registers across the loop, and the get slots saved 6 of
+//! them; without the loop they save 4 (a lost race is rare and goes to the full get, which
+//! retries). Every
 //! other case is handed over *in tail position* to the full path, which behaves exactly as
 //! before:
-//! - a get: the own stack empty (steal, then block pool), no reserve, poison on →
+//! - a get: the own stack empty (steal, then block pool) or its one pop attempt lost a race
+//!   to another processor (the full get's pop retries), no reserve, poison on →
 //!   [`FastGet::Full`], before anything was taken; the popped slot without a block →
 //!   [`FastGet::Pool`], as the full get does; a high-water sample is taken after the event
 //!   is handed out (it only reads the stacks' counts);
@@ -28,6 +32,8 @@
 
 use super::header::{Header, Kind, NO_SLOT, STATE_LIVE, Word, payload_of};
 use super::object::{Allocator, zeroed_event};
+#[cfg(doc)]
+use super::reserve::Reserve;
 use super::sync::Ordering;
 use core::ptr::NonNull;
 use mxf_abi::{DMUS_KEF_PACKAGE_EVENT, DmusKernelEvent, NtStatus, SHORT_EVENT_MAX, STATUS_SUCCESS};
@@ -53,7 +59,7 @@ impl Allocator {
         if self.poison {
             return FastGet::Full;
         }
-        let Some(taken) = lane.reserve().take_own(cpu) else {
+        let Some(taken) = lane.reserve().take_own_once(cpu) else {
             return FastGet::Full;
         };
         let Some(block) = lane.block(taken.index) else {

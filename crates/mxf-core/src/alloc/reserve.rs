@@ -141,23 +141,39 @@ impl<T> Reserve<'_, T> {
 
     /// The first half of [`Reserve::take`]: a free slot from processor `cpu`'s own stack
     /// only; `None` when that stack is empty (or there are no stacks), without stealing.
-    /// The allocator's fast path: a `None` from here is followed by a full `take`.
+    /// (The allocator's fast path uses [`Reserve::take_own_once`].)
     #[inline(always)]
     pub fn take_own(&self, cpu: u32) -> Option<Taken> {
         let (_, own) = self.home(cpu)?;
         Self::pop_own(own, self.slots)
     }
 
+    /// As [`Reserve::take_own`], with a single attempt at the pop
+    /// ([`IndexStack::pop_once`]): `None` also when another processor changed the stack
+    /// first. The allocator's fast path, which follows a `None` with a full [`Reserve::take`].
+    #[inline(always)]
+    pub fn take_own_once(&self, cpu: u32) -> Option<Taken> {
+        let (_, own) = self.home(cpu)?;
+        let popped = own.stack.pop_once(self.slots)?;
+        Some(Self::note_taken(own, popped))
+    }
+
     #[inline(always)]
     fn pop_own(own: &PerCpu, slots: &[Slot<T>]) -> Option<Taken> {
-        let (index, left) = own.stack.pop_counted(slots)?;
+        let popped = own.stack.pop_counted(slots)?;
+        Some(Self::note_taken(own, popped))
+    }
+
+    /// The floor bookkeeping of a pop from `own` that left `left` indices.
+    #[inline(always)]
+    fn note_taken(own: &PerCpu, (index, left): (usize, u32)) -> Taken {
         // The floor sits on this processor's own line and only its gets touch it: a plain
         // load and, on a new low only, a store.
         let sample = left < own.floor.load(Ordering::Relaxed);
         if sample {
             own.floor.store(left, Ordering::Relaxed);
         }
-        Some(Taken { index, sample })
+        Taken { index, sample }
     }
 
     /// Pops from the other processors' stacks, next processor first; moves up to

@@ -117,25 +117,49 @@ impl IndexStack {
     pub fn pop_counted<T>(&self, slots: &[Slot<T>]) -> Option<(usize, u32)> {
         let mut h = self.head.load(Ordering::Acquire);
         loop {
-            let t = top(h);
-            if t == 0 {
-                return None;
-            }
-            let index = (t - 1) as usize;
-            // An index on the stack is always in bounds (push checks); `?` keeps a corrupted
-            // head from turning into an out-of-bounds access.
-            let next = slots.get(index)?.link.load(Ordering::Relaxed);
-            let new = pack(tag(h).wrapping_add(1), count(h).wrapping_sub(1), next);
-            match self
-                .head
-                .compare_exchange_weak(h, new, Ordering::Acquire, Ordering::Acquire)
-            {
-                Ok(_) => {
-                    self.note_wrap(new);
-                    return Some((index, count(new)));
-                }
+            match self.try_pop(slots, h) {
+                Ok(popped) => return popped,
                 Err(seen) => h = seen,
             }
+        }
+    }
+
+    /// One attempt of [`IndexStack::pop_counted`]: `None` when the stack is empty *or* when
+    /// another operation changed the head first (the caller then does the full pop, which
+    /// retries). For fast paths: with no retry loop the compiler keeps no loop state in
+    /// registers, so the function it is inlined into saves fewer of them.
+    #[inline(always)]
+    pub fn pop_once<T>(&self, slots: &[Slot<T>]) -> Option<(usize, u32)> {
+        self.try_pop(slots, self.head.load(Ordering::Acquire))
+            .ok()
+            .flatten()
+    }
+
+    /// A pop from the head value `h` (loaded `Acquire`): `Ok(Some((index, left)))` popped,
+    /// `Ok(None)` empty, `Err(seen)` the CAS failed and `seen` is the head now.
+    #[inline(always)]
+    fn try_pop<T>(&self, slots: &[Slot<T>], h: u64) -> Result<Option<(usize, u32)>, u64> {
+        let t = top(h);
+        if t == 0 {
+            return Ok(None);
+        }
+        let index = (t - 1) as usize;
+        // An index on the stack is always in bounds (push checks); `None` keeps a corrupted
+        // head from turning into an out-of-bounds access.
+        let Some(slot) = slots.get(index) else {
+            return Ok(None);
+        };
+        let next = slot.link.load(Ordering::Relaxed);
+        let new = pack(tag(h).wrapping_add(1), count(h).wrapping_sub(1), next);
+        match self
+            .head
+            .compare_exchange_weak(h, new, Ordering::Acquire, Ordering::Acquire)
+        {
+            Ok(_) => {
+                self.note_wrap(new);
+                Ok(Some((index, count(new))))
+            }
+            Err(seen) => Err(seen),
         }
     }
 
