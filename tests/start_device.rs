@@ -11,6 +11,7 @@ use mxf_core::com::ComPtr;
 use mxf_kemu::{Emu, EmuConfig, FaultPlan};
 use mxf_miniport::miniport::TAG_MINIPORT;
 use mxf_miniport::{MiniportConfig, new_miniport};
+use mxf_testkit::port_slots;
 use mxfloop::adapter::{PortClass, start_device};
 use std::cell::{Cell, RefCell};
 use std::ffi::c_void;
@@ -144,28 +145,6 @@ unsafe extern "system" fn port_init(
         }
     }
 }
-unsafe extern "system" fn port_gdp(
-    _: *mut IPort,
-    _: i32,
-    _: u32,
-    _: *mut c_void,
-    _: *mut u32,
-) -> NtStatus {
-    STATUS_NOT_IMPLEMENTED
-}
-#[allow(clippy::too_many_arguments)]
-unsafe extern "system" fn port_nrk(
-    _: *mut IPort,
-    _: *mut *mut c_void,
-    _: *mut IUnknown,
-    _: u32,
-    _: u32,
-    _: *mut c_void,
-    _: u32,
-    _: *mut u32,
-) -> NtStatus {
-    STATUS_NOT_IMPLEMENTED
-}
 unsafe extern "system" fn port_notify(_: *mut IPortDMus, _: *mut IServiceGroup) {}
 unsafe extern "system" fn port_rsg(_: *mut IPortDMus, _: *mut IServiceGroup) {}
 
@@ -177,8 +156,8 @@ static PORT_VTBL: IPortDMusVtbl = IPortDMusVtbl {
             release: port_release,
         },
         init: port_init,
-        get_device_property: port_gdp,
-        new_registry_key: port_nrk,
+        get_device_property: port_slots::get_device_property,
+        new_registry_key: port_slots::new_registry_key,
     },
     notify: port_notify,
     register_service_group: port_rsg,

@@ -203,3 +203,42 @@ pub fn sysex_bytes(len: usize, seed: u32) -> Vec<u8> {
     v.push(0xF7);
     v
 }
+
+/// `IPort` slots a PortCls stand-in never needs (`GetDeviceProperty`, `NewRegistryKey`), for the
+/// vtables of test ports: both answer `STATUS_NOT_IMPLEMENTED` and touch nothing.
+pub mod port_slots {
+    use mxf_abi::{IPort, IUnknown, NtStatus, STATUS_NOT_IMPLEMENTED};
+    use std::ffi::c_void;
+
+    /// `IPort::GetDeviceProperty`: not implemented.
+    ///
+    /// # Safety
+    /// None needed: no argument is read or written.
+    pub unsafe extern "system" fn get_device_property(
+        _: *mut IPort,
+        _: i32,
+        _: u32,
+        _: *mut c_void,
+        _: *mut u32,
+    ) -> NtStatus {
+        STATUS_NOT_IMPLEMENTED
+    }
+
+    /// `IPort::NewRegistryKey`: not implemented.
+    ///
+    /// # Safety
+    /// None needed: no argument is read or written.
+    #[allow(clippy::too_many_arguments)]
+    pub unsafe extern "system" fn new_registry_key(
+        _: *mut IPort,
+        _: *mut *mut c_void,
+        _: *mut IUnknown,
+        _: u32,
+        _: u32,
+        _: *mut c_void,
+        _: u32,
+        _: *mut u32,
+    ) -> NtStatus {
+        STATUS_NOT_IMPLEMENTED
+    }
+}

@@ -10,6 +10,7 @@
 
 use mxf_abi::*;
 use mxf_core::com::ComPtr;
+use mxf_testkit::port_slots;
 use std::ffi::c_void;
 use std::ptr::{self, NonNull};
 use std::sync::Mutex;
@@ -68,28 +69,6 @@ unsafe extern "system" fn port_init(
 ) -> NtStatus {
     STATUS_NOT_IMPLEMENTED
 }
-unsafe extern "system" fn port_prop(
-    _: *mut IPort,
-    _: i32,
-    _: u32,
-    _: *mut c_void,
-    _: *mut u32,
-) -> NtStatus {
-    STATUS_NOT_IMPLEMENTED
-}
-#[allow(clippy::too_many_arguments)]
-unsafe extern "system" fn port_key(
-    _: *mut IPort,
-    _: *mut *mut c_void,
-    _: *mut IUnknown,
-    _: u32,
-    _: u32,
-    _: *mut c_void,
-    _: u32,
-    _: *mut u32,
-) -> NtStatus {
-    STATUS_NOT_IMPLEMENTED
-}
 unsafe extern "system" fn port_notify(this: *mut IPortDMus, group: *mut IServiceGroup) {
     // SAFETY: `this` is a live TestPort.
     unsafe { &*this.cast::<TestPort>() }
@@ -111,8 +90,8 @@ static PORT_VTBL: IPortDMusVtbl = IPortDMusVtbl {
             release: port_release,
         },
         init: port_init,
-        get_device_property: port_prop,
-        new_registry_key: port_key,
+        get_device_property: port_slots::get_device_property,
+        new_registry_key: port_slots::new_registry_key,
     },
     notify: port_notify,
     register_service_group: port_register,
