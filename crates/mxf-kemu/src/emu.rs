@@ -149,8 +149,8 @@ pub(crate) struct Counters {
 
 pub(crate) struct Inner {
     pub(crate) cfg: EmuConfig,
+    /// The pool, lookaside caches and fault plan: one lock orders every pool operation.
     pool: Mutex<PoolState>,
-    fault: Mutex<FaultState>,
     clock: AtomicI64,
     timers: Mutex<TimerState>,
     pub(crate) timer_done: Condvar,
@@ -204,8 +204,7 @@ impl Emu {
         let echo_log = std::env::var("MXF_EMU_LOG").is_ok_and(|v| v == "1");
         Emu {
             inner: Arc::new(Inner {
-                pool: Mutex::new(PoolState::new(cfg.special_pool)),
-                fault: Mutex::new(FaultState::new(cfg.fault)),
+                pool: Mutex::new(PoolState::new(cfg.special_pool, FaultState::new(cfg.fault))),
                 clock: AtomicI64::new(EMU_START_100NS),
                 timers: Mutex::new(TimerState::default()),
                 timer_done: Condvar::new(),
@@ -227,7 +226,7 @@ impl Emu {
 
     /// Replaces the fault plan and restarts its count of allocation attempts.
     pub fn set_fault_plan(&self, f: FaultPlan) {
-        *lock(&self.inner.fault) = FaultState::new(f);
+        self.pool_state().fault = FaultState::new(f);
     }
 
     /// Moves the calling thread to emulated processor `cpu` (what
@@ -355,7 +354,7 @@ impl Emu {
             let lists: Vec<_> = self
                 .pool_state()
                 .lists
-                .values()
+                .iter()
                 .map(|l| Arc::clone(&l.shared))
                 .collect();
             lists.iter().for_each(|l| l.tune());
@@ -453,17 +452,8 @@ impl Emu {
         tag: PoolTag,
         owner: Owner,
     ) -> Option<NonNull<u8>> {
-        let fail = lock(&self.inner.fault).next_attempt_fails();
-        let mut st = self.pool_state();
-        let p = if fail {
-            None
-        } else {
-            st.alloc(size, tag, owner)
-        };
-        if p.is_none() {
-            st.failed_allocs += 1;
-        }
-        p.and_then(|p| NonNull::new(p as *mut u8))
+        let p = self.pool_state().alloc(size, tag, owner)?;
+        NonNull::new(p as *mut u8)
     }
 
     #[track_caller]
@@ -572,11 +562,7 @@ impl Platform for Emu {
     unsafe fn pool_free(&self, p: NonNull<u8>, tag: PoolTag) {
         let p = p.as_ptr() as usize;
         self.check_pool_free_irql(p, Routine::PoolFree);
-        let mut st = self.pool_state();
-        let r = st
-            .check_free(p, tag, Owner::Pool)
-            .and_then(|()| st.release(p));
-        drop(st);
+        let r = self.pool_state().free(p, tag);
         if let Err(bc) = r {
             bugcheck::raise(bc);
         }

@@ -67,6 +67,7 @@ mod bugcheck;
 mod cpu;
 mod emu;
 mod fault;
+mod hasher;
 mod irql;
 mod lookaside;
 mod pool;

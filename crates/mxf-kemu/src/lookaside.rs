@@ -8,7 +8,7 @@
 
 use crate::Emu;
 use crate::Routine;
-use crate::pool::{ListEntry, Owner};
+use crate::pool::ListEntry;
 use mxf_core::platform::{BlockPool, BlockPoolStats, PoolTag};
 use std::ptr::NonNull;
 use std::sync::Arc;
@@ -26,17 +26,30 @@ pub(crate) struct LookasideShared {
     pub(crate) block_size: usize,
     depth: AtomicU16,
     tuned: bool,
-    allocs: AtomicU64,
-    alloc_misses: AtomicU64,
-    frees: AtomicU64,
-    free_misses: AtomicU64,
-    failures: AtomicU64,
+    // The statistics are counted with `count` by the pool (under its lock).
+    pub(crate) allocs: AtomicU64,
+    pub(crate) alloc_misses: AtomicU64,
+    pub(crate) frees: AtomicU64,
+    pub(crate) free_misses: AtomicU64,
+    pub(crate) failures: AtomicU64,
     /// `allocs` and `alloc_misses` at the previous tuning tick.
     last_allocs: AtomicU64,
     last_misses: AtomicU64,
 }
 
+/// Adds one to a list statistic. Every writer holds the pool lock, so a plain load and
+/// store (rather than a locked read-modify-write, several times dearer) cannot lose a count;
+/// readers (`stats`, the tuner) take no lock and see some recent value.
+pub(crate) fn count(counter: &AtomicU64) {
+    counter.store(counter.load(Relaxed).wrapping_add(1), Relaxed);
+}
+
 impl LookasideShared {
+    /// The list's depth now, in blocks.
+    pub(crate) fn depth(&self) -> usize {
+        usize::from(self.depth.load(Relaxed))
+    }
+
     /// One tuning tick (the kernel's once-a-second scan): an idle list shrinks, a list that
     /// misses often grows in proportion to its miss rate and headroom, a list that almost
     /// never misses shrinks by one.
@@ -69,6 +82,8 @@ impl LookasideShared {
 pub struct EmuBlockPool {
     emu: Emu,
     shared: Arc<LookasideShared>,
+    /// The list's slot in the pool's `Lists`.
+    slot: usize,
 }
 
 impl EmuBlockPool {
@@ -92,17 +107,15 @@ impl EmuBlockPool {
             last_allocs: AtomicU64::new(0),
             last_misses: AtomicU64::new(0),
         });
-        emu.pool_state().lists.insert(
-            shared.id,
-            ListEntry {
-                cache: Vec::new(),
-                shared: Arc::clone(&shared),
-            },
-        );
+        let slot = emu.pool_state().lists.insert(ListEntry {
+            cache: Vec::new(),
+            shared: Arc::clone(&shared),
+        });
         emu.inner.counters.block_pools_created.fetch_add(1, Relaxed);
         Self {
             emu: emu.clone(),
             shared,
+            slot,
         }
     }
 
@@ -116,7 +129,7 @@ impl EmuBlockPool {
         self.emu
             .pool_state()
             .lists
-            .get(&self.shared.id)
+            .get(self.slot)
             .map_or(0, |l| l.cache.len())
     }
 
@@ -142,65 +155,16 @@ impl BlockPool for EmuBlockPool {
     }
 
     fn alloc(&self) -> Option<NonNull<u8>> {
-        let s = &self.shared;
         self.emu
-            .check_pool_alloc_irql(s.block_size, Routine::BlockPoolAlloc);
-        s.allocs.fetch_add(1, Relaxed);
-        {
-            let mut st = self.emu.pool_state();
-            let hit = st.lists.get_mut(&s.id).and_then(|l| l.cache.pop());
-            if let Some(p) = hit {
-                st.set_cached(p, false);
-                return NonNull::new(p as *mut u8);
-            }
-        }
-        s.alloc_misses.fetch_add(1, Relaxed);
-        let p = self.emu.alloc_tracked(
-            s.block_size,
-            s.tag,
-            Owner::Block {
-                list: s.id,
-                cached: false,
-            },
-        );
-        if p.is_none() {
-            s.failures.fetch_add(1, Relaxed);
-        }
-        p
+            .check_pool_alloc_irql(self.shared.block_size, Routine::BlockPoolAlloc);
+        let p = self.emu.pool_state().alloc_block(self.slot)?;
+        NonNull::new(p as *mut u8)
     }
 
     unsafe fn free(&self, block: NonNull<u8>) {
-        let s = &self.shared;
         let p = block.as_ptr() as usize;
         self.emu.check_pool_free_irql(p, Routine::BlockPoolFree);
-        s.frees.fetch_add(1, Relaxed);
-        let mut st = self.emu.pool_state();
-        let checked = st.check_free(
-            p,
-            s.tag,
-            Owner::Block {
-                list: s.id,
-                cached: false,
-            },
-        );
-        let result = checked.and_then(|()| {
-            let depth = usize::from(s.depth.load(Relaxed));
-            let kept = match st.lists.get_mut(&s.id) {
-                Some(l) if l.cache.len() < depth => {
-                    l.cache.push(p);
-                    true
-                }
-                _ => false,
-            };
-            if kept {
-                st.set_cached(p, true);
-                Ok(())
-            } else {
-                s.free_misses.fetch_add(1, Relaxed);
-                st.release(p)
-            }
-        });
-        drop(st);
+        let result = self.emu.pool_state().free_block(p, self.slot);
         if let Err(bc) = result {
             crate::bugcheck::raise(bc);
         }
@@ -220,17 +184,7 @@ impl BlockPool for EmuBlockPool {
 
 impl Drop for EmuBlockPool {
     fn drop(&mut self) {
-        let mut st = self.emu.pool_state();
-        let mut result = Ok(());
-        if let Some(list) = st.lists.remove(&self.shared.id) {
-            for p in list.cache {
-                let r = st.release(p);
-                if result.is_ok() {
-                    result = r;
-                }
-            }
-        }
-        drop(st);
+        let result = self.emu.pool_state().remove_list(self.slot);
         if std::thread::panicking() {
             return;
         }

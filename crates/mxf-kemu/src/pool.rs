@@ -3,10 +3,13 @@
 //! lists (kept here so that one lock orders every change of a block's state).
 
 use crate::bugcheck::{BugCheck, c2};
-use crate::lookaside::LookasideShared;
+use crate::fault::FaultState;
+use crate::hasher::{AddrMap, AddrSet};
+use crate::lookaside::{LookasideShared, count};
 use mxf_core::platform::{POOL_ALIGN, PoolTag, bugcheck};
 use std::alloc::{self, Layout};
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::hash_map::{Entry, OccupiedEntry};
+use std::collections::{HashMap, VecDeque};
 use std::fmt::Write as _;
 use std::sync::Arc;
 
@@ -53,6 +56,51 @@ struct Quarantined {
 pub(crate) struct ListEntry {
     pub(crate) cache: Vec<usize>,
     pub(crate) shared: Arc<LookasideShared>,
+}
+
+/// The lookaside lists, each in the slot it got at creation (its `EmuBlockPool` keeps the
+/// slot), so that reaching a list's cache is an index, not a lookup. A slot is reused only
+/// after its list was removed.
+#[derive(Default)]
+pub(crate) struct Lists {
+    slots: Vec<Option<ListEntry>>,
+}
+
+impl Lists {
+    /// Adds a list; its slot.
+    pub(crate) fn insert(&mut self, entry: ListEntry) -> usize {
+        match self.slots.iter().position(Option::is_none) {
+            Some(slot) => {
+                self.slots[slot] = Some(entry);
+                slot
+            }
+            None => {
+                self.slots.push(Some(entry));
+                self.slots.len() - 1
+            }
+        }
+    }
+
+    pub(crate) fn get(&self, slot: usize) -> Option<&ListEntry> {
+        self.slots.get(slot).and_then(Option::as_ref)
+    }
+
+    fn get_mut(&mut self, slot: usize) -> Option<&mut ListEntry> {
+        self.slots.get_mut(slot).and_then(Option::as_mut)
+    }
+
+    fn remove(&mut self, slot: usize) -> Option<ListEntry> {
+        self.slots.get_mut(slot).and_then(Option::take)
+    }
+
+    /// Every list, in slot order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &ListEntry> {
+        self.slots.iter().flatten()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.iter().next().is_none()
+    }
 }
 
 /// Live usage of one tag.
@@ -105,17 +153,19 @@ impl PoolReport {
 /// Everything the pool lock protects.
 pub(crate) struct PoolState {
     special: bool,
-    live: HashMap<usize, Live>,
+    live: AddrMap<usize, Live>,
     quarantine: VecDeque<Quarantined>,
-    quarantine_set: HashSet<usize>,
+    quarantine_set: AddrSet<usize>,
     quarantine_bytes: usize,
     recent_frees: VecDeque<usize>,
-    pub(crate) lists: HashMap<u64, ListEntry>,
+    pub(crate) lists: Lists,
+    /// Fault injection: under this lock too, so that an allocation takes one lock.
+    pub(crate) fault: FaultState,
     live_bytes: usize,
     peak_bytes: usize,
     total_allocs: u64,
     total_frees: u64,
-    pub(crate) failed_allocs: u64,
+    failed_allocs: u64,
 }
 
 fn layout_for(size: usize) -> Option<Layout> {
@@ -129,15 +179,16 @@ fn tag_str(tag: PoolTag) -> String {
 }
 
 impl PoolState {
-    pub(crate) fn new(special: bool) -> Self {
+    pub(crate) fn new(special: bool, fault: FaultState) -> Self {
         Self {
             special,
-            live: HashMap::new(),
+            live: AddrMap::default(),
             quarantine: VecDeque::new(),
-            quarantine_set: HashSet::new(),
+            quarantine_set: AddrSet::default(),
             quarantine_bytes: 0,
             recent_frees: VecDeque::new(),
-            lists: HashMap::new(),
+            lists: Lists::default(),
+            fault,
             live_bytes: 0,
             peak_bytes: 0,
             total_allocs: 0,
@@ -146,9 +197,22 @@ impl PoolState {
         }
     }
 
-    /// Allocates zeroed, guarded memory; `None` only if the host is out of memory or the size
-    /// is absurd.
+    /// One allocation attempt: zeroed, guarded memory; `None` (counted as a failed
+    /// allocation) if fault injection fails the attempt, the host is out of memory or the
+    /// size is absurd.
     pub(crate) fn alloc(&mut self, size: usize, tag: PoolTag, owner: Owner) -> Option<usize> {
+        let p = if self.fault.next_attempt_fails() {
+            None
+        } else {
+            self.alloc_memory(size, tag, owner)
+        };
+        if p.is_none() {
+            self.failed_allocs += 1;
+        }
+        p
+    }
+
+    fn alloc_memory(&mut self, size: usize, tag: PoolTag, owner: Owner) -> Option<usize> {
         let layout = layout_for(size)?;
         // SAFETY: `layout` has a nonzero size (it includes both guards).
         let base = unsafe { alloc::alloc_zeroed(layout) };
@@ -173,18 +237,121 @@ impl PoolState {
         Some(ptr)
     }
 
-    /// Checks the pointer, tag and owner of a free, and the guard bytes of the allocation.
-    /// `expected` is the owner the caller's free routine serves (for a block: `cached`
-    /// false, since a cached block being freed again is a double free).
-    pub(crate) fn check_free(
-        &self,
+    /// `pool_free`: checks the free and releases the allocation.
+    pub(crate) fn free(&mut self, ptr: usize, tag: PoolTag) -> Result<(), BugCheck> {
+        let live = self.check_free(ptr, tag, Owner::Pool)?.remove();
+        self.release(ptr, live)
+    }
+
+    /// `BlockPool::alloc` of the list in `slot`: a block from its cache (marked as taken
+    /// from it), else one allocation attempt (fault injection included). Counts the list's
+    /// allocs, misses and failures.
+    pub(crate) fn alloc_block(&mut self, slot: usize) -> Option<usize> {
+        let l = self.lists.get_mut(slot)?;
+        count(&l.shared.allocs);
+        if let Some(ptr) = l.cache.pop() {
+            if let Some(live) = self.live.get_mut(&ptr)
+                && let Owner::Block { list, .. } = live.owner
+            {
+                live.owner = Owner::Block {
+                    list,
+                    cached: false,
+                };
+            }
+            return Some(ptr);
+        }
+        count(&l.shared.alloc_misses);
+        let (list, size, tag) = (l.shared.id, l.shared.block_size, l.shared.tag);
+        let p = self.alloc(
+            size,
+            tag,
+            Owner::Block {
+                list,
+                cached: false,
+            },
+        );
+        if p.is_none()
+            && let Some(l) = self.lists.get(slot)
+        {
+            count(&l.shared.failures);
+        }
+        p
+    }
+
+    /// `BlockPool::free` to the list in `slot`: checks the free, then caches the block if
+    /// the list holds fewer than its depth, releases it otherwise. Counts the list's frees
+    /// and free misses.
+    pub(crate) fn free_block(&mut self, ptr: usize, slot: usize) -> Result<(), BugCheck> {
+        // The slot is emptied only when its `EmuBlockPool` is dropped, so it is there.
+        let Some(l) = self.lists.get(slot) else {
+            return Ok(());
+        };
+        count(&l.shared.frees);
+        let room = l.cache.len() < l.shared.depth();
+        let (list, tag) = (l.shared.id, l.shared.tag);
+        let entry = self.check_free(
+            ptr,
+            tag,
+            Owner::Block {
+                list,
+                cached: false,
+            },
+        )?;
+        if room {
+            entry.into_mut().owner = Owner::Block { list, cached: true };
+            if let Some(l) = self.lists.get_mut(slot) {
+                l.cache.push(ptr);
+            }
+            Ok(())
+        } else {
+            let live = entry.remove();
+            if let Some(l) = self.lists.get(slot) {
+                count(&l.shared.free_misses);
+            }
+            self.release(ptr, live)
+        }
+    }
+
+    /// Removes the list in `slot` and releases the blocks it caches (the first error found,
+    /// after releasing them all).
+    pub(crate) fn remove_list(&mut self, slot: usize) -> Result<(), BugCheck> {
+        let Some(list) = self.lists.remove(slot) else {
+            return Ok(());
+        };
+        let mut first_error = Ok(());
+        for p in list.cache {
+            if let Some(live) = self.live.remove(&p) {
+                let r = self.release(p, live);
+                if first_error.is_ok() {
+                    first_error = r;
+                }
+            }
+        }
+        first_error
+    }
+
+    /// Checks the pointer, tag and owner of a free, and the guard bytes of the allocation;
+    /// its entry, for the caller to release or cache it without a second lookup. `expected`
+    /// is the owner the caller's free routine serves (for a block: `cached` false, since a
+    /// cached block being freed again is a double free).
+    fn check_free(
+        &mut self,
         ptr: usize,
         tag: PoolTag,
         expected: Owner,
-    ) -> Result<(), BugCheck> {
-        let Some(live) = self.live.get(&ptr) else {
-            return Err(self.not_live(ptr, tag));
+    ) -> Result<OccupiedEntry<'_, usize, Live>, BugCheck> {
+        let Self {
+            live,
+            quarantine_set,
+            recent_frees,
+            special,
+            ..
+        } = self;
+        let entry = match live.entry(ptr) {
+            Entry::Occupied(e) => e,
+            Entry::Vacant(_) => return Err(not_live(quarantine_set, recent_frees, ptr, tag)),
         };
+        let live = entry.get();
         if let Owner::Block { list, cached: true } = live.owner
             && expected
                 == (Owner::Block {
@@ -227,61 +394,16 @@ impl PoolState {
                 ),
             });
         }
-        self.check_guards(ptr, live.size, live.tag)
-    }
-
-    fn not_live(&self, ptr: usize, tag: PoolTag) -> BugCheck {
-        if self.quarantine_set.contains(&ptr) || self.recent_frees.contains(&ptr) {
-            BugCheck {
-                code: bugcheck::BAD_POOL_CALLER,
-                params: [bugcheck::BAD_POOL_CALLER_DOUBLE_FREE, 0, 0, ptr],
-                message: format!(
-                    "double free: {ptr:#x} (tag {}) was already freed",
-                    tag_str(tag)
-                ),
-            }
-        } else {
-            BugCheck {
-                code: bugcheck::BAD_POOL_CALLER,
-                params: [bugcheck::BAD_POOL_CALLER_FOREIGN, 0, ptr, 0],
-                message: format!(
-                    "free of {ptr:#x} (tag {}), which is not a live pool allocation",
-                    tag_str(tag)
-                ),
-            }
+        if *special {
+            check_guards(ptr, live.size, live.tag)?;
         }
+        Ok(entry)
     }
 
-    /// In special-pool mode: the first guard byte that is not [`GUARD_BYTE`], as 0xC1.
-    fn check_guards(&self, ptr: usize, size: usize, tag: PoolTag) -> Result<(), BugCheck> {
-        if !self.special {
-            return Ok(());
-        }
-        let Some(bad) = first_bad_guard(ptr, size) else {
-            return Ok(());
-        };
-        let (kind, sub) = if bad < 0 {
-            ("underrun", 0x21)
-        } else {
-            ("overrun", 0x20)
-        };
-        Err(BugCheck {
-            code: bugcheck::SPECIAL_POOL_DETECTED_MEMORY_CORRUPTION,
-            params: [ptr, size, bad as usize, sub],
-            message: format!(
-                "pool {kind}: allocation {ptr:#x} with tag {} of {size} bytes has its guard \
-                 byte at offset {bad} overwritten",
-                tag_str(tag)
-            ),
-        })
-    }
-
-    /// Releases a checked allocation: poisons and quarantines it in special-pool mode
-    /// (verifying whatever the quarantine evicts), frees it otherwise.
-    pub(crate) fn release(&mut self, ptr: usize) -> Result<(), BugCheck> {
-        let Some(live) = self.live.remove(&ptr) else {
-            return Ok(());
-        };
+    /// Releases a checked allocation, already removed from `live`: poisons and quarantines
+    /// it in special-pool mode (verifying whatever the quarantine evicts), frees it
+    /// otherwise.
+    fn release(&mut self, ptr: usize, live: Live) -> Result<(), BugCheck> {
         self.live_bytes -= live.size;
         self.total_frees += 1;
         if !self.special {
@@ -292,8 +414,8 @@ impl PoolState {
             dealloc(ptr, live.size);
             return Ok(());
         }
-        // SAFETY: `ptr..ptr+size` is the user part of a live allocation this state owns, and
-        // no one may use it after the free.
+        // SAFETY: `ptr..ptr+size` is the user part of a live allocation this state owned
+        // (just removed from `live`), and no one may use it after the free.
         unsafe { std::ptr::write_bytes(ptr as *mut u8, POISON_BYTE, live.size) };
         let whole = layout_for(live.size).map_or(0, |l| l.size());
         self.quarantine.push_back(Quarantined {
@@ -345,23 +467,13 @@ impl PoolState {
 
     /// Checks the guard bytes of every live allocation.
     pub(crate) fn check_live_guards(&self) -> Result<(), BugCheck> {
-        let mut ptrs: Vec<_> = self.live.keys().copied().collect();
-        ptrs.sort_unstable();
-        for p in ptrs {
-            if let Some(l) = self.live.get(&p) {
-                self.check_guards(p, l.size, l.tag)?;
-            }
+        if !self.special {
+            return Ok(());
         }
-        Ok(())
-    }
-
-    /// Marks a block as sitting on (`true`) or taken from (`false`) its list's cache.
-    pub(crate) fn set_cached(&mut self, ptr: usize, cached: bool) {
-        if let Some(l) = self.live.get_mut(&ptr)
-            && let Owner::Block { list, .. } = l.owner
-        {
-            l.owner = Owner::Block { list, cached };
-        }
+        let mut live: Vec<_> = self.live.iter().map(|(&p, l)| (p, l.size, l.tag)).collect();
+        live.sort_unstable_by_key(|&(p, ..)| p);
+        live.into_iter()
+            .try_for_each(|(p, size, tag)| check_guards(p, size, tag))
     }
 
     pub(crate) fn report(&self) -> PoolReport {
@@ -420,7 +532,7 @@ impl PoolState {
         }
         let mut lists: Vec<_> = self
             .lists
-            .values()
+            .iter()
             .map(|l| (l.shared.tag.bytes(), l.shared.block_size))
             .collect();
         lists.sort();
@@ -445,6 +557,65 @@ impl Drop for PoolState {
     }
 }
 
+/// Why `ptr` is not live: a double free if it was freed recently, else a foreign pointer.
+fn not_live(
+    quarantine_set: &AddrSet<usize>,
+    recent_frees: &VecDeque<usize>,
+    ptr: usize,
+    tag: PoolTag,
+) -> BugCheck {
+    if quarantine_set.contains(&ptr) || recent_frees.contains(&ptr) {
+        BugCheck {
+            code: bugcheck::BAD_POOL_CALLER,
+            params: [bugcheck::BAD_POOL_CALLER_DOUBLE_FREE, 0, 0, ptr],
+            message: format!(
+                "double free: {ptr:#x} (tag {}) was already freed",
+                tag_str(tag)
+            ),
+        }
+    } else {
+        BugCheck {
+            code: bugcheck::BAD_POOL_CALLER,
+            params: [bugcheck::BAD_POOL_CALLER_FOREIGN, 0, ptr, 0],
+            message: format!(
+                "free of {ptr:#x} (tag {}), which is not a live pool allocation",
+                tag_str(tag)
+            ),
+        }
+    }
+}
+
+/// The guards of a special-pool allocation: the first guard byte that is not
+/// [`GUARD_BYTE`], as 0xC1.
+fn check_guards(ptr: usize, size: usize, tag: PoolTag) -> Result<(), BugCheck> {
+    let Some(bad) = first_bad_guard(ptr, size) else {
+        return Ok(());
+    };
+    let (kind, sub) = if bad < 0 {
+        ("underrun", 0x21)
+    } else {
+        ("overrun", 0x20)
+    };
+    Err(BugCheck {
+        code: bugcheck::SPECIAL_POOL_DETECTED_MEMORY_CORRUPTION,
+        params: [ptr, size, bad as usize, sub],
+        message: format!(
+            "pool {kind}: allocation {ptr:#x} with tag {} of {size} bytes has its guard \
+             byte at offset {bad} overwritten",
+            tag_str(tag)
+        ),
+    })
+}
+
+/// The index of the first byte of `bytes` other than `pattern`. Compares the whole slice
+/// branch-free first (which the compiler vectorises), since it almost always matches.
+fn first_not(bytes: &[u8], pattern: u8) -> Option<usize> {
+    if bytes.iter().fold(0, |diff, &b| diff | (b ^ pattern)) == 0 {
+        return None;
+    }
+    bytes.iter().position(|&b| b != pattern)
+}
+
 fn dealloc(ptr: usize, size: usize) {
     if let Some(layout) = layout_for(size) {
         // SAFETY: `ptr - FRONT_GUARD` is the base that `alloc` got from `alloc_zeroed` with
@@ -460,22 +631,20 @@ fn first_bad_guard(ptr: usize, size: usize) -> Option<isize> {
     // SAFETY: the front guard is the first FRONT_GUARD bytes of the live allocation at
     // `base`; only this pool writes them, and reading bytes is sound for any value.
     let front = unsafe { std::slice::from_raw_parts(base as *const u8, FRONT_GUARD) };
-    if let Some(i) = front.iter().position(|&b| b != GUARD_BYTE) {
+    if let Some(i) = first_not(front, GUARD_BYTE) {
         return Some(i as isize - FRONT_GUARD as isize);
     }
     let back_len = layout.size() - FRONT_GUARD - size;
     // SAFETY: the back guard runs from `ptr + size` to the end of the same allocation.
     let back = unsafe { std::slice::from_raw_parts((ptr + size) as *const u8, back_len) };
-    back.iter()
-        .position(|&b| b != GUARD_BYTE)
-        .map(|i| (size + i) as isize)
+    first_not(back, GUARD_BYTE).map(|i| (size + i) as isize)
 }
 
 fn verify_quarantined(q: &Quarantined) -> Result<(), BugCheck> {
     // SAFETY: a quarantined allocation stays allocated until evicted; its user part is
     // `size` bytes at `ptr`.
     let body = unsafe { std::slice::from_raw_parts(q.ptr as *const u8, q.size) };
-    let bad = match body.iter().position(|&b| b != POISON_BYTE) {
+    let bad = match first_not(body, POISON_BYTE) {
         Some(i) => Some(i as isize),
         None => first_bad_guard(q.ptr, q.size),
     };

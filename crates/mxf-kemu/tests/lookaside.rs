@@ -201,6 +201,38 @@ fn blocks_freed_to_the_wrong_place_are_caught() {
 }
 
 #[test]
+fn a_new_block_pool_does_not_inherit_a_dropped_pools_blocks() {
+    let emu = Emu::new(EmuConfig::default());
+    let old = emu.new_block_pool(32, TAG).unwrap();
+    let out = old.alloc().unwrap();
+    let cached = old.alloc().unwrap();
+    free(&old, cached);
+    drop(old);
+    // Same size and tag, created after the first was dropped: still a different list.
+    let new = emu.new_block_pool(32, TAG).unwrap();
+    assert_eq!(new.cached(), 0);
+    let bc = expect_bugcheck(|| free(&new, out));
+    assert_eq!(bc.params[0], bugcheck::BAD_POOL_CALLER_FOREIGN);
+    let b = new.alloc().unwrap();
+    assert_ne!(b, out);
+    free(&new, b);
+    assert_eq!(new.cached(), 1);
+    assert_eq!(
+        new.stats(),
+        BlockPoolStats {
+            allocs: 1,
+            alloc_misses: 1,
+            frees: 2,
+            free_misses: 0,
+            failures: 0,
+        }
+    );
+    drop(new);
+    let bc = emu.unload().unwrap_err();
+    assert_eq!(bc.params[..4], [c4::POOL_LEAKED_AT_UNLOAD, 0, 1, 32]);
+}
+
+#[test]
 fn blocks_still_out_at_unload_are_leaks() {
     let emu = Emu::new(EmuConfig::default());
     let pool = emu.new_block_pool(56, TAG).unwrap();
