@@ -11,8 +11,8 @@
 //!   assigned round robin per emulator at the thread's first use, stable afterwards, movable
 //!   with [`Emu::set_current_processor`]. Several threads may share one emulated processor
 //!   (the emulator does not serialise them), as threads at `PASSIVE_LEVEL` do.
-//! - Pool: every allocation is tracked by address with its tag and size; memory is zeroed
-//!   and 16-byte aligned. With `special_pool` (the default) each allocation has guard bytes
+//! - Pool: every allocation is tracked by address with its tag and size, 16-byte aligned;
+//!   `pool_alloc` memory is zeroed. With `special_pool` (the default) each allocation has guard bytes
 //!   ([`GUARD_BYTE`]) directly in front of it and from exactly `ptr + size` to the end of its
 //!   slot, checked on free and at unload; freed memory is filled with [`POISON_BYTE`] and kept
 //!   in a quarantine (the last [`QUARANTINE_MAX_ENTRIES`] frees, at most
@@ -20,8 +20,10 @@
 //!   by [`Emu::check_quarantine`] and at unload.
 //! - Block pools are lookaside lists ([`EmuBlockPool`]): LIFO cache, depth 4 tuned up to
 //!   256 once per emulated second by miss rate (or fixed by [`EmuConfig::lookaside_depth`];
-//!   0 under [`EmuConfig::verifier`]). Blocks are pool allocations with the pool's tag.
-//!   Cached blocks are not poisoned, but their guards are checked when freed to the list.
+//!   0 under [`EmuConfig::verifier`]). Blocks are pool allocations with the pool's tag, but
+//!   not zeroed: a new block is filled with [`FRESH_BLOCK_BYTE`] with special pool, left as
+//!   the host allocator gives it without; a block from the cache holds what its last user
+//!   left. Cached blocks are not poisoned, but their guards are checked when freed to the list.
 //! - Spin locks are real spin locks over atomics ([`EmuSpinLock`]).
 //! - Timers ([`EmuTimer`]) fire only from [`Emu::advance_time`], in due order, on the
 //!   calling thread at `DISPATCH_LEVEL`, with the emulated clock at their due time.
@@ -85,7 +87,8 @@ pub use emu::{
 pub use fault::FaultPlan;
 pub use lookaside::{DEPTH_MAX, DEPTH_MIN, EmuBlockPool};
 pub use pool::{
-    GUARD_BYTE, POISON_BYTE, PoolReport, QUARANTINE_MAX_BYTES, QUARANTINE_MAX_ENTRIES, TagUsage,
+    FRESH_BLOCK_BYTE, GUARD_BYTE, POISON_BYTE, PoolReport, QUARANTINE_MAX_BYTES,
+    QUARANTINE_MAX_ENTRIES, TagUsage,
 };
 pub use spin::EmuSpinLock;
 pub use timer::EmuTimer;

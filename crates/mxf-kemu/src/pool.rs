@@ -21,6 +21,10 @@ pub(crate) const BACK_GUARD: usize = POOL_ALIGN;
 pub const GUARD_BYTE: u8 = 0xFD;
 /// The pattern freed memory is filled with while it sits in quarantine.
 pub const POISON_BYTE: u8 = 0xDF;
+/// The pattern a block pool allocates a new block with in special-pool mode. A lookaside
+/// list's blocks are not zeroed (their contents are unspecified, as in the kernel); a pattern
+/// other than zero shows code that assumes they are.
+pub const FRESH_BLOCK_BYTE: u8 = 0xCB;
 /// Maximum number of freed allocations kept poisoned in quarantine.
 pub const QUARANTINE_MAX_ENTRIES: usize = 4096;
 /// Maximum bytes (whole allocations, guards included) kept in quarantine.
@@ -197,7 +201,8 @@ impl PoolState {
         }
     }
 
-    /// One allocation attempt: zeroed, guarded memory; `None` (counted as a failed
+    /// One allocation attempt: guarded memory, zeroed for `pool_alloc`, unspecified for a
+    /// block ([`FRESH_BLOCK_BYTE`] in special-pool mode); `None` (counted as a failed
     /// allocation) if fault injection fails the attempt, the host is out of memory or the
     /// size is absurd.
     pub(crate) fn alloc(&mut self, size: usize, tag: PoolTag, owner: Owner) -> Option<usize> {
@@ -214,8 +219,15 @@ impl PoolState {
 
     fn alloc_memory(&mut self, size: usize, tag: PoolTag, owner: Owner) -> Option<usize> {
         let layout = layout_for(size)?;
+        let zeroed = owner == Owner::Pool;
         // SAFETY: `layout` has a nonzero size (it includes both guards).
-        let base = unsafe { alloc::alloc_zeroed(layout) };
+        let base = unsafe {
+            if zeroed {
+                alloc::alloc_zeroed(layout)
+            } else {
+                alloc::alloc(layout)
+            }
+        };
         if base.is_null() {
             return None;
         }
@@ -228,6 +240,11 @@ impl PoolState {
                 std::ptr::write_bytes(base, GUARD_BYTE, FRONT_GUARD);
                 let back = base.add(FRONT_GUARD + size);
                 std::ptr::write_bytes(back, GUARD_BYTE, layout.size() - FRONT_GUARD - size);
+            }
+            if !zeroed {
+                // SAFETY: the user part, `size` bytes at `ptr`, lies inside the allocation
+                // between the two guards.
+                unsafe { std::ptr::write_bytes(ptr as *mut u8, FRESH_BLOCK_BYTE, size) };
             }
         }
         self.live.insert(ptr, Live { tag, size, owner });
@@ -618,8 +635,9 @@ fn first_not(bytes: &[u8], pattern: u8) -> Option<usize> {
 
 fn dealloc(ptr: usize, size: usize) {
     if let Some(layout) = layout_for(size) {
-        // SAFETY: `ptr - FRONT_GUARD` is the base that `alloc` got from `alloc_zeroed` with
-        // this same layout (same size), and the allocation is no longer tracked anywhere.
+        // SAFETY: `ptr - FRONT_GUARD` is the base that `alloc_memory` got from the global
+        // allocator with this same layout (same size), and the allocation is no longer
+        // tracked anywhere.
         unsafe { alloc::dealloc((ptr - FRONT_GUARD) as *mut u8, layout) };
     }
 }

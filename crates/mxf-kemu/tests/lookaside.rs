@@ -2,8 +2,8 @@
 
 use mxf_core::platform::{BlockPool, BlockPoolStats, POOL_ALIGN, Platform, PoolTag, bugcheck};
 use mxf_kemu::{
-    DEPTH_MAX, DEPTH_MIN, Emu, EmuBlockPool, EmuConfig, ONE_SECOND_100NS, POISON_BYTE, c4,
-    expect_bugcheck,
+    DEPTH_MAX, DEPTH_MIN, Emu, EmuBlockPool, EmuConfig, FRESH_BLOCK_BYTE, ONE_SECOND_100NS,
+    POISON_BYTE, c4, expect_bugcheck,
 };
 use std::ptr::NonNull;
 
@@ -72,6 +72,21 @@ fn cache_is_lifo_and_bounded_by_depth() {
     for b in again {
         free(&pool, b);
     }
+    drop(pool);
+    emu.unload().unwrap();
+}
+
+#[test]
+fn new_blocks_are_not_zeroed_with_special_pool() {
+    let emu = Emu::new(EmuConfig::default());
+    let pool = emu.new_block_pool(40, TAG).unwrap();
+    let b = pool.alloc().unwrap();
+    // SAFETY: `b` is a live block of 40 bytes.
+    let bytes = unsafe { std::slice::from_raw_parts(b.as_ptr(), 40) };
+    assert!(bytes.iter().all(|&x| x == FRESH_BLOCK_BYTE), "{bytes:?}");
+    // The fill stops at the block's end: the guards after it are intact.
+    free(&pool, b);
+    assert_eq!(pool.cached(), 1);
     drop(pool);
     emu.unload().unwrap();
 }
