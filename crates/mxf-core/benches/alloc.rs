@@ -10,7 +10,12 @@
 //! Fairness: every candidate runs the same loop shape — take, `black_box` the pointer, give
 //! back — in the same rounds (a round measures every candidate once, so background load on
 //! this shared machine hits them alike); the table shows the median and the min over rounds,
-//! and the ratios use medians (min-based ratios in brackets).
+//! and the ratios use medians (min-based ratios in brackets). Two phases: first the
+//! single-thread rounds with the process confined to the CPU it started on
+//! (`common::OneCpu`: on this VM a process that has run threads on both vCPUs sees its
+//! stores-then-locked-op code slow down for seconds), which give the cost ratios; then rounds
+//! of one and two threads on both CPUs, which give the 2-thread scaling (both figures of a
+//! ratio always come from the same phase).
 //!
 //! The platform is `mxf-kemu` with Verifier and special pool off and 4 emulated processors.
 //! The measured loops run entirely on reserve hits and inside one `at_irql(DISPATCH_LEVEL, ..)`
@@ -36,6 +41,8 @@
 //!   calls: the floor of this design (three 8-byte CAS against the raw stack's two 16-byte);
 //! - `heap Box<[u8; 40]>`: the global allocator's alloc + free of an event-sized block;
 //! - `locked free list`: `std::sync::Mutex<Vec<*mut u8>>` pop + push.
+
+mod common;
 
 use mxf_abi::IAllocatorMxf;
 use mxf_core::alloc::stack::{IndexStack, Slot};
@@ -378,7 +385,8 @@ fn run() {
     }
     println!(
         "mxf-core allocator benchmark: {n} pairs per measurement, {rounds} rounds after a \
-         warm-up; each round measures every candidate once (1 thread, then 2 threads)"
+         warm-up; each round measures every candidate once (phase 1: 1 thread, pinned; phase 2: \
+         1 then 2 threads)"
     );
     let cands: [(&str, &'static Body); 9] = [
         ("GetMessage+PutMessage (vtable)", unsafe_static(&msg)),
@@ -400,17 +408,35 @@ fn run() {
             unsafe_static(&skeleton),
         ),
     ];
+    // Single-thread rounds first, with the process on one CPU (see `common::OneCpu`), then
+    // the two-thread rounds with the affinity the process started with.
+    // Phase 1: the single-thread rounds, with the process on one CPU (see `common::OneCpu`):
+    // the cost ratios. Phase 2: rounds of 1 thread then 2 threads on both CPUs: the scaling,
+    // from a 1-thread and a 2-thread figure measured under the same conditions.
     let mut one = vec![Vec::new(); cands.len()];
+    let mut one_both = vec![Vec::new(); cands.len()];
     let mut two = vec![Vec::new(); cands.len()];
+    let pinned = common::OneCpu::pin();
+    let pinned_how = pinned.describe();
+    for round in 0..=rounds {
+        for (i, &(_, f)) in cands.iter().enumerate() {
+            let t1 = measure(1, n, f);
+            if round > 0 {
+                one[i].push(t1);
+            }
+        }
+    }
+    drop(pinned);
     for round in 0..=rounds {
         for (i, &(_, f)) in cands.iter().enumerate() {
             let (t1, t2) = (measure(1, n, f), measure(2, n, f));
             if round > 0 {
-                one[i].push(t1);
+                one_both[i].push(t1);
                 two[i].push(t2);
             }
         }
     }
+    println!("phase 1 (1 thread): {pinned_how}; phase 2 (1 and 2 threads): both CPUs");
     if std::env::var("MXF_BENCH_DUMP").is_ok() {
         for (i, (name, _)) in cands.iter().enumerate() {
             let r: Vec<String> = one[i].iter().map(|v| format!("{v:.1}")).collect();
@@ -418,23 +444,25 @@ fn run() {
         }
     }
     println!(
-        "{:<38} {:>9} {:>9} {:>9} {:>9} {:>12}",
-        "ns per pair", "1T med", "1T min", "2T med", "2T min", "2T/1T thrpt"
+        "{:<38} {:>9} {:>9} | {:>9} {:>9} {:>9} {:>12}",
+        "ns per pair", "1T med", "1T min", "1T med", "2T med", "2T min", "2T/1T thrpt"
     );
+    println!("{:<38} {:>19} | {:>42}", "", "phase 1", "phase 2");
     let mut med = Vec::new();
     let mut mins = Vec::new();
     let mut scale = Vec::new();
     for (i, (name, _)) in cands.iter().enumerate() {
-        let (m1, n1, m2, n2) = (median(&one[i]), min(&one[i]), median(&two[i]), min(&two[i]));
-        // Throughput of 2 threads (2 pairs per m2 ns) over 1 thread (1 pair per m1 ns).
-        let thrpt = 2.0 * m1 / m2;
-        println!("{name:<38} {m1:>9.2} {n1:>9.2} {m2:>9.2} {n2:>9.2} {thrpt:>11.2}x");
+        let (m1, n1) = (median(&one[i]), min(&one[i]));
+        let (b1, m2, n2) = (median(&one_both[i]), median(&two[i]), min(&two[i]));
+        // Throughput of 2 threads (2 pairs per m2 ns) over 1 thread (1 pair per b1 ns).
+        let thrpt = 2.0 * b1 / m2;
+        println!("{name:<38} {m1:>9.2} {n1:>9.2} | {b1:>9.2} {m2:>9.2} {n2:>9.2} {thrpt:>11.2}x");
         med.push(m1);
         mins.push(n1);
         scale.push(thrpt);
     }
     println!();
-    println!("ratios, 1 thread, medians [mins] (lower is better for us):");
+    println!("ratios, 1 thread (phase 1), medians [mins] (lower is better for us):");
     for (what, i) in [("GetMessage+PutMessage", 0), ("GetBuffer+PutBuffer", 1)] {
         println!(
             "  {what:<22} / raw inlined {:.2}x [{:.2}x]  / raw via fn ptrs {:.2}x [{:.2}x]  \
@@ -465,12 +493,12 @@ fn run() {
         med[7], mins[7], med[0]
     );
     println!(
-        "  2-thread throughput vs 1 thread (each thread on its own emulated processor), \
+        "  2-thread throughput vs 1 thread (phase 2; each thread on its own emulated processor), \
          medians: messages {:.2}x, buffers {:.2}x (goal >= 1x); baselines: shared raw stack \
          {:.2}x, raw stack per thread {:.2}x",
         scale[0], scale[1], scale[2], scale[6]
     );
-    let min_scale = |i: usize| 2.0 * mins[i] / min(&two[i]);
+    let min_scale = |i: usize| 2.0 * min(&one_both[i]) / min(&two[i]);
     println!(
         "  same from mins: messages {:.2}x, buffers {:.2}x; shared raw stack {:.2}x, raw stack \
          per thread {:.2}x",

@@ -1,6 +1,9 @@
-//! Capture benchmark: the `CapturePackager` on our `IAllocatorMXF` (mxf-kemu, Verifier and
-//! special pool off, everything inside one `at_irql(DISPATCH_LEVEL, ..)`), against baselines
-//! measured in the same run.
+//! Capture benchmark: the `CapturePackager` on our `IAllocatorMXF` configured as the port
+//! emulator configures the allocator it hands the capture stream (`PortConfig::default()`;
+//! mxf-kemu, Verifier and special pool off, everything inside one
+//! `at_irql(DISPATCH_LEVEL, ..)`), against baselines measured in the same run.
+//! Single-threaded, with the process confined to the CPU it starts on (`common::OneCpu`; a
+//! capture DPC runs on one processor too).
 //!
 //! Run: `cargo bench -p mxf-core --bench capture` (`MXF_BENCH_ROUNDS` = rounds of the 1 MiB
 //! throughput test, default 40; `MXF_BENCH_SAMPLES` = timed bursts per latency case, default
@@ -30,13 +33,16 @@
 //! the timer's own overhead. Goal: p99 < 5 µs. Baselines, timed the same way: `memcpy` of
 //! 128 bytes and 128 raw `GetMessage`+`PutMessage` pairs through the vtable.
 
+mod common;
+
 use mxf_abi::IAllocatorMxf;
-use mxf_core::alloc::{Allocator, AllocatorConfig, new_allocator};
+use mxf_core::alloc::{Allocator, new_allocator};
 use mxf_core::capture::{CapturePackager, Chain};
 use mxf_core::com::ComPtr;
 use mxf_core::loopback::{Loopback, LoopbackConfig, MAX_WRITE, WriteOutcome};
 use mxf_core::platform::DISPATCH_LEVEL;
 use mxf_kemu::{Emu, EmuConfig};
+use mxf_portemu::PortConfig;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
@@ -479,14 +485,23 @@ fn main() {
         special_pool: false,
         ..EmuConfig::default()
     });
-    let alloc = new_allocator(emu.clone(), AllocatorConfig::default()).expect("allocator");
+    // Single-threaded throughout: the whole run on one CPU (see `common::OneCpu`).
+    let pinned = common::OneCpu::pin();
+    // The capture stream packages into the allocator its port hands it in `NewStream`: on
+    // Windows PortCls's, on the host the port emulator's (ours, configured by `PortConfig`).
+    let config = PortConfig::default().allocator;
+    let alloc = new_allocator(emu.clone(), config).expect("allocator");
     if smoke() {
         println!("smoke run (no --bench): too few iterations for the numbers to mean anything");
     }
     println!(
         "mxf-core capture benchmark (our allocator on mxf-kemu, verifier off, special pool off, \
-         DISPATCH_LEVEL, AllocatorConfig::DEFAULT: buffer {} bytes)",
-        alloc.buffer_size()
+         DISPATCH_LEVEL; the capture allocator as the port emulator configures it: buffer {} bytes, \
+         reserve {} events + {} buffers; {})",
+        alloc.buffer_size(),
+        config.reserve_events,
+        config.reserve_buffers,
+        pinned.describe()
     );
     let only = std::env::var("MXF_BENCH_ONLY").unwrap_or_default();
     if only.is_empty() || only == "a" {

@@ -255,6 +255,66 @@ fn get_message_failure_drops_that_message_only() {
 }
 
 #[test]
+fn a_run_of_realtime_bytes_drops_exactly_the_events_it_could_not_get() {
+    let a = TestAlloc::new(64, FailPlan::Never);
+    let mut p = CapturePackager::new(a.com());
+    let c1 = p.feed(&[0xf8, 0xfa, 0x90, 0x3c, 0x7f], 0);
+    assert_eq!(c1.len(), 3);
+    // Four more events, then the allocator is dry: the run of ten realtime bytes makes four
+    // (in input order), and the note after it is dropped too.
+    a.set_plan(FailPlan::From(4));
+    let run: Vec<u8> = (0..10u8).map(|i| 0xf8 + i % 8).collect();
+    let mut burst = run.clone();
+    burst.extend([0x90, 0x3e, 0x7f]);
+    let c2 = p.feed(&burst, 1);
+    let got: Vec<_> = c2.iter().map(|(_, d)| d.to_vec()).collect();
+    let want: Vec<_> = run[..4].iter().map(|&b| vec![b]).collect();
+    assert_eq!(got, want);
+    for (e, _) in c2.iter() {
+        assert_eq!(e.ull_pres_time_100ns, 1, "stamped with the burst's time");
+        assert_eq!(e.us_channel_group, 1);
+        assert_eq!(e.cb_event, 1);
+    }
+    let s = p.stats();
+    assert_eq!(s.realtime_messages, 2 + 4);
+    assert_eq!(s.events_out, 3 + 4);
+    assert_eq!(s.messages_dropped_no_memory, 6 + 1);
+    assert_eq!(s.bytes_dropped_no_memory, 6 + 3);
+    assert_eq!(
+        s.parser.realtime_messages, 12,
+        "the parser counts every realtime byte"
+    );
+    assert_eq!(s.bytes_in(), s.bytes_accounted());
+    a.set_plan(FailPlan::Never);
+    // Realtime runs around and inside a message and a SysEx: each byte its own event, the
+    // message and the SysEx intact.
+    let c3 = p.feed(
+        &[
+            0xfe, 0xfe, 0x80, 0xf8, 0x3c, 0xf8, 0xf8, 0x00, 0xf0, 0x01, 0xf8, 0xf7,
+        ],
+        2,
+    );
+    let got: Vec<_> = c3.iter().map(|(_, d)| d.to_vec()).collect();
+    assert_eq!(
+        got,
+        [
+            vec![0xfe],
+            vec![0xfe],
+            vec![0xf8],
+            vec![0xf8],
+            vec![0xf8],
+            vec![0x80, 0x3c, 0x00],
+            vec![0xf8],
+            vec![0xf0, 0x01, 0xf7],
+        ]
+    );
+    let s = p.stats();
+    assert_eq!(s.bytes_in(), s.bytes_accounted());
+    drop((c1, c2, c3, p));
+    a.assert_clean();
+}
+
+#[test]
 fn sysex_failure_returns_this_bursts_fragments_keeps_realtime_and_resyncs() {
     let a = TestAlloc::new(9, FailPlan::Never);
     let mut p = CapturePackager::new(a.com());

@@ -124,6 +124,11 @@ impl CapturePackager {
                     continue;
                 }
             }
+            let run = self.parser.take_realtime_run(&mut input);
+            if !run.is_empty() {
+                self.realtime_run(&mut burst, run);
+                continue;
+            }
             let Some(ev) = self.parser.next(&mut input) else {
                 break;
             };
@@ -226,19 +231,58 @@ impl CapturePackager {
             self.stats.bytes_dropped_no_memory += input_len;
             return;
         };
-        let mut ab = [0u8; SHORT_EVENT_MAX];
-        let bytes = m.as_bytes();
-        if let Some(dst) = ab.get_mut(..bytes.len()) {
-            dst.copy_from_slice(bytes);
+        let value = short_event(burst.time, m);
+        // SAFETY: `ev` is a fresh event from `self.alloc` that we own, a valid
+        // `DmusKernelEvent`-sized, aligned allocation; it then moves into the burst's chain,
+        // whose events all come from `self.alloc`; inline payload.
+        unsafe {
+            ev.as_ptr().write(value);
+            burst.chain.push(&self.alloc, ev);
         }
-        let data = DmusEventData { ab_data: ab };
-        // SAFETY: `ev` is a fresh event from `self.alloc` that we own; inline payload.
-        unsafe { self.push(burst, ev, bytes.len(), DMUS_KEF_EVENT_COMPLETE, data) };
+        self.stats.events_out += 1;
         self.stats.bytes_delivered += input_len;
         match m.kind() {
             MessageKind::Channel => self.stats.channel_messages += 1,
             MessageKind::SystemCommon => self.stats.system_common_messages += 1,
             MessageKind::Realtime => self.stats.realtime_messages += 1,
+        }
+    }
+
+    /// A run of realtime bytes, one event each (the worst case of a burst: as many events as
+    /// bytes). As [`Self::message`] for each byte, with the events linked into a chain of the
+    /// run's own, appended to the burst's once, and the counters moved once: less memory
+    /// traffic per event on the path that makes the most events.
+    fn realtime_run(&mut self, burst: &mut Burst, run: &[u8]) {
+        let mut chain = Chain::new();
+        for &b in run {
+            let Ok(ev) = self.alloc.get_message() else {
+                continue;
+            };
+            let value = short_event(burst.time, Message::realtime(b));
+            // SAFETY: `ev` is a fresh event from `self.alloc` that we own, a valid
+            // `DmusKernelEvent`-sized, aligned allocation; it then moves into `chain`, whose
+            // events all come from `self.alloc`; inline payload.
+            unsafe {
+                ev.as_ptr().write(value);
+                chain.push(&self.alloc, ev);
+            }
+        }
+        let made = chain.len() as u64;
+        let dropped = (run.len() as u64).saturating_sub(made);
+        self.stats.events_out += made;
+        self.stats.bytes_delivered += made;
+        self.stats.realtime_messages += made;
+        self.stats.messages_dropped_no_memory += dropped;
+        self.stats.bytes_dropped_no_memory += dropped;
+        if let Err(chain) = burst.chain.append(chain) {
+            // Both chains are of `self.alloc`'s events, so `append` cannot refuse; were it to,
+            // the events go back to the allocator (dropping `chain`) and count as dropped.
+            let lost = chain.len() as u64;
+            self.stats.events_out = self.stats.events_out.saturating_sub(lost);
+            self.stats.bytes_delivered = self.stats.bytes_delivered.saturating_sub(lost);
+            self.stats.realtime_messages = self.stats.realtime_messages.saturating_sub(lost);
+            self.stats.messages_dropped_no_memory += lost;
+            self.stats.bytes_dropped_no_memory += lost;
         }
     }
 
@@ -256,17 +300,7 @@ impl CapturePackager {
         flags: u16,
         data: DmusEventData,
     ) {
-        let value = DmusKernelEvent {
-            b_reserved: 0,
-            cb_struct: DmusKernelEvent::ZEROED.cb_struct,
-            cb_event: u16::try_from(len).unwrap_or(u16::MAX),
-            us_channel_group: CAPTURE_CHANNEL_GROUP,
-            us_flags: flags,
-            ull_pres_time_100ns: burst.time,
-            ull_byte_position: K_BYTE_POSITION_NONE,
-            p_next_evt: core::ptr::null_mut(),
-            u_data: data,
-        };
+        let value = event(burst.time, len, flags, data);
         // SAFETY: we own the event, a valid `DmusKernelEvent`-sized, aligned allocation.
         unsafe { ev.as_ptr().write(value) };
         // SAFETY: per this function's contract; every event of the chain comes from `self.alloc`.
@@ -435,6 +469,31 @@ impl CapturePackager {
 
 /// While a SysEx is in progress the only other events emitted are realtime ones, so every
 /// other event after the SysEx's mark is one of its fragments.
+/// A captured event of `len` bytes stamped `time`, unlinked.
+#[inline(always)]
+fn event(time: u64, len: usize, flags: u16, data: DmusEventData) -> DmusKernelEvent {
+    DmusKernelEvent {
+        b_reserved: 0,
+        cb_struct: DmusKernelEvent::ZEROED.cb_struct,
+        cb_event: u16::try_from(len).unwrap_or(u16::MAX),
+        us_channel_group: CAPTURE_CHANNEL_GROUP,
+        us_flags: flags,
+        ull_pres_time_100ns: time,
+        ull_byte_position: K_BYTE_POSITION_NONE,
+        p_next_evt: core::ptr::null_mut(),
+        u_data: data,
+    }
+}
+
+/// The event of a complete short message (inline bytes) stamped `time`, unlinked.
+#[inline(always)]
+fn short_event(time: u64, m: Message) -> DmusKernelEvent {
+    let data = DmusEventData {
+        ab_data: m.to_inline(),
+    };
+    event(time, m.as_bytes().len(), DMUS_KEF_EVENT_COMPLETE, data)
+}
+
 fn is_sysex_fragment(e: &DmusKernelEvent) -> bool {
     !matches!(e.short_data(), Some(&[b]) if is_realtime(b))
 }

@@ -70,6 +70,22 @@ impl Message {
         self.bytes.get(..self.len as usize).unwrap_or(&[])
     }
 
+    /// The message as an event's inline `abData`: its bytes first, the rest zero. Built in a
+    /// register (no slice copy: the capture path makes one per event).
+    #[inline]
+    pub const fn to_inline(&self) -> [u8; 8] {
+        let [a, b, c] = self.bytes;
+        let v = u64::from_le_bytes([a, b, c, 0, 0, 0, 0, 0]);
+        // `len` is 1..=3 by construction; the mask keeps at most the first `len` bytes.
+        let keep: u64 = match self.len {
+            0 => 0,
+            1 => 0xFF,
+            2 => 0xFFFF,
+            _ => 0xFF_FFFF,
+        };
+        (v & keep).to_le_bytes()
+    }
+
     /// The status byte.
     pub const fn status(&self) -> u8 {
         self.bytes[0]

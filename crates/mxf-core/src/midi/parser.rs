@@ -232,19 +232,51 @@ impl Parser {
         matches!(self.mode, Mode::SysEx)
     }
 
+    /// If `input` starts with a realtime byte, consumes it and returns it as [`Parser::next`]
+    /// would (the same counters, the same state: realtime bytes change no parser state);
+    /// otherwise consumes nothing. Inlined, for the capture path's worst case — a burst of
+    /// realtime bytes, each its own event — so that a realtime byte costs no call and no
+    /// [`Event`] in memory.
+    #[inline(always)]
+    pub fn take_realtime(&mut self, input: &mut &[u8]) -> Option<Message> {
+        let (&b, rest) = input.split_first()?;
+        if !is_realtime(b) {
+            return None;
+        }
+        *input = rest;
+        self.stats.bytes_in += 1;
+        self.stats.bytes_messages += 1;
+        self.stats.realtime_messages += 1;
+        Some(Message::realtime(b))
+    }
+
+    /// The run of realtime bytes at the front of `input` (possibly empty), consumed and
+    /// counted as [`Parser::next`] would consume and count them one by one. For the capture
+    /// path's worst case, a burst of realtime bytes: one pass and one update of the counters
+    /// for the whole run.
+    #[inline]
+    pub fn take_realtime_run<'a>(&mut self, input: &mut &'a [u8]) -> &'a [u8] {
+        let n = input.iter().take_while(|&&b| is_realtime(b)).count();
+        let Some((run, rest)) = input.split_at_checked(n) else {
+            return &[];
+        };
+        *input = rest;
+        let n = n as u64;
+        self.stats.bytes_in += n;
+        self.stats.bytes_messages += n;
+        self.stats.realtime_messages += n;
+        run
+    }
+
     /// Parses from the front of `input`, advancing it past what was consumed, until one event
     /// is recognised; `None` once `input` is exhausted (partial state is kept for the next
     /// slice).
     pub fn next<'a>(&mut self, input: &mut &'a [u8]) -> Option<Event<'a>> {
         loop {
-            let (&b, rest) = input.split_first()?;
-            if is_realtime(b) {
-                *input = rest;
-                self.stats.bytes_in += 1;
-                self.stats.bytes_messages += 1;
-                self.stats.realtime_messages += 1;
-                return Some(Event::Message(Message::realtime(b)));
+            if let Some(m) = self.take_realtime(input) {
+                return Some(Event::Message(m));
             }
+            let (&b, rest) = input.split_first()?;
             match self.mode {
                 Mode::SysEx => {
                     if b < 0x80 {

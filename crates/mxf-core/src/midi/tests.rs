@@ -319,6 +319,27 @@ fn message_kinds_and_input_len() {
     );
 }
 
+#[test]
+fn inline_data_is_the_message_bytes_then_zeroes() {
+    // Every length: 1 (realtime, tune request), 2 (program change, running status), 3.
+    let mut input: &[u8] = &[
+        0xf8, 0xf6, 0xc5, 0x7f, 0x11, 0x93, 0x3c, 0x7f, 0x3d, 0x40, 0xf2, 0x7f, 0x7f, 0xff,
+    ];
+    let mut p = Parser::new();
+    let mut n = 0;
+    while let Some(ev) = p.next(&mut input) {
+        let Event::Message(msg) = ev else {
+            panic!("only messages in this input");
+        };
+        let bytes = msg.as_bytes();
+        let inline = msg.to_inline();
+        assert_eq!(&inline[..bytes.len()], bytes, "{msg:?}");
+        assert!(inline[bytes.len()..].iter().all(|&b| b == 0), "{msg:?}");
+        n += 1;
+    }
+    assert_eq!(n, 8);
+}
+
 fn fmt(bytes: &[u8]) -> String {
     let mut s = String::new();
     format::format_messages(bytes, &mut s).unwrap();
