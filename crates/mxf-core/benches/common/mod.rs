@@ -13,6 +13,9 @@
 //! measurements need both CPUs: they run after the single-thread ones, with the affinity the
 //! process started with.
 
+// Each bench binary compiles this module and uses part of it.
+#![allow(dead_code)]
+
 /// The process's threads kept on one CPU (threads spawned meanwhile inherit it) until dropped,
 /// which restores the affinity the calling thread had.
 pub struct OneCpu {
@@ -78,4 +81,34 @@ impl Drop for OneCpu {
             };
         }
     }
+}
+
+/// Runs this bench binary again `k` times, one process after the other, `gap` apart, with
+/// `marker` set in their environment and the same arguments; returns, per process, the lines
+/// of its standard output that start with `marker` (without it).
+///
+/// Why processes: on the development VM the speed of our code (not of the baselines) flips
+/// between two levels in spells of seconds to a minute, decided by the host (see the
+/// benches' module docs); repeats spread over time, each in a fresh process, give every
+/// candidate a fair chance at the machine's normal speed.
+pub fn in_processes(marker: &str, k: usize, gap: std::time::Duration) -> Vec<Vec<String>> {
+    let exe = std::env::current_exe().expect("own path");
+    (0..k)
+        .map(|i| {
+            if i > 0 {
+                std::thread::sleep(gap);
+            }
+            let out = std::process::Command::new(&exe)
+                .args(std::env::args().skip(1))
+                .env(marker, "1")
+                .output()
+                .expect("repeat process");
+            assert!(out.status.success(), "repeat process failed: {out:?}");
+            String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .filter_map(|l| l.strip_prefix(marker))
+                .map(|l| l.trim().to_string())
+                .collect()
+        })
+        .collect()
 }

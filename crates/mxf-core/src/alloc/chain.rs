@@ -40,7 +40,7 @@ impl Allocator {
     /// As [`Allocator::put_message`]; `block`/`word` came from a `claim` of `chain` on this
     /// thread, and the event was not recycled since.
     #[inline(never)]
-    pub(crate) unsafe fn put_chain_claimed(
+    pub(crate) unsafe extern "C" fn put_chain_claimed(
         &self,
         chain: NonNull<DmusKernelEvent>,
         block: NonNull<u8>,

@@ -29,6 +29,12 @@
 //! The IRQL check comes first in both, and above `DISPATCH_LEVEL` goes straight to the same
 //! stop as the full path. Validation (`claim`, the reserve header check) is the very same
 //! code.
+//!
+//! The functions the fast paths hand over to are `extern "C"`: they cannot unwind (a panic —
+//! the host emulator's bug check — aborts in them, as it would at the `extern "system"` slot
+//! that calls them), so the slots need no unwind landing pad around those calls and the
+//! compiler can make them tail calls, with no frame kept in the slot. The kernel build
+//! (`panic = "abort"`) gets this anyway; the host build, which unwinds, now matches it.
 
 use super::header::{Header, Kind, NO_SLOT, STATE_LIVE, Word, payload_of};
 use super::object::{Allocator, zeroed_event};
@@ -87,7 +93,7 @@ impl Allocator {
     /// `out` is a non-null out-pointer of the caller's.
     #[cold]
     #[inline(never)]
-    pub(crate) unsafe fn get_slow(
+    pub(crate) unsafe extern "C" fn get_slow(
         &self,
         kind: Kind,
         cpu: u32,
@@ -118,7 +124,7 @@ impl Allocator {
     /// get's status, so that the slot ends in a tail call).
     #[cold]
     #[inline(never)]
-    pub(crate) fn sampled(&self, kind: Kind) -> NtStatus {
+    pub(crate) extern "C" fn sampled(&self, kind: Kind) -> NtStatus {
         self.lane(kind).note_high_water();
         STATUS_SUCCESS
     }
@@ -187,7 +193,7 @@ impl Allocator {
     /// As [`Allocator::recycle`].
     #[cold]
     #[inline(never)]
-    unsafe fn recycle_slow(
+    unsafe extern "C" fn recycle_slow(
         &self,
         kind: Kind,
         block: NonNull<u8>,

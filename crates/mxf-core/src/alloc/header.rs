@@ -50,6 +50,7 @@ pub const STATE_FREE: u8 = 0xF3;
 
 /// The decoded header word.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[repr(transparent)]
 pub struct Word(pub u64);
 
 impl Word {
