@@ -112,6 +112,31 @@ impl Chain {
         Ok(())
     }
 
+    /// Appends `other` after this chain's events, with no check of their allocators (the
+    /// packager's runs of short messages: both chains are its own).
+    ///
+    /// # Safety
+    /// If both chains are non-empty, their events come from the same allocator (the same
+    /// interface pointer).
+    pub(crate) unsafe fn append_same(&mut self, mut other: Chain) {
+        if other.is_empty() {
+            return;
+        }
+        if self.is_empty() {
+            core::mem::swap(self, &mut other);
+            return;
+        }
+        // SAFETY: both chains are non-empty, so `self.tail` is an event this chain owns; the
+        // events of `other` are distinct from ours (each event has one owner) and move over,
+        // and they come from our allocator (caller's promise), so our invariant holds.
+        unsafe { (*self.tail).p_next_evt = other.head };
+        self.tail = other.tail;
+        self.len += other.len;
+        other.head = ptr::null_mut();
+        other.tail = ptr::null_mut();
+        other.len = 0;
+    }
+
     /// Gives the events up: the caller owns the chain from the returned head (null if empty)
     /// and must hand it to a sink or to [`Chain::allocator`]'s `put_message`.
     pub fn into_raw(mut self) -> *mut DmusKernelEvent {

@@ -124,17 +124,93 @@ impl CapturePackager {
                     continue;
                 }
             }
-            let run = self.parser.take_realtime_run(&mut input);
-            if !run.is_empty() {
-                self.realtime_run(&mut burst, run);
-                continue;
+            match self.messages(&mut burst, &mut input) {
+                Next::HotPath => {}
+                Next::Other(ev) => self.handle(&mut burst, ev),
+                Next::Done => break,
             }
-            let Some(ev) = self.parser.next(&mut input) else {
-                break;
-            };
-            self.handle(&mut burst, ev);
         }
         self.finish_burst(burst)
+    }
+
+    /// Packages the complete short messages at the front of `input` (realtime runs included)
+    /// into a [`Run`], appended to the burst's chain once they stop; returns what stopped
+    /// them. A burst of short messages — its worst case: one event per one to three bytes —
+    /// so costs no write of the burst's chain or of the counters per event.
+    fn messages<'a>(&mut self, burst: &mut Burst, input: &mut &'a [u8]) -> Next<'a> {
+        let mut run = Run::new();
+        let next = loop {
+            let realtime = self.parser.take_realtime_run(input);
+            self.run_realtime(&mut run, burst.time, realtime);
+            if !realtime.is_empty() && self.buf.is_some() {
+                // Inside a SysEx with a buffer held: its data bytes go the hot path's way.
+                break Next::HotPath;
+            }
+            match self.parser.next(input) {
+                Some(Event::Message(m)) => self.run_message(&mut run, burst.time, m),
+                Some(ev) => break Next::Other(ev),
+                None => break Next::Done,
+            }
+        };
+        self.stats.events_out += run.chain.len() as u64;
+        self.stats.channel_messages += run.channel;
+        self.stats.system_common_messages += run.common;
+        self.stats.realtime_messages += run.realtime;
+        self.stats.bytes_delivered += run.bytes;
+        self.stats.messages_dropped_no_memory += run.dropped;
+        self.stats.bytes_dropped_no_memory += run.dropped_bytes;
+        // SAFETY: the run's events come from `self.alloc`, as every event of the burst's chain.
+        unsafe { burst.chain.append_same(run.chain) };
+        next
+    }
+
+    /// A run of realtime bytes into a [`Run`]: one event each (the worst case of a burst, as
+    /// many events as bytes), counted once for the whole run.
+    #[inline(always)]
+    fn run_realtime(&mut self, run: &mut Run, time: u64, bytes: &[u8]) {
+        let before = run.chain.len();
+        for &b in bytes {
+            let Ok(ev) = self.alloc.get_message() else {
+                continue;
+            };
+            // SAFETY: as in `run_message`.
+            unsafe {
+                ev.as_ptr().write(short_event(time, Message::realtime(b)));
+                run.chain.push(&self.alloc, ev);
+            }
+        }
+        let made = (run.chain.len() - before) as u64;
+        let dropped = (bytes.len() as u64).saturating_sub(made);
+        run.realtime += made;
+        run.bytes += made;
+        run.dropped += dropped;
+        run.dropped_bytes += dropped;
+    }
+
+    /// One complete short message of a [`Run`]: an event from `self.alloc`, or counted as
+    /// dropped when there is none.
+    #[inline(always)]
+    fn run_message(&mut self, run: &mut Run, time: u64, m: Message) {
+        let input_len = m.input_len() as u64;
+        let Ok(ev) = self.alloc.get_message() else {
+            run.dropped += 1;
+            run.dropped_bytes += input_len;
+            return;
+        };
+        let value = short_event(time, m);
+        // SAFETY: `ev` is a fresh event from `self.alloc` that we own, a valid
+        // `DmusKernelEvent`-sized, aligned allocation; it then moves into the run's chain,
+        // whose events all come from `self.alloc`; inline payload.
+        unsafe {
+            ev.as_ptr().write(value);
+            run.chain.push(&self.alloc, ev);
+        }
+        run.bytes += input_len;
+        match m.kind() {
+            MessageKind::Channel => run.channel += 1,
+            MessageKind::SystemCommon => run.common += 1,
+            MessageKind::Realtime => run.realtime += 1,
+        }
     }
 
     /// Emits the SysEx bytes held so far (if any) as an `INCOMPLETE` fragment stamped `time`,
@@ -245,44 +321,6 @@ impl CapturePackager {
             MessageKind::Channel => self.stats.channel_messages += 1,
             MessageKind::SystemCommon => self.stats.system_common_messages += 1,
             MessageKind::Realtime => self.stats.realtime_messages += 1,
-        }
-    }
-
-    /// A run of realtime bytes, one event each (the worst case of a burst: as many events as
-    /// bytes). As [`Self::message`] for each byte, with the events linked into a chain of the
-    /// run's own, appended to the burst's once, and the counters moved once: less memory
-    /// traffic per event on the path that makes the most events.
-    fn realtime_run(&mut self, burst: &mut Burst, run: &[u8]) {
-        let mut chain = Chain::new();
-        for &b in run {
-            let Ok(ev) = self.alloc.get_message() else {
-                continue;
-            };
-            let value = short_event(burst.time, Message::realtime(b));
-            // SAFETY: `ev` is a fresh event from `self.alloc` that we own, a valid
-            // `DmusKernelEvent`-sized, aligned allocation; it then moves into `chain`, whose
-            // events all come from `self.alloc`; inline payload.
-            unsafe {
-                ev.as_ptr().write(value);
-                chain.push(&self.alloc, ev);
-            }
-        }
-        let made = chain.len() as u64;
-        let dropped = (run.len() as u64).saturating_sub(made);
-        self.stats.events_out += made;
-        self.stats.bytes_delivered += made;
-        self.stats.realtime_messages += made;
-        self.stats.messages_dropped_no_memory += dropped;
-        self.stats.bytes_dropped_no_memory += dropped;
-        if let Err(chain) = burst.chain.append(chain) {
-            // Both chains are of `self.alloc`'s events, so `append` cannot refuse; were it to,
-            // the events go back to the allocator (dropping `chain`) and count as dropped.
-            let lost = chain.len() as u64;
-            self.stats.events_out = self.stats.events_out.saturating_sub(lost);
-            self.stats.bytes_delivered = self.stats.bytes_delivered.saturating_sub(lost);
-            self.stats.realtime_messages = self.stats.realtime_messages.saturating_sub(lost);
-            self.stats.messages_dropped_no_memory += lost;
-            self.stats.bytes_dropped_no_memory += lost;
         }
     }
 
@@ -469,6 +507,44 @@ impl CapturePackager {
 
 /// While a SysEx is in progress the only other events emitted are realtime ones, so every
 /// other event after the SysEx's mark is one of its fragments.
+/// Complete short messages packaged one after the other, with their counters: appended to
+/// the burst's chain and added to the statistics once, when something else comes.
+struct Run {
+    chain: Chain,
+    channel: u64,
+    common: u64,
+    realtime: u64,
+    /// Input bytes of the messages in `chain`.
+    bytes: u64,
+    /// Messages (and their input bytes) dropped for want of an event.
+    dropped: u64,
+    dropped_bytes: u64,
+}
+
+impl Run {
+    fn new() -> Self {
+        Self {
+            chain: Chain::new(),
+            channel: 0,
+            common: 0,
+            realtime: 0,
+            bytes: 0,
+            dropped: 0,
+            dropped_bytes: 0,
+        }
+    }
+}
+
+/// What stopped [`CapturePackager::messages`].
+enum Next<'a> {
+    /// A realtime run inside a SysEx whose buffer is held: back to the SysEx hot path.
+    HotPath,
+    /// Another parser event, for [`CapturePackager::handle`].
+    Other(Event<'a>),
+    /// The input is used up.
+    Done,
+}
+
 /// A captured event of `len` bytes stamped `time`, unlinked.
 #[inline(always)]
 fn event(time: u64, len: usize, flags: u16, data: DmusEventData) -> DmusKernelEvent {
