@@ -101,14 +101,8 @@ impl Chain {
         if !same {
             return Err(other);
         }
-        // SAFETY: both chains are non-empty, so `self.tail` is an event this chain owns; the
-        // events of `other` are distinct from ours (each event has one owner) and move over.
-        unsafe { (*self.tail).p_next_evt = other.head };
-        self.tail = other.tail;
-        self.len += other.len;
-        other.head = ptr::null_mut();
-        other.tail = ptr::null_mut();
-        other.len = 0;
+        // SAFETY: the same allocator, checked just above.
+        unsafe { self.append_same(other) };
         Ok(())
     }
 
