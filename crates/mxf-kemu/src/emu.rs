@@ -351,12 +351,7 @@ impl Emu {
         // idle stretch only needs the schedule moved on.
         let mut ticks = 0;
         while *next_tune <= t && ticks < 64 {
-            let lists: Vec<_> = self
-                .pool_state()
-                .lists
-                .iter()
-                .map(|l| Arc::clone(&l.shared))
-                .collect();
+            let lists: Vec<_> = self.pool_state().lists.iter().map(Arc::clone).collect();
             lists.iter().for_each(|l| l.tune());
             ticks += 1;
             *next_tune = next_tune.saturating_add(ONE_SECOND_100NS);
@@ -480,47 +475,66 @@ impl Emu {
         }
     }
 
+    /// The IRQL check of a pool or block pool allocation: inline, since block pool cache
+    /// hits are a handful of instructions; the bug check is out of line.
+    #[inline]
     #[track_caller]
     pub(crate) fn check_pool_alloc_irql(&self, size: usize, r: Routine) {
         let cur = irql::current();
         if cur > DISPATCH_LEVEL {
-            let msg = format!(
-                "{} of {size} bytes of nonpaged pool at IRQL {cur}, above DISPATCH_LEVEL",
-                r.name()
-            );
-            if self.inner.cfg.verifier {
-                bug(
-                    code::DRIVER_VERIFIER_DETECTED_VIOLATION,
-                    [c4::ALLOC_IRQL, cur.into(), POOL_TYPE_NX, size],
-                    msg,
-                );
-            }
-            bug(
-                code::BAD_POOL_CALLER,
-                [c2::ALLOC_IRQL, cur.into(), POOL_TYPE_NX, size],
-                msg,
-            );
+            self.pool_alloc_irql_violation(cur, size, r);
         }
     }
 
+    #[cold]
+    #[inline(never)]
+    #[track_caller]
+    fn pool_alloc_irql_violation(&self, cur: Irql, size: usize, r: Routine) -> ! {
+        let msg = format!(
+            "{} of {size} bytes of nonpaged pool at IRQL {cur}, above DISPATCH_LEVEL",
+            r.name()
+        );
+        if self.inner.cfg.verifier {
+            bug(
+                code::DRIVER_VERIFIER_DETECTED_VIOLATION,
+                [c4::ALLOC_IRQL, cur.into(), POOL_TYPE_NX, size],
+                msg,
+            );
+        }
+        bug(
+            code::BAD_POOL_CALLER,
+            [c2::ALLOC_IRQL, cur.into(), POOL_TYPE_NX, size],
+            msg,
+        );
+    }
+
+    /// The IRQL check of a pool or block pool free (inline, as the allocation's).
+    #[inline]
     #[track_caller]
     pub(crate) fn check_pool_free_irql(&self, p: usize, r: Routine) {
         let cur = irql::current();
         if cur > DISPATCH_LEVEL {
-            let msg = format!("{} of {p:#x} at IRQL {cur}, above DISPATCH_LEVEL", r.name());
-            if self.inner.cfg.verifier {
-                bug(
-                    code::DRIVER_VERIFIER_DETECTED_VIOLATION,
-                    [c4::FREE_IRQL, cur.into(), POOL_TYPE_NX, p],
-                    msg,
-                );
-            }
+            self.pool_free_irql_violation(cur, p, r);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    #[track_caller]
+    fn pool_free_irql_violation(&self, cur: Irql, p: usize, r: Routine) -> ! {
+        let msg = format!("{} of {p:#x} at IRQL {cur}, above DISPATCH_LEVEL", r.name());
+        if self.inner.cfg.verifier {
             bug(
-                code::BAD_POOL_CALLER,
-                [c2::FREE_IRQL, cur.into(), POOL_TYPE_NX, p],
+                code::DRIVER_VERIFIER_DETECTED_VIOLATION,
+                [c4::FREE_IRQL, cur.into(), POOL_TYPE_NX, p],
                 msg,
             );
         }
+        bug(
+            code::BAD_POOL_CALLER,
+            [c2::FREE_IRQL, cur.into(), POOL_TYPE_NX, p],
+            msg,
+        );
     }
 }
 

@@ -5,10 +5,18 @@
 //! [`DEPTH_MIN`] and [`DEPTH_MAX`]), or fixed by `EmuConfig::lookaside_depth` (Driver Verifier
 //! fixes it at 0: every free goes back to pool). Cached blocks are not poisoned; their guard
 //! bytes are checked when they are freed to the list.
+//!
+//! A cache hit (alloc or free) takes only the list's own lock: the list knows its live blocks
+//! ([`ListBlocks`]), so it can tell a legal free from a bad one without the pool. Everything
+//! else — misses, releases, and every free the list cannot accept at once (bad pointers,
+//! double frees, damaged guards, a full cache) — goes to the pool under the pool lock, which
+//! checks it again from scratch and raises exactly the bug check the kernel would.
 
 use crate::Emu;
 use crate::Routine;
-use crate::pool::ListEntry;
+use crate::hostlock::HostLock;
+use crate::list_blocks::{Freed, ListBlocks};
+use crate::pool::{back_guard_len, guards_intact};
 use mxf_core::platform::{BlockPool, BlockPoolStats, PoolTag};
 use std::ptr::NonNull;
 use std::sync::Arc;
@@ -24,9 +32,15 @@ pub(crate) struct LookasideShared {
     pub(crate) id: u64,
     pub(crate) tag: PoolTag,
     pub(crate) block_size: usize,
+    /// Special pool: blocks have guards, checked on every free.
+    special: bool,
+    /// Bytes of guard after a block.
+    back_guard: usize,
+    /// The list's live blocks and cache.
+    pub(crate) blocks: HostLock<ListBlocks>,
     depth: AtomicU16,
     tuned: bool,
-    // The statistics are counted with `count` by the pool (under its lock).
+    // The statistics are counted with `count` under the list's `blocks` lock.
     pub(crate) allocs: AtomicU64,
     pub(crate) alloc_misses: AtomicU64,
     pub(crate) frees: AtomicU64,
@@ -37,7 +51,7 @@ pub(crate) struct LookasideShared {
     last_misses: AtomicU64,
 }
 
-/// Adds one to a list statistic. Every writer holds the pool lock, so a plain load and
+/// Adds one to a list statistic. Every writer holds the list's lock, so a plain load and
 /// store (rather than a locked read-modify-write, several times dearer) cannot lose a count;
 /// readers (`stats`, the tuner) take no lock and see some recent value.
 pub(crate) fn count(counter: &AtomicU64) {
@@ -97,6 +111,9 @@ impl EmuBlockPool {
             id: emu.inner.next_id.fetch_add(1, Relaxed),
             tag,
             block_size,
+            special: emu.inner.cfg.special_pool,
+            back_guard: back_guard_len(block_size).unwrap_or(0),
+            blocks: HostLock::new(ListBlocks::default()),
             depth: AtomicU16::new(cfg_depth.unwrap_or(DEPTH_MIN)),
             tuned: cfg_depth.is_none(),
             allocs: AtomicU64::new(0),
@@ -107,10 +124,7 @@ impl EmuBlockPool {
             last_allocs: AtomicU64::new(0),
             last_misses: AtomicU64::new(0),
         });
-        let slot = emu.pool_state().lists.insert(ListEntry {
-            cache: Vec::new(),
-            shared: Arc::clone(&shared),
-        });
+        let slot = emu.pool_state().lists.insert(Arc::clone(&shared));
         emu.inner.counters.block_pools_created.fetch_add(1, Relaxed);
         Self {
             emu: emu.clone(),
@@ -126,11 +140,7 @@ impl EmuBlockPool {
 
     /// How many free blocks the list holds right now.
     pub fn cached(&self) -> usize {
-        self.emu
-            .pool_state()
-            .lists
-            .get(self.slot)
-            .map_or(0, |l| l.cache.len())
+        self.shared.blocks.lock().cached()
     }
 
     /// The pool tag of every block.
@@ -157,14 +167,35 @@ impl BlockPool for EmuBlockPool {
     fn alloc(&self) -> Option<NonNull<u8>> {
         self.emu
             .check_pool_alloc_irql(self.shared.block_size, Routine::BlockPoolAlloc);
-        let p = self.emu.pool_state().alloc_block(self.slot)?;
+        let s = &*self.shared;
+        {
+            let mut blocks = s.blocks.lock();
+            count(&s.allocs);
+            if let Some(p) = blocks.pop_cached() {
+                return NonNull::new(p as *mut u8);
+            }
+            count(&s.alloc_misses);
+        }
+        let p = self.emu.pool_state().alloc_block(s)?;
         NonNull::new(p as *mut u8)
     }
 
     unsafe fn free(&self, block: NonNull<u8>) {
         let p = block.as_ptr() as usize;
         self.emu.check_pool_free_irql(p, Routine::BlockPoolFree);
-        let result = self.emu.pool_state().free_block(p, self.slot);
+        let s = &*self.shared;
+        {
+            let mut blocks = s.blocks.lock();
+            count(&s.frees);
+            if let Freed::Out(i) = blocks.freed(p)
+                && blocks.cached() < s.depth()
+                && (!s.special || guards_intact(p, s.block_size, s.back_guard))
+            {
+                blocks.push_cached(i);
+                return;
+            }
+        }
+        let result = self.emu.pool_state().free_block(p, s);
         if let Err(bc) = result {
             crate::bugcheck::raise(bc);
         }
@@ -192,5 +223,125 @@ impl Drop for EmuBlockPool {
         if let Err(bc) = result {
             crate::bugcheck::raise(bc);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{EmuConfig, expect_bugcheck};
+    use mxf_core::platform::{Platform, bugcheck};
+
+    const TAG: PoolTag = PoolTag::new(b"LkTs");
+
+    fn free(pool: &EmuBlockPool, b: NonNull<u8>) {
+        // SAFETY: the tests pass blocks of `pool`, or bad pointers the emulator refuses
+        // before touching them.
+        unsafe { pool.free(b) }
+    }
+
+    #[test]
+    fn threads_sharing_a_list_keep_its_blocks_and_counts_consistent() {
+        let emu = Emu::new(EmuConfig {
+            lookaside_depth: Some(3),
+            ..EmuConfig::default()
+        });
+        let pool = emu.new_block_pool(48, TAG).unwrap();
+        std::thread::scope(|s| {
+            for _ in 0..4 {
+                s.spawn(|| {
+                    for round in 0..500 {
+                        // Bursts longer than the depth: hits and misses both ways.
+                        let blocks: Vec<_> =
+                            (0..1 + round % 6).map(|_| pool.alloc().unwrap()).collect();
+                        blocks.into_iter().for_each(|b| free(&pool, b));
+                    }
+                });
+            }
+        });
+        let st = pool.stats();
+        assert_eq!(st.allocs, st.frees);
+        assert_eq!(st.allocs, 4 * (0..500u64).map(|r| 1 + r % 6).sum::<u64>());
+        // Every block is back: the cached ones are the only live allocations.
+        assert_eq!(pool.cached(), 3);
+        assert_eq!(emu.pool_report().tag(TAG).count, 3);
+        let r = emu.pool_report();
+        assert_eq!(r.total_allocs - r.total_frees, 3);
+        assert_eq!(st.alloc_misses - st.free_misses, 3);
+        drop(pool);
+        emu.unload().unwrap();
+    }
+
+    #[test]
+    fn leak_report_tells_cached_from_outstanding_blocks_of_one_list() {
+        let emu = Emu::new(EmuConfig::default());
+        let pool = emu.new_block_pool(24, TAG).unwrap();
+        let blocks: Vec<_> = (0..3).map(|_| pool.alloc().unwrap()).collect();
+        free(&pool, blocks[1]);
+        let bc = emu.unload().unwrap_err();
+        assert!(
+            bc.message
+                .contains("tag 'LkTs' size 24 count 2 (block pool block not freed)"),
+            "{bc}"
+        );
+        assert!(
+            bc.message
+                .contains("tag 'LkTs' size 24 count 1 (cached on an undeleted block pool)"),
+            "{bc}"
+        );
+        // A cached block allocated again counts as outstanding.
+        assert_eq!(pool.alloc(), Some(blocks[1]));
+        let bc = emu.unload().unwrap_err();
+        assert!(
+            bc.message.contains("count 3 (block pool block not freed)"),
+            "{bc}"
+        );
+        blocks.into_iter().for_each(|b| free(&pool, b));
+        drop(pool);
+        emu.unload().unwrap();
+    }
+
+    #[test]
+    fn bad_frees_to_a_list_with_room_bugcheck_and_leave_it_intact() {
+        let emu = Emu::new(EmuConfig::default());
+        let a = emu.new_block_pool(16, TAG).unwrap();
+        let b = emu.new_block_pool(16, TAG).unwrap();
+        let blk = a.alloc().unwrap();
+        free(&a, blk);
+        // Cached on `a`, freed to `b`: foreign; freed to `a` again: double free.
+        let bc = expect_bugcheck(|| free(&b, blk));
+        assert_eq!(
+            bc.params,
+            [
+                bugcheck::BAD_POOL_CALLER_FOREIGN,
+                0,
+                blk.as_ptr() as usize,
+                0
+            ]
+        );
+        let bc = expect_bugcheck(|| free(&a, blk));
+        assert_eq!(
+            bc.params,
+            [
+                bugcheck::BAD_POOL_CALLER_DOUBLE_FREE,
+                0,
+                0,
+                blk.as_ptr() as usize
+            ]
+        );
+        // An underrun found on a free the list had room for.
+        let blk = a.alloc().unwrap();
+        // SAFETY: the byte before a block is its front guard, host memory the pool owns.
+        unsafe { blk.as_ptr().sub(1).write(0) };
+        let bc = expect_bugcheck(|| free(&a, blk));
+        assert_eq!(bc.code, bugcheck::SPECIAL_POOL_DETECTED_MEMORY_CORRUPTION);
+        assert_eq!(bc.params[2..], [-1isize as usize, 0x21]);
+        assert_eq!((a.cached(), b.cached()), (0, 0));
+        // SAFETY: as above; the guard is restored.
+        unsafe { blk.as_ptr().sub(1).write(crate::GUARD_BYTE) };
+        free(&a, blk);
+        assert_eq!(a.cached(), 1);
+        drop((a, b));
+        emu.unload().unwrap();
     }
 }

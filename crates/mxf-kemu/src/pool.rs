@@ -5,6 +5,7 @@
 use crate::bugcheck::{BugCheck, c2};
 use crate::fault::FaultState;
 use crate::hasher::{AddrMap, AddrSet};
+use crate::list_blocks::Freed;
 use crate::lookaside::{LookasideShared, count};
 use mxf_core::platform::{POOL_ALIGN, PoolTag, bugcheck};
 use std::alloc::{self, Layout};
@@ -40,8 +41,9 @@ pub(crate) const POOL_TYPE_NX: usize = 0x200;
 pub(crate) enum Owner {
     /// A plain `pool_alloc`.
     Pool,
-    /// A block of lookaside list `list`; `cached` while it sits on the list.
-    Block { list: u64, cached: bool },
+    /// A block of lookaside list `list` (whether it sits on the list's cache, the list
+    /// knows).
+    Block { list: u64 },
 }
 
 struct Live {
@@ -56,23 +58,16 @@ struct Quarantined {
     tag: PoolTag,
 }
 
-/// A lookaside list as the pool sees it: its cache of free blocks.
-pub(crate) struct ListEntry {
-    pub(crate) cache: Vec<usize>,
-    pub(crate) shared: Arc<LookasideShared>,
-}
-
 /// The lookaside lists, each in the slot it got at creation (its `EmuBlockPool` keeps the
-/// slot), so that reaching a list's cache is an index, not a lookup. A slot is reused only
-/// after its list was removed.
+/// slot). A slot is reused only after its list was removed.
 #[derive(Default)]
 pub(crate) struct Lists {
-    slots: Vec<Option<ListEntry>>,
+    slots: Vec<Option<Arc<LookasideShared>>>,
 }
 
 impl Lists {
     /// Adds a list; its slot.
-    pub(crate) fn insert(&mut self, entry: ListEntry) -> usize {
+    pub(crate) fn insert(&mut self, entry: Arc<LookasideShared>) -> usize {
         match self.slots.iter().position(Option::is_none) {
             Some(slot) => {
                 self.slots[slot] = Some(entry);
@@ -85,20 +80,12 @@ impl Lists {
         }
     }
 
-    pub(crate) fn get(&self, slot: usize) -> Option<&ListEntry> {
-        self.slots.get(slot).and_then(Option::as_ref)
-    }
-
-    fn get_mut(&mut self, slot: usize) -> Option<&mut ListEntry> {
-        self.slots.get_mut(slot).and_then(Option::as_mut)
-    }
-
-    fn remove(&mut self, slot: usize) -> Option<ListEntry> {
+    fn remove(&mut self, slot: usize) -> Option<Arc<LookasideShared>> {
         self.slots.get_mut(slot).and_then(Option::take)
     }
 
     /// Every list, in slot order.
-    pub(crate) fn iter(&self) -> impl Iterator<Item = &ListEntry> {
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &Arc<LookasideShared>> {
         self.slots.iter().flatten()
     }
 
@@ -176,6 +163,11 @@ fn layout_for(size: usize) -> Option<Layout> {
     let body = size.checked_add(POOL_ALIGN - 1)? & !(POOL_ALIGN - 1);
     let total = FRONT_GUARD.checked_add(body)?.checked_add(BACK_GUARD)?;
     Layout::from_size_align(total, POOL_ALIGN).ok()
+}
+
+/// Bytes of guard after an allocation of `size` bytes (`None` for an absurd size).
+pub(crate) fn back_guard_len(size: usize) -> Option<usize> {
+    Some(layout_for(size)?.size() - FRONT_GUARD - size)
 }
 
 fn tag_str(tag: PoolTag) -> String {
@@ -256,87 +248,86 @@ impl PoolState {
 
     /// `pool_free`: checks the free and releases the allocation.
     pub(crate) fn free(&mut self, ptr: usize, tag: PoolTag) -> Result<(), BugCheck> {
-        let live = self.check_free(ptr, tag, Owner::Pool)?.remove();
+        let live = self.check_free(ptr, tag)?.remove();
         self.release(ptr, live)
     }
 
-    /// `BlockPool::alloc` of the list in `slot`: a block from its cache (marked as taken
-    /// from it), else one allocation attempt (fault injection included). Counts the list's
-    /// allocs, misses and failures.
-    pub(crate) fn alloc_block(&mut self, slot: usize) -> Option<usize> {
-        let l = self.lists.get_mut(slot)?;
-        count(&l.shared.allocs);
-        if let Some(ptr) = l.cache.pop() {
-            if let Some(live) = self.live.get_mut(&ptr)
-                && let Owner::Block { list, .. } = live.owner
-            {
-                live.owner = Owner::Block {
-                    list,
-                    cached: false,
-                };
-            }
-            return Some(ptr);
-        }
-        count(&l.shared.alloc_misses);
-        let (list, size, tag) = (l.shared.id, l.shared.block_size, l.shared.tag);
-        let p = self.alloc(
-            size,
-            tag,
-            Owner::Block {
-                list,
-                cached: false,
-            },
-        );
-        if p.is_none()
-            && let Some(l) = self.lists.get(slot)
-        {
-            count(&l.shared.failures);
+    /// A new block for list `l`, whose cache was empty: one allocation attempt (fault
+    /// injection included), recorded by the list as handed out. Counts a failure.
+    pub(crate) fn alloc_block(&mut self, l: &LookasideShared) -> Option<usize> {
+        let p = self.alloc(l.block_size, l.tag, Owner::Block { list: l.id });
+        let mut blocks = l.blocks.lock();
+        match p {
+            Some(p) => blocks.insert(p),
+            None => count(&l.failures),
         }
         p
     }
 
-    /// `BlockPool::free` to the list in `slot`: checks the free, then caches the block if
-    /// the list holds fewer than its depth, releases it otherwise. Counts the list's frees
-    /// and free misses.
-    pub(crate) fn free_block(&mut self, ptr: usize, slot: usize) -> Result<(), BugCheck> {
-        // The slot is emptied only when its `EmuBlockPool` is dropped, so it is there.
-        let Some(l) = self.lists.get(slot) else {
-            return Ok(());
+    /// `BlockPool::free` to list `l` when the list could not take the block at once (its
+    /// cache full, or the free looked wrong): checks the free, then caches the block if the
+    /// list holds fewer than its depth, releases it otherwise (counted as a free miss).
+    pub(crate) fn free_block(&mut self, ptr: usize, l: &LookasideShared) -> Result<(), BugCheck> {
+        let mut blocks = l.blocks.lock();
+        let i = match blocks.freed(ptr) {
+            Freed::Out(i) => i,
+            Freed::Cached => {
+                return Err(BugCheck {
+                    code: bugcheck::BAD_POOL_CALLER,
+                    params: [bugcheck::BAD_POOL_CALLER_DOUBLE_FREE, 0, 0, ptr],
+                    message: format!(
+                        "block {ptr:#x} of block pool {} freed twice: it is already on the \
+                         lookaside list",
+                        tag_str(l.tag)
+                    ),
+                });
+            }
+            Freed::Unknown => {
+                drop(blocks);
+                return Err(self.bad_block_free(ptr, l));
+            }
         };
-        count(&l.shared.frees);
-        let room = l.cache.len() < l.shared.depth();
-        let (list, tag) = (l.shared.id, l.shared.tag);
-        let entry = self.check_free(
-            ptr,
-            tag,
-            Owner::Block {
-                list,
-                cached: false,
-            },
-        )?;
-        if room {
-            entry.into_mut().owner = Owner::Block { list, cached: true };
-            if let Some(l) = self.lists.get_mut(slot) {
-                l.cache.push(ptr);
-            }
-            Ok(())
-        } else {
-            let live = entry.remove();
-            if let Some(l) = self.lists.get(slot) {
-                count(&l.shared.free_misses);
-            }
-            self.release(ptr, live)
+        if self.special {
+            check_guards(ptr, l.block_size, l.tag)?;
+        }
+        if blocks.cached() < l.depth() {
+            blocks.push_cached(i);
+            return Ok(());
+        }
+        blocks.remove(i);
+        count(&l.free_misses);
+        drop(blocks);
+        // The list's blocks are live allocations: the entry is there.
+        match self.live.remove(&ptr) {
+            Some(live) => self.release(ptr, live),
+            None => Ok(()),
         }
     }
 
+    /// Why `ptr`, which is not a live block of list `l`, cannot be freed to it.
+    fn bad_block_free(&self, ptr: usize, l: &LookasideShared) -> BugCheck {
+        let Some(live) = self.live.get(&ptr) else {
+            return not_live(&self.quarantine_set, &self.recent_frees, ptr, l.tag);
+        };
+        let what = match live.owner {
+            Owner::Pool => "a pool_alloc allocation was freed to a block pool",
+            // A block of `l` itself is always one the list knows.
+            Owner::Block { .. } => {
+                "a block was freed to a block pool other than the one it came from"
+            }
+        };
+        foreign(ptr, what, live.tag)
+    }
+
     /// Removes the list in `slot` and releases the blocks it caches (the first error found,
-    /// after releasing them all).
+    /// after releasing them all). Its blocks still out stay live allocations, of no list.
     pub(crate) fn remove_list(&mut self, slot: usize) -> Result<(), BugCheck> {
         let Some(list) = self.lists.remove(slot) else {
             return Ok(());
         };
+        let cached = list.blocks.lock().take_cached();
         let mut first_error = Ok(());
-        for p in list.cache {
+        for p in cached {
             if let Some(live) = self.live.remove(&p) {
                 let r = self.release(p, live);
                 if first_error.is_ok() {
@@ -347,15 +338,12 @@ impl PoolState {
         first_error
     }
 
-    /// Checks the pointer, tag and owner of a free, and the guard bytes of the allocation;
-    /// its entry, for the caller to release or cache it without a second lookup. `expected`
-    /// is the owner the caller's free routine serves (for a block: `cached` false, since a
-    /// cached block being freed again is a double free).
+    /// Checks the pointer, tag and owner of a `pool_free`, and the guard bytes of the
+    /// allocation; its entry, for the caller to release without a second lookup.
     fn check_free(
         &mut self,
         ptr: usize,
         tag: PoolTag,
-        expected: Owner,
     ) -> Result<OccupiedEntry<'_, usize, Live>, BugCheck> {
         let Self {
             live,
@@ -369,36 +357,12 @@ impl PoolState {
             Entry::Vacant(_) => return Err(not_live(quarantine_set, recent_frees, ptr, tag)),
         };
         let live = entry.get();
-        if let Owner::Block { list, cached: true } = live.owner
-            && expected
-                == (Owner::Block {
-                    list,
-                    cached: false,
-                })
-        {
-            return Err(BugCheck {
-                code: bugcheck::BAD_POOL_CALLER,
-                params: [bugcheck::BAD_POOL_CALLER_DOUBLE_FREE, 0, 0, ptr],
-                message: format!(
-                    "block {ptr:#x} of block pool {} freed twice: it is already on the \
-                     lookaside list",
-                    tag_str(live.tag)
-                ),
-            });
-        }
-        if live.owner != expected {
-            let what = match (live.owner, expected) {
-                (Owner::Pool, _) => "a pool_alloc allocation was freed to a block pool",
-                (Owner::Block { .. }, Owner::Pool) => {
-                    "a block pool's block was freed with pool_free"
-                }
-                _ => "a block was freed to a block pool other than the one it came from",
-            };
-            return Err(BugCheck {
-                code: bugcheck::BAD_POOL_CALLER,
-                params: [bugcheck::BAD_POOL_CALLER_FOREIGN, 0, ptr, 0],
-                message: format!("{what} (address {ptr:#x}, tag {})", tag_str(live.tag)),
-            });
+        if let Owner::Block { .. } = live.owner {
+            return Err(foreign(
+                ptr,
+                "a block pool's block was freed with pool_free",
+                live.tag,
+            ));
         }
         if live.tag != tag {
             return Err(BugCheck {
@@ -523,13 +487,20 @@ impl PoolState {
         if self.live.is_empty() && self.lists.is_empty() {
             return None;
         }
+        // Under the pool lock, every list's blocks are exactly the live blocks recorded with
+        // its id, so its cache says which of them are cached.
+        let cached: AddrSet<usize> = self
+            .lists
+            .iter()
+            .flat_map(|l| l.blocks.lock().cached_ptrs().collect::<Vec<_>>())
+            .collect();
         // (tag, size, kind) -> count
         let mut groups: HashMap<([u8; 4], usize, &'static str), usize> = HashMap::new();
-        for l in self.live.values() {
+        for (p, l) in &self.live {
             let kind = match l.owner {
                 Owner::Pool => "pool_alloc",
-                Owner::Block { cached: false, .. } => "block pool block not freed",
-                Owner::Block { cached: true, .. } => "cached on an undeleted block pool",
+                Owner::Block { .. } if cached.contains(p) => "cached on an undeleted block pool",
+                Owner::Block { .. } => "block pool block not freed",
             };
             *groups.entry((l.tag.bytes(), l.size, kind)).or_default() += 1;
         }
@@ -550,7 +521,7 @@ impl PoolState {
         let mut lists: Vec<_> = self
             .lists
             .iter()
-            .map(|l| (l.shared.tag.bytes(), l.shared.block_size))
+            .map(|l| (l.tag.bytes(), l.block_size))
             .collect();
         lists.sort();
         for (tag, size) in lists {
@@ -599,6 +570,52 @@ fn not_live(
                 tag_str(tag)
             ),
         }
+    }
+}
+
+/// A free of `ptr` to the wrong place (0xC2 / 0x46).
+fn foreign(ptr: usize, what: &str, tag: PoolTag) -> BugCheck {
+    BugCheck {
+        code: bugcheck::BAD_POOL_CALLER,
+        params: [bugcheck::BAD_POOL_CALLER_FOREIGN, 0, ptr, 0],
+        message: format!("{what} (address {ptr:#x}, tag {})", tag_str(tag)),
+    }
+}
+
+/// The guard bytes as a word.
+const GUARD_WORD: u64 = u64::from_ne_bytes([GUARD_BYTE; 8]);
+
+/// Whether `len` bytes at `p` all hold [`GUARD_BYTE`]: a word at a time, no early exit.
+///
+/// # Safety
+/// `p..p+len` must be readable.
+unsafe fn all_guard(p: *const u8, len: usize) -> bool {
+    let mut diff = 0u64;
+    let mut off = 0;
+    while off + 8 <= len {
+        // SAFETY: `off + 8 <= len`: the word lies inside the readable range.
+        diff |= unsafe { p.add(off).cast::<u64>().read_unaligned() } ^ GUARD_WORD;
+        off += 8;
+    }
+    while off < len {
+        // SAFETY: `off < len`.
+        diff |= u64::from(unsafe { p.add(off).read() } ^ GUARD_BYTE);
+        off += 1;
+    }
+    diff == 0
+}
+
+/// Whether the guards of the live special-pool allocation of `size` bytes at `ptr`, with
+/// `back_len` bytes of guard after it ([`back_guard_len`]), are intact: the fast check of a
+/// free to a lookaside list ([`check_guards`] says what is wrong).
+#[inline]
+pub(crate) fn guards_intact(ptr: usize, size: usize, back_len: usize) -> bool {
+    // SAFETY: `ptr` is a live allocation of `size` bytes made by `alloc_memory` (the caller's
+    // list knows it as its live block), whose slot holds FRONT_GUARD bytes before `ptr` and
+    // `back_len` bytes from `ptr + size` on.
+    unsafe {
+        all_guard((ptr - FRONT_GUARD) as *const u8, FRONT_GUARD)
+            & all_guard((ptr + size) as *const u8, back_len)
     }
 }
 
