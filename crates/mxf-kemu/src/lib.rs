@@ -65,6 +65,7 @@
 //! preemption (a host thread at `DISPATCH_LEVEL` can still be descheduled, which only makes
 //! races more likely to show).
 
+mod addr_index;
 mod bugcheck;
 mod cpu;
 mod emu;

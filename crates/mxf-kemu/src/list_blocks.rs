@@ -5,7 +5,7 @@
 //! The blocks sit in a slab (index = slot): the cache holds slot numbers, so an allocation
 //! from the cache needs no lookup, and a free needs one (address to slot).
 
-use crate::hasher::AddrMap;
+use crate::addr_index::AddrIndex;
 
 #[derive(Clone, Copy)]
 struct Slot {
@@ -32,7 +32,7 @@ pub(crate) struct ListBlocks {
     slots: Vec<Slot>,
     /// Slots no block uses.
     vacant: Vec<u32>,
-    by_ptr: AddrMap<usize, u32>,
+    by_ptr: AddrIndex,
     /// Cached blocks' slots, most recently freed last.
     cache: Vec<u32>,
 }
@@ -55,9 +55,9 @@ impl ListBlocks {
     /// Classifies a pointer being freed to the list.
     #[inline]
     pub(crate) fn freed(&self, ptr: usize) -> Freed {
-        match self.by_ptr.get(&ptr) {
+        match self.by_ptr.get(ptr) {
             None => Freed::Unknown,
-            Some(&i) => match self.slots.get(i as usize) {
+            Some(i) => match self.slots.get(i as usize) {
                 Some(s) if s.cached => Freed::Cached,
                 Some(_) => Freed::Out(i),
                 None => Freed::Unknown,
@@ -97,7 +97,7 @@ impl ListBlocks {
     /// Pool lock held.
     pub(crate) fn remove(&mut self, i: u32) {
         if let Some(s) = self.slots.get(i as usize) {
-            self.by_ptr.remove(&s.ptr);
+            self.by_ptr.remove(s.ptr);
             self.vacant.push(i);
         }
     }

@@ -149,6 +149,26 @@ impl EmuBlockPool {
     }
 }
 
+impl EmuBlockPool {
+    /// An allocation the cache could not serve (out of line: the hit path stays small).
+    #[cold]
+    #[inline(never)]
+    fn alloc_miss(&self) -> Option<NonNull<u8>> {
+        let p = self.emu.pool_state().alloc_block(&self.shared)?;
+        NonNull::new(p as *mut u8)
+    }
+
+    /// A free the list could not take at once: the pool checks it from scratch.
+    #[cold]
+    #[inline(never)]
+    fn free_slow(&self, p: usize) {
+        let result = self.emu.pool_state().free_block(p, &self.shared);
+        if let Err(bc) = result {
+            crate::bugcheck::raise(bc);
+        }
+    }
+}
+
 impl std::fmt::Debug for EmuBlockPool {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("EmuBlockPool")
@@ -176,8 +196,7 @@ impl BlockPool for EmuBlockPool {
             }
             count(&s.alloc_misses);
         }
-        let p = self.emu.pool_state().alloc_block(s)?;
-        NonNull::new(p as *mut u8)
+        self.alloc_miss()
     }
 
     unsafe fn free(&self, block: NonNull<u8>) {
@@ -195,10 +214,7 @@ impl BlockPool for EmuBlockPool {
                 return;
             }
         }
-        let result = self.emu.pool_state().free_block(p, s);
-        if let Err(bc) = result {
-            crate::bugcheck::raise(bc);
-        }
+        self.free_slow(p);
     }
 
     fn stats(&self) -> BlockPoolStats {
@@ -342,6 +358,35 @@ mod tests {
         free(&a, blk);
         assert_eq!(a.cached(), 1);
         drop((a, b));
+        emu.unload().unwrap();
+    }
+
+    #[test]
+    fn every_guard_byte_is_checked_on_a_free_the_list_has_room_for() {
+        let emu = Emu::new(EmuConfig::default());
+        for size in [1, 7, 8, 9, 15, 16, 17, 24, 31, 33, 40] {
+            let pool = emu.new_block_pool(size, TAG).unwrap();
+            let back = back_guard_len(size).unwrap();
+            let offsets = (1..=crate::pool::FRONT_GUARD)
+                .map(|o| -(o as isize))
+                .chain((0..back).map(|o| (size + o) as isize));
+            for off in offsets {
+                let b = pool.alloc().unwrap();
+                // SAFETY: `off` is inside the block's front or back guard, host memory the
+                // pool owns around the live block.
+                let g = unsafe { b.as_ptr().offset(off) };
+                // SAFETY: as above.
+                unsafe { g.write(0) };
+                let bc = expect_bugcheck(|| free(&pool, b));
+                assert_eq!(bc.code, bugcheck::SPECIAL_POOL_DETECTED_MEMORY_CORRUPTION);
+                assert_eq!(bc.params[..3], [b.as_ptr() as usize, size, off as usize]);
+                // SAFETY: as above; the guard is restored and the block freed properly.
+                unsafe { g.write(crate::GUARD_BYTE) };
+                free(&pool, b);
+                assert_eq!(pool.cached(), 1, "size {size} offset {off}");
+            }
+            drop(pool);
+        }
         emu.unload().unwrap();
     }
 }

@@ -585,22 +585,24 @@ fn foreign(ptr: usize, what: &str, tag: PoolTag) -> BugCheck {
 /// The guard bytes as a word.
 const GUARD_WORD: u64 = u64::from_ne_bytes([GUARD_BYTE; 8]);
 
-/// Whether `len` bytes at `p` all hold [`GUARD_BYTE`]: a word at a time, no early exit.
+/// Whether `len` bytes at `p` all hold [`GUARD_BYTE`]: a word at a time (the last word
+/// overlapping the one before it), no early exit.
 ///
 /// # Safety
 /// `p..p+len` must be readable.
+#[inline]
 unsafe fn all_guard(p: *const u8, len: usize) -> bool {
-    let mut diff = 0u64;
+    if len < 8 {
+        // SAFETY: `i < len`.
+        return (0..len).all(|i| unsafe { p.add(i).read() } == GUARD_BYTE);
+    }
+    // SAFETY: `len >= 8`: the last word, `len - 8..len`, lies inside the readable range.
+    let mut diff = unsafe { p.add(len - 8).cast::<u64>().read_unaligned() } ^ GUARD_WORD;
     let mut off = 0;
-    while off + 8 <= len {
-        // SAFETY: `off + 8 <= len`: the word lies inside the readable range.
+    while off + 8 < len {
+        // SAFETY: `off + 8 < len`: the word lies inside the readable range.
         diff |= unsafe { p.add(off).cast::<u64>().read_unaligned() } ^ GUARD_WORD;
         off += 8;
-    }
-    while off < len {
-        // SAFETY: `off < len`.
-        diff |= u64::from(unsafe { p.add(off).read() } ^ GUARD_BYTE);
-        off += 1;
     }
     diff == 0
 }
