@@ -149,7 +149,8 @@ pub(crate) struct Counters {
 
 pub(crate) struct Inner {
     pub(crate) cfg: EmuConfig,
-    /// The pool, lookaside caches and fault plan: one lock orders every pool operation.
+    /// The pool, the registry of lookaside lists and the fault plan (a list's cache hits
+    /// take only the list's own lock).
     pool: Mutex<PoolState>,
     clock: AtomicI64,
     timers: Mutex<TimerState>,

@@ -1,6 +1,8 @@
 //! The emulated nonpaged pool: every allocation tracked by address and tag, special-pool
-//! guard bytes, poisoned quarantine of freed memory, and the block caches of the lookaside
-//! lists (kept here so that one lock orders every change of a block's state).
+//! guard bytes, poisoned quarantine of freed memory, and the registry of lookaside lists.
+//! A list's blocks are pool allocations; which of them sit on its cache the list keeps
+//! itself (`ListBlocks`, under its own lock). Lock order: the pool lock, then a list's;
+//! a list's blocks join or leave it only with both held.
 
 use crate::bugcheck::{BugCheck, c2};
 use crate::fault::FaultState;
