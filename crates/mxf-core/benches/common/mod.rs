@@ -1,17 +1,15 @@
 //! What the benchmarks share: confining the process to one CPU for single-thread
-//! measurements.
+//! measurements, and repeating a measurement in fresh processes.
 //!
-//! Why: on the development VM (2 vCPUs), once a process has had threads running on both
-//! vCPUs, a single thread of it runs plain stores followed by locked instructions up to ~1.7x
-//! slower for seconds at a time (measured: the allocator's GetMessage+PutMessage pair, whose
-//! get and put each store to the stack and the block before their interlocked operations,
-//! switched between ~16 ns and ~27 ns per pair from round to round, while the store-free raw
-//! CAS stack loop stayed at ~14 ns; with the process confined to one vCPU — even with a busy
-//! loop of another process on the other one — the pair stayed at ~16 ns). It is the
-//! hypervisor's doing, not the code's; pinning is the usual cure for benchmark noise (like
-//! `taskset -c N`) and applies to every candidate and baseline alike. Two-thread
-//! measurements need both CPUs: they run after the single-thread ones, with the affinity the
-//! process started with.
+//! Why: on the development VM (2 vCPUs), code that makes calls and stores — the allocator's
+//! GetMessage+PutMessage pair, glibc's `malloc`+`free` — runs at one of two speeds (the pair
+//! ~16-17 ns or ~24-32 ns) in spells of seconds to a minute, while the raw CAS stack loop
+//! moves by ~10%. Threads of the process running on both vCPUs made the slow speed more
+//! frequent in the first measurements, so single-thread figures are taken pinned (the usual
+//! cure for benchmark noise, like `taskset -c N`, for every candidate and baseline alike);
+//! the spells still come, decided by the host, so the ratio goals are measured in several
+//! processes spread over time ([`in_processes`]). Two-thread measurements need both CPUs: they
+//! run with the affinity the process started with.
 
 // Each bench binary compiles this module and uses part of it.
 #![allow(dead_code)]
