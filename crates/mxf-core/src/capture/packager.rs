@@ -152,6 +152,12 @@ impl CapturePackager {
                 None => break Next::Done,
             }
         };
+        self.end_run(burst, run);
+        next
+    }
+
+    /// Adds a [`Run`]'s counters to the statistics and its events to the burst's chain.
+    fn end_run(&mut self, burst: &mut Burst, run: Run) {
         self.stats.events_out += run.chain.len() as u64;
         self.stats.channel_messages += run.channel;
         self.stats.system_common_messages += run.common;
@@ -161,7 +167,6 @@ impl CapturePackager {
         self.stats.bytes_dropped_no_memory += run.dropped_bytes;
         // SAFETY: the run's events come from `self.alloc`, as every event of the burst's chain.
         unsafe { burst.chain.append_same(run.chain) };
-        next
     }
 
     /// A run of realtime bytes into a [`Run`]: one event each (the worst case of a burst, as
@@ -249,7 +254,12 @@ impl CapturePackager {
 
     fn handle(&mut self, burst: &mut Burst, ev: Event<'_>) {
         match ev {
-            Event::Message(m) => self.message(burst, m),
+            // `messages` takes every message before it gets here; one alone is a run of one.
+            Event::Message(m) => {
+                let mut run = Run::new();
+                self.run_message(&mut run, burst.time, m);
+                self.end_run(burst, run);
+            }
             Event::SysExStart => {
                 // The parser always ends or cuts a SysEx before starting another, so nothing is
                 // held here; release defensively rather than mix two messages.
@@ -298,30 +308,6 @@ impl CapturePackager {
         burst.sysex_mark = None;
         burst.sysex_in_chain = 0;
         self.sysex_returned = 0;
-    }
-
-    fn message(&mut self, burst: &mut Burst, m: Message) {
-        let input_len = m.input_len() as u64;
-        let Ok(ev) = self.alloc.get_message() else {
-            self.stats.messages_dropped_no_memory += 1;
-            self.stats.bytes_dropped_no_memory += input_len;
-            return;
-        };
-        let value = short_event(burst.time, m);
-        // SAFETY: `ev` is a fresh event from `self.alloc` that we own, a valid
-        // `DmusKernelEvent`-sized, aligned allocation; it then moves into the burst's chain,
-        // whose events all come from `self.alloc`; inline payload.
-        unsafe {
-            ev.as_ptr().write(value);
-            burst.chain.push(&self.alloc, ev);
-        }
-        self.stats.events_out += 1;
-        self.stats.bytes_delivered += input_len;
-        match m.kind() {
-            MessageKind::Channel => self.stats.channel_messages += 1,
-            MessageKind::SystemCommon => self.stats.system_common_messages += 1,
-            MessageKind::Realtime => self.stats.realtime_messages += 1,
-        }
     }
 
     /// Writes an event over `ev` and appends it to the burst's chain.
@@ -505,8 +491,6 @@ impl CapturePackager {
     }
 }
 
-/// While a SysEx is in progress the only other events emitted are realtime ones, so every
-/// other event after the SysEx's mark is one of its fragments.
 /// Complete short messages packaged one after the other, with their counters: appended to
 /// the burst's chain and added to the statistics once, when something else comes.
 struct Run {
@@ -570,6 +554,8 @@ fn short_event(time: u64, m: Message) -> DmusKernelEvent {
     event(time, m.as_bytes().len(), DMUS_KEF_EVENT_COMPLETE, data)
 }
 
+/// While a SysEx is in progress the only other events emitted are realtime ones, so every
+/// other event after the SysEx's mark is one of its fragments.
 fn is_sysex_fragment(e: &DmusKernelEvent) -> bool {
     !matches!(e.short_data(), Some(&[b]) if is_realtime(b))
 }
