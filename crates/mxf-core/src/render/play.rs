@@ -347,26 +347,49 @@ impl Player {
         }
     }
 
-    fn emit_message<O: Out + ?Sized>(&mut self, bytes: &[u8], out: &mut O) -> Result<(), Halt> {
-        let n = bytes.len() as u64;
-        let cause = match out.write(&[bytes]) {
+    /// Writes `pieces` as one message: `Ok(Ok(()))` written, `Ok(Err(cause))` dropped for
+    /// `cause` (after the no-memory retries), `Err` the run halts (the loopback is full, or a
+    /// no-memory retry is due).
+    fn write<O: Out + ?Sized>(
+        &mut self,
+        pieces: &[&[u8]],
+        out: &mut O,
+    ) -> Result<Result<(), DropCause>, Halt> {
+        match out.write(pieces) {
             Outcome::Accepted => {
                 self.retries = 0;
-                self.stats.messages_written += 1;
-                self.stats.bytes_written += n;
-                return Ok(());
+                Ok(Ok(()))
             }
-            Outcome::Full => return Err(Halt::Blocked),
+            Outcome::Full => Err(Halt::Blocked),
             Outcome::NoMemory => {
                 self.no_memory()?;
-                DropCause::NoMemory
+                Ok(Err(DropCause::NoMemory))
             }
-            Outcome::Drop(c) => c,
-        };
-        let c = self.count(cause);
-        c.messages += 1;
-        c.bytes += n;
-        Ok(())
+            Outcome::Drop(c) => Ok(Err(c)),
+        }
+    }
+
+    fn emit_message<O: Out + ?Sized>(&mut self, bytes: &[u8], out: &mut O) -> Result<(), Halt> {
+        self.emit_counted(bytes, out).map(|_| ())
+    }
+
+    /// As [`Self::emit_message`]; returns whether the message was written (else it was
+    /// counted as dropped).
+    fn emit_counted<O: Out + ?Sized>(&mut self, bytes: &[u8], out: &mut O) -> Result<bool, Halt> {
+        let n = bytes.len() as u64;
+        match self.write(&[bytes], out)? {
+            Ok(()) => {
+                self.stats.messages_written += 1;
+                self.stats.bytes_written += n;
+                Ok(true)
+            }
+            Err(cause) => {
+                let c = self.count(cause);
+                c.messages += 1;
+                c.bytes += n;
+                Ok(false)
+            }
+        }
     }
 
     /// A SysEx piece: `data`, after the pending `F0`, with the `F7` if `end`.
@@ -386,25 +409,16 @@ impl Player {
             }
             return Ok(());
         }
-        let cause = match out.write(&[f0, data, f7]) {
-            Outcome::Accepted => {
-                self.retries = 0;
-                self.stats.bytes_written += n;
-                self.sx.pending_f0 = false;
-                self.sx.written = true;
-                if end {
-                    self.stats.messages_written += 1;
-                    self.stats.sysex_written += 1;
-                    self.sx = SysexState::default();
-                }
-                return Ok(());
+        let Err(cause) = self.write(&[f0, data, f7], out)? else {
+            self.stats.bytes_written += n;
+            self.sx.pending_f0 = false;
+            self.sx.written = true;
+            if end {
+                self.stats.messages_written += 1;
+                self.stats.sysex_written += 1;
+                self.sx = SysexState::default();
             }
-            Outcome::Full => return Err(Halt::Blocked),
-            Outcome::NoMemory => {
-                self.no_memory()?;
-                DropCause::NoMemory
-            }
-            Outcome::Drop(c) => c,
+            return Ok(());
         };
         let written = self.sx.written;
         let c = self.count(cause);
@@ -438,24 +452,9 @@ impl Player {
             self.stats.sysex_cut_written += 1;
             return Ok(());
         }
-        let cause = match out.write(&[&[0xF0]]) {
-            Outcome::Accepted => {
-                self.retries = 0;
-                self.stats.messages_written += 1;
-                self.stats.sysex_cut_written += 1;
-                self.stats.bytes_written += 1;
-                return Ok(());
-            }
-            Outcome::Full => return Err(Halt::Blocked),
-            Outcome::NoMemory => {
-                self.no_memory()?;
-                DropCause::NoMemory
-            }
-            Outcome::Drop(c) => c,
-        };
-        let c = self.count(cause);
-        c.messages += 1;
-        c.bytes += 1;
+        if self.emit_counted(&[0xF0], out)? {
+            self.stats.sysex_cut_written += 1;
+        }
         Ok(())
     }
 
