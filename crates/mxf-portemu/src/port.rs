@@ -979,7 +979,9 @@ impl Port {
     }
 
     /// Tears everything down the way PortCls does when the pins and the filter close and
-    /// the port is released. `PASSIVE_LEVEL`.
+    /// the port is released. `PASSIVE_LEVEL`. Fails with the first failed step, or (step
+    /// `"capture sink"`) if the capture sink received malformed events
+    /// ([`crate::SinkStats::malformed_events`]): the miniport broke the port's contract.
     pub fn close(mut self) -> Result<CloseReport, PortError> {
         self.teardown()
     }
@@ -1042,7 +1044,22 @@ impl Port {
         drop(self.service_sink.take());
         drop(self.clock.take());
         drop(self.capture_sink.take());
-        lock(&self.capture_log).assembler.finish();
+        let sink_stats = {
+            let mut log = lock(&self.capture_log);
+            log.assembler.finish();
+            log.stats
+        };
+        if sink_stats.malformed_events > 0 && first_err.is_none() {
+            first_err = Some(err(
+                "capture sink",
+                mxf_abi::STATUS_UNSUCCESSFUL,
+                format!(
+                    "{} malformed capture event(s), {} of them flagged COMPLETE without \
+                     being exactly one whole message",
+                    sink_stats.malformed_events, sink_stats.not_whole_message_events
+                ),
+            ));
+        }
         let allocator = self.allocator_stats();
         let refs = Allocator::from_com(&self.shared.alloc).map_or(0, |a| a.ref_count());
         let report = CloseReport {

@@ -2,6 +2,21 @@
 //! `ConnectOutput`. It turns the chains it receives back into timestamped messages and returns
 //! every event (and buffer, and package) to the port's allocator, as PortCls's sink does after
 //! copying the data out to the client's buffers.
+//!
+//! # What it takes (the flags' documented meaning)
+//! - An event flagged `DMUS_KEF_EVENT_INCOMPLETE` carries raw ("uncooked") MIDI bytes: they
+//!   go through one MIDI parser for the whole stream, so running status, realtime bytes
+//!   between data bytes or inside a SysEx, and a SysEx spread over many events all come out
+//!   as whole messages.
+//! - An event flagged `DMUS_KEF_EVENT_COMPLETE` must hold *exactly one whole message*: a
+//!   status byte and its data bytes (running status is not a whole message), a single
+//!   realtime or system common byte, or a SysEx `F0` … `F7` with only data bytes between.
+//!   Such an event is taken as that message, in stream order (so it cuts a raw SysEx or a
+//!   raw message in progress, as it would on a wire, unless it is realtime). Anything else
+//!   flagged `COMPLETE` (a SysEx fragment, a message cut short, two messages) is what a sink
+//!   that passes `COMPLETE` events straight through would deliver broken: it is counted in
+//!   [`SinkStats::malformed_events`] and [`SinkStats::not_whole_message_events`], its bytes
+//!   are not delivered, and [`crate::Port::close`] fails.
 
 use crate::assemble::Assembler;
 use crate::com::{BoxObject, into_com, object, unknown_vtbl};
@@ -11,6 +26,7 @@ use mxf_abi::{
     NtStatus, STATUS_NOT_SUPPORTED, STATUS_SUCCESS,
 };
 use mxf_core::com::{ComPtr, RefCount};
+use mxf_core::midi::data_len;
 use mxf_core::platform::Platform;
 use mxf_core::serialize::{ChainCursor, Step, WalkStats};
 use mxf_kemu::Emu;
@@ -32,8 +48,11 @@ pub struct SinkStats {
     /// Bytes received.
     pub bytes: u64,
     /// Events that broke the contract: `cb_struct` wrong, channel group not 1, empty, a
-    /// buffer event with a null buffer or larger than the allocator's buffers.
+    /// buffer event with a null buffer or larger than the allocator's buffers, or flagged
+    /// `COMPLETE` without being exactly one whole message. A failure when nonzero.
     pub malformed_events: u64,
+    /// Of those, events flagged `COMPLETE` that are not exactly one whole message.
+    pub not_whole_message_events: u64,
     /// Longest chain (events, packages included).
     pub max_chain: u64,
 }
@@ -130,7 +149,12 @@ unsafe extern "system" fn put_message(this: *mut IMxf, chain: *mut DmusKernelEve
                             {
                                 stats.malformed_events += 1;
                             }
-                            assembler.feed(data, ev.pres_time() as i64);
+                            if ev.is_incomplete() || is_one_whole_message(data) {
+                                assembler.feed(data, ev.pres_time() as i64);
+                            } else {
+                                stats.malformed_events += 1;
+                                stats.not_whole_message_events += 1;
+                            }
                         }
                         None => stats.malformed_events += 1,
                     }
@@ -142,6 +166,24 @@ unsafe extern "system" fn put_message(this: *mut IMxf, chain: *mut DmusKernelEve
     // SAFETY: every event of a chain handed to the port's sink came from the port's
     // allocator (the contract the allocator itself verifies), and we no longer use it.
     unsafe { obj.alloc.put_message(chain) }
+}
+
+/// Whether `data` is exactly one whole MIDI message: a status byte with all its data bytes,
+/// or a SysEx from `F0` to `F7` with only data bytes in between.
+pub(crate) fn is_one_whole_message(data: &[u8]) -> bool {
+    let Some((&status, rest)) = data.split_first() else {
+        return false;
+    };
+    if status == 0xF0 {
+        return match rest.split_last() {
+            Some((&0xF7, body)) => body.iter().all(|&b| b < 0x80),
+            _ => false,
+        };
+    }
+    match data_len(status) {
+        Some(n) => rest.len() == usize::from(n) && rest.iter().all(|&b| b < 0x80),
+        None => false,
+    }
 }
 
 /// The payload of a non-package event, if it is well formed.
@@ -199,4 +241,140 @@ pub(crate) fn new_capture_sink(
     };
     // SAFETY: the vtable is an IMxfVtbl.
     unsafe { into_com(obj) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::retag::PortPlatform;
+    use crate::tracker::Tracker;
+    use mxf_abi::{DMUS_KEF_EVENT_COMPLETE, DMUS_KEF_EVENT_INCOMPLETE, DmusEventData};
+    use mxf_core::alloc::{AllocatorConfig, new_allocator};
+    use mxf_kemu::EmuConfig;
+
+    #[test]
+    fn whole_messages() {
+        for ok in [
+            &[0x90, 0x3C, 0x40][..],
+            &[0xC0, 0x05],
+            &[0xF8],
+            &[0xF6],
+            &[0xF2, 1, 2],
+            &[0xF0, 0xF7],
+            &[0xF0, 1, 2, 3, 0xF7],
+        ] {
+            assert!(is_one_whole_message(ok), "{ok:02x?}");
+        }
+        for bad in [
+            &[][..],
+            &[0x3C, 0x40],
+            &[0x90, 0x3C],
+            &[0x90, 0x3C, 0x40, 0x3E],
+            &[0x90, 0x3C, 0x40, 0x90, 0x3C, 0x40],
+            &[0xF0, 1, 2],
+            &[1, 2, 0xF7],
+            &[0xF7],
+            &[0xF0, 1, 0xF8, 2, 0xF7],
+            &[0xF8, 0xF8],
+        ] {
+            assert!(!is_one_whole_message(bad), "{bad:02x?}");
+        }
+    }
+
+    /// A sink on a fresh port allocator, fed `events` (flags, bytes, time) as one chain.
+    fn feed(chains: &[&[(u16, &[u8], u64)]]) -> CaptureLog {
+        let emu = Emu::new(EmuConfig::default());
+        let alloc = new_allocator(PortPlatform::new(emu.clone()), AllocatorConfig::DEFAULT)
+            .expect("allocator");
+        let log = Arc::new(Mutex::new(CaptureLog::default()));
+        let tracker = Tracker::new();
+        let sink = new_capture_sink(emu.clone(), &alloc, Arc::clone(&log), tracker.born("sink"));
+        for chain in chains {
+            let mut head: *mut DmusKernelEvent = std::ptr::null_mut();
+            for &(flags, bytes, time) in chain.iter().rev() {
+                let ev = alloc.get_message().expect("event");
+                let data = if bytes.len() <= 8 {
+                    let mut ab = [0u8; 8];
+                    ab[..bytes.len()].copy_from_slice(bytes);
+                    DmusEventData { ab_data: ab }
+                } else {
+                    let buf = alloc.get_buffer().expect("buffer");
+                    // SAFETY: a fresh buffer of `GetBufferSize` (>= these test payloads) bytes.
+                    unsafe {
+                        std::ptr::copy_nonoverlapping(bytes.as_ptr(), buf.as_ptr(), bytes.len())
+                    };
+                    DmusEventData {
+                        pb_data: buf.as_ptr(),
+                    }
+                };
+                // SAFETY: a fresh event of `alloc`, ours; the allocator's own fields stay.
+                unsafe {
+                    let e = &mut *ev.as_ptr();
+                    e.cb_event = bytes.len() as u16;
+                    e.us_channel_group = 1;
+                    e.us_flags = flags;
+                    e.ull_pres_time_100ns = time;
+                    e.u_data = data;
+                    e.p_next_evt = head;
+                }
+                head = ev.as_ptr();
+            }
+            emu.at_irql(mxf_core::platform::DISPATCH_LEVEL, || {
+                // SAFETY: a chain of `alloc`'s events, given to the sink.
+                unsafe { sink.put_message(head) };
+            });
+        }
+        drop(sink);
+        let mut l = std::mem::take(&mut *lock(&log));
+        l.assembler.finish();
+        l
+    }
+
+    const I: u16 = DMUS_KEF_EVENT_INCOMPLETE;
+    const C: u16 = DMUS_KEF_EVENT_COMPLETE;
+
+    #[test]
+    fn incomplete_events_are_parsed_as_one_raw_stream() {
+        let log = feed(&[
+            &[(I, &[0x90, 0x3C], 1), (I, &[0x40, 0x3E, 0xF8, 0x41], 2)],
+            &[(I, &[0xF0, 1, 2, 3, 4, 5, 6, 7, 8, 9], 3), (C, &[0xFE], 4)],
+            &[(I, &[10, 0xF7], 5), (C, &[0xB0, 7, 100], 6)],
+        ]);
+        let got: Vec<(Vec<u8>, i64)> = log
+            .assembler
+            .messages()
+            .iter()
+            .map(|m| (m.bytes.clone(), m.time))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (vec![0x90, 0x3C, 0x40], 2),
+                (vec![0xF8], 2),
+                (vec![0x90, 0x3E, 0x41], 2),
+                (vec![0xFE], 4),
+                (vec![0xF0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 0xF7], 5),
+                (vec![0xB0, 7, 100], 6),
+            ]
+        );
+        assert_eq!(log.stats.malformed_events, 0);
+        assert_eq!(log.stats.incomplete_events, 4);
+    }
+
+    #[test]
+    fn a_complete_event_that_is_not_one_whole_message_is_malformed() {
+        // The old convention: INCOMPLETE head, COMPLETE tail.
+        let log = feed(&[&[(I, &[0xF0, 1, 2, 3, 4, 5, 6, 7, 8], 1), (C, &[9, 0xF7], 2)]]);
+        assert_eq!(log.stats.malformed_events, 1);
+        assert_eq!(log.stats.not_whole_message_events, 1);
+        // Running status, a cut message and two messages in one COMPLETE event.
+        let log = feed(&[&[
+            (C, &[0x90, 0x3C, 0x40], 1),
+            (C, &[0x3E, 0x41], 2),
+            (C, &[0x90, 0x3C], 3),
+            (C, &[0xC0, 1, 0xC0, 2], 4),
+        ]]);
+        assert_eq!(log.stats.not_whole_message_events, 3);
+        assert_eq!(log.assembler.messages().len(), 1, "only the whole one");
+    }
 }

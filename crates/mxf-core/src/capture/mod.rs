@@ -14,17 +14,24 @@
 //! - **SysEx streaming.** Fragments are `cap = max(GetBufferSize(), 8)` bytes, emitted as
 //!   soon as full, so only one partial fragment is ever held between bursts. The last
 //!   fragment (whatever remains, `F7` included) is inline when it is 8 bytes or fewer.
-//!   Fragments before the last carry `DMUS_KEF_EVENT_INCOMPLETE`.
+//! - **Flags.** `DMUS_KEF_EVENT_COMPLETE` means "the entire message is in this event";
+//!   `DMUS_KEF_EVENT_INCOMPLETE` marks raw MIDI bytes that the port's capture sink parses.
+//!   So an event holding one whole message (a short message, a realtime byte, a SysEx that
+//!   fits in one event) is `COMPLETE`, and *every* fragment of a SysEx spread over several
+//!   events is `INCOMPLETE`, its last one (ending in `F7`) included: a sink that passes
+//!   `COMPLETE` events straight through would otherwise deliver a broken message. Realtime
+//!   events between two fragments are `COMPLETE` and, being realtime, do not disturb the
+//!   sink's parse of the SysEx around them.
 //! - **Timestamps.** Every event carries the timestamp of the burst in which it was emitted:
 //!   a message split across bursts gets the time of the burst that completes it, and each
 //!   SysEx fragment the time of the burst in which it filled up (or the SysEx ended).
 //! - **Truncated SysEx.** A SysEx cut by a status byte (or by [`CapturePackager::reset`]) is
-//!   delivered up to the cut: its held bytes go out as a last fragment still flagged
-//!   `INCOMPLETE` (none if nothing was held). The consumer tells it apart from a complete
-//!   SysEx because a complete one ends with a fragment *without* `INCOMPLETE` whose last byte
-//!   is `F7`; a truncated one is followed by an event starting with a status byte (not
-//!   realtime) instead of a continuation (which starts with a data byte or `F7`). Serialised
-//!   back to a wire, that is exactly the cut SysEx that came in.
+//!   delivered up to the cut: its held bytes go out as a last fragment flagged `INCOMPLETE`
+//!   (none if nothing was held). The consumer tells it apart from a complete SysEx because a
+//!   complete one ends with a fragment whose last byte is `F7`; a truncated one is followed
+//!   by an event starting with a status byte (not realtime) instead of a continuation (which
+//!   starts with a data byte or `F7`). Serialised back to a wire, or parsed by the sink as
+//!   raw bytes, that is exactly the cut SysEx that came in.
 //! - **Out of memory.** If `GetMessage` fails for a message, that message is dropped and
 //!   counted; parsing goes on (a complete message needs no resynchronisation). If
 //!   `GetMessage`/`GetBuffer` fails during a SysEx, the SysEx is dropped: its held buffer and

@@ -21,9 +21,11 @@ pub const CAPTURE_CHANNEL_GROUP: u16 = 1;
 /// - One event per non-SysEx message, inline, running status expanded, flags `COMPLETE`.
 ///   Realtime bytes are their own events at the point they arrive.
 /// - SysEx in fragments: a fragment is emitted as soon as it holds `cap` bytes (`cap` =
-///   `GetBufferSize()` if above 8, else 8), flagged `INCOMPLETE`; the rest goes out when the
-///   SysEx ends, flagged `COMPLETE`. A fragment of at most 8 bytes is inline (`ab_data`),
-///   a longer one in a `GetBuffer` buffer, so `cb_event > 8` always means a buffer.
+///   `GetBufferSize()` if above 8, else 8); the rest goes out when the SysEx ends. A SysEx
+///   that fits in one event is `COMPLETE`; every fragment of one spread over several events
+///   is `INCOMPLETE` (the last one too: the sink parses them as raw bytes, `F0` … `F7`).
+///   A fragment of at most 8 bytes is inline (`ab_data`), a longer one in a `GetBuffer`
+///   buffer, so `cb_event > 8` always means a buffer.
 /// - Every event: `us_channel_group` 1, `ull_byte_position` = `K_BYTE_POSITION_NONE`, and the
 ///   timestamp of the burst in which it was emitted (negative times clamp to 0).
 pub struct CapturePackager {
@@ -280,10 +282,11 @@ impl CapturePackager {
                 }
             }
             Event::SysExEnd => {
+                let flags = self.sysex_end_flags(burst);
                 if self.hold_final(0xF7).is_err() {
                     // The F7 itself was consumed but could not be held.
                     self.drop_sysex(burst, 1);
-                } else if self.emit_fragment(burst, DMUS_KEF_EVENT_COMPLETE).is_err() {
+                } else if self.emit_fragment(burst, flags).is_err() {
                     self.drop_sysex(burst, 0);
                 } else {
                     self.stats.sysex_complete += 1;
@@ -291,6 +294,17 @@ impl CapturePackager {
                 }
             }
             Event::SysExCut => self.sysex_cut(burst),
+        }
+    }
+
+    /// The flags of a SysEx's last fragment: `COMPLETE` only if it is the whole SysEx (no
+    /// fragment of it went out before, in this burst or an earlier one); a SysEx spread over
+    /// several events is raw data for the sink's parser, every fragment `INCOMPLETE`.
+    fn sysex_end_flags(&self, burst: &Burst) -> u16 {
+        if self.sysex_returned + burst.sysex_in_chain == 0 {
+            DMUS_KEF_EVENT_COMPLETE
+        } else {
+            DMUS_KEF_EVENT_INCOMPLETE
         }
     }
 

@@ -191,12 +191,14 @@ impl Serializer {
         }
         if self.in_sysex && !realtime {
             self.stats.sysex_fragments += 1;
-            if !ev.is_incomplete() {
-                if data.last() == Some(&0xF7) {
-                    self.stats.sysex_complete += 1;
-                } else {
-                    self.stats.sysex_truncated += 1;
-                }
+            // A SysEx ends with the fragment holding its `F7`, whatever its flags (capture
+            // flags every fragment of a spread SysEx `INCOMPLETE`), or with a `COMPLETE`
+            // fragment without one (cut).
+            if data.last() == Some(&0xF7) {
+                self.stats.sysex_complete += 1;
+                self.in_sysex = false;
+            } else if !ev.is_incomplete() {
+                self.stats.sysex_truncated += 1;
                 self.in_sysex = false;
             }
         }

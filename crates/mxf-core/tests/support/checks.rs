@@ -30,7 +30,7 @@ pub fn check_exact(expected: &[Item], run: &Run) {
         expected.iter().filter_map(|i| i.sysex).collect();
     let complete = expected
         .iter()
-        .filter(|i| i.sysex.is_some() && !i.incomplete)
+        .filter(|i| i.sysex.is_some() && i.bytes.last() == Some(&0xF7))
         .count();
     assert_eq!(s.sysex_complete as usize, complete);
     assert_eq!(s.sysex_truncated as usize, sysex_ids.len() - complete);
@@ -164,7 +164,7 @@ fn observed_sysex(observed: &[Observed]) -> Vec<Vec<usize>> {
             Kind::Short => open &= is_realtime(&o.bytes),
             Kind::SysExStart => {
                 out.push(vec![p]);
-                open = o.incomplete;
+                open = continues(o);
             }
             Kind::SysExMore => {
                 assert!(
@@ -175,11 +175,17 @@ fn observed_sysex(observed: &[Observed]) -> Vec<Vec<usize>> {
                 if let Some(g) = out.last_mut() {
                     g.push(p);
                 }
-                open = o.incomplete;
+                open = continues(o);
             }
         }
     }
     out
+}
+
+/// Whether an observed SysEx fragment leaves its SysEx open: it is raw data (`INCOMPLETE`)
+/// and does not end with the SysEx's `F7`.
+fn continues(o: &Observed) -> bool {
+    o.incomplete && o.bytes.last() != Some(&0xF7)
 }
 
 fn same(i: &Item, o: &Observed) -> bool {

@@ -7,7 +7,8 @@ pub struct Item {
     pub bytes: Vec<u8>,
     /// `Some(n)`: a fragment of the n-th SysEx of the stream.
     pub sysex: Option<usize>,
-    /// The `INCOMPLETE` flag the event must carry.
+    /// The `INCOMPLETE` flag the event must carry: set on every fragment of a SysEx spread
+    /// over several events, and on a cut SysEx's last one; clear on a whole message.
     pub incomplete: bool,
 }
 
@@ -28,6 +29,7 @@ pub fn expected_items(input: &[u8], cap: usize) -> Vec<Item> {
     let mut need = 0usize; // total length of `msg` when complete; 0 = none in progress
     let mut sysex: Option<Vec<u8>> = None; // held (not yet emitted) bytes of the SysEx
     let mut sysex_no = 0usize;
+    let mut emitted = false; // a fragment of the current SysEx went out already
     let short = |out: &mut Vec<Item>, b: Vec<u8>| {
         out.push(Item {
             bytes: b,
@@ -44,6 +46,7 @@ pub fn expected_items(input: &[u8], cap: usize) -> Vec<Item> {
             if b < 0x80 {
                 held.push(b);
                 if held.len() == cap {
+                    emitted = true;
                     out.push(Item {
                         bytes: std::mem::take(held),
                         sysex: Some(sysex_no),
@@ -61,7 +64,7 @@ pub fn expected_items(input: &[u8], cap: usize) -> Vec<Item> {
                 out.push(Item {
                     bytes: held,
                     sysex: Some(sysex_no),
-                    incomplete: !complete,
+                    incomplete: !complete || emitted,
                 });
             }
             sysex_no += 1;
@@ -97,7 +100,10 @@ pub fn expected_items(input: &[u8], cap: usize) -> Vec<Item> {
         }
         running = None;
         match b {
-            0xF0 => sysex = Some(vec![0xF0]),
+            0xF0 => {
+                sysex = Some(vec![0xF0]);
+                emitted = false;
+            }
             0xF7 => {} // stray
             0xF1..=0xF3 => {
                 msg = vec![b];
