@@ -278,10 +278,33 @@ fn capture_stream_refuses_chains_and_manages_its_sink() {
     assert_eq!(unsafe { s.put_message(ev) }, STATUS_INVALID_DEVICE_REQUEST);
     assert_eq!(outstanding(&alloc), (0, 0), "the refused chain went back");
     let sink = support::port::CaptureSink::new(&alloc);
+    let refs = support::port::CaptureSink::refs(&sink);
     assert_eq!(s.connect_output(&sink), STATUS_SUCCESS);
+    assert_eq!(
+        support::port::CaptureSink::refs(&sink),
+        refs,
+        "no reference on the sink (DMusUART): no stream<->sink cycle"
+    );
     assert_eq!(s.connect_output(&sink), STATUS_INVALID_DEVICE_STATE);
     assert_eq!(s.disconnect_output(&s), STATUS_INVALID_PARAMETER);
     assert_eq!(s.disconnect_output(&sink), STATUS_SUCCESS);
+    // DisconnectOutput(NULL) disconnects whatever is connected, and is fine with none.
+    assert_eq!(s.connect_output(&sink), STATUS_SUCCESS);
+    // SAFETY: a null sink is a valid argument of DisconnectOutput.
+    let null_disconnect = |s: &ComPtr<IMxf>| unsafe {
+        ((*(*s.as_raw()).vtbl).disconnect_output)(s.as_raw(), std::ptr::null_mut())
+    };
+    assert_eq!(null_disconnect(&s), STATUS_SUCCESS);
+    assert_eq!(
+        s.connect_output(&sink),
+        STATUS_SUCCESS,
+        "NULL disconnected it"
+    );
+    assert_eq!(null_disconnect(&s), STATUS_SUCCESS);
+    assert_eq!(null_disconnect(&s), STATUS_SUCCESS);
+    // SAFETY: a null sink is a valid (refused) argument of ConnectOutput.
+    let st = unsafe { ((*(*s.as_raw()).vtbl).connect_output)(s.as_raw(), std::ptr::null_mut()) };
+    assert_eq!(st, STATUS_INVALID_PARAMETER);
     assert_eq!(s.set_state(KsState(9)), STATUS_INVALID_PARAMETER);
     let st = mxf_miniport::capture_stats::<Emu>(&s).unwrap();
     assert_eq!(st.chains_refused, 1);

@@ -17,6 +17,8 @@
 //!   that passes `COMPLETE` events straight through would deliver broken: it is counted in
 //!   [`SinkStats::malformed_events`] and [`SinkStats::not_whole_message_events`], its bytes
 //!   are not delivered, and [`crate::Port::close`] fails.
+//! - `PutMessage` is called at `DISPATCH_LEVEL` only: below it the emulator bug-checks
+//!   (`DRIVER_IRQL_NOT_LESS_OR_EQUAL`, 0xD1, naming the sink).
 
 use crate::assemble::Assembler;
 use crate::com::{BoxObject, into_com, object, unknown_vtbl};
@@ -27,7 +29,7 @@ use mxf_abi::{
 };
 use mxf_core::com::{ComPtr, RefCount};
 use mxf_core::midi::data_len;
-use mxf_core::platform::Platform;
+use mxf_core::platform::{DISPATCH_LEVEL, Platform, bugcheck};
 use mxf_core::serialize::{ChainCursor, Step, WalkStats};
 use mxf_kemu::Emu;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -116,9 +118,20 @@ unsafe extern "system" fn set_state(this: *mut IMxf, _state: KsState) -> NtStatu
 unsafe extern "system" fn put_message(this: *mut IMxf, chain: *mut DmusKernelEvent) -> NtStatus {
     // SAFETY: `this` is a live `SinkObj`.
     let obj = unsafe { object::<SinkObj>(this.cast()) };
-    obj.live
-        .tracker()
-        .call("sink IMXF::PutMessage", obj.emu.current_irql());
+    let irql = obj.emu.current_irql();
+    obj.live.tracker().call("sink IMXF::PutMessage", irql);
+    if irql != DISPATCH_LEVEL {
+        // The documented IRQL of the port's sink (DMusUART asserts it): the real port would
+        // touch its DISPATCH_LEVEL-only state unprotected.
+        mxf_kemu::raise(mxf_kemu::BugCheck {
+            code: bugcheck::DRIVER_IRQL_NOT_LESS_OR_EQUAL,
+            params: [chain as usize, usize::from(irql), 0, 0],
+            message: format!(
+                "capture sink IMXF::PutMessage called at IRQL {irql}: the port's capture \
+                 sink takes chains only at DISPATCH_LEVEL"
+            ),
+        });
+    }
     if chain.is_null() {
         return STATUS_SUCCESS;
     }
@@ -376,5 +389,50 @@ mod tests {
         ]]);
         assert_eq!(log.stats.not_whole_message_events, 3);
         assert_eq!(log.assembler.messages().len(), 1, "only the whole one");
+    }
+}
+
+#[cfg(test)]
+mod irql_tests {
+    use super::*;
+    use crate::retag::PortPlatform;
+    use crate::tracker::Tracker;
+    use mxf_core::alloc::{AllocatorConfig, new_allocator};
+    use mxf_kemu::EmuConfig;
+    use mxf_kemu::subprocess::expect_bugcheck_in_child;
+
+    fn sink(emu: &Emu) -> ComPtr<IMxf> {
+        let alloc = new_allocator(PortPlatform::new(emu.clone()), AllocatorConfig::DEFAULT)
+            .expect("allocator");
+        let log = Arc::new(Mutex::new(CaptureLog::default()));
+        new_capture_sink(emu.clone(), &alloc, log, Tracker::new().born("sink"))
+    }
+
+    #[test]
+    fn put_message_below_dispatch_level_bug_checks() {
+        // A bug check cannot unwind out of the vtable slot: the call runs in a child.
+        let r = expect_bugcheck_in_child(
+            "sink::irql_tests::put_message_below_dispatch_level_bug_checks",
+            || {
+                let emu = Emu::new(EmuConfig::default());
+                let s = sink(&emu);
+                // SAFETY: a null chain transfers nothing.
+                unsafe { s.put_message(std::ptr::null_mut()) };
+            },
+        );
+        assert_eq!(r.code, bugcheck::DRIVER_IRQL_NOT_LESS_OR_EQUAL);
+        assert_eq!(r.params[1], usize::from(mxf_core::platform::PASSIVE_LEVEL));
+        assert!(r.message.contains("capture sink"), "{}", r.message);
+    }
+
+    #[test]
+    fn put_message_at_dispatch_level_is_fine() {
+        let emu = Emu::new(EmuConfig::default());
+        let s = sink(&emu);
+        let st = emu.at_irql(DISPATCH_LEVEL, || {
+            // SAFETY: a null chain transfers nothing.
+            unsafe { s.put_message(std::ptr::null_mut()) }
+        });
+        assert_eq!(st, STATUS_SUCCESS);
     }
 }

@@ -112,3 +112,49 @@ fn closing_without_playing_releases_everything() {
     assert!(rep.live_objects.is_empty());
     emu.unload().expect("clean unload");
 }
+
+/// Leaving RUN drains what the loopback holds into the sink from `SetState`, a
+/// `PASSIVE_LEVEL` call: the stream must raise to `DISPATCH_LEVEL` for the sink (whose
+/// emulation bug-checks below it). The port's notify DPC is held off so that the drain at
+/// the stop is the only delivery.
+#[test]
+fn stopping_capture_delivers_at_dispatch_level() {
+    let emu = Emu::new(EmuConfig::verifier());
+    let mp = new_miniport(emu.clone(), MiniportConfig::DEFAULT).expect("miniport");
+    let cfg = mxf_portemu::PortConfig {
+        dpc_latency_100ns: 3_600 * 10_000_000,
+        ..mxf_portemu::PortConfig::default()
+    };
+    let mut port = Port::with_config(emu.clone(), mp, cfg).expect("port");
+    port.open_capture().expect("capture");
+    port.open_render().expect("render");
+    let unit = RenderUnit {
+        time: emu.now_100ns() + MS,
+        bytes: vec![0x92, 0x30, 0x40, 0xF0, 0x01, 0x02],
+    };
+    port.queue_render([unit]);
+    for _ in 0..10 {
+        emu.advance_time(MS);
+    }
+    assert_eq!(port.stats().dpc_runs, 0, "the notify DPC is held off");
+    let log = port.capture_log();
+    let rep = port.close().expect("close");
+    assert!(rep.live_objects.is_empty(), "{:?}", rep.live_objects);
+    let l = log.lock().unwrap();
+    let got: Vec<(Vec<u8>, bool)> = l
+        .assembler
+        .messages()
+        .iter()
+        .map(|m| (m.bytes.clone(), m.truncated))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (vec![0x92, 0x30, 0x40], false),
+            (vec![0xF0, 0x01, 0x02], true)
+        ]
+    );
+    assert_eq!(l.stats.malformed_events, 0);
+    drop(l);
+    emu.unload().expect("clean unload");
+}

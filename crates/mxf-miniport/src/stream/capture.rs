@@ -23,9 +23,18 @@
 //!   loopback only takes writes while the stream is in `RUN`).
 //! - `PutMessage(chain)` with a chain is not for a capture stream: the chain goes back to the
 //!   allocator and the call fails with `STATUS_INVALID_DEVICE_REQUEST`.
-//! - `ConnectOutput(sink)` keeps a reference on the sink (`STATUS_INVALID_DEVICE_STATE` if
-//!   one is connected already); `DisconnectOutput(sink)` drops it (`STATUS_INVALID_PARAMETER`
-//!   if `sink` is not the connected one).
+//! - `ConnectOutput(sink)` records the sink *without* a reference, as DMusUART does: the port
+//!   keeps its sink alive from `ConnectOutput` to `DisconnectOutput`, and a stream holding
+//!   no reference on its sink can never be half of a stream↔sink cycle. A delivery takes a
+//!   reference for its own duration only (under the stream's lock, so a concurrent
+//!   `DisconnectOutput` cannot pull the sink out from under it). `ConnectOutput(NULL)` is
+//!   `STATUS_INVALID_PARAMETER`, a second sink `STATUS_INVALID_DEVICE_STATE`.
+//!   `DisconnectOutput(sink)` forgets the connected sink; `DisconnectOutput(NULL)` forgets
+//!   whatever is connected (DMusUART accepts both); another sink is
+//!   `STATUS_INVALID_PARAMETER`.
+//! - The sink's `PutMessage` is called at `DISPATCH_LEVEL` only (its documented IRQL, which
+//!   DMusUART asserts): from the port's DPC, and from `SetState` (a `PASSIVE_LEVEL` call)
+//!   with IRQL raised to `DISPATCH_LEVEL` for the delivery.
 //! - Entering `RUN` makes the loopback listen. Leaving `RUN` (or destruction) stops it
 //!   listening first — from then on the render side gives new messages up as "no listener" —
 //!   then drains what the loopback still holds into the sink (it was sent while we listened),
@@ -46,7 +55,7 @@ use mxf_abi::{
 use mxf_core::capture::{CapturePackager, CaptureStats, Chain};
 use mxf_core::com::{self, ComObject, ComPtr, RefCount};
 use mxf_core::loopback::Bursts;
-use mxf_core::platform::{Platform, PoolTag, SpinLock};
+use mxf_core::platform::{DISPATCH_LEVEL, Platform, PoolTag, SpinLock};
 use mxf_core::service::ServiceGroupExt;
 
 /// Pool tag of a capture stream object.
@@ -79,8 +88,27 @@ pub struct CaptureStreamStats {
     pub packager: CaptureStats,
 }
 
+/// The connected sink, held without a reference (see the module docs).
+#[derive(Clone, Copy)]
+struct SinkRef(NonNull<IMxf>);
+
+// SAFETY: an interface pointer of a kernel COM object, callable from any thread; the port
+// keeps it alive while connected, and it is only used under the stream's lock.
+unsafe impl Send for SinkRef {}
+
+impl SinkRef {
+    /// A reference for one delivery.
+    ///
+    /// # Safety
+    /// The sink is still connected (the caller holds the stream's lock and found it there).
+    unsafe fn take_ref(self) -> ComPtr<IMxf> {
+        // SAFETY: a connected sink is alive (the port's contract); we take our own reference.
+        unsafe { ComPtr::from_raw_add_ref(self.0) }
+    }
+}
+
 struct CaptureState {
-    sink: Option<ComPtr<IMxf>>,
+    sink: Option<SinkRef>,
     state: KsState,
     packager: CapturePackager,
     stats: CaptureStreamStats,
@@ -190,7 +218,8 @@ impl<P: Platform> CaptureStream<P> {
             let (out, r) = self.read_bursts(st, budget, None);
             let more = r.bytes >= budget && r.remaining > 0;
             st.stats.services_budget_hit += u64::from(more);
-            let sink = st.sink.clone();
+            // SAFETY: found connected under the stream's lock.
+            let sink = st.sink.map(|s| unsafe { s.take_ref() });
             let n = out.len() as u64;
             if !out.is_empty() {
                 if sink.is_some() {
@@ -206,19 +235,29 @@ impl<P: Platform> CaptureStream<P> {
             // The loopback has room: a blocked render stream goes on (our lock is released).
             self.miniport.kick_render();
         }
-        match sink {
-            Some(sink) => {
-                // SAFETY: the sink is the port's capture sink, which returns everything to
-                // the allocator the chain came from (the port's).
-                let _ = unsafe { chain.deliver(&sink) };
-            }
-            None => drop(chain),
-        }
+        self.deliver(chain, sink);
         if more {
             // Not `Notify`: a port that services synchronously would recurse into this very
             // call with the group's lock held. The group's own timer services it again in a
             // fresh DPC, 100 ns from now.
             self.miniport.group.request_delayed_service((-1i64) as u64);
+        }
+    }
+
+    /// Hands `chain` to `sink` at `DISPATCH_LEVEL` (raised for the call if the caller is
+    /// below it), or back to the allocator with no sink. Our lock is not held.
+    fn deliver(&self, chain: Chain, sink: Option<ComPtr<IMxf>>) {
+        match sink {
+            Some(sink) => {
+                let old = self.platform.raise_irql(DISPATCH_LEVEL);
+                // SAFETY: the sink is the port's capture sink, which returns everything to
+                // the allocator the chain came from (the port's).
+                let _ = unsafe { chain.deliver(&sink) };
+                self.platform.lower_irql(old);
+                // The delivery's reference goes at the caller's IRQL.
+                drop(sink);
+            }
+            None => drop(chain),
         }
     }
 
@@ -283,7 +322,8 @@ impl<P: Platform> CaptureStream<P> {
                 let time = me.now(&mut g.stats);
                 let mut chain = me.drain(&mut g, time);
                 let _ = chain.append(g.packager.reset(time));
-                (chain, g.sink.clone(), true)
+                // SAFETY: found connected under the stream's lock.
+                (chain, g.sink.map(|s| unsafe { s.take_ref() }), true)
             } else {
                 (Chain::new(), None, false)
             }
@@ -291,13 +331,7 @@ impl<P: Platform> CaptureStream<P> {
         if stopped {
             me.miniport.kick_render();
         }
-        match sink {
-            Some(sink) => {
-                // SAFETY: as in `service`.
-                let _ = unsafe { chain.deliver(&sink) };
-            }
-            None => drop(chain),
-        }
+        me.deliver(chain, sink);
         if state == KsState::STOP {
             let n = loopback.discard();
             me.inner.lock().stats.bytes_discarded += n;
@@ -324,43 +358,28 @@ impl<P: Platform> CaptureStream<P> {
         let Some(sink) = NonNull::new(sink) else {
             return STATUS_INVALID_PARAMETER;
         };
-        // SAFETY: a non-null sink is a live IMXF; we keep a reference.
-        let sink = unsafe { ComPtr::from_raw_add_ref(sink) };
-        let refused = {
-            let mut g = me.inner.lock();
-            if g.sink.is_some() {
-                Some(sink)
-            } else {
-                g.sink = Some(sink);
-                None
-            }
-        };
-        match refused {
-            None => STATUS_SUCCESS,
-            Some(s) => {
-                drop(s);
-                STATUS_INVALID_DEVICE_STATE
-            }
+        let mut g = me.inner.lock();
+        if g.sink.is_some() {
+            return STATUS_INVALID_DEVICE_STATE;
         }
+        g.sink = Some(SinkRef(sink));
+        STATUS_SUCCESS
     }
 
     unsafe extern "system" fn disconnect_output(this: *mut IMxf, sink: *mut IMxf) -> NtStatus {
         // SAFETY: COM contract.
         let me = unsafe { Self::obj(this) };
-        let removed = {
-            let mut g = me.inner.lock();
-            if g.sink.as_ref().is_some_and(|s| s.as_raw() == sink) {
-                g.sink.take()
-            } else {
-                None
-            }
-        };
-        match removed {
-            Some(s) => {
-                drop(s);
+        let mut g = me.inner.lock();
+        match g.sink {
+            _ if sink.is_null() => {
+                g.sink = None;
                 STATUS_SUCCESS
             }
-            None => STATUS_INVALID_PARAMETER,
+            Some(s) if s.0.as_ptr() == sink => {
+                g.sink = None;
+                STATUS_SUCCESS
+            }
+            _ => STATUS_INVALID_PARAMETER,
         }
     }
 }

@@ -245,6 +245,10 @@ impl CaptureSink {
         // SAFETY: a fresh object with its initial reference.
         unsafe { ComPtr::from_raw(NonNull::new(Box::into_raw(b).cast()).unwrap()) }
     }
+    /// The sink's reference count.
+    pub fn refs(p: &ComPtr<IMxf>) -> u32 {
+        Self::get(p).refs.load(std::sync::atomic::Ordering::SeqCst)
+    }
     pub fn get(p: &ComPtr<IMxf>) -> &CaptureSink {
         // SAFETY: only CaptureSinks are passed here.
         unsafe { &*p.as_raw().cast::<CaptureSink>() }
