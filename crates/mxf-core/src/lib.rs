@@ -11,6 +11,8 @@ pub mod capture;
 pub mod com;
 pub mod loopback;
 pub mod midi;
+#[cfg(feature = "planted-faults")]
+pub mod planted;
 pub mod platform;
 pub mod pool_box;
 pub mod render;

@@ -66,6 +66,10 @@ pub struct CaptureLog {
     pub assembler: Assembler,
     /// Counters.
     pub stats: SinkStats,
+    /// Test hook: a faulty capture side stood in for by rewriting a copy of every event
+    /// before the sink checks and parses it (channel group, flags, presentation time). It
+    /// must leave `cb_event` and the data alone; the chain itself is not modified.
+    pub tamper: Option<fn(&mut DmusKernelEvent)>,
 }
 
 #[repr(C)]
@@ -137,7 +141,11 @@ unsafe extern "system" fn put_message(this: *mut IMxf, chain: *mut DmusKernelEve
     }
     {
         let mut log = lock(&obj.log);
-        let CaptureLog { assembler, stats } = &mut *log;
+        let CaptureLog {
+            assembler,
+            stats,
+            tamper,
+        } = &mut *log;
         stats.chains += 1;
         // SAFETY: the chain is ours until we hand it to the allocator below; nothing else
         // modifies it meanwhile.
@@ -149,6 +157,11 @@ unsafe extern "system" fn put_message(this: *mut IMxf, chain: *mut DmusKernelEve
                 Step::Package => n += 1,
                 Step::Event(ev) => {
                     n += 1;
+                    let mut view = *ev;
+                    if let Some(t) = tamper {
+                        t(&mut view);
+                    }
+                    let ev = &view;
                     // SAFETY: an event of the chain we own; buffers are readable for
                     // `cb_event` bytes when no larger than the allocator's buffer size.
                     match unsafe { event_bytes(ev, obj.buffer_size) } {

@@ -1,6 +1,6 @@
 //! Command-line handling.
 
-use crate::sim::{MiniportKind, SimOptions, run};
+use crate::sim::{MiniportKind, Plant, SimOptions, run};
 use crate::workload::{WorkloadSpec, build};
 use mxf_portemu::Packaging;
 use std::io::{IsTerminal, Read, Write};
@@ -24,11 +24,28 @@ options:
   --packaging P        render chains: flat, packages or mixed (default mixed)
   --miniport M         real (mxf-miniport, default) or double (the port emulator's test double)
   --progress / --no-progress   progress lines on stderr (default: when stderr is a terminal)
+
+  --max-latency-us N   the latency bound of the verdict (default: the DPC latency + 10 ms)
   -h, --help           this text
 
-exit status: 0 PASS, 1 FAIL (a message missing or truncated that no drop counter accounts
-for, exactly; corruption; any drop without --faults; leak; emulator verdict), 2 usage or
-input error";
+exit status: 0 PASS, 1 FAIL, 2 usage or input error. The run FAILs when any of these rules
+is broken, and the report names each broken rule:
+  run                  the miniport and pins open, the pipeline goes idle, close leaves no
+                       references
+  corruption           every captured message was sent (the expected side is built from
+                       the workload by mxfsim's own reference parser, not the driver's)
+  accounting           every message missing or truncated is counted, exactly, by a drop
+                       counter
+  sink-malformed       the port's capture sink counts no malformed event
+  flag-pattern         every fragment of a message longer than one event is flagged
+                       INCOMPLETE (DMus contract: one whole message per COMPLETE event)
+  latency-early        no message is captured before its presentation time
+  latency-bound        no message is captured later than --max-latency-us after its
+                       presentation time
+  no-drops             without --faults nothing is dropped, by any stage, for any cause (the
+                       port allocator's cap included)
+  leaks                loopback empty, no event or buffer outstanding, emulator unload
+                       clean";
 
 struct Args {
     quick: bool,
@@ -111,8 +128,25 @@ fn parse_args(args: &[String]) -> Result<Args, String> {
                     other => return Err(format!("unknown miniport {other}")),
                 }
             }
+            "--max-latency-us" => {
+                let n: u32 = value("--max-latency-us")?
+                    .parse()
+                    .map_err(|_| "--max-latency-us needs an unsigned integer")?;
+                a.opt.max_latency_100ns = Some(i64::from(n) * 10);
+            }
             // Test hook (undocumented): corrupt one captured byte to prove the check bites.
             "--test-corrupt-capture" => a.opt.corrupt_capture = true,
+            // Test hook (undocumented): plant a fault the verdict must catch.
+            "--test-plant" => {
+                let v = value("--test-plant")?;
+                a.opt.plant = Some(
+                    Plant::ALL
+                        .iter()
+                        .find(|(n, _)| *n == v)
+                        .map(|&(_, p)| p)
+                        .ok_or_else(|| format!("unknown plant {v}"))?,
+                );
+            }
             other => return Err(format!("unknown argument {other}")),
         }
     }

@@ -6,6 +6,7 @@ pub mod cli;
 pub mod compare;
 pub mod input;
 pub mod parse;
+pub mod reference;
 pub mod report;
 pub mod sim;
 pub mod smf;

@@ -11,6 +11,80 @@ use mxf_portemu::{PortStats, RenderStats, SinkStats, TimedMessage};
 use std::fmt::{self, Write};
 use std::time::Duration;
 
+/// A rule of the verdict: the run fails when any rule is broken, and the report names it.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Rule {
+    /// The name printed with the failure (and listed in `--help`).
+    pub name: &'static str,
+    /// What the rule requires, in words (the `--help` line).
+    pub requires: &'static str,
+}
+
+/// The run itself: miniport created, pins opened, pipeline idle in time, closed with no
+/// references left.
+pub const RULE_RUN: Rule = Rule {
+    name: "run",
+    requires: "the miniport and pins open, the pipeline goes idle, close leaves no references",
+};
+/// Every captured message was sent (no corruption, invention or reordering).
+pub const RULE_CORRUPTION: Rule = Rule {
+    name: "corruption",
+    requires: "every captured message was sent",
+};
+/// Exact accounting of messages missing whole and of SysEx truncated, stage by stage.
+pub const RULE_ACCOUNTING: Rule = Rule {
+    name: "accounting",
+    requires: "every message missing or truncated is counted, exactly, by a drop counter",
+};
+/// The port's capture sink saw no event breaking the DMus contract.
+pub const RULE_SINK_MALFORMED: Rule = Rule {
+    name: "sink-malformed",
+    requires: "the port's capture sink counts no malformed event",
+};
+/// The DMus capture flag contract: every fragment of a message spread over several events
+/// is flagged INCOMPLETE.
+pub const RULE_FLAG_PATTERN: Rule = Rule {
+    name: "flag-pattern",
+    requires: "every fragment of a message longer than one event is flagged INCOMPLETE",
+};
+/// No message captured before its presentation time.
+pub const RULE_LATENCY_EARLY: Rule = Rule {
+    name: "latency-early",
+    requires: "no message is captured before its presentation time",
+};
+/// No message captured later than the bound after its presentation time.
+pub const RULE_LATENCY_BOUND: Rule = Rule {
+    name: "latency-bound",
+    requires: "no message is captured later than --max-latency-us after its presentation time",
+};
+/// Without `--faults` nothing is dropped anywhere, for any cause (the port's allocator cap
+/// included).
+pub const RULE_NO_DROPS: Rule = Rule {
+    name: "no-drops",
+    requires: "without --faults nothing is dropped, by any stage, for any cause",
+};
+/// Nothing left behind: loopback empty, allocators balanced, the emulator's unload clean.
+pub const RULE_LEAKS: Rule = Rule {
+    name: "leaks",
+    requires: "loopback empty, no event or buffer outstanding, emulator unload clean",
+};
+
+/// Every rule of the verdict, in the order `--help` lists them.
+pub const RULES: [Rule; 9] = [
+    RULE_RUN,
+    RULE_CORRUPTION,
+    RULE_ACCOUNTING,
+    RULE_SINK_MALFORMED,
+    RULE_FLAG_PATTERN,
+    RULE_LATENCY_EARLY,
+    RULE_LATENCY_BOUND,
+    RULE_NO_DROPS,
+    RULE_LEAKS,
+];
+
+/// The default latency bound (100 ns): the port's DPC latency plus this margin.
+pub const DEFAULT_LATENCY_MARGIN_100NS: i64 = 100_000;
+
 /// Message classes of the report.
 pub const KINDS: [&str; 11] = [
     "note off",
@@ -113,8 +187,12 @@ pub struct Report {
     pub capture_stream: Option<CaptureStreamStats>,
     /// `Emu::unload()`: `Ok` or the bug check in words.
     pub unload: Option<Result<(), String>>,
-    /// Reasons for failure.
-    pub failures: Vec<String>,
+    /// Broken rules and why, in the order found.
+    pub failures: Vec<(Rule, String)>,
+    /// The latency bound of [`RULE_LATENCY_BOUND`] (100 ns).
+    pub max_latency_100ns: i64,
+    /// The port allocator's buffer size: the most bytes one capture event carries.
+    pub event_capacity: u16,
     /// Whether faults were injected (drops are then allowed, if accounted for).
     pub faults: bool,
     /// The port's Notify → DPC latency (100 ns).
@@ -147,12 +225,24 @@ impl Report {
             ),
             faults: opt.faults.is_some(),
             dpc_latency_100ns: opt.dpc_latency_100ns,
+            max_latency_100ns: opt.max_latency_100ns(),
             ..Self::default()
         }
     }
 
+    /// Records a failure of [`RULE_RUN`].
     pub(crate) fn fail(&mut self, why: String) {
-        self.failures.push(why);
+        self.fail_rule(RULE_RUN, why);
+    }
+
+    /// Records that `rule` is broken, and why.
+    pub(crate) fn fail_rule(&mut self, rule: Rule, why: String) {
+        self.failures.push((rule, why));
+    }
+
+    /// Whether `rule` is broken.
+    pub fn broke(&self, rule: Rule) -> bool {
+        self.failures.iter().any(|(r, _)| *r == rule)
     }
 
     pub(crate) fn finish(
@@ -173,109 +263,235 @@ impl Report {
         self.captured = got;
         self.wall = wall;
         if cmp.unexpected > 0 {
-            self.fail(format!(
-                "{} captured message(s) were never sent (corruption)",
-                cmp.unexpected
-            ));
+            self.fail_rule(
+                RULE_CORRUPTION,
+                format!(
+                    "{} captured message(s) were never sent (corruption)",
+                    cmp.unexpected
+                ),
+            );
         }
         // Exact accounting: every message sent is captured as sent, or a counter of a named
         // cause says it is missing (whole) or truncated.
         if cmp.missing != drops.expected_missing() {
-            self.fail(format!(
-                "{} message(s) missing, but the drop counters account for {} (render {:?}, \
+            self.fail_rule(
+                RULE_ACCOUNTING,
+                format!(
+                    "{} message(s) missing, but the drop counters account for {} (render {:?}, \
                  capture {} msg + {} sysex)",
-                cmp.missing,
-                drops.expected_missing(),
-                drops.render(),
-                drops.capture_messages,
-                drops.capture_sysex_whole
-            ));
+                    cmp.missing,
+                    drops.expected_missing(),
+                    drops.render(),
+                    drops.capture_messages,
+                    drops.capture_sysex_whole
+                ),
+            );
         }
         // Truncation, stage by stage (see `Drops::expected_truncated_captured`).
         if drops.render_sysex_cut() != drops.capture_sysex_cut_arrived {
-            self.fail(format!(
-                "the render side sent {} SysEx cut ({:?} given up after pieces got out, {} \
+            self.fail_rule(
+                RULE_ACCOUNTING,
+                format!(
+                    "the render side sent {} SysEx cut ({:?} given up after pieces got out, {} \
                  cut by the application, {} open), but the capture side received {} cut",
-                drops.render_sysex_cut(),
-                drops.render().sysex_truncated,
-                drops.render_sysex_cut_written,
-                u64::from(drops.render_sysex_open),
-                drops.capture_sysex_cut_arrived
-            ));
+                    drops.render_sysex_cut(),
+                    drops.render().sysex_truncated,
+                    drops.render_sysex_cut_written,
+                    u64::from(drops.render_sysex_open),
+                    drops.capture_sysex_cut_arrived
+                ),
+            );
         }
         if cmp.partial + cmp.matched_truncated != drops.expected_truncated_captured() {
-            self.fail(format!(
-                "{} SysEx captured truncated ({} cut on the way, {} as the application cut \
+            self.fail_rule(
+                RULE_ACCOUNTING,
+                format!(
+                    "{} SysEx captured truncated ({} cut on the way, {} as the application cut \
                  them), but the capture side delivered {} cut ({} as they arrived, {} cut \
                  for want of memory)",
-                cmp.partial + cmp.matched_truncated,
-                cmp.partial,
-                cmp.matched_truncated,
-                drops.expected_truncated_captured(),
-                drops.capture_sysex_delivered_cut,
-                drops.capture_sysex_truncated
-            ));
+                    cmp.partial + cmp.matched_truncated,
+                    cmp.partial,
+                    cmp.matched_truncated,
+                    drops.expected_truncated_captured(),
+                    drops.capture_sysex_delivered_cut,
+                    drops.capture_sysex_truncated
+                ),
+            );
         }
         if drops.render_events_refused > 0 {
-            self.fail(format!(
+            self.fail_rule(
+                RULE_ACCOUNTING,
+                format!(
                 "the render queue refused {} event(s) at its bound: raise RenderConfig::max_queued",
                 drops.render_events_refused
             ));
         }
         if drops.loopback_discarded > 0 {
-            self.fail(format!(
-                "the loopback discarded {} byte(s)",
-                drops.loopback_discarded
-            ));
+            self.fail_rule(
+                RULE_ACCOUNTING,
+                format!(
+                    "the loopback discarded {} byte(s)",
+                    drops.loopback_discarded
+                ),
+            );
         }
         if drops.capture_no_sink_events > 0 {
-            self.fail(format!(
-                "{} captured event(s) dropped for want of a sink",
-                drops.capture_no_sink_events
-            ));
+            self.fail_rule(
+                RULE_ACCOUNTING,
+                format!(
+                    "{} captured event(s) dropped for want of a sink",
+                    drops.capture_no_sink_events
+                ),
+            );
         }
         if drops.capture_malformed_bytes > 0 {
-            self.fail(format!(
-                "the capture side parsed {} byte(s) that were not whole messages: the loopback \
+            self.fail_rule(
+                RULE_CORRUPTION,
+                format!(
+                    "the capture side parsed {} byte(s) that were not whole messages: the loopback \
                  must carry normalised messages only",
-                drops.capture_malformed_bytes
-            ));
+                    drops.capture_malformed_bytes
+                ),
+            );
         }
         if !self.faults && drops.any() {
-            self.fail("drops without fault injection: the cable must apply backpressure".into());
+            self.fail_rule(
+                RULE_NO_DROPS,
+                "drops without fault injection: the cable must apply backpressure".into(),
+            );
         }
         if let Some(l) = &self.loopback
             && l.bytes_queued != 0
         {
-            self.fail(format!("{} byte(s) left in the loopback", l.bytes_queued));
+            self.fail_rule(
+                RULE_LEAKS,
+                format!("{} byte(s) left in the loopback", l.bytes_queued),
+            );
         }
         if let Some(a) = &self.loopback_alloc
             && (a.outstanding_events != 0 || a.outstanding_buffers != 0)
         {
-            self.fail(format!(
-                "loopback allocator: {} events / {} buffers outstanding at the end",
-                a.outstanding_events, a.outstanding_buffers
-            ));
+            self.fail_rule(
+                RULE_LEAKS,
+                format!(
+                    "loopback allocator: {} events / {} buffers outstanding at the end",
+                    a.outstanding_events, a.outstanding_buffers
+                ),
+            );
         }
         if let Some(Err(e)) = &self.unload {
-            self.fail(format!("emulator unload: {e}"));
+            self.fail_rule(RULE_LEAKS, format!("emulator unload: {e}"));
         }
         if let Some(a) = &self.port_alloc_end
             && (a.outstanding_events != 0 || a.outstanding_buffers != 0)
         {
-            self.fail(format!(
-                "port allocator: {} events / {} buffers outstanding at close",
-                a.outstanding_events, a.outstanding_buffers
-            ));
+            self.fail_rule(
+                RULE_LEAKS,
+                format!(
+                    "port allocator: {} events / {} buffers outstanding at close",
+                    a.outstanding_events, a.outstanding_buffers
+                ),
+            );
         }
+        if !self.faults && drops.port_units > 0 {
+            self.fail_rule(
+                RULE_NO_DROPS,
+                format!(
+                    "the port dropped {} unit(s) ({} B) for want of allocator memory without \
+                     --faults (its allocator's cap)",
+                    drops.port_units, drops.port_bytes
+                ),
+            );
+        }
+        self.check_sink();
+        self.check_latency(&cmp.latencies);
         self.cmp = cmp;
         self.drops = drops;
+    }
+
+    /// [`RULE_SINK_MALFORMED`] and [`RULE_FLAG_PATTERN`], from the sink's counters and the
+    /// captured messages.
+    fn check_sink(&mut self) {
+        let Some(s) = self.sink else {
+            return;
+        };
+        if s.malformed_events > 0 {
+            self.fail_rule(
+                RULE_SINK_MALFORMED,
+                format!(
+                    "the port's capture sink counted {} malformed event(s) ({} flagged COMPLETE \
+                     without being one whole message)",
+                    s.malformed_events, s.not_whole_message_events
+                ),
+            );
+        }
+        if s.not_whole_message_events > 0 {
+            self.fail_rule(
+                RULE_FLAG_PATTERN,
+                format!(
+                    "{} event(s) flagged COMPLETE that are not one whole message: a fragment \
+                     must be flagged INCOMPLETE",
+                    s.not_whole_message_events
+                ),
+            );
+        }
+        let need = min_incomplete_events(&self.captured, self.event_capacity);
+        if s.incomplete_events < need {
+            self.fail_rule(
+                RULE_FLAG_PATTERN,
+                format!(
+                    "the capture sink saw {} INCOMPLETE event(s), but the messages captured \
+                     longer than one event ({} B) take at least {need}, every one INCOMPLETE",
+                    s.incomplete_events, self.event_capacity
+                ),
+            );
+        }
+    }
+
+    /// [`RULE_LATENCY_EARLY`] and [`RULE_LATENCY_BOUND`].
+    fn check_latency(&mut self, latencies: &[i64]) {
+        let early = latencies.iter().filter(|&&l| l < 0).count();
+        if let Some(min) = latencies.iter().copied().min().filter(|_| early > 0) {
+            self.fail_rule(
+                RULE_LATENCY_EARLY,
+                format!(
+                    "{early} message(s) captured before their presentation time (min latency {} \
+                     us)",
+                    min / 10
+                ),
+            );
+        }
+        let bound = self.max_latency_100ns;
+        let late = latencies.iter().filter(|&&l| l > bound).count();
+        if let Some(max) = latencies.iter().copied().max().filter(|_| late > 0) {
+            self.fail_rule(
+                RULE_LATENCY_BOUND,
+                format!(
+                    "{late} message(s) captured more than {} us after their presentation time \
+                     (max latency {} us)",
+                    bound / 10,
+                    max / 10
+                ),
+            );
+        }
     }
 
     /// Whether the run passed.
     pub fn passed(&self) -> bool {
         self.failures.is_empty()
     }
+}
+
+/// The fewest INCOMPLETE events the capture sink must see for `captured` under the DMus
+/// flag contract: a message longer than `capacity` bytes (one event's most) is spread over at
+/// least `ceil(len / capacity)` events, and every one of them is a fragment, so INCOMPLETE.
+pub fn min_incomplete_events(captured: &[TimedMessage], capacity: u16) -> u64 {
+    let cap = usize::from(capacity.max(1));
+    captured
+        .iter()
+        .filter(|m| m.bytes.len() > cap)
+        .map(|m| m.bytes.len().div_ceil(cap) as u64)
+        .sum()
 }
 
 fn pct(sorted: &[i64], p: f64) -> i64 {
@@ -381,12 +597,13 @@ impl fmt::Display for Report {
         )?;
         writeln!(
             f,
-            "                     n {}, min {} us, p50 {} us, p99 {} us, max {} us",
+            "                     n {}, min {} us, p50 {} us, p99 {} us, max {} us (bound {} us)",
             lat.len(),
             lat.first().copied().unwrap_or(0) / 10,
             pct(&lat, 0.5) / 10,
             pct(&lat, 0.99) / 10,
-            lat.last().copied().unwrap_or(0) / 10
+            lat.last().copied().unwrap_or(0) / 10,
+            self.max_latency_100ns / 10
         )?;
         writeln!(f, "allocators")?;
         alloc_line(&mut f, "port (live)", &self.port_alloc_live)?;
@@ -552,9 +769,12 @@ impl fmt::Display for Report {
         if self.passed() {
             writeln!(f, "result               PASS")?;
         } else {
-            writeln!(f, "result               FAIL")?;
-            for r in &self.failures {
-                writeln!(f, "  {r}")?;
+            let names: Vec<&str> = self.failures.iter().map(|(r, _)| r.name).collect();
+            let mut names = names;
+            names.dedup();
+            writeln!(f, "result               FAIL ({})", names.join(", "))?;
+            for (rule, why) in &self.failures {
+                writeln!(f, "  [{}] {why}", rule.name)?;
             }
         }
         out.write_str(&f)

@@ -7,7 +7,7 @@ use crate::workload::Unit;
 use mxf_core::alloc::AllocatorConfig;
 use mxf_core::render::DropCount;
 use mxf_kemu::{Emu, EmuConfig, FaultPlan};
-use mxf_portemu::{Packaging, Port, PortConfig, RenderUnit, TimedMessage, normalize};
+use mxf_portemu::{Packaging, Port, PortConfig, RenderUnit, TimedMessage};
 use std::io::Write;
 use std::time::{Duration, Instant};
 
@@ -45,6 +45,58 @@ pub struct SimOptions {
     pub loopback_capacity: Option<u32>,
     /// The port's Notify → DPC latency (100 ns).
     pub dpc_latency_100ns: i64,
+    /// The latency bound of the verdict (100 ns); `None`: the DPC latency plus
+    /// [`crate::report::DEFAULT_LATENCY_MARGIN_100NS`].
+    pub max_latency_100ns: Option<i64>,
+    /// Test hook: a fault planted in the pipeline, to prove the verdict catches it.
+    pub plant: Option<Plant>,
+}
+
+/// A fault planted by a test (`--test-plant`), each one a bug the verdict must catch.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Plant {
+    /// The capture side tags its events with channel group 2 instead of 1.
+    ChannelGroup,
+    /// Captured events carry presentation times 1 ms early, as when the render side plays
+    /// held events before their time.
+    PlayEarly,
+    /// The capture side flags no event INCOMPLETE.
+    DropIncomplete,
+    /// A parser bug: every pitch bend's second data byte reads as 0, in the parser the
+    /// capture side and the port's sink use (the expected side does not use it).
+    ParserBug,
+}
+
+impl Plant {
+    /// Every plant, by its `--test-plant` name.
+    pub const ALL: [(&'static str, Plant); 4] = [
+        ("channel-group", Plant::ChannelGroup),
+        ("play-early", Plant::PlayEarly),
+        ("drop-incomplete", Plant::DropIncomplete),
+        ("parser-bug", Plant::ParserBug),
+    ];
+
+    /// The capture-side rewrite that stands in for the fault, if it is one.
+    fn tamper(self) -> Option<fn(&mut mxf_abi::DmusKernelEvent)> {
+        match self {
+            Plant::ChannelGroup => Some(|ev| ev.us_channel_group = 2),
+            Plant::PlayEarly => {
+                Some(|ev| ev.ull_pres_time_100ns = ev.ull_pres_time_100ns.saturating_sub(10_000))
+            }
+            Plant::DropIncomplete => Some(|ev| ev.us_flags &= !mxf_abi::DMUS_KEF_EVENT_INCOMPLETE),
+            Plant::ParserBug => None,
+        }
+    }
+}
+
+impl SimOptions {
+    /// The latency bound in force (100 ns).
+    pub fn max_latency_100ns(&self) -> i64 {
+        self.max_latency_100ns.unwrap_or(
+            self.dpc_latency_100ns
+                .saturating_add(crate::report::DEFAULT_LATENCY_MARGIN_100NS),
+        )
+    }
 }
 
 impl SimOptions {
@@ -62,6 +114,8 @@ impl SimOptions {
             loopback_buffer_size: None,
             loopback_capacity: None,
             dpc_latency_100ns: mxf_portemu::DEFAULT_DPC_LATENCY_100NS,
+            max_latency_100ns: None,
+            plant: None,
         }
     }
 }
@@ -212,6 +266,7 @@ pub fn run(units: &[Unit], workload_name: &str, opt: &SimOptions) -> Report {
         mp_cfg.loopback.allocator.reserve_events = 8;
         mp_cfg.loopback.allocator.reserve_buffers = 1;
     }
+    rep.event_capacity = alloc_cfg.buffer_size;
     let port_cfg = PortConfig {
         allocator: AllocatorConfig { ..alloc_cfg },
         packaging: opt.packaging,
@@ -239,6 +294,18 @@ pub fn run(units: &[Unit], workload_name: &str, opt: &SimOptions) -> Report {
         drop(port);
         rep.unload = Some(emu.unload().map(|_| ()).map_err(|b| b.to_string_lossy()));
         return rep;
+    }
+    // The parser bug lives in the core's parser, which every parser user of this process
+    // shares (the capture packager, the port's sink); only the expected side is immune.
+    mxf_core::planted::PARSER_BUG.store(
+        opt.plant == Some(Plant::ParserBug),
+        std::sync::atomic::Ordering::Relaxed,
+    );
+    if let Some(t) = opt.plant.and_then(Plant::tamper) {
+        port.capture_log()
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .tamper = Some(t);
     }
     if let Some(n) = opt.faults {
         emu.set_fault_plan(FaultPlan::Random {
@@ -329,9 +396,10 @@ pub fn run(units: &[Unit], workload_name: &str, opt: &SimOptions) -> Report {
         rep.sink = Some(l.stats);
         captured = l.assembler.take();
     }
-    // Expected: what the port actually handed to the miniport, normalised.
+    // Expected: what the port actually handed to the miniport, normalised by mxfsim's own
+    // reference parser (not the core's, which the capture side runs through).
     let dropped: std::collections::HashSet<u64> = dropped_seqs.into_iter().collect();
-    let sent = normalize(
+    let sent = crate::reference::normalize(
         runits
             .iter()
             .enumerate()

@@ -496,7 +496,10 @@ impl Parser {
         if self.len < self.need {
             return None;
         }
-        let (msg, len, input) = (self.msg, self.len, self.msg_input);
+        #[cfg_attr(not(feature = "planted-faults"), allow(unused_mut))]
+        let (mut msg, len, input) = (self.msg, self.len, self.msg_input);
+        #[cfg(feature = "planted-faults")]
+        crate::planted::parser_bug(&mut msg);
         self.len = 0;
         self.msg_input = 0;
         Some(self.complete(msg, len, input))
