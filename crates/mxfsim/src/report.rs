@@ -780,3 +780,40 @@ impl fmt::Display for Report {
         out.write_str(&f)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn m(len: usize) -> TimedMessage {
+        TimedMessage {
+            bytes: vec![0; len],
+            time: 0,
+            truncated: false,
+        }
+    }
+
+    #[test]
+    fn messages_longer_than_one_event_need_every_fragment_incomplete() {
+        // 100 B in one event; 101 B in two; 250 B in three; short ones in none.
+        let c = [m(3), m(100), m(101), m(250)];
+        assert_eq!(min_incomplete_events(&c, 100), 2 + 3);
+        assert_eq!(min_incomplete_events(&c, 4096), 0);
+    }
+
+    #[test]
+    fn failures_name_their_rule() {
+        let mut r = Report::default();
+        r.fail_rule(RULE_NO_DROPS, "x".into());
+        r.fail_rule(RULE_NO_DROPS, "y".into());
+        r.fail("z".into());
+        assert!(!r.passed());
+        assert!(r.broke(RULE_NO_DROPS) && r.broke(RULE_RUN) && !r.broke(RULE_LEAKS));
+        let text = r.to_string();
+        assert!(
+            text.contains("result               FAIL (no-drops, run)"),
+            "{text}"
+        );
+        assert!(text.contains("  [no-drops] y"), "{text}");
+    }
+}

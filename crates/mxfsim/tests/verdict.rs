@@ -1,0 +1,131 @@
+//! The verdict's rules, each proven to bite: a fault is planted in a run of the `mxfsim`
+//! binary (the undocumented `--test-plant` hook, a file the port cannot take, or a bound the
+//! run cannot meet), and the run must exit 1 naming the rule. Each run is its own process:
+//! the parser bug is a process-wide switch of the core's parser.
+
+use mxfsim::report::RULES;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// Runs `mxfsim` with `args`, killed if it takes longer than a minute.
+fn mxfsim(args: &[&str]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mxfsim"))
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn mxfsim");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while child.try_wait().expect("wait for mxfsim").is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("mxfsim {args:?} still running after 60 s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().expect("mxfsim output")
+}
+
+/// The report of a run that must fail with `rule` among the broken rules.
+fn fails_with(args: &[&str], rule: &str) -> String {
+    let out = mxfsim(args);
+    let r = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{args:?}\n{r}");
+    let result = r
+        .lines()
+        .find(|l| l.starts_with("result"))
+        .unwrap_or_else(|| panic!("no result line in\n{r}"));
+    assert!(
+        result.contains("FAIL (") && result.contains(rule),
+        "{rule} not named in {result:?}\n{r}"
+    );
+    assert!(r.contains(&format!("  [{rule}] ")), "{r}");
+    r
+}
+
+#[test]
+fn every_rule_is_listed_in_help() {
+    let out = mxfsim(&["--help"]);
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0));
+    for rule in RULES {
+        assert!(
+            help.lines().any(|l| l.trim_start().starts_with(rule.name)),
+            "rule {} not in --help:\n{help}",
+            rule.name
+        );
+    }
+}
+
+#[test]
+fn a_wrong_capture_channel_group_fails_sink_malformed() {
+    let r = fails_with(
+        &["--quick", "--no-progress", "--test-plant", "channel-group"],
+        "sink-malformed",
+    );
+    assert!(r.contains("malformed event(s)"), "{r}");
+}
+
+#[test]
+fn messages_captured_before_their_time_fail_latency_early() {
+    let r = fails_with(
+        &["--quick", "--no-progress", "--test-plant", "play-early"],
+        "latency-early",
+    );
+    assert!(r.contains("before their presentation time"), "{r}");
+}
+
+#[test]
+fn messages_later_than_the_bound_fail_latency_bound() {
+    // The port's DPC alone takes 50 us.
+    fails_with(
+        &["--quick", "--no-progress", "--max-latency-us", "20"],
+        "latency-bound",
+    );
+    let out = mxfsim(&["--quick", "--no-progress", "--max-latency-us", "50"]);
+    assert_eq!(out.status.code(), Some(0));
+}
+
+#[test]
+fn fragments_not_flagged_incomplete_fail_flag_pattern() {
+    fails_with(
+        &[
+            "--quick",
+            "--no-progress",
+            "--test-plant",
+            "drop-incomplete",
+        ],
+        "flag-pattern",
+    );
+}
+
+#[test]
+fn a_parser_bug_does_not_cancel_itself_out() {
+    // The bug is in the core's parser, which both the capture packager and the port's sink
+    // use; the expected side is mxfsim's own reference parser, so it shows.
+    let r = fails_with(
+        &["--quick", "--no-progress", "--test-plant", "parser-bug"],
+        "corruption",
+    );
+    assert!(r.contains("never sent"), "{r}");
+}
+
+#[test]
+fn a_sysex_dropped_by_the_port_allocator_cap_fails_no_drops_without_faults() {
+    let mut syx = vec![0xF0];
+    syx.extend((0..16u32 << 20).map(|i| (i % 128) as u8));
+    syx.push(0xF7);
+    let p = std::env::temp_dir().join(format!("mxfsim-verdict-{}-16m.syx", std::process::id()));
+    std::fs::write(&p, &syx).expect("write the 16 MiB SysEx");
+    let r = fails_with(
+        &[
+            "--no-progress",
+            "--file",
+            p.to_str().expect("utf-8 temp path"),
+        ],
+        "no-drops",
+    );
+    let _ = std::fs::remove_file(&p);
+    assert!(r.contains("for want of allocator memory"), "{r}");
+}
