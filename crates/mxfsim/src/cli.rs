@@ -40,8 +40,8 @@ is broken, and the report names each broken rule:
   flag-pattern         every fragment of a message longer than one event is flagged
                        INCOMPLETE (DMus contract: one whole message per COMPLETE event)
   latency-early        no message is captured before its presentation time
-  latency-bound        no message is captured later than --max-latency-us after its
-                       presentation time
+  latency-bound        without --faults no message is captured later than --max-latency-us
+                       after its presentation time (faults delay delivery by design)
   no-drops             without --faults nothing is dropped, by any stage, for any cause (the
                        port allocator's cap included)
   leaks                loopback empty, no event or buffer outstanding, emulator unload
