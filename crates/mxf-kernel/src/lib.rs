@@ -29,7 +29,7 @@ pub mod lookaside;
 mod platform;
 #[cfg(windows)]
 pub mod portcls;
-#[cfg(windows)]
+pub mod processor;
 pub mod spin;
 pub mod timer;
 

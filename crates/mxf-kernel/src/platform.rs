@@ -1,15 +1,15 @@
 //! [`KernelPlatform`]: the platform seam over the Windows kernel.
 
 use crate::lookaside::KernelBlockPool;
-use crate::spin::KernelSpinLock;
+use crate::spin::{KernelSpinLock, NtSpinLockCalls};
 use crate::sys::{self, ALL_PROCESSOR_GROUPS, POOL_FLAG_NON_PAGED, SHARED_INTERRUPT_TIME};
-use crate::timer::KernelTimer;
-use crate::{irql, log};
+use crate::timer::{KernelTimer, NtTimerCalls};
+use crate::{irql, log, processor};
 use core::ffi::c_void;
 use core::fmt;
 use core::ptr::NonNull;
 use mxf_abi::NtStatus;
-use mxf_core::platform::{Irql, LogLevel, MAX_PROCESSORS, Platform, PoolTag, TimerCallback};
+use mxf_core::platform::{Irql, LogLevel, Platform, PoolTag, TimerCallback};
 
 /// The Windows kernel as a [`Platform`]: a zero-sized handle.
 #[derive(Clone, Copy, Default, Debug)]
@@ -27,8 +27,8 @@ pub(crate) fn interrupt_time() -> i64 {
 
 impl Platform for KernelPlatform {
     type BlockPool = KernelBlockPool;
-    type RawSpinLock = KernelSpinLock;
-    type Timer = KernelTimer;
+    type RawSpinLock = KernelSpinLock<NtSpinLockCalls>;
+    type Timer = KernelTimer<NtTimerCalls>;
 
     fn current_irql(&self) -> Irql {
         irql::current()
@@ -60,7 +60,7 @@ impl Platform for KernelPlatform {
         // SAFETY: KeQueryActiveProcessorCountEx takes a group number (ALL_PROCESSOR_GROUPS
         // included), reads kernel state only, and may be called at any IRQL.
         let n = unsafe { sys::ntoskrnl::KeQueryActiveProcessorCountEx(ALL_PROCESSOR_GROUPS) };
-        n.clamp(1, MAX_PROCESSORS)
+        processor::clamp_processor_count(n)
     }
 
     /// The system-wide processor index (processors of all groups numbered contiguously, so
@@ -71,11 +71,7 @@ impl Platform for KernelPlatform {
         // SAFETY: a null PPROCESSOR_NUMBER is allowed (OPTIONAL) and means "index only"; the
         // call reads this processor's PRCB and may be made at any IRQL.
         let i = unsafe { sys::ntoskrnl::KeGetCurrentProcessorNumberEx(core::ptr::null_mut()) };
-        if i < MAX_PROCESSORS {
-            i
-        } else {
-            i % MAX_PROCESSORS
-        }
+        processor::fold_processor_index(i)
     }
 
     fn pool_alloc(&self, size: usize, tag: PoolTag) -> Option<NonNull<u8>> {
@@ -96,7 +92,7 @@ impl Platform for KernelPlatform {
         KernelBlockPool::new(block_size, tag)
     }
 
-    fn new_spin_lock(&self) -> KernelSpinLock {
+    fn new_spin_lock(&self) -> KernelSpinLock<NtSpinLockCalls> {
         KernelSpinLock::new()
     }
 
@@ -104,7 +100,7 @@ impl Platform for KernelPlatform {
         &self,
         callback: TimerCallback,
         context: *const c_void,
-    ) -> Result<KernelTimer, NtStatus> {
+    ) -> Result<KernelTimer<NtTimerCalls>, NtStatus> {
         // SAFETY: the caller's guarantee is the one KernelTimer::new needs.
         unsafe { KernelTimer::new(callback, context) }
     }

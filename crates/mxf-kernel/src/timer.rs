@@ -5,9 +5,20 @@
 //! *absolute* `KeSetTimer` due time is system (wall-clock) time, which can jump. So every due
 //! time is converted to a *relative* one (negative `DueTime`), which the kernel measures in
 //! interrupt time: [`relative_due_time`].
+//!
+//! The timer is generic over [`TimerCalls`], the kernel routines it uses, so that the host
+//! tests run its teardown against a model of the timer and DPC queues in which the callback
+//! re-arms the timer from another processor at every point of the drop.
 
-use mxf_core::platform::PoolTag;
+use crate::sys::{KdeferredRoutine, Kdpc, Ktimer};
+use core::cell::UnsafeCell;
+use core::ffi::c_void;
+use core::marker::PhantomData;
+use core::ptr::{NonNull, addr_of_mut};
+use core::sync::atomic::{AtomicBool, Ordering};
+use mxf_abi::{NtStatus, STATUS_INSUFFICIENT_RESOURCES};
 use mxf_core::platform::bugcheck::DRIVER_VERIFIER_DETECTED_VIOLATION;
+use mxf_core::platform::{PoolTag, Timer, TimerCallback};
 
 /// Pool tag of timer allocations.
 pub const TIMER_TAG: PoolTag = PoolTag::new(b"MxfT");
@@ -64,144 +75,270 @@ pub const fn check_drop_irql(irql: u8, block: usize) -> Result<(), (u32, [usize;
     }
 }
 
+/// The kernel routines a [`KernelTimer`] is built on.
+///
+/// # Safety
+/// Implementations are the ntoskrnl routines named on each method, with their semantics: in
+/// particular `flush_queued_dpcs` returns only once every DPC queued (or running) on any
+/// processor when it was called has returned, and `cancel` dequeues a pending timer so that
+/// its expiry cannot queue the DPC any more.
+pub unsafe trait TimerCalls {
+    /// `ExAllocatePool2(POOL_FLAG_NON_PAGED, size, TIMER_TAG)`: zeroed nonpaged memory aligned
+    /// to 16 bytes, or null. IRQL <= `DISPATCH_LEVEL`.
+    fn alloc_block(size: usize) -> *mut c_void;
+
+    /// `ExFreePoolWithTag(block, TIMER_TAG)`.
+    ///
+    /// # Safety
+    /// `block` came from [`TimerCalls::alloc_block`], is freed once and no one uses it after.
+    unsafe fn free_block(block: *mut c_void);
+
+    /// `KeInitializeTimer(timer)` then `KeInitializeDpc(dpc, routine, context)`.
+    ///
+    /// # Safety
+    /// `timer` and `dpc` point to storage that does not move or get reused until freed with
+    /// [`TimerCalls::free_block`] after the timer is quiesced; `routine(dpc, context, ..)` is
+    /// sound at `DISPATCH_LEVEL` until then.
+    unsafe fn initialize(
+        timer: *mut Ktimer,
+        dpc: *mut Kdpc,
+        routine: KdeferredRoutine,
+        context: *mut c_void,
+    );
+
+    /// `KeSetTimer(timer, due, dpc)`: (re)arms the timer, replacing a pending due time.
+    ///
+    /// # Safety
+    /// `timer` and `dpc` were initialised together by [`TimerCalls::initialize`] and are live.
+    unsafe fn set(timer: *mut Ktimer, due: i64, dpc: *mut Kdpc);
+
+    /// `KeCancelTimer(timer)`: whether the timer was pending.
+    ///
+    /// # Safety
+    /// `timer` was initialised by [`TimerCalls::initialize`] and is live.
+    unsafe fn cancel(timer: *mut Ktimer) -> bool;
+
+    /// `KeFlushQueuedDpcs()`. `PASSIVE_LEVEL` only.
+    fn flush_queued_dpcs();
+
+    /// `KeGetCurrentIrql()`.
+    fn current_irql() -> u8;
+
+    /// Interrupt time in 100 ns units (what relative due times are measured in).
+    fn interrupt_time() -> i64;
+
+    /// `KeBugCheckEx`.
+    fn bug_check(code: u32, params: [usize; 4]) -> !;
+}
+
+/// The timer's own pool allocation: `KTIMER` and `KDPC` must not move while the kernel may
+/// reference them (queued timer, queued or running DPC).
+#[repr(C)]
+struct Block {
+    timer: UnsafeCell<Ktimer>,
+    dpc: UnsafeCell<Kdpc>,
+    callback: TimerCallback,
+    context: *const c_void,
+    /// Set by drop: `set` no longer arms and the DPC no longer calls back.
+    dying: AtomicBool,
+}
+
+/// A [`Timer`] over `KTIMER` + `KDPC`, through the routines `C`.
+///
+/// # Invariants
+/// `block` is a live allocation from `C::alloc_block` with an initialised timer and DPC whose
+/// context is the block itself, owned by this value until drop frees it.
+pub struct KernelTimer<C: TimerCalls> {
+    block: NonNull<Block>,
+    _calls: PhantomData<fn() -> C>,
+}
+
+// SAFETY: KeSetTimer/KeCancelTimer may be called from any CPU concurrently (the kernel
+// serialises them on the timer); the callback contract (`new`) covers `context`; `C` is a
+// stateless marker.
+unsafe impl<C: TimerCalls> Send for KernelTimer<C> {}
+// SAFETY: as for Send; `&self` methods only call `C` or read atomics.
+unsafe impl<C: TimerCalls> Sync for KernelTimer<C> {}
+
+/// The DPC routine of every [`KernelTimer`]: calls back unless the timer is being dropped.
+///
+/// # Safety
+/// `context` is the timer's [`Block`] (as `KernelTimer::new` initialised the DPC), which stays
+/// live until the DPC has returned (drop flushes before freeing).
+unsafe extern "system" fn timer_dpc(
+    _dpc: *mut Kdpc,
+    context: *mut c_void,
+    _arg1: *mut c_void,
+    _arg2: *mut c_void,
+) {
+    let block = context.cast::<Block>().cast_const();
+    // SAFETY: the DPC was initialised with the block as context, and drop frees the block only
+    // after `flush_queued_dpcs` has waited for every queued/running instance of it.
+    let block = unsafe { &*block };
+    if block.dying.load(Ordering::Acquire) {
+        return;
+    }
+    // SAFETY: `new`'s caller promised `callback(context)` is sound at DISPATCH_LEVEL (where
+    // DPCs run) until the timer is dropped, which has not completed yet.
+    unsafe { (block.callback)(block.context) }
+}
+
+impl<C: TimerCalls> KernelTimer<C> {
+    /// A disarmed timer. `PASSIVE_LEVEL`.
+    ///
+    /// # Safety
+    /// As [`mxf_core::platform::Platform::new_timer`]: `context` stays valid for `callback`
+    /// until the timer has been dropped, and `callback(context)` is sound from any CPU at
+    /// `DISPATCH_LEVEL`.
+    pub unsafe fn new(callback: TimerCallback, context: *const c_void) -> Result<Self, NtStatus> {
+        let raw = C::alloc_block(core::mem::size_of::<Block>());
+        let block = NonNull::new(raw.cast::<Block>()).ok_or(STATUS_INSUFFICIENT_RESOURCES)?;
+        let b = block.as_ptr();
+        // SAFETY: `b` is a fresh, exclusively owned, 16-byte aligned allocation of
+        // `size_of::<Block>()` bytes (alloc_block's contract), so writing a field is in bounds.
+        unsafe { addr_of_mut!((*b).callback).write(callback) };
+        // SAFETY: as above.
+        unsafe { addr_of_mut!((*b).context).write(context) };
+        // SAFETY: as above.
+        unsafe { addr_of_mut!((*b).dying).write(AtomicBool::new(false)) };
+        // SAFETY: the timer and DPC storage is in this allocation, which does not move and is
+        // freed only by drop after quiescing; `timer_dpc` is sound with the block as context
+        // until then (its own contract, which drop keeps).
+        unsafe {
+            C::initialize(
+                addr_of_mut!((*b).timer).cast(),
+                addr_of_mut!((*b).dpc).cast(),
+                timer_dpc,
+                b.cast(),
+            )
+        };
+        // INVARIANT: the block is allocated and initialised, and owned by the new value.
+        Ok(Self {
+            block,
+            _calls: PhantomData,
+        })
+    }
+
+    fn block(&self) -> &Block {
+        // SAFETY: live from `new` until drop (type invariant); the kernel-owned parts are in
+        // UnsafeCells, the rest is written only in `new`.
+        unsafe { self.block.as_ref() }
+    }
+}
+
+impl<C: TimerCalls> Timer for KernelTimer<C> {
+    fn set(&self, due_100ns: i64) {
+        let b = self.block();
+        if b.dying.load(Ordering::Acquire) {
+            return;
+        }
+        let due = relative_due_time(due_100ns, C::interrupt_time());
+        // SAFETY: timer and DPC were initialised together in `new` and live until drop; the
+        // trait's caller is at IRQL <= DISPATCH_LEVEL.
+        unsafe { C::set(b.timer.get(), due, b.dpc.get()) };
+    }
+
+    fn cancel(&self) -> bool {
+        // SAFETY: the timer was initialised in `new` and lives until drop.
+        unsafe { C::cancel(self.block().timer.get()) }
+    }
+}
+
+impl<C: TimerCalls> Drop for KernelTimer<C> {
+    fn drop(&mut self) {
+        if let Err((code, params)) =
+            check_drop_irql(C::current_irql(), self.block.as_ptr() as usize)
+        {
+            // See `check_drop_irql`: waiting for the DPC here could hang the machine.
+            C::bug_check(code, params);
+        }
+        let b = self.block();
+        b.dying.store(true, Ordering::Release);
+        // A callback running right now may have read `dying == false` and re-arm the timer
+        // after the first cancel; the first flush waits for it, the second cancel disarms what
+        // it armed, and the second flush waits for a DPC that expiry may have queued in between
+        // (that one sees `dying` and returns). Nothing can arm the timer after that: `set`
+        // checks `dying`, and every callback that read it as false has returned.
+        // SAFETY: the timer was initialised in `new` and is live until the free below.
+        unsafe { C::cancel(b.timer.get()) };
+        C::flush_queued_dpcs();
+        // SAFETY: as above.
+        unsafe { C::cancel(b.timer.get()) };
+        C::flush_queued_dpcs();
+        // SAFETY: the timer is not queued and no DPC instance is queued or running (above), so
+        // the kernel holds no reference to the block; it came from `C::alloc_block` and this
+        // value owned it (type invariant), so it is freed once.
+        unsafe { C::free_block(self.block.as_ptr().cast()) };
+    }
+}
+
 #[cfg(windows)]
-pub use kernel::KernelTimer;
+pub use kernel::NtTimerCalls;
 
 #[cfg(windows)]
 mod kernel {
     use super::*;
-    use crate::sys::{self, Kdpc, Ktimer, POOL_FLAG_NON_PAGED};
-    use core::cell::UnsafeCell;
-    use core::ffi::c_void;
-    use core::ptr::{NonNull, addr_of_mut};
-    use core::sync::atomic::{AtomicBool, Ordering};
-    use mxf_abi::{NtStatus, STATUS_INSUFFICIENT_RESOURCES};
-    use mxf_core::platform::{Timer, TimerCallback};
+    use crate::sys::{self, POOL_FLAG_NON_PAGED};
 
-    #[repr(C)]
-    struct Block {
-        timer: UnsafeCell<Ktimer>,
-        dpc: UnsafeCell<Kdpc>,
-        callback: TimerCallback,
-        context: *const c_void,
-        /// Set by drop: `set` no longer arms and the DPC no longer calls back.
-        dying: AtomicBool,
-    }
+    /// The ntoskrnl exports.
+    pub struct NtTimerCalls;
 
-    /// A [`Timer`] over `KTIMER` + `KDPC`.
-    pub struct KernelTimer {
-        block: NonNull<Block>,
-    }
-
-    // SAFETY: KeSetTimer/KeCancelTimer may be called from any CPU concurrently (the kernel
-    // serialises them on the timer); the callback contract (`new`) covers `context`.
-    unsafe impl Send for KernelTimer {}
-    // SAFETY: as for Send; `&self` methods only call the kernel or read atomics.
-    unsafe impl Sync for KernelTimer {}
-
-    unsafe extern "system" fn timer_dpc(
-        _dpc: *mut Kdpc,
-        context: *mut c_void,
-        _arg1: *mut c_void,
-        _arg2: *mut c_void,
-    ) {
-        let block = context.cast::<Block>().cast_const();
-        // SAFETY: the DPC was initialised with the block as context, and drop frees the block
-        // only after KeFlushQueuedDpcs has waited for every queued/running instance of it.
-        let block = unsafe { &*block };
-        if block.dying.load(Ordering::Acquire) {
-            return;
-        }
-        // SAFETY: `new`'s caller promised `callback(context)` is sound at DISPATCH_LEVEL (where
-        // DPCs run) until the timer is dropped, which has not completed yet.
-        unsafe { (block.callback)(block.context) }
-    }
-
-    impl KernelTimer {
-        /// A disarmed timer. `PASSIVE_LEVEL`.
-        ///
-        /// # Safety
-        /// As [`mxf_core::platform::Platform::new_timer`]: `context` stays valid for
-        /// `callback` until the timer has been dropped, and `callback(context)` is sound from
-        /// any CPU at `DISPATCH_LEVEL`.
-        pub unsafe fn new(
-            callback: TimerCallback,
-            context: *const c_void,
-        ) -> Result<Self, NtStatus> {
-            // SAFETY: nonpaged, zeroed, 16-byte aligned memory or null (IRQL <= DISPATCH).
-            let raw = unsafe {
-                sys::ntoskrnl::ExAllocatePool2(
-                    POOL_FLAG_NON_PAGED,
-                    core::mem::size_of::<Block>(),
-                    TIMER_TAG.0,
-                )
-            };
-            let block = NonNull::new(raw.cast::<Block>()).ok_or(STATUS_INSUFFICIENT_RESOURCES)?;
-            let b = block.as_ptr();
-            // SAFETY: `b` is a fresh, exclusively owned allocation of the right size/alignment.
-            // KeInitializeTimer/KeInitializeDpc initialise kernel objects in nonpaged memory that
-            // will not move until drop; the DPC's context is the block itself.
-            unsafe {
-                addr_of_mut!((*b).callback).write(callback);
-                addr_of_mut!((*b).context).write(context);
-                addr_of_mut!((*b).dying).write(AtomicBool::new(false));
-                sys::ntoskrnl::KeInitializeTimer(addr_of_mut!((*b).timer).cast());
-                sys::ntoskrnl::KeInitializeDpc(addr_of_mut!((*b).dpc).cast(), timer_dpc, b.cast());
-            }
-            Ok(Self { block })
+    // SAFETY: each method is the ntoskrnl routine its trait documentation names.
+    unsafe impl TimerCalls for NtTimerCalls {
+        fn alloc_block(size: usize) -> *mut c_void {
+            // SAFETY: nonpaged, zeroed, 16-byte aligned memory or null; IRQL <= DISPATCH_LEVEL
+            // is the caller's (PASSIVE_LEVEL in `new`).
+            unsafe { sys::ntoskrnl::ExAllocatePool2(POOL_FLAG_NON_PAGED, size, TIMER_TAG.0) }
         }
 
-        fn block(&self) -> &Block {
-            // SAFETY: valid from `new` until drop; the kernel-owned parts are in UnsafeCells.
-            unsafe { self.block.as_ref() }
-        }
-    }
-
-    impl Timer for KernelTimer {
-        fn set(&self, due_100ns: i64) {
-            let b = self.block();
-            if b.dying.load(Ordering::Acquire) {
-                return;
-            }
-            let due = relative_due_time(due_100ns, crate::platform::interrupt_time());
-            // SAFETY: timer and DPC were initialised in `new` and live until drop; KeSetTimer is
-            // callable at IRQL <= DISPATCH_LEVEL and replaces any previous due time.
-            unsafe { sys::ntoskrnl::KeSetTimer(b.timer.get(), due, b.dpc.get()) };
+        unsafe fn free_block(block: *mut c_void) {
+            // SAFETY: forwarded contract: from ExAllocatePool2 with TIMER_TAG, freed once.
+            unsafe { sys::ntoskrnl::ExFreePoolWithTag(block, TIMER_TAG.0) }
         }
 
-        fn cancel(&self) -> bool {
-            // SAFETY: initialised timer; KeCancelTimer is callable at IRQL <= DISPATCH_LEVEL.
-            unsafe { sys::ntoskrnl::KeCancelTimer(self.block().timer.get()) != 0 }
+        unsafe fn initialize(
+            timer: *mut Ktimer,
+            dpc: *mut Kdpc,
+            routine: KdeferredRoutine,
+            context: *mut c_void,
+        ) {
+            // SAFETY: forwarded contract: nonpaged storage that stays put until freed.
+            unsafe { sys::ntoskrnl::KeInitializeTimer(timer) };
+            // SAFETY: as above; `routine` is sound with `context` (forwarded contract).
+            unsafe { sys::ntoskrnl::KeInitializeDpc(dpc, routine, context) };
         }
-    }
 
-    impl Drop for KernelTimer {
-        fn drop(&mut self) {
-            let irql = crate::irql::current();
-            if let Err((code, params)) = check_drop_irql(irql, self.block.as_ptr() as usize) {
-                // See `check_drop_irql`: waiting for the DPC here could hang the machine.
-                mxf_core::platform::Platform::bug_check(&crate::KernelPlatform, code, params);
-            }
-            let b = self.block();
-            b.dying.store(true, Ordering::Release);
-            // A callback running right now may have read `dying == false` and re-arm the timer
-            // after the first cancel; the first flush waits for it, the second cancel disarms
-            // what it armed, and the second flush waits for a DPC that expiry may have queued
-            // in between (that one sees `dying` and returns).
-            // SAFETY: initialised timer; drop runs at PASSIVE_LEVEL (checked above), where
-            // KeFlushQueuedDpcs may wait.
-            unsafe {
-                sys::ntoskrnl::KeCancelTimer(b.timer.get());
-                sys::ntoskrnl::KeFlushQueuedDpcs();
-                sys::ntoskrnl::KeCancelTimer(b.timer.get());
-                sys::ntoskrnl::KeFlushQueuedDpcs();
-            }
-            // SAFETY: the timer is not queued and no DPC instance is queued or running, so the
-            // kernel holds no reference to the block; it came from ExAllocatePool2 with TIMER_TAG.
-            unsafe { sys::ntoskrnl::ExFreePoolWithTag(self.block.as_ptr().cast(), TIMER_TAG.0) };
+        unsafe fn set(timer: *mut Ktimer, due: i64, dpc: *mut Kdpc) {
+            // SAFETY: forwarded contract; KeSetTimer is callable at IRQL <= DISPATCH_LEVEL.
+            unsafe { sys::ntoskrnl::KeSetTimer(timer, due, dpc) };
+        }
+
+        unsafe fn cancel(timer: *mut Ktimer) -> bool {
+            // SAFETY: forwarded contract; KeCancelTimer is callable at IRQL <= DISPATCH_LEVEL.
+            unsafe { sys::ntoskrnl::KeCancelTimer(timer) != 0 }
+        }
+
+        fn flush_queued_dpcs() {
+            // SAFETY: the trait's callers call this at PASSIVE_LEVEL only (drop checks first).
+            unsafe { sys::ntoskrnl::KeFlushQueuedDpcs() }
+        }
+
+        fn current_irql() -> u8 {
+            crate::irql::current()
+        }
+
+        fn interrupt_time() -> i64 {
+            crate::platform::interrupt_time()
+        }
+
+        fn bug_check(code: u32, params: [usize; 4]) -> ! {
+            mxf_core::platform::Platform::bug_check(&crate::KernelPlatform, code, params)
         }
     }
 }
+
+#[cfg(test)]
+mod teardown_model;
 
 #[cfg(test)]
 mod tests {

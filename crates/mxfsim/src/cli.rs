@@ -43,7 +43,9 @@ is broken, and the report names each broken rule:
   latency-bound        without --faults no message is captured later than --max-latency-us
                        after its presentation time (faults delay delivery by design)
   no-drops             without --faults nothing is dropped, by any stage, for any cause (the
-                       port allocator's cap included)
+                       port allocator's cap included: 4096 buffers of 4080 bytes, about
+                       16 MiB in flight; the built-in workloads fit it, their largest SysEx
+                       is 1 MiB, but a --file SysEx near 16 MiB does not)
   leaks                loopback empty, no event or buffer outstanding, emulator unload
                        clean";
 

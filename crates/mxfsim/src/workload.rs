@@ -192,6 +192,27 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_built_in_workloads_fit_the_port_allocators_cap_as_the_help_says() {
+        // `--help` (rule no-drops) promises that the built-in workloads never meet the port
+        // allocator's cap; its numbers are checked here against the real configuration.
+        let cap = mxf_portemu::PortConfig::default().allocator;
+        assert_eq!((cap.max_buffers, cap.buffer_size), (4096, 4080));
+        assert!(crate::cli::USAGE.contains("4096 buffers of 4080 bytes"));
+        let capacity = cap.max_buffers as usize * usize::from(cap.buffer_size);
+        for spec in [WorkloadSpec::full(1), WorkloadSpec::quick(1)] {
+            let largest = build(&spec)
+                .iter()
+                .map(|u| u.bytes.len())
+                .max()
+                .unwrap_or(0);
+            // 1 MiB of payload, plus the realtime bytes interleaved with it.
+            assert!(largest <= (1 << 20) + 4096, "largest unit {largest} B");
+            // Room for the largest message twice over (render and capture side in flight).
+            assert!(2 * largest < capacity, "{largest} B vs {capacity} B");
+        }
+    }
+
+    #[test]
     fn workload_is_reproducible_and_holds_every_size() {
         let spec = WorkloadSpec::quick(7);
         let a = build(&spec);
