@@ -36,9 +36,10 @@ pub union DmusEventData {
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct DmusKernelEvent {
-    /// `bReserved`: must be zero.
+    /// `bReserved`: the allocator's; a client of the allocator never writes it (see
+    /// [`EventFields`]).
     pub b_reserved: u8,
-    /// `cbStruct`: `sizeof(DMUS_KERNEL_EVENT)`.
+    /// `cbStruct`: `sizeof(DMUS_KERNEL_EVENT)`, set by the allocator; a client never writes it.
     pub cb_struct: u8,
     /// `cbEvent`: bytes of MIDI data.
     pub cb_event: u16,
@@ -119,6 +120,55 @@ impl DmusKernelEvent {
     }
 }
 
+/// The fields of a [`DmusKernelEvent`] that a client of the allocator writes: all but
+/// `bReserved` and `cbStruct`, which belong to the allocator that handed the event out
+/// (dmusicks.h: the miniport must not modify them). [`EventFields::write_to`] is the one way
+/// the driver fills an event.
+#[derive(Clone, Copy)]
+pub struct EventFields {
+    /// `cbEvent`.
+    pub cb_event: u16,
+    /// `usChannelGroup`.
+    pub us_channel_group: u16,
+    /// `usFlags`.
+    pub us_flags: u16,
+    /// `ullPresTime100ns`.
+    pub ull_pres_time_100ns: u64,
+    /// `ullBytePosition`.
+    pub ull_byte_position: u64,
+    /// `pNextEvt`.
+    pub p_next_evt: *mut DmusKernelEvent,
+    /// `uData`.
+    pub u_data: DmusEventData,
+}
+
+impl EventFields {
+    /// Writes these fields into the event at `ev`, one field at a time, leaving `bReserved`
+    /// and `cbStruct` as its allocator set them.
+    ///
+    /// # Safety
+    /// `ev` is non-null, aligned and valid for writes of a `DmusKernelEvent` (an event the
+    /// caller owns), and nothing else accesses it during the call.
+    #[inline(always)]
+    pub unsafe fn write_to(self, ev: *mut DmusKernelEvent) {
+        use core::ptr::addr_of_mut;
+        // SAFETY: `ev` is valid for writes and aligned (caller), so is each field of it.
+        unsafe { addr_of_mut!((*ev).cb_event).write(self.cb_event) };
+        // SAFETY: as above.
+        unsafe { addr_of_mut!((*ev).us_channel_group).write(self.us_channel_group) };
+        // SAFETY: as above.
+        unsafe { addr_of_mut!((*ev).us_flags).write(self.us_flags) };
+        // SAFETY: as above.
+        unsafe { addr_of_mut!((*ev).ull_pres_time_100ns).write(self.ull_pres_time_100ns) };
+        // SAFETY: as above.
+        unsafe { addr_of_mut!((*ev).ull_byte_position).write(self.ull_byte_position) };
+        // SAFETY: as above.
+        unsafe { addr_of_mut!((*ev).p_next_evt).write(self.p_next_evt) };
+        // SAFETY: as above.
+        unsafe { addr_of_mut!((*ev).u_data).write(self.u_data) };
+    }
+}
+
 #[cfg(target_pointer_width = "64")]
 const _: () = {
     assert!(size_of::<DmusKernelEvent>() == 40);
@@ -138,6 +188,36 @@ const _: () = {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn writing_the_fields_leaves_reserved_and_size_alone() {
+        let mut e = DmusKernelEvent {
+            b_reserved: 0xA7,
+            cb_struct: 0x5A,
+            ..DmusKernelEvent::ZEROED
+        };
+        let mut next = DmusKernelEvent::ZEROED;
+        // SAFETY: `e` is a live, aligned local.
+        unsafe {
+            EventFields {
+                cb_event: 3,
+                us_channel_group: 2,
+                us_flags: DMUS_KEF_EVENT_INCOMPLETE,
+                ull_pres_time_100ns: 77,
+                ull_byte_position: K_BYTE_POSITION_NONE,
+                p_next_evt: &mut next,
+                u_data: DmusEventData {
+                    ab_data: [0x90, 1, 2, 0, 0, 0, 0, 0],
+                },
+            }
+            .write_to(&mut e)
+        };
+        assert_eq!((e.b_reserved, e.cb_struct), (0xA7, 0x5A));
+        assert_eq!((e.cb_event, e.us_channel_group, e.us_flags), (3, 2, 1));
+        assert_eq!((e.ull_pres_time_100ns, e.ull_byte_position), (77, !0));
+        assert_eq!(e.p_next_evt, &mut next as *mut _);
+        assert_eq!(e.short_data(), Some(&[0x90, 1, 2][..]));
+    }
 
     #[test]
     fn predicates_follow_dmusicks_macros() {

@@ -223,7 +223,8 @@ fn held_buffer_goes_back_when_the_packager_is_dropped() {
     let a = TestAlloc::new(16, FailPlan::Never);
     let mut p = CapturePackager::new(a.com());
     assert!(p.feed(&[0xf0, 1, 2, 3, 4, 5, 6, 7, 8, 9], 0).is_empty());
-    assert_eq!(a.outstanding(), (0, 1));
+    // The buffer is held with the event it will go out in (it goes back inside it).
+    assert_eq!(a.outstanding(), (1, 1));
     assert_eq!(p.stats().bytes_pending, 10);
     drop(p);
     a.assert_clean();
@@ -556,5 +557,68 @@ fn deliver_makes_one_put_message_per_non_empty_chain() {
     }
     assert_eq!(sink_obj.calls.get(), 1);
     drop((sink, p, alloc));
+    a.assert_clean();
+}
+
+#[test]
+fn raw_mode_flags_every_event_incomplete_with_the_same_bytes_in_the_same_events() {
+    use mxf_core::capture::CaptureMode;
+    // Short messages, realtime, a SysEx that fits one event, and one spread over buffers.
+    let input: &[u8] = &[
+        0x90, 0x3c, 0x7f, 0x3e, 0x40, 0xf8, 0xf0, 1, 2, 3, 0xf7, 0xf0, 1, 2, 3, 4, 5, 6, 7, 8, 9,
+        10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 0xf8, 21, 0xf7, 0xc0, 5,
+    ];
+    let events = |mode| {
+        let a = TestAlloc::new(16, FailPlan::Never);
+        let mut p = CapturePackager::with_mode(a.com(), mode);
+        let mut got = Vec::new();
+        for chunk in input.chunks(5) {
+            let c = p.feed(chunk, 0);
+            got.extend(c.iter().map(|(e, d)| (d.to_vec(), e.is_incomplete())));
+        }
+        drop(p);
+        a.assert_clean();
+        got
+    };
+    let whole = events(CaptureMode::Whole);
+    let raw = events(CaptureMode::Raw);
+    assert!(
+        whole.iter().any(|(_, inc)| !inc),
+        "Whole has COMPLETE events"
+    );
+    assert!(
+        raw.iter().all(|(_, inc)| *inc),
+        "Raw: every event INCOMPLETE"
+    );
+    let bytes = |v: &[(Vec<u8>, bool)]| v.iter().map(|(b, _)| b.clone()).collect::<Vec<_>>();
+    assert_eq!(bytes(&raw), bytes(&whole));
+    // Longer than 8 bytes: in a GetBuffer buffer, in either mode.
+    assert!(raw.iter().any(|(b, _)| b.len() > 8));
+}
+
+#[test]
+fn raw_mode_is_selected_by_registry_values_zero_and_one_only() {
+    use mxf_core::capture::CaptureMode;
+    assert_eq!(CaptureMode::from_registry(0), Some(CaptureMode::Whole));
+    assert_eq!(CaptureMode::from_registry(1), Some(CaptureMode::Raw));
+    assert_eq!(CaptureMode::from_registry(2), None);
+    assert_eq!(CaptureMode::from_registry(u32::MAX), None);
+    assert_eq!(CaptureMode::default(), CaptureMode::Whole);
+}
+
+#[test]
+fn a_sysex_dropped_for_want_of_a_second_buffer_leaves_nothing_outstanding() {
+    let a = TestAlloc::new(16, FailPlan::Never);
+    let mut p = CapturePackager::new(a.com());
+    assert!(p.feed(&[0xf0, 1, 2, 3, 4, 5, 6, 7, 8, 9], 0).is_empty());
+    assert_eq!(a.outstanding(), (1, 1));
+    // Every allocation fails from here: the first fragment goes out in the event reserved
+    // with its buffer, but the SysEx cannot get a second buffer and is dropped.
+    a.set_plan(FailPlan::From(0));
+    let c = p.feed(&(10..40).collect::<Vec<u8>>(), 1);
+    drop(c);
+    assert_eq!(p.stats().sysex_dropped_no_memory, 1);
+    assert_eq!(a.outstanding(), (0, 0));
+    drop(p);
     a.assert_clean();
 }

@@ -13,10 +13,12 @@
 //!
 //! The port's allocator is an instance of our own allocator whose pool tags read `Prt?`
 //! instead of `Mxf?` ([`PortPlatform`]), so pool reports tell the port's memory from the
-//! driver's.
+//! driver's. The streams get it behind a guard that enforces the allocator rules of the DMus
+//! contract (`bReserved`/`cbStruct` untouched, no `PutBuffer`: [`ContractStats`]).
 //!
 //! [`double`] is a small test-double miniport (a loopback) for testing the port on its own.
 
+mod alloc_guard;
 mod assemble;
 mod clock;
 mod com;
@@ -28,6 +30,7 @@ mod retag;
 mod sink;
 mod tracker;
 
+pub use alloc_guard::{ContractStats, ContractWatch, RESERVED_MARK, event_fields_intact};
 pub use assemble::{Assembler, TimedMessage, normalize};
 pub use clock::new_master_clock;
 pub use describe::{FilterInfo, client_midi_range, validate};

@@ -12,6 +12,7 @@
 //! The DPCs are emulator timers, so they run inside [`mxf_kemu::Emu::advance_time`]: the
 //! caller drives emulated time, as the real clock drives the real port.
 
+use crate::alloc_guard::{ContractCounters, ContractStats, ContractWatch, guard_refs, new_guard};
 use crate::clock::new_master_clock;
 use crate::com::{BoxObject, into_com, object, unknown_vtbl};
 use crate::describe::{FilterInfo, client_midi_range, validate};
@@ -122,6 +123,10 @@ struct Shared {
     emu: Emu,
     tracker: Arc<Tracker>,
     alloc: ComPtr<IAllocatorMxf>,
+    /// `alloc` behind the contract guard: what the streams get, and what the port builds
+    /// render events from (so they carry the port's mark too).
+    client_alloc: ComPtr<IAllocatorMxf>,
+    contract: Arc<ContractCounters>,
     buffer_size: usize,
     packaging: Packaging,
     dpc_latency: i64,
@@ -388,7 +393,13 @@ impl Shared {
                     Packaging::Packages => true,
                     Packaging::Mixed => self.unit_count.fetch_add(1, Relaxed) % 2 == 1,
                 };
-                match build_unit(&self.alloc, self.buffer_size, unit, packaged, &mut stats) {
+                match build_unit(
+                    &self.client_alloc,
+                    self.buffer_size,
+                    unit,
+                    packaged,
+                    &mut stats,
+                ) {
                     Ok(b) => {
                         chain.append(b);
                         stats.units_sent += 1;
@@ -396,7 +407,7 @@ impl Shared {
                     }
                     Err(partial) => {
                         // SAFETY: events (and buffers) just taken from the port allocator.
-                        unsafe { self.alloc.put_message(partial.into_raw()) };
+                        unsafe { self.client_alloc.put_message(partial.into_raw()) };
                         stats.units_dropped_no_memory += 1;
                         stats.bytes_dropped += unit.bytes.len() as u64;
                         lock(&self.render).dropped.push(*seq);
@@ -475,6 +486,8 @@ pub struct CloseReport {
     pub live_objects: Vec<(&'static str, i64)>,
     /// Render units still queued at close.
     pub render_discarded: u64,
+    /// The miniport's breaches of the allocator rules (close fails when any).
+    pub contract: ContractStats,
 }
 
 impl Port {
@@ -507,11 +520,15 @@ impl Port {
         drop(unknown);
         let alloc = new_allocator(PortPlatform::new(emu.clone()), cfg.allocator)
             .map_err(|s| err("port allocator", s, ""))?;
+        let contract = Arc::new(ContractCounters::default());
+        let client_alloc = new_guard(&alloc, Arc::clone(&contract));
         let shared = Arc::new(Shared {
             emu: emu.clone(),
             tracker: Arc::clone(&tracker),
             buffer_size: usize::from(alloc.buffer_size()),
             alloc,
+            client_alloc,
+            contract,
             packaging: cfg.packaging,
             dpc_latency: cfg.dpc_latency_100ns.max(0),
             pending: Mutex::new(Vec::new()),
@@ -558,7 +575,9 @@ impl Port {
             clock: Some(new_master_clock(emu.clone(), &tracker)),
             capture_sink: Some(new_capture_sink(
                 emu.clone(),
-                &shared.alloc,
+                // Through the guard: the events it frees were the miniport's, so their
+                // port-only fields are checked there.
+                &shared.client_alloc,
                 Arc::clone(&capture_log),
                 tracker.born("capture sink IMXF"),
             )),
@@ -712,6 +731,11 @@ impl Port {
         Allocator::from_com(&self.shared.alloc).map(|a| a.stats())
     }
 
+    /// The miniport's breaches of the allocator rules, readable after close too.
+    pub fn contract_watch(&self) -> ContractWatch {
+        ContractWatch(Arc::clone(&self.shared.contract))
+    }
+
     /// The port's own counters.
     pub fn stats(&self) -> PortStats {
         let s = &self.shared;
@@ -757,7 +781,7 @@ impl Port {
         let mut stream: *mut IMxf = ptr::null_mut();
         let mut group: *mut IServiceGroup = ptr::null_mut();
         let mut prefetch: u64 = 0;
-        let alloc = self.shared.alloc.as_raw();
+        let alloc = self.shared.client_alloc.as_raw();
         let clock = self
             .clock
             .as_ref()
@@ -1060,11 +1084,27 @@ impl Port {
                 ),
             ));
         }
+        let contract = self.shared.contract.stats();
+        if contract != ContractStats::default() && first_err.is_none() {
+            first_err = Some(err(
+                "port allocator",
+                mxf_abi::STATUS_UNSUCCESSFUL,
+                format!(
+                    "the miniport broke the allocator rules: {} event(s) returned with \
+                     bReserved/cbStruct written, {} PutBuffer call(s)",
+                    contract.reserved_writes, contract.put_buffer_calls
+                ),
+            ));
+        }
         let allocator = self.allocator_stats();
+        // The port holds one reference on the guard, and the guard and the port one each on
+        // the allocator; anything above that is someone else's.
         let refs = Allocator::from_com(&self.shared.alloc).map_or(0, |a| a.ref_count());
+        let guard_refs = guard_refs(&self.shared.client_alloc);
         let report = CloseReport {
             allocator,
-            allocator_refs_left: refs.saturating_sub(1),
+            allocator_refs_left: refs.saturating_sub(2) + guard_refs.saturating_sub(1),
+            contract,
             live_objects: self
                 .tracker
                 .live()

@@ -4,7 +4,7 @@
 
 use mxf_abi::{
     DMUS_KEF_EVENT_COMPLETE, DMUS_KEF_EVENT_INCOMPLETE, DMUS_KEF_PACKAGE_EVENT, DmusEventData,
-    DmusKernelEvent, IAllocatorMxf, K_BYTE_POSITION_NONE, SHORT_EVENT_MAX,
+    DmusKernelEvent, EventFields, IAllocatorMxf, K_BYTE_POSITION_NONE, SHORT_EVENT_MAX,
 };
 use mxf_core::com::ComPtr;
 use std::ptr::{self, NonNull};
@@ -151,9 +151,7 @@ pub(crate) fn build_unit(
                 pb_data: buf.as_ptr(),
             }
         };
-        let value = DmusKernelEvent {
-            b_reserved: 0,
-            cb_struct: mxf_abi::DMUS_KERNEL_EVENT_SIZE as u8,
+        let value = EventFields {
             cb_event: chunk.len() as u16,
             us_channel_group: 1,
             us_flags: if last {
@@ -167,7 +165,7 @@ pub(crate) fn build_unit(
             u_data: data,
         };
         // SAFETY: a fresh event of `alloc`, exclusively ours.
-        unsafe { ev.as_ptr().write(value) };
+        unsafe { value.write_to(ev.as_ptr()) };
         // SAFETY: as above; not in any chain yet.
         unsafe { events.push(ev) };
         n_events += 1;
@@ -176,18 +174,19 @@ pub(crate) fn build_unit(
         let Ok(pkg) = alloc.get_message() else {
             return Err(events);
         };
-        let value = DmusKernelEvent {
+        let value = EventFields {
+            cb_event: 0,
             us_flags: DMUS_KEF_PACKAGE_EVENT,
             us_channel_group: 1,
             ull_pres_time_100ns: time,
             ull_byte_position: K_BYTE_POSITION_NONE,
+            p_next_evt: ptr::null_mut(),
             u_data: DmusEventData {
                 p_package_evt: events.into_raw(),
             },
-            ..DmusKernelEvent::ZEROED
         };
         // SAFETY: a fresh event of `alloc`, exclusively ours; it now owns the sub-chain.
-        unsafe { pkg.as_ptr().write(value) };
+        unsafe { value.write_to(pkg.as_ptr()) };
         let mut b = Building::new();
         // SAFETY: as above.
         unsafe { b.push(pkg) };

@@ -7,7 +7,7 @@ use mxf_core::alloc::AllocatorStats;
 use mxf_core::loopback::LoopbackStats;
 use mxf_core::render::RenderStats as StreamRenderStats;
 use mxf_miniport::CaptureStreamStats;
-use mxf_portemu::{PortStats, RenderStats, SinkStats, TimedMessage};
+use mxf_portemu::{ContractStats, PortStats, RenderStats, SinkStats, TimedMessage};
 use std::fmt::{self, Write};
 use std::time::Duration;
 
@@ -63,6 +63,12 @@ pub const RULE_NO_DROPS: Rule = Rule {
     name: "no-drops",
     requires: "without --faults nothing is dropped, by any stage, for any cause",
 };
+/// The DMus allocator rules: the miniport never writes the port's fields of an event and
+/// never calls `PutBuffer`.
+pub const RULE_ALLOCATOR_RULES: Rule = Rule {
+    name: "allocator-rules",
+    requires: "the miniport never writes bReserved/cbStruct of the port's events, never calls PutBuffer",
+};
 /// Nothing left behind: loopback empty, allocators balanced, the emulator's unload clean.
 pub const RULE_LEAKS: Rule = Rule {
     name: "leaks",
@@ -70,12 +76,13 @@ pub const RULE_LEAKS: Rule = Rule {
 };
 
 /// Every rule of the verdict, in the order `--help` lists them.
-pub const RULES: [Rule; 9] = [
+pub const RULES: [Rule; 10] = [
     RULE_RUN,
     RULE_CORRUPTION,
     RULE_ACCOUNTING,
     RULE_SINK_MALFORMED,
     RULE_FLAG_PATTERN,
+    RULE_ALLOCATOR_RULES,
     RULE_LATENCY_EARLY,
     RULE_LATENCY_BOUND,
     RULE_NO_DROPS,
@@ -173,6 +180,8 @@ pub struct Report {
     pub render_source: Option<RenderStats>,
     /// The capture sink's counters.
     pub sink: Option<SinkStats>,
+    /// The miniport's breaches of the port allocator's rules, counted until after close.
+    pub allocator_contract: Option<ContractStats>,
     /// Port allocator counters before close (live) and at close.
     pub port_alloc_live: Option<AllocatorStats>,
     /// At close.
@@ -404,6 +413,18 @@ impl Report {
             );
         }
         self.check_sink();
+        if let Some(c) = self.allocator_contract
+            && c != ContractStats::default()
+        {
+            self.fail_rule(
+                RULE_ALLOCATOR_RULES,
+                format!(
+                    "{} event(s) came back with bReserved/cbStruct written, {} PutBuffer \
+                     call(s)",
+                    c.reserved_writes, c.put_buffer_calls
+                ),
+            );
+        }
         self.check_latency(&cmp.latencies);
         self.cmp = cmp;
         self.drops = drops;

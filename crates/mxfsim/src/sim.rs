@@ -65,15 +65,21 @@ pub enum Plant {
     /// A parser bug: every pitch bend's second data byte reads as 0, in the parser the
     /// capture side and the port's sink use (the expected side does not use it).
     ParserBug,
+    /// The capture side overwrites `bReserved` of the port's events (a whole-struct write).
+    ReservedWrite,
+    /// The capture side takes spare buffers and gives them back with `PutBuffer`.
+    PutBuffer,
 }
 
 impl Plant {
     /// Every plant, by its `--test-plant` name.
-    pub const ALL: [(&'static str, Plant); 4] = [
+    pub const ALL: [(&'static str, Plant); 6] = [
         ("channel-group", Plant::ChannelGroup),
         ("play-early", Plant::PlayEarly),
         ("drop-incomplete", Plant::DropIncomplete),
         ("parser-bug", Plant::ParserBug),
+        ("reserved-write", Plant::ReservedWrite),
+        ("put-buffer", Plant::PutBuffer),
     ];
 
     /// The capture-side rewrite that stands in for the fault, if it is one.
@@ -84,7 +90,7 @@ impl Plant {
                 Some(|ev| ev.ull_pres_time_100ns = ev.ull_pres_time_100ns.saturating_sub(10_000))
             }
             Plant::DropIncomplete => Some(|ev| ev.us_flags &= !mxf_abi::DMUS_KEF_EVENT_INCOMPLETE),
-            Plant::ParserBug => None,
+            Plant::ParserBug | Plant::ReservedWrite | Plant::PutBuffer => None,
         }
     }
 }
@@ -301,6 +307,14 @@ pub fn run(units: &[Unit], workload_name: &str, opt: &SimOptions) -> Report {
         opt.plant == Some(Plant::ParserBug),
         std::sync::atomic::Ordering::Relaxed,
     );
+    mxf_core::planted::RESERVED_WRITE.store(
+        opt.plant == Some(Plant::ReservedWrite),
+        std::sync::atomic::Ordering::Relaxed,
+    );
+    mxf_core::planted::PUT_BUFFER.store(
+        opt.plant == Some(Plant::PutBuffer),
+        std::sync::atomic::Ordering::Relaxed,
+    );
     if let Some(t) = opt.plant.and_then(Plant::tamper) {
         port.capture_log()
             .lock()
@@ -376,7 +390,9 @@ pub fn run(units: &[Unit], workload_name: &str, opt: &SimOptions) -> Report {
     rep.port = Some(port.stats());
     rep.render_source = Some(render);
     let log = port.capture_log();
+    let contract = port.contract_watch();
     let close = port.close();
+    rep.allocator_contract = Some(contract.stats());
     let mut captured: Vec<TimedMessage>;
     match close {
         Ok(c) => {

@@ -129,3 +129,21 @@ fn a_sysex_dropped_by_the_port_allocator_cap_fails_no_drops_without_faults() {
     let _ = std::fs::remove_file(&p);
     assert!(r.contains("for want of allocator memory"), "{r}");
 }
+
+#[test]
+fn a_write_to_the_ports_reserved_field_fails_allocator_rules() {
+    let r = fails_with(
+        &["--quick", "--no-progress", "--test-plant", "reserved-write"],
+        "allocator-rules",
+    );
+    assert!(r.contains("bReserved/cbStruct written"), "{r}");
+}
+
+#[test]
+fn put_buffer_from_the_miniport_fails_allocator_rules() {
+    let r = fails_with(
+        &["--quick", "--no-progress", "--test-plant", "put-buffer"],
+        "allocator-rules",
+    );
+    assert!(r.contains("PutBuffer"), "{r}");
+}

@@ -4,7 +4,12 @@
 //! # Decisions
 //! - **Complete messages, not raw bytes.** Unlike the classic UART miniport (which ships raw
 //!   bytes flagged `INCOMPLETE` and lets the port's sink parse them), every event holds one
-//!   whole message with running status expanded, or one SysEx fragment.
+//!   whole message with running status expanded, or one SysEx fragment. [`CaptureMode::Raw`]
+//!   flags all of them `INCOMPLETE` as that miniport does, for a port that expects it.
+//! - **The allocator's fields and `PutBuffer`.** Events are filled field by field, never
+//!   writing `bReserved`/`cbStruct` (`mxf_abi::EventFields`). A buffer is always taken with
+//!   the event it will go out in and goes back inside it through `PutMessage`, even when a
+//!   SysEx is dropped: the packager never calls `PutBuffer`.
 //! - **Realtime is never delayed.** A realtime byte becomes its own event at the point it
 //!   arrives, even in the middle of a SysEx: it goes *between* two fragments of that SysEx
 //!   (the bytes of the SysEx emitted so far precede it, the rest follows). Events are thus in
@@ -51,3 +56,29 @@ mod stats;
 pub use chain::Chain;
 pub use packager::{CAPTURE_CHANNEL_GROUP, CapturePackager};
 pub use stats::CaptureStats;
+
+/// How a capture stream flags its events. Either way the bytes are the same whole messages in
+/// the same events; only the flags differ.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum CaptureMode {
+    /// An event holding one whole message is `COMPLETE`; every fragment of a SysEx spread
+    /// over several events is `INCOMPLETE` (see the module docs).
+    #[default]
+    Whole,
+    /// Microsoft's DMusUART convention: every event is `INCOMPLETE`, raw MIDI bytes for the
+    /// port's capture sink to parse (short ones inline, longer ones in `GetBuffer` buffers).
+    Raw,
+}
+
+impl CaptureMode {
+    /// The mode a registry value (`CaptureMode`, `REG_DWORD`) selects: 0 [`CaptureMode::Whole`],
+    /// 1 [`CaptureMode::Raw`]; anything else is refused (the caller keeps the default and
+    /// logs it).
+    pub const fn from_registry(value: u32) -> Option<Self> {
+        match value {
+            0 => Some(Self::Whole),
+            1 => Some(Self::Raw),
+            _ => None,
+        }
+    }
+}

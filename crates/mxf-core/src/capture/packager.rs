@@ -1,5 +1,6 @@
 //! [`CapturePackager`]: raw capture bytes → `DMUS_KERNEL_EVENT` chains of complete messages.
 
+use super::CaptureMode;
 use super::chain::{Chain, Mark};
 use super::stats::CaptureStats;
 use crate::com::ComPtr;
@@ -7,7 +8,7 @@ use crate::midi::{Event, Message, MessageKind, Parser, is_realtime};
 use core::ptr::NonNull;
 use mxf_abi::{
     DMUS_KEF_EVENT_COMPLETE, DMUS_KEF_EVENT_INCOMPLETE, DmusEventData, DmusKernelEvent,
-    IAllocatorMxf, K_BYTE_POSITION_NONE, ReferenceTime, SHORT_EVENT_MAX,
+    EventFields, IAllocatorMxf, K_BYTE_POSITION_NONE, ReferenceTime, SHORT_EVENT_MAX,
 };
 
 /// Channel group of every captured event (one capture pin, one group).
@@ -38,8 +39,11 @@ pub struct CapturePackager {
     /// SysEx bytes held inline until they outgrow `SHORT_EVENT_MAX`.
     staging: [u8; SHORT_EVENT_MAX],
     staged: usize,
-    /// SysEx bytes held in a buffer from `alloc` (`Some` only with more than 8 bytes held).
-    buf: Option<NonNull<u8>>,
+    /// SysEx bytes held in a buffer from `alloc` (`Some` only with more than 8 bytes held),
+    /// with the event it will go out in.
+    buf: Option<Held>,
+    /// How events are flagged.
+    mode: CaptureMode,
     fill: usize,
     /// Bytes of the current SysEx in chains already returned to the caller.
     sysex_returned: u64,
@@ -49,6 +53,15 @@ pub struct CapturePackager {
 // SAFETY: the held buffer is owned exclusively by the packager (like a `Box<[u8]>`); the rest
 // is plain data and a `Send` COM pointer.
 unsafe impl Send for CapturePackager {}
+
+/// A buffer from `GetBuffer` and the event from `GetMessage` reserved for it, taken together:
+/// the buffer always goes back inside its event, through `PutMessage` (miniports do not call
+/// `PutBuffer`).
+#[derive(Clone, Copy)]
+struct Held {
+    buf: NonNull<u8>,
+    ev: NonNull<DmusKernelEvent>,
+}
 
 /// The chain being built by one call, and where the current SysEx's fragments start in it.
 struct Burst {
@@ -64,8 +77,15 @@ struct Burst {
 struct NoMemory;
 
 impl CapturePackager {
-    /// A packager drawing from `alloc` (one reference is kept); reads `GetBufferSize` once.
+    /// A packager drawing from `alloc` (one reference is kept) in [`CaptureMode::Whole`];
+    /// reads `GetBufferSize` once.
     pub fn new(alloc: &ComPtr<IAllocatorMxf>) -> Self {
+        Self::with_mode(alloc, CaptureMode::Whole)
+    }
+
+    /// A packager drawing from `alloc` (one reference is kept) that flags events as `mode`
+    /// says; reads `GetBufferSize` once.
+    pub fn with_mode(alloc: &ComPtr<IAllocatorMxf>, mode: CaptureMode) -> Self {
         let size = usize::from(alloc.buffer_size());
         Self {
             alloc: alloc.clone(),
@@ -75,9 +95,19 @@ impl CapturePackager {
             staging: [0; SHORT_EVENT_MAX],
             staged: 0,
             buf: None,
+            mode,
             fill: 0,
             sysex_returned: 0,
             stats: CaptureStats::default(),
+        }
+    }
+
+    /// The flags of an event holding one whole message: `COMPLETE`, or `INCOMPLETE` (raw
+    /// bytes) in [`CaptureMode::Raw`].
+    fn whole_message_flags(&self) -> u16 {
+        match self.mode {
+            CaptureMode::Whole => DMUS_KEF_EVENT_COMPLETE,
+            CaptureMode::Raw => DMUS_KEF_EVENT_INCOMPLETE,
         }
     }
 
@@ -103,7 +133,7 @@ impl CapturePackager {
         loop {
             // The SysEx hot path: with a buffer held (which always has room: fragments are
             // emitted as soon as they fill), data bytes go straight from the input into it.
-            if let Some(buf) = self.buf
+            if let Some(Held { buf, .. }) = self.buf
                 && let Some(room) = self.cap.checked_sub(self.fill)
             {
                 // SAFETY: the buffer has `cap` bytes (`GetBufferSize`) of which the first
@@ -176,15 +206,15 @@ impl CapturePackager {
     #[inline(always)]
     fn run_realtime(&mut self, run: &mut Run, time: u64, bytes: &[u8]) {
         let before = run.chain.len();
+        let flags = self.whole_message_flags();
         for &b in bytes {
             let Ok(ev) = self.alloc.get_message() else {
                 continue;
             };
             // SAFETY: as in `run_message`.
-            unsafe {
-                ev.as_ptr().write(short_event(time, Message::realtime(b)));
-                run.chain.push(&self.alloc, ev);
-            }
+            unsafe { fill(ev, short_event(time, Message::realtime(b), flags)) };
+            // SAFETY: as in `run_message`.
+            unsafe { run.chain.push(&self.alloc, ev) };
         }
         let made = (run.chain.len() - before) as u64;
         let dropped = (bytes.len() as u64).saturating_sub(made);
@@ -204,14 +234,13 @@ impl CapturePackager {
             run.dropped_bytes += input_len;
             return;
         };
-        let value = short_event(time, m);
+        let value = short_event(time, m, self.whole_message_flags());
         // SAFETY: `ev` is a fresh event from `self.alloc` that we own, a valid
-        // `DmusKernelEvent`-sized, aligned allocation; it then moves into the run's chain,
-        // whose events all come from `self.alloc`; inline payload.
-        unsafe {
-            ev.as_ptr().write(value);
-            run.chain.push(&self.alloc, ev);
-        }
+        // `DmusKernelEvent`-sized, aligned allocation.
+        unsafe { fill(ev, value) };
+        // SAFETY: the event is ours and comes from `self.alloc`, as every event of the run's
+        // chain; its payload is inline.
+        unsafe { run.chain.push(&self.alloc, ev) };
         run.bytes += input_len;
         match m.kind() {
             MessageKind::Channel => run.channel += 1,
@@ -265,10 +294,7 @@ impl CapturePackager {
             Event::SysExStart => {
                 // The parser always ends or cuts a SysEx before starting another, so nothing is
                 // held here; release defensively rather than mix two messages.
-                if let Some(buf) = self.buf.take() {
-                    // SAFETY: the buffer came from `self.alloc.get_buffer`; given back once.
-                    unsafe { self.alloc.put_buffer(buf) };
-                }
+                self.release_held();
                 self.fill = 0;
                 self.staging[0] = 0xF0;
                 self.staged = 1;
@@ -302,7 +328,7 @@ impl CapturePackager {
     /// several events is raw data for the sink's parser, every fragment `INCOMPLETE`.
     fn sysex_end_flags(&self, burst: &Burst) -> u16 {
         if self.sysex_returned + burst.sysex_in_chain == 0 {
-            DMUS_KEF_EVENT_COMPLETE
+            self.whole_message_flags()
         } else {
             DMUS_KEF_EVENT_INCOMPLETE
         }
@@ -340,7 +366,7 @@ impl CapturePackager {
     ) {
         let value = event(burst.time, len, flags, data);
         // SAFETY: we own the event, a valid `DmusKernelEvent`-sized, aligned allocation.
-        unsafe { ev.as_ptr().write(value) };
+        unsafe { fill(ev, value) };
         // SAFETY: per this function's contract; every event of the chain comes from `self.alloc`.
         unsafe { burst.chain.push(&self.alloc, ev) };
         self.stats.events_out += 1;
@@ -350,7 +376,7 @@ impl CapturePackager {
     /// number of bytes of `data` that were not held.
     fn sysex_bytes(&mut self, burst: &mut Burst, mut data: &[u8]) -> Result<(), usize> {
         while !data.is_empty() {
-            if let Some(buf) = self.buf {
+            if let Some(Held { buf, .. }) = self.buf {
                 let n = data.len().min(self.cap - self.fill);
                 let (now, rest) = data.split_at(n);
                 // SAFETY: the buffer has `cap` bytes (`GetBufferSize`) and `fill + n <= cap`;
@@ -402,7 +428,7 @@ impl CapturePackager {
         // Fragments are emitted as soon as they fill, so a held buffer has room for one more;
         // `staging_to_buffer` leaves at most 8 of at least 9.
         match self.buf {
-            Some(buf) if self.fill < self.cap => {
+            Some(Held { buf, .. }) if self.fill < self.cap => {
                 // SAFETY: `fill < cap` = the buffer's size; we own the buffer.
                 unsafe { buf.as_ptr().add(self.fill).write(b) };
                 self.fill += 1;
@@ -412,16 +438,48 @@ impl CapturePackager {
         }
     }
 
-    /// Moves the staged bytes into a fresh buffer.
+    /// Moves the staged bytes into a fresh buffer, with the event it will go out in.
     fn staging_to_buffer(&mut self) -> Result<(), NoMemory> {
-        let buf = self.alloc.get_buffer().map_err(|_| NoMemory)?;
+        let ev = self.alloc.get_message().map_err(|_| NoMemory)?;
+        #[cfg(feature = "planted-faults")]
+        if crate::planted::put_buffer()
+            && let Ok(spare) = self.alloc.get_buffer()
+        {
+            // The fault: a buffer taken and given back through PutBuffer.
+            // SAFETY: from `self.alloc`, ours, given back once.
+            unsafe { self.alloc.put_buffer(spare) };
+        }
+        let buf = match self.alloc.get_buffer() {
+            Ok(buf) => buf,
+            Err(_) => {
+                // SAFETY: a fresh event of `self.alloc`, untouched (no buffer), given back once.
+                unsafe { self.alloc.put_message(ev.as_ptr()) };
+                return Err(NoMemory);
+            }
+        };
         let n = self.staged;
         // SAFETY: the buffer has `cap > SHORT_EVENT_MAX >= n` bytes and is ours.
         unsafe { core::ptr::copy_nonoverlapping(self.staging.as_ptr(), buf.as_ptr(), n) };
-        self.buf = Some(buf);
+        self.buf = Some(Held { buf, ev });
         self.fill = n;
         self.staged = 0;
         Ok(())
+    }
+
+    /// Gives the held buffer back inside its event (`PutMessage` frees both: `cb_event > 8`
+    /// means a buffer); the bytes in it are the caller's to count.
+    fn release_held(&mut self) {
+        if let Some(Held { buf, ev }) = self.buf.take() {
+            let data = DmusEventData {
+                pb_data: buf.as_ptr(),
+            };
+            // SAFETY: the event is ours (reserved with the buffer), a valid aligned event.
+            unsafe { fill(ev, event(0, self.cap, DMUS_KEF_EVENT_INCOMPLETE, data)) };
+            // SAFETY: event and buffer came from `self.alloc` (`cap` = its buffer size > 8, so
+            // the event owns the buffer) and are given back once, unlinked.
+            unsafe { self.alloc.put_message(ev.as_ptr()) };
+        }
+        self.fill = 0;
     }
 
     /// Emits the held SysEx bytes as one fragment with `flags` (nothing if none are held).
@@ -430,31 +488,32 @@ impl CapturePackager {
         if len == 0 {
             return Ok(());
         }
-        let ev = self.alloc.get_message().map_err(|_| NoMemory)?;
         let mark = burst.chain.mark();
-        let (data, in_buffer) = match self.buf.take() {
-            Some(buf) if self.fill > SHORT_EVENT_MAX => (
-                DmusEventData {
+        let (ev, data, in_buffer) = match self.buf {
+            Some(Held { buf, ev }) if self.fill > SHORT_EVENT_MAX => {
+                self.buf = None;
+                let data = DmusEventData {
                     pb_data: buf.as_ptr(),
-                },
-                true,
-            ),
-            Some(buf) => {
+                };
+                (ev, data, true)
+            }
+            Some(Held { buf, .. }) => {
                 // Not produced by this packager (a buffer always holds more than 8), but a
-                // short fragment must be inline whatever happens.
+                // short fragment must be inline whatever happens: it goes out in an event of
+                // its own and the (now empty) buffer stays held for the bytes that follow.
+                let ev = self.alloc.get_message().map_err(|_| NoMemory)?;
                 let mut ab = [0u8; SHORT_EVENT_MAX];
                 // SAFETY: the buffer holds `fill <= 8` initialised bytes and is ours.
                 unsafe { core::ptr::copy_nonoverlapping(buf.as_ptr(), ab.as_mut_ptr(), self.fill) };
-                // SAFETY: the buffer came from `self.alloc.get_buffer` and is given back once.
-                unsafe { self.alloc.put_buffer(buf) };
-                (DmusEventData { ab_data: ab }, false)
+                (ev, DmusEventData { ab_data: ab }, false)
             }
-            None => (
-                DmusEventData {
+            None => {
+                let ev = self.alloc.get_message().map_err(|_| NoMemory)?;
+                let data = DmusEventData {
                     ab_data: self.staging,
-                },
-                false,
-            ),
+                };
+                (ev, data, false)
+            }
         };
         // SAFETY: `ev` is a fresh event from `self.alloc`; a buffer payload holds `len` bytes
         // written by `sysex_bytes`/`hold_final`/`staging_to_buffer`, and moves with it.
@@ -477,10 +536,7 @@ impl CapturePackager {
     /// were consumed but never held.
     fn drop_sysex(&mut self, burst: &mut Burst, lost: usize) {
         let mut dropped = (self.held() + lost) as u64;
-        if let Some(buf) = self.buf.take() {
-            // SAFETY: the buffer came from `self.alloc.get_buffer` and is given back once.
-            unsafe { self.alloc.put_buffer(buf) };
-        }
+        self.release_held();
         self.staged = 0;
         self.fill = 0;
         if let Some(mark) = burst.sysex_mark.take() {
@@ -543,12 +599,25 @@ enum Next<'a> {
     Done,
 }
 
-/// A captured event of `len` bytes stamped `time`, unlinked.
+/// Writes `fields` into the event at `ev` (which the caller owns).
+///
+/// # Safety
+/// As [`EventFields::write_to`].
 #[inline(always)]
-fn event(time: u64, len: usize, flags: u16, data: DmusEventData) -> DmusKernelEvent {
-    DmusKernelEvent {
-        b_reserved: 0,
-        cb_struct: DmusKernelEvent::ZEROED.cb_struct,
+unsafe fn fill(ev: NonNull<DmusKernelEvent>, fields: EventFields) {
+    // SAFETY: per the caller.
+    unsafe { fields.write_to(ev.as_ptr()) };
+    #[cfg(feature = "planted-faults")]
+    // SAFETY: per the caller.
+    unsafe {
+        crate::planted::reserved_write(ev.as_ptr())
+    };
+}
+
+/// The fields of a captured event of `len` bytes stamped `time`, unlinked.
+#[inline(always)]
+fn event(time: u64, len: usize, flags: u16, data: DmusEventData) -> EventFields {
+    EventFields {
         cb_event: u16::try_from(len).unwrap_or(u16::MAX),
         us_channel_group: CAPTURE_CHANNEL_GROUP,
         us_flags: flags,
@@ -559,13 +628,14 @@ fn event(time: u64, len: usize, flags: u16, data: DmusEventData) -> DmusKernelEv
     }
 }
 
-/// The event of a complete short message (inline bytes) stamped `time`, unlinked.
+/// The fields of the event of a complete short message (inline bytes) stamped `time`,
+/// unlinked, flagged `flags`.
 #[inline(always)]
-fn short_event(time: u64, m: Message) -> DmusKernelEvent {
+fn short_event(time: u64, m: Message, flags: u16) -> EventFields {
     let data = DmusEventData {
         ab_data: m.to_inline(),
     };
-    event(time, m.as_bytes().len(), DMUS_KEF_EVENT_COMPLETE, data)
+    event(time, m.as_bytes().len(), flags, data)
 }
 
 /// While a SysEx is in progress the only other events emitted are realtime ones, so every
@@ -576,10 +646,7 @@ fn is_sysex_fragment(e: &DmusKernelEvent) -> bool {
 
 impl Drop for CapturePackager {
     fn drop(&mut self) {
-        if let Some(buf) = self.buf.take() {
-            // SAFETY: the held buffer came from `self.alloc.get_buffer` and is given back once.
-            unsafe { self.alloc.put_buffer(buf) };
-        }
+        self.release_held();
     }
 }
 

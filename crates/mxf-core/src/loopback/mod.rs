@@ -58,8 +58,8 @@ use crate::com::ComPtr;
 use crate::platform::{Platform, SpinLock};
 use core::ptr::{self, NonNull};
 use mxf_abi::{
-    DmusEventData, DmusKernelEvent, IAllocatorMxf, K_BYTE_POSITION_NONE, NtStatus, SHORT_EVENT_MAX,
-    STATUS_INVALID_PARAMETER,
+    DmusEventData, DmusKernelEvent, EventFields, IAllocatorMxf, K_BYTE_POSITION_NONE, NtStatus,
+    SHORT_EVENT_MAX, STATUS_INVALID_PARAMETER,
 };
 
 /// The largest write the render side makes: one event's payload (at most 65535 bytes) plus a
@@ -513,17 +513,20 @@ impl<P: Platform> Loopback<P> {
         // buffer chunk so that it reads as a buffer chunk until the caller sets the real size
         // (always > 8 for a buffer chunk), and 0 for an inline one.
         unsafe {
-            ev.as_ptr().write(DmusKernelEvent {
+            EventFields {
                 cb_event: if len <= SHORT_EVENT_MAX {
                     0
                 } else {
                     SHORT_EVENT_MAX as u16 + 1
                 },
+                us_channel_group: 0,
+                us_flags: 0,
                 ull_pres_time_100ns: time as u64,
                 ull_byte_position: K_BYTE_POSITION_NONE,
+                p_next_evt: ptr::null_mut(),
                 u_data: data,
-                ..DmusKernelEvent::ZEROED
-            });
+            }
+            .write_to(ev.as_ptr());
         }
         Some(ev)
     }

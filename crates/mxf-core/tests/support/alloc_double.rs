@@ -1,6 +1,11 @@
 //! A test-double `IAllocatorMXF`: std `Box`es, PortCls-like rules (fixed buffer size, zeroed
 //! events, `*pp = NULL` on failure, `PutMessage` recycles packages and buffers), failure
 //! injection, and bookkeeping of everything outstanding (double and foreign frees recorded).
+//!
+//! It also enforces what the DMus contract asks of a miniport: events come out with the
+//! allocator's own mark in `bReserved` and `cbStruct` = 40, and an event returned with either
+//! changed is recorded as an error; so is every `PutBuffer` call (miniports return buffers
+//! inside events, through `PutMessage`).
 
 use mxf_abi::*;
 use mxf_core::com::ComPtr;
@@ -220,6 +225,9 @@ unsafe extern "system" fn disconnect_output(_: *mut IMxf, _: *mut IMxf) -> NtSta
     STATUS_SUCCESS
 }
 
+/// What this allocator keeps in `bReserved` of the events it hands out.
+pub const RESERVED_MARK: u8 = 0xA7;
+
 unsafe extern "system" fn put_message(this: *mut IMxf, evt: *mut DmusKernelEvent) -> NtStatus {
     // SAFETY: `this` is one of our objects.
     let o = unsafe { obj(this) };
@@ -235,6 +243,13 @@ unsafe extern "system" fn put_message(this: *mut IMxf, evt: *mut DmusKernelEvent
             // SAFETY: `cur` was handed out by `get_message` (it was in `events`) and is owned
             // by this call now; read before freeing.
             let ev = unsafe { Box::from_raw(cur) };
+            if ev.b_reserved != RESERVED_MARK || usize::from(ev.cb_struct) != DMUS_KERNEL_EVENT_SIZE
+            {
+                s.c.errors.push(format!(
+                    "event {cur:p} came back with bReserved {:#x} / cbStruct {} written",
+                    ev.b_reserved, ev.cb_struct
+                ));
+            }
             if ev.is_package() {
                 // SAFETY: the union's pointer arm is valid for any bit pattern.
                 let sub = unsafe { ev.u_data.p_package_evt };
@@ -281,7 +296,10 @@ unsafe extern "system" fn get_message(
     let p = if s.should_fail() {
         ptr::null_mut()
     } else {
-        let p = Box::into_raw(Box::new(DmusKernelEvent::ZEROED));
+        let p = Box::into_raw(Box::new(DmusKernelEvent {
+            b_reserved: RESERVED_MARK,
+            ..DmusKernelEvent::ZEROED
+        }));
         s.events.insert(p as usize);
         s.c.peak_events = s.c.peak_events.max(s.events.len());
         p
@@ -328,6 +346,9 @@ unsafe extern "system" fn put_buffer(this: *mut IAllocatorMxf, buf: *mut u8) -> 
     // SAFETY: `this` is one of our objects.
     let o = unsafe { obj(this) };
     let mut s = o.state.lock().unwrap();
+    s.c.errors.push(format!(
+        "PutBuffer({buf:p}) called: buffers go back inside events"
+    ));
     if s.free_buffer(buf, o.buffer_size, "PutBuffer") {
         STATUS_SUCCESS
     } else {
