@@ -105,7 +105,6 @@ void mxf_kernel_layout_probe(void)
     MXF_VALUE(DPFLTR_IHVAUDIO_ID); MXF_VALUE(DPFLTR_ERROR_LEVEL);
     MXF_VALUE(DPFLTR_WARNING_LEVEL); MXF_VALUE(DPFLTR_TRACE_LEVEL);
     MXF_VALUE(DPFLTR_INFO_LEVEL);
-    MXF_VALUE(KI_USER_SHARED_DATA); MXF_VALUE(SharedInterruptTime);
     MXF_VALUE(ALL_PROCESSOR_GROUPS);
     MXF_VALUE(HIGH_LEVEL);
     MXF_VALUE(IRQL_NOT_GREATER_OR_EQUAL); MXF_VALUE(IRQL_NOT_LESS_OR_EQUAL);
@@ -119,7 +118,9 @@ void mxf_kernel_layout_probe(void)
     MXF_BUGCHECK(DRIVER_UNLOADED_WITHOUT_CANCELLING_PENDING_OPERATIONS);
     MXF_BUGCHECK(DRIVER_IRQL_NOT_LESS_OR_EQUAL);
 
-    /* ntoskrnl.exe imports (sys/ntoskrnl.rs); ExAllocatePool2 is not in mingw-w64 10. */
+    /* ntoskrnl.exe imports (sys/ntoskrnl.rs); ExAllocatePool2 and KeQueryInterruptTimePrecise
+       are not in mingw-w64 10 (their prototypes are checked against Microsoft's reference
+       pages, cited in sys/ntoskrnl.rs). */
     MXF_SIG(ExFreePoolWithTag, VOID, 2, PVOID, ULONG);
     MXF_SIG(ExInitializeLookasideListEx, NTSTATUS, 8, PLOOKASIDE_LIST_EX,
             PALLOCATE_FUNCTION_EX, PFREE_FUNCTION_EX, POOL_TYPE, ULONG, SIZE_T, ULONG, USHORT);
@@ -131,6 +132,7 @@ void mxf_kernel_layout_probe(void)
     MXF_SIG(KeInitializeTimer, VOID, 1, PKTIMER);
     MXF_SIG(KeInitializeDpc, VOID, 3, PRKDPC, PKDEFERRED_ROUTINE, PVOID);
     MXF_SIG(KeSetTimer, BOOLEAN, 3, PKTIMER, LARGE_INTEGER, PKDPC);
+    MXF_SIG(KeInsertQueueDpc, BOOLEAN, 3, PRKDPC, PVOID, PVOID);
     MXF_SIG(KeCancelTimer, BOOLEAN, 1, PKTIMER);
     MXF_SIG0(KeFlushQueuedDpcs, VOID);
     MXF_SIG(KeGetCurrentProcessorNumberEx, ULONG, 1, PPROCESSOR_NUMBER);

@@ -106,6 +106,34 @@ fn out_of_order_input_plays_in_time_order_stable_and_dont_hold_first() {
 }
 
 #[test]
+fn port_sequenced_plays_every_event_on_arrival_in_arrival_order() {
+    let (emu, alloc, clock, rec, q) = setup(RenderConfig {
+        port_sequenced: true,
+        ..RenderConfig::DEFAULT
+    });
+    assert_eq!(q.set_state(KsState::RUN), STATUS_SUCCESS);
+    let start = emu.now_100ns();
+    // Future presentation times, out of order: the port (SchedulePreFetch 0) hands events
+    // over when it wants them played, so the miniport holds none of them.
+    let evs: Vec<_> = [(1u8, 9 * MS), (2, 3 * MS), (3, 6 * MS)]
+        .iter()
+        .map(|&(id, t)| event(&alloc, &[0x90, 0x40, id], t, 0))
+        .collect();
+    // SAFETY: fresh events of the queue's allocator, given to the queue.
+    emu.at_irql(mxf_core::platform::DISPATCH_LEVEL, || unsafe {
+        assert_eq!(q.put_message(chain(&evs)), STATUS_SUCCESS);
+    });
+    // The timer armed "now": it runs without the clock moving.
+    emu.advance_time(0);
+    let w = rec.writes.lock().unwrap().clone();
+    let order: Vec<u8> = w.iter().map(|w| w.0[2]).collect();
+    assert_eq!(order, vec![1, 2, 3]);
+    assert!(w.iter().all(|(_, _, emu_t)| *emu_t == start), "{w:?}");
+    assert_eq!(q.stats().events_immediate, 0, "none was flagged DONT_HOLD");
+    finish(emu, alloc, clock, q);
+}
+
+#[test]
 fn timer_plays_each_event_at_its_presentation_time() {
     let (emu, alloc, clock, rec, q) = setup(RenderConfig::DEFAULT);
     let start = emu.now_100ns();

@@ -2,7 +2,7 @@
 
 use crate::lookaside::KernelBlockPool;
 use crate::spin::{KernelSpinLock, NtSpinLockCalls};
-use crate::sys::{self, ALL_PROCESSOR_GROUPS, POOL_FLAG_NON_PAGED, SHARED_INTERRUPT_TIME};
+use crate::sys::{self, ALL_PROCESSOR_GROUPS, POOL_FLAG_NON_PAGED};
 use crate::timer::{KernelTimer, NtTimerCalls};
 use crate::{irql, log, processor};
 use core::ffi::c_void;
@@ -15,14 +15,16 @@ use mxf_core::platform::{Irql, LogLevel, Platform, PoolTag, TimerCallback};
 #[derive(Clone, Copy, Default, Debug)]
 pub struct KernelPlatform;
 
-/// `KeQueryInterruptTime` as the x64 header defines it: one volatile 64-bit read of
-/// `KUSER_SHARED_DATA.InterruptTime` at `0xFFFFF78000000008` (there is no export to call).
+/// Interrupt time (100 ns units) to the microsecond: `KeQueryInterruptTimePrecise`. The
+/// tick-granular `KUSER_SHARED_DATA` read (`KeQueryInterruptTime`) would date every event up to
+/// a clock tick (15.6 ms) early.
 pub(crate) fn interrupt_time() -> i64 {
-    // SAFETY: KUSER_SHARED_DATA is mapped read-only at this fixed kernel address in every
-    // process context for the lifetime of the system, and is nonpaged (readable at any IRQL).
-    // The kernel updates InterruptTime with single aligned 64-bit stores on x64, so one
-    // aligned volatile load sees a consistent value (this is exactly the header macro).
-    unsafe { core::ptr::read_volatile(SHARED_INTERRUPT_TIME as *const u64) as i64 }
+    let mut qpc = 0u64;
+    // SAFETY: `qpc` is a valid out-pointer for the call; the routine reads kernel state only
+    // and may be called at any IRQL (Windows 8.1+, below the driver's minimum).
+    let t = unsafe { sys::ntoskrnl::KeQueryInterruptTimePrecise(&mut qpc) };
+    // Interrupt time counts from boot in 100 ns: below 2^63 for 29,000 years.
+    t as i64
 }
 
 impl Platform for KernelPlatform {

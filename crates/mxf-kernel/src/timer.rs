@@ -1,10 +1,11 @@
 //! One-shot timer: a `KTIMER` + `KDPC` in their own pool allocation (the kernel links both into
 //! its queues, so they must not move).
 //!
-//! The platform seam speaks interrupt time (`KeQueryInterruptTime`, monotonic), but an
+//! The platform seam speaks interrupt time (`KeQueryInterruptTimePrecise`, monotonic), but an
 //! *absolute* `KeSetTimer` due time is system (wall-clock) time, which can jump. So every due
 //! time is converted to a *relative* one (negative `DueTime`), which the kernel measures in
-//! interrupt time: [`relative_due_time`].
+//! interrupt time — and a due time already reached queues the DPC at once
+//! (`KeInsertQueueDpc`) instead of waiting for the next clock tick (up to 15.6 ms): [`arming`].
 //!
 //! The timer is generic over [`TimerCalls`], the kernel routines it uses, so that the host
 //! tests run its teardown against a model of the timer and DPC queues in which the callback
@@ -23,12 +24,24 @@ use mxf_core::platform::{PoolTag, Timer, TimerCallback};
 /// Pool tag of timer allocations.
 pub const TIMER_TAG: PoolTag = PoolTag::new(b"MxfT");
 
-/// The `KeSetTimer` `DueTime` (negative = relative, 100 ns units) that fires when interrupt
-/// time reaches `due_100ns`, given interrupt time `now_100ns`. A due time in the past becomes
-/// the shortest relative wait (-1), which fires at the next clock tick.
-pub const fn relative_due_time(due_100ns: i64, now_100ns: i64) -> i64 {
+/// How a timer is armed for interrupt time `due_100ns` at interrupt time `now_100ns`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Arming {
+    /// Due already: cancel the timer and queue its DPC now (`KeInsertQueueDpc`), so that it
+    /// runs as soon as the processor drops below `DISPATCH_LEVEL`, not at the next tick.
+    Now,
+    /// `KeSetTimer` with this `DueTime`: negative = relative, 100 ns units.
+    After(i64),
+}
+
+/// The [`Arming`] of a timer due at `due_100ns` when it is `now_100ns` (saturating).
+pub const fn arming(due_100ns: i64, now_100ns: i64) -> Arming {
     let delta = due_100ns.saturating_sub(now_100ns);
-    if delta < 1 { -1 } else { -delta }
+    if delta < 1 {
+        Arming::Now
+    } else {
+        Arming::After(-delta)
+    }
 }
 
 /// Driver-defined parameter 1 of the bug check a [`KernelTimer`] raises when it is dropped
@@ -111,6 +124,12 @@ pub unsafe trait TimerCalls {
     /// # Safety
     /// `timer` and `dpc` were initialised together by [`TimerCalls::initialize`] and are live.
     unsafe fn set(timer: *mut Ktimer, due: i64, dpc: *mut Kdpc);
+
+    /// `KeInsertQueueDpc(dpc, NULL, NULL)`: queues the DPC now (no effect if it is queued).
+    ///
+    /// # Safety
+    /// As for [`TimerCalls::set`].
+    unsafe fn insert_dpc(dpc: *mut Kdpc);
 
     /// `KeCancelTimer(timer)`: whether the timer was pending.
     ///
@@ -232,10 +251,21 @@ impl<C: TimerCalls> Timer for KernelTimer<C> {
         if b.dying.load(Ordering::Acquire) {
             return;
         }
-        let due = relative_due_time(due_100ns, C::interrupt_time());
-        // SAFETY: timer and DPC were initialised together in `new` and live until drop; the
-        // trait's caller is at IRQL <= DISPATCH_LEVEL.
-        unsafe { C::set(b.timer.get(), due, b.dpc.get()) };
+        match arming(due_100ns, C::interrupt_time()) {
+            Arming::Now => {
+                // Replaces a pending due time, as KeSetTimer would.
+                // SAFETY: the timer was initialised in `new` and lives until drop; the trait's
+                // caller is at IRQL <= DISPATCH_LEVEL.
+                unsafe { C::cancel(b.timer.get()) };
+                // SAFETY: the DPC was initialised with the timer in `new` and lives until drop.
+                unsafe { C::insert_dpc(b.dpc.get()) };
+            }
+            Arming::After(due) => {
+                // SAFETY: timer and DPC were initialised together in `new` and live until drop;
+                // the trait's caller is at IRQL <= DISPATCH_LEVEL.
+                unsafe { C::set(b.timer.get(), due, b.dpc.get()) };
+            }
+        }
     }
 
     fn cancel(&self) -> bool {
@@ -279,6 +309,7 @@ pub use kernel::NtTimerCalls;
 mod kernel {
     use super::*;
     use crate::sys::{self, POOL_FLAG_NON_PAGED};
+    use core::ptr;
 
     /// The ntoskrnl exports.
     pub struct NtTimerCalls;
@@ -311,6 +342,11 @@ mod kernel {
         unsafe fn set(timer: *mut Ktimer, due: i64, dpc: *mut Kdpc) {
             // SAFETY: forwarded contract; KeSetTimer is callable at IRQL <= DISPATCH_LEVEL.
             unsafe { sys::ntoskrnl::KeSetTimer(timer, due, dpc) };
+        }
+
+        unsafe fn insert_dpc(dpc: *mut Kdpc) {
+            // SAFETY: forwarded contract; KeInsertQueueDpc is callable at IRQL <= HIGH_LEVEL.
+            unsafe { sys::ntoskrnl::KeInsertQueueDpc(dpc, ptr::null_mut(), ptr::null_mut()) };
         }
 
         unsafe fn cancel(timer: *mut Ktimer) -> bool {
@@ -346,15 +382,15 @@ mod tests {
 
     #[test]
     fn future_due_times_become_relative_waits() {
-        assert_eq!(relative_due_time(1_000, 400), -600);
-        assert_eq!(relative_due_time(401, 400), -1);
+        assert_eq!(arming(1_000, 400), Arming::After(-600));
+        assert_eq!(arming(401, 400), Arming::After(-1));
     }
 
     #[test]
-    fn past_and_present_due_times_fire_at_the_next_tick() {
-        assert_eq!(relative_due_time(400, 400), -1);
-        assert_eq!(relative_due_time(0, 400), -1);
-        assert_eq!(relative_due_time(i64::MIN, i64::MAX), -1);
+    fn past_and_present_due_times_queue_the_dpc_now_not_at_the_next_tick() {
+        assert_eq!(arming(400, 400), Arming::Now);
+        assert_eq!(arming(0, 400), Arming::Now);
+        assert_eq!(arming(i64::MIN, i64::MAX), Arming::Now);
     }
 
     #[test]
@@ -374,7 +410,7 @@ mod tests {
 
     #[test]
     fn extreme_due_times_saturate_instead_of_overflowing() {
-        assert_eq!(relative_due_time(i64::MAX, i64::MIN), -i64::MAX);
-        assert_eq!(relative_due_time(i64::MAX, 0), -i64::MAX);
+        assert_eq!(arming(i64::MAX, i64::MIN), Arming::After(-i64::MAX));
+        assert_eq!(arming(i64::MAX, 0), Arming::After(-i64::MAX));
     }
 }

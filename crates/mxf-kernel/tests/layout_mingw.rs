@@ -79,7 +79,6 @@ fn structs_and_constants(e: &mut Expected) {
         NonPagedPoolNx => NON_PAGED_POOL_NX,
         DPFLTR_IHVAUDIO_ID, DPFLTR_ERROR_LEVEL, DPFLTR_WARNING_LEVEL, DPFLTR_TRACE_LEVEL,
         DPFLTR_INFO_LEVEL,
-        KI_USER_SHARED_DATA, SharedInterruptTime => SHARED_INTERRUPT_TIME,
         ALL_PROCESSOR_GROUPS,
         HIGH_LEVEL, IRQL_NOT_GREATER_OR_EQUAL, IRQL_NOT_LESS_OR_EQUAL,
         PASSIVE_LEVEL => platform::PASSIVE_LEVEL,
@@ -129,6 +128,7 @@ fn imports(e: &mut Expected) {
     sig!(KeInitializeTimer: unsafe extern "system" fn(_));
     sig!(KeInitializeDpc: unsafe extern "system" fn(_, _, _));
     sig!(KeSetTimer: unsafe extern "system" fn(_, _, _) -> _);
+    sig!(KeInsertQueueDpc: unsafe extern "system" fn(_, _, _) -> _);
     sig!(KeCancelTimer: unsafe extern "system" fn(_) -> _);
     sig!(KeFlushQueuedDpcs: unsafe extern "system" fn());
     sig!(KeGetCurrentProcessorNumberEx: unsafe extern "system" fn(_) -> _);

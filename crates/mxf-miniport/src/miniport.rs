@@ -25,9 +25,11 @@
 //!   `PoolType` is ignored (everything is nonpaged).
 //! - The capture stream gets the miniport's service group through `*ServiceGroup`
 //!   (AddRef'd); a render stream gets NULL there (it needs no service: it has its own timer).
-//! - `*SchedulePreFetch` = [`MiniportConfig::prefetch_100ns`] (default 10 ms): the port may
-//!   hand render events that much ahead of their presentation time; the render queue holds
-//!   them until due, so the port's own scheduling jitter does not become output jitter.
+//! - `*SchedulePreFetch` = [`MiniportConfig::prefetch_100ns`], by default 0 as in DMusUART:
+//!   the port sequences, handing each render event over at its presentation time, and the
+//!   render stream plays it on arrival (`RenderConfig::port_sequenced`) — no event waits for
+//!   a clock tick in the miniport. With a nonzero prefetch the port may hand events that much
+//!   early and the render queue holds them on its timer until due.
 //!
 //! # The cable
 //! The render stream's normalised messages go into the loopback only while a capture stream
@@ -69,6 +71,7 @@ use mxf_abi::{
     PcFilterDescriptorPtr, PoolType, STATUS_INSUFFICIENT_RESOURCES, STATUS_INVALID_DEVICE_REQUEST,
     STATUS_INVALID_DEVICE_STATE, STATUS_INVALID_PARAMETER, STATUS_NOT_SUPPORTED, STATUS_SUCCESS,
 };
+use mxf_core::capture::CaptureMode;
 use mxf_core::com::{self, ComObject, ComPtr, RefCount};
 use mxf_core::loopback::{Loopback, LoopbackConfig, LoopbackStats};
 use mxf_core::platform::{Platform, PoolTag, SpinLock};
@@ -95,15 +98,20 @@ pub struct MiniportConfig {
     /// Most bytes one capture service (`PutMessage(NULL)`) drains; if more are waiting, the
     /// stream asks its service group for a delayed service instead of running on.
     pub capture_service_max_bytes: u32,
+    /// How capture events are flagged (the driver reads it from the registry value
+    /// `CaptureMode`).
+    pub capture_mode: CaptureMode,
 }
 
 impl MiniportConfig {
-    /// 1 MiB loopback, default render queue, 10 ms prefetch, 64 KiB per capture service.
+    /// 1 MiB loopback, default render queue, prefetch 0 (the port sequences), 64 KiB per
+    /// capture service, whole-message capture flags.
     pub const DEFAULT: Self = Self {
         loopback: LoopbackConfig::DEFAULT,
         render: RenderConfig::DEFAULT,
-        prefetch_100ns: 100_000,
+        prefetch_100ns: 0,
         capture_service_max_bytes: 64 * 1024,
+        capture_mode: CaptureMode::Whole,
     };
 }
 

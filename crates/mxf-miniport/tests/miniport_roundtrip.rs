@@ -19,7 +19,13 @@ const MS: u64 = 10_000;
 
 fn round_trip(sysex_len: usize) {
     let emu = Emu::new(EmuConfig::verifier());
-    let m = new_miniport(emu.clone(), MiniportConfig::DEFAULT).unwrap();
+    // This test port hands every event over ahead of its time, as a port does for a stream
+    // that asks for a prefetch: the miniport holds them on its timer until due.
+    let cfg = MiniportConfig {
+        prefetch_100ns: 10 * MS,
+        ..MiniportConfig::DEFAULT
+    };
+    let m = new_miniport(emu.clone(), cfg).unwrap();
     let port = TestPort::new();
     let (st, group) = init(&m, Some(&port));
     assert_eq!(st, STATUS_SUCCESS);

@@ -2,6 +2,7 @@
 
 use crate::sim::{MiniportKind, Plant, SimOptions, run};
 use crate::workload::{WorkloadSpec, build};
+use mxf_core::capture::CaptureMode;
 use mxf_portemu::Packaging;
 use std::io::{IsTerminal, Read, Write};
 
@@ -23,6 +24,9 @@ options:
   --seed S             workload and fault seed (default 1)
   --packaging P        render chains: flat, packages or mixed (default mixed)
   --miniport M         real (mxf-miniport, default) or double (the port emulator's test double)
+  --capture-mode C     whole (default: a message in one event is COMPLETE, fragments of longer
+                       ones INCOMPLETE) or raw (every event INCOMPLETE, as DMusUART); the
+                       driver's registry value CaptureMode (0/1)
   --progress / --no-progress   progress lines on stderr (default: when stderr is a terminal)
 
   --max-latency-us N   the latency bound of the verdict (default: the DPC latency + 10 ms)
@@ -123,6 +127,13 @@ fn parse_args(args: &[String]) -> Result<Args, String> {
                     "packages" => Packaging::Packages,
                     "mixed" => Packaging::Mixed,
                     other => return Err(format!("unknown packaging {other}")),
+                }
+            }
+            "--capture-mode" => {
+                a.opt.capture_mode = match value("--capture-mode")?.as_str() {
+                    "whole" => CaptureMode::Whole,
+                    "raw" => CaptureMode::Raw,
+                    other => return Err(format!("unknown capture mode {other}")),
                 }
             }
             "--miniport" => {

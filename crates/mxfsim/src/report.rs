@@ -226,7 +226,8 @@ impl Report {
                 opt.packaging,
                 opt.seed
             ) + &format!(
-                ", loopback buffer size {}, loopback capacity {}",
+                ", capture mode {:?}, loopback buffer size {}, loopback capacity {}",
+                opt.capture_mode,
                 opt.loopback_buffer_size
                     .map_or("default".to_string(), |n| n.to_string()),
                 opt.loopback_capacity

@@ -50,6 +50,8 @@ pub struct SimOptions {
     pub max_latency_100ns: Option<i64>,
     /// Test hook: a fault planted in the pipeline, to prove the verdict catches it.
     pub plant: Option<Plant>,
+    /// How the miniport flags capture events (`--capture-mode`).
+    pub capture_mode: mxf_core::capture::CaptureMode,
 }
 
 /// A fault planted by a test (`--test-plant`), each one a bug the verdict must catch.
@@ -122,6 +124,7 @@ impl SimOptions {
             dpc_latency_100ns: mxf_portemu::DEFAULT_DPC_LATENCY_100NS,
             max_latency_100ns: None,
             plant: None,
+            capture_mode: mxf_core::capture::CaptureMode::Whole,
         }
     }
 }
@@ -253,6 +256,7 @@ pub fn run(units: &[Unit], workload_name: &str, opt: &SimOptions) -> Report {
         alloc_cfg.max_events = alloc_cfg.max_events.max(2 * n);
     }
     let mut mp_cfg = mxf_miniport::MiniportConfig::DEFAULT;
+    mp_cfg.capture_mode = opt.capture_mode;
     if let Some(c) = opt.loopback_capacity {
         mp_cfg.loopback.capacity = c;
     }

@@ -379,27 +379,38 @@ fn a_sysex_cut_by_the_render_side_then_dropped_by_the_capture_side_counts_once()
         Item::Realtime(251),
         ch(201, [73, 125], true, None),
     ];
-    let opt = SimOptions {
-        verifier: true,
-        faults: Some(22),
-        buffer_size: Some(3710),
-        loopback_buffer_size: Some(40),
-        loopback_capacity: Some(mxf_core::loopback::MAX_WRITE as u32),
-        // A fault schedule (seeded) under which the scenario below happens.
-        seed: 264,
-        ..SimOptions::new()
-    };
-    let rep = run(
-        &units(&items, &[2765, 1305, 2014, 2956, 1482, 1079]),
-        "cut then dropped",
-        &opt,
-    );
-    check(&rep, true).unwrap_or_else(|e| panic!("{e}"));
-    // The scenario itself: one SysEx cut by the render side, one SysEx dropped whole by the
-    // capture side, and it is the same one (nothing captured truncated).
-    assert_eq!(rep.drops.render().sysex_truncated, 1, "{rep}");
-    assert_eq!(rep.drops.capture_sysex_whole, 1, "{rep}");
-    assert_eq!(rep.drops.capture_sysex_cut_arrived, 1, "{rep}");
-    assert_eq!(rep.drops.capture_sysex_delivered_cut, 0, "{rep}");
+    // The scenario needs a fault schedule that cuts the SysEx on the render side and drops
+    // it on the capture side; which seed gives one depends on the order of allocations, so
+    // the test takes the first seed that does (every run on the way must pass too).
+    let mut found = None;
+    for seed in 0..2_000u64 {
+        let opt = SimOptions {
+            verifier: true,
+            faults: Some(22),
+            buffer_size: Some(3710),
+            loopback_buffer_size: Some(40),
+            loopback_capacity: Some(mxf_core::loopback::MAX_WRITE as u32),
+            seed,
+            ..SimOptions::new()
+        };
+        let rep = run(
+            &units(&items, &[2765, 1305, 2014, 2956, 1482, 1079]),
+            "cut then dropped",
+            &opt,
+        );
+        check(&rep, true).unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+        // One SysEx cut by the render side, one dropped whole by the capture side, and it is
+        // the same one: what arrived cut is what was dropped, nothing captured truncated.
+        if rep.drops.render().sysex_truncated == 1
+            && rep.drops.capture_sysex_whole == 1
+            && rep.drops.capture_sysex_cut_arrived == 1
+            && rep.drops.capture_sysex_delivered_cut == 0
+        {
+            found = Some(rep);
+            break;
+        }
+    }
+    let rep = found.expect("some fault schedule produces the scenario");
+    // Counted once: one message missing, not one missing and one truncated.
     assert_eq!(rep.cmp.partial, 0, "{rep}");
 }

@@ -147,3 +147,36 @@ fn put_buffer_from_the_miniport_fails_allocator_rules() {
     );
     assert!(r.contains("PutBuffer"), "{r}");
 }
+
+#[test]
+fn both_capture_modes_pass_and_raw_flags_every_event_incomplete() {
+    for (mode, all_incomplete) in [("whole", false), ("raw", true)] {
+        let out = mxfsim(&["--quick", "--no-progress", "--capture-mode", mode]);
+        let r = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert_eq!(out.status.code(), Some(0), "{mode}\n{r}");
+        assert!(
+            r.contains(&format!(
+                "capture mode {}",
+                if all_incomplete { "Raw" } else { "Whole" }
+            )),
+            "{r}"
+        );
+        let sink = r
+            .lines()
+            .find(|l| l.trim_start().starts_with("port capture sink"))
+            .unwrap_or_else(|| panic!("no sink line in\n{r}"));
+        // "... events N (buffers B, incomplete I) ..."
+        let num_after = |key: &str| -> u64 {
+            let i = sink.find(key).unwrap_or_else(|| panic!("{key} in {sink}")) + key.len();
+            sink[i..]
+                .trim_start()
+                .split(|c: char| !c.is_ascii_digit())
+                .next()
+                .and_then(|n| n.parse().ok())
+                .unwrap_or_else(|| panic!("number after {key} in {sink}"))
+        };
+        let (events, incomplete) = (num_after("events"), num_after("incomplete"));
+        assert!(events > 0, "{sink}");
+        assert_eq!(incomplete == events, all_incomplete, "{mode}: {sink}");
+    }
+}

@@ -120,6 +120,11 @@ pub struct RenderConfig {
     pub no_memory_retries: u32,
     /// Delay between those retries (100 ns units, at least 1).
     pub retry_delay_100ns: u32,
+    /// The port sequences (the stream asked for `SchedulePreFetch` 0, as DMusUART does): it
+    /// hands each event over at its presentation time, so every event is played on arrival,
+    /// in arrival order, like one flagged `DONT_HOLD_FOR_SEQUENCING` — none waits for a
+    /// timer tick in the miniport.
+    pub port_sequenced: bool,
 }
 
 impl RenderConfig {
@@ -131,6 +136,7 @@ impl RenderConfig {
         max_walk: 1 << 20,
         no_memory_retries: 8,
         retry_delay_100ns: 10_000,
+        port_sequenced: false,
     };
 }
 
@@ -468,6 +474,8 @@ impl<P: Platform, T: RenderTarget> RenderQueue<P, T> {
                     if ev.as_ref().dont_hold() {
                         q.immediate.push_back(ev);
                         q.stats.events_immediate += 1;
+                    } else if inner.cfg.port_sequenced {
+                        q.immediate.push_back(ev);
                     } else {
                         incoming.push_back(ev);
                     }

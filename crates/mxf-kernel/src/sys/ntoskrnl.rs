@@ -51,6 +51,17 @@ unsafe extern "system" {
     /// `KeSetTimer`: negative `due_time` = relative 100 ns, positive = absolute *system* time.
     /// Returns whether the timer was already in the queue. IRQL <= `DISPATCH_LEVEL`.
     pub fn KeSetTimer(timer: *mut Ktimer, due_time: i64, dpc: *mut Kdpc) -> u8;
+    /// `KeInsertQueueDpc`: queues `dpc` unless it is queued already (returns whether it
+    /// queued it). Any IRQL.
+    pub fn KeInsertQueueDpc(
+        dpc: *mut Kdpc,
+        system_argument1: *mut c_void,
+        system_argument2: *mut c_void,
+    ) -> u8;
+    /// `KeQueryInterruptTimePrecise` (Windows 8.1+): interrupt time in 100 ns units, accurate
+    /// to a microsecond (interpolated with the performance counter, whose value is written to
+    /// `qpc_time_stamp`). Any IRQL.
+    pub fn KeQueryInterruptTimePrecise(qpc_time_stamp: *mut u64) -> u64;
     /// `KeCancelTimer`: returns whether the timer was in the queue. IRQL <= `DISPATCH_LEVEL`.
     pub fn KeCancelTimer(timer: *mut Ktimer) -> u8;
     /// `KeFlushQueuedDpcs`: returns once every DPC queued on any processor has run.

@@ -26,11 +26,6 @@ pub const DPFLTR_WARNING_LEVEL: u32 = 1;
 pub const DPFLTR_TRACE_LEVEL: u32 = 2;
 /// `DPFLTR_INFO_LEVEL`.
 pub const DPFLTR_INFO_LEVEL: u32 = 3;
-/// `KI_USER_SHARED_DATA` on x64: the kernel-mode address of `KUSER_SHARED_DATA`.
-pub const KI_USER_SHARED_DATA: usize = 0xFFFF_F780_0000_0000;
-/// `SharedInterruptTime`: `KUSER_SHARED_DATA.InterruptTime` (a `KSYSTEM_TIME` whose first 8
-/// bytes, on x64, are the 64-bit interrupt time written with one store).
-pub const SHARED_INTERRUPT_TIME: usize = KI_USER_SHARED_DATA + 0x8;
 /// `ALL_PROCESSOR_GROUPS`: `KeQueryActiveProcessorCountEx` counts every group.
 pub const ALL_PROCESSOR_GROUPS: u16 = 0xFFFF;
 

@@ -1,8 +1,10 @@
 //! [`KernelTimer`]'s drop against a model of the kernel's timer and DPC queues, with a DPC whose
 //! callback re-arms the timer from another processor.
 //!
-//! The model runs the DPC on its own thread and stops it inside `KeSetTimer` (after the
-//! callback's `dying` check, before the timer is queued again: the widest race there is). At
+//! The model runs the DPC on its own thread and stops it inside `KeSetTimer` or
+//! `KeInsertQueueDpc` (after the `dying` check, before the timer or the DPC is queued again:
+//! the widest race there is). The callback re-arms for later (`KeSetTimer`) or for now
+//! (`KeInsertQueueDpc`); both are explored. At
 //! the start of the drop and at each kernel call the drop makes, an adversary may first let the
 //! timer expire (queueing the DPC), start the queued DPC, or let the stopped DPC re-arm and
 //! return. Every sequence of such choices is tried. When the block is freed, nothing may still
@@ -172,6 +174,18 @@ fn drop_point() {
     drop(play(g, m));
 }
 
+/// On the DPC's thread, stops until the adversary (or a flush waiting for this DPC) lets it go
+/// on; returns the model locked.
+fn stop_if_on_dpc_thread() -> MutexGuard<'static, Option<State>> {
+    let mut g = model();
+    if ON_DPC_THREAD.get() {
+        g.as_mut().expect("model installed").stopped = true;
+        CHANGED.notify_all();
+        g = wait_until(g, |s| !s.stopped);
+    }
+    g
+}
+
 struct Model;
 
 // SAFETY: a model for tests; it checks the callers' obligations instead of relying on them.
@@ -222,13 +236,7 @@ unsafe impl TimerCalls for Model {
     }
 
     unsafe fn set(_timer: *mut Ktimer, _due: i64, _dpc: *mut Kdpc) {
-        let mut g = model();
-        if ON_DPC_THREAD.get() {
-            // Stop here until the adversary (or a flush waiting for this DPC) lets it go on.
-            g.as_mut().expect("model installed").stopped = true;
-            CHANGED.notify_all();
-            g = wait_until(g, |s| !s.stopped);
-        }
+        let mut g = stop_if_on_dpc_thread();
         let s = g.as_mut().expect("model installed");
         if s.freed {
             violation(s, "KeSetTimer on the freed block".into());
@@ -236,7 +244,17 @@ unsafe impl TimerCalls for Model {
         s.armed = true;
     }
 
+    unsafe fn insert_dpc(_dpc: *mut Kdpc) {
+        let mut g = stop_if_on_dpc_thread();
+        let s = g.as_mut().expect("model installed");
+        if s.freed {
+            violation(s, "KeInsertQueueDpc on the freed block".into());
+        }
+        s.queued = true;
+    }
+
     unsafe fn cancel(_timer: *mut Ktimer) -> bool {
+        // The DPC's own cancel (before re-arming now) is not a point of the drop.
         drop_point();
         let mut g = model();
         let s = g.as_mut().expect("model installed");
@@ -286,6 +304,8 @@ unsafe impl TimerCalls for Model {
 struct Rearm {
     /// A bitwise copy of the timer under test that is never dropped (the callback's handle).
     timer: core::mem::ManuallyDrop<KernelTimer<Model>>,
+    /// The due time it re-arms for: 1 is later (the model's clock reads 0), 0 is now.
+    due: i64,
 }
 
 /// # Safety
@@ -293,11 +313,17 @@ struct Rearm {
 unsafe fn rearm(context: *const c_void) {
     // SAFETY: the test keeps the Rearm alive until every DPC thread has been joined.
     let r = unsafe { &*context.cast::<Rearm>() };
-    r.timer.set(1);
+    r.timer.set(r.due);
 }
 
-/// Runs one drop of a re-arming timer under `script` and returns what the model saw.
-fn run(script: &[Move], irql: u8, teardown: fn(KernelTimer<Model>)) -> (Vec<String>, usize) {
+/// Runs one drop of a timer that re-arms for `due` under `script` and returns what the model
+/// saw.
+fn run(
+    script: &[Move],
+    irql: u8,
+    due: i64,
+    teardown: fn(KernelTimer<Model>),
+) -> (Vec<String>, usize) {
     *model() = Some(State {
         irql: mxf_core::platform::PASSIVE_LEVEL,
         ..State::default()
@@ -308,6 +334,7 @@ fn run(script: &[Move], irql: u8, teardown: fn(KernelTimer<Model>)) -> (Vec<Stri
             block: NonNull::dangling(),
             _calls: PhantomData,
         }),
+        due,
     });
     let ctx_ptr: *mut Rearm = &mut *ctx;
     // SAFETY: `ctx` outlives the timer and every DPC thread (joined below); `rearm` is sound on
@@ -317,7 +344,7 @@ fn run(script: &[Move], irql: u8, teardown: fn(KernelTimer<Model>)) -> (Vec<Stri
     // SAFETY: a bitwise copy of the handle (a pointer to the block); the copy is never dropped,
     // so the block is still freed once, by `teardown`.
     unsafe { (*ctx_ptr).timer = core::mem::ManuallyDrop::new(core::ptr::read(&timer)) };
-    timer.set(1);
+    timer.set(due);
     {
         let mut g = model();
         let s = g.as_mut().expect("model installed");
@@ -375,20 +402,24 @@ fn scripts(len: usize) -> Vec<Vec<Move>> {
     all
 }
 
-/// The first script under which `teardown` leaves the kernel a reference to the freed block.
-fn first_failure(teardown: fn(KernelTimer<Model>)) -> Option<(Vec<Move>, Vec<String>)> {
+/// The first script (and re-arming due time) under which `teardown` leaves the kernel a
+/// reference to the freed block.
+fn first_failure(teardown: fn(KernelTimer<Model>)) -> Option<(Vec<Move>, i64, Vec<String>)> {
     // Seven points: two before the drop, and its five kernel calls (cancel, flush, cancel,
     // flush, free) — a longer script changes nothing for the real drop.
-    scripts(7).into_iter().find_map(|script| {
-        let (violations, _) = run(&script, mxf_core::platform::PASSIVE_LEVEL, teardown);
-        (!violations.is_empty()).then_some((script, violations))
+    let all = scripts(7);
+    [1, 0].into_iter().find_map(|due| {
+        all.iter().find_map(|script| {
+            let (violations, _) = run(script, mxf_core::platform::PASSIVE_LEVEL, due, teardown);
+            (!violations.is_empty()).then(|| (script.clone(), due, violations))
+        })
     })
 }
 
 #[test]
 fn no_interleaving_leaves_the_kernel_a_reference_to_the_freed_timer() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    let (violations, points) = run(&[], mxf_core::platform::PASSIVE_LEVEL, drop);
+    let (violations, points) = run(&[], mxf_core::platform::PASSIVE_LEVEL, 1, drop);
     assert_eq!(violations, Vec::<String>::new());
     assert_eq!(
         points, 7,
@@ -412,10 +443,11 @@ fn cancel_flush_once(timer: KernelTimer<Model>) {
 #[test]
 fn the_model_finds_the_race_a_single_cancel_and_flush_leaves() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    let (script, violations) =
+    let (script, due, violations) =
         first_failure(cancel_flush_once).expect("a single cancel + flush must lose the race");
     // The DPC was inside KeSetTimer when the drop began; the flush let it re-arm.
     assert!(script.contains(&Move::StartDpc), "{script:?}");
+    assert_eq!(due, 1, "found with the KeSetTimer re-arm first");
     assert_eq!(
         violations,
         ["block freed while timer still queued"],
@@ -431,16 +463,18 @@ fn a_callback_that_is_stopped_inside_set_when_the_drop_begins_cannot_outlive_it(
     let script = [Move::Expire, Move::StartDpc];
     let mut resumed_late = script.to_vec();
     resumed_late.extend([Move::Nothing, Move::Nothing, Move::ResumeDpc]);
-    for s in [&script[..], &resumed_late[..]] {
-        let (violations, _) = run(s, mxf_core::platform::PASSIVE_LEVEL, drop);
-        assert_eq!(violations, Vec::<String>::new(), "{s:?}");
+    for due in [1, 0] {
+        for s in [&script[..], &resumed_late[..]] {
+            let (violations, _) = run(s, mxf_core::platform::PASSIVE_LEVEL, due, drop);
+            assert_eq!(violations, Vec::<String>::new(), "{s:?} due {due}");
+        }
     }
 }
 
 #[test]
 fn dropping_above_passive_level_bug_checks_before_touching_the_timer() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    let (violations, points) = run(&[], mxf_core::platform::DISPATCH_LEVEL, drop);
+    let (violations, points) = run(&[], mxf_core::platform::DISPATCH_LEVEL, 1, drop);
     assert_eq!(violations.len(), 1, "{violations:?}");
     assert!(
         violations[0].starts_with("bug check 0xc4 [e001, 2, "),

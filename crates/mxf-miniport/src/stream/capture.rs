@@ -143,7 +143,7 @@ pub(crate) fn new_capture_stream<P: Platform>(
         .ok_or(STATUS_INSUFFICIENT_RESOURCES)?
         .cast::<CaptureStream<P>>();
     miniport.loopback.discard();
-    let packager = CapturePackager::new(&alloc);
+    let packager = CapturePackager::with_mode(&alloc, miniport.cfg.capture_mode);
     let lock = platform.new_spin_lock();
     // SAFETY: a fresh, aligned block of the object's size, ours.
     unsafe {

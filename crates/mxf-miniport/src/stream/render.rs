@@ -19,7 +19,7 @@ use mxf_abi::{
 use mxf_core::com::{self, ComObject, ComPtr, RefCount};
 use mxf_core::loopback::WriteOutcome;
 use mxf_core::platform::{Platform, PoolTag};
-use mxf_core::render::{RenderQueue, RenderStats, RenderTarget, TargetWrite};
+use mxf_core::render::{RenderConfig, RenderQueue, RenderStats, RenderTarget, TargetWrite};
 
 /// Pool tag of a render stream object.
 pub const TAG_RENDER_STREAM: PoolTag = PoolTag::new(b"MxfS");
@@ -62,7 +62,11 @@ pub(crate) fn new_render_stream<P: Platform>(
     clock: &ComPtr<IMasterClock>,
 ) -> Result<ComPtr<IMxf>, NtStatus> {
     let platform = miniport.platform.clone();
-    let cfg = miniport.cfg.render;
+    let cfg = RenderConfig {
+        // SchedulePreFetch 0: the port hands events over when they are due.
+        port_sequenced: miniport.cfg.prefetch_100ns == 0,
+        ..miniport.cfg.render
+    };
     let queue = RenderQueue::new(
         platform.clone(),
         alloc,
