@@ -183,15 +183,13 @@ mod tests {
             (PIN_CAPTURE_STREAM, MIDI, KSDATAFORMAT_SUBTYPE_MIDI),
             (PIN_CAPTURE_STREAM, DMUS, KSDATAFORMAT_SUBTYPE_DIRECTMUSIC),
         ] {
-            {
-                let c = client(KSDATAFORMAT_TYPE_MUSIC, sub, KSDATAFORMAT_SPECIFIER_NONE);
-                let f = intersect(pin, &c, m).unwrap();
-                assert_eq!(f.format_size, 64);
-                assert_eq!((f.flags, f.sample_size, f.reserved), (0, 0, 0));
-                assert_eq!(f.major_format, KSDATAFORMAT_TYPE_MUSIC);
-                assert_eq!(f.sub_format, sub);
-                assert_eq!(f.specifier, KSDATAFORMAT_SPECIFIER_NONE);
-            }
+            let c = client(KSDATAFORMAT_TYPE_MUSIC, sub, KSDATAFORMAT_SPECIFIER_NONE);
+            let f = intersect(pin, &c, m).unwrap();
+            assert_eq!(f.format_size, 64);
+            assert_eq!((f.flags, f.sample_size, f.reserved), (0, 0, 0));
+            assert_eq!(f.major_format, KSDATAFORMAT_TYPE_MUSIC);
+            assert_eq!(f.sub_format, sub);
+            assert_eq!(f.specifier, KSDATAFORMAT_SPECIFIER_NONE);
         }
     }
 
