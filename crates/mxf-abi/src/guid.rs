@@ -68,9 +68,9 @@ pub const IID_ISERVICE_SINK: Guid = Guid::from_u128(0x22c6ac64_851b_11d0_9a7f_00
 pub const IID_ISERVICE_GROUP: Guid = Guid::from_u128(0x22c6ac65_851b_11d0_9a7f_00aa0038acfe);
 /// `IID_IUnknown`.
 pub const IID_IUNKNOWN: Guid = Guid::from_u128(0x00000000_0000_0000_c000_000000000046);
-/// `KSAUDFNAME_DMUSIC_MPU_OUT`: pin name of the MIDI render pin.
+/// `KSAUDFNAME_DMUSIC_MPU_OUT`: pin name of the DirectMusic render pin (DMusUART's).
 pub const KSAUDFNAME_DMUSIC_MPU_OUT: Guid = Guid::from_u128(0xa4df0eb5_bac9_11d2_b7a8_0060083316c1);
-/// `KSAUDFNAME_DMUSIC_MPU_IN`: pin name of the MIDI capture pin.
+/// `KSAUDFNAME_DMUSIC_MPU_IN`: pin name of the (MIDI and DirectMusic) capture pin.
 pub const KSAUDFNAME_DMUSIC_MPU_IN: Guid = Guid::from_u128(0xb2ec0a7d_bac9_11d2_b7a8_0060083316c1);
 
 const _: () = assert!(core::mem::size_of::<Guid>() == 16 && core::mem::align_of::<Guid>() == 4);

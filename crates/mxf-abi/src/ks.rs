@@ -71,6 +71,45 @@ pub struct KsIdentifier {
     pub flags: u32,
 }
 
+/// `KSNODEPROPERTY` (`ksmedia.h`): a property request addressed to a topology node (its
+/// `Property.Flags` carry `KSPROPERTY_TYPE_TOPOLOGY`); 32 bytes, align 8. Instance data,
+/// if any, follows it.
+#[repr(C)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct KsNodeProperty {
+    /// `Property`.
+    pub property: KsIdentifier,
+    /// `NodeId`.
+    pub node_id: u32,
+    /// `Reserved`: zero.
+    pub reserved: u32,
+}
+
+/// `KSPROPERTY_DESCRIPTION` (`ks.h`): the header a `KSPROPERTY_TYPE_BASICSUPPORT` request
+/// returns when its buffer can hold it (a `ULONG` buffer gets `AccessFlags` alone); 40
+/// bytes, align 8.
+#[repr(C)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct KsPropertyDescription {
+    /// `AccessFlags`: the `KSPROPERTY_TYPE_*` verbs supported.
+    pub access_flags: u32,
+    /// `DescriptionSize`: bytes of the whole description (header plus member lists).
+    pub description_size: u32,
+    /// `PropTypeSet`: `{KSPROPTYPESETID_General, VT_*, 0}`.
+    pub prop_type_set: KsIdentifier,
+    /// `MembersListCount`.
+    pub members_list_count: u32,
+    /// `Reserved`.
+    pub reserved: u32,
+}
+
+/// `VT_UI4` (`wtypes.h`): the value type of a `ULONG` property.
+pub const VT_UI4: u32 = 19;
+/// `VT_UI8`: the value type of a `ULONGLONG` property.
+pub const VT_UI8: u32 = 21;
+/// `VT_BLOB`: the value type of a structure-valued property.
+pub const VT_BLOB: u32 = 65;
+
 /// `KSDATAFORMAT` and `KSDATARANGE` (the same layout): 64 bytes, align 8.
 #[repr(C, align(8))]
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -121,5 +160,9 @@ const _: () = {
     assert!(offset_of!(KsDataRangeMusic, technology) == 64);
     assert!(offset_of!(KsDataRangeMusic, channels) == 80);
     assert!(offset_of!(KsDataRangeMusic, channel_mask) == 88);
+    assert!(size_of::<KsNodeProperty>() == 32 && offset_of!(KsNodeProperty, node_id) == 24);
+    assert!(size_of::<KsPropertyDescription>() == 40);
+    assert!(offset_of!(KsPropertyDescription, prop_type_set) == 8);
+    assert!(offset_of!(KsPropertyDescription, members_list_count) == 32);
     assert!(size_of::<KsState>() == 4 && size_of::<DmusStreamType>() == 4);
 };

@@ -49,6 +49,12 @@ pub const KSCATEGORY_TOPOLOGY: Guid = Guid::from_u128(0xdda54a40_1e4c_11d1_a050_
 /// `KSCATEGORY_SYNTHESIZER`.
 pub const KSNODETYPE_SYNTHESIZER: Guid = Guid::from_u128(0xdff220f3_f70f_11d0_b917_00a0c9223196);
 
+/// `KSAUDFNAME_MIDI` (`ksmedia.h`): the name of DMusUART's legacy (WinMM) MIDI render pin.
+pub const KSAUDFNAME_MIDI: Guid = Guid::from_u128(0x185fedf8_9905_11d1_95a9_00c04fb925d3);
+/// `KSPROPTYPESETID_General` (`ks.h`): the `PropTypeSet` of a `KSPROPERTY_DESCRIPTION`
+/// whose `Id` is a `VT_*` value type.
+pub const KSPROPTYPESETID_GENERAL: Guid = Guid::from_u128(0x97e99ba0_bdea_11cf_a5d6_28db04c10000);
+
 /// `KSINTERFACESETID_Standard` (`ks.h`).
 pub const KSINTERFACESETID_STANDARD: Guid = Guid::from_u128(0x1a8766a0_62ce_11cf_a5d6_28db04c10000);
 /// `KSINTERFACE_STANDARD_STREAMING` (`ks.h`): id in [`KSINTERFACESETID_STANDARD`].

@@ -15,6 +15,7 @@ pub mod ks;
 pub mod ksguids;
 pub mod portcls;
 pub mod status;
+pub mod synth;
 pub mod vtbl;
 
 pub use event::*;
@@ -23,4 +24,5 @@ pub use ks::*;
 pub use ksguids::*;
 pub use portcls::*;
 pub use status::*;
+pub use synth::*;
 pub use vtbl::*;

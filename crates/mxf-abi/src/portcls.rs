@@ -30,6 +30,9 @@ pub const KSPROPERTY_TYPE_SET: u32 = 0x0000_0002;
 /// `KSPROPERTY_TYPE_BASICSUPPORT` (= `PCPROPERTY_ITEM_FLAG_BASICSUPPORT`).
 pub const KSPROPERTY_TYPE_BASICSUPPORT: u32 = 0x0000_0200;
 
+/// `KSPROPERTY_TYPE_TOPOLOGY`: the request is a `KSNODEPROPERTY` addressed to a node.
+pub const KSPROPERTY_TYPE_TOPOLOGY: u32 = 0x1000_0000;
+
 /// `KSPIN_DATAFLOW`: the direction data moves through a pin, seen from the filter.
 #[repr(transparent)]
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]

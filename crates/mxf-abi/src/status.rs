@@ -28,8 +28,13 @@ pub const STATUS_INSUFFICIENT_RESOURCES: NtStatus = st(0xC000_009A);
 pub const STATUS_NOT_SUPPORTED: NtStatus = st(0xC000_00BB);
 /// The device is not in a state in which the request can be honoured.
 pub const STATUS_INVALID_DEVICE_STATE: NtStatus = st(0xC000_0184);
+/// The object (here: a property, or a node carrying it) was not found.
+pub const STATUS_NOT_FOUND: NtStatus = st(0xC000_0225);
 /// No match (used by `DataRangeIntersection` when ranges do not intersect).
 pub const STATUS_NO_MATCH: NtStatus = st(0xC000_0272);
+/// Success, but not every requested value could be granted (a property request whose
+/// parameters the driver adjusted).
+pub const STATUS_NOT_ALL_ASSIGNED: NtStatus = st(0x0000_0106);
 /// The data was too large to fit into the buffer (a warning: only the size is returned).
 pub const STATUS_BUFFER_OVERFLOW: NtStatus = st(0x8000_0005);
 

@@ -111,6 +111,16 @@ fn rust_layout() -> Expected {
         DataRange => data_range, Technology => technology, Channels => channels,
         Notes => notes, ChannelMask => channel_mask,
     });
+    size!("KSNODEPROPERTY", KsNodeProperty);
+    off!("KSNODEPROPERTY", KsNodeProperty, {
+        Property => property, NodeId => node_id, Reserved => reserved,
+    });
+    size!("KSPROPERTY_DESCRIPTION", KsPropertyDescription);
+    off!("KSPROPERTY_DESCRIPTION", KsPropertyDescription, {
+        AccessFlags => access_flags, DescriptionSize => description_size,
+        PropTypeSet => prop_type_set, MembersListCount => members_list_count,
+        Reserved => reserved,
+    });
     size!("KSSTATE", KsState);
     size!("DMUS_STREAM_TYPE", DmusStreamType);
     size!("POOL_TYPE", PoolType);
@@ -278,6 +288,7 @@ fn rust_layout() -> Expected {
     value!(KSPROPERTY_TYPE_GET, KSPROPERTY_TYPE_GET);
     value!(KSPROPERTY_TYPE_SET, KSPROPERTY_TYPE_SET);
     value!(KSPROPERTY_TYPE_BASICSUPPORT, KSPROPERTY_TYPE_BASICSUPPORT);
+    value!(KSPROPERTY_TYPE_TOPOLOGY, KSPROPERTY_TYPE_TOPOLOGY);
     value!(
         KSINTERFACE_STANDARD_STREAMING,
         KSINTERFACE_STANDARD_STREAMING
@@ -294,7 +305,66 @@ fn rust_layout() -> Expected {
     value!(STATUS_INVALID_DEVICE_STATE, STATUS_INVALID_DEVICE_STATE);
     value!(STATUS_NO_MATCH, STATUS_NO_MATCH);
     value!(STATUS_BUFFER_OVERFLOW, STATUS_BUFFER_OVERFLOW);
+    value!(STATUS_NOT_FOUND, STATUS_NOT_FOUND);
+    value!(STATUS_NOT_ALL_ASSIGNED, STATUS_NOT_ALL_ASSIGNED);
     m
+}
+
+fn dmusic_probe() -> &'static str {
+    static ASM: OnceLock<String> = OnceLock::new();
+    ASM.get_or_init(|| Probe::script("user_dmusic_layout.c").compile())
+}
+
+/// What `user_dmusic_layout.c` emits, from the Rust synthesizer types: `DMUS_PORTPARAMS` and
+/// `DMUS_SYNTHSTATS` are `SYNTH_PORTPARAMS` and `SYNTH_STATS` behind a 4-byte `dwSize`.
+fn rust_dmusic_layout() -> Expected {
+    let mut m = Expected::new();
+    const SIZE_FIELD: usize = size_of::<u32>();
+    macro_rules! twin {
+        ($c:literal, $t:ty, { $($cf:ident => $f:ident),+ $(,)? }) => {
+            m.put(concat!("size.", $c), size_of::<$t>() + SIZE_FIELD);
+            m.put(concat!("align.", $c), core::mem::align_of::<$t>());
+            $( m.put(concat!("off.", $c, ".", stringify!($cf)), offset_of!($t, $f) + SIZE_FIELD); )+
+        };
+    }
+    twin!("DMUS_PORTPARAMS7", SynthPortParams, {
+        dwValidParams => valid_params, dwVoices => voices, dwChannelGroups => channel_groups,
+        dwAudioChannels => audio_channels, dwSampleRate => sample_rate,
+        dwEffectFlags => effects_flags, fShare => share,
+    });
+    twin!("DMUS_SYNTHSTATS", SynthStats, {
+        dwValidStats => valid_stats, dwVoices => voices, dwTotalCPU => total_cpu,
+        dwCPUPerVoice => cpu_per_voice, dwLostNotes => lost_notes,
+        dwFreeMemory => free_memory, lPeakVolume => peak_volume,
+    });
+    layout_probe::values!(m, {
+        DMUS_MAX_DESCRIPTION => SYNTH_DESCRIPTION_LEN,
+        DMUS_PC_DLS => SYNTH_PC_DLS,
+        DMUS_PC_EXTERNAL => SYNTH_PC_EXTERNAL,
+        DMUS_PC_SOFTWARESYNTH => SYNTH_PC_SOFTWARESYNTH,
+        DMUS_PORTPARAMS_VOICES => SYNTH_PORTPARAMS_VOICES,
+        DMUS_PORTPARAMS_CHANNELGROUPS => SYNTH_PORTPARAMS_CHANNELGROUPS,
+        DMUS_PORTPARAMS_AUDIOCHANNELS => SYNTH_PORTPARAMS_AUDIOCHANNELS,
+        DMUS_PORTPARAMS_SAMPLERATE => SYNTH_PORTPARAMS_SAMPLERATE,
+        DMUS_PORTPARAMS_EFFECTS => SYNTH_PORTPARAMS_EFFECTS,
+        DMUS_PORTPARAMS_SHARE => SYNTH_PORTPARAMS_SHARE,
+        VT_UI4, VT_UI8, VT_BLOB,
+    });
+    m
+}
+
+#[test]
+fn synth_structures_match_their_dmusicc_twins() {
+    let c = parse_values(dmusic_probe()).unwrap_or_else(|e| panic!("user_dmusic_layout.c: {e}"));
+    let n = assert_matches("mxf-abi synth", &c, &rust_dmusic_layout());
+    assert!(n >= 30, "only {n} items compared");
+    // SYNTHCAPS itself has no twin: its Description is DMUS_MAX_DESCRIPTION UTF-16 units
+    // (checked above) after a GUID and six DWORDs.
+    assert_eq!(
+        size_of::<SynthCaps>(),
+        16 + 6 * 4 + 2 * SYNTH_DESCRIPTION_LEN
+    );
+    println!("compared {n} synth items with mingw-w64's dmusicc.h");
 }
 
 #[test]
@@ -383,6 +453,12 @@ fn guid_values_match_mingw_headers() {
             KSMEDIUMSETID_STANDARD,
         ),
         (ddk, "mxf_guid_KSPROPSETID_Pin", KSPROPSETID_PIN),
+        (ddk, "mxf_guid_KSAUDFNAME_MIDI", KSAUDFNAME_MIDI),
+        (
+            ddk,
+            "mxf_guid_KSPROPTYPESETID_General",
+            KSPROPTYPESETID_GENERAL,
+        ),
         // DEFINE_GUID in the user-mode unknwn.h and dmksctrl.h.
         (user, "IID_IUnknown", IID_IUNKNOWN),
         (

@@ -1,50 +1,72 @@
-//! The filter `IMiniport::GetDescription` hands to PortCls: four pin factories in the shape
-//! of the classic DMus UART miniport, with the synthesizer nodes left out (a loopback cable
-//! has nothing to model between its pins).
+//! The filter `IMiniport::GetDescription` hands to PortCls: the pin factories, nodes and
+//! connections of Microsoft's DMusUART miniport (the MPU-401 DMus miniport whose source ships
+//! in ReactOS's PortCls tree), so that WinMM (wdmaud) and DirectMusic find the filter they
+//! expect from a DMus MIDI port.
 //!
 //! ```text
-//!   pin 0  MIDI render stream  (in,  sink)  --->  pin 1  render bridge   (out, none)
-//!   pin 2  capture bridge      (in,  none)  --->  pin 3  MIDI capture stream (out, sink)
+//!   pin 0  MIDI render (WinMM)       (in,  sink) ------------------------> pin 2 render bridge (out)
+//!   pin 1  DirectMusic render        (in,  sink) -> node 0 synth ---------^
+//!   pin 3  capture bridge            (in,  none) -> node 1 synth (input) -> pin 4 capture (out, sink)
 //! ```
 //!
-//! Both streaming pins are `KSPIN_COMMUNICATION_SINK`: in kernel streaming "sink" means
-//! "clients create instances of this pin"; the direction of data is `DataFlow`'s business.
-//! Bridge pins (`KSPIN_COMMUNICATION_NONE`, `KSDATAFORMAT_SUBTYPE_MIDI_BUS`) only tell the
-//! system audio graph where the MIDI goes and cannot be instantiated.
+//! - Pin 0 offers the byte-stream MIDI range only (`KSAUDFNAME_MIDI`, as DMusUART's legacy
+//!   pin), pin 1 the DirectMusic range only (`KSAUDFNAME_DMUSIC_MPU_OUT`), pin 4 both
+//!   (`KSAUDFNAME_DMUSIC_MPU_IN`): one capture pin for both kinds of client, as DMusUART.
+//!   One instance of each streaming pin, per filter and system-wide; both render pins may
+//!   be open at once (a WinMM and a DirectMusic client render into the cable together).
+//! - Both streaming pins are `KSPIN_COMMUNICATION_SINK`: in kernel streaming "sink" means
+//!   "clients create instances of this pin"; the direction of data is `DataFlow`'s
+//!   business. Bridge pins (`KSPIN_COMMUNICATION_NONE`, `KSDATAFORMAT_SUBTYPE_MIDI_BUS`)
+//!   only tell the system audio graph where the MIDI goes and cannot be instantiated.
+//! - The two `KSNODETYPE_SYNTHESIZER` nodes carry the `KSPROPSETID_Synth` automation table
+//!   ([`crate::synth`]); DirectMusic finds the synth node of its pin through the topology.
+//!   The WinMM render pin bypasses the synthesizer, as in DMusUART.
 //!
 //! Everything is immutable `static` data: PortCls keeps the pointer it gets from
 //! `GetDescription` for the life of the port. Tables holding raw pointers are wrapped in
 //! [`StaticTable`] to be `Sync`; the pointer-free ones are plain statics. The intersection
 //! handler reads the same ranges through the safe [`pin_data_ranges`] view.
 
+use crate::synth::SYNTH_PROPERTIES;
 use core::mem::size_of;
 use mxf_abi::{
-    Guid, KSAUDFNAME_DMUSIC_MPU_IN, KSAUDFNAME_DMUSIC_MPU_OUT, KSCATEGORY_AUDIO,
+    Guid, KSAUDFNAME_DMUSIC_MPU_IN, KSAUDFNAME_DMUSIC_MPU_OUT, KSAUDFNAME_MIDI, KSCATEGORY_AUDIO,
     KSCATEGORY_CAPTURE, KSCATEGORY_RENDER, KSDATAFORMAT_SPECIFIER_NONE,
     KSDATAFORMAT_SUBTYPE_DIRECTMUSIC, KSDATAFORMAT_SUBTYPE_MIDI, KSDATAFORMAT_SUBTYPE_MIDI_BUS,
-    KSDATAFORMAT_TYPE_MUSIC, KSMUSIC_TECHNOLOGY_PORT, KsDataRange, KsDataRangeMusic,
-    KsPinCommunication, KsPinDataflow, KsPinDescriptor, PCFILTER_NODE, PcConnectionDescriptor,
-    PcFilterDescriptor, PcNodeDescriptor, PcPinDescriptor,
+    KSDATAFORMAT_TYPE_MUSIC, KSMUSIC_TECHNOLOGY_PORT, KSNODEPIN_STANDARD_IN,
+    KSNODEPIN_STANDARD_OUT, KSNODETYPE_SYNTHESIZER, KsDataRange, KsDataRangeMusic,
+    KsPinCommunication, KsPinDataflow, KsPinDescriptor, PCFILTER_NODE, PcAutomationTable,
+    PcConnectionDescriptor, PcEventItem, PcFilterDescriptor, PcMethodItem, PcNodeDescriptor,
+    PcPinDescriptor, PcPropertyItem,
 };
 
-/// Pin id of the MIDI render stream (data in: what applications send to the cable).
+/// Pin id of the WinMM (byte-stream MIDI) render stream.
 pub const PIN_RENDER_STREAM: u32 = 0;
-/// Pin id of the bridge the render stream flows out through.
-pub const PIN_RENDER_BRIDGE: u32 = 1;
+/// Pin id of the DirectMusic render stream.
+pub const PIN_RENDER_DMUS: u32 = 1;
+/// Pin id of the bridge both render streams flow out through.
+pub const PIN_RENDER_BRIDGE: u32 = 2;
 /// Pin id of the bridge the capture stream is fed from.
-pub const PIN_CAPTURE_BRIDGE: u32 = 2;
-/// Pin id of the MIDI capture stream (data out: what applications read from the cable).
-pub const PIN_CAPTURE_STREAM: u32 = 3;
+pub const PIN_CAPTURE_BRIDGE: u32 = 3;
+/// Pin id of the capture stream (MIDI or DirectMusic format).
+pub const PIN_CAPTURE_STREAM: u32 = 4;
 /// Number of pin factories.
-pub const PIN_COUNT: usize = 4;
+pub const PIN_COUNT: usize = 5;
 
-/// Render stream instances allowed, per filter and system-wide (as the DDK UART sample).
+/// Node id of the synthesizer on the DirectMusic render path.
+pub const NODE_SYNTH: u32 = 0;
+/// Node id of the synthesizer node on the capture path (DMusUART's "input" node).
+pub const NODE_INPUT: u32 = 1;
+/// Number of nodes.
+pub const NODE_COUNT: usize = 2;
+
+/// Instances of each render pin, per filter and system-wide (as DMusUART).
 pub const MAX_RENDER_INSTANCES: u32 = 1;
 /// Capture stream instances allowed, per filter and system-wide.
 pub const MAX_CAPTURE_INSTANCES: u32 = 1;
 
-/// MIDI channels advertised by the streaming ranges (`KSDATARANGE_MUSIC.Channels`).
-pub const MIDI_CHANNELS: u32 = 16;
+/// `KSDATARANGE_MUSIC.Channels` of the streaming ranges (0, as DMusUART's).
+pub const MIDI_CHANNELS: u32 = 0;
 /// `KSDATARANGE_MUSIC.ChannelMask`: all 16 channels.
 pub const MIDI_CHANNEL_MASK: u32 = 0xFFFF;
 
@@ -61,7 +83,14 @@ macro_rules! descriptor_data {
         $( impl sealed::Sealed for $t {} impl DescriptorData for $t {} )+
     };
 }
-descriptor_data!(PcFilterDescriptor, PcPinDescriptor, *const KsDataRange);
+descriptor_data!(
+    PcFilterDescriptor,
+    PcPinDescriptor,
+    PcNodeDescriptor,
+    PcAutomationTable,
+    PcPropertyItem,
+    *const KsDataRange
+);
 impl<T: DescriptorData, const N: usize> sealed::Sealed for [T; N] {}
 impl<T: DescriptorData, const N: usize> DescriptorData for [T; N] {}
 
@@ -73,11 +102,12 @@ pub struct StaticTable<T: DescriptorData>(T);
 // SAFETY: a StaticTable is only ever created by this crate, in `static` items, and is never
 // written after initialisation (there is no `&mut` access and the wrapped types have no
 // interior mutability). The raw pointers inside point at other immutable statics of this
-// module, so sharing the table between threads shares nothing but read-only memory.
+// crate (and the handler pointers at functions), so sharing the table between threads shares
+// nothing but read-only memory.
 unsafe impl<T: DescriptorData> Sync for StaticTable<T> {}
 
 impl<T: DescriptorData> StaticTable<T> {
-    const fn new(value: T) -> Self {
+    pub(crate) const fn new(value: T) -> Self {
         Self(value)
     }
 
@@ -127,20 +157,26 @@ pub static BRIDGE_RANGE: KsDataRange = KsDataRange {
 
 // Pointers are taken to the whole music range (cast to its KSDATARANGE header) so that
 // whoever reads FormatSize = 96 bytes through them stays inside the pointed-to object.
-static STREAM_RANGE_PTRS: StaticTable<[*const KsDataRange; 2]> = StaticTable::new([
-    (&raw const MIDI_RANGE).cast::<KsDataRange>(),
-    (&raw const DIRECTMUSIC_RANGE).cast::<KsDataRange>(),
-]);
+const MIDI_PTR: *const KsDataRange = (&raw const MIDI_RANGE).cast::<KsDataRange>();
+const DMUS_PTR: *const KsDataRange = (&raw const DIRECTMUSIC_RANGE).cast::<KsDataRange>();
+static MIDI_RANGE_PTRS: StaticTable<[*const KsDataRange; 1]> = StaticTable::new([MIDI_PTR]);
+static DMUS_RANGE_PTRS: StaticTable<[*const KsDataRange; 1]> = StaticTable::new([DMUS_PTR]);
+static CAPTURE_RANGE_PTRS: StaticTable<[*const KsDataRange; 2]> =
+    StaticTable::new([MIDI_PTR, DMUS_PTR]);
 static BRIDGE_RANGE_PTRS: StaticTable<[*const KsDataRange; 1]> =
     StaticTable::new([&raw const BRIDGE_RANGE]);
 
-/// The streaming pins' ranges, in descriptor order, for code that must not chase pointers.
-static STREAM_RANGES: [&KsDataRange; 2] = [&MIDI_RANGE.data_range, &DIRECTMUSIC_RANGE.data_range];
+/// The pins' ranges, in descriptor order, for code that must not chase pointers.
+static MIDI_RANGES: [&KsDataRange; 1] = [&MIDI_RANGE.data_range];
+static DMUS_RANGES: [&KsDataRange; 1] = [&DIRECTMUSIC_RANGE.data_range];
+static CAPTURE_RANGES: [&KsDataRange; 2] = [&MIDI_RANGE.data_range, &DIRECTMUSIC_RANGE.data_range];
 static BRIDGE_RANGES: [&KsDataRange; 1] = [&BRIDGE_RANGE];
 
 static PIN_CATEGORY: Guid = KSCATEGORY_AUDIO;
-static RENDER_PIN_NAME: Guid = KSAUDFNAME_DMUSIC_MPU_OUT;
+static MIDI_PIN_NAME: Guid = KSAUDFNAME_MIDI;
+static DMUS_RENDER_PIN_NAME: Guid = KSAUDFNAME_DMUSIC_MPU_OUT;
 static CAPTURE_PIN_NAME: Guid = KSAUDFNAME_DMUSIC_MPU_IN;
+static SYNTH_NODE_TYPE: Guid = KSNODETYPE_SYNTHESIZER;
 
 const fn ks_pin(
     ranges: &'static [*const KsDataRange],
@@ -164,18 +200,18 @@ const fn ks_pin(
     }
 }
 
-const fn stream_pin(data_flow: KsPinDataflow, name: *const Guid, max: u32) -> PcPinDescriptor {
+const fn stream_pin(
+    ranges: &'static [*const KsDataRange],
+    data_flow: KsPinDataflow,
+    name: *const Guid,
+    max: u32,
+) -> PcPinDescriptor {
     PcPinDescriptor {
         max_global_instance_count: max,
         max_filter_instance_count: max,
         min_filter_instance_count: 0,
         automation_table: core::ptr::null(),
-        ks_pin_descriptor: ks_pin(
-            STREAM_RANGE_PTRS.get(),
-            data_flow,
-            KsPinCommunication::SINK,
-            name,
-        ),
+        ks_pin_descriptor: ks_pin(ranges, data_flow, KsPinCommunication::SINK, name),
     }
 }
 
@@ -196,33 +232,96 @@ const fn bridge_pin(data_flow: KsPinDataflow) -> PcPinDescriptor {
 
 static PINS: StaticTable<[PcPinDescriptor; PIN_COUNT]> = StaticTable::new([
     stream_pin(
+        MIDI_RANGE_PTRS.get(),
         KsPinDataflow::IN,
-        &raw const RENDER_PIN_NAME,
+        &raw const MIDI_PIN_NAME,
+        MAX_RENDER_INSTANCES,
+    ),
+    stream_pin(
+        DMUS_RANGE_PTRS.get(),
+        KsPinDataflow::IN,
+        &raw const DMUS_RENDER_PIN_NAME,
         MAX_RENDER_INSTANCES,
     ),
     bridge_pin(KsPinDataflow::OUT),
     bridge_pin(KsPinDataflow::IN),
     stream_pin(
+        CAPTURE_RANGE_PTRS.get(),
         KsPinDataflow::OUT,
         &raw const CAPTURE_PIN_NAME,
         MAX_CAPTURE_INSTANCES,
     ),
 ]);
 
-/// The topology: render stream → render bridge, capture bridge → capture stream.
-pub static CONNECTIONS: [PcConnectionDescriptor; 2] = [
+/// The synthesizer nodes' automation table: the `KSPROPSETID_Synth` items, no methods or
+/// events.
+pub static SYNTH_AUTOMATION: StaticTable<PcAutomationTable> = StaticTable::new(PcAutomationTable {
+    property_item_size: size_of::<PcPropertyItem>() as u32,
+    property_count: SYNTH_PROPERTIES.get().len() as u32,
+    properties: SYNTH_PROPERTIES.get().as_ptr(),
+    method_item_size: size_of::<PcMethodItem>() as u32,
+    method_count: 0,
+    methods: core::ptr::null(),
+    event_item_size: size_of::<PcEventItem>() as u32,
+    event_count: 0,
+    events: core::ptr::null(),
+    reserved: 0,
+});
+
+const fn synth_node() -> PcNodeDescriptor {
+    PcNodeDescriptor {
+        flags: 0,
+        automation_table: SYNTH_AUTOMATION.as_ptr(),
+        node_type: &raw const SYNTH_NODE_TYPE,
+        name: core::ptr::null(),
+    }
+}
+
+static NODES: StaticTable<[PcNodeDescriptor; NODE_COUNT]> =
+    StaticTable::new([synth_node(), synth_node()]);
+
+const fn edge(from_node: u32, from_pin: u32, to_node: u32, to_pin: u32) -> PcConnectionDescriptor {
     PcConnectionDescriptor {
-        from_node: PCFILTER_NODE,
-        from_node_pin: PIN_RENDER_STREAM,
-        to_node: PCFILTER_NODE,
-        to_node_pin: PIN_RENDER_BRIDGE,
-    },
-    PcConnectionDescriptor {
-        from_node: PCFILTER_NODE,
-        from_node_pin: PIN_CAPTURE_BRIDGE,
-        to_node: PCFILTER_NODE,
-        to_node_pin: PIN_CAPTURE_STREAM,
-    },
+        from_node,
+        from_node_pin: from_pin,
+        to_node,
+        to_node_pin: to_pin,
+    }
+}
+
+/// The topology, DMusUART's: WinMM render → render bridge; DirectMusic render → synth →
+/// render bridge; capture bridge → input node → capture stream.
+pub static CONNECTIONS: [PcConnectionDescriptor; 5] = [
+    edge(
+        PCFILTER_NODE,
+        PIN_RENDER_STREAM,
+        PCFILTER_NODE,
+        PIN_RENDER_BRIDGE,
+    ),
+    edge(
+        PCFILTER_NODE,
+        PIN_RENDER_DMUS,
+        NODE_SYNTH,
+        KSNODEPIN_STANDARD_IN,
+    ),
+    edge(
+        NODE_SYNTH,
+        KSNODEPIN_STANDARD_OUT,
+        PCFILTER_NODE,
+        PIN_RENDER_BRIDGE,
+    ),
+    edge(
+        PCFILTER_NODE,
+        PIN_CAPTURE_BRIDGE,
+        NODE_INPUT,
+        KSNODEPIN_STANDARD_IN,
+    ),
+    edge(
+        NODE_INPUT,
+        KSNODEPIN_STANDARD_OUT,
+        PCFILTER_NODE,
+        PIN_CAPTURE_STREAM,
+    ),
 ];
 
 /// Filter categories: the device interfaces PortCls registers for the subdevice.
@@ -237,8 +336,8 @@ pub static FILTER_DESCRIPTOR: StaticTable<PcFilterDescriptor> =
         pin_count: PIN_COUNT as u32,
         pins: PINS.get().as_ptr(),
         node_size: size_of::<PcNodeDescriptor>() as u32,
-        node_count: 0,
-        nodes: core::ptr::null(),
+        node_count: NODE_COUNT as u32,
+        nodes: NODES.get().as_ptr(),
         connection_count: CONNECTIONS.len() as u32,
         connections: CONNECTIONS.as_ptr(),
         category_count: CATEGORIES.len() as u32,
@@ -255,19 +354,39 @@ pub fn pins() -> &'static [PcPinDescriptor; PIN_COUNT] {
     PINS.get()
 }
 
+/// The nodes, indexed by node id.
+pub fn nodes() -> &'static [PcNodeDescriptor; NODE_COUNT] {
+    NODES.get()
+}
+
 /// The data ranges of pin `pin_id` (the same objects its descriptor points at), or `None`
 /// for an id outside the filter.
 pub fn pin_data_ranges(pin_id: u32) -> Option<&'static [&'static KsDataRange]> {
     match pin_id {
-        PIN_RENDER_STREAM | PIN_CAPTURE_STREAM => Some(&STREAM_RANGES),
+        PIN_RENDER_STREAM => Some(&MIDI_RANGES),
+        PIN_RENDER_DMUS => Some(&DMUS_RANGES),
+        PIN_CAPTURE_STREAM => Some(&CAPTURE_RANGES),
         PIN_RENDER_BRIDGE | PIN_CAPTURE_BRIDGE => Some(&BRIDGE_RANGES),
         _ => None,
     }
 }
 
-/// Whether clients can create instances of pin `pin_id` (the two streaming pins).
+/// Whether clients can create instances of pin `pin_id` (the three streaming pins).
 pub fn is_streaming_pin(pin_id: u32) -> bool {
-    matches!(pin_id, PIN_RENDER_STREAM | PIN_CAPTURE_STREAM)
+    matches!(
+        pin_id,
+        PIN_RENDER_STREAM | PIN_RENDER_DMUS | PIN_CAPTURE_STREAM
+    )
+}
+
+/// Which render stream slot a render pin feeds (0: WinMM, 1: DirectMusic), or `None` for
+/// any other pin.
+pub fn render_slot(pin_id: u32) -> Option<usize> {
+    match pin_id {
+        PIN_RENDER_STREAM => Some(0),
+        PIN_RENDER_DMUS => Some(1),
+        _ => None,
+    }
 }
 
 #[cfg(test)]
@@ -316,18 +435,19 @@ mod tests {
         assert_eq!(d.pin_size as usize, size_of::<PcPinDescriptor>());
         assert_eq!(d.node_size as usize, size_of::<PcNodeDescriptor>());
         assert_eq!(d.pin_count as usize, PIN_COUNT);
-        assert_eq!(d.node_count, 0);
-        assert!(d.nodes.is_null());
+        assert_eq!(d.node_count as usize, NODE_COUNT);
         assert!(d.automation_table.is_null());
         // SAFETY: all descriptor pointers point at statics of this module.
-        let (pins, conns, cats) = unsafe {
+        let (pins, nodes, conns, cats) = unsafe {
             (
                 table(d.pins, d.pin_count, "Pins"),
+                table(d.nodes, d.node_count, "Nodes"),
                 table(d.connections, d.connection_count, "Connections"),
                 table(d.categories, d.category_count, "Categories"),
             )
         };
         assert!(core::ptr::eq(pins, super::pins().as_slice()));
+        assert!(core::ptr::eq(nodes, super::nodes().as_slice()));
         assert_eq!(conns, &CONNECTIONS);
         assert_eq!(
             cats,
@@ -336,7 +456,50 @@ mod tests {
     }
 
     #[test]
-    fn connections_join_existing_pins_in_the_direction_data_flows() {
+    fn nodes_are_synthesizers_carrying_the_synth_property_table() {
+        for (id, n) in nodes().iter().enumerate() {
+            assert_eq!(n.flags, 0);
+            assert!(n.name.is_null());
+            // SAFETY: the node type and automation table point at statics of this crate.
+            let (ty, auto) = unsafe { (*n.node_type, &*n.automation_table) };
+            assert_eq!(ty, mxf_abi::KSNODETYPE_SYNTHESIZER, "node {id}");
+            assert_eq!(
+                auto.property_item_size as usize,
+                size_of::<PcPropertyItem>()
+            );
+            assert_eq!(
+                (auto.method_count, auto.event_count, auto.reserved),
+                (0, 0, 0)
+            );
+            // SAFETY: as above.
+            let items = unsafe { table(auto.properties, auto.property_count, "Properties") };
+            let ids: Vec<(Guid, u32, u32)> = items
+                .iter()
+                // SAFETY: each item's set points at a static GUID.
+                .map(|i| (unsafe { *i.set }, i.id, i.flags))
+                .collect();
+            use mxf_abi::*;
+            let gb = KSPROPERTY_TYPE_GET | KSPROPERTY_TYPE_BASICSUPPORT;
+            assert_eq!(
+                ids,
+                [
+                    (KSPROPSETID_SYNTH, KSPROPERTY_SYNTH_CAPS, gb),
+                    (KSPROPSETID_SYNTH, KSPROPERTY_SYNTH_PORTPARAMETERS, gb),
+                    (
+                        KSPROPSETID_SYNTH,
+                        KSPROPERTY_SYNTH_CHANNELGROUPS,
+                        gb | KSPROPERTY_TYPE_SET
+                    ),
+                    (KSPROPSETID_SYNTH, KSPROPERTY_SYNTH_LATENCYCLOCK, gb),
+                ],
+                "DMusUART's four Synth properties, with its verbs"
+            );
+            assert!(items.iter().all(|i| i.handler.is_some()));
+        }
+    }
+
+    #[test]
+    fn connections_are_dmusuarts_topology() {
         let d = descriptor();
         // SAFETY: as above.
         let (pins, conns) = unsafe {
@@ -345,40 +508,46 @@ mod tests {
                 table(d.connections, d.connection_count, "C"),
             )
         };
+        let f = PCFILTER_NODE;
+        let (i, o) = (KSNODEPIN_STANDARD_IN, KSNODEPIN_STANDARD_OUT);
+        assert_eq!(
+            conns
+                .iter()
+                .map(|c| (c.from_node, c.from_node_pin, c.to_node, c.to_node_pin))
+                .collect::<Vec<_>>(),
+            [
+                (f, PIN_RENDER_STREAM, f, PIN_RENDER_BRIDGE),
+                (f, PIN_RENDER_DMUS, NODE_SYNTH, i),
+                (NODE_SYNTH, o, f, PIN_RENDER_BRIDGE),
+                (f, PIN_CAPTURE_BRIDGE, NODE_INPUT, i),
+                (NODE_INPUT, o, f, PIN_CAPTURE_STREAM),
+            ]
+        );
         for c in conns {
-            // No nodes: both ends must be filter pins.
-            assert_eq!((c.from_node, c.to_node), (PCFILTER_NODE, PCFILTER_NODE));
-            let from = &pins[c.from_node_pin as usize].ks_pin_descriptor;
-            let to = &pins[c.to_node_pin as usize].ks_pin_descriptor;
-            // Inside the filter, data enters at an IN pin and leaves at an OUT pin.
-            assert_eq!(from.data_flow, KsPinDataflow::IN, "{c:?}");
-            assert_eq!(to.data_flow, KsPinDataflow::OUT, "{c:?}");
-            // Exactly one end of each edge is a bridge.
-            let bridges = [from, to]
-                .iter()
-                .filter(|p| p.communication == KsPinCommunication::NONE)
-                .count();
-            assert_eq!(bridges, 1, "{c:?}");
-        }
-        // Every pin is on exactly one edge.
-        for id in 0..PIN_COUNT as u32 {
-            let n = conns
-                .iter()
-                .filter(|c| c.from_node_pin == id || c.to_node_pin == id)
-                .count();
-            assert_eq!(n, 1, "pin {id}");
+            // A filter pin a connection leaves is an IN pin, one it enters an OUT pin.
+            if c.from_node == f {
+                let p = &pins[c.from_node_pin as usize].ks_pin_descriptor;
+                assert_eq!(p.data_flow, KsPinDataflow::IN, "{c:?}");
+            } else {
+                assert!((c.from_node as usize) < NODE_COUNT && c.from_node_pin == o);
+            }
+            if c.to_node == f {
+                let p = &pins[c.to_node_pin as usize].ks_pin_descriptor;
+                assert_eq!(p.data_flow, KsPinDataflow::OUT, "{c:?}");
+            } else {
+                assert!((c.to_node as usize) < NODE_COUNT && c.to_node_pin == i);
+            }
         }
     }
 
     #[test]
-    fn pins_have_the_documented_roles() {
+    fn pins_have_dmusuarts_roles_names_and_instance_counts() {
         let p = pins();
         let ks = |id: u32| &p[id as usize].ks_pin_descriptor;
-        assert_eq!(ks(PIN_RENDER_STREAM).data_flow, KsPinDataflow::IN);
-        assert_eq!(
-            ks(PIN_RENDER_STREAM).communication,
-            KsPinCommunication::SINK
-        );
+        for id in [PIN_RENDER_STREAM, PIN_RENDER_DMUS] {
+            assert_eq!(ks(id).data_flow, KsPinDataflow::IN);
+            assert_eq!(ks(id).communication, KsPinCommunication::SINK);
+        }
         assert_eq!(ks(PIN_CAPTURE_STREAM).data_flow, KsPinDataflow::OUT);
         assert_eq!(
             ks(PIN_CAPTURE_STREAM).communication,
@@ -390,20 +559,28 @@ mod tests {
             assert_eq!(ks(id).communication, KsPinCommunication::NONE);
             assert!(ks(id).name.is_null());
             assert_eq!(p[id as usize].max_filter_instance_count, 0);
+            assert_eq!(p[id as usize].max_global_instance_count, 0);
         }
         // SAFETY: name/category pointers of streaming pins point at static GUIDs.
         unsafe {
-            assert_eq!(*ks(PIN_RENDER_STREAM).name, KSAUDFNAME_DMUSIC_MPU_OUT);
+            assert_eq!(*ks(PIN_RENDER_STREAM).name, mxf_abi::KSAUDFNAME_MIDI);
+            assert_eq!(*ks(PIN_RENDER_DMUS).name, KSAUDFNAME_DMUSIC_MPU_OUT);
             assert_eq!(*ks(PIN_CAPTURE_STREAM).name, KSAUDFNAME_DMUSIC_MPU_IN);
             for id in 0..PIN_COUNT as u32 {
                 assert_eq!(*ks(id).category, KSCATEGORY_AUDIO);
             }
         }
-        let render = &p[PIN_RENDER_STREAM as usize];
-        assert_eq!(render.max_global_instance_count, MAX_RENDER_INSTANCES);
-        assert_eq!(render.max_filter_instance_count, MAX_RENDER_INSTANCES);
-        let capture = &p[PIN_CAPTURE_STREAM as usize];
-        assert_eq!(capture.max_filter_instance_count, MAX_CAPTURE_INSTANCES);
+        for (id, max) in [
+            (PIN_RENDER_STREAM, MAX_RENDER_INSTANCES),
+            (PIN_RENDER_DMUS, MAX_RENDER_INSTANCES),
+            (PIN_CAPTURE_STREAM, MAX_CAPTURE_INSTANCES),
+        ] {
+            let pin = &p[id as usize];
+            assert_eq!(max, 1);
+            assert_eq!(pin.max_global_instance_count, max, "pin {id}");
+            assert_eq!(pin.max_filter_instance_count, max, "pin {id}");
+            assert_eq!(pin.min_filter_instance_count, 0, "pin {id}");
+        }
         for pin in p {
             assert!(pin.min_filter_instance_count <= pin.max_filter_instance_count);
             assert!(pin.max_filter_instance_count <= pin.max_global_instance_count);
@@ -412,8 +589,13 @@ mod tests {
             assert_eq!(pin.ks_pin_descriptor.constrained_data_ranges_count, 0);
             assert!(pin.automation_table.is_null());
         }
-        assert!(is_streaming_pin(PIN_RENDER_STREAM) && is_streaming_pin(PIN_CAPTURE_STREAM));
-        assert!(!is_streaming_pin(PIN_RENDER_BRIDGE) && !is_streaming_pin(4));
+        let streaming = [PIN_RENDER_STREAM, PIN_RENDER_DMUS, PIN_CAPTURE_STREAM];
+        for id in 0..=PIN_COUNT as u32 {
+            assert_eq!(is_streaming_pin(id), streaming.contains(&id), "pin {id}");
+        }
+        assert_eq!(render_slot(PIN_RENDER_STREAM), Some(0));
+        assert_eq!(render_slot(PIN_RENDER_DMUS), Some(1));
+        assert_eq!(render_slot(PIN_CAPTURE_STREAM), None);
     }
 
     #[test]
@@ -443,7 +625,8 @@ mod tests {
                     // pointer was derived from a whole KsDataRangeMusic static.
                     let m = unsafe { &*(*r as *const KsDataRange).cast::<KsDataRangeMusic>() };
                     assert_eq!(m.technology, KSMUSIC_TECHNOLOGY_PORT);
-                    assert_eq!((m.channels, m.notes, m.channel_mask), (16, 0, 0xFFFF));
+                    // DMusUART's ranges: Channels 0, Notes 0, all 16 channels in the mask.
+                    assert_eq!((m.channels, m.notes, m.channel_mask), (0, 0, 0xFFFF));
                 }
             }
         }
@@ -454,9 +637,12 @@ mod tests {
                 .map(|r| r.sub_format)
                 .collect::<Vec<_>>()
         };
-        let stream = [KSDATAFORMAT_SUBTYPE_MIDI, KSDATAFORMAT_SUBTYPE_DIRECTMUSIC];
-        assert_eq!(subs(PIN_RENDER_STREAM), stream);
-        assert_eq!(subs(PIN_CAPTURE_STREAM), stream);
+        assert_eq!(subs(PIN_RENDER_STREAM), [KSDATAFORMAT_SUBTYPE_MIDI]);
+        assert_eq!(subs(PIN_RENDER_DMUS), [KSDATAFORMAT_SUBTYPE_DIRECTMUSIC]);
+        assert_eq!(
+            subs(PIN_CAPTURE_STREAM),
+            [KSDATAFORMAT_SUBTYPE_MIDI, KSDATAFORMAT_SUBTYPE_DIRECTMUSIC]
+        );
         assert_eq!(subs(PIN_RENDER_BRIDGE), [KSDATAFORMAT_SUBTYPE_MIDI_BUS]);
         assert_eq!(subs(PIN_CAPTURE_BRIDGE), [KSDATAFORMAT_SUBTYPE_MIDI_BUS]);
         assert!(pin_data_ranges(PIN_COUNT as u32).is_none());

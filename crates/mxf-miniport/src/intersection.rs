@@ -2,12 +2,16 @@
 //!
 //! PortCls calls the handler once per data range of the pin (`matching`, one of ours) with
 //! the range a client submitted in `KSPROPERTY_PIN_DATAINTERSECTION` (`data_range`), until
-//! one succeeds. Semantics (the documented contract of the method, and what the DDK's MIDI
-//! miniports and the KS default handler do):
+//! one succeeds; ReactOS's PortCls passes only the pin's first range. Semantics (the
+//! documented contract of the method, and what the DDK's MIDI miniports and the KS default
+//! handler do):
 //!
 //! 1. `pin_id` must be a streaming pin and `matching` one of that pin's ranges (compared by
 //!    value over the whole `KSDATARANGE` header); otherwise `STATUS_NO_MATCH`. Bridge pins
-//!    cannot be instantiated, so they never intersect.
+//!    cannot be instantiated, so they never intersect. The client range is tried against
+//!    `matching` first, then against every other range of the pin in descriptor order, so
+//!    a port that offers only the first range (ReactOS) still gets the DirectMusic format
+//!    on the capture pin, whose first range is MIDI.
 //! 2. A client range whose `FormatSize` is smaller than a `KSDATARANGE` is malformed:
 //!    `STATUS_INVALID_PARAMETER`.
 //! 3. The client's `MajorFormat`, `SubFormat` and `Specifier` must each equal ours or be the
@@ -44,17 +48,21 @@ pub fn data_range_intersection(
     matching: &KsDataRange,
     output: Option<&mut [u8]>,
 ) -> Result<u32, NtStatus> {
-    let ours = our_range(pin_id, matching).ok_or(STATUS_NO_MATCH)?;
+    let first = our_range(pin_id, matching).ok_or(STATUS_NO_MATCH)?;
     if (data_range.format_size as usize) < size_of::<KsDataRange>() {
         return Err(STATUS_INVALID_PARAMETER);
     }
     let accepts = |client: &Guid, ours: &Guid| *client == GUID_NULL || client == ours;
-    if !(accepts(&data_range.major_format, &ours.major_format)
-        && accepts(&data_range.sub_format, &ours.sub_format)
-        && accepts(&data_range.specifier, &ours.specifier))
-    {
-        return Err(STATUS_NO_MATCH);
-    }
+    let intersects = |ours: &KsDataRange| {
+        accepts(&data_range.major_format, &ours.major_format)
+            && accepts(&data_range.sub_format, &ours.sub_format)
+            && accepts(&data_range.specifier, &ours.specifier)
+    };
+    let others = pin_data_ranges(pin_id).unwrap_or(&[]).iter().copied();
+    let ours = core::iter::once(first)
+        .chain(others.filter(|r| !core::ptr::eq(*r, first)))
+        .find(|r| intersects(r))
+        .ok_or(STATUS_NO_MATCH)?;
     let format = KsDataFormat {
         format_size: RESULTANT_FORMAT_SIZE,
         flags: 0,
@@ -124,7 +132,7 @@ mod tests {
     use super::*;
     use crate::filter::{
         BRIDGE_RANGE, DIRECTMUSIC_RANGE, MIDI_RANGE, PIN_CAPTURE_BRIDGE, PIN_CAPTURE_STREAM,
-        PIN_COUNT, PIN_RENDER_BRIDGE, PIN_RENDER_STREAM,
+        PIN_COUNT, PIN_RENDER_BRIDGE, PIN_RENDER_DMUS, PIN_RENDER_STREAM,
     };
     use mxf_abi::{
         KSCATEGORY_AUDIO, KSDATAFORMAT_SPECIFIER_NONE, KSDATAFORMAT_SPECIFIER_WILDCARD,
@@ -168,20 +176,20 @@ mod tests {
     }
 
     #[test]
-    fn exact_request_yields_the_matching_subformat_on_both_stream_pins() {
-        for pin in [PIN_RENDER_STREAM, PIN_CAPTURE_STREAM] {
-            for (m, sub) in [
-                (MIDI, KSDATAFORMAT_SUBTYPE_MIDI),
-                (DMUS, KSDATAFORMAT_SUBTYPE_DIRECTMUSIC),
-            ] {
-                let c = client(KSDATAFORMAT_TYPE_MUSIC, sub, KSDATAFORMAT_SPECIFIER_NONE);
-                let f = intersect(pin, &c, m).unwrap();
-                assert_eq!(f.format_size, 64);
-                assert_eq!((f.flags, f.sample_size, f.reserved), (0, 0, 0));
-                assert_eq!(f.major_format, KSDATAFORMAT_TYPE_MUSIC);
-                assert_eq!(f.sub_format, sub);
-                assert_eq!(f.specifier, KSDATAFORMAT_SPECIFIER_NONE);
-            }
+    fn exact_request_yields_the_matching_subformat_on_every_stream_pin() {
+        for (pin, m, sub) in [
+            (PIN_RENDER_STREAM, MIDI, KSDATAFORMAT_SUBTYPE_MIDI),
+            (PIN_RENDER_DMUS, DMUS, KSDATAFORMAT_SUBTYPE_DIRECTMUSIC),
+            (PIN_CAPTURE_STREAM, MIDI, KSDATAFORMAT_SUBTYPE_MIDI),
+            (PIN_CAPTURE_STREAM, DMUS, KSDATAFORMAT_SUBTYPE_DIRECTMUSIC),
+        ] {
+            let c = client(KSDATAFORMAT_TYPE_MUSIC, sub, KSDATAFORMAT_SPECIFIER_NONE);
+            let f = intersect(pin, &c, m).unwrap();
+            assert_eq!(f.format_size, 64);
+            assert_eq!((f.flags, f.sample_size, f.reserved), (0, 0, 0));
+            assert_eq!(f.major_format, KSDATAFORMAT_TYPE_MUSIC);
+            assert_eq!(f.sub_format, sub);
+            assert_eq!(f.specifier, KSDATAFORMAT_SPECIFIER_NONE);
         }
     }
 
@@ -192,7 +200,7 @@ mod tests {
             KSDATAFORMAT_SUBTYPE_WILDCARD,
             KSDATAFORMAT_SPECIFIER_WILDCARD,
         );
-        let f = intersect(PIN_RENDER_STREAM, &w, DMUS).unwrap();
+        let f = intersect(PIN_RENDER_DMUS, &w, DMUS).unwrap();
         assert_eq!(f.major_format, KSDATAFORMAT_TYPE_MUSIC);
         assert_eq!(f.sub_format, KSDATAFORMAT_SUBTYPE_DIRECTMUSIC);
         assert_eq!(f.specifier, KSDATAFORMAT_SPECIFIER_NONE);
@@ -214,6 +222,60 @@ mod tests {
         assert_eq!(
             intersect(PIN_CAPTURE_STREAM, &c, MIDI).unwrap().sub_format,
             KSDATAFORMAT_SUBTYPE_MIDI
+        );
+    }
+
+    #[test]
+    fn every_range_of_the_pin_is_tried_after_matching() {
+        let none = KSDATAFORMAT_SPECIFIER_NONE;
+        let music = KSDATAFORMAT_TYPE_MUSIC;
+        let dm = client(music, KSDATAFORMAT_SUBTYPE_DIRECTMUSIC, none);
+        let midi = client(music, KSDATAFORMAT_SUBTYPE_MIDI, none);
+        // ReactOS's port offers only the first range (MIDI) of the capture pin: a DirectMusic
+        // client still gets the DirectMusic format from the pin's second range.
+        assert_eq!(
+            intersect(PIN_CAPTURE_STREAM, &dm, MIDI).unwrap().sub_format,
+            KSDATAFORMAT_SUBTYPE_DIRECTMUSIC
+        );
+        assert_eq!(
+            intersect(PIN_CAPTURE_STREAM, &midi, DMUS)
+                .unwrap()
+                .sub_format,
+            KSDATAFORMAT_SUBTYPE_MIDI
+        );
+        // `matching` comes first: a wildcard resolves to it, whichever range it is.
+        let w = client(music, KSDATAFORMAT_SUBTYPE_WILDCARD, none);
+        for (m, sub) in [
+            (MIDI, KSDATAFORMAT_SUBTYPE_MIDI),
+            (DMUS, KSDATAFORMAT_SUBTYPE_DIRECTMUSIC),
+        ] {
+            assert_eq!(
+                intersect(PIN_CAPTURE_STREAM, &w, m).unwrap().sub_format,
+                sub
+            );
+        }
+        // The size query and the too-small answer hold for a match found in another range.
+        assert_eq!(
+            data_range_intersection(PIN_CAPTURE_STREAM, &dm, MIDI, None),
+            Err(STATUS_BUFFER_OVERFLOW)
+        );
+        assert_eq!(
+            data_range_intersection(PIN_CAPTURE_STREAM, &dm, MIDI, Some(&mut [0u8; 10])),
+            Err(STATUS_BUFFER_TOO_SMALL)
+        );
+        // A pin without the subformat in any range: no match.
+        assert_eq!(
+            intersect(PIN_RENDER_STREAM, &dm, MIDI),
+            Err(STATUS_NO_MATCH)
+        );
+        assert_eq!(
+            intersect(PIN_RENDER_DMUS, &midi, DMUS),
+            Err(STATUS_NO_MATCH)
+        );
+        // `matching` must still be one of the pin's own ranges.
+        assert_eq!(
+            intersect(PIN_RENDER_STREAM, &midi, DMUS),
+            Err(STATUS_NO_MATCH)
         );
     }
 
@@ -340,8 +402,8 @@ mod tests {
         let mut big = [0u8; 64 + 8];
         for off in 0..8 {
             big.fill(0);
-            let n = data_range_intersection(PIN_CAPTURE_STREAM, &c, DMUS, Some(&mut big[off..]))
-                .unwrap();
+            let n =
+                data_range_intersection(PIN_RENDER_DMUS, &c, DMUS, Some(&mut big[off..])).unwrap();
             assert_eq!(n, 64);
             assert_eq!(
                 decode(&big[off..]).sub_format,

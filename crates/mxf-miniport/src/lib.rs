@@ -5,7 +5,8 @@
 //! - [`stream`]: the render and capture `IMXF` streams (render queue → loopback → capture
 //!   packager);
 //! - [`filter`]: the static filter description returned by `IMiniport::GetDescription`;
-//! - [`intersection`]: the `IMiniport::DataRangeIntersection` handler.
+//! - [`intersection`]: the `IMiniport::DataRangeIntersection` handler;
+//! - [`synth`]: the `KSPROPSETID_Synth` handler of the synthesizer nodes.
 //!
 //! Everything is `no_std`, generic over the platform seam, and identical in the driver
 //! (`mxf-kernel`) and on the host emulator (`mxf-kemu` + `mxf-portemu`).
@@ -15,10 +16,11 @@ pub mod filter;
 pub mod intersection;
 pub mod miniport;
 pub mod stream;
+pub mod synth;
 
 pub use filter::{
-    FILTER_DESCRIPTOR, PIN_CAPTURE_BRIDGE, PIN_CAPTURE_STREAM, PIN_COUNT, PIN_RENDER_BRIDGE,
-    PIN_RENDER_STREAM, filter_descriptor,
+    FILTER_DESCRIPTOR, NODE_COUNT, NODE_INPUT, NODE_SYNTH, PIN_CAPTURE_BRIDGE, PIN_CAPTURE_STREAM,
+    PIN_COUNT, PIN_RENDER_BRIDGE, PIN_RENDER_DMUS, PIN_RENDER_STREAM, filter_descriptor,
 };
 pub use intersection::{RESULTANT_FORMAT_SIZE, com_outcome, data_range_intersection};
 pub use miniport::{MiniportConfig, loopback_allocator_stats, loopback_stats, new_miniport};

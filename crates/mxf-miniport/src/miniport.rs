@@ -13,14 +13,18 @@
 //!   which PortCls makes at `PASSIVE_LEVEL` (a render stream deletes its timer there).
 //!
 //! # `NewStream`
-//! - `PinID` and stream type must agree: the render stream pin with
-//!   `DMUS_STREAM_MIDI_RENDER`, the capture stream pin with `DMUS_STREAM_MIDI_CAPTURE`.
-//!   A wave sink or an undefined type is `STATUS_NOT_SUPPORTED`; any other pin, or a type
-//!   that does not match the pin, `STATUS_INVALID_PARAMETER`.
-//! - The format must be a music format (`KSDATAFORMAT_TYPE_MUSIC`, subformat MIDI or
-//!   DirectMusic, `FormatSize >= sizeof(KSDATAFORMAT)`): else `STATUS_INVALID_PARAMETER`.
-//! - One render and one capture stream at a time (the filter says one instance each): a
-//!   second one is `STATUS_INVALID_DEVICE_REQUEST`, as in the UART miniport.
+//! - `PinID` and stream type must agree: the WinMM and the DirectMusic render pins with
+//!   `DMUS_STREAM_MIDI_RENDER`, the capture pin with `DMUS_STREAM_MIDI_CAPTURE` (see
+//!   [`crate::filter`]). A wave sink or an undefined type is `STATUS_NOT_SUPPORTED`; any
+//!   other pin, or a type that does not match the pin, `STATUS_INVALID_PARAMETER`.
+//! - The format must be a music format (`KSDATAFORMAT_TYPE_MUSIC`,
+//!   `FormatSize >= sizeof(KSDATAFORMAT)`) whose subformat is one of the pin's ranges (MIDI
+//!   on the WinMM pin, DirectMusic on the DirectMusic pin, either on the capture pin): else
+//!   `STATUS_INVALID_PARAMETER`. Both kinds get the same stream objects: the port hands a
+//!   DMus miniport events whatever its client's format.
+//! - One stream per streaming pin at a time (the filter says one instance each): a second
+//!   one is `STATUS_INVALID_DEVICE_REQUEST`, as in DMusUART. The two render pins may be open
+//!   together: both render streams write whole messages into the one loopback.
 //! - `OuterUnknown` (aggregation) is accepted and ignored: the stream is not aggregated.
 //!   `PoolType` is ignored (everything is nonpaged).
 //! - The capture stream gets the miniport's service group through `*ServiceGroup`
@@ -32,7 +36,7 @@
 //!   early and the render queue holds them on its timer until due.
 //!
 //! # The cable
-//! The render stream's normalised messages go into the loopback only while a capture stream
+//! The render streams' normalised messages go into the loopback only while a capture stream
 //! is in `RUN` (the loopback's *listening* flag; a cable nobody listens to gives up what is
 //! sent into it, counted by the render stream as "no listener"). After each run that wrote
 //! bytes, the render stream calls `IPortDMus::Notify(group)`, and the port services the
@@ -41,9 +45,10 @@
 //! # Flow control
 //! When the loopback is full the render queue blocks (nothing is dropped). The capture
 //! stream, after each service that read bytes (and when it stops listening), kicks the render
-//! stream through the miniport's *render slot*: a spin lock holding the address of the live
-//! render stream, set once it is built and cleared first thing in its destruction. The kick
-//! arms the render queue's timer for now (see `mxf_core::render`).
+//! streams through the miniport's *render slots*: a spin lock holding the address of each
+//! live render stream (one slot per render pin), set once it is built and cleared first
+//! thing in its destruction. The kick arms the render queues' timers for now (see
+//! `mxf_core::render`).
 //!
 //! # Lock order
 //! `service group → capture stream → loopback → (port allocator)`, `service group → render
@@ -55,7 +60,7 @@
 //! side runs and kicks). No cycle: nothing taken after the render queue lock, and the render
 //! play lock is never taken while the slot, the capture lock or the group lock is held.
 
-use crate::filter::{PIN_CAPTURE_STREAM, PIN_RENDER_STREAM, filter_descriptor};
+use crate::filter::{PIN_CAPTURE_STREAM, filter_descriptor, pin_data_ranges, render_slot};
 use crate::intersection::{RESULTANT_FORMAT_SIZE, com_outcome, data_range_intersection};
 use crate::stream;
 use core::any::TypeId;
@@ -66,10 +71,10 @@ use core::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
 use mxf_abi::{
     DmusStreamType, Guid, IAllocatorMxf, IID_IMINIPORT, IID_IMINIPORT_DMUS, IID_IUNKNOWN,
     IMasterClock, IMiniport, IMiniportDMus, IMiniportDMusVtbl, IMiniportVtbl, IMxf, IPortDMus,
-    IServiceGroup, IUnknown, KSDATAFORMAT_SUBTYPE_DIRECTMUSIC, KSDATAFORMAT_SUBTYPE_MIDI,
-    KSDATAFORMAT_TYPE_MUSIC, KsDataFormat, KsDataRange, NtStatus, PResourceList,
-    PcFilterDescriptorPtr, PoolType, STATUS_INSUFFICIENT_RESOURCES, STATUS_INVALID_DEVICE_REQUEST,
-    STATUS_INVALID_DEVICE_STATE, STATUS_INVALID_PARAMETER, STATUS_NOT_SUPPORTED, STATUS_SUCCESS,
+    IServiceGroup, IUnknown, KSDATAFORMAT_TYPE_MUSIC, KsDataFormat, KsDataRange, NtStatus,
+    PResourceList, PcFilterDescriptorPtr, PoolType, STATUS_INSUFFICIENT_RESOURCES,
+    STATUS_INVALID_DEVICE_REQUEST, STATUS_INVALID_DEVICE_STATE, STATUS_INVALID_PARAMETER,
+    STATUS_NOT_SUPPORTED, STATUS_SUCCESS,
 };
 use mxf_core::capture::CaptureMode;
 use mxf_core::com::{self, ComObject, ComPtr, RefCount};
@@ -121,12 +126,28 @@ impl Default for MiniportConfig {
     }
 }
 
+/// Number of render pins (slots of [`Miniport::render_open`] and the render slots).
+pub(crate) const RENDER_SLOTS: usize = 2;
+
+/// What the property handlers, which are not generic, need from a `Miniport<P>`: functions
+/// instantiated for its `P`, at a `P`-independent offset of the object.
+pub(crate) struct MiniportOps {
+    /// The master clock of `minor` if it is one of our streams (`MinorTarget` of a property
+    /// request), AddRef'd.
+    ///
+    /// # Safety
+    /// `minor` is a live COM object.
+    pub(crate) stream_clock: unsafe fn(NonNull<IUnknown>) -> Option<ComPtr<IMasterClock>>,
+}
+
 /// The miniport object.
 #[repr(C)]
 pub(crate) struct Miniport<P: Platform> {
     vtbl: *const IMiniportDMusVtbl,
     /// Identifies `P` for the private-IID downcasts (at a `P`-independent offset).
     type_id: TypeId,
+    /// `P`'s functions for the property handlers (at a `P`-independent offset).
+    ops: &'static MiniportOps,
     refs: RefCount,
     pub(crate) platform: P,
     pub(crate) cfg: MiniportConfig,
@@ -134,14 +155,15 @@ pub(crate) struct Miniport<P: Platform> {
     pub(crate) group: ComPtr<IServiceGroup>,
     /// The port from `Init` (one reference owned), or null.
     port: AtomicPtr<IPortDMus>,
-    pub(crate) render_open: AtomicBool,
+    /// Whether each render pin has a stream (indexed by `filter::render_slot`).
+    pub(crate) render_open: [AtomicBool; RENDER_SLOTS],
     pub(crate) capture_open: AtomicBool,
-    /// The live render stream, for kicks (see the module docs).
+    /// The live render streams, for kicks (see the module docs).
     render_slot: SpinLock<P::RawSpinLock, RenderSlot>,
 }
 
-/// The address of the live render stream object (`RenderStream<P>`), or null.
-struct RenderSlot(*const c_void);
+/// The addresses of the live render stream objects (`RenderStream<P>`), null where none.
+struct RenderSlot([*const c_void; RENDER_SLOTS]);
 
 // SAFETY: only an address, dereferenced under the slot's lock while the stream is live.
 unsafe impl Send for RenderSlot {}
@@ -206,15 +228,16 @@ pub fn new_miniport<P: Platform>(
     let obj = Miniport {
         vtbl: &Miniport::<P>::VTBL,
         type_id: TypeId::of::<P>(),
+        ops: &Miniport::<P>::OPS,
         refs: RefCount::new(),
         platform,
         cfg,
         loopback,
         group,
         port: AtomicPtr::new(ptr::null_mut()),
-        render_open: AtomicBool::new(false),
+        render_open: [AtomicBool::new(false), AtomicBool::new(false)],
         capture_open: AtomicBool::new(false),
-        render_slot: SpinLock::new(lock, RenderSlot(ptr::null())),
+        render_slot: SpinLock::new(lock, RenderSlot([ptr::null(); RENDER_SLOTS])),
     };
     // SAFETY: a fresh, aligned block of the object's size, ours.
     unsafe { mem.as_ptr().write(obj) };
@@ -289,28 +312,42 @@ impl<P: Platform> Miniport<P> {
         new_stream: Self::new_stream,
     };
 
-    /// Registers the live render stream for kicks.
-    pub(crate) fn set_render_slot(&self, stream: *const c_void) {
-        self.render_slot.lock().0 = stream;
-    }
+    const OPS: MiniportOps = MiniportOps {
+        stream_clock: stream::stream_clock::<P>,
+    };
 
-    /// Unregisters `stream` (if it is the one registered). Once this returns, no kick
-    /// reaches it.
-    pub(crate) fn clear_render_slot(&self, stream: *const c_void) {
-        let mut slot = self.render_slot.lock();
-        if ptr::eq(slot.0, stream) {
-            slot.0 = ptr::null();
+    /// Registers the live render stream of render slot `slot` for kicks.
+    pub(crate) fn set_render_slot(&self, slot: usize, stream: *const c_void) {
+        if let Some(s) = self.render_slot.lock().0.get_mut(slot) {
+            *s = stream;
         }
     }
 
-    /// Kicks the render stream, if one is live: the loopback has room. IRQL <=
-    /// `DISPATCH_LEVEL`, holding no render stream lock.
+    /// Unregisters `stream` from render slot `slot` (if it is the one registered) and marks
+    /// the pin free. Once this returns, no kick reaches it.
+    pub(crate) fn clear_render_slot(&self, slot: usize, stream: *const c_void) {
+        let mut slots = self.render_slot.lock();
+        if let Some(s) = slots.0.get_mut(slot)
+            && ptr::eq(*s, stream)
+        {
+            *s = ptr::null();
+        }
+        drop(slots);
+        if let Some(open) = self.render_open.get(slot) {
+            open.store(false, Ordering::Release);
+        }
+    }
+
+    /// Kicks the live render streams: the loopback has room. IRQL <= `DISPATCH_LEVEL`,
+    /// holding no render stream lock.
     pub(crate) fn kick_render(&self) {
-        let slot = self.render_slot.lock();
-        if !slot.0.is_null() {
-            // SAFETY: a registered stream is live until it clears the slot, which needs the
-            // lock we hold.
-            unsafe { stream::render::kick::<P>(slot.0) };
+        let slots = self.render_slot.lock();
+        for &s in &slots.0 {
+            if !s.is_null() {
+                // SAFETY: a registered stream is live until it clears its slot, which needs
+                // the lock we hold.
+                unsafe { stream::render::kick::<P>(s) };
+            }
         }
     }
 
@@ -447,16 +484,18 @@ impl<P: Platform> Miniport<P> {
                 out_group.write_unaligned(ptr::null_mut());
             }
         }
-        let capture = match (pin_id, stream_type) {
-            (PIN_RENDER_STREAM, DmusStreamType::MIDI_RENDER) => false,
-            (PIN_CAPTURE_STREAM, DmusStreamType::MIDI_CAPTURE) => true,
-            (_, DmusStreamType::MIDI_RENDER | DmusStreamType::MIDI_CAPTURE) => {
+        // `None`: the capture pin; `Some(slot)`: a render pin.
+        let render = match (render_slot(pin_id), pin_id, stream_type) {
+            (Some(slot), _, DmusStreamType::MIDI_RENDER) => Some(slot),
+            (None, PIN_CAPTURE_STREAM, DmusStreamType::MIDI_CAPTURE) => None,
+            (_, _, DmusStreamType::MIDI_RENDER | DmusStreamType::MIDI_CAPTURE) => {
                 return STATUS_INVALID_PARAMETER;
             }
             _ => return STATUS_NOT_SUPPORTED,
         };
+        let capture = render.is_none();
         // SAFETY: a non-null format points to at least its FormatSize field.
-        if format.is_null() || !unsafe { is_music_format(format) } {
+        if format.is_null() || !unsafe { is_pin_format(pin_id, format) } {
             return STATUS_INVALID_PARAMETER;
         }
         if capture && out_group.is_null() {
@@ -472,18 +511,16 @@ impl<P: Platform> Miniport<P> {
                 ComPtr::from_raw_add_ref(clock),
             )
         };
-        let flag = if capture {
-            &me.capture_open
-        } else {
-            &me.render_open
+        let flag = match render {
+            Some(slot) => &me.render_open[slot],
+            None => &me.capture_open,
         };
         if flag.swap(true, Ordering::AcqRel) {
             return STATUS_INVALID_DEVICE_REQUEST;
         }
-        let made = if capture {
-            stream::new_capture_stream(MiniportRef::new(me), allocator, clock)
-        } else {
-            stream::new_render_stream(MiniportRef::new(me), &allocator, &clock)
+        let made = match render {
+            Some(slot) => stream::new_render_stream(MiniportRef::new(me), slot, &allocator, &clock),
+            None => stream::new_capture_stream(MiniportRef::new(me), allocator, clock),
         };
         let stream = match made {
             Ok(s) => s,
@@ -543,11 +580,11 @@ unsafe impl<P: Platform> ComObject for Miniport<P> {
     }
 }
 
-/// Whether `format` is a music `KSDATAFORMAT` we stream (MIDI or DirectMusic).
+/// Whether `format` is a music `KSDATAFORMAT` of one of pin `pin_id`'s ranges.
 ///
 /// # Safety
 /// `format` is non-null and readable for its `FormatSize` bytes (at least 4).
-unsafe fn is_music_format(format: *const KsDataFormat) -> bool {
+unsafe fn is_pin_format(pin_id: u32, format: *const KsDataFormat) -> bool {
     // SAFETY: per the caller, the first 4 bytes are readable.
     let size = unsafe { format.cast::<u32>().read_unaligned() };
     if (size as usize) < core::mem::size_of::<KsDataFormat>() {
@@ -556,6 +593,41 @@ unsafe fn is_music_format(format: *const KsDataFormat) -> bool {
     // SAFETY: at least a whole KSDATAFORMAT is readable (FormatSize covers it).
     let f = unsafe { format.read_unaligned() };
     f.major_format == KSDATAFORMAT_TYPE_MUSIC
-        && (f.sub_format == KSDATAFORMAT_SUBTYPE_MIDI
-            || f.sub_format == KSDATAFORMAT_SUBTYPE_DIRECTMUSIC)
+        && pin_data_ranges(pin_id).is_some_and(|rs| rs.iter().any(|r| r.sub_format == f.sub_format))
+}
+
+/// The master clock of the stream a property request addresses (AddRef'd), if `major` is
+/// one of our miniports and `minor` one of its streams.
+///
+/// # Safety
+/// `major` and `minor` are null or live COM objects.
+pub(crate) unsafe fn stream_clock_of_request(
+    major: *mut IUnknown,
+    minor: *mut IUnknown,
+) -> Option<ComPtr<IMasterClock>> {
+    let (major, minor) = (NonNull::new(major)?, NonNull::new(minor)?);
+    // SAFETY: a live COM object (caller); we hold our own reference while we look.
+    let major = unsafe { ComPtr::from_raw_add_ref(major) };
+    let mut out: *mut c_void = ptr::null_mut();
+    // SAFETY: `major` is live; its vtable starts with IUnknown's slots.
+    let status = unsafe {
+        let raw = major.as_raw();
+        ((*(*raw).vtbl).query_interface)(raw, &IID_MXF_PRIVATE_MINIPORT, &mut out)
+    };
+    // SAFETY: a successful QueryInterface handed us one reference.
+    let ours = unsafe { ComPtr::from_raw(NonNull::new(out.cast::<IUnknown>())?) };
+    if !mxf_abi::nt_success(status) {
+        return None;
+    }
+    #[repr(C)]
+    struct Prefix {
+        vtbl: *const c_void,
+        type_id: TypeId,
+        ops: &'static MiniportOps,
+    }
+    // SAFETY: only `Miniport<Q>` objects answer the private miniport IID, and every one
+    // starts with this prefix (`#[repr(C)]`, fields of `P`-independent types first).
+    let ops = unsafe { (*ours.as_raw().cast::<Prefix>()).ops };
+    // SAFETY: `minor` is a live COM object (caller); `ops` belongs to the miniport's `P`.
+    unsafe { (ops.stream_clock)(minor) }
 }

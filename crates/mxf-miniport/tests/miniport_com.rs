@@ -8,7 +8,8 @@ use mxf_core::com::ComPtr;
 use mxf_kemu::{Emu, EmuConfig};
 use mxf_miniport::filter::MIDI_RANGE;
 use mxf_miniport::{
-    MiniportConfig, PIN_CAPTURE_BRIDGE, PIN_CAPTURE_STREAM, PIN_RENDER_STREAM, new_miniport,
+    MiniportConfig, PIN_CAPTURE_BRIDGE, PIN_CAPTURE_STREAM, PIN_RENDER_BRIDGE, PIN_RENDER_DMUS,
+    PIN_RENDER_STREAM, new_miniport,
 };
 use std::ptr;
 use support::calls::*;
@@ -164,6 +165,40 @@ fn init_new_stream_validation_and_one_stream_each() {
         ),
         (99, r, Some(&midi), a, c, STATUS_INVALID_PARAMETER),
         (
+            PIN_RENDER_BRIDGE,
+            r,
+            Some(&midi),
+            a,
+            c,
+            STATUS_INVALID_PARAMETER,
+        ),
+        (
+            PIN_RENDER_DMUS,
+            cap,
+            Some(&dmus),
+            a,
+            c,
+            STATUS_INVALID_PARAMETER,
+        ),
+        // A format none of the pin's ranges has: DirectMusic on the WinMM pin, MIDI on the
+        // DirectMusic pin.
+        (
+            PIN_RENDER_STREAM,
+            r,
+            Some(&dmus),
+            a,
+            c,
+            STATUS_INVALID_PARAMETER,
+        ),
+        (
+            PIN_RENDER_DMUS,
+            r,
+            Some(&midi),
+            a,
+            c,
+            STATUS_INVALID_PARAMETER,
+        ),
+        (
             PIN_RENDER_STREAM,
             DmusStreamType::WAVE_SINK,
             Some(&midi),
@@ -213,16 +248,25 @@ fn init_new_stream_validation_and_one_stream_each() {
         );
     }
 
-    let render = new_stream(&m, PIN_RENDER_STREAM, r, Some(&dmus), a, c);
+    let render = new_stream(&m, PIN_RENDER_STREAM, r, Some(&midi), a, c);
     assert_eq!(render.status, STATUS_SUCCESS);
     assert!(
         render.group.is_none(),
         "render streams need no service group"
     );
     assert_eq!(render.prefetch, MiniportConfig::DEFAULT.prefetch_100ns);
-    let second = new_stream(&m, PIN_RENDER_STREAM, r, Some(&dmus), a, c);
+    let second = new_stream(&m, PIN_RENDER_STREAM, r, Some(&midi), a, c);
     assert_eq!(second.status, STATUS_INVALID_DEVICE_REQUEST);
-    let capture = new_stream(&m, PIN_CAPTURE_STREAM, cap, Some(&midi), a, c);
+    // The DirectMusic render pin is another pin: open alongside the WinMM one, once.
+    let dm_render = new_stream(&m, PIN_RENDER_DMUS, r, Some(&dmus), a, c);
+    assert_eq!(dm_render.status, STATUS_SUCCESS);
+    assert!(dm_render.group.is_none());
+    assert_eq!(
+        new_stream(&m, PIN_RENDER_DMUS, r, Some(&dmus), a, c).status,
+        STATUS_INVALID_DEVICE_REQUEST
+    );
+    // The capture pin takes either format (one instance).
+    let capture = new_stream(&m, PIN_CAPTURE_STREAM, cap, Some(&dmus), a, c);
     assert_eq!(capture.status, STATUS_SUCCESS);
     assert_eq!(
         capture.group.as_ref().map(|g| g.as_raw()),
@@ -246,7 +290,7 @@ fn init_new_stream_validation_and_one_stream_each() {
     let render2 = new_stream(&m, PIN_RENDER_STREAM, r, Some(&midi), a, c);
     assert_eq!(render2.status, STATUS_SUCCESS);
 
-    drop((render2, capture, group, m));
+    drop((render2, dm_render, capture, group, m));
     assert_eq!(
         TestPort::refs(&port),
         1,

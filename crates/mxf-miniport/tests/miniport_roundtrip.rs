@@ -8,8 +8,8 @@ use mxf_abi::*;
 use mxf_core::service::ServiceGroupExt;
 use mxf_kemu::{Emu, EmuConfig};
 use mxf_miniport::{
-    MiniportConfig, PIN_CAPTURE_STREAM, PIN_RENDER_STREAM, capture_stats, loopback_allocator_stats,
-    loopback_stats, new_miniport, render_stats,
+    MiniportConfig, PIN_CAPTURE_STREAM, PIN_RENDER_DMUS, PIN_RENDER_STREAM, capture_stats,
+    loopback_allocator_stats, loopback_stats, new_miniport, render_stats,
 };
 use support::calls::*;
 use support::port::{CaptureSink, PinSink, TestPort};
@@ -50,9 +50,10 @@ fn round_trip(sysex_len: usize) {
     *PinSink::get(&pin).stream.lock().unwrap() = Some(cap_stream.clone());
     let sink = CaptureSink::new(&alloc);
     assert_eq!(cap_stream.connect_output(&sink), STATUS_SUCCESS);
+    // A DirectMusic client: the DirectMusic render pin.
     let ren = new_stream(
         &m,
-        PIN_RENDER_STREAM,
+        PIN_RENDER_DMUS,
         DmusStreamType::MIDI_RENDER,
         Some(&fmt),
         Some(&alloc),

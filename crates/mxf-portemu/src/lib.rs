@@ -3,9 +3,11 @@
 //!
 //! [`Port`] plays `PcNewPort(CLSID_PortDMus)` + `IPort::Init` (it queries the miniport,
 //! calls `IMiniportDMus::Init`, joins the returned service group, validates the filter
-//! descriptor) and KS pin instantiation ([`Port::open_render`], [`Port::open_capture`]:
-//! data-range intersection, `NewStream` with the port's allocator and master clock, the
-//! state walk to RUN, `ConnectOutput` of the port's capture sink). `IPortDMus::Notify` queues
+//! descriptor) and KS pin instantiation for WinMM and DirectMusic clients
+//! ([`Port::open_render_as`], [`Port::open_capture_as`]: data-range intersection over every
+//! range of the pin, `NewStream` with the port's allocator and master clock, for
+//! DirectMusic the checked `KSPROPSETID_Synth` requests (`property`), the state walk to
+//! RUN, `ConnectOutput` of the port's capture sink). `IPortDMus::Notify` queues
 //! the port's DPC (an emulator timer due now), which services the group; the port's
 //! `IServiceSink` then calls every capture stream's `PutMessage(NULL)` at `DISPATCH_LEVEL`.
 //! Render submissions ([`RenderUnit`]) are turned into event chains by the render source and
@@ -25,6 +27,7 @@ mod com;
 mod describe;
 pub mod double;
 mod port;
+mod property;
 mod render;
 mod retag;
 mod sink;
@@ -33,8 +36,11 @@ mod tracker;
 pub use alloc_guard::{ContractStats, ContractWatch, RESERVED_MARK, event_fields_intact};
 pub use assemble::{Assembler, TimedMessage, normalize};
 pub use clock::new_master_clock;
-pub use describe::{FilterInfo, client_midi_range, validate};
-pub use port::{CloseReport, DEFAULT_DPC_LATENCY_100NS, Port, PortConfig, PortError, PortStats};
+pub use describe::{Client, FilterInfo, client_midi_range, client_range, validate};
+pub use port::{
+    CloseReport, DEFAULT_DPC_LATENCY_100NS, Port, PortConfig, PortError, PortStats, SynthHandshake,
+};
+pub use property::{NodeAnswer, NodeRequest, Violation, node_property};
 pub use render::{Packaging, RenderStats, RenderUnit};
 pub use retag::{PORT_TAG_PREFIX, PortPlatform, port_tag};
 pub use sink::{CaptureLog, SinkStats};

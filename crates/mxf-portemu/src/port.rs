@@ -15,7 +15,8 @@
 use crate::alloc_guard::{ContractCounters, ContractStats, ContractWatch, guard_refs, new_guard};
 use crate::clock::new_master_clock;
 use crate::com::{BoxObject, into_com, object, unknown_vtbl};
-use crate::describe::{FilterInfo, client_midi_range, validate};
+use crate::describe::{Client, FilterInfo, client_range, validate};
+use crate::property::{NodeAnswer, NodeRequest, node_property};
 use crate::render::{Building, Packaging, RenderStats, RenderUnit, build_unit};
 use crate::retag::PortPlatform;
 use crate::sink::{CaptureLog, lock, new_capture_sink};
@@ -27,7 +28,8 @@ use mxf_abi::{
     IPortDMus, IPortDMusVtbl, IPortVtbl, IServiceGroup, IServiceGroupVtbl, IServiceSink,
     IServiceSinkVtbl, IUnknown, KsDataFormat, KsDataRange, KsState, NtStatus, PDeviceObject, PIrp,
     PResourceList, PcFilterDescriptorPtr, PoolType, STATUS_BUFFER_OVERFLOW,
-    STATUS_INVALID_DEVICE_REQUEST, STATUS_NOT_IMPLEMENTED, STATUS_SUCCESS, nt_success,
+    STATUS_BUFFER_TOO_SMALL, STATUS_INVALID_DEVICE_REQUEST, STATUS_NOT_IMPLEMENTED, STATUS_SUCCESS,
+    nt_success,
 };
 use mxf_core::alloc::{Allocator, AllocatorConfig, AllocatorStats, new_allocator};
 use mxf_core::com::{ComPtr, RefCount};
@@ -110,10 +112,11 @@ fn check(step: &'static str, status: NtStatus) -> Result<(), PortError> {
     }
 }
 
-/// Render units waiting for their time, with their sequence numbers.
+/// Render units waiting for their time, with their sequence numbers (one sequence across
+/// both clients), one queue per client ([`Client::index`]).
 #[derive(Default)]
 struct RenderQueue {
-    units: VecDeque<(u64, RenderUnit)>,
+    units: [VecDeque<(u64, RenderUnit)>; 2],
     next_seq: u64,
     dropped: Vec<u64>,
 }
@@ -135,7 +138,9 @@ struct Shared {
     dpc: Mutex<Option<EmuTimer>>,
     sequencer: Mutex<Option<EmuTimer>>,
     capture_streams: Mutex<Vec<ComPtr<IMxf>>>,
-    render_stream: Mutex<Option<ComPtr<IMxf>>>,
+    /// The render stream of each client ([`Client::index`]).
+    render_streams: Mutex<[Option<ComPtr<IMxf>>; 2]>,
+    /// The largest `SchedulePreFetch` the render streams asked for.
     prefetch: AtomicU64,
     render: Mutex<RenderQueue>,
     render_stats: Mutex<RenderStats>,
@@ -156,7 +161,7 @@ pub struct PortStats {
     pub dpc_runs: u64,
     /// `RequestService` calls on the port's service sink.
     pub services: u64,
-    /// `SchedulePreFetch` the render stream asked for (100 ns).
+    /// `SchedulePreFetch` the render streams asked for (the largest; 100 ns).
     pub render_prefetch_100ns: u64,
 }
 
@@ -364,24 +369,34 @@ unsafe fn sequencer_dpc(ctx: *const c_void) {
 
 impl Shared {
     fn pump_render(&self) {
-        let now = self.emu.now_100ns();
         let prefetch = self.prefetch.load(Relaxed) as i64;
-        let Some(stream) = lock(&self.render_stream).as_ref().map(|c| c.as_raw()) else {
-            return;
-        };
+        for client in Client::ALL {
+            let stream = lock(&self.render_streams)[client.index()]
+                .as_ref()
+                .map(|c| c.as_raw());
+            if let Some(stream) = stream {
+                self.pump_client(client.index(), stream, prefetch);
+            }
+        }
+        self.arm_sequencer(prefetch);
+    }
+
+    /// Sends the due units of client `c` to its render stream `stream`.
+    fn pump_client(&self, c: usize, stream: *mut IMxf, prefetch: i64) {
+        let now = self.emu.now_100ns();
         loop {
             // One chain per presentation time: the units due at the same moment.
             let batch: Vec<(u64, RenderUnit)> = {
                 let mut q = lock(&self.render);
-                let Some(t0) = q.units.front().map(|(_, u)| u.time) else {
+                let Some(t0) = q.units[c].front().map(|(_, u)| u.time) else {
                     break;
                 };
                 if t0.saturating_sub(prefetch) > now {
                     break;
                 }
                 let mut b = Vec::new();
-                while q.units.front().is_some_and(|(_, u)| u.time == t0) {
-                    b.extend(q.units.pop_front());
+                while q.units[c].front().is_some_and(|(_, u)| u.time == t0) {
+                    b.extend(q.units[c].pop_front());
                 }
                 b
             };
@@ -433,11 +448,18 @@ impl Shared {
                 lock(&self.render_stats).put_errors += 1;
             }
         }
-        self.arm_sequencer(prefetch);
     }
 
     fn arm_sequencer(&self, prefetch: i64) {
-        let next = lock(&self.render).units.front().map(|(_, u)| u.time);
+        let next = {
+            let q = lock(&self.render);
+            let streams = lock(&self.render_streams);
+            Client::ALL
+                .iter()
+                .filter(|c| streams[c.index()].is_some())
+                .filter_map(|c| q.units[c.index()].front().map(|(_, u)| u.time))
+                .min()
+        };
         if let (Some(t), Some(timer)) = (next, lock(&self.sequencer).as_ref()) {
             timer.set(t.saturating_sub(prefetch));
         }
@@ -452,6 +474,22 @@ struct OpenStream {
     group: Option<ComPtr<IServiceGroup>>,
     /// The format given to NewStream, kept alive for the stream's life.
     _format: Box<KsDataFormat>,
+}
+
+/// What a DirectMusic client learned from the Synth properties of its pin's node when it
+/// opened the pin (each answer checked; see [`Port::open_render_as`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SynthHandshake {
+    /// The pin's synthesizer node.
+    pub node: u32,
+    /// The `SYNTHCAPS` bytes.
+    pub caps: Vec<u8>,
+    /// The channel groups `KSPROPERTY_SYNTH_PORTPARAMETERS` granted.
+    pub channel_groups: u32,
+    /// Its status (`STATUS_SUCCESS` or `STATUS_NOT_ALL_ASSIGNED`).
+    pub port_params_status: NtStatus,
+    /// `KSPROPERTY_SYNTH_LATENCYCLOCK`.
+    pub latency_clock: i64,
 }
 
 /// The DMus port with one miniport: what `PcNewPort(CLSID_PortDMus)` + `IPort::Init` build,
@@ -470,8 +508,11 @@ pub struct Port {
     capture_sink: Option<ComPtr<IMxf>>,
     capture_log: Arc<Mutex<CaptureLog>>,
     info: FilterInfo,
-    render: Option<OpenStream>,
+    /// The render stream of each client ([`Client::index`]).
+    renders: [Option<OpenStream>; 2],
     capture: Option<OpenStream>,
+    /// The handshakes of the DirectMusic pins opened (render, capture).
+    handshakes: Vec<SynthHandshake>,
     closed: bool,
 }
 
@@ -535,7 +576,7 @@ impl Port {
             dpc: Mutex::new(None),
             sequencer: Mutex::new(None),
             capture_streams: Mutex::new(Vec::new()),
-            render_stream: Mutex::new(None),
+            render_streams: Mutex::new([None, None]),
             prefetch: AtomicU64::new(0),
             render: Mutex::new(RenderQueue::default()),
             render_stats: Mutex::new(RenderStats::default()),
@@ -594,10 +635,16 @@ impl Port {
                 pin_count: 0,
                 render_pin: None,
                 capture_pin: None,
+                dmus_render_pin: None,
+                dmus_capture_pin: None,
                 ranges: Vec::new(),
+                max_instances: Vec::new(),
+                node_tables: Vec::new(),
+                connections: Vec::new(),
             },
-            render: None,
+            renders: [None, None],
             capture: None,
+            handshakes: Vec::new(),
             closed: false,
         };
         this.init()?;
@@ -711,9 +758,19 @@ impl Port {
         self.miniport.as_ref()
     }
 
-    /// The render stream, while open.
+    /// The WinMM client's render stream, while open.
     pub fn render_stream(&self) -> Option<&ComPtr<IMxf>> {
-        self.render.as_ref().map(|r| &r.stream)
+        self.render_stream_of(Client::WinMm)
+    }
+
+    /// `client`'s render stream, while open.
+    pub fn render_stream_of(&self, client: Client) -> Option<&ComPtr<IMxf>> {
+        self.renders[client.index()].as_ref().map(|r| &r.stream)
+    }
+
+    /// The Synth handshakes of the DirectMusic pins opened so far.
+    pub fn synth_handshakes(&self) -> &[SynthHandshake] {
+        &self.handshakes
     }
 
     /// The capture stream, while open.
@@ -760,7 +817,11 @@ impl Port {
 
     /// Render units still waiting for their time.
     pub fn render_backlog(&self) -> usize {
-        lock(&self.shared.render).units.len()
+        lock(&self.shared.render)
+            .units
+            .iter()
+            .map(VecDeque::len)
+            .sum()
     }
 
     /// The capture sink's log itself (still readable after [`Port::close`], which closes
@@ -774,9 +835,15 @@ impl Port {
         f(&mut lock(&self.capture_log))
     }
 
-    /// KS pin instantiation: data-range intersection on the pin, then `NewStream`.
-    fn open(&mut self, pin: u32, kind: DmusStreamType) -> Result<OpenStream, PortError> {
-        let format = Box::new(self.intersect(pin)?);
+    /// KS pin instantiation: data-range intersection on the pin for `client`'s range, then
+    /// `NewStream`.
+    fn open(
+        &mut self,
+        pin: u32,
+        kind: DmusStreamType,
+        client: Client,
+    ) -> Result<OpenStream, PortError> {
+        let format = Box::new(self.intersect(pin, client)?);
         let (v, mp) = self.mp_vtbl();
         let mut stream: *mut IMxf = ptr::null_mut();
         let mut group: *mut IServiceGroup = ptr::null_mut();
@@ -817,7 +884,7 @@ impl Port {
             "success without a stream",
         ))?;
         if kind == DmusStreamType::MIDI_RENDER {
-            self.shared.prefetch.store(prefetch, Relaxed);
+            self.shared.prefetch.fetch_max(prefetch, Relaxed);
         }
         let group = match group {
             Some(g) if self.group.as_ref().map(|x| x.as_raw()) != Some(g.as_raw()) => {
@@ -834,7 +901,10 @@ impl Port {
         })
     }
 
-    fn intersect(&self, pin: u32) -> Result<KsDataFormat, PortError> {
+    /// `KSPROPERTY_PIN_DATAINTERSECTION` as PortCls handles it: the miniport's handler for
+    /// each range of the pin in turn until one answers, each time a size query first, then
+    /// (checked) a buffer one byte short, then the real call.
+    fn intersect(&self, pin: u32, who: Client) -> Result<KsDataFormat, PortError> {
         let ranges = self
             .info
             .ranges
@@ -842,7 +912,7 @@ impl Port {
             .cloned()
             .unwrap_or_default();
         let (v, mp) = self.mp_vtbl();
-        let mut client = client_midi_range();
+        let mut client = client_range(who);
         let client_ptr = ptr::from_mut(&mut client).cast::<KsDataRange>();
         for r in ranges {
             let mut len: u32 = 0;
@@ -879,8 +949,32 @@ impl Port {
                     format!("size query answered {len} bytes"),
                 ));
             }
-            let mut out = vec![0u8; len as usize];
+            let mut short = vec![0u8; len as usize - 1];
             let mut got: u32 = 0;
+            // SAFETY: as above; `short` has `len - 1` writable bytes.
+            let st = unsafe {
+                (v.base.data_range_intersection)(
+                    mp.cast(),
+                    pin,
+                    client_ptr,
+                    r.cast_mut(),
+                    len - 1,
+                    short.as_mut_ptr().cast(),
+                    &mut got,
+                )
+            };
+            if st != STATUS_BUFFER_TOO_SMALL {
+                return Err(err(
+                    "DataRangeIntersection",
+                    if nt_success(st) {
+                        mxf_abi::STATUS_UNSUCCESSFUL
+                    } else {
+                        st
+                    },
+                    format!("a {}-byte buffer was answered {st:#x}", len - 1),
+                ));
+            }
+            let mut out = vec![0u8; len as usize];
             // SAFETY: as above; `out` has `len` writable bytes.
             let st = unsafe {
                 (v.base.data_range_intersection)(
@@ -908,7 +1002,7 @@ impl Port {
                 return Err(err(
                     "DataRangeIntersection",
                     mxf_abi::STATUS_UNSUCCESSFUL,
-                    "resultant format is not MIDI",
+                    "resultant format is not the client's",
                 ));
             }
             return Ok(f);
@@ -916,8 +1010,199 @@ impl Port {
         Err(err(
             "DataRangeIntersection",
             mxf_abi::STATUS_NO_MATCH,
-            format!("no range of pin {pin} intersects MIDI"),
+            format!("no range of pin {pin} intersects {who:?}"),
         ))
+    }
+
+    /// A node property request on the filter handle (`on` `None`) or on the pin handle of
+    /// `on`'s stream (`(client, capture)`), dispatched as PortCls does
+    /// ([`crate::property`]). `PASSIVE_LEVEL`. `Err`: the miniport broke the contract.
+    pub fn node_property(
+        &self,
+        on: Option<(Client, bool)>,
+        req: NodeRequest<'_>,
+    ) -> Result<NodeAnswer, PortError> {
+        let minor = match on {
+            None => ptr::null_mut(),
+            Some((client, false)) => self
+                .render_stream_of(client)
+                .map_or(ptr::null_mut(), |s| s.as_raw().cast()),
+            Some((_, true)) => self
+                .capture_stream()
+                .map_or(ptr::null_mut(), |s| s.as_raw().cast()),
+        };
+        let major = self
+            .miniport
+            .as_ref()
+            .map_or(ptr::null_mut(), |m| m.as_raw().cast::<IUnknown>());
+        self.tracker.call("node property handler", self.irql());
+        // SAFETY: `info` describes the live miniport `major`; `minor` is null or one of its
+        // live streams (held by `self`).
+        unsafe { node_property(&self.info, major, minor, req) }
+            .map_err(|v| err("node property", mxf_abi::STATUS_UNSUCCESSFUL, v.0))
+    }
+
+    /// What dmusic.dll asks of a DirectMusic pin it opened (the pin's synth node, found
+    /// through the topology), each answer checked against the Synth contract, bad
+    /// requests included: CAPS (size query, short buffer, GET on the filter, SET refused),
+    /// PORTPARAMETERS (asking for 2 channel groups; none in the instance refused), the
+    /// granted CHANNELGROUPS set, LATENCYCLOCK on the pin.
+    fn synth_handshake(&self, pin: u32, on: (Client, bool)) -> Result<SynthHandshake, PortError> {
+        use mxf_abi::*;
+        let fail = |detail: String| err("KSPROPSETID_Synth", STATUS_UNSUCCESSFUL, detail);
+        let node = self
+            .info
+            .node_of_pin(pin)
+            .ok_or_else(|| fail(format!("pin {pin} is joined to no synthesizer node")))?;
+        let ask = |on: Option<(Client, bool)>,
+                   id: u32,
+                   verb: u32,
+                   instance: &[u8],
+                   value: Option<Vec<u8>>|
+         -> Result<NodeAnswer, PortError> {
+            let value_len = value.as_ref().map_or(0, |v| v.len() as u32);
+            self.node_property(
+                on,
+                NodeRequest {
+                    node,
+                    set: KSPROPSETID_SYNTH,
+                    id,
+                    verb,
+                    instance,
+                    value,
+                    value_len,
+                },
+            )
+        };
+        let expect = |what: &str, a: &NodeAnswer, status: NtStatus, size: u32| {
+            if a.status == status && a.size == size {
+                Ok(())
+            } else {
+                Err(fail(format!(
+                    "{what}: {:#x} / {} bytes, expected {status:#x} / {size}",
+                    a.status, a.size
+                )))
+            }
+        };
+        let caps_len = size_of::<SynthCaps>() as u32;
+        let get = KSPROPERTY_TYPE_GET;
+        let a = ask(None, KSPROPERTY_SYNTH_CAPS, get, &[], None)?;
+        expect("CAPS size query", &a, STATUS_BUFFER_OVERFLOW, caps_len)?;
+        let a = ask(None, KSPROPERTY_SYNTH_CAPS, get, &[], Some(vec![0; 16]))?;
+        expect("CAPS short buffer", &a, STATUS_BUFFER_TOO_SMALL, 0)?;
+        let a = ask(
+            None,
+            KSPROPERTY_SYNTH_CAPS,
+            KSPROPERTY_TYPE_SET,
+            &[],
+            Some(vec![0; caps_len as usize]),
+        )?;
+        if nt_success(a.status) {
+            return Err(fail("CAPS accepted a SET".into()));
+        }
+        let a = ask(
+            None,
+            KSPROPERTY_SYNTH_CAPS,
+            get,
+            &[],
+            Some(vec![0; caps_len as usize]),
+        )?;
+        expect("CAPS", &a, STATUS_SUCCESS, caps_len)?;
+        let caps = a.value;
+        let word =
+            |b: &[u8], at: usize| u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]);
+        let max_groups = word(&caps, 24);
+        if max_groups == 0 {
+            return Err(fail("CAPS: MaxChannelGroups 0".into()));
+        }
+        let a = ask(
+            None,
+            KSPROPERTY_SYNTH_CAPS,
+            KSPROPERTY_TYPE_BASICSUPPORT,
+            &[],
+            Some(vec![0; 4]),
+        )?;
+        expect("CAPS basic support", &a, STATUS_SUCCESS, 4)?;
+        if word(&a.value, 0) & get == 0 {
+            return Err(fail("CAPS basic support lacks GET".into()));
+        }
+        let params_len = size_of::<SynthPortParams>();
+        let request: Vec<u8> = [SYNTH_PORTPARAMS_CHANNELGROUPS, 0, 2, 0, 0, 0, 0]
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect();
+        let a = ask(
+            Some(on),
+            KSPROPERTY_SYNTH_PORTPARAMETERS,
+            get,
+            &[],
+            Some(vec![0; params_len]),
+        )?;
+        if nt_success(a.status) {
+            return Err(fail("PORTPARAMETERS without a request succeeded".into()));
+        }
+        let a = ask(
+            Some(on),
+            KSPROPERTY_SYNTH_PORTPARAMETERS,
+            get,
+            &request,
+            Some(vec![0; params_len]),
+        )?;
+        if !nt_success(a.status) || a.size as usize != params_len {
+            return Err(fail(format!(
+                "PORTPARAMETERS: {:#x} / {} bytes",
+                a.status, a.size
+            )));
+        }
+        let port_params_status = a.status;
+        let groups = word(&a.value, 8);
+        if groups == 0
+            || groups > max_groups
+            || (groups != 2) != (a.status == STATUS_NOT_ALL_ASSIGNED)
+        {
+            return Err(fail(format!(
+                "PORTPARAMETERS granted {groups} channel groups with {:#x} (max {max_groups})",
+                a.status
+            )));
+        }
+        let a = ask(
+            Some(on),
+            KSPROPERTY_SYNTH_CHANNELGROUPS,
+            KSPROPERTY_TYPE_SET,
+            &[],
+            Some(groups.to_le_bytes().to_vec()),
+        )?;
+        if a.status != STATUS_SUCCESS {
+            return Err(fail(format!("CHANNELGROUPS set {groups}: {:#x}", a.status)));
+        }
+        let before = self
+            .clock
+            .as_ref()
+            .and_then(|c| c.get_time().ok())
+            .unwrap_or(0);
+        let a = ask(
+            Some(on),
+            KSPROPERTY_SYNTH_LATENCYCLOCK,
+            get,
+            &[],
+            Some(vec![0; 8]),
+        )?;
+        expect("LATENCYCLOCK", &a, STATUS_SUCCESS, 8)?;
+        let mut t = [0u8; 8];
+        t.copy_from_slice(&a.value);
+        let latency_clock = i64::from_le_bytes(t);
+        if latency_clock < before {
+            return Err(fail(format!(
+                "LATENCYCLOCK {latency_clock} is before the clock's {before}"
+            )));
+        }
+        Ok(SynthHandshake {
+            node,
+            caps,
+            channel_groups: groups,
+            port_params_status,
+            latency_clock,
+        })
     }
 
     fn set_states(&self, stream: &ComPtr<IMxf>, states: &[KsState]) -> Result<(), PortError> {
@@ -928,41 +1213,65 @@ impl Port {
         Ok(())
     }
 
-    /// Opens the render pin: intersection, `NewStream(DMUS_STREAM_MIDI_RENDER)`, then
-    /// ACQUIRE → PAUSE → RUN. `PASSIVE_LEVEL`.
+    /// Opens the WinMM client's render pin ([`Port::open_render_as`]).
     pub fn open_render(&mut self) -> Result<(), PortError> {
-        let pin = self.info.render_pin.ok_or(err(
+        self.open_render_as(Client::WinMm)
+    }
+
+    /// Opens `client`'s render pin (the streaming IN pin with its subformat): intersection
+    /// over the pin's ranges, `NewStream(DMUS_STREAM_MIDI_RENDER)`, for a DirectMusic client
+    /// the Synth handshake on the pin's node, then ACQUIRE → PAUSE → RUN. Both clients'
+    /// render pins may be open together. `PASSIVE_LEVEL`.
+    pub fn open_render_as(&mut self, client: Client) -> Result<(), PortError> {
+        let pin = self.info.pin_for(client, false).ok_or(err(
             "open_render",
             mxf_abi::STATUS_NOT_SUPPORTED,
-            "no render pin",
+            format!("no {client:?} render pin"),
         ))?;
-        let s = self.open(pin, DmusStreamType::MIDI_RENDER)?;
-        // SAFETY: the context is `shared`, kept alive by `self` until the timer is dropped
-        // in `close`.
-        let timer = unsafe {
-            self.emu
-                .new_timer(sequencer_dpc, Arc::as_ptr(&self.shared).cast())
+        let s = self.open(pin, DmusStreamType::MIDI_RENDER, client)?;
+        if lock(&self.shared.sequencer).is_none() {
+            // SAFETY: the context is `shared`, kept alive by `self` until the timer is
+            // dropped in `close`.
+            let timer = unsafe {
+                self.emu
+                    .new_timer(sequencer_dpc, Arc::as_ptr(&self.shared).cast())
+            }
+            .map_err(|st| err("KeInitializeTimer (sequencer)", st, ""))?;
+            *lock(&self.shared.sequencer) = Some(timer);
         }
-        .map_err(|st| err("KeInitializeTimer (sequencer)", st, ""))?;
-        *lock(&self.shared.sequencer) = Some(timer);
         self.join_registered()?;
-        self.set_states(&s.stream, &[KsState::ACQUIRE, KsState::PAUSE, KsState::RUN])?;
-        *lock(&self.shared.render_stream) = Some(s.stream.clone());
-        self.render = Some(s);
+        self.renders[client.index()] = Some(s);
+        if client == Client::DirectMusic {
+            let h = self.synth_handshake(pin, (client, false))?;
+            self.handshakes.push(h);
+        }
+        let stream = self.renders[client.index()]
+            .as_ref()
+            .map(|r| r.stream.clone());
+        if let Some(st) = stream {
+            self.set_states(&st, &[KsState::ACQUIRE, KsState::PAUSE, KsState::RUN])?;
+            lock(&self.shared.render_streams)[client.index()] = Some(st);
+        }
         self.shared
             .arm_sequencer(self.shared.prefetch.load(Relaxed) as i64);
         Ok(())
     }
 
-    /// Opens the capture pin: intersection, `NewStream(DMUS_STREAM_MIDI_CAPTURE)`,
-    /// `ConnectOutput(capture sink)`, then ACQUIRE → PAUSE → RUN. `PASSIVE_LEVEL`.
+    /// Opens the capture pin for a WinMM client ([`Port::open_capture_as`]).
     pub fn open_capture(&mut self) -> Result<(), PortError> {
-        let pin = self.info.capture_pin.ok_or(err(
+        self.open_capture_as(Client::WinMm)
+    }
+
+    /// Opens the capture pin for `client`: intersection for its subformat,
+    /// `NewStream(DMUS_STREAM_MIDI_CAPTURE)`, for a DirectMusic client the Synth handshake,
+    /// `ConnectOutput(capture sink)`, then ACQUIRE → PAUSE → RUN. `PASSIVE_LEVEL`.
+    pub fn open_capture_as(&mut self, client: Client) -> Result<(), PortError> {
+        let pin = self.info.pin_for(client, true).ok_or(err(
             "open_capture",
             mxf_abi::STATUS_NOT_SUPPORTED,
-            "no capture pin",
+            format!("no {client:?} capture pin"),
         ))?;
-        let s = self.open(pin, DmusStreamType::MIDI_CAPTURE)?;
+        let s = self.open(pin, DmusStreamType::MIDI_CAPTURE, client)?;
         if let Some(sink) = &self.capture_sink {
             self.tracker.call("IMXF::ConnectOutput", self.irql());
             check("IMXF::ConnectOutput", s.stream.connect_output(sink))?;
@@ -970,6 +1279,10 @@ impl Port {
         self.join_registered()?;
         lock(&self.shared.capture_streams).push(s.stream.clone());
         self.capture = Some(s);
+        if client == Client::DirectMusic {
+            let h = self.synth_handshake(pin, (client, true))?;
+            self.handshakes.push(h);
+        }
         let stream = self.capture.as_ref().map(|c| c.stream.clone());
         if let Some(st) = stream {
             self.set_states(&st, &[KsState::ACQUIRE, KsState::PAUSE, KsState::RUN])?;
@@ -977,22 +1290,32 @@ impl Port {
         Ok(())
     }
 
-    /// Queues client submissions for the render pin (in presentation-time order; a unit
-    /// earlier than the last queued one is sent with it). Returns the sequence number of
-    /// the first.
+    /// Queues the WinMM client's submissions ([`Port::queue_render_to`]).
     pub fn queue_render(&self, units: impl IntoIterator<Item = RenderUnit>) -> u64 {
+        self.queue_render_to(Client::WinMm, units)
+    }
+
+    /// Queues `client`'s submissions for its render pin (in presentation-time order; a unit
+    /// earlier than the client's last queued one is sent with it). Returns the sequence
+    /// number of the first (one sequence across both clients).
+    pub fn queue_render_to(
+        &self,
+        client: Client,
+        units: impl IntoIterator<Item = RenderUnit>,
+    ) -> u64 {
+        let c = client.index();
         let first;
         {
             let mut q = lock(&self.shared.render);
             first = q.next_seq;
             let mut n = 0;
             for mut u in units {
-                if let Some((_, last)) = q.units.back() {
+                if let Some((_, last)) = q.units[c].back() {
                     u.time = u.time.max(last.time);
                 }
                 let seq = q.next_seq;
                 q.next_seq += 1;
-                q.units.push_back((seq, u));
+                q.units[c].push_back((seq, u));
                 n += 1;
             }
             lock(&self.shared.render_stats).units_queued += n;
@@ -1023,18 +1346,20 @@ impl Port {
         drop(lock(&self.shared.sequencer).take());
         let discarded = {
             let mut q = lock(&self.shared.render);
-            let n = q.units.len() as u64;
-            q.units.clear();
+            let n = q.units.iter().map(VecDeque::len).sum::<usize>() as u64;
+            q.units.iter_mut().for_each(VecDeque::clear);
             n
         };
         lock(&self.shared.render_stats).units_discarded_at_close += discarded;
-        if let Some(r) = self.render.take() {
-            keep(self.set_states(&r.stream, &down));
-            *lock(&self.shared.render_stream) = None;
-            if let Some(g) = &r.group {
-                self.remove_member(g);
+        for client in Client::ALL {
+            if let Some(r) = self.renders[client.index()].take() {
+                keep(self.set_states(&r.stream, &down));
+                lock(&self.shared.render_streams)[client.index()] = None;
+                if let Some(g) = &r.group {
+                    self.remove_member(g);
+                }
+                drop(r);
             }
-            drop(r);
         }
         if let Some(c) = self.capture.take() {
             keep(self.set_states(&c.stream, &down));

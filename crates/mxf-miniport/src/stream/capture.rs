@@ -49,7 +49,7 @@ use core::ptr::NonNull;
 use core::sync::atomic::Ordering;
 use mxf_abi::{
     DmusKernelEvent, Guid, IAllocatorMxf, IID_IMXF, IID_IUNKNOWN, IMasterClock, IMxf, IMxfVtbl,
-    KsState, NtStatus, STATUS_INSUFFICIENT_RESOURCES, STATUS_INVALID_DEVICE_REQUEST,
+    IUnknown, KsState, NtStatus, STATUS_INSUFFICIENT_RESOURCES, STATUS_INVALID_DEVICE_REQUEST,
     STATUS_INVALID_DEVICE_STATE, STATUS_INVALID_PARAMETER, STATUS_SUCCESS,
 };
 use mxf_core::capture::{CapturePackager, CaptureStats, Chain};
@@ -181,6 +181,15 @@ pub fn capture_stats<P: Platform>(stream: &ComPtr<IMxf>) -> Option<CaptureStream
     let mut st = g.stats;
     st.packager = g.packager.stats();
     Some(st)
+}
+
+/// The master clock of `stream` if it is a capture stream of ours built for `P` (AddRef'd).
+pub(crate) fn clock_of<P: Platform>(stream: &ComPtr<IUnknown>) -> Option<ComPtr<IMasterClock>> {
+    // SAFETY: as in `capture_stats`.
+    let got = unsafe { downcast(stream, &IID_MXF_PRIVATE_CAPTURE, TypeId::of::<P>()) }?;
+    // SAFETY: as in `capture_stats`.
+    let s = unsafe { &*got.as_raw().cast::<CaptureStream<P>>() };
+    Some(s.clock.clone())
 }
 
 impl<P: Platform> CaptureStream<P> {

@@ -11,10 +11,9 @@ use super::IID_MXF_PRIVATE_RENDER;
 use crate::miniport::{MiniportRef, downcast};
 use core::any::TypeId;
 use core::ffi::c_void;
-use core::sync::atomic::Ordering;
 use mxf_abi::{
     DmusKernelEvent, Guid, IAllocatorMxf, IID_IMXF, IID_IUNKNOWN, IMasterClock, IMxf, IMxfVtbl,
-    KsState, NtStatus, STATUS_INSUFFICIENT_RESOURCES, STATUS_INVALID_DEVICE_REQUEST,
+    IUnknown, KsState, NtStatus, STATUS_INSUFFICIENT_RESOURCES, STATUS_INVALID_DEVICE_REQUEST,
 };
 use mxf_core::com::{self, ComObject, ComPtr, RefCount};
 use mxf_core::loopback::WriteOutcome;
@@ -27,6 +26,8 @@ pub const TAG_RENDER_STREAM: PoolTag = PoolTag::new(b"MxfS");
 /// Where the render queue plays: the miniport's loopback, if a capture stream listens.
 pub(crate) struct RenderOutput<P: Platform> {
     miniport: MiniportRef<P>,
+    /// The miniport's render slot (render pin) this stream occupies.
+    slot: usize,
 }
 
 impl<P: Platform> RenderTarget for RenderOutput<P> {
@@ -50,14 +51,18 @@ struct RenderStream<P: Platform> {
     type_id: TypeId,
     refs: RefCount,
     platform: P,
+    /// The port's master clock (for `KSPROPERTY_SYNTH_LATENCYCLOCK`).
+    clock: ComPtr<IMasterClock>,
     /// `None` only during destruction.
     queue: Option<RenderQueue<P, RenderOutput<P>>>,
 }
 
-/// Creates a render stream (`PASSIVE_LEVEL`: the queue's timer). The miniport's render flag
-/// is already set by the caller; the stream clears it on destruction.
+/// Creates the render stream of render slot `slot` (`PASSIVE_LEVEL`: the queue's timer). The
+/// miniport's render flag of the slot is already set by the caller; the stream clears it on
+/// destruction.
 pub(crate) fn new_render_stream<P: Platform>(
     miniport: MiniportRef<P>,
+    slot: usize,
     alloc: &ComPtr<IAllocatorMxf>,
     clock: &ComPtr<IMasterClock>,
 ) -> Result<ComPtr<IMxf>, NtStatus> {
@@ -71,7 +76,7 @@ pub(crate) fn new_render_stream<P: Platform>(
         platform.clone(),
         alloc,
         clock,
-        RenderOutput { miniport },
+        RenderOutput { miniport, slot },
         cfg,
     )?;
     const {
@@ -91,6 +96,7 @@ pub(crate) fn new_render_stream<P: Platform>(
             type_id: TypeId::of::<P>(),
             refs: RefCount::new(),
             platform,
+            clock: clock.clone(),
             queue: Some(queue),
         })
     };
@@ -98,7 +104,8 @@ pub(crate) fn new_render_stream<P: Platform>(
     unsafe {
         let m = &(*mem.as_ptr()).queue;
         if let Some(q) = m {
-            q.target().miniport.set_render_slot(mem.as_ptr().cast());
+            let t = q.target();
+            t.miniport.set_render_slot(t.slot, mem.as_ptr().cast());
         }
     }
     // SAFETY: `#[repr(C)]` with the vtable pointer first; the initial reference.
@@ -126,6 +133,15 @@ pub fn render_stats<P: Platform>(stream: &ComPtr<IMxf>) -> Option<RenderStats> {
     // SAFETY: a live `RenderStream<P>` (checked above), kept alive by `got`.
     let s = unsafe { &*got.as_raw().cast::<RenderStream<P>>() };
     s.queue.as_ref().map(RenderQueue::stats)
+}
+
+/// The master clock of `stream` if it is a render stream of ours built for `P` (AddRef'd).
+pub(crate) fn clock_of<P: Platform>(stream: &ComPtr<IUnknown>) -> Option<ComPtr<IMasterClock>> {
+    // SAFETY: as in `render_stats`.
+    let got = unsafe { downcast(stream, &IID_MXF_PRIVATE_RENDER, TypeId::of::<P>()) }?;
+    // SAFETY: as in `render_stats`.
+    let s = unsafe { &*got.as_raw().cast::<RenderStream<P>>() };
+    Some(s.clock.clone())
 }
 
 impl<P: Platform> RenderStream<P> {
@@ -191,15 +207,10 @@ unsafe impl<P: Platform> ComObject for RenderStream<P> {
         // (timer deleted, queued events returned, allocator/clock/miniport released).
         unsafe {
             if let Some(q) = &(*this).queue {
-                q.target().miniport.clear_render_slot(this.cast());
+                let t = q.target();
+                t.miniport.clear_render_slot(t.slot, this.cast());
             }
-            if let Some(q) = (*this).queue.take() {
-                q.target()
-                    .miniport
-                    .render_open
-                    .store(false, Ordering::Release);
-                drop(q);
-            }
+            drop((*this).queue.take());
             com::drop_and_free(this, TAG_RENDER_STREAM);
         }
     }
