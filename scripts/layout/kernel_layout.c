@@ -118,9 +118,9 @@ void mxf_kernel_layout_probe(void)
     MXF_BUGCHECK(DRIVER_UNLOADED_WITHOUT_CANCELLING_PENDING_OPERATIONS);
     MXF_BUGCHECK(DRIVER_IRQL_NOT_LESS_OR_EQUAL);
 
-    /* ntoskrnl.exe imports (sys/ntoskrnl.rs); ExAllocatePool2 and KeQueryInterruptTimePrecise
-       are not in mingw-w64 10 (their prototypes are checked against Microsoft's reference
-       pages, cited in sys/ntoskrnl.rs). */
+    /* ntoskrnl.exe imports (sys/ntoskrnl.rs); ExAllocatePool2, KeQueryInterruptTimePrecise and
+       KeQuerySystemTimePrecise are not in mingw-w64 10 (their prototypes follow Microsoft's
+       reference pages, as sys/ntoskrnl.rs documents). */
     MXF_SIG(ExFreePoolWithTag, VOID, 2, PVOID, ULONG);
     MXF_SIG(ExInitializeLookasideListEx, NTSTATUS, 8, PLOOKASIDE_LIST_EX,
             PALLOCATE_FUNCTION_EX, PFREE_FUNCTION_EX, POOL_TYPE, ULONG, SIZE_T, ULONG, USHORT);

@@ -249,8 +249,14 @@ pub trait Platform: Clone + Send + Sync + 'static {
         context: *const c_void,
     ) -> Result<Self::Timer, NtStatus>;
 
-    /// Monotonic time in 100 ns units (`KeQueryInterruptTime`; the emulator's own clock).
+    /// Monotonic time in 100 ns units (`KeQueryInterruptTimePrecise`; the emulator's own
+    /// clock). Any IRQL.
     fn now_100ns(&self) -> i64;
+
+    /// System (wall-clock) time in 100 ns units since 1601-01-01 UTC
+    /// (`KeQuerySystemTimePrecise`): what a positive `KeSetTimer`-style due time means. It
+    /// jumps when the clock is set, unlike [`Platform::now_100ns`]. Any IRQL.
+    fn system_time_100ns(&self) -> i64;
 
     /// Writes a diagnostic line (`DbgPrintEx`; the emulator's log). Must not allocate.
     fn log(&self, level: LogLevel, args: fmt::Arguments<'_>);

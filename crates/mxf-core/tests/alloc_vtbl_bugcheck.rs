@@ -376,6 +376,9 @@ impl Platform for ReleaseDuringTeardown {
     fn now_100ns(&self) -> i64 {
         Platform::now_100ns(&self.emu)
     }
+    fn system_time_100ns(&self) -> i64 {
+        Platform::system_time_100ns(&self.emu)
+    }
     fn log(&self, level: LogLevel, args: fmt::Arguments<'_>) {
         self.emu.log(level, args)
     }

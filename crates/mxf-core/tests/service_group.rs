@@ -95,12 +95,15 @@ fn members_are_serviced_and_their_references_managed() {
         "the group holds a reference"
     );
     emu.at_irql(mxf_core::platform::DISPATCH_LEVEL, || g.request_service());
+    emu.advance_time(0);
     g.request_service();
+    emu.advance_time(0);
     assert_eq!(a_calls.load(Ordering::Relaxed), 2);
     assert_eq!(b_calls.load(Ordering::Relaxed), 2);
     g.remove_member(&a);
     assert_eq!(a_refs.load(Ordering::Relaxed), 1);
     g.request_service();
+    emu.advance_time(0);
     assert_eq!(
         (
             a_calls.load(Ordering::Relaxed),
@@ -110,7 +113,7 @@ fn members_are_serviced_and_their_references_managed() {
     );
     assert_eq!(member_count::<Emu>(&g), Some(1));
     let st = service_stats::<Emu>(&g).unwrap();
-    assert_eq!((st.requests, st.member_calls), (3, 5));
+    assert_eq!((st.requests, st.services, st.member_calls), (3, 3, 5));
     // Removing a non-member is harmless.
     g.remove_member(&a);
     drop(g);
@@ -130,6 +133,7 @@ fn a_full_group_refuses() {
     assert_eq!(g.add_member(&s), STATUS_INSUFFICIENT_RESOURCES);
     assert_eq!(refs.load(Ordering::Relaxed), 1 + MAX_MEMBERS as u32);
     g.request_service();
+    emu.advance_time(0);
     assert_eq!(calls.load(Ordering::Relaxed), MAX_MEMBERS as u32);
     assert_eq!(service_stats::<Emu>(&g).unwrap().add_refused, 1);
     drop(g);
@@ -156,10 +160,10 @@ fn delayed_service_fires_on_the_timer_and_can_be_cancelled() {
     assert_eq!(calls.load(Ordering::Relaxed), 0);
     emu.advance_time(1);
     assert_eq!(calls.load(Ordering::Relaxed), 1);
-    // Absolute on the platform clock.
-    let at = emu.now_100ns() + 5_000;
+    // Absolute: a system time, 0.5 ms from now.
+    let at = emu.system_time_100ns() + 5_000;
     g.request_delayed_service(at as u64);
-    assert_eq!(emu.next_timer_due(), Some(at));
+    assert_eq!(emu.next_timer_due(), Some(emu.now_100ns() + 5_000));
     emu.advance_time(5_000);
     assert_eq!(calls.load(Ordering::Relaxed), 2);
     // Cancelled.
@@ -175,6 +179,103 @@ fn delayed_service_fires_on_the_timer_and_can_be_cancelled() {
     drop(g);
     drop(s);
     emu.unload().expect("clean unload: the timer was deleted");
+}
+
+/// A sink recording the IRQL of its RequestService calls, and whether a group call made from
+/// the test is still on the stack when it runs.
+static IN_CALLER: AtomicU32 = AtomicU32::new(0);
+static SEEN_IN_CALLER: AtomicU32 = AtomicU32::new(0);
+static SEEN_AT_DISPATCH: AtomicU32 = AtomicU32::new(0);
+static PROBE_EMU: std::sync::Mutex<Option<Emu>> = std::sync::Mutex::new(None);
+
+unsafe extern "system" fn probe_request(this: *mut IServiceSink) {
+    // SAFETY: `this` is a live Sink.
+    unsafe { sink_request(this) };
+    if IN_CALLER.load(Ordering::Relaxed) != 0 {
+        SEEN_IN_CALLER.fetch_add(1, Ordering::Relaxed);
+    }
+    let irql = PROBE_EMU
+        .lock()
+        .unwrap()
+        .as_ref()
+        .map(mxf_core::platform::Platform::current_irql);
+    if irql == Some(mxf_core::platform::DISPATCH_LEVEL) {
+        SEEN_AT_DISPATCH.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+static PROBE_VTBL: IServiceSinkVtbl = IServiceSinkVtbl {
+    base: IUnknownVtbl {
+        query_interface: sink_qi,
+        add_ref: sink_add_ref,
+        release: sink_release,
+    },
+    request_service: probe_request,
+};
+
+#[test]
+fn request_service_queues_a_dpc_and_never_calls_members_in_the_callers_stack() {
+    let emu = Emu::new(EmuConfig::verifier());
+    *PROBE_EMU.lock().unwrap() = Some(emu.clone());
+    let g = new_service_group(emu.clone()).unwrap();
+    let (s, _refs, calls) = new_sink();
+    // SAFETY: the Sink's vtable pointer is its first field; swap in the probing table.
+    unsafe { (*s.as_raw().cast::<Sink>()).vtbl = &PROBE_VTBL };
+    g.add_member(&s);
+    IN_CALLER.store(1, Ordering::Relaxed);
+    g.request_service();
+    emu.at_irql(mxf_core::platform::DISPATCH_LEVEL, || g.request_service());
+    IN_CALLER.store(0, Ordering::Relaxed);
+    assert_eq!(
+        calls.load(Ordering::Relaxed),
+        0,
+        "nothing serviced in the caller"
+    );
+    assert_eq!(
+        emu.next_timer_due(),
+        Some(emu.now_100ns()),
+        "the DPC is queued now"
+    );
+    emu.advance_time(0);
+    // Both requests were made before the DPC ran: one service serves them.
+    assert_eq!(calls.load(Ordering::Relaxed), 1);
+    assert_eq!(SEEN_IN_CALLER.load(Ordering::Relaxed), 0);
+    assert_eq!(
+        SEEN_AT_DISPATCH.load(Ordering::Relaxed),
+        1,
+        "on the DPC, at DISPATCH_LEVEL"
+    );
+    let st = service_stats::<Emu>(&g).unwrap();
+    assert_eq!((st.requests, st.services, st.member_calls), (2, 1, 1));
+    drop(g);
+    drop(s);
+    *PROBE_EMU.lock().unwrap() = None;
+    emu.unload().expect("clean unload: both timers deleted");
+}
+
+#[test]
+fn a_positive_delayed_service_time_is_system_time_not_the_monotonic_clock() {
+    let emu = Emu::new(EmuConfig::verifier());
+    // The wall clock far from the monotonic one, as on any real machine.
+    emu.set_system_time(emu.now_100ns() + 1_000_000_000);
+    let g = new_service_group(emu.clone()).unwrap();
+    let (s, _refs, calls) = new_sink();
+    g.add_member(&s);
+    g.support_delayed_service();
+    let at = emu.system_time_100ns() + 20_000;
+    g.request_delayed_service(at as u64);
+    assert_eq!(emu.next_timer_due(), Some(emu.now_100ns() + 20_000));
+    emu.advance_time(19_999);
+    assert_eq!(calls.load(Ordering::Relaxed), 0);
+    emu.advance_time(1);
+    assert_eq!(calls.load(Ordering::Relaxed), 1);
+    // A system time already past fires at once (it is not read as a monotonic time either).
+    g.request_delayed_service((emu.system_time_100ns() - 1) as u64);
+    emu.advance_time(0);
+    assert_eq!(calls.load(Ordering::Relaxed), 2);
+    drop(g);
+    drop(s);
+    emu.unload().expect("clean unload");
 }
 
 #[test]

@@ -23,6 +23,11 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 /// Where the emulated clock starts (100 s after "boot"; nonzero so that code treating 0 as
 /// "never" is exercised honestly).
 pub const EMU_START_100NS: i64 = 1_000_000_000;
+
+/// The emulated system (wall-clock) time at [`EMU_START_100NS`]: 2026-01-01 00:00 UTC in
+/// `KeQuerySystemTime` units (100 ns since 1601-01-01). [`Emu::set_system_time`] moves it, as
+/// setting the clock does on Windows, without moving the (monotonic) interrupt time.
+pub const EMU_SYSTEM_TIME_AT_START_100NS: i64 = 134_116_992_000_000_000;
 /// One second in 100 ns units: the lookaside tuning period.
 pub const ONE_SECOND_100NS: i64 = 10_000_000;
 /// Most lines [`Emu::log_lines`] keeps (older ones are dropped first).
@@ -153,6 +158,8 @@ pub(crate) struct Inner {
     /// take only the list's own lock).
     pool: Mutex<PoolState>,
     clock: AtomicI64,
+    /// System time minus interrupt time.
+    system_offset: AtomicI64,
     timers: Mutex<TimerState>,
     pub(crate) timer_done: Condvar,
     /// Serialises `advance_time`; holds the next lookaside tuning tick.
@@ -207,6 +214,7 @@ impl Emu {
             inner: Arc::new(Inner {
                 pool: Mutex::new(PoolState::new(cfg.special_pool, FaultState::new(cfg.fault))),
                 clock: AtomicI64::new(EMU_START_100NS),
+                system_offset: AtomicI64::new(EMU_SYSTEM_TIME_AT_START_100NS - EMU_START_100NS),
                 timers: Mutex::new(TimerState::default()),
                 timer_done: Condvar::new(),
                 advance: Mutex::new(EMU_START_100NS + ONE_SECOND_100NS),
@@ -257,6 +265,21 @@ impl Emu {
     /// The emulated clock.
     pub fn now_100ns(&self) -> i64 {
         self.inner.clock.load(Relaxed)
+    }
+
+    /// The emulated system (wall-clock) time: the interrupt time plus an offset that
+    /// [`Emu::set_system_time`] changes.
+    pub fn system_time_100ns(&self) -> i64 {
+        self.now_100ns()
+            .saturating_add(self.inner.system_offset.load(Relaxed))
+    }
+
+    /// Sets the system time to `t` now (the interrupt time and every armed timer are
+    /// unaffected, as on Windows).
+    pub fn set_system_time(&self, t: i64) {
+        self.inner
+            .system_offset
+            .store(t.saturating_sub(self.now_100ns()), Relaxed);
     }
 
     /// Moves the clock forward by `dt_100ns`, firing every timer that comes due on the way,
@@ -608,6 +631,10 @@ impl Platform for Emu {
 
     fn now_100ns(&self) -> i64 {
         Emu::now_100ns(self)
+    }
+
+    fn system_time_100ns(&self) -> i64 {
+        Emu::system_time_100ns(self)
     }
 
     fn log(&self, level: LogLevel, args: fmt::Arguments<'_>) {

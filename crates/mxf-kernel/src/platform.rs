@@ -111,6 +111,14 @@ impl Platform for KernelPlatform {
         interrupt_time()
     }
 
+    fn system_time_100ns(&self) -> i64 {
+        let mut t = 0i64;
+        // SAFETY: `t` is a valid, aligned LARGE_INTEGER out-pointer; the routine reads kernel
+        // state only and may be called at any IRQL (Windows 8+).
+        unsafe { sys::ntoskrnl::KeQuerySystemTimePrecise(&mut t) };
+        t
+    }
+
     fn log(&self, level: LogLevel, args: fmt::Arguments<'_>) {
         log::print(level, args);
     }

@@ -88,6 +88,10 @@ impl Platform for PortPlatform {
         self.emu.now_100ns()
     }
 
+    fn system_time_100ns(&self) -> i64 {
+        self.emu.system_time_100ns()
+    }
+
     fn log(&self, level: LogLevel, args: fmt::Arguments<'_>) {
         self.emu.log(level, format_args!("[port] {args}"))
     }

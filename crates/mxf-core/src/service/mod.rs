@@ -11,22 +11,29 @@
 //!   (`AddMember` adds a reference, `RemoveMember` and the group's destruction release it).
 //!   A full group refuses with `STATUS_INSUFFICIENT_RESOURCES`. The same sink may be added
 //!   twice (it is then serviced twice); `RemoveMember` removes one entry.
-//! - `RequestService` (IRQL <= `DISPATCH_LEVEL`) calls every member's `RequestService` in the
-//!   order they were added, **with the group's spin lock held** (as PortCls's own group does):
-//!   a member must not call `AddMember`/`RemoveMember` of the same group from inside its
-//!   `RequestService` (that would deadlock; the emulator reports it as a self-deadlock).
-//!   Requesting delayed service from inside is fine (it only touches the timer).
+//! - `RequestService` (IRQL <= `DISPATCH_LEVEL`) only queues the group's DPC (a timer due now:
+//!   `KeInsertQueueDpc` in the kernel) and returns: the members are serviced on that DPC, not
+//!   inside the caller's stack and locks. Requests made before the DPC runs are served by that
+//!   one run (a queued DPC is queued once), as a service request asks for "service soon", not
+//!   for one call per request.
+//! - The DPC calls every member's `RequestService` in the order they were added, **with the
+//!   group's spin lock held** (as PortCls's own group does): a member must not call
+//!   `AddMember`/`RemoveMember` of the same group from inside its `RequestService` (that would
+//!   deadlock; the emulator reports it as a self-deadlock). Requesting service or delayed
+//!   service from inside is fine (it only touches the timers).
 //! - Holding the lock also means no reference is taken or dropped during service, so a
 //!   member's final `Release` never happens at `DISPATCH_LEVEL` on the group's account.
 //! - Delayed service: the timer is created with the group (`PASSIVE_LEVEL`), so
 //!   `SupportDelayedService` only enables it. `RequestDelayedService(delay)` follows
 //!   `KeSetTimer`'s sign convention read as a signed 64-bit value: negative = relative delay
-//!   of `-delay` (100 ns units), otherwise an absolute time on the platform clock
-//!   ([`Platform::now_100ns`]; a time already past fires at once). A request before
+//!   of `-delay` (100 ns units), otherwise an absolute *system* time
+//!   ([`Platform::system_time_100ns`], 100 ns since 1601), converted to the monotonic clock
+//!   when the request is made (a time already past fires at once; a later change of the
+//!   system clock does not move it, unlike a kernel absolute timer). A request before
 //!   `SupportDelayedService` is ignored and counted ([`ServiceStats::delayed_refused`]).
 //!   A new request replaces a pending one; `CancelDelayedService` disarms it.
 //! - `QueryInterface` answers `IUnknown`, `IServiceSink` and `IServiceGroup` (all at offset 0).
-//! - The final `Release` must happen at `PASSIVE_LEVEL` (it deletes the timer, waiting for a
+//! - The final `Release` must happen at `PASSIVE_LEVEL` (it deletes the timers, waiting for a
 //!   callback in flight), which is where PortCls releases the groups it holds.
 
 use crate::com::{self, ComObject, ComPtr, RefCount};
@@ -50,8 +57,11 @@ pub const TAG_SERVICE_GROUP: PoolTag = PoolTag::new(b"MxfG");
 /// Counters of a group.
 #[derive(Clone, Copy, Default, PartialEq, Eq, Debug)]
 pub struct ServiceStats {
-    /// `RequestService` calls on the group (direct, and from the delayed-service timer).
+    /// `RequestService` calls on the group (each queues the service DPC).
     pub requests: u64,
+    /// Service runs (the service DPC and the delayed-service timer), each calling every
+    /// member once.
+    pub services: u64,
     /// Member `RequestService` calls made.
     pub member_calls: u64,
     /// `RequestDelayedService` calls that armed the timer.
@@ -77,12 +87,16 @@ struct Group<P: Platform> {
     refs: RefCount,
     platform: P,
     members: SpinLock<P::RawSpinLock, Members>,
-    /// Never written after construction: a timer callback in flight holds `&Group` while
-    /// `destroy` deletes the timer, so `destroy` reads it out (`ptr::read`) rather than
-    /// taking it (a write); `ManuallyDrop` keeps `drop_in_place` from dropping it again.
+    /// The delayed-service timer. Never written after construction: a timer callback in
+    /// flight holds `&Group` while `destroy` deletes the timer, so `destroy` reads it out
+    /// (`ptr::read`) rather than taking it (a write); `ManuallyDrop` keeps `drop_in_place`
+    /// from dropping it again.
     timer: ManuallyDrop<P::Timer>,
+    /// The service DPC (a timer only ever armed for now), handled as `timer`.
+    dpc: ManuallyDrop<P::Timer>,
     delayed_supported: AtomicBool,
     requests: AtomicU64,
+    services: AtomicU64,
     member_calls: AtomicU64,
     delayed_requests: AtomicU64,
     delayed_refused: AtomicU64,
@@ -115,6 +129,19 @@ pub fn new_service_group<P: Platform>(platform: P) -> Result<ComPtr<IServiceGrou
             return Err(status);
         }
     };
+    // SAFETY: as for `timer`, with `on_service_dpc`.
+    let dpc =
+        unsafe { platform.new_timer(Group::<P>::on_service_dpc, mem.as_ptr().cast_const().cast()) };
+    let dpc = match dpc {
+        Ok(t) => t,
+        Err(status) => {
+            // Never armed: dropping it waits for nothing (PASSIVE_LEVEL, as `new_timer`).
+            drop(timer);
+            // SAFETY: as above.
+            unsafe { platform.pool_free(mem.cast(), TAG_SERVICE_GROUP) };
+            return Err(status);
+        }
+    };
     let lock = platform.new_spin_lock();
     let group = Group {
         vtbl: &Group::<P>::VTBL,
@@ -127,8 +154,10 @@ pub fn new_service_group<P: Platform>(platform: P) -> Result<ComPtr<IServiceGrou
             },
         ),
         timer: ManuallyDrop::new(timer),
+        dpc: ManuallyDrop::new(dpc),
         delayed_supported: AtomicBool::new(false),
         requests: AtomicU64::new(0),
+        services: AtomicU64::new(0),
         member_calls: AtomicU64::new(0),
         delayed_requests: AtomicU64::new(0),
         delayed_refused: AtomicU64::new(0),
@@ -194,6 +223,7 @@ impl<P: Platform> Group<P> {
         let r = |a: &AtomicU64| a.load(Ordering::Relaxed);
         ServiceStats {
             requests: r(&self.requests),
+            services: r(&self.services),
             member_calls: r(&self.member_calls),
             delayed_requests: r(&self.delayed_requests),
             delayed_refused: r(&self.delayed_refused),
@@ -203,8 +233,10 @@ impl<P: Platform> Group<P> {
         }
     }
 
+    /// Services every member (on the service DPC or the delayed-service timer:
+    /// `DISPATCH_LEVEL`).
     fn service(&self) {
-        self.requests.fetch_add(1, Ordering::Relaxed);
+        self.services.fetch_add(1, Ordering::Relaxed);
         let members = self.members.lock();
         for sink in members.slots.iter().flatten() {
             self.member_calls.fetch_add(1, Ordering::Relaxed);
@@ -224,9 +256,21 @@ impl<P: Platform> Group<P> {
         this.service();
     }
 
+    /// The service DPC's callback (`DISPATCH_LEVEL`).
+    ///
+    /// # Safety
+    /// As [`Self::on_timer`].
+    unsafe fn on_service_dpc(context: *const c_void) {
+        // SAFETY: per the caller.
+        unsafe { &*context.cast::<Self>() }.service();
+    }
+
     unsafe extern "system" fn request_service(this: *mut IServiceSink) {
         // SAFETY: COM contract.
-        unsafe { Self::obj(this) }.service();
+        let me = unsafe { Self::obj(this) };
+        me.requests.fetch_add(1, Ordering::Relaxed);
+        // Due now: the DPC is queued at once (not at the next clock tick).
+        me.dpc.set(me.platform.now_100ns());
     }
 
     unsafe extern "system" fn add_member(
@@ -289,12 +333,12 @@ impl<P: Platform> Group<P> {
             return;
         }
         let signed = delay as i64;
+        let now = me.platform.now_100ns();
         let due = if signed < 0 {
-            me.platform
-                .now_100ns()
-                .saturating_add(signed.unsigned_abs().min(i64::MAX as u64) as i64)
+            now.saturating_add(signed.unsigned_abs().min(i64::MAX as u64) as i64)
         } else {
-            signed
+            // Absolute system time: as far from now as it is from the system time now.
+            now.saturating_add(signed.saturating_sub(me.platform.system_time_100ns()))
         };
         me.timer.set(due);
         me.delayed_requests.fetch_add(1, Ordering::Relaxed);
@@ -336,6 +380,8 @@ unsafe impl<P: Platform> ComObject for Group<P> {
         unsafe {
             let timer = ManuallyDrop::into_inner(ptr::read(ptr::addr_of!((*this).timer)));
             drop(timer);
+            let dpc = ManuallyDrop::into_inner(ptr::read(ptr::addr_of!((*this).dpc)));
+            drop(dpc);
             com::drop_and_free(this, TAG_SERVICE_GROUP);
         }
     }

@@ -62,6 +62,9 @@ unsafe extern "system" {
     /// to a microsecond (interpolated with the performance counter, whose value is written to
     /// `qpc_time_stamp`). Any IRQL.
     pub fn KeQueryInterruptTimePrecise(qpc_time_stamp: *mut u64) -> u64;
+    /// `KeQuerySystemTimePrecise` (Windows 8+): system time, 100 ns since 1601-01-01 UTC,
+    /// accurate to a microsecond, written to `current_time` (a `LARGE_INTEGER`). Any IRQL.
+    pub fn KeQuerySystemTimePrecise(current_time: *mut i64);
     /// `KeCancelTimer`: returns whether the timer was in the queue. IRQL <= `DISPATCH_LEVEL`.
     pub fn KeCancelTimer(timer: *mut Ktimer) -> u8;
     /// `KeFlushQueuedDpcs`: returns once every DPC queued on any processor has run.
