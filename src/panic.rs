@@ -1,5 +1,5 @@
-//! Freestanding runtime items of the WDM image (with feature `wdk`, wdk-sys and wdk-panic
-//! provide them): the panic handler and `_fltused`.
+//! Freestanding runtime items of the WDM image (`--cfg mxf_no_wdk`; with the WDK crates,
+//! wdk-sys and wdk-panic provide them): the panic handler and `_fltused`.
 
 use core::sync::atomic::{AtomicBool, Ordering};
 use mxf_core::platform::{LogLevel, Platform};

@@ -14,7 +14,8 @@
 //! `GENERAL_LOOKASIDE_POOL`, `SLIST_HEADER`, `KDPC`, `KTIMER`...). Not checkable against it:
 //! `POOL_FLAG_NON_PAGED` and `ExAllocatePool2` (absent from mingw-w64 10), bug checks 0xC4,
 //! 0xD5 and 0xD6 (absent from its `bugcodes.h`), and `DRIVER_OBJECT`/`DEVICE_OBJECT`/`IRP`,
-//! which mxf-kernel declares opaque (it only passes pointers on).
+//! which mxf-kernel declares opaque (it only passes pointers on; of `DRIVER_OBJECT` the
+//! `DriverUnload` offset is checked, the one field the driver writes).
 //!
 //! Needs `apt-get install gcc-mingw-w64-x86-64 mingw-w64-x86-64-dev`; fails (does not skip)
 //! without them. Overrides: `MXF_MINGW_GCC`, `MXF_MINGW_DDK`, `MXF_SHARED`.
@@ -43,6 +44,8 @@ fn structs_and_constants(e: &mut Expected) {
     e.size_align::<KdeferredRoutine>("PKDEFERRED_ROUTINE");
     e.size_align::<DriverAddDevice>("PDRIVER_ADD_DEVICE");
     e.size_align::<PcPfnStartDevice>("PCPFNSTARTDEVICE");
+    e.size_align::<Option<DriverUnload>>("PDRIVER_UNLOAD");
+    e.offset("DRIVER_OBJECT.DriverUnload", DRIVER_OBJECT_DRIVER_UNLOAD);
 
     e.size_align::<UnicodeString>("UNICODE_STRING");
     offsets!(e, "UNICODE_STRING", UnicodeString, {

@@ -194,6 +194,13 @@ pub struct Irp {
     _opaque: [u8; 0],
 }
 
+/// Byte offset of `DRIVER_OBJECT.DriverUnload` (x64). [`DriverObject`] stays opaque: the
+/// unload slot is the one field the driver touches (to chain PortCls's unload routine).
+pub const DRIVER_OBJECT_DRIVER_UNLOAD: usize = 0x68;
+
+/// `PDRIVER_UNLOAD` (`DRIVER_OBJECT.DriverUnload`, nullable).
+pub type DriverUnload = unsafe extern "system" fn(driver: *mut DriverObject);
+
 /// `PDRIVER_ADD_DEVICE`.
 pub type DriverAddDevice =
     unsafe extern "system" fn(driver: *mut DriverObject, pdo: *mut DeviceObject) -> NtStatus;
@@ -241,6 +248,8 @@ const _: () = {
     assert!(size_of::<Ktimer>() == 64 && align_of::<Ktimer>() == 8);
     assert!(size_of::<Option<AllocateFunctionEx>>() == 8);
     assert!(size_of::<Option<FreeFunctionEx>>() == 8);
+    assert!(size_of::<Option<DriverUnload>>() == 8);
+    assert!(DRIVER_OBJECT_DRIVER_UNLOAD.is_multiple_of(align_of::<Option<DriverUnload>>()));
 };
 
 #[cfg(test)]

@@ -1,4 +1,4 @@
-//! With the WDK at hand (feature `wdk`), the hand-declared kernel items must agree with
+//! With the WDK at hand (Windows targets without `--cfg mxf_no_wdk`), the hand-declared kernel items must agree with
 //! wdk-sys's bindgen output of the real headers. Compile-time only.
 //!
 //! Not compiled on the Linux build machines (wdk-sys needs the WDK).
@@ -57,4 +57,6 @@ const _: () = {
     assert!(offset_of!(UnicodeString, buffer) == offset_of!(w::UNICODE_STRING, Buffer));
     assert!(size_of::<ListEntry>() == size_of::<w::LIST_ENTRY>());
     assert!(NON_PAGED_POOL_NX == w::_POOL_TYPE::NonPagedPoolNx as i32);
+    assert!(DRIVER_OBJECT_DRIVER_UNLOAD == offset_of!(w::DRIVER_OBJECT, DriverUnload));
+    assert!(size_of::<Option<DriverUnload>>() == size_of::<w::PDRIVER_UNLOAD>());
 };
