@@ -3,14 +3,16 @@
 #   target/x86_64-pc-windows-msvc/<profile>/mxfloop.sys   (+ mxfloop.map, the linker map)
 # usage: scripts/build-driver.sh [--release|--debug]   (default --release)
 #
-# Everything is passed through the environment of this one cargo invocation (no
-# .cargo/config.toml), so host builds of the workspace are unaffected:
+# Everything is passed through the environment of this one cargo invocation, so host builds of
+# the workspace are unaffected (CARGO_ENCODED_RUSTFLAGS replaces .cargo/config.toml's
+# Windows-target rustflags, whose +crt-static a /NODEFAULTLIB kernel image does not need):
 # - the Windows sysroot from scripts/win-sysroot.sh (MXF_WIN_SYSROOT=rustup uses an installed
 #   rust-std for the target instead);
 # - `--cfg mxf_no_wdk`: the WDM image, without the WDK crates (Cargo.toml's target tables and
 #   the code test it; wdk-sys cannot build without the WDK);
-# - panic=abort, and the toolchain's rust-lld as lld-link with the kernel-image settings the
+# - the toolchain's rust-lld as lld-link with the kernel-image settings the
 #   WDK uses for WDM drivers (/DRIVER /SUBSYSTEM:NATIVE /ENTRY:DriverEntry /NODEFAULTLIB ...).
+# panic = "abort" comes from Cargo.toml's profiles (no -Cpanic here, so they are what is built).
 # Imports need no import library: crates/mxf-kernel declares them with kind = "raw-dylib".
 set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -35,7 +37,7 @@ HOST=$(rustc -vV | sed -n 's/^host: //p')
 LLD=$(rustc --print sysroot)/lib/rustlib/$HOST/bin/rust-lld
 [ -x "$LLD" ] || { echo "build-driver: $LLD not found (rust-lld ships with the toolchain)" >&2; exit 1; }
 
-FLAGS=("${SYSROOT_FLAGS[@]}" --cfg mxf_no_wdk -Cpanic=abort -Clinker-flavor=lld-link)
+FLAGS=("${SYSROOT_FLAGS[@]}" --cfg mxf_no_wdk -Clinker-flavor=lld-link)
 for a in /DRIVER /SUBSYSTEM:NATIVE /ENTRY:DriverEntry /NODEFAULTLIB /RELEASE /NXCOMPAT \
          /DYNAMICBASE /OPT:REF,ICF /INTEGRITYCHECK /MAP:"$OUT/mxfloop.map" /MAPINFO:EXPORTS; do
     FLAGS+=(-Clink-arg="$a")

@@ -9,7 +9,7 @@
 set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$REPO"
-FLAGS=(--cfg mxf_no_wdk -Cpanic=abort)
+FLAGS=(--cfg mxf_no_wdk)
 if [ "${MXF_WIN_SYSROOT:-}" != rustup ]; then
     FLAGS=(--sysroot="${MXF_WIN_SYSROOT:-$("$REPO/scripts/win-sysroot.sh")}" "${FLAGS[@]}")
 fi

@@ -142,3 +142,66 @@ fn the_linux_scripts_cfg_removes_the_crates_that_need_the_wdk() {
         names(&["wdk-build"])
     );
 }
+
+/// The `key = value` lines of table `[name]` of a TOML file (comments and blanks dropped).
+fn toml_table(text: &str, name: &str) -> Vec<String> {
+    let header = format!("[{name}]");
+    let mut lines = text.lines().map(str::trim);
+    assert!(lines.any(|l| l == header), "no {header} table");
+    lines
+        .take_while(|l| !l.starts_with('['))
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect()
+}
+
+fn read(rel: &str) -> String {
+    std::fs::read_to_string(Path::new(MANIFEST_DIR).join(rel))
+        .unwrap_or_else(|e| panic!("{rel}: {e}"))
+}
+
+#[test]
+fn driver_profiles_abort_on_panic_and_the_scripts_do_not_override_them() {
+    // windows-drivers-rs: a no_std driver cannot unwind ("unwinding panics are not supported
+    // without std"); the profiles the scripts and cargo make build with must say abort.
+    let manifest = read("Cargo.toml");
+    for profile in ["profile.dev", "profile.release"] {
+        let table = toml_table(&manifest, profile);
+        assert!(
+            table.iter().any(|l| l == "panic = \"abort\""),
+            "[{profile}] must set panic = \"abort\": {table:?}"
+        );
+    }
+    for script in ["scripts/build-driver.sh", "scripts/clippy-windows.sh"] {
+        let text = read(script);
+        let code: Vec<&str> = text
+            .lines()
+            .filter(|l| !l.trim_start().starts_with('#'))
+            .collect();
+        assert!(
+            !code
+                .iter()
+                .any(|l| l.contains("panic=") || l.contains("panic=abort")),
+            "{script} overrides the profiles' panic strategy"
+        );
+    }
+}
+
+#[test]
+fn cargo_config_links_the_crt_statically_for_both_windows_targets_only() {
+    // wdk-build 0.6.0 configure_binary_build(): StaticCrtNotEnabled unless crt-static is on.
+    let config = read(".cargo/config.toml");
+    for target in ["x86_64-pc-windows-msvc", "aarch64-pc-windows-msvc"] {
+        let table = toml_table(&config, &format!("target.{target}"));
+        assert_eq!(
+            table,
+            ["rustflags = [\"-C\", \"target-feature=+crt-static\"]"],
+            "[target.{target}]"
+        );
+    }
+    // Not for every target (host builds on Linux stay as they are).
+    assert!(
+        !config.lines().any(|l| l.trim() == "[build]"),
+        "no [build] table"
+    );
+}
