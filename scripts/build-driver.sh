@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the driver crate `mxfloop` into a kernel image on a Linux host:
-#   target/x86_64-pc-windows-msvc/<profile>/mxfloop.sys   (+ mxfloop.map, the linker map)
+#   target/x86_64-pc-windows-msvc/<profile>/mxfloop.sys   (+ mxfloop.pdb, its symbols, and
+#   mxfloop.map, the linker map)
 # usage: scripts/build-driver.sh [--release|--debug]   (default --release)
 #
 # Everything is passed through the environment of this one cargo invocation, so host builds of
@@ -38,8 +39,12 @@ LLD=$(rustc --print sysroot)/lib/rustlib/$HOST/bin/rust-lld
 [ -x "$LLD" ] || { echo "build-driver: $LLD not found (rust-lld ships with the toolchain)" >&2; exit 1; }
 
 FLAGS=("${SYSROOT_FLAGS[@]}" --cfg mxf_no_wdk -Clinker-flavor=lld-link)
+# /DEBUG /PDB: symbols for WinDbg in mxfloop.pdb (whatever the profile's debug level; the
+# image's CodeView record names the file, scripts/check-driver.sh checks it). Written into deps/
+# like the image, from where cargo copies both to $OUT on every build, also when up to date.
 for a in /DRIVER /SUBSYSTEM:NATIVE /ENTRY:DriverEntry /NODEFAULTLIB /RELEASE /NXCOMPAT \
-         /DYNAMICBASE /OPT:REF,ICF /INTEGRITYCHECK /MAP:"$OUT/mxfloop.map" /MAPINFO:EXPORTS; do
+         /DYNAMICBASE /OPT:REF,ICF /INTEGRITYCHECK /MAP:"$OUT/mxfloop.map" /MAPINFO:EXPORTS \
+         /DEBUG /PDB:"$OUT/deps/mxfloop.pdb"; do
     FLAGS+=(-Clink-arg="$a")
 done
 # CARGO_ENCODED_RUSTFLAGS: one flag per 0x1f-separated field, so paths may contain spaces.
@@ -48,12 +53,13 @@ ENCODED=${ENCODED%$'\x1f'}
 
 PROFILE_ARGS=()
 [ "$PROFILE" = release ] && PROFILE_ARGS=(--release)
-rm -f "$OUT/mxfloop.sys" "$OUT/mxfloop.dll"
+rm -f "$OUT/mxfloop.sys" "$OUT/mxfloop.dll" "$OUT/mxfloop.pdb"
 CARGO_ENCODED_RUSTFLAGS="$ENCODED" \
 CARGO_TARGET_X86_64_PC_WINDOWS_MSVC_LINKER="$LLD" \
     cargo build -p mxfloop --lib --target "$TARGET" "${PROFILE_ARGS[@]}"
 
 [ -f "$OUT/mxfloop.dll" ] || { echo "build-driver: $OUT/mxfloop.dll was not produced" >&2; exit 1; }
+[ -s "$OUT/mxfloop.pdb" ] || { echo "build-driver: $OUT/mxfloop.pdb was not produced" >&2; exit 1; }
 
 # No std and no `alloc` crate anywhere in the image (every crate linked is no_std and the
 # kernel code has no global allocator). With this script's sysroot a use of `alloc` already
