@@ -22,6 +22,7 @@
 
 pub mod sys;
 
+pub mod bugcheck;
 pub mod driver_object;
 pub mod irql;
 pub mod log;
