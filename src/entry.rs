@@ -2,7 +2,10 @@
 
 use crate::adapter::{self, PortClass};
 use crate::lifecycle::{self, DriverServices};
-use crate::names::{MAX_MINIPORTS, SUBDEVICE_NAME};
+use crate::names::{
+    MAX_MINIPORTS, PARAMETERS_KEY, PARAMETERS_KEY_W, SUBDEVICE_NAME, TRACE_LEVEL_VALUE,
+    TRACE_LEVEL_VALUE_W,
+};
 use core::ffi::c_void;
 use core::sync::atomic::{AtomicPtr, Ordering};
 use mxf_abi::{Guid, IPort, IUnknown, NtStatus, PDeviceObject, PIrp, PResourceList, nt_success};
@@ -10,7 +13,7 @@ use mxf_core::com::ComPtr;
 use mxf_core::platform::{LogLevel, Platform};
 use mxf_kernel::KernelPlatform;
 use mxf_kernel::sys::{DeviceObject, DriverObject, DriverUnload, Irp, UnicodeString};
-use mxf_kernel::{driver_object, portcls};
+use mxf_kernel::{driver_object, log, portcls, registry};
 
 /// PortCls as the kernel exports it.
 struct KernelPortClass;
@@ -98,12 +101,44 @@ pub unsafe extern "system" fn DriverEntry(
     driver: *mut DriverObject,
     registry_path: *mut UnicodeString,
 ) -> NtStatus {
+    configure_tracing();
     let services = KernelDriver {
         driver,
         registry_path,
     };
     // SAFETY: forwarded from the I/O manager; KernelDriver honours DriverServices.
-    unsafe { lifecycle::driver_entry(&services) }
+    let status = unsafe { lifecycle::driver_entry(&services) };
+    if nt_success(status) {
+        KernelPlatform.log(LogLevel::Info, format_args!("DriverEntry: ok"));
+    }
+    status
+}
+
+/// Sets the trace level from `Services\mxfloop\Parameters\TraceLevel` (default: info) and
+/// prints the first bring-up line. A value that cannot be read (not a `REG_DWORD`) keeps the
+/// default and says why.
+fn configure_tracing() {
+    let default = u32::from(log::level_code(log::DEFAULT_LEVEL));
+    let read = registry::service_dword(&PARAMETERS_KEY_W, &TRACE_LEVEL_VALUE_W, default);
+    let code = read.unwrap_or(default);
+    log::set_max_level(log::level_from_code(code));
+    KernelPlatform.log(
+        LogLevel::Info,
+        format_args!(
+            "DriverEntry: mxfloop {} ({}), {PARAMETERS_KEY}\\{TRACE_LEVEL_VALUE} = {code} ({:?})",
+            env!("CARGO_PKG_VERSION"),
+            crate::framework::NAME,
+            log::max_level(),
+        ),
+    );
+    if let Err(status) = read {
+        KernelPlatform.log(
+            LogLevel::Warn,
+            format_args!(
+                "DriverEntry: reading {PARAMETERS_KEY}\\{TRACE_LEVEL_VALUE} failed: {status:#010x}; using {default}"
+            ),
+        );
+    }
 }
 
 /// The driver's `DriverUnload` (installed by [`KernelDriver::hook_unload`]): PortCls's unload,
@@ -112,12 +147,14 @@ pub unsafe extern "system" fn DriverEntry(
 /// # Safety
 /// Called once by the I/O manager at `PASSIVE_LEVEL` after every device was removed.
 unsafe extern "system" fn driver_unload(driver: *mut DriverObject) {
+    KernelPlatform.log(LogLevel::Info, format_args!("DriverUnload"));
     let services = KernelDriver {
         driver,
         registry_path: core::ptr::null_mut(),
     };
     // SAFETY: the unload routine hook_unload installed, called by the I/O manager.
     unsafe { lifecycle::driver_unload(&services) }
+    KernelPlatform.log(LogLevel::Info, format_args!("DriverUnload: done"));
 }
 
 /// `AddDevice`: PortCls creates the FDO and will call [`start_device`] on `IRP_MN_START_DEVICE`.
@@ -129,7 +166,17 @@ unsafe extern "system" fn add_device(
     pdo: *mut DeviceObject,
 ) -> NtStatus {
     // SAFETY: forwarded from PortCls; no custom device extension (0 = PortCls's own size).
-    unsafe { portcls::add_adapter_device(driver, pdo, start_device, MAX_MINIPORTS, 0) }
+    let status =
+        unsafe { portcls::add_adapter_device(driver, pdo, start_device, MAX_MINIPORTS, 0) };
+    if nt_success(status) {
+        KernelPlatform.log(LogLevel::Info, format_args!("AddDevice(PDO {pdo:p}): ok"));
+    } else {
+        KernelPlatform.log(
+            LogLevel::Error,
+            format_args!("AddDevice(PDO {pdo:p}): PcAddAdapterDevice failed: {status:#010x}"),
+        );
+    }
+    status
 }
 
 /// `StartDevice`: installs the DMus subdevice (see [`adapter::start_device`]).
@@ -151,10 +198,17 @@ unsafe extern "system" fn start_device(
             crate::miniport::new_miniport,
         )
     };
-    if !nt_success(status) {
+    if nt_success(status) {
+        KernelPlatform.log(
+            LogLevel::Info,
+            format_args!("StartDevice(FDO {device:p}): ok, subdevice {SUBDEVICE_NAME} registered"),
+        );
+    } else {
         KernelPlatform.log(
             LogLevel::Error,
-            format_args!("installing subdevice {SUBDEVICE_NAME} failed: {status:#010x}"),
+            format_args!(
+                "StartDevice(FDO {device:p}): installing subdevice {SUBDEVICE_NAME} failed: {status:#010x}"
+            ),
         );
     }
     status

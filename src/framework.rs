@@ -9,14 +9,17 @@ use mxf_abi::NtStatus;
 use mxf_kernel::sys::{DriverObject, UnicodeString};
 
 #[cfg(not(mxf_no_wdk))]
-pub use kmdf::{attach, detach};
+pub use kmdf::{NAME, attach, detach};
 #[cfg(mxf_no_wdk)]
-pub use wdm::{attach, detach};
+pub use wdm::{NAME, attach, detach};
 
 /// The WDM image: no framework.
 #[cfg(mxf_no_wdk)]
 mod wdm {
     use super::*;
+
+    /// What the bring-up trace calls this image.
+    pub const NAME: &str = "WDM";
 
     /// Nothing to attach.
     ///
@@ -41,6 +44,9 @@ mod wdm {
 mod kmdf {
     use super::*;
     use wdk_sys::{PWDF_DRIVER_GLOBALS, WDFDRIVER, WDFFUNC};
+
+    /// What the bring-up trace calls this image.
+    pub const NAME: &str = "KMDF miniport mode";
 
     /// `PFN_WDFDRIVERMINIPORTUNLOAD` (`wdfminiport.h`, which wdk-sys does not bind: it binds
     /// `wdf.h` only): `VOID (*)(PWDF_DRIVER_GLOBALS DriverGlobals, WDFDRIVER Driver)`. The

@@ -582,3 +582,28 @@ fn kmdf_version_inf_minimum_and_readme_agree() {
         );
     }
 }
+
+#[test]
+fn the_service_creates_the_trace_level_the_driver_reads() {
+    use mxfloop::names::{PARAMETERS_KEY, TRACE_LEVEL_VALUE};
+    let inf = load();
+    let (install, _) = install_sections(&inf).remove(0);
+    let add = inf.value(&format!("{install}.NT.Services"), "AddService");
+    let svc = inf.fields(&add)[2].clone();
+    let mut found = None;
+    for reg in inf.value(&svc, "AddReg").split(',') {
+        for l in inf.section(reg) {
+            let f = inf.fields(&l.value);
+            if f.get(2).map(String::as_str) == Some(TRACE_LEVEL_VALUE) {
+                found = Some(f);
+            }
+        }
+    }
+    let f = found.expect("the service install section writes TraceLevel");
+    // HKR of a service-install section is Services\<service>; the driver reads
+    // Services\<PARAMETERS_KEY>.
+    assert_eq!(f[0], "HKR");
+    assert_eq!(format!("{SERVICE_NAME}\\{}", f[1]), PARAMETERS_KEY);
+    assert_eq!(f[3], "0x00010003", "REG_DWORD, NOCLOBBER");
+    assert_eq!(f[4], "2", "the default level: bring-up lines");
+}

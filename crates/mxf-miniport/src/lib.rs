@@ -15,6 +15,7 @@ pub mod filter;
 pub mod intersection;
 pub mod miniport;
 pub mod stream;
+mod trace;
 
 pub use filter::{
     FILTER_DESCRIPTOR, PIN_CAPTURE_BRIDGE, PIN_CAPTURE_STREAM, PIN_COUNT, PIN_RENDER_BRIDGE,
