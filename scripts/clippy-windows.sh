@@ -4,11 +4,12 @@
 # driver (mxfloop, mxf-kernel, mxf-miniport, mxf-core, mxf-abi) and the no_std WinMM
 # declarations of the round-trip tester (mxf-winmm-sys; the std-using tester itself is
 # type-checked on the host, see test-all.sh). Library targets only: tests and benches need std.
+# `--cfg mxf_no_wdk`: the WDM image's code, without the WDK crates (they need the WDK).
 # Extra arguments go to cargo clippy.
 set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$REPO"
-FLAGS=(-Cpanic=abort)
+FLAGS=(--cfg mxf_no_wdk)
 if [ "${MXF_WIN_SYSROOT:-}" != rustup ]; then
     FLAGS=(--sysroot="${MXF_WIN_SYSROOT:-$("$REPO/scripts/win-sysroot.sh")}" "${FLAGS[@]}")
 fi

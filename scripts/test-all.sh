@@ -59,7 +59,7 @@ stage "loom model of the allocator's lock-free reserve stack"
 RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR="$TARGET_DIR/loom" \
     cargo test --locked --release -p mxf-core --test loom_stack
 
-stage "Windows target: clippy, driver image (no std/alloc), import table"
+stage "Windows target: clippy, driver image (no std/alloc), import table, PDB"
 scripts/clippy-windows.sh --locked
 scripts/check-driver.sh
 

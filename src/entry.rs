@@ -1,13 +1,19 @@
 //! The entry points the kernel and PortCls call.
 
 use crate::adapter::{self, PortClass};
-use crate::names::{MAX_MINIPORTS, SUBDEVICE_NAME};
+use crate::lifecycle::{self, DriverServices};
+use crate::names::{
+    MAX_MINIPORTS, PARAMETERS_KEY, PARAMETERS_KEY_W, SUBDEVICE_NAME, TRACE_LEVEL_VALUE,
+    TRACE_LEVEL_VALUE_W,
+};
+use core::ffi::c_void;
+use core::sync::atomic::{AtomicPtr, Ordering};
 use mxf_abi::{Guid, IPort, IUnknown, NtStatus, PDeviceObject, PIrp, PResourceList, nt_success};
 use mxf_core::com::ComPtr;
 use mxf_core::platform::{LogLevel, Platform};
 use mxf_kernel::KernelPlatform;
-use mxf_kernel::portcls;
-use mxf_kernel::sys::{DeviceObject, DriverObject, Irp, UnicodeString};
+use mxf_kernel::sys::{DeviceObject, DriverObject, DriverUnload, Irp, UnicodeString};
+use mxf_kernel::{driver_object, log, portcls, registry};
 
 /// PortCls as the kernel exports it.
 struct KernelPortClass;
@@ -29,8 +35,64 @@ impl PortClass for KernelPortClass {
     }
 }
 
+/// PortCls's `DriverUnload`, saved by [`KernelDriver::hook_unload`] (null: none). Written once
+/// in `DriverEntry`, read once in [`driver_unload`]; the I/O manager orders the two.
+static PORTCLS_UNLOAD: AtomicPtr<c_void> = AtomicPtr::new(core::ptr::null_mut());
+
+/// The driver object and registry path `DriverEntry` (or the unload routine) received.
+struct KernelDriver {
+    driver: *mut DriverObject,
+    registry_path: *mut UnicodeString,
+}
+
+impl DriverServices for KernelDriver {
+    unsafe fn attach_framework(&self) -> NtStatus {
+        // SAFETY: from DriverEntry with its arguments (the trait's contract).
+        unsafe { crate::framework::attach(self.driver, self.registry_path) }
+    }
+
+    unsafe fn initialize_adapter_driver(&self) -> NtStatus {
+        // SAFETY: as above; `add_device` has PortCls's AddDevice signature.
+        unsafe { portcls::initialize_adapter_driver(self.driver, self.registry_path, add_device) }
+    }
+
+    unsafe fn hook_unload(&self) {
+        // SAFETY: the driver object DriverEntry received, nobody else touches it during
+        // DriverEntry.
+        let portcls_unload =
+            unsafe { driver_object::replace_unload(self.driver, Some(driver_unload)) };
+        let raw = portcls_unload.map_or(core::ptr::null_mut(), |f| f as *mut c_void);
+        PORTCLS_UNLOAD.store(raw, Ordering::Release);
+    }
+
+    unsafe fn call_portcls_unload(&self) {
+        let raw = PORTCLS_UNLOAD.swap(core::ptr::null_mut(), Ordering::Acquire);
+        if raw.is_null() {
+            return;
+        }
+        // SAFETY: `raw` is a non-null DriverUnload that hook_unload stored (a function pointer
+        // and a data pointer have the same size and representation on x64).
+        let unload: DriverUnload =
+            unsafe { core::mem::transmute::<*mut c_void, DriverUnload>(raw) };
+        // SAFETY: PortCls's own unload routine for this driver object, at PASSIVE_LEVEL, once.
+        unsafe { unload(self.driver) };
+    }
+
+    unsafe fn detach_framework(&self) {
+        // SAFETY: the trait's contract is framework::detach's.
+        unsafe { crate::framework::detach() }
+    }
+
+    fn failed(&self, what: &'static str, status: NtStatus) {
+        KernelPlatform.log(
+            LogLevel::Error,
+            format_args!("DriverEntry: {what} failed: {status:#010x}"),
+        );
+    }
+}
+
 /// `DriverEntry`: the image's entry point (`/ENTRY:DriverEntry`; under KMDF, `FxDriverEntry`
-/// calls it after binding the framework).
+/// calls it after binding the framework). See [`lifecycle::driver_entry`].
 ///
 /// # Safety
 /// Called once by the I/O manager at `PASSIVE_LEVEL` with its driver object and registry path.
@@ -39,20 +101,60 @@ pub unsafe extern "system" fn DriverEntry(
     driver: *mut DriverObject,
     registry_path: *mut UnicodeString,
 ) -> NtStatus {
-    // SAFETY: forwarded from the I/O manager.
-    let status = unsafe { crate::framework::attach(driver, registry_path) };
-    if !nt_success(status) {
-        return status;
-    }
-    // SAFETY: as above; `add_device` has PortCls's AddDevice signature.
-    let status = unsafe { portcls::initialize_adapter_driver(driver, registry_path, add_device) };
-    if !nt_success(status) {
-        KernelPlatform.log(
-            LogLevel::Error,
-            format_args!("PcInitializeAdapterDriver failed: {status:#010x}"),
-        );
+    configure_tracing();
+    let services = KernelDriver {
+        driver,
+        registry_path,
+    };
+    // SAFETY: forwarded from the I/O manager; KernelDriver honours DriverServices.
+    let status = unsafe { lifecycle::driver_entry(&services) };
+    if nt_success(status) {
+        KernelPlatform.log(LogLevel::Info, format_args!("DriverEntry: ok"));
     }
     status
+}
+
+/// Sets the trace level from `Services\mxfloop\Parameters\TraceLevel` (default: info) and
+/// prints the first bring-up line. A value that cannot be read (not a `REG_DWORD`) keeps the
+/// default and says why.
+fn configure_tracing() {
+    let default = u32::from(log::level_code(log::DEFAULT_LEVEL));
+    let read = registry::service_dword(&PARAMETERS_KEY_W, &TRACE_LEVEL_VALUE_W, default);
+    let code = read.unwrap_or(default);
+    log::set_max_level(log::level_from_code(code));
+    KernelPlatform.log(
+        LogLevel::Info,
+        format_args!(
+            "DriverEntry: mxfloop {} ({}), {PARAMETERS_KEY}\\{TRACE_LEVEL_VALUE} = {code} ({:?})",
+            env!("CARGO_PKG_VERSION"),
+            crate::framework::NAME,
+            log::max_level(),
+        ),
+    );
+    if let Err(status) = read {
+        KernelPlatform.log(
+            LogLevel::Warn,
+            format_args!(
+                "DriverEntry: reading {PARAMETERS_KEY}\\{TRACE_LEVEL_VALUE} failed: {status:#010x}; using {default}"
+            ),
+        );
+    }
+}
+
+/// The driver's `DriverUnload` (installed by [`KernelDriver::hook_unload`]): PortCls's unload,
+/// then the framework's. See [`lifecycle::driver_unload`].
+///
+/// # Safety
+/// Called once by the I/O manager at `PASSIVE_LEVEL` after every device was removed.
+unsafe extern "system" fn driver_unload(driver: *mut DriverObject) {
+    KernelPlatform.log(LogLevel::Info, format_args!("DriverUnload"));
+    let services = KernelDriver {
+        driver,
+        registry_path: core::ptr::null_mut(),
+    };
+    // SAFETY: the unload routine hook_unload installed, called by the I/O manager.
+    unsafe { lifecycle::driver_unload(&services) }
+    KernelPlatform.log(LogLevel::Info, format_args!("DriverUnload: done"));
 }
 
 /// `AddDevice`: PortCls creates the FDO and will call [`start_device`] on `IRP_MN_START_DEVICE`.
@@ -64,7 +166,17 @@ unsafe extern "system" fn add_device(
     pdo: *mut DeviceObject,
 ) -> NtStatus {
     // SAFETY: forwarded from PortCls; no custom device extension (0 = PortCls's own size).
-    unsafe { portcls::add_adapter_device(driver, pdo, start_device, MAX_MINIPORTS, 0) }
+    let status =
+        unsafe { portcls::add_adapter_device(driver, pdo, start_device, MAX_MINIPORTS, 0) };
+    if nt_success(status) {
+        KernelPlatform.log(LogLevel::Info, format_args!("AddDevice(PDO {pdo:p}): ok"));
+    } else {
+        KernelPlatform.log(
+            LogLevel::Error,
+            format_args!("AddDevice(PDO {pdo:p}): PcAddAdapterDevice failed: {status:#010x}"),
+        );
+    }
+    status
 }
 
 /// `StartDevice`: installs the DMus subdevice (see [`adapter::start_device`]).
@@ -86,10 +198,17 @@ unsafe extern "system" fn start_device(
             crate::miniport::new_miniport,
         )
     };
-    if !nt_success(status) {
+    if nt_success(status) {
+        KernelPlatform.log(
+            LogLevel::Info,
+            format_args!("StartDevice(FDO {device:p}): ok, subdevice {SUBDEVICE_NAME} registered"),
+        );
+    } else {
         KernelPlatform.log(
             LogLevel::Error,
-            format_args!("installing subdevice {SUBDEVICE_NAME} failed: {status:#010x}"),
+            format_args!(
+                "StartDevice(FDO {device:p}): installing subdevice {SUBDEVICE_NAME} failed: {status:#010x}"
+            ),
         );
     }
     status

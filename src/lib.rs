@@ -4,9 +4,9 @@
 //! `StartDevice`, which binds `mxf-miniport`'s `IMiniportDMus` on the kernel platform to
 //! PortCls's DMus port), the panic handler and nothing else; the miniport's COM objects live
 //! in `mxf-miniport`, the logic in `mxf-core`, the kernel platform in `mxf-kernel`. Every crate
-//! linked into the image is `no_std` without the `alloc` crate: the image built without the
-//! `wdk` feature has no global allocator, so any use of `alloc` fails to build there (see
-//! `scripts/build-driver.sh`); the WDK build registers wdk-alloc's allocator, unused.
+//! linked into the image is `no_std` without the `alloc` crate: the WDM image (built with
+//! `--cfg mxf_no_wdk`) has no global allocator, so any use of `alloc` fails to build there
+//! (see `scripts/build-driver.sh`); the WDK build registers wdk-alloc's allocator, unused.
 //!
 //! On Windows targets it is `no_std` and links into `mxfloop.sys` (`scripts/build-driver.sh`
 //! on Linux, `cargo make` with the WDK on Windows). On other hosts it is an ordinary library
@@ -18,12 +18,15 @@
 //! (`WdfDriverEntry.lib`: `FxDriverEntry`, `WdfVersionBind`), which cannot be linked without
 //! the WDK. The image built here is therefore WDM — a PortCls adapter is a WDM driver at heart
 //! and KMDF adds nothing PortCls needs. The only difference between the two is
-//! [`framework`]: with feature `wdk` it calls `WdfDriverCreate` with
+//! [`framework`]: with the WDK crates (every Windows target unless the rustflags carry
+//! `--cfg mxf_no_wdk`, as the Linux scripts' do) it calls `WdfDriverCreate` with
 //! `WdfDriverInitNoDispatchOverride` (so PortCls keeps the dispatch table) before
-//! `PcInitializeAdapterDriver`; without it, it does nothing.
+//! `PcInitializeAdapterDriver` and `WdfDriverMiniportUnload` after PortCls's unload
+//! ([`lifecycle`]); on the WDM image it does nothing.
 #![cfg_attr(target_os = "windows", no_std)]
 
 pub mod adapter;
+pub mod lifecycle;
 pub mod names;
 
 #[cfg(target_os = "windows")]
@@ -32,15 +35,15 @@ mod entry;
 pub mod framework;
 #[cfg(target_os = "windows")]
 mod miniport;
-#[cfg(all(target_os = "windows", not(feature = "wdk")))]
+#[cfg(all(target_os = "windows", mxf_no_wdk))]
 mod panic;
 
-#[cfg(all(target_os = "windows", feature = "wdk"))]
+#[cfg(all(target_os = "windows", not(mxf_no_wdk)))]
 use wdk_panic as _;
 
 /// The WDK build registers wdk-alloc's pool allocator (tag `rust`), as windows-drivers-rs
-/// drivers do; no crate of ours uses it (see the crate docs: the image built without `wdk`
-/// has no global allocator at all, so a use of `alloc` fails to link there).
-#[cfg(all(target_os = "windows", feature = "wdk"))]
+/// drivers do; no crate of ours uses it (see the crate docs: the WDM image has no global
+/// allocator at all, so a use of `alloc` fails to link there).
+#[cfg(all(target_os = "windows", not(mxf_no_wdk)))]
 #[global_allocator]
 static GLOBAL_ALLOCATOR: wdk_alloc::WdkAllocator = wdk_alloc::WdkAllocator;

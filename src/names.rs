@@ -10,6 +10,19 @@ pub const SUBDEVICE_NAME_W: [u16; SUBDEVICE_NAME.len() + 1] = utf16z(SUBDEVICE_N
 /// The service (and image: `<name>.sys`) the INF installs: the crate name.
 pub const SERVICE_NAME: &str = env!("CARGO_PKG_NAME");
 
+/// The driver's settings key under the Services key (`<service>\Parameters`), as
+/// `RtlQueryRegistryValues(RTL_REGISTRY_SERVICES, ...)` takes it. The INF creates it.
+pub const PARAMETERS_KEY: &str = "mxfloop\\Parameters";
+/// [`PARAMETERS_KEY`] as NUL-terminated UTF-16.
+pub const PARAMETERS_KEY_W: [u16; PARAMETERS_KEY.len() + 1] = utf16z(PARAMETERS_KEY);
+
+/// The `REG_DWORD` under [`PARAMETERS_KEY`] that selects the most detailed trace level
+/// printed, read at `DriverEntry`: 0 errors, 1 + warnings, 2 + bring-up (info, the default),
+/// 3 + per-stream trace lines.
+pub const TRACE_LEVEL_VALUE: &str = "TraceLevel";
+/// [`TRACE_LEVEL_VALUE`] as NUL-terminated UTF-16.
+pub const TRACE_LEVEL_VALUE_W: [u16; TRACE_LEVEL_VALUE.len() + 1] = utf16z(TRACE_LEVEL_VALUE);
+
 /// Subdevices PortCls must make room for in `PcAddAdapterDevice` (the DMus port only).
 pub const MAX_MINIPORTS: u32 = 1;
 
@@ -45,5 +58,14 @@ mod tests {
     #[test]
     fn service_is_the_crate() {
         assert_eq!(SERVICE_NAME, "mxfloop");
+    }
+
+    #[test]
+    fn the_parameters_key_is_the_services_parameters_subkey() {
+        assert_eq!(PARAMETERS_KEY, format!("{SERVICE_NAME}\\Parameters"));
+        let decoded = String::from_utf16(&PARAMETERS_KEY_W[..PARAMETERS_KEY.len()]).unwrap();
+        assert_eq!(decoded, PARAMETERS_KEY);
+        assert_eq!(PARAMETERS_KEY_W.last(), Some(&0));
+        assert_eq!(TRACE_LEVEL_VALUE_W.last(), Some(&0));
     }
 }

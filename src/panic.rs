@@ -1,12 +1,10 @@
-//! Freestanding runtime items of the WDM image (with feature `wdk`, wdk-sys and wdk-panic
-//! provide them): the panic handler and `_fltused`.
+//! Freestanding runtime items of the WDM image (`--cfg mxf_no_wdk`; with the WDK crates,
+//! wdk-sys and wdk-panic provide them): the panic handler and `_fltused`.
 
 use core::sync::atomic::{AtomicBool, Ordering};
 use mxf_core::platform::{LogLevel, Platform};
 use mxf_kernel::KernelPlatform;
-
-/// Bug check code of a Rust panic in mxfloop: ASCII "MXFP" (driver-defined).
-pub const PANIC_BUGCHECK: u32 = u32::from_be_bytes(*b"MXFP");
+use mxf_kernel::bugcheck::MXFLOOP_RUST_PANIC;
 
 /// The MSVC toolchain's marker that floating point is used; the linker needs the symbol.
 #[unsafe(no_mangle)]
@@ -25,5 +23,5 @@ fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
         KernelPlatform.log(LogLevel::Error, format_args!("panic: {info}"));
     }
     let file = info.location().map_or(0, |l| l.file().as_ptr() as usize);
-    KernelPlatform.bug_check(PANIC_BUGCHECK, [file, line, column, 0])
+    KernelPlatform.bug_check(MXFLOOP_RUST_PANIC, [file, line, column, 0])
 }

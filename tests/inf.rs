@@ -283,6 +283,116 @@ fn the_device_is_root_enumerated_and_installs_the_crate_binary() {
 }
 
 #[test]
+fn hw_section_makes_a_sound_device_that_unelevated_clients_can_open() {
+    let inf = load();
+    let (install, _) = install_sections(&inf).remove(0);
+    let hw = format!("{install}.NT.HW");
+    let mut device_type = None;
+    let mut security = None;
+    for reg in inf.value(&hw, "AddReg").split(',') {
+        for l in inf.section(reg) {
+            let f = inf.fields(&l.value);
+            assert_eq!(
+                f[0], "HKR",
+                "HW AddReg writes the device's own key: {}",
+                l.value
+            );
+            match f.get(2).map(String::as_str) {
+                Some("DeviceType") => device_type = Some((f[3].clone(), f[4].clone())),
+                Some("Security") => security = f.get(4).cloned(),
+                _ => {}
+            }
+        }
+    }
+    // FLG_ADDREG_TYPE_DWORD, FILE_DEVICE_SOUND (wdm.h: 0x0000001d).
+    let (flags, value) = device_type.expect("HKR,,DeviceType in the HW section");
+    assert_eq!(flags, "0x10001", "DeviceType is a REG_DWORD");
+    assert_eq!(
+        u32::from_str_radix(value.trim_start_matches("0x"), 16).expect("hex DeviceType"),
+        0x1D,
+        "FILE_DEVICE_SOUND"
+    );
+    // A protected DACL: SYSTEM all access; administrators, everyone and restricted code read,
+    // write, execute (what the filter's clients need; nobody else gets GA).
+    let sddl = security.expect("HKR,,Security in the HW section");
+    let aces: BTreeSet<&str> = sddl
+        .strip_prefix("D:P")
+        .expect("a protected DACL")
+        .split_inclusive(')')
+        .collect();
+    let want: BTreeSet<&str> = [
+        "(A;;GA;;;SY)",
+        "(A;;GRGWGX;;;BA)",
+        "(A;;GRGWGX;;;WD)",
+        "(A;;GRGWGX;;;RC)",
+    ]
+    .into_iter()
+    .collect();
+    assert_eq!(aces, want);
+}
+
+/// What `infverif /w` (a Windows Driver package: declarative and isolated) rejects and this
+/// file can be checked for without Windows: directives that are "not valid" in universal or
+/// Windows Driver packages (each directive's INF reference page), class installers and
+/// co-installers, registry writes outside the device's own keys (HKR), files copied anywhere
+/// but the driver store (DIRID 13), and a package without PnpLockdown.
+#[test]
+fn the_inf_keeps_to_the_declarative_isolated_subset_infverif_w_checks() {
+    let inf = load();
+    const NOT_DECLARATIVE: [&str; 11] = [
+        "DelReg",
+        "DelFiles",
+        "RenFiles",
+        "BitReg",
+        "LogConfig",
+        "ProfileItems",
+        "UpdateInis",
+        "UpdateIniFields",
+        "Ini2Reg",
+        "RegisterDlls",
+        "UnregisterDlls",
+    ];
+    let mut add_regs = BTreeSet::new();
+    for (name, lines) in &inf.sections {
+        assert!(
+            !name.contains("coinstallers") && !name.starts_with("classinstall32"),
+            "[{name}]: no class installers or co-installers in a Windows Driver package"
+        );
+        for l in lines {
+            if let Some(k) = &l.key {
+                assert!(
+                    !NOT_DECLARATIVE.iter().any(|d| d.eq_ignore_ascii_case(k)),
+                    "[{name}] {k}: not valid in a declarative INF"
+                );
+                if k.eq_ignore_ascii_case("AddReg") {
+                    add_regs.extend(l.value.split(',').map(|s| s.trim().to_string()));
+                }
+            }
+        }
+    }
+    assert!(!add_regs.is_empty());
+    for reg in &add_regs {
+        for l in inf.section(reg) {
+            let root = inf.fields(&l.value)[0].to_ascii_uppercase();
+            assert_eq!(
+                root, "HKR",
+                "[{reg}] writes outside the device's keys: {}",
+                l.value
+            );
+        }
+    }
+    for l in inf.section("DestinationDirs") {
+        let dirid = inf.fields(&l.value)[0].clone();
+        assert_eq!(
+            dirid, "13",
+            "[DestinationDirs] {:?}: run from the driver store",
+            l.key
+        );
+    }
+    assert_eq!(inf.value("Version", "PnpLockdown"), "1");
+}
+
+#[test]
 fn interfaces_use_the_registered_subdevice_name_and_ks_categories() {
     let inf = load();
     let (install, _) = install_sections(&inf).remove(0);
@@ -359,4 +469,141 @@ fn the_checker_catches_broken_references() {
     let undefined = std::panic::catch_unwind(|| inf.resolve(&inf.value("A", "X")));
     assert!(undefined.is_err(), "an undefined string must fail");
     assert_eq!(inf.resolve("%13%\\x.sys"), "%13%\\x.sys");
+}
+
+/// The KMDF minor versions of framework 1.x and the first Windows 10/11 build that ships each
+/// (Microsoft's KMDF version history: 1.31 came with Windows 10 version 2004, 1.33 with
+/// Windows 11 21H2; 1.29 shipped in 1903 without a WDK).
+const KMDF_FIRST_BUILD: [(u32, u32); 9] = [
+    (15, 10240),
+    (17, 10586),
+    (19, 14393),
+    (21, 15063),
+    (23, 16299),
+    (25, 17134),
+    (27, 17763),
+    (31, 19041),
+    (33, 22000),
+];
+
+/// `key = value` of `[package.metadata.wdk.driver-model]` in the driver's Cargo.toml.
+fn driver_model(key: &str) -> String {
+    let manifest = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"))
+        .expect("Cargo.toml");
+    let mut in_table = false;
+    for line in manifest.lines().map(str::trim) {
+        if line.starts_with('[') {
+            in_table = line == "[package.metadata.wdk.driver-model]";
+            continue;
+        }
+        if let Some((k, v)) = line.split_once('=')
+            && in_table
+            && k.trim() == key
+        {
+            return unquote(v);
+        }
+    }
+    panic!("Cargo.toml: no {key} in [package.metadata.wdk.driver-model]");
+}
+
+/// The minimum Windows build of the models section's decoration (`NT$ARCH$.10.0...<build>`).
+fn minimum_build(inf: &Inf) -> u32 {
+    let mfg = &inf.section("Manufacturer")[0].value;
+    let decoration = mfg.split(',').nth(1).expect("decorated models").trim();
+    let build = decoration
+        .rsplit("...")
+        .next()
+        .filter(|_| decoration.contains("10.0..."))
+        .unwrap_or_else(|| panic!("models decoration {decoration} names no 10.0...<build>"));
+    build.parse().expect("numeric build")
+}
+
+#[test]
+fn kmdf_version_inf_minimum_and_readme_agree() {
+    let inf = load();
+    assert_eq!(driver_model("driver-type"), "KMDF");
+    assert_eq!(driver_model("kmdf-version-major"), "1");
+    let minor: u32 = driver_model("target-kmdf-version-minor")
+        .parse()
+        .expect("numeric minor");
+    let min_build = minimum_build(&inf);
+    let first = KMDF_FIRST_BUILD
+        .iter()
+        .find(|(m, _)| *m == minor)
+        .unwrap_or_else(|| panic!("KMDF 1.{minor} is not a released framework version"))
+        .1;
+    assert!(
+        first <= min_build,
+        "KMDF 1.{minor} first ships in build {first}, after the INF's minimum {min_build}"
+    );
+    assert_eq!(
+        min_build, 19041,
+        "the promised minimum: Windows 10 version 2004"
+    );
+    // The newest framework that minimum has: targeting an older one would give up nothing
+    // but leave the promise and the build out of step.
+    let newest = KMDF_FIRST_BUILD
+        .iter()
+        .filter(|(_, b)| *b <= min_build)
+        .map(|(m, _)| *m)
+        .max()
+        .expect("some KMDF version");
+    assert_eq!(
+        minor, newest,
+        "target KMDF 1.{newest}, what build {min_build} ships"
+    );
+
+    // The INF's header comment names stampinf's -k, the README's Windows section the same
+    // version and build.
+    let inx = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/inf/mxfloop.inx"))
+        .expect("inf/mxfloop.inx");
+    assert!(
+        inx.contains(&format!("-k 1.{minor} ")),
+        "mxfloop.inx names -k 1.{minor}"
+    );
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
+        .expect("README.md");
+    let windows = readme
+        .split("\n## ")
+        .find(|s| s.starts_with("On Windows"))
+        .expect("README section \"On Windows\"");
+    assert!(
+        windows.contains(&format!("KMDF 1.{minor}")),
+        "README names KMDF 1.{minor}"
+    );
+    assert!(
+        windows.contains(&format!("build {min_build}")),
+        "README names build {min_build}"
+    );
+    for (m, _) in KMDF_FIRST_BUILD.iter().filter(|(m, _)| *m != minor) {
+        assert!(
+            !windows.contains(&format!("KMDF 1.{m}")) && !inx.contains(&format!("-k 1.{m}")),
+            "README or INF still names KMDF 1.{m}"
+        );
+    }
+}
+
+#[test]
+fn the_service_creates_the_trace_level_the_driver_reads() {
+    use mxfloop::names::{PARAMETERS_KEY, TRACE_LEVEL_VALUE};
+    let inf = load();
+    let (install, _) = install_sections(&inf).remove(0);
+    let add = inf.value(&format!("{install}.NT.Services"), "AddService");
+    let svc = inf.fields(&add)[2].clone();
+    let mut found = None;
+    for reg in inf.value(&svc, "AddReg").split(',') {
+        for l in inf.section(reg) {
+            let f = inf.fields(&l.value);
+            if f.get(2).map(String::as_str) == Some(TRACE_LEVEL_VALUE) {
+                found = Some(f);
+            }
+        }
+    }
+    let f = found.expect("the service install section writes TraceLevel");
+    // HKR of a service-install section is Services\<service>; the driver reads
+    // Services\<PARAMETERS_KEY>.
+    assert_eq!(f[0], "HKR");
+    assert_eq!(format!("{SERVICE_NAME}\\{}", f[1]), PARAMETERS_KEY);
+    assert_eq!(f[3], "0x00010003", "REG_DWORD, NOCLOBBER");
+    assert_eq!(f[4], "2", "the default level: bring-up lines");
 }

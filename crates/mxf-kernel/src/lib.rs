@@ -5,8 +5,9 @@
 //!   uses. wdk-sys binds no PortCls and no inline functions, hence the hand-written layer.
 //! - The safe layer beside it: [`KernelPlatform`], the kernel implementation of
 //!   [`mxf_core::platform::Platform`] (lookaside lists, `KSPIN_LOCK`, `KTIMER` + `KDPC`, CR8,
-//!   `KUSER_SHARED_DATA`, `DbgPrintEx`, `KeBugCheckEx`), and [`portcls`], thin wrappers over
-//!   the PortCls adapter functions.
+//!   `KUSER_SHARED_DATA`, `DbgPrintEx`, `KeBugCheckEx`), [`portcls`], thin wrappers over
+//!   the PortCls adapter functions, `registry` (the driver's `REG_DWORD` settings),
+//!   [`driver_object`] (the unload slot) and [`bugcheck`] (the driver's own stop codes).
 //!
 //! # Minimum Windows version: Windows 10 version 2004 (build 19041)
 //! `ExAllocatePool2` (the only pool allocator that zeroes and defaults to NX) first shipped in
@@ -22,6 +23,8 @@
 
 pub mod sys;
 
+pub mod bugcheck;
+pub mod driver_object;
 pub mod irql;
 pub mod log;
 pub mod lookaside;
@@ -30,6 +33,8 @@ mod platform;
 #[cfg(windows)]
 pub mod portcls;
 pub mod processor;
+#[cfg(windows)]
+pub mod registry;
 pub mod spin;
 pub mod timer;
 

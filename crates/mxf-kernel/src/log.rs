@@ -2,9 +2,53 @@
 //! (truncated at a character boundary when too long) and printed with a `"%s"` format, so
 //! `%` in the text is never interpreted.
 
+use core::sync::atomic::{AtomicU8, Ordering};
 use mxf_core::platform::LogLevel;
 
 use crate::sys;
+
+/// The level printed when the registry does not say: errors, warnings and the bring-up lines
+/// (`Info`); per-stream lines (`Trace`) need `TraceLevel` = 3.
+pub const DEFAULT_LEVEL: LogLevel = LogLevel::Info;
+
+/// The most detailed level printed (set from the registry at `DriverEntry`).
+static MAX_LEVEL: AtomicU8 = AtomicU8::new(level_code(DEFAULT_LEVEL));
+
+/// The `TraceLevel` registry value of a level: 0 error, 1 warning, 2 info, 3 trace.
+pub const fn level_code(level: LogLevel) -> u8 {
+    match level {
+        LogLevel::Error => 0,
+        LogLevel::Warn => 1,
+        LogLevel::Info => 2,
+        LogLevel::Trace => 3,
+    }
+}
+
+/// The level of a `TraceLevel` registry value; larger values mean everything (`Trace`).
+pub const fn level_from_code(code: u32) -> LogLevel {
+    match code {
+        0 => LogLevel::Error,
+        1 => LogLevel::Warn,
+        2 => LogLevel::Info,
+        _ => LogLevel::Trace,
+    }
+}
+
+/// Prints lines up to `level` from now on. Any IRQL.
+pub fn set_max_level(level: LogLevel) {
+    MAX_LEVEL.store(level_code(level), Ordering::Relaxed);
+}
+
+/// The most detailed level printed.
+pub fn max_level() -> LogLevel {
+    level_from_code(u32::from(MAX_LEVEL.load(Ordering::Relaxed)))
+}
+
+/// Whether a line at `level` is printed (the debugger's own `Kd_IHVAUDIO_Mask` filters
+/// again).
+pub fn enabled(level: LogLevel) -> bool {
+    level <= max_level()
+}
 
 /// Bytes of one log line including the prefix, the newline and the terminating NUL
 /// (`DbgPrintEx` prints at most 512 bytes per call).
@@ -110,9 +154,13 @@ pub fn format_line(args: core::fmt::Arguments<'_>) -> LineBuffer<LINE_CAPACITY> 
     line
 }
 
-/// Prints one line with `DbgPrintEx(DPFLTR_IHVAUDIO_ID, level, "%s", line)`.
+/// Prints one line with `DbgPrintEx(DPFLTR_IHVAUDIO_ID, level, "%s", line)` if `level` is
+/// [`enabled`].
 #[cfg(windows)]
 pub fn print(level: LogLevel, args: core::fmt::Arguments<'_>) {
+    if !enabled(level) {
+        return;
+    }
     let mut line = format_line(args);
     let text = line.finish();
     if text.is_empty() {
@@ -182,6 +230,32 @@ mod tests {
         let mut two = LineBuffer::<2>::new();
         two.write_str("abc").unwrap();
         assert_eq!(two.finish(), b"\n\0");
+    }
+
+    #[test]
+    fn trace_level_codes_round_trip_and_filter() {
+        for level in [
+            LogLevel::Error,
+            LogLevel::Warn,
+            LogLevel::Info,
+            LogLevel::Trace,
+        ] {
+            assert_eq!(level_from_code(u32::from(level_code(level))), level);
+        }
+        assert_eq!(level_from_code(7), LogLevel::Trace);
+        assert_eq!(level_from_code(u32::MAX), LogLevel::Trace);
+        assert_eq!(
+            max_level(),
+            DEFAULT_LEVEL,
+            "nothing set it yet in this test binary"
+        );
+        assert!(enabled(LogLevel::Error) && enabled(LogLevel::Info));
+        assert!(!enabled(LogLevel::Trace));
+        set_max_level(LogLevel::Warn);
+        assert!(enabled(LogLevel::Warn) && !enabled(LogLevel::Info));
+        set_max_level(LogLevel::Trace);
+        assert!(enabled(LogLevel::Trace));
+        set_max_level(DEFAULT_LEVEL);
     }
 
     #[test]

@@ -11,6 +11,7 @@
 //! tests run its teardown against a model of the timer and DPC queues in which the callback
 //! re-arms the timer from another processor at every point of the drop.
 
+use crate::bugcheck::{MXFLOOP_CONSISTENCY_STOP, STOP_PASSIVE_ONLY_AT_RAISED_IRQL};
 use crate::sys::{KdeferredRoutine, Kdpc, Ktimer};
 use core::cell::UnsafeCell;
 use core::ffi::c_void;
@@ -18,7 +19,6 @@ use core::marker::PhantomData;
 use core::ptr::{NonNull, addr_of_mut};
 use core::sync::atomic::{AtomicBool, Ordering};
 use mxf_abi::{NtStatus, STATUS_INSUFFICIENT_RESOURCES};
-use mxf_core::platform::bugcheck::DRIVER_VERIFIER_DETECTED_VIOLATION;
 use mxf_core::platform::{PoolTag, Timer, TimerCallback};
 
 /// Pool tag of timer allocations.
@@ -44,11 +44,9 @@ pub const fn arming(due_100ns: i64, now_100ns: i64) -> Arming {
     }
 }
 
-/// Driver-defined parameter 1 of the bug check a [`KernelTimer`] raises when it is dropped
-/// above `PASSIVE_LEVEL` (see [`check_drop_irql`]): a `PASSIVE_LEVEL`-only operation ran at raised
-/// IRQL. The same value the host emulator (`mxf-kemu`, `c4::KEMU_PASSIVE_ONLY`) reports for
-/// the same misuse, so a crash dump reads like the failing test did.
-pub const PASSIVE_ONLY_AT_RAISED_IRQL: usize = 0xE001;
+/// Parameter 1 of the bug check a [`KernelTimer`] raises when it is dropped above
+/// `PASSIVE_LEVEL` (see [`check_drop_irql`]).
+pub const PASSIVE_ONLY_AT_RAISED_IRQL: usize = STOP_PASSIVE_ONLY_AT_RAISED_IRQL;
 
 /// Parameter 4 of that bug check: which operation — dropping a timer (the emulator's routine
 /// id for it).
@@ -63,7 +61,8 @@ pub const OPERATION_DROP_TIMER: usize = 8;
 /// down later with a code that names neither the timer nor the IRQL. So the drop checks
 /// first and stops the machine with a code that says what happened:
 ///
-/// `DRIVER_VERIFIER_DETECTED_VIOLATION` (0xC4) with
+/// the driver's own [`MXFLOOP_CONSISTENCY_STOP`] (`MXFC`, 0x4D584643; it is no Verifier
+/// violation, so not 0xC4) with
 /// - p1 = [`PASSIVE_ONLY_AT_RAISED_IRQL`] (0xE001),
 /// - p2 = the IRQL of the drop,
 /// - p3 = the address of the timer's `KTIMER` block (pool tag [`TIMER_TAG`], `MxfT`),
@@ -77,7 +76,7 @@ pub const fn check_drop_irql(irql: u8, block: usize) -> Result<(), (u32, [usize;
         Ok(())
     } else {
         Err((
-            DRIVER_VERIFIER_DETECTED_VIOLATION,
+            MXFLOOP_CONSISTENCY_STOP,
             [
                 PASSIVE_ONLY_AT_RAISED_IRQL,
                 irql as usize,
@@ -403,7 +402,10 @@ mod tests {
         for irql in [1u8, 2, 15] {
             assert_eq!(
                 check_drop_irql(irql, 0xFFFF_8000_1234_5670),
-                Err((0xC4, [0xE001, irql as usize, 0xFFFF_8000_1234_5670, 8]))
+                Err((
+                    0x4D58_4643,
+                    [0xE001, irql as usize, 0xFFFF_8000_1234_5670, 8]
+                ))
             );
         }
     }

@@ -12,9 +12,11 @@
 //!
 //! mingw-w64 10 has every structure mxf-kernel declares (`LOOKASIDE_LIST_EX`,
 //! `GENERAL_LOOKASIDE_POOL`, `SLIST_HEADER`, `KDPC`, `KTIMER`...). Not checkable against it:
-//! `POOL_FLAG_NON_PAGED` and `ExAllocatePool2` (absent from mingw-w64 10), bug checks 0xC4,
+//! `POOL_FLAG_NON_PAGED` and `ExAllocatePool2` (absent from mingw-w64 10),
+//! `RTL_QUERY_REGISTRY_TYPECHECK` and its shift (Windows 8+, absent too), bug checks 0xC4,
 //! 0xD5 and 0xD6 (absent from its `bugcodes.h`), and `DRIVER_OBJECT`/`DEVICE_OBJECT`/`IRP`,
-//! which mxf-kernel declares opaque (it only passes pointers on).
+//! which mxf-kernel declares opaque (it only passes pointers on; of `DRIVER_OBJECT` the
+//! `DriverUnload` offset is checked, the one field the driver writes).
 //!
 //! Needs `apt-get install gcc-mingw-w64-x86-64 mingw-w64-x86-64-dev`; fails (does not skip)
 //! without them. Overrides: `MXF_MINGW_GCC`, `MXF_MINGW_DDK`, `MXF_SHARED`.
@@ -43,6 +45,8 @@ fn structs_and_constants(e: &mut Expected) {
     e.size_align::<KdeferredRoutine>("PKDEFERRED_ROUTINE");
     e.size_align::<DriverAddDevice>("PDRIVER_ADD_DEVICE");
     e.size_align::<PcPfnStartDevice>("PCPFNSTARTDEVICE");
+    e.size_align::<Option<DriverUnload>>("PDRIVER_UNLOAD");
+    e.offset("DRIVER_OBJECT.DriverUnload", DRIVER_OBJECT_DRIVER_UNLOAD);
 
     e.size_align::<UnicodeString>("UNICODE_STRING");
     offsets!(e, "UNICODE_STRING", UnicodeString, {
@@ -67,6 +71,13 @@ fn structs_and_constants(e: &mut Expected) {
     e.size_align::<LookasideListEx>("LOOKASIDE_LIST_EX");
     offsets!(e, "LOOKASIDE_LIST_EX", LookasideListEx, { L => l });
 
+    e.size_align::<RtlQueryRegistryTable>("RTL_QUERY_REGISTRY_TABLE");
+    offsets!(e, "RTL_QUERY_REGISTRY_TABLE", RtlQueryRegistryTable, {
+        QueryRoutine => query_routine, Flags => flags, Name => name,
+        EntryContext => entry_context, DefaultType => default_type,
+        DefaultData => default_data, DefaultLength => default_length,
+    });
+
     e.size_align::<ProcessorNumber>("PROCESSOR_NUMBER");
     offsets!(e, "PROCESSOR_NUMBER", ProcessorNumber, {
         Group => group, Number => number, Reserved => reserved,
@@ -80,6 +91,7 @@ fn structs_and_constants(e: &mut Expected) {
         DPFLTR_IHVAUDIO_ID, DPFLTR_ERROR_LEVEL, DPFLTR_WARNING_LEVEL, DPFLTR_TRACE_LEVEL,
         DPFLTR_INFO_LEVEL,
         ALL_PROCESSOR_GROUPS,
+        RTL_REGISTRY_SERVICES, RTL_REGISTRY_OPTIONAL, RTL_QUERY_REGISTRY_DIRECT, REG_DWORD,
         HIGH_LEVEL, IRQL_NOT_GREATER_OR_EQUAL, IRQL_NOT_LESS_OR_EQUAL,
         PASSIVE_LEVEL => platform::PASSIVE_LEVEL,
         APC_LEVEL => platform::APC_LEVEL,
@@ -133,6 +145,7 @@ fn imports(e: &mut Expected) {
     sig!(KeFlushQueuedDpcs: unsafe extern "system" fn());
     sig!(KeGetCurrentProcessorNumberEx: unsafe extern "system" fn(_) -> _);
     sig!(KeQueryActiveProcessorCountEx: unsafe extern "system" fn(_) -> _);
+    sig!(RtlQueryRegistryValues: unsafe extern "system" fn(_, _, _, _, _) -> _);
     sig!(KeBugCheckEx: unsafe extern "system" fn(_, _, _, _, _) -> !);
     sig!(DbgPrintEx: unsafe extern "C" fn(_, _, _, ...) -> _);
     sig!(PcInitializeAdapterDriver: unsafe extern "system" fn(_, _, _) -> _);

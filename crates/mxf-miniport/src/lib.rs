@@ -17,6 +17,7 @@ pub mod intersection;
 pub mod miniport;
 pub mod stream;
 pub mod synth;
+mod trace;
 
 pub use filter::{
     FILTER_DESCRIPTOR, NODE_COUNT, NODE_INPUT, NODE_SYNTH, PIN_CAPTURE_BRIDGE, PIN_CAPTURE_STREAM,

@@ -458,8 +458,57 @@ impl<P: Platform> Miniport<P> {
 
     unsafe extern "system" fn service(_this: *mut IMiniportDMus) {}
 
+    /// `IMiniportDMus::NewStream`, traced (see [`crate::trace`]).
     #[allow(clippy::too_many_arguments)]
     unsafe extern "system" fn new_stream(
+        this: *mut IMiniportDMus,
+        out_stream: *mut *mut IMxf,
+        outer: *mut IUnknown,
+        pool: PoolType,
+        pin_id: u32,
+        stream_type: DmusStreamType,
+        format: *mut KsDataFormat,
+        out_group: *mut *mut IServiceGroup,
+        allocator: *mut IAllocatorMxf,
+        clock: *mut IMasterClock,
+        schedule_prefetch: *mut u64,
+    ) -> NtStatus {
+        // SAFETY: the port's call, forwarded unchanged.
+        let status = unsafe {
+            Self::open_stream(
+                this,
+                out_stream,
+                outer,
+                pool,
+                pin_id,
+                stream_type,
+                format,
+                out_group,
+                allocator,
+                clock,
+                schedule_prefetch,
+            )
+        };
+        let kind = match stream_type {
+            DmusStreamType::MIDI_RENDER => "render",
+            DmusStreamType::MIDI_CAPTURE => "capture",
+            _ => "other",
+        };
+        // SAFETY: COM contract.
+        let me = unsafe { Self::obj(this) };
+        crate::trace::outcome(
+            me.platform(),
+            format_args!("NewStream(pin {pin_id}, {kind})"),
+            status,
+        )
+    }
+
+    /// The body of [`Self::new_stream`].
+    ///
+    /// # Safety
+    /// `IMiniportDMus::NewStream`'s contract.
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn open_stream(
         this: *mut IMiniportDMus,
         out_stream: *mut *mut IMxf,
         _outer: *mut IUnknown,

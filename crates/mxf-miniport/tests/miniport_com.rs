@@ -357,3 +357,87 @@ fn capture_stream_refuses_chains_and_manages_its_sink() {
     drop((alloc, clock));
     emu.unload().expect("clean unload");
 }
+
+/// Bring-up tracing: NewStream, SetState and Connect/DisconnectOutput each log one line, at
+/// trace level when they succeed and at error level with the NTSTATUS when they fail.
+#[test]
+fn stream_entry_points_trace_their_outcome() {
+    let emu = Emu::new(EmuConfig::verifier());
+    let m = new_miniport(emu.clone(), MiniportConfig::DEFAULT).unwrap();
+    let port = TestPort::new();
+    let (_, group) = init(&m, Some(&port));
+    let alloc = test_allocator(&emu);
+    let clock = TestClock::new(&emu);
+    let midi = format(KSDATAFORMAT_SUBTYPE_MIDI);
+    let (a, c) = (Some(&alloc), Some(&clock));
+    let render = new_stream(
+        &m,
+        PIN_RENDER_STREAM,
+        DmusStreamType::MIDI_RENDER,
+        Some(&midi),
+        a,
+        c,
+    );
+    let capture = new_stream(
+        &m,
+        PIN_CAPTURE_STREAM,
+        DmusStreamType::MIDI_CAPTURE,
+        Some(&midi),
+        a,
+        c,
+    );
+    let refused = new_stream(
+        &m,
+        PIN_RENDER_STREAM,
+        DmusStreamType::MIDI_RENDER,
+        Some(&midi),
+        a,
+        c,
+    );
+    assert_eq!(refused.status, STATUS_INVALID_DEVICE_REQUEST);
+    let (r, cap) = (render.stream.unwrap(), capture.stream.unwrap());
+    let sink = support::port::CaptureSink::new(&alloc);
+    assert_eq!(cap.connect_output(&sink), STATUS_SUCCESS);
+    assert_eq!(cap.set_state(KsState::RUN), STATUS_SUCCESS);
+    assert_eq!(r.set_state(KsState::RUN), STATUS_SUCCESS);
+    assert_eq!(r.set_state(KsState::STOP), STATUS_SUCCESS);
+    assert_eq!(cap.set_state(KsState(7)), STATUS_INVALID_PARAMETER);
+    assert_eq!(cap.set_state(KsState::STOP), STATUS_SUCCESS);
+    assert_eq!(cap.disconnect_output(&sink), STATUS_SUCCESS);
+    assert_eq!(cap.disconnect_output(&r), STATUS_INVALID_PARAMETER);
+
+    let lines = emu.log_lines();
+    let sink_ptr = format!("{:p}", sink.as_raw());
+    let other_ptr = format!("{:p}", r.as_raw());
+    let want = [
+        format!("TRACE NewStream(pin {PIN_RENDER_STREAM}, render): ok"),
+        format!("TRACE NewStream(pin {PIN_CAPTURE_STREAM}, capture): ok"),
+        format!("ERROR NewStream(pin {PIN_RENDER_STREAM}, render) failed: 0xc0000010"),
+        format!("TRACE capture ConnectOutput({sink_ptr}): ok"),
+        "TRACE capture SetState(RUN): ok".to_string(),
+        "TRACE render SetState(RUN): ok".to_string(),
+        "TRACE render SetState(STOP): ok".to_string(),
+        "ERROR capture SetState(7) failed: 0xc000000d".to_string(),
+        "TRACE capture SetState(STOP): ok".to_string(),
+        format!("TRACE capture DisconnectOutput({sink_ptr}): ok"),
+        format!("ERROR capture DisconnectOutput({other_ptr}) failed: 0xc000000d"),
+    ];
+    let traced: Vec<&String> = lines
+        .iter()
+        .filter(|l| want.iter().any(|w| *l == w))
+        .collect();
+    assert_eq!(traced, want.iter().collect::<Vec<_>>(), "log: {lines:#?}");
+    drop((
+        r,
+        cap,
+        render.group,
+        capture.group,
+        refused.group,
+        sink,
+        group,
+        m,
+        port,
+    ));
+    drop((alloc, clock));
+    emu.unload().expect("clean unload");
+}

@@ -5,10 +5,12 @@
 //! (see `scripts/check-driver.sh`).
 #![forbid(unsafe_code)]
 
+pub mod debug;
 pub mod parse;
 pub mod read;
 pub mod rules;
 
+pub use debug::{CodeView, PdbId, check_pdb, codeview, pdb_id};
 pub use parse::{Export, Import, PeImage, Section, parse};
 pub use read::PeError;
 pub use rules::{Expectations, check_driver, map_symbol_rva};

@@ -23,6 +23,8 @@ pub mod dir {
     pub const IMPORT: usize = 1;
     /// Base relocations.
     pub const BASERELOC: usize = 5;
+    /// Debug directory.
+    pub const DEBUG: usize = 6;
     /// Thread-local storage.
     pub const TLS: usize = 9;
     /// Bound imports.
@@ -130,7 +132,11 @@ impl PeImage {
 }
 
 /// The file offset of `rva` (which must lie in a section's raw data).
-fn rva_to_offset(sections: &[Section], rva: u32, what: &'static str) -> Result<usize, PeError> {
+pub(crate) fn rva_to_offset(
+    sections: &[Section],
+    rva: u32,
+    what: &'static str,
+) -> Result<usize, PeError> {
     for s in sections {
         if rva >= s.virtual_address {
             let delta = rva - s.virtual_address;

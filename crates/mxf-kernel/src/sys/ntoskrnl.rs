@@ -77,6 +77,15 @@ unsafe extern "system" {
     /// `KeQueryActiveProcessorCountEx` (Windows 7+): active processors in `group_number`, or
     /// in all groups for [`ALL_PROCESSOR_GROUPS`]. Any IRQL.
     pub fn KeQueryActiveProcessorCountEx(group_number: u16) -> u32;
+    /// `RtlQueryRegistryValues`: reads the values `query_table` names under `path` (relative to
+    /// `relative_to`). `PASSIVE_LEVEL`.
+    pub fn RtlQueryRegistryValues(
+        relative_to: u32,
+        path: *const u16,
+        query_table: *mut RtlQueryRegistryTable,
+        context: *mut c_void,
+        environment: *mut c_void,
+    ) -> NtStatus;
     /// `KeBugCheckEx`.
     pub fn KeBugCheckEx(code: u32, p1: usize, p2: usize, p3: usize, p4: usize) -> !;
 }

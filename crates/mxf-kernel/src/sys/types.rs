@@ -29,6 +29,55 @@ pub const DPFLTR_INFO_LEVEL: u32 = 3;
 /// `ALL_PROCESSOR_GROUPS`: `KeQueryActiveProcessorCountEx` counts every group.
 pub const ALL_PROCESSOR_GROUPS: u16 = 0xFFFF;
 
+/// `RTL_REGISTRY_SERVICES`: `RtlQueryRegistryValues` paths are relative to
+/// `\Registry\Machine\System\CurrentControlSet\Services`.
+pub const RTL_REGISTRY_SERVICES: u32 = 1;
+/// `RTL_REGISTRY_OPTIONAL`: a missing key is not an error.
+pub const RTL_REGISTRY_OPTIONAL: u32 = 0x8000_0000;
+/// `RTL_QUERY_REGISTRY_DIRECT`: `EntryContext` receives the value itself.
+pub const RTL_QUERY_REGISTRY_DIRECT: u32 = 0x20;
+/// `RTL_QUERY_REGISTRY_TYPECHECK` (Windows 8+): with `DIRECT`, a value of another type than
+/// `DefaultType >> RTL_QUERY_REGISTRY_TYPECHECK_SHIFT` fails instead of overrunning
+/// `EntryContext`.
+pub const RTL_QUERY_REGISTRY_TYPECHECK: u32 = 0x100;
+/// `RTL_QUERY_REGISTRY_TYPECHECK_SHIFT`.
+pub const RTL_QUERY_REGISTRY_TYPECHECK_SHIFT: u32 = 24;
+/// `REG_DWORD`.
+pub const REG_DWORD: u32 = 4;
+
+/// `RTL_QUERY_REGISTRY_TABLE` (x64: 56 bytes): one value to read; a zeroed entry ends a table.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct RtlQueryRegistryTable {
+    /// `QueryRoutine` (null with `RTL_QUERY_REGISTRY_DIRECT`).
+    pub query_routine: *mut c_void,
+    /// `Flags` (`RTL_QUERY_REGISTRY_*`).
+    pub flags: u32,
+    /// `Name`: NUL-terminated UTF-16 value name (null ends the table).
+    pub name: *const u16,
+    /// `EntryContext`: with `DIRECT` and a `REG_DWORD`, a `*mut u32` that receives it.
+    pub entry_context: *mut c_void,
+    /// `DefaultType` (with `TYPECHECK`: the expected type `<< 24`, ored with the default's).
+    pub default_type: u32,
+    /// `DefaultData`.
+    pub default_data: *mut c_void,
+    /// `DefaultLength`.
+    pub default_length: u32,
+}
+
+impl RtlQueryRegistryTable {
+    /// The zeroed entry that ends a table.
+    pub const END: Self = Self {
+        query_routine: core::ptr::null_mut(),
+        flags: 0,
+        name: core::ptr::null(),
+        entry_context: core::ptr::null_mut(),
+        default_type: 0,
+        default_data: core::ptr::null_mut(),
+        default_length: 0,
+    };
+}
+
 /// `PROCESSOR_NUMBER`: a processor as (group, number within the group).
 #[repr(C)]
 #[derive(Clone, Copy, Default, Debug)]
@@ -189,6 +238,13 @@ pub struct Irp {
     _opaque: [u8; 0],
 }
 
+/// Byte offset of `DRIVER_OBJECT.DriverUnload` (x64). [`DriverObject`] stays opaque: the
+/// unload slot is the one field the driver touches (to chain PortCls's unload routine).
+pub const DRIVER_OBJECT_DRIVER_UNLOAD: usize = 0x68;
+
+/// `PDRIVER_UNLOAD` (`DRIVER_OBJECT.DriverUnload`, nullable).
+pub type DriverUnload = unsafe extern "system" fn(driver: *mut DriverObject);
+
 /// `PDRIVER_ADD_DEVICE`.
 pub type DriverAddDevice =
     unsafe extern "system" fn(driver: *mut DriverObject, pdo: *mut DeviceObject) -> NtStatus;
@@ -236,6 +292,15 @@ const _: () = {
     assert!(size_of::<Ktimer>() == 64 && align_of::<Ktimer>() == 8);
     assert!(size_of::<Option<AllocateFunctionEx>>() == 8);
     assert!(size_of::<Option<FreeFunctionEx>>() == 8);
+    assert!(size_of::<Option<DriverUnload>>() == 8);
+    assert!(size_of::<RtlQueryRegistryTable>() == 56);
+    assert!(offset_of!(RtlQueryRegistryTable, flags) == 8);
+    assert!(offset_of!(RtlQueryRegistryTable, name) == 16);
+    assert!(offset_of!(RtlQueryRegistryTable, entry_context) == 24);
+    assert!(offset_of!(RtlQueryRegistryTable, default_type) == 32);
+    assert!(offset_of!(RtlQueryRegistryTable, default_data) == 40);
+    assert!(offset_of!(RtlQueryRegistryTable, default_length) == 48);
+    assert!(DRIVER_OBJECT_DRIVER_UNLOAD.is_multiple_of(align_of::<Option<DriverUnload>>()));
 };
 
 #[cfg(test)]

@@ -1,4 +1,4 @@
-//! With the WDK at hand (feature `wdk`), the hand-declared kernel items must agree with
+//! With the WDK at hand (Windows targets without `--cfg mxf_no_wdk`), the hand-declared kernel items must agree with
 //! wdk-sys's bindgen output of the real headers. Compile-time only.
 //!
 //! Not compiled on the Linux build machines (wdk-sys needs the WDK).
@@ -57,4 +57,17 @@ const _: () = {
     assert!(offset_of!(UnicodeString, buffer) == offset_of!(w::UNICODE_STRING, Buffer));
     assert!(size_of::<ListEntry>() == size_of::<w::LIST_ENTRY>());
     assert!(NON_PAGED_POOL_NX == w::_POOL_TYPE::NonPagedPoolNx as i32);
+    assert!(DRIVER_OBJECT_DRIVER_UNLOAD == offset_of!(w::DRIVER_OBJECT, DriverUnload));
+    assert!(size_of::<RtlQueryRegistryTable>() == size_of::<w::RTL_QUERY_REGISTRY_TABLE>());
+    assert!(
+        offset_of!(RtlQueryRegistryTable, default_length)
+            == offset_of!(w::RTL_QUERY_REGISTRY_TABLE, DefaultLength)
+    );
+    assert!(RTL_REGISTRY_SERVICES == w::RTL_REGISTRY_SERVICES);
+    assert!(RTL_REGISTRY_OPTIONAL == w::RTL_REGISTRY_OPTIONAL);
+    assert!(RTL_QUERY_REGISTRY_DIRECT == w::RTL_QUERY_REGISTRY_DIRECT);
+    assert!(RTL_QUERY_REGISTRY_TYPECHECK == w::RTL_QUERY_REGISTRY_TYPECHECK);
+    assert!(RTL_QUERY_REGISTRY_TYPECHECK_SHIFT == w::RTL_QUERY_REGISTRY_TYPECHECK_SHIFT);
+    assert!(REG_DWORD == w::REG_DWORD);
+    assert!(size_of::<Option<DriverUnload>>() == size_of::<w::PDRIVER_UNLOAD>());
 };

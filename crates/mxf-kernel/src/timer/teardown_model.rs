@@ -477,7 +477,7 @@ fn dropping_above_passive_level_bug_checks_before_touching_the_timer() {
     let (violations, points) = run(&[], mxf_core::platform::DISPATCH_LEVEL, 1, drop);
     assert_eq!(violations.len(), 1, "{violations:?}");
     assert!(
-        violations[0].starts_with("bug check 0xc4 [e001, 2, "),
+        violations[0].starts_with("bug check 0x4d584643 [e001, 2, "),
         "{violations:?}"
     );
     // Only the points before the drop: no cancel, flush or free was attempted.

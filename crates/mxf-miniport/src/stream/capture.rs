@@ -315,6 +315,17 @@ impl<P: Platform> CaptureStream<P> {
     unsafe extern "system" fn set_state(this: *mut IMxf, state: KsState) -> NtStatus {
         // SAFETY: COM contract.
         let me = unsafe { Self::obj(this) };
+        let status = me.change_state(state);
+        crate::trace::outcome(
+            &me.platform,
+            format_args!("capture SetState({})", crate::trace::StateName(state)),
+            status,
+        )
+    }
+
+    /// The body of [`Self::set_state`].
+    fn change_state(&self, state: KsState) -> NtStatus {
+        let me = self;
         if !state.is_valid() {
             return STATUS_INVALID_PARAMETER;
         }
@@ -364,6 +375,28 @@ impl<P: Platform> CaptureStream<P> {
     unsafe extern "system" fn connect_output(this: *mut IMxf, sink: *mut IMxf) -> NtStatus {
         // SAFETY: COM contract.
         let me = unsafe { Self::obj(this) };
+        let status = me.connect(sink);
+        crate::trace::outcome(
+            &me.platform,
+            format_args!("capture ConnectOutput({sink:p})"),
+            status,
+        )
+    }
+
+    unsafe extern "system" fn disconnect_output(this: *mut IMxf, sink: *mut IMxf) -> NtStatus {
+        // SAFETY: COM contract.
+        let me = unsafe { Self::obj(this) };
+        let status = me.disconnect(sink);
+        crate::trace::outcome(
+            &me.platform,
+            format_args!("capture DisconnectOutput({sink:p})"),
+            status,
+        )
+    }
+
+    /// The body of [`Self::connect_output`]: keeps `sink` (no reference, as DMusUART).
+    fn connect(&self, sink: *mut IMxf) -> NtStatus {
+        let me = self;
         let Some(sink) = NonNull::new(sink) else {
             return STATUS_INVALID_PARAMETER;
         };
@@ -375,10 +408,9 @@ impl<P: Platform> CaptureStream<P> {
         STATUS_SUCCESS
     }
 
-    unsafe extern "system" fn disconnect_output(this: *mut IMxf, sink: *mut IMxf) -> NtStatus {
-        // SAFETY: COM contract.
-        let me = unsafe { Self::obj(this) };
-        let mut g = me.inner.lock();
+    /// The body of [`Self::disconnect_output`]: forgets `sink` (or any sink for NULL).
+    fn disconnect(&self, sink: *mut IMxf) -> NtStatus {
+        let mut g = self.inner.lock();
         match g.sink {
             _ if sink.is_null() => {
                 g.sink = None;

@@ -156,10 +156,15 @@ impl<P: Platform> RenderStream<P> {
     unsafe extern "system" fn set_state(this: *mut IMxf, state: KsState) -> NtStatus {
         // SAFETY: COM contract.
         let me = unsafe { Self::obj(this) };
-        match &me.queue {
+        let status = match &me.queue {
             Some(q) => q.set_state(state),
             None => STATUS_INVALID_DEVICE_REQUEST,
-        }
+        };
+        crate::trace::outcome(
+            &me.platform,
+            format_args!("render SetState({})", crate::trace::StateName(state)),
+            status,
+        )
     }
 
     unsafe extern "system" fn put_message(this: *mut IMxf, evt: *mut DmusKernelEvent) -> NtStatus {

@@ -1,12 +1,13 @@
-//! `pecheck IMAGE --expected-imports FILE [--map FILE] [--entry SYMBOL]`: checks a kernel
-//! driver image; prints every problem and exits 1 if there is any (2 on usage/IO errors).
+//! `pecheck IMAGE --expected-imports FILE [--map FILE] [--entry SYMBOL] [--pdb FILE]`: checks a
+//! kernel driver image (with `--pdb`, also that its CodeView record names that PDB by file name,
+//! GUID and age); prints every problem and exits 1 if there is any (2 on usage/IO errors).
 //! `pecheck IMAGE --print-imports` prints the image's import list in the expected-file format.
 
 use std::process::ExitCode;
 
 fn usage() -> ExitCode {
     eprintln!(
-        "usage: pecheck IMAGE --expected-imports FILE [--map FILE] [--entry SYMBOL]\n       pecheck IMAGE --print-imports"
+        "usage: pecheck IMAGE --expected-imports FILE [--map FILE] [--entry SYMBOL] [--pdb FILE]\n       pecheck IMAGE --print-imports"
     );
     ExitCode::from(2)
 }
@@ -20,11 +21,16 @@ fn main() -> ExitCode {
     let mut map = None;
     let mut entry = "DriverEntry".to_string();
     let mut print = false;
+    let mut pdb = None;
     let mut it = args.iter().skip(1);
     while let Some(a) = it.next() {
         match a.as_str() {
             "--expected-imports" => expected = it.next().cloned(),
             "--map" => map = it.next().cloned(),
+            "--pdb" => match it.next() {
+                Some(p) => pdb = Some(p.clone()),
+                None => return usage(),
+            },
             "--entry" => match it.next() {
                 Some(e) => entry = e.clone(),
                 None => return usage(),
@@ -92,10 +98,40 @@ fn main() -> ExitCode {
         entry_symbol: entry,
         map_entry_rva,
     };
-    let problems = pecheck::check_driver(&image, &exp);
+    let mut problems = pecheck::check_driver(&image, &exp);
+    let mut symbols = String::new();
+    if let Some(pdb_path) = &pdb {
+        let pdb_data = match std::fs::read(pdb_path) {
+            Ok(d) => d,
+            Err(e) => {
+                eprintln!("pecheck: {pdb_path}: {e}");
+                return ExitCode::from(2);
+            }
+        };
+        let id = match pecheck::pdb_id(&pdb_data) {
+            Ok(id) => id,
+            Err(e) => {
+                eprintln!("pecheck: {pdb_path}: {e}");
+                return ExitCode::from(1);
+            }
+        };
+        let cv = match pecheck::codeview(&data, &image) {
+            Ok(cv) => cv,
+            Err(e) => {
+                eprintln!("pecheck: {image_path}: {e}");
+                return ExitCode::from(1);
+            }
+        };
+        let name = std::path::Path::new(pdb_path)
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        problems.extend(pecheck::check_pdb(cv.as_ref(), &id, &name));
+        symbols = format!(", CodeView names {name} (GUID and age match)");
+    }
     if problems.is_empty() {
         println!(
-            "pecheck: {image_path}: OK (PE32+ AMD64 native, entry {:#x}, {} imports as expected)",
+            "pecheck: {image_path}: OK (PE32+ AMD64 native, entry {:#x}, {} imports as expected{symbols})",
             image.entry_rva,
             image.imports.len()
         );
