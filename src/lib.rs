@@ -28,6 +28,7 @@
 pub mod adapter;
 pub mod lifecycle;
 pub mod names;
+pub mod settings;
 
 #[cfg(target_os = "windows")]
 mod entry;

@@ -23,6 +23,14 @@ pub const TRACE_LEVEL_VALUE: &str = "TraceLevel";
 /// [`TRACE_LEVEL_VALUE`] as NUL-terminated UTF-16.
 pub const TRACE_LEVEL_VALUE_W: [u16; TRACE_LEVEL_VALUE.len() + 1] = utf16z(TRACE_LEVEL_VALUE);
 
+/// The `REG_DWORD` under [`PARAMETERS_KEY`] that selects how capture events are flagged, read
+/// when the miniport is created (StartDevice): 0 whole messages COMPLETE, fragments of longer
+/// ones INCOMPLETE (the default); 1 every event INCOMPLETE, raw bytes for the port's sink to
+/// parse (Microsoft's DMusUART convention). Any other value keeps the default and is logged.
+pub const CAPTURE_MODE_VALUE: &str = "CaptureMode";
+/// [`CAPTURE_MODE_VALUE`] as NUL-terminated UTF-16.
+pub const CAPTURE_MODE_VALUE_W: [u16; CAPTURE_MODE_VALUE.len() + 1] = utf16z(CAPTURE_MODE_VALUE);
+
 /// Subdevices PortCls must make room for in `PcAddAdapterDevice` (the DMus port only).
 pub const MAX_MINIPORTS: u32 = 1;
 

@@ -607,3 +607,31 @@ fn the_service_creates_the_trace_level_the_driver_reads() {
     assert_eq!(f[3], "0x00010003", "REG_DWORD, NOCLOBBER");
     assert_eq!(f[4], "2", "the default level: bring-up lines");
 }
+
+#[test]
+fn the_service_creates_the_capture_mode_the_driver_reads() {
+    use mxfloop::names::{CAPTURE_MODE_VALUE, PARAMETERS_KEY};
+    let inf = load();
+    let (install, _) = install_sections(&inf).remove(0);
+    let add = inf.value(&format!("{install}.NT.Services"), "AddService");
+    let svc = inf.fields(&add)[2].clone();
+    let mut found = None;
+    for reg in inf.value(&svc, "AddReg").split(',') {
+        for l in inf.section(reg) {
+            let f = inf.fields(&l.value);
+            if f.get(2).map(String::as_str) == Some(CAPTURE_MODE_VALUE) {
+                found = Some(f);
+            }
+        }
+    }
+    let f = found.expect("the service install section writes CaptureMode");
+    assert_eq!(f[0], "HKR");
+    assert_eq!(format!("{SERVICE_NAME}\\{}", f[1]), PARAMETERS_KEY);
+    assert_eq!(f[3], "0x00010003", "REG_DWORD, NOCLOBBER");
+    let v: u32 = f[4].parse().expect("a number");
+    assert_eq!(
+        mxfloop::settings::capture_mode_setting(Ok(v)),
+        (mxf_core::capture::CaptureMode::Whole, None),
+        "the INF's default is the default mode"
+    );
+}
