@@ -135,12 +135,13 @@ impl Default for SimOptions {
     }
 }
 
-/// Drops the workload's units into absolute time.
+/// Drops the workload's units into absolute time (saturating: the input layer bounds the
+/// offsets far below the clock's range, see [`crate::input::MAX_TIME_100NS`]).
 fn render_units(units: &[Unit], start: i64) -> Vec<RenderUnit> {
     units
         .iter()
         .map(|u| RenderUnit {
-            time: start + u.offset,
+            time: start.saturating_add(u.offset),
             bytes: u.bytes.clone(),
         })
         .collect()
@@ -436,11 +437,14 @@ pub fn run(units: &[Unit], workload_name: &str, opt: &SimOptions) -> Report {
     rep
 }
 
-/// Advances emulated time like a real-time stream: to each due timer in turn (nothing
-/// happens in between), until the workload is played and the pipeline is idle.
+/// Advances emulated time like a real-time stream, until the workload is played and the
+/// pipeline is idle: straight to each due timer in turn, since nothing happens in between.
+/// The wall time of a run follows the number of timer firings, not the emulated span (a
+/// file whose events are years apart plays in as many steps as one whose events are
+/// milliseconds apart).
 fn drive(emu: &Emu, port: &Port, start: i64, last: i64, opt: &SimOptions, rep: &mut Report) {
-    const MAX_STEP: i64 = 10_000_000; // 1 s
     const GRACE: i64 = 50_000_000; // 5 s of emulated time after the last unit
+    let deadline = last.saturating_add(GRACE);
     let mut last_progress = Instant::now();
     let mut last_pct = 0u64;
     loop {
@@ -450,18 +454,17 @@ fn drive(emu: &Emu, port: &Port, start: i64, last: i64, opt: &SimOptions, rep: &
         if idle && due.is_none() {
             break;
         }
-        if now > last.saturating_add(GRACE) {
+        if now > deadline {
             rep.fail(format!(
                 "pipeline still busy {} s after the last unit (timer due: {due:?})",
                 GRACE / 10_000_000
             ));
             break;
         }
-        let step = match due {
-            Some(t) => (t - now).clamp(0, MAX_STEP),
-            None => MAX_STEP,
-        };
-        emu.advance_time(step.max(1));
+        // At least one tick, so that a timer re-armed in the past cannot hold time still;
+        // never further than just past the deadline, where the check above ends the run.
+        let target = due.unwrap_or(i64::MAX).min(deadline.saturating_add(1));
+        emu.advance_time(target.saturating_sub(now).max(1));
         if opt.progress && last_progress.elapsed() >= Duration::from_secs(1) {
             let span = (last - start).max(1);
             let pct =
