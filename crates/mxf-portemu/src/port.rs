@@ -492,6 +492,9 @@ pub struct SynthHandshake {
     pub latency_clock: i64,
 }
 
+/// The KS state steps down from `RUN` when a pin stops.
+const STOP_STATES: [KsState; 3] = [KsState::PAUSE, KsState::ACQUIRE, KsState::STOP];
+
 /// The DMus port with one miniport: what `PcNewPort(CLSID_PortDMus)` + `IPort::Init` build,
 /// plus the pins KS instantiates on it. Close with [`Port::close`].
 pub struct Port {
@@ -513,6 +516,10 @@ pub struct Port {
     capture: Option<OpenStream>,
     /// The handshakes of the DirectMusic pins opened (render, capture).
     handshakes: Vec<SynthHandshake>,
+    /// The render pin was stopped by [`Port::stop_render`] (still open until close).
+    render_stopped: bool,
+    /// Render units discarded by [`Port::stop_render`], reported again at close.
+    render_discarded: u64,
     closed: bool,
 }
 
@@ -645,6 +652,8 @@ impl Port {
             renders: [None, None],
             capture: None,
             handshakes: Vec::new(),
+            render_stopped: false,
+            render_discarded: 0,
             closed: false,
         };
         this.init()?;
@@ -1325,6 +1334,35 @@ impl Port {
         first
     }
 
+    /// Stops the render pins (every client's) as KS does when a client stops its stream
+    /// (RUN → PAUSE → ACQUIRE → STOP) and keeps them open until [`Port::close`]: the
+    /// sequencer stops, units not yet sent are discarded (counted in
+    /// [`RenderStats::units_discarded_at_close`]), and each stream gives up what it still
+    /// holds, so its end-of-stream counters can be read before close. Does nothing the
+    /// second time, nor for a pin never opened.
+    /// `PASSIVE_LEVEL`.
+    pub fn stop_render(&mut self) -> Result<(), PortError> {
+        if self.render_stopped {
+            return Ok(());
+        }
+        self.render_stopped = true;
+        drop(lock(&self.shared.sequencer).take());
+        let discarded = {
+            let mut q = lock(&self.shared.render);
+            let n = q.units.iter().map(VecDeque::len).sum::<usize>() as u64;
+            q.units.iter_mut().for_each(VecDeque::clear);
+            n
+        };
+        lock(&self.shared.render_stats).units_discarded_at_close += discarded;
+        self.render_discarded += discarded;
+        let mut first = Ok(());
+        for r in self.renders.iter().flatten() {
+            let r = self.set_states(&r.stream, &STOP_STATES);
+            first = first.and(r);
+        }
+        first
+    }
+
     /// Tears everything down the way PortCls does when the pins and the filter close and
     /// the port is released. `PASSIVE_LEVEL`. Fails with the first failed step, or (step
     /// `"capture sink"`) if the capture sink received malformed events
@@ -1341,19 +1379,11 @@ impl Port {
                 first_err.get_or_insert(e);
             }
         };
-        let down = [KsState::PAUSE, KsState::ACQUIRE, KsState::STOP];
         // Render first: the sequencer stops before the stream goes.
-        drop(lock(&self.shared.sequencer).take());
-        let discarded = {
-            let mut q = lock(&self.shared.render);
-            let n = q.units.iter().map(VecDeque::len).sum::<usize>() as u64;
-            q.units.iter_mut().for_each(VecDeque::clear);
-            n
-        };
-        lock(&self.shared.render_stats).units_discarded_at_close += discarded;
+        keep(self.stop_render());
+        let discarded = self.render_discarded;
         for client in Client::ALL {
             if let Some(r) = self.renders[client.index()].take() {
-                keep(self.set_states(&r.stream, &down));
                 lock(&self.shared.render_streams)[client.index()] = None;
                 if let Some(g) = &r.group {
                     self.remove_member(g);
@@ -1362,7 +1392,7 @@ impl Port {
             }
         }
         if let Some(c) = self.capture.take() {
-            keep(self.set_states(&c.stream, &down));
+            keep(self.set_states(&c.stream, &STOP_STATES));
             if let Some(sink) = &self.capture_sink {
                 self.tracker.call("IMXF::DisconnectOutput", self.irql());
                 keep(check(

@@ -154,3 +154,33 @@ fn packaged_chains_loop_back_in_order() {
 fn mixed_chains_under_verifier() {
     run(EmuConfig::verifier(), Packaging::Mixed);
 }
+
+/// `stop_render` stops the render pin before close: the units not yet due are discarded and
+/// counted at once (readable before close), a second call does nothing, and close tears the
+/// rest down as usual, reporting the same discarded units.
+#[test]
+fn stopping_the_render_pin_before_close_counts_what_it_discards() {
+    let emu = Emu::new(EmuConfig::default());
+    let double = new_double_miniport(emu.clone());
+    let mut port = Port::new(emu.clone(), double.miniport).expect("port");
+    port.open_capture().expect("capture");
+    port.open_render().expect("render");
+    let t0 = emu.now_100ns() + MS;
+    port.queue_render(units(t0));
+    // Play the first two units (due at t0), not the rest.
+    emu.advance_time(MS + MS / 2);
+    assert_eq!(port.render_backlog(), 4);
+    port.stop_render().expect("stop");
+    assert_eq!(port.render_backlog(), 0);
+    let stats = port.render_stats();
+    assert_eq!((stats.units_sent, stats.units_discarded_at_close), (2, 4));
+    port.stop_render().expect("a second stop does nothing");
+    assert_eq!(port.render_stats().units_discarded_at_close, 4);
+    // Nothing is due any more: time runs on with no sequencer DPC.
+    emu.advance_time(10 * MS);
+    assert_eq!(port.render_stats().units_sent, 2);
+    let report = port.close().expect("close");
+    assert_eq!(report.render_discarded, 4);
+    assert!(report.live_objects.is_empty(), "{:?}", report.live_objects);
+    emu.unload().expect("clean unload");
+}

@@ -242,7 +242,12 @@ pub fn main(args: Vec<String>) -> i32 {
                 }
             };
             match crate::input::units_from_file(&data) {
-                Ok(u) => (u, format!("file {path}")),
+                Ok(input) => {
+                    for n in &input.notes {
+                        eprintln!("mxfsim: {path}: note: {n}");
+                    }
+                    (input.units, format!("file {path}"))
+                }
                 Err(e) => {
                     eprintln!("mxfsim: {path}: {e}");
                     return 2;

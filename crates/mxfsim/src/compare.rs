@@ -69,13 +69,17 @@ fn is_realtime(m: &TimedMessage) -> bool {
 /// packager hands realtime bytes on at once while it holds the next SysEx's first bytes (its
 /// `F0` included) for a fragment. So every realtime message sent after the cut SysEx and
 /// before the next delivered non-realtime message is captured before the cut SysEx, across
-/// any number of messages dropped whole in between (which are then missing).
+/// any number of messages dropped whole in between (which are then missing). A SysEx cut
+/// right after it is part of the same window: the realtime bytes inside that one (before the
+/// status byte that cuts it on the wire, which may come later than the application's, when
+/// the render side drops an incomplete message that cut it) come out ahead of both.
 struct CutWindow {
     /// Index in `got` of the truncated SysEx.
     cut: usize,
     /// Index in `sent` of the SysEx it was cut from.
     from: usize,
-    /// Index in `got` of the next non-realtime message after the cut one, if any.
+    /// Index in `got` of the next non-realtime message after the cut one and the cut SysEx
+    /// right after it, if any.
     next: Option<usize>,
     /// Indices in `sent`, after `from`, of the messages that `next` fits, in order (or the
     /// lookahead's end if there is no `next`). The first one is taken for the delivered one
@@ -107,7 +111,12 @@ impl CutWindow {
             !taken[k] && !is_realtime(&sent[k]) && fits(&sent[k], m).is_some()
         };
         let from = (i..limit).find(|&k| status(k, t))?;
-        let next = got.get(next_status[cut + 1]).map(|_| next_status[cut + 1]);
+        let is_cut = |m: &TimedMessage| m.truncated && m.bytes.first() == Some(&0xF0);
+        let mut n = next_status[cut + 1];
+        while got.get(n).is_some_and(is_cut) {
+            n = next_status[n + 1];
+        }
+        let next = got.get(n).map(|_| n);
         let candidates = match next {
             Some(n) => (from + 1..limit).filter(|&k| status(k, &got[n])).collect(),
             // Cut by the end of the stream: nothing bounds it but the lookahead.
@@ -387,6 +396,35 @@ mod tests {
             (2, 1, 1, 0),
             "{c:?}"
         );
+    }
+
+    /// Fuzz case: the application sends `F0 a` cut by `F0`, then `F0 b` cut by `D0`, an
+    /// incomplete message the render side drops, then `FF`: on the wire `FF` is inside
+    /// `F0 b` (cut only by the next status byte), so it comes out before both cut SysEx.
+    #[test]
+    fn realtime_inside_a_chain_of_cut_sysex_arrives_before_the_chain() {
+        let s = [
+            cut(&[0xF0, 1, 2], 0),
+            cut(&[0xF0, 3], 0),
+            m(&[0xFF], 0),
+            m(&[0x90, 1, 2], 1),
+        ];
+        let g = [
+            m(&[0xFF], 5),
+            cut(&[0xF0, 1, 2], 5),
+            cut(&[0xF0, 3], 6),
+            m(&[0x90, 1, 2], 6),
+        ];
+        let c = compare(&s, &g);
+        assert_eq!(
+            (c.matched, c.partial, c.missing, c.unexpected),
+            (2, 2, 0, 0),
+            "{c:?}"
+        );
+        // Not past the message that ends the chain: FF sent after 90 .. is unexpected there.
+        let s = [s[0].clone(), s[1].clone(), s[3].clone(), s[2].clone()];
+        let c = compare(&s, &g);
+        assert!(c.unexpected > 0, "{c:?}");
     }
 
     #[test]

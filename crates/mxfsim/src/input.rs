@@ -5,25 +5,56 @@ use crate::smf::{is_smf, read_smf};
 use crate::workload::Unit;
 use mxf_core::midi::{Event, Parser};
 
+pub use crate::smf::MAX_TIME_100NS;
+
 /// Wire time of one byte at 31250 baud (100 ns units).
 pub const BYTE_TIME_100NS: i64 = 3_200;
 
-/// Units of a file's bytes.
-pub fn units_from_file(data: &[u8]) -> Result<Vec<Unit>, String> {
+/// Offset of a file's time 0 from the start of the stream, so that events at time 0 are not
+/// in the past when queued (100 ns).
+const START_OFFSET_100NS: i64 = 10_000;
+
+/// A file made ready to play: its units, and what was ignored reading it, in words.
+#[derive(Clone, PartialEq, Eq, Debug, Default)]
+pub struct Input {
+    /// The units, in time order; offsets at most `MAX_TIME_100NS` plus a millisecond.
+    pub units: Vec<Unit>,
+    /// Parts of the file skipped without changing what is played.
+    pub notes: Vec<String>,
+}
+
+/// Units of a file's bytes: a Standard MIDI File (from `MThd`), else raw MIDI bytes. An
+/// error says what was rejected and where.
+pub fn units_from_file(data: &[u8]) -> Result<Input, String> {
+    if data.is_empty() {
+        return Err("empty file: nothing to play".into());
+    }
+    if data.starts_with(b"RIFF") && data.get(8..12) == Some(b"RMID") {
+        return Err("a RIFF MIDI (RMID) file: give the Standard MIDI File inside it".into());
+    }
     if is_smf(data) {
-        let ev = read_smf(data).map_err(|e| e.to_string())?;
-        // A small offset so events at time 0 are not in the past when queued.
-        let mut out: Vec<Unit> = ev
+        let smf = read_smf(data).map_err(|e| e.to_string())?;
+        let units: Vec<Unit> = smf
+            .events
             .into_iter()
+            .filter(|e| !e.bytes.is_empty())
             .map(|e| Unit {
-                offset: 10_000 + e.time_100ns,
+                offset: START_OFFSET_100NS + e.time_100ns,
                 bytes: e.bytes,
             })
             .collect();
-        out.retain(|u| !u.bytes.is_empty());
-        return Ok(out);
+        if units.is_empty() {
+            return Err("SMF: no MIDI or SysEx event in any track: nothing to play".into());
+        }
+        return Ok(Input {
+            units,
+            notes: smf.notes,
+        });
     }
-    Ok(raw_units(data))
+    Ok(Input {
+        units: raw_units(data),
+        notes: Vec::new(),
+    })
 }
 
 /// Splits raw bytes into units at message boundaries, keeping the bytes as they are (running
@@ -33,7 +64,7 @@ pub fn raw_units(data: &[u8]) -> Vec<Unit> {
     let mut out = Vec::new();
     let mut input = data;
     let mut start = 0usize;
-    let mut t: i64 = 10_000;
+    let mut t: i64 = START_OFFSET_100NS;
     while let Some(ev) = parser.next(&mut input) {
         let end = data.len() - input.len();
         let boundary = match ev {

@@ -120,6 +120,19 @@ pub fn normalize<'a>(chunks: impl IntoIterator<Item = (i64, &'a [u8])>) -> Vec<T
     s.out
 }
 
+/// The SysEx the chunks leave open at their end (an `F0` with no `F7` nor other status byte
+/// after it), as the number of its data bytes (realtime bytes inside it not counted), if
+/// there is one: the SysEx [`normalize`] delivers truncated, cut by the end of the input.
+pub fn sysex_open_at_end<'a>(chunks: impl IntoIterator<Item = (i64, &'a [u8])>) -> Option<usize> {
+    let mut s = State::default();
+    for (time, bytes) in chunks {
+        for &b in bytes {
+            s.byte(b, time);
+        }
+    }
+    s.sysex.map(|v| v.len() - 1)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -167,6 +180,20 @@ mod tests {
                 (vec![0xF0, 0x02], 3, true),
             ]
         );
+    }
+
+    #[test]
+    fn a_sysex_open_at_the_end_is_found_with_its_data_length() {
+        let open = |c: &[(i64, &[u8])]| sysex_open_at_end(c.iter().copied());
+        assert_eq!(open(&[(0, &[0xF0])]), Some(0));
+        assert_eq!(open(&[(0, &[0xF0, 0xF8]), (1, &[0xFE])]), Some(0));
+        assert_eq!(
+            open(&[(0, &[0x90, 1, 2, 0xF0, 1]), (1, &[2, 0xF8])]),
+            Some(2)
+        );
+        assert_eq!(open(&[(0, &[0xF0, 1, 0xF7])]), None);
+        assert_eq!(open(&[(0, &[0xF0, 1, 0x90])]), None);
+        assert_eq!(open(&[]), None);
     }
 
     /// The reference agrees with the port emulator's normaliser (over the core's parser) on

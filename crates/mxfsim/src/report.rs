@@ -303,7 +303,7 @@ impl Report {
                 RULE_ACCOUNTING,
                 format!(
                     "the render side sent {} SysEx cut ({:?} given up after pieces got out, {} \
-                 cut by the application, {} open), but the capture side received {} cut",
+                 cut by the application or the end of the input, {} open), but the capture side received {} cut",
                     drops.render_sysex_cut(),
                     drops.render().sysex_truncated,
                     drops.render_sysex_cut_written,
@@ -767,7 +767,9 @@ impl fmt::Display for Report {
             f,
             "accounting           counted missing {} (render {}, capture {} msg + {} sysex), \
              sysex cut: render sent {} (given up {}, application's {}), capture received {}, \
-             delivered {} cut (+ {} cut for want of memory); port units not sent {} ({} B)",
+             delivered {} cut (+ {} cut for want of memory); port units not sent {} ({} B); \
+             sysex cut at end of input {} ({} an F0 alone, given up at the render stream's \
+             stop); port units discarded at stop {}",
             d.expected_missing(),
             d.render().messages,
             d.capture_messages,
@@ -779,7 +781,10 @@ impl fmt::Display for Report {
             d.capture_sysex_delivered_cut,
             d.capture_sysex_truncated,
             d.port_units,
-            d.port_bytes
+            d.port_bytes,
+            d.input_sysex_cut_at_end,
+            d.input_sysex_cut_at_end_f0_only,
+            d.port_units_discarded
         )?;
         for s in &c.samples {
             writeln!(f, "  {s}")?;

@@ -135,12 +135,13 @@ impl Default for SimOptions {
     }
 }
 
-/// Drops the workload's units into absolute time.
+/// Drops the workload's units into absolute time (saturating: the input layer bounds the
+/// offsets far below the clock's range, see [`crate::input::MAX_TIME_100NS`]).
 fn render_units(units: &[Unit], start: i64) -> Vec<RenderUnit> {
     units
         .iter()
         .map(|u| RenderUnit {
-            time: start + u.offset,
+            time: start.saturating_add(u.offset),
             bytes: u.bytes.clone(),
         })
         .collect()
@@ -190,6 +191,18 @@ pub struct Drops {
     /// Capture-side parser bytes that were not messages (stray, truncated): a failure when
     /// nonzero, since the render side writes only normalised messages.
     pub capture_malformed_bytes: u64,
+    /// Units the port never handed to the miniport because the run ended first (discarded
+    /// at the render pin's stop): not part of what is expected; the run has failed already.
+    pub port_units_discarded: u64,
+    /// The input ends inside a SysEx (0 or 1): the application's own cut, by the end of the
+    /// input. With data bytes, the render side writes what it has and the SysEx arrives cut
+    /// (counted as cut by the application); an `F0` alone is never written (its `F0` goes
+    /// with the first piece), and the render stream gives it up at its stop, in
+    /// `render_stop` (see [`Self::input_sysex_cut_at_end_f0_only`]).
+    pub input_sysex_cut_at_end: u64,
+    /// Of [`Self::input_sysex_cut_at_end`], the one that is an `F0` with no data byte after
+    /// it: one message of one byte in `render_stop`, caused by the input, not a drop.
+    pub input_sysex_cut_at_end_f0_only: u64,
 }
 
 impl Drops {
@@ -227,10 +240,31 @@ impl Drops {
         self.capture_sysex_delivered_cut + self.capture_sysex_truncated
     }
 
-    /// Whether anything at all was dropped after the port.
+    /// The render stream's drops at its stop, less the input's `F0` alone cut by the end of
+    /// the input (one message, one byte each).
+    fn render_stop_not_input_cut(&self) -> DropCount {
+        let n = self.input_sysex_cut_at_end_f0_only;
+        DropCount {
+            messages: self.render_stop.messages.saturating_sub(n),
+            sysex_truncated: self.render_stop.sysex_truncated,
+            bytes: self.render_stop.bytes.saturating_sub(n),
+        }
+    }
+
+    /// Whether anything at all was dropped after the port, for a cause other than the input
+    /// itself (an `F0` alone at its end).
     pub fn any(&self) -> bool {
-        self.expected_missing() + self.render().sysex_truncated + self.capture_sysex_truncated > 0
-            || self.render().bytes + self.capture_bytes > 0
+        let render = self
+            .render_no_listener
+            .plus(self.render_no_memory)
+            .plus(self.render_stop_not_input_cut());
+        render.messages
+            + self.capture_messages
+            + self.capture_sysex_whole
+            + render.sysex_truncated
+            + self.capture_sysex_truncated
+            > 0
+            || render.bytes + self.capture_bytes > 0
             || self.render_events_refused + self.capture_no_sink_events + self.loopback_discarded
                 > 0
     }
@@ -340,11 +374,17 @@ pub fn run(units: &[Unit], workload_name: &str, opt: &SimOptions) -> Report {
     drive(&emu, &port, start, last_time, opt, &mut rep);
     // Stop injecting faults before the streams are torn down: teardown only frees.
     emu.set_fault_plan(FaultPlan::None);
+    // The client stops the render pin first, as an application does when its input ends:
+    // what the stream gives up at its stop is counted before the counters are read.
+    if let Err(e) = port.stop_render() {
+        rep.fail(format!("stopping the render pin: {e}"));
+    }
     let dropped_seqs = port.render_dropped_units();
     let render = port.render_stats();
     let mut drops = Drops {
         port_units: render.units_dropped_no_memory,
         port_bytes: render.bytes_dropped,
+        port_units_discarded: render.units_discarded_at_close,
         ..Drops::default()
     };
     if let (MiniportKind::Real, Some(mp)) = (opt.miniport, port.miniport()) {
@@ -416,16 +456,23 @@ pub fn run(units: &[Unit], workload_name: &str, opt: &SimOptions) -> Report {
         rep.sink = Some(l.stats);
         captured = l.assembler.take();
     }
-    // Expected: what the port actually handed to the miniport, normalised by mxfsim's own
-    // reference parser (not the core's, which the capture side runs through).
+    // Expected: what the port actually handed to the miniport (the units it sent before the
+    // render pin stopped, less those it dropped), normalised by mxfsim's own reference parser
+    // (not the core's, which the capture side runs through).
     let dropped: std::collections::HashSet<u64> = dropped_seqs.into_iter().collect();
-    let sent = crate::reference::normalize(
-        runits
+    let handed = runits.len() - (drops.port_units_discarded as usize).min(runits.len());
+    let handed_over = || {
+        runits[..handed]
             .iter()
             .enumerate()
             .filter(|(i, _)| !dropped.contains(&(*i as u64)))
-            .map(|(_, u)| (u.time, &u.bytes[..])),
-    );
+            .map(|(_, u)| (u.time, &u.bytes[..]))
+    };
+    let sent = crate::reference::normalize(handed_over());
+    if let Some(data) = crate::reference::sysex_open_at_end(handed_over()) {
+        drops.input_sysex_cut_at_end = 1;
+        drops.input_sysex_cut_at_end_f0_only = u64::from(data == 0);
+    }
     if opt.corrupt_capture
         && let Some(m) = captured.iter_mut().find(|m| m.bytes.len() >= 3)
     {
@@ -436,11 +483,14 @@ pub fn run(units: &[Unit], workload_name: &str, opt: &SimOptions) -> Report {
     rep
 }
 
-/// Advances emulated time like a real-time stream: to each due timer in turn (nothing
-/// happens in between), until the workload is played and the pipeline is idle.
+/// Advances emulated time like a real-time stream, until the workload is played and the
+/// pipeline is idle: straight to each due timer in turn, since nothing happens in between.
+/// The wall time of a run follows the number of timer firings, not the emulated span (a
+/// file whose events are years apart plays in as many steps as one whose events are
+/// milliseconds apart).
 fn drive(emu: &Emu, port: &Port, start: i64, last: i64, opt: &SimOptions, rep: &mut Report) {
-    const MAX_STEP: i64 = 10_000_000; // 1 s
     const GRACE: i64 = 50_000_000; // 5 s of emulated time after the last unit
+    let deadline = last.saturating_add(GRACE);
     let mut last_progress = Instant::now();
     let mut last_pct = 0u64;
     loop {
@@ -450,18 +500,17 @@ fn drive(emu: &Emu, port: &Port, start: i64, last: i64, opt: &SimOptions, rep: &
         if idle && due.is_none() {
             break;
         }
-        if now > last.saturating_add(GRACE) {
+        if now > deadline {
             rep.fail(format!(
                 "pipeline still busy {} s after the last unit (timer due: {due:?})",
                 GRACE / 10_000_000
             ));
             break;
         }
-        let step = match due {
-            Some(t) => (t - now).clamp(0, MAX_STEP),
-            None => MAX_STEP,
-        };
-        emu.advance_time(step.max(1));
+        // At least one tick, so that a timer re-armed in the past cannot hold time still;
+        // never further than just past the deadline, where the check above ends the run.
+        let target = due.unwrap_or(i64::MAX).min(deadline.saturating_add(1));
+        emu.advance_time(target.saturating_sub(now).max(1));
         if opt.progress && last_progress.elapsed() >= Duration::from_secs(1) {
             let span = (last - start).max(1);
             let pct =

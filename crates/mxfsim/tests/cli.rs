@@ -2,27 +2,9 @@
 //! fault injection, the corruption check, files, and `mxfsim parse` golden outputs written by
 //! hand from the MIDI 1.0 specification.
 
-use std::io::Write;
-use std::process::{Command, Output, Stdio};
+mod common;
 
-fn mxfsim(args: &[&str], stdin: Option<&[u8]>) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mxfsim"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn mxfsim");
-    if let Some(data) = stdin {
-        child.stdin.take().unwrap().write_all(data).unwrap();
-    }
-    drop(child.stdin.take());
-    child.wait_with_output().unwrap()
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
+use common::{mxfsim, text, tmp};
 
 /// The number after `key` on the report line starting with `line`.
 fn field(report: &str, line: &str, key: &str) -> u64 {
@@ -122,6 +104,33 @@ fn the_test_double_miniport_runs_too() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
 }
 
+/// The bound on every child the tests wait for bites: `mxfsim parse -` waiting for an stdin
+/// that never ends is killed at the limit, and the wait fails the test.
+#[test]
+fn a_child_past_its_limit_is_killed_and_fails_the_test() {
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_mxfsim"))
+        .args(["parse", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn mxfsim");
+    let held_open = child.stdin.take();
+    let id = child.id();
+    let t = std::time::Instant::now();
+    let limit = std::time::Duration::from_millis(300);
+    let r = std::panic::catch_unwind(move || common::wait_bounded(child, limit, "parse"));
+    let msg = *r
+        .expect_err("the wait must fail")
+        .downcast::<String>()
+        .unwrap();
+    assert!(msg.contains("still running after 300ms, killed"), "{msg}");
+    assert!(t.elapsed() < std::time::Duration::from_secs(10));
+    // Killed and reaped: the process is gone.
+    assert!(!std::path::Path::new(&format!("/proc/{id}")).exists());
+    drop(held_open);
+}
+
 #[test]
 fn usage_errors_exit_2() {
     assert_eq!(mxfsim(&["--faults", "0"], None).status.code(), Some(2));
@@ -133,12 +142,6 @@ fn usage_errors_exit_2() {
             .code(),
         Some(2)
     );
-}
-
-fn tmp(name: &str, data: &[u8]) -> std::path::PathBuf {
-    let p = std::env::temp_dir().join(format!("mxfsim-test-{}-{name}", std::process::id()));
-    std::fs::write(&p, data).unwrap();
-    p
 }
 
 #[test]

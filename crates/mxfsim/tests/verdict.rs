@@ -4,27 +4,14 @@
 //! the parser bug is a process-wide switch of the core's parser.
 
 use mxfsim::report::RULES;
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+mod common;
 
-/// Runs `mxfsim` with `args`, killed if it takes longer than a minute.
+use std::process::Output;
+use std::time::Duration;
+
+/// Runs `mxfsim` with `args`, killed (and the test failed) if it takes longer than a minute.
 fn mxfsim(args: &[&str]) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mxfsim"))
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn mxfsim");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while child.try_wait().expect("wait for mxfsim").is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("mxfsim {args:?} still running after 60 s");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child.wait_with_output().expect("mxfsim output")
+    common::mxfsim_within(args, None, Duration::from_secs(60))
 }
 
 /// The report of a run that must fail with `rule` among the broken rules.
