@@ -8,6 +8,10 @@
 //!   must never modify them. Counted in [`ContractStats::reserved_writes`].
 //! - `PutBuffer` is not for miniports (buffers go back inside events, through `PutMessage`):
 //!   every call is counted in [`ContractStats::put_buffer_calls`] (and still honoured).
+//! - A played package goes back as DMusUART returns it: its sub-chain detached and returned as
+//!   events of their own, the package event without it. Whether PortCls's allocator walks
+//!   packages is not documented, so a package returned with its sub-chain still attached is
+//!   counted in [`ContractStats::attached_packages`] (this allocator frees it anyway).
 //!
 //! [`crate::Port::close`] fails when either count is nonzero.
 
@@ -31,6 +35,8 @@ pub struct ContractStats {
     pub reserved_writes: u64,
     /// `PutBuffer` calls.
     pub put_buffer_calls: u64,
+    /// Package events returned with their sub-chain attached.
+    pub attached_packages: u64,
 }
 
 /// A handle on a port's [`ContractStats`] that outlives the port (read it after
@@ -50,6 +56,7 @@ impl ContractWatch {
 pub(crate) struct ContractCounters {
     reserved_writes: AtomicU64,
     put_buffer_calls: AtomicU64,
+    attached_packages: AtomicU64,
 }
 
 impl ContractCounters {
@@ -57,6 +64,7 @@ impl ContractCounters {
         ContractStats {
             reserved_writes: self.reserved_writes.load(Relaxed),
             put_buffer_calls: self.put_buffer_calls.load(Relaxed),
+            attached_packages: self.attached_packages.load(Relaxed),
         }
     }
 
@@ -155,7 +163,11 @@ unsafe fn count_reserved_writes(chain: *mut DmusKernelEvent, counters: &Contract
             }
             if ev.is_package() {
                 // SAFETY: a package event's payload is its sub-chain pointer.
-                pending.push(unsafe { ev.u_data.p_package_evt });
+                let sub = unsafe { ev.u_data.p_package_evt };
+                if !sub.is_null() {
+                    counters.attached_packages.fetch_add(1, Relaxed);
+                    pending.push(sub);
+                }
             }
             cur = ev.p_next_evt;
         }
@@ -306,8 +318,47 @@ mod tests {
             c.stats(),
             ContractStats {
                 reserved_writes: 2,
-                put_buffer_calls: 1
+                put_buffer_calls: 1,
+                attached_packages: 0,
             }
         );
+    }
+
+    #[test]
+    fn a_package_returned_with_its_sub_chain_is_counted_and_a_detached_one_is_not() {
+        let (_emu, g, c) = guarded();
+        let mk_package = || {
+            let pkg = g.get_message().expect("event");
+            let sub = g.get_message().expect("event");
+            // SAFETY: fresh events of the guard, ours; fields written as a port would.
+            unsafe {
+                mxf_abi::EventFields {
+                    cb_event: 0,
+                    us_channel_group: 1,
+                    us_flags: mxf_abi::DMUS_KEF_PACKAGE_EVENT,
+                    ull_pres_time_100ns: 0,
+                    ull_byte_position: mxf_abi::K_BYTE_POSITION_NONE,
+                    p_next_evt: core::ptr::null_mut(),
+                    u_data: mxf_abi::DmusEventData {
+                        p_package_evt: sub.as_ptr(),
+                    },
+                }
+                .write_to(pkg.as_ptr())
+            };
+            pkg
+        };
+        let attached = mk_package();
+        // SAFETY: a package and its sub-chain, of the guard, given back once.
+        unsafe { g.put_message(attached.as_ptr()) };
+        assert_eq!(c.stats().attached_packages, 1);
+        let detached = mk_package();
+        // SAFETY: ours; flattened as DMusUART returns it, then given back once.
+        unsafe { mxf_core::render::return_events(&g, detached.as_ptr(), 16) };
+        assert_eq!(
+            c.stats().attached_packages,
+            1,
+            "the detached one is not counted"
+        );
+        assert_eq!(c.stats().reserved_writes, 0);
     }
 }

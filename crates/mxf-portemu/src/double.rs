@@ -300,8 +300,9 @@ unsafe extern "system" fn put_message(this: *mut IMxf, chain: *mut DmusKernelEve
             == mxf_core::serialize::Progress::More
         {}
     }
-    // SAFETY: render chains come from the stream's (the port's) allocator.
-    unsafe { obj.alloc.put_message(chain) };
+    // SAFETY: render chains come from the stream's (the port's) allocator; packages go back
+    // detached, as the port's allocator rules require.
+    unsafe { mxf_core::render::return_events(&obj.alloc, chain, 1 << 20) };
     if let (Some(port), Some(group)) = (&obj.port, &obj.group) {
         port.notify(group);
     }

@@ -1446,8 +1446,9 @@ impl Port {
                 mxf_abi::STATUS_UNSUCCESSFUL,
                 format!(
                     "the miniport broke the allocator rules: {} event(s) returned with \
-                     bReserved/cbStruct written, {} PutBuffer call(s)",
-                    contract.reserved_writes, contract.put_buffer_calls
+                     bReserved/cbStruct written, {} PutBuffer call(s), {} package(s) returned \
+                     with their sub-chain attached",
+                    contract.reserved_writes, contract.put_buffer_calls, contract.attached_packages
                 ),
             ));
         }

@@ -44,7 +44,8 @@ is broken, and the report names each broken rule:
   flag-pattern         every fragment of a message longer than one event is flagged
                        INCOMPLETE (DMus contract: one whole message per COMPLETE event)
   allocator-rules      the miniport never writes bReserved/cbStruct of an event the port's
-                       allocator handed out and never calls PutBuffer (DMus contract)
+                       allocator handed out, never calls PutBuffer, and returns a played
+                       package with its sub-chain detached (DMus contract, as DMusUART)
   latency-early        no message is captured before its presentation time
   latency-bound        without --faults no message is captured later than --max-latency-us
                        after its presentation time (faults delay delivery by design)

@@ -67,7 +67,7 @@ pub const RULE_NO_DROPS: Rule = Rule {
 /// never calls `PutBuffer`.
 pub const RULE_ALLOCATOR_RULES: Rule = Rule {
     name: "allocator-rules",
-    requires: "the miniport never writes bReserved/cbStruct of the port's events, never calls PutBuffer",
+    requires: "the miniport never writes bReserved/cbStruct of the port's events, never calls PutBuffer, returns packages detached",
 };
 /// Nothing left behind: loopback empty, allocators balanced, the emulator's unload clean.
 pub const RULE_LEAKS: Rule = Rule {
@@ -421,8 +421,8 @@ impl Report {
                 RULE_ALLOCATOR_RULES,
                 format!(
                     "{} event(s) came back with bReserved/cbStruct written, {} PutBuffer \
-                     call(s)",
-                    c.reserved_writes, c.put_buffer_calls
+                     call(s), {} package(s) with their sub-chain attached",
+                    c.reserved_writes, c.put_buffer_calls, c.attached_packages
                 ),
             );
         }

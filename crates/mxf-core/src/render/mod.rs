@@ -73,6 +73,7 @@
 
 mod list;
 mod play;
+mod retire;
 
 use crate::com::ComPtr;
 use crate::midi::ParserStats;
@@ -88,6 +89,7 @@ use mxf_abi::{
 };
 use play::{Discard, Halt, Out, Outcome, Player};
 pub use play::{DropCause, DropCount, TargetWrite};
+pub use retire::{flatten_packages, return_events};
 
 /// Pool tag of a render queue.
 pub const TAG_RENDER: PoolTag = PoolTag::new(b"MxfQ");
@@ -495,7 +497,7 @@ impl<P: Platform, T: RenderTarget> RenderQueue<P, T> {
         } else {
             let chain = refused.take_chain();
             // SAFETY: events of our allocator we own; returned once.
-            unsafe { inner.alloc.put_message(chain) };
+            unsafe { retire::return_events(&inner.alloc, chain, inner.cfg.max_walk) };
             STATUS_INSUFFICIENT_RESOURCES
         }
     }
@@ -528,9 +530,9 @@ impl<P: Platform, T: RenderTarget> RenderQueue<P, T> {
             };
             all.map(|mut all| inner.give_up(&mut play, &mut all))
         };
-        if let Some(flushed) = flushed.filter(|c| !c.is_null()) {
+        if let Some(flushed) = flushed {
             // SAFETY: events of our allocator we own; returned once.
-            unsafe { inner.alloc.put_message(flushed) };
+            unsafe { retire::return_events(&inner.alloc, flushed, inner.cfg.max_walk) };
         }
         STATUS_SUCCESS
     }
@@ -728,10 +730,8 @@ impl<P: Platform, T: RenderTarget> Inner<P, T> {
         }
         drop(play);
         let head = done.take_chain();
-        if !head.is_null() {
-            // SAFETY: the played events: of our allocator, ours, returned once.
-            unsafe { self.alloc.put_message(head) };
-        }
+        // SAFETY: the played events: of our allocator, ours, returned once.
+        unsafe { retire::return_events(&self.alloc, head, self.cfg.max_walk) };
         if out.accepted {
             self.target.flushed();
         }
@@ -770,9 +770,7 @@ impl<P: Platform, T: RenderTarget> Drop for RenderQueue<P, T> {
                 let mut play = me.play.lock();
                 me.give_up(&mut play, &mut all)
             };
-            if !flushed.is_null() {
-                (*inner).alloc.put_message(flushed);
-            }
+            retire::return_events(&(*inner).alloc, flushed, (*inner).cfg.max_walk);
             let platform = (*inner).platform.clone();
             ptr::drop_in_place(inner);
             platform.pool_free(self.inner.cast(), TAG_RENDER);
