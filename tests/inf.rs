@@ -583,51 +583,41 @@ fn kmdf_version_inf_minimum_and_readme_agree() {
     }
 }
 
-#[test]
-fn the_service_creates_the_trace_level_the_driver_reads() {
-    use mxfloop::names::{PARAMETERS_KEY, TRACE_LEVEL_VALUE};
-    let inf = load();
-    let (install, _) = install_sections(&inf).remove(0);
+/// The fields of the service install section's AddReg line that writes value `name`.
+fn service_value_line(inf: &Inf, name: &str) -> Vec<String> {
+    let (install, _) = install_sections(inf).remove(0);
     let add = inf.value(&format!("{install}.NT.Services"), "AddService");
     let svc = inf.fields(&add)[2].clone();
     let mut found = None;
     for reg in inf.value(&svc, "AddReg").split(',') {
         for l in inf.section(reg) {
             let f = inf.fields(&l.value);
-            if f.get(2).map(String::as_str) == Some(TRACE_LEVEL_VALUE) {
+            if f.get(2).map(String::as_str) == Some(name) {
                 found = Some(f);
             }
         }
     }
-    let f = found.expect("the service install section writes TraceLevel");
+    let f = found.unwrap_or_else(|| panic!("the service install section writes {name}"));
     // HKR of a service-install section is Services\<service>; the driver reads
     // Services\<PARAMETERS_KEY>.
     assert_eq!(f[0], "HKR");
-    assert_eq!(format!("{SERVICE_NAME}\\{}", f[1]), PARAMETERS_KEY);
+    assert_eq!(
+        format!("{SERVICE_NAME}\\{}", f[1]),
+        mxfloop::names::PARAMETERS_KEY
+    );
     assert_eq!(f[3], "0x00010003", "REG_DWORD, NOCLOBBER");
+    f
+}
+
+#[test]
+fn the_service_creates_the_trace_level_the_driver_reads() {
+    let f = service_value_line(&load(), mxfloop::names::TRACE_LEVEL_VALUE);
     assert_eq!(f[4], "2", "the default level: bring-up lines");
 }
 
 #[test]
 fn the_service_creates_the_capture_mode_the_driver_reads() {
-    use mxfloop::names::{CAPTURE_MODE_VALUE, PARAMETERS_KEY};
-    let inf = load();
-    let (install, _) = install_sections(&inf).remove(0);
-    let add = inf.value(&format!("{install}.NT.Services"), "AddService");
-    let svc = inf.fields(&add)[2].clone();
-    let mut found = None;
-    for reg in inf.value(&svc, "AddReg").split(',') {
-        for l in inf.section(reg) {
-            let f = inf.fields(&l.value);
-            if f.get(2).map(String::as_str) == Some(CAPTURE_MODE_VALUE) {
-                found = Some(f);
-            }
-        }
-    }
-    let f = found.expect("the service install section writes CaptureMode");
-    assert_eq!(f[0], "HKR");
-    assert_eq!(format!("{SERVICE_NAME}\\{}", f[1]), PARAMETERS_KEY);
-    assert_eq!(f[3], "0x00010003", "REG_DWORD, NOCLOBBER");
+    let f = service_value_line(&load(), mxfloop::names::CAPTURE_MODE_VALUE);
     let v: u32 = f[4].parse().expect("a number");
     assert_eq!(
         mxfloop::settings::capture_mode_setting(Ok(v)),
