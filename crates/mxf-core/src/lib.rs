@@ -9,6 +9,7 @@
 pub mod alloc;
 pub mod capture;
 pub mod com;
+pub mod feedback;
 pub mod loopback;
 pub mod midi;
 #[cfg(feature = "planted-faults")]
