@@ -199,11 +199,10 @@ pub trait Platform: Clone + Send + Sync + 'static {
     /// caller's purposes (a processor added later folds onto an existing index, see
     /// [`Platform::current_processor`]). Any IRQL.
     ///
-    /// The default is a uniprocessor view (1), correct for every platform but without
-    /// per-processor spread; implementations override it together with `current_processor`.
-    fn processor_count(&self) -> u32 {
-        1
-    }
+    /// Deliberately without a default: a wrapper platform that forwarded the other methods
+    /// but inherited a uniprocessor default would silently run the allocator's per-processor
+    /// structures as one processor.
+    fn processor_count(&self) -> u32;
 
     /// The index of the processor the caller runs on (`KeGetCurrentProcessorNumberEx`: a
     /// system-wide index across processor groups), folded below [`MAX_PROCESSORS`]. Normally
@@ -213,12 +212,9 @@ pub trait Platform: Clone + Send + Sync + 'static {
     /// Stable only while the caller cannot migrate, i.e. at `DISPATCH_LEVEL` or above; at
     /// `PASSIVE_LEVEL`/`APC_LEVEL` the thread may run on another processor right after the
     /// call, so the value is a hint (use it to pick a per-processor structure that is correct
-    /// from any processor, never as a lock).
-    ///
-    /// The default (0) goes with the default [`Platform::processor_count`].
-    fn current_processor(&self) -> u32 {
-        0
-    }
+    /// from any processor, never as a lock). No default, for the reason given on
+    /// [`Platform::processor_count`].
+    fn current_processor(&self) -> u32;
 
     /// Nonpaged, zeroed, [`POOL_ALIGN`]-aligned memory of `size` bytes tagged `tag`
     /// (`ExAllocatePool2(POOL_FLAG_NON_PAGED, ...)`); `None` on failure. IRQL <= `DISPATCH_LEVEL`.
