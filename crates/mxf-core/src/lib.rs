@@ -18,3 +18,4 @@ pub mod pool_box;
 pub mod render;
 pub mod serialize;
 pub mod service;
+pub mod write;

@@ -682,6 +682,7 @@ impl fmt::Display for Report {
             for (name, d) in [
                 ("no listener", r.dropped_no_listener),
                 ("no memory", r.dropped_no_memory),
+                ("too large", r.dropped_too_large),
                 ("stop", r.dropped_stop),
             ] {
                 writeln!(

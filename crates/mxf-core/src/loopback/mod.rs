@@ -17,7 +17,7 @@
 //! nothing, and the loopback never drops bytes it was offered: it either queues all of them
 //! or refuses the write ([`WriteOutcome`]) and keeps nothing. It refuses when
 //! - nobody listens ([`Loopback::set_listening`] off: no capture stream in `RUN`):
-//!   [`WriteOutcome::Closed`];
+//!   [`WriteOutcome::NoListener`];
 //! - the bytes would take the queue past [`LoopbackConfig::capacity`], or the allocator cannot
 //!   supply the chunks while bytes are queued (the cap on its events/buffers is a capacity
 //!   too): [`WriteOutcome::Full`]. A reader will make room: the writer keeps the bytes and
@@ -56,6 +56,7 @@
 use crate::alloc::{AllocatorConfig, new_allocator};
 use crate::com::ComPtr;
 use crate::platform::{Platform, SpinLock};
+pub use crate::write::WriteOutcome;
 use core::ptr::{self, NonNull};
 use mxf_abi::{
     DmusEventData, DmusKernelEvent, EventFields, IAllocatorMxf, K_BYTE_POSITION_NONE, NtStatus,
@@ -159,22 +160,6 @@ impl LoopbackStats {
     pub const fn bytes_dropped(&self) -> u64 {
         self.bytes_discarded
     }
-}
-
-/// Whether a write entered the queue (see the module docs).
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum WriteOutcome {
-    /// All bytes are queued.
-    Accepted,
-    /// Nothing was queued: no room now (capacity, or the allocator's caps with bytes
-    /// queued); retry after a read.
-    Full,
-    /// Nothing was queued: the allocator failed with the queue empty.
-    NoMemory,
-    /// Nothing was queued: nobody listens.
-    Closed,
-    /// Nothing was queued: larger than the capacity.
-    TooLarge,
 }
 
 /// What one [`Loopback::read_burst`] returned.
@@ -386,7 +371,7 @@ impl<P: Platform> Loopback<P> {
         let mut f = self.fifo.lock();
         if !f.listening {
             f.stats.writes_refused_closed += 1;
-            return WriteOutcome::Closed;
+            return WriteOutcome::NoListener;
         }
         if n > self.capacity {
             f.stats.writes_refused_too_large += 1;

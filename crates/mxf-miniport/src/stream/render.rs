@@ -1,9 +1,9 @@
 //! The render stream: `IMXF` over mxf-core's [`RenderQueue`], playing into the loopback.
 //!
-//! The loopback's answers map to the queue's: `Full` blocks the queue until the capture
-//! stream, after reading, kicks it through the miniport's render slot ([`kick`]); `Closed`
-//! (no capture stream in `RUN`) gives the message up as "no listener"; `NoMemory` is retried
-//! then given up. The stream registers itself in the slot once built and leaves it first
+//! The loopback's [`WriteOutcome`] goes to the queue unchanged: `Full` blocks the queue until
+//! the capture stream, after reading, kicks it through the miniport's render slot ([`kick`]);
+//! `NoListener` (no capture stream in `RUN`) and `TooLarge` give the message up at once;
+//! `NoMemory` is retried then given up. The stream registers itself in the slot once built and leaves it first
 //! thing in its destruction, under the slot's lock, so a kick never reaches a stream being
 //! destroyed.
 
@@ -18,7 +18,7 @@ use mxf_abi::{
 use mxf_core::com::{self, ComObject, ComPtr, RefCount};
 use mxf_core::loopback::WriteOutcome;
 use mxf_core::platform::{Platform, PoolTag};
-use mxf_core::render::{RenderConfig, RenderQueue, RenderStats, RenderTarget, TargetWrite};
+use mxf_core::render::{RenderConfig, RenderQueue, RenderStats, RenderTarget};
 
 /// Pool tag of a render stream object.
 pub const TAG_RENDER_STREAM: PoolTag = PoolTag::new(b"MxfS");
@@ -31,13 +31,8 @@ pub(crate) struct RenderOutput<P: Platform> {
 }
 
 impl<P: Platform> RenderTarget for RenderOutput<P> {
-    fn write(&self, parts: &[&[u8]], time: i64) -> TargetWrite {
-        match self.miniport.loopback.write_parts(parts, time) {
-            WriteOutcome::Accepted => TargetWrite::Accepted,
-            WriteOutcome::Full => TargetWrite::Full,
-            WriteOutcome::NoMemory | WriteOutcome::TooLarge => TargetWrite::NoMemory,
-            WriteOutcome::Closed => TargetWrite::NoListener,
-        }
+    fn write(&self, parts: &[&[u8]], time: i64) -> WriteOutcome {
+        self.miniport.loopback.write_parts(parts, time)
     }
 
     fn flushed(&self) {
