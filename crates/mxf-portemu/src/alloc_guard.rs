@@ -93,9 +93,8 @@ unsafe impl BoxObject for GuardObj {
     fn refs(&self) -> &RefCount {
         &self.refs
     }
-    fn supports(iid: &Guid) -> bool {
-        *iid == IID_IUNKNOWN || *iid == IID_IMXF || *iid == IID_IALLOCATOR_MXF
-    }
+    const NAME: &'static str = "allocator guard";
+    const IIDS: &'static [Guid] = &[IID_IUNKNOWN, IID_IMXF, IID_IALLOCATOR_MXF];
 }
 
 static VTBL: IAllocatorMxfVtbl = IAllocatorMxfVtbl {

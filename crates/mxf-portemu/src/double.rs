@@ -54,9 +54,8 @@ unsafe impl BoxObject for MiniportObj {
     fn refs(&self) -> &RefCount {
         &self.refs
     }
-    fn supports(iid: &Guid) -> bool {
-        *iid == IID_IUNKNOWN || *iid == IID_IMINIPORT || *iid == IID_IMINIPORT_DMUS
-    }
+    const NAME: &'static str = "miniport double";
+    const IIDS: &'static [Guid] = &[IID_IUNKNOWN, IID_IMINIPORT, IID_IMINIPORT_DMUS];
 }
 
 static MINIPORT_VTBL: IMiniportDMusVtbl = IMiniportDMusVtbl {
@@ -238,9 +237,8 @@ unsafe impl BoxObject for StreamObj {
     fn refs(&self) -> &RefCount {
         &self.refs
     }
-    fn supports(iid: &Guid) -> bool {
-        *iid == IID_IUNKNOWN || *iid == IID_IMXF
-    }
+    const NAME: &'static str = "stream double";
+    const IIDS: &'static [Guid] = &[IID_IUNKNOWN, IID_IMXF];
 }
 
 static STREAM_VTBL: IMxfVtbl = IMxfVtbl {

@@ -182,9 +182,8 @@ unsafe impl BoxObject for PortObj {
     fn refs(&self) -> &RefCount {
         &self.refs
     }
-    fn supports(iid: &Guid) -> bool {
-        *iid == IID_IUNKNOWN || *iid == IID_IPORT || *iid == IID_IPORT_DMUS
-    }
+    const NAME: &'static str = "port";
+    const IIDS: &'static [Guid] = &[IID_IUNKNOWN, IID_IPORT, IID_IPORT_DMUS];
 }
 
 static PORT_VTBL: IPortDMusVtbl = IPortDMusVtbl {
@@ -321,9 +320,8 @@ unsafe impl BoxObject for ServiceSinkObj {
     fn refs(&self) -> &RefCount {
         &self.refs
     }
-    fn supports(iid: &Guid) -> bool {
-        *iid == IID_IUNKNOWN || *iid == IID_ISERVICE_SINK
-    }
+    const NAME: &'static str = "service sink";
+    const IIDS: &'static [Guid] = &[IID_IUNKNOWN, IID_ISERVICE_SINK];
 }
 
 static SERVICE_SINK_VTBL: IServiceSinkVtbl = IServiceSinkVtbl {

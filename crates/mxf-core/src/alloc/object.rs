@@ -408,24 +408,30 @@ impl Allocator {
         self.refs.add_ref()
     }
 
+    /// The object's reference count (for the shared `QueryInterface`).
+    pub(crate) fn refs(&self) -> &RefCount {
+        &self.refs
+    }
+
     /// `Release`: destroys the object when the count reaches zero.
     ///
     /// # Safety
     /// The caller gives up one reference it owns and does not use `self` if it was the last.
     pub(crate) unsafe fn release(&self) -> u32 {
-        match self.refs.release() {
-            Ok(0) => {
-                // SAFETY: the count reached zero: no reference is left, so nothing else uses
-                // the object (a caller that releases more than it owns is caught below only
-                // while the memory is still ours).
-                unsafe { (self.ops.destroy)(self.whole) };
-                0
-            }
-            Ok(n) => n,
+        let (ops, whole) = (self.ops, self.whole);
+        crate::com::answer_release(
+            self.refs.release(),
+            || {
+                // SAFETY: `answer_release` runs this only when the count reached zero with
+                // this call: no reference is left, so nothing else uses the object (a caller
+                // that releases more than it owns is caught below only while the memory is
+                // still ours).
+                unsafe { (ops.destroy)(whole) }
+            },
             // A Release on a count that is already zero: the object is being destroyed by
             // another caller right now (memory already freed is beyond detection).
-            Err(()) => self.bug_check(REFERENCE_BY_POINTER, [0, self as *const _ as usize, 0, 0]),
-        }
+            || self.bug_check(REFERENCE_BY_POINTER, [0, self as *const _ as usize, 0, 0]),
+        )
     }
 
     /// Statistics (a snapshot; exact when no call is in progress).

@@ -59,32 +59,25 @@ unsafe fn obj<'a, T>(this: *mut T) -> &'a Allocator {
     unsafe { &*this.cast::<Allocator>() }
 }
 
+/// The interfaces the allocator answers (all at offset 0 of the object).
+const IIDS: [Guid; 4] = [
+    IID_IUNKNOWN,
+    IID_IMXF,
+    IID_IALLOCATOR_MXF,
+    IID_MXF_PRIVATE_ALLOCATOR,
+];
+
 unsafe extern "system" fn query_interface(
     this: *mut IUnknown,
     iid: *const Guid,
     out: *mut *mut c_void,
 ) -> NtStatus {
-    if iid.is_null() || out.is_null() {
-        return STATUS_INVALID_PARAMETER;
-    }
-    // SAFETY: a non-null REFIID points to a GUID (read unaligned: C callers may pack it).
-    let iid = unsafe { iid.read_unaligned() };
-    if iid == IID_IUNKNOWN
-        || iid == IID_IMXF
-        || iid == IID_IALLOCATOR_MXF
-        || iid == IID_MXF_PRIVATE_ALLOCATOR
-    {
-        // SAFETY: COM contract (see `obj`).
-        unsafe { obj(this) }.add_ref();
-        // SAFETY: `out` is a non-null PVOID* the caller provides for the result; every
-        // interface we answer is at offset 0 of the object.
-        unsafe { out.write_unaligned(this.cast()) };
-        STATUS_SUCCESS
-    } else {
-        // SAFETY: as above.
-        unsafe { out.write_unaligned(core::ptr::null_mut()) };
-        STATUS_INVALID_PARAMETER
-    }
+    // SAFETY: COM contract (see `obj`).
+    let refs = unsafe { obj(this) }.refs();
+    // SAFETY: `iid` and `out` are null or valid (COM contract; read and written unaligned);
+    // `refs` is `this`'s count, and the allocator implements every interface of `IIDS` at
+    // offset 0 (its vtable is an `IAllocatorMxfVtbl`; the private IID answers the object).
+    unsafe { crate::com::answer_query_interface(this, iid, out, &IIDS, refs) }
 }
 
 unsafe extern "system" fn add_ref(this: *mut IUnknown) -> u32 {
