@@ -5,7 +5,7 @@ use crate::cpu::Cpus;
 use crate::fault::{FaultPlan, FaultState};
 use crate::irql;
 use crate::lookaside::EmuBlockPool;
-use crate::pool::{Owner, POOL_TYPE_NX, PoolReport, PoolState};
+use crate::pool::{Owner, PoolReport, PoolState};
 use crate::spin::EmuSpinLock;
 use crate::timer::{EmuTimer, TimerState};
 use mxf_abi::NtStatus;
@@ -521,13 +521,23 @@ impl Emu {
         if self.inner.cfg.verifier {
             bug(
                 code::DRIVER_VERIFIER_DETECTED_VIOLATION,
-                [c4::ALLOC_IRQL, cur.into(), POOL_TYPE_NX, size],
+                [
+                    c4::ALLOC_IRQL,
+                    cur.into(),
+                    mxf_core::platform::NON_PAGED_POOL_NX,
+                    size,
+                ],
                 msg,
             );
         }
         bug(
             code::BAD_POOL_CALLER,
-            [c2::ALLOC_IRQL, cur.into(), POOL_TYPE_NX, size],
+            [
+                c2::ALLOC_IRQL,
+                cur.into(),
+                mxf_core::platform::NON_PAGED_POOL_NX,
+                size,
+            ],
             msg,
         );
     }
@@ -550,13 +560,23 @@ impl Emu {
         if self.inner.cfg.verifier {
             bug(
                 code::DRIVER_VERIFIER_DETECTED_VIOLATION,
-                [c4::FREE_IRQL, cur.into(), POOL_TYPE_NX, p],
+                [
+                    c4::FREE_IRQL,
+                    cur.into(),
+                    mxf_core::platform::NON_PAGED_POOL_NX,
+                    p,
+                ],
                 msg,
             );
         }
         bug(
             code::BAD_POOL_CALLER,
-            [c2::FREE_IRQL, cur.into(), POOL_TYPE_NX, p],
+            [
+                c2::FREE_IRQL,
+                cur.into(),
+                mxf_core::platform::NON_PAGED_POOL_NX,
+                p,
+            ],
             msg,
         );
     }

@@ -11,7 +11,6 @@
 //! tests run its teardown against a model of the timer and DPC queues in which the callback
 //! re-arms the timer from another processor at every point of the drop.
 
-use crate::bugcheck::{MXFLOOP_CONSISTENCY_STOP, STOP_PASSIVE_ONLY_AT_RAISED_IRQL};
 use crate::sys::{KdeferredRoutine, Kdpc, Ktimer};
 use core::cell::UnsafeCell;
 use core::ffi::c_void;
@@ -19,6 +18,7 @@ use core::marker::PhantomData;
 use core::ptr::{NonNull, addr_of_mut};
 use core::sync::atomic::{AtomicBool, Ordering};
 use mxf_abi::{NtStatus, STATUS_INSUFFICIENT_RESOURCES};
+use mxf_core::platform::bugcheck::{MXFLOOP_CONSISTENCY_STOP, STOP_PASSIVE_ONLY_AT_RAISED_IRQL};
 use mxf_core::platform::{PoolTag, Timer, TimerCallback};
 
 /// Pool tag of timer allocations.

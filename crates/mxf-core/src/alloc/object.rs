@@ -5,7 +5,7 @@
 //! `Object<P>`, which adds the platform and the two block pools. The vtable is one per `P`
 //! ([`vtbl`](super::vtbl)): its hot slots (`GetMessage`, `GetBuffer`, `PutMessage`,
 //! `PutBuffer`) are compiled for `P`, so the IRQL check and the processor lookup that start
-//! every get and put inline into them ([`enter_on`]), with no call through a pointer. The
+//! every get and put inline into them ([`processor_if_at_most_dispatch`]), with no call through a pointer. The
 //! rest — the Rust-ABI twins of the slots, and the cold paths (block pool alloc/free on a
 //! reserve miss, bug check, log, destroy) — goes through a per-`P` table of functions
 //! ([`Ops`]), so it exists once. Our objects are recognised by a private interface id
@@ -22,8 +22,7 @@ use super::stack::Slot;
 use super::stats::AllocatorStats;
 use super::sync::{AtomicI32, AtomicU32, AtomicU64, Ordering};
 use super::{
-    ALLOCATOR_MAGIC, BAD_POOL_CALLER_ALLOC_IRQL, BAD_POOL_CALLER_FREE_IRQL, BAD_POOL_HEADER,
-    IID_MXF_PRIVATE_ALLOCATOR, NON_PAGED_POOL_NX, POISON_BYTE, TAG_BUFFERS, TAG_EVENTS, TAG_OBJECT,
+    ALLOCATOR_MAGIC, IID_MXF_PRIVATE_ALLOCATOR, POISON_BYTE, TAG_BUFFERS, TAG_EVENTS, TAG_OBJECT,
     TAG_RESERVE,
 };
 use crate::com::{ComPtr, RefCount};
@@ -40,7 +39,7 @@ use mxf_abi::{
 /// The IRQL check every get and put starts with: the current processor, or `Err(irql)` when
 /// the caller runs above `DISPATCH_LEVEL` (then the processor is not asked for).
 #[inline(always)]
-pub(crate) fn enter_on<P: Platform>(platform: &P) -> Result<u32, Irql> {
+pub(crate) fn processor_if_at_most_dispatch<P: Platform>(platform: &P) -> Result<u32, Irql> {
     let irql = platform.current_irql();
     if irql > DISPATCH_LEVEL {
         return Err(irql);
@@ -51,7 +50,7 @@ pub(crate) fn enter_on<P: Platform>(platform: &P) -> Result<u32, Irql> {
 /// The platform calls the object needs, for one platform type `P` (what does not run in the
 /// vtable's `P`-specific slots).
 pub(crate) struct Ops {
-    /// [`enter_on`] for the Rust-ABI twins of the slots.
+    /// [`processor_if_at_most_dispatch`] for the Rust-ABI twins of the slots.
     enter: unsafe fn(*const ()) -> Result<u32, Irql>,
     alloc_block: unsafe fn(*const (), Kind) -> Option<NonNull<u8>>,
     free_block: unsafe fn(*const (), Kind, NonNull<u8>),
@@ -191,7 +190,7 @@ impl<P: Platform> Object<P> {
     /// `whole` as in [`Self::from_whole`].
     unsafe fn op_enter(whole: *const ()) -> Result<u32, Irql> {
         // SAFETY: per the caller.
-        enter_on(&unsafe { Self::from_whole(whole) }.platform)
+        processor_if_at_most_dispatch(&unsafe { Self::from_whole(whole) }.platform)
     }
 
     /// # Safety
@@ -430,7 +429,12 @@ impl Allocator {
             },
             // A Release on a count that is already zero: the object is being destroyed by
             // another caller right now (memory already freed is beyond detection).
-            || self.bug_check(REFERENCE_BY_POINTER, [0, self as *const _ as usize, 0, 0]),
+            || {
+                self.bug_check(
+                    bugcheck::REFERENCE_BY_POINTER,
+                    [0, self as *const _ as usize, 0, 0],
+                )
+            },
         )
     }
 
@@ -491,7 +495,7 @@ impl Allocator {
         self.get_message_entered(self.enter())
     }
 
-    /// [`Self::get_message`] after [`enter_on`] (the vtable's slot for `P` calls it with
+    /// [`Self::get_message`] after [`processor_if_at_most_dispatch`] (the vtable's slot for `P` calls it with
     /// the platform's answer inlined).
     #[inline(always)]
     pub(crate) fn get_message_entered(
@@ -510,7 +514,7 @@ impl Allocator {
     }
 
     /// `PutBuffer`: returns one buffer. Bug checks `BAD_POOL_CALLER` (0xC2) with parameter 1
-    /// [`bugcheck::BAD_POOL_CALLER_FOREIGN`] or [`bugcheck::BAD_POOL_CALLER_DOUBLE_FREE`] for a
+    /// [`bugcheck::c2::FOREIGN`] or [`bugcheck::c2::DOUBLE_FREE`] for a
     /// pointer that is not a live buffer of this allocator (see the module documentation for
     /// what can be told apart).
     ///
@@ -524,7 +528,7 @@ impl Allocator {
         unsafe { self.put_buffer_entered(buf, self.enter()) }
     }
 
-    /// [`Self::put_buffer`] after [`enter_on`].
+    /// [`Self::put_buffer`] after [`processor_if_at_most_dispatch`].
     ///
     /// # Safety
     /// As [`Self::put_buffer`].
@@ -549,7 +553,7 @@ impl Allocator {
         unsafe { self.put_message_entered(chain, self.enter()) }
     }
 
-    /// [`Self::put_message`] after [`enter_on`].
+    /// [`Self::put_message`] after [`processor_if_at_most_dispatch`].
     ///
     /// # Safety
     /// As [`Self::put_message`].
@@ -568,7 +572,7 @@ impl Allocator {
     }
 
     /// The IRQL check every get and put starts with, and the processor it runs on
-    /// ([`enter_on`] through [`Ops`], for the Rust-ABI twins).
+    /// ([`processor_if_at_most_dispatch`] through [`Ops`], for the Rust-ABI twins).
     #[inline(always)]
     fn enter(&self) -> Result<u32, Irql> {
         // SAFETY: `whole` is this live object's `Object<P>`, matching `ops`.
@@ -636,9 +640,9 @@ impl Allocator {
         self.bug_check(
             bugcheck::BAD_POOL_CALLER,
             [
-                BAD_POOL_CALLER_ALLOC_IRQL,
+                bugcheck::c2::ALLOC_IRQL,
                 usize::from(irql),
-                NON_PAGED_POOL_NX,
+                crate::platform::NON_PAGED_POOL_NX,
                 HEADER_SIZE + lane.payload,
             ],
         )
@@ -683,9 +687,9 @@ impl Allocator {
         self.bug_check(
             bugcheck::BAD_POOL_CALLER,
             [
-                BAD_POOL_CALLER_FREE_IRQL,
+                bugcheck::c2::FREE_IRQL,
                 usize::from(irql),
-                NON_PAGED_POOL_NX,
+                crate::platform::NON_PAGED_POOL_NX,
                 block_addr,
             ],
         )
@@ -749,9 +753,9 @@ impl Allocator {
     #[inline(never)]
     fn bad_reserve_header(&self, block: NonNull<u8>, word: Word, expected: Word) -> ! {
         self.bug_check(
-            BAD_POOL_HEADER,
+            bugcheck::BAD_POOL_HEADER,
             [
-                BAD_POOL_HEADER_RESERVE,
+                bugcheck::BAD_POOL_HEADER_RESERVE,
                 block.as_ptr() as usize,
                 word.0 as usize,
                 expected.0 as usize,
@@ -774,7 +778,7 @@ impl Allocator {
                         payload.as_ptr() as usize + off,
                         1,
                         off,
-                        POISON_WRITE_AFTER_PUT,
+                        bugcheck::POISON_WRITE_AFTER_PUT,
                     ],
                 );
             }
@@ -902,8 +906,8 @@ impl Allocator {
     #[inline(never)]
     fn refuse(&self, lane: &Lane, payload: NonNull<u8>, word: u64, why: Refused) -> ! {
         let sub = match why {
-            Refused::Foreign => bugcheck::BAD_POOL_CALLER_FOREIGN,
-            Refused::DoubleFree => bugcheck::BAD_POOL_CALLER_DOUBLE_FREE,
+            Refused::Foreign => bugcheck::c2::FOREIGN,
+            Refused::DoubleFree => bugcheck::c2::DOUBLE_FREE,
         };
         self.bug_check(
             bugcheck::BAD_POOL_CALLER,
@@ -922,15 +926,6 @@ impl Allocator {
         unsafe { (self.ops.bug_check)(self.whole, code, params) }
     }
 }
-
-/// `REFERENCE_BY_POINTER`: a `Release` on an object whose count is already zero.
-pub const REFERENCE_BY_POINTER: u32 = 0x18;
-/// `BAD_POOL_HEADER` parameter 1 (driver-defined): a block on the reserve had a header other
-/// than `FREE`/ours/its slot (p2 block, p3 word found, p4 word expected).
-pub const BAD_POOL_HEADER_RESERVE: usize = 0x4D58;
-/// `DRIVER_PAGE_FAULT_IN_FREED_SPECIAL_POOL` parameter 4 (driver-defined): the poison of a
-/// reserve block changed after it was put (p1 address, p2 1 = write, p3 offset).
-pub const POISON_WRITE_AFTER_PUT: usize = 0x4D58;
 
 /// Turns the payload of an event block just got into a zeroed event (`cb_struct` = 40).
 ///

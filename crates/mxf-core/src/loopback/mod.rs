@@ -164,7 +164,7 @@ impl LoopbackStats {
 
 /// What one [`Loopback::read_burst`] returned.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub struct Burst {
+pub struct ReadBurst {
     /// Bytes copied out.
     pub len: usize,
     /// Write time of the first of them (`None` when `len` is 0).
@@ -531,7 +531,7 @@ impl<P: Platform> Loopback<P> {
     /// As [`Loopback::read`], also returning the write time of the first byte read, and
     /// recording `now - written_at` as a latency sample when `now` is given (same time base
     /// as the writes). A copying [`Loopback::drain_chunks`].
-    pub fn read_burst(&self, out: &mut [u8], now: Option<i64>) -> Burst {
+    pub fn read_burst(&self, out: &mut [u8], now: Option<i64>) -> ReadBurst {
         let mut len = 0;
         let d = self.drain_chunks(out.len(), now, |bytes, _| {
             if let Some(dst) = out.get_mut(len..len + bytes.len()) {
@@ -539,7 +539,7 @@ impl<P: Platform> Loopback<P> {
             }
             len += bytes.len();
         });
-        Burst {
+        ReadBurst {
             len: d.bytes,
             written_at: d.written_at,
         }
