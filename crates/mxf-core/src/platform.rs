@@ -14,7 +14,7 @@
 use core::ffi::c_void;
 use core::fmt;
 use core::ptr::NonNull;
-use mxf_abi::NtStatus;
+use mxf_abi::NtError;
 
 pub mod bugcheck;
 mod spin;
@@ -210,7 +210,7 @@ pub trait Platform: Clone + Send + Sync + 'static {
     unsafe fn pool_free(&self, p: NonNull<u8>, tag: PoolTag);
 
     /// A block pool of `block_size`-byte blocks tagged `tag`. `PASSIVE_LEVEL`.
-    fn new_block_pool(&self, block_size: usize, tag: PoolTag) -> Result<Self::BlockPool, NtStatus>;
+    fn new_block_pool(&self, block_size: usize, tag: PoolTag) -> Result<Self::BlockPool, NtError>;
 
     /// A new, released spin lock.
     fn new_spin_lock(&self) -> Self::RawSpinLock;
@@ -225,7 +225,7 @@ pub trait Platform: Clone + Send + Sync + 'static {
         &self,
         callback: TimerCallback,
         context: *const c_void,
-    ) -> Result<Self::Timer, NtStatus>;
+    ) -> Result<Self::Timer, NtError>;
 
     /// Monotonic time in 100 ns units (`KeQueryInterruptTimePrecise`; the emulator's own
     /// clock). Any IRQL.

@@ -252,7 +252,7 @@ fn buffer_size_bounds() {
         };
         assert_eq!(
             new_allocator(emu.clone(), cfg).err(),
-            Some(STATUS_INVALID_PARAMETER),
+            Some(mxf_abi::NtError::INVALID_PARAMETER),
             "{bad}"
         );
     }
@@ -290,7 +290,7 @@ fn other_config_bounds() {
     for cfg in bad {
         assert_eq!(
             new_allocator(emu.clone(), cfg).err(),
-            Some(STATUS_INVALID_PARAMETER),
+            Some(mxf_abi::NtError::INVALID_PARAMETER),
             "{cfg:?}"
         );
     }
@@ -300,7 +300,10 @@ fn other_config_bounds() {
         ..small_cfg()
     };
     let p = make(&emu, no_buffers);
-    assert_eq!(p.get_buffer().err(), Some(STATUS_INSUFFICIENT_RESOURCES));
+    assert_eq!(
+        p.get_buffer().err(),
+        Some(mxf_abi::NtError::INSUFFICIENT_RESOURCES)
+    );
     drop(p);
     let p = make(&emu, AllocatorConfig::default());
     assert_eq!(p.buffer_size(), 4080);
@@ -379,7 +382,7 @@ fn fault_injection_counts_failures_and_leaks_nothing() {
                     evs.push(e)
                 }
                 Err(s) => {
-                    assert_eq!(s, STATUS_INSUFFICIENT_RESOURCES);
+                    assert_eq!(s, mxf_abi::NtError::INSUFFICIENT_RESOURCES);
                     fails += 1
                 }
             }
@@ -415,13 +418,13 @@ fn creation_fails_cleanly_when_the_pool_fails() {
         emu.set_fault_plan(FaultPlan::EveryNth(n));
         match new_allocator(emu.clone(), small_cfg()) {
             Ok(p) => drop(p),
-            Err(s) => assert_eq!(s, STATUS_INSUFFICIENT_RESOURCES),
+            Err(s) => assert_eq!(s, mxf_abi::NtError::INSUFFICIENT_RESOURCES),
         }
     }
     emu.set_fault_plan(FaultPlan::EveryNth(1));
     assert_eq!(
         new_allocator(emu.clone(), small_cfg()).err(),
-        Some(STATUS_INSUFFICIENT_RESOURCES)
+        Some(mxf_abi::NtError::INSUFFICIENT_RESOURCES)
     );
     emu.set_fault_plan(FaultPlan::None);
     assert_clean_unload(&emu);

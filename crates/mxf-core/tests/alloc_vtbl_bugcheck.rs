@@ -357,7 +357,11 @@ impl Platform for ReleaseDuringTeardown {
         // SAFETY: forwarded with the caller's guarantees.
         unsafe { self.emu.pool_free(p, tag) }
     }
-    fn new_block_pool(&self, block_size: usize, tag: PoolTag) -> Result<EmuBlockPool, NtStatus> {
+    fn new_block_pool(
+        &self,
+        block_size: usize,
+        tag: PoolTag,
+    ) -> Result<EmuBlockPool, mxf_abi::NtError> {
         self.emu.new_block_pool(block_size, tag)
     }
     fn new_spin_lock(&self) -> EmuSpinLock {
@@ -367,7 +371,7 @@ impl Platform for ReleaseDuringTeardown {
         &self,
         callback: TimerCallback,
         context: *const c_void,
-    ) -> Result<EmuTimer, NtStatus> {
+    ) -> Result<EmuTimer, mxf_abi::NtError> {
         // SAFETY: forwarded with the caller's guarantees.
         unsafe { self.emu.new_timer(callback, context) }
     }

@@ -8,7 +8,6 @@ use crate::lookaside::EmuBlockPool;
 use crate::pool::{Owner, PoolReport, PoolState};
 use crate::spin::EmuSpinLock;
 use crate::timer::{EmuTimer, TimerState};
-use mxf_abi::NtStatus;
 use mxf_core::platform::{
     DISPATCH_LEVEL, Irql, LogLevel, MAX_PROCESSORS, PASSIVE_LEVEL, Platform, PoolTag,
     TimerCallback, bugcheck as code,
@@ -627,10 +626,14 @@ impl Platform for Emu {
     }
 
     #[track_caller]
-    fn new_block_pool(&self, block_size: usize, tag: PoolTag) -> Result<EmuBlockPool, NtStatus> {
+    fn new_block_pool(
+        &self,
+        block_size: usize,
+        tag: PoolTag,
+    ) -> Result<EmuBlockPool, mxf_abi::NtError> {
         self.check_passive(Routine::NewBlockPool);
         if block_size == 0 {
-            return Err(mxf_abi::STATUS_INVALID_PARAMETER);
+            return Err(mxf_abi::NtError::INVALID_PARAMETER);
         }
         Ok(EmuBlockPool::create(self, block_size, tag))
     }
@@ -644,7 +647,7 @@ impl Platform for Emu {
         &self,
         callback: TimerCallback,
         context: *const c_void,
-    ) -> Result<EmuTimer, NtStatus> {
+    ) -> Result<EmuTimer, mxf_abi::NtError> {
         self.check_passive(Routine::NewTimer);
         Ok(EmuTimer::create(self, callback, context))
     }

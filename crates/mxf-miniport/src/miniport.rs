@@ -68,13 +68,13 @@ use core::ffi::c_void;
 use core::mem::ManuallyDrop;
 use core::ptr::{self, NonNull};
 use core::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
+use mxf_abi::NtError;
 use mxf_abi::{
     DmusStreamType, Guid, IAllocatorMxf, IID_IMINIPORT, IID_IMINIPORT_DMUS, IID_IUNKNOWN,
     IMasterClock, IMiniport, IMiniportDMus, IMiniportDMusVtbl, IMiniportVtbl, IMxf, IPortDMus,
     IServiceGroup, IUnknown, KSDATAFORMAT_TYPE_MUSIC, KsDataFormat, KsDataRange, NtStatus,
-    PResourceList, PcFilterDescriptorPtr, PoolType, STATUS_INSUFFICIENT_RESOURCES,
-    STATUS_INVALID_DEVICE_REQUEST, STATUS_INVALID_DEVICE_STATE, STATUS_INVALID_PARAMETER,
-    STATUS_NOT_SUPPORTED, STATUS_SUCCESS,
+    PResourceList, PcFilterDescriptorPtr, PoolType, STATUS_INVALID_DEVICE_REQUEST,
+    STATUS_INVALID_DEVICE_STATE, STATUS_INVALID_PARAMETER, STATUS_NOT_SUPPORTED, STATUS_SUCCESS,
 };
 use mxf_core::capture::CaptureMode;
 use mxf_core::com::{self, ComObject, ComPtr, RefCount};
@@ -208,9 +208,9 @@ impl<P: Platform> Drop for MiniportRef<P> {
 pub fn new_miniport<P: Platform>(
     platform: P,
     cfg: MiniportConfig,
-) -> Result<ComPtr<IMiniportDMus>, NtStatus> {
+) -> Result<ComPtr<IMiniportDMus>, NtError> {
     if cfg.capture_service_max_bytes == 0 {
-        return Err(STATUS_INVALID_PARAMETER);
+        return Err(NtError::INVALID_PARAMETER);
     }
     cfg.loopback.validate()?;
     const {
@@ -223,7 +223,7 @@ pub fn new_miniport<P: Platform>(
     group.support_delayed_service();
     let mem = platform
         .pool_alloc(core::mem::size_of::<Miniport<P>>(), TAG_MINIPORT)
-        .ok_or(STATUS_INSUFFICIENT_RESOURCES)?
+        .ok_or(NtError::INSUFFICIENT_RESOURCES)?
         .cast::<Miniport<P>>();
     let obj = Miniport {
         vtbl: &Miniport::<P>::VTBL,
@@ -575,7 +575,7 @@ impl<P: Platform> Miniport<P> {
             Ok(s) => s,
             Err(status) => {
                 flag.store(false, Ordering::Release);
-                return status;
+                return status.into();
             }
         };
         // SAFETY: non-null out-pointers; the caller owns the references handed out.

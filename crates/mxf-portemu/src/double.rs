@@ -133,7 +133,7 @@ unsafe extern "system" fn init(
     };
     let group = match mxf_core::service::new_service_group(obj.emu.clone()) {
         Ok(g) => g,
-        Err(st) => return st,
+        Err(st) => return st.into(),
     };
     // SAFETY: non-null out parameter; the caller receives one reference.
     unsafe { out_group.write(group.clone().into_raw().as_ptr()) };

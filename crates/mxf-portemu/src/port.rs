@@ -96,10 +96,10 @@ impl fmt::Display for PortError {
 
 impl std::error::Error for PortError {}
 
-fn err(step: &'static str, status: NtStatus, detail: impl Into<String>) -> PortError {
+fn err(step: &'static str, status: impl Into<NtStatus>, detail: impl Into<String>) -> PortError {
     PortError {
         step,
-        status,
+        status: status.into(),
         detail: detail.into(),
     }
 }

@@ -4,7 +4,6 @@
 use core::ffi::c_void;
 use core::fmt;
 use core::ptr::NonNull;
-use mxf_abi::NtStatus;
 use mxf_core::platform::{Irql, LogLevel, Platform, PoolTag, TimerCallback};
 use mxf_kemu::{Emu, EmuBlockPool, EmuSpinLock, EmuTimer};
 
@@ -75,7 +74,11 @@ impl Platform for PortPlatform {
         unsafe { self.emu.pool_free(p, port_tag(tag)) }
     }
 
-    fn new_block_pool(&self, block_size: usize, tag: PoolTag) -> Result<EmuBlockPool, NtStatus> {
+    fn new_block_pool(
+        &self,
+        block_size: usize,
+        tag: PoolTag,
+    ) -> Result<EmuBlockPool, mxf_abi::NtError> {
         self.emu.new_block_pool(block_size, port_tag(tag))
     }
 
@@ -87,7 +90,7 @@ impl Platform for PortPlatform {
         &self,
         callback: TimerCallback,
         context: *const c_void,
-    ) -> Result<EmuTimer, NtStatus> {
+    ) -> Result<EmuTimer, mxf_abi::NtError> {
         // SAFETY: forwarded under the caller's contract.
         unsafe { self.emu.new_timer(callback, context) }
     }

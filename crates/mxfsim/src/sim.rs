@@ -324,7 +324,7 @@ pub fn run(units: &[Unit], workload_name: &str, opt: &SimOptions) -> Report {
         MiniportKind::Real => match mxf_miniport::new_miniport(emu.clone(), mp_cfg) {
             Ok(m) => m,
             Err(st) => {
-                rep.fail(format!("new_miniport failed: {:#010x}", st as u32));
+                rep.fail(format!("new_miniport failed: {:#010x}", st.status() as u32));
                 return rep;
             }
         },

@@ -31,9 +31,9 @@ use crate::platform::{
 };
 use core::mem::size_of;
 use core::ptr::{self, NonNull};
+use mxf_abi::NtError;
 use mxf_abi::{
     DMUS_KERNEL_EVENT_SIZE, DmusKernelEvent, IAllocatorMxf, IAllocatorMxfVtbl, IUnknown, KsState,
-    NtStatus, STATUS_INSUFFICIENT_RESOURCES,
 };
 
 /// The IRQL check every get and put starts with: the current processor, or `Err(irql)` when
@@ -491,7 +491,7 @@ impl Allocator {
 
     /// `GetMessage`: a zeroed event (`cb_struct` = 40) owned by the caller.
     #[inline]
-    pub fn get_message(&self) -> Result<NonNull<DmusKernelEvent>, NtStatus> {
+    pub fn get_message(&self) -> Result<NonNull<DmusKernelEvent>, NtError> {
         self.get_message_entered(self.enter())
     }
 
@@ -501,7 +501,7 @@ impl Allocator {
     pub(crate) fn get_message_entered(
         &self,
         entered: Result<u32, Irql>,
-    ) -> Result<NonNull<DmusKernelEvent>, NtStatus> {
+    ) -> Result<NonNull<DmusKernelEvent>, NtError> {
         let payload = self.get(&self.events, entered)?;
         // SAFETY: an event payload just got.
         Ok(unsafe { zeroed_event(payload) })
@@ -509,7 +509,7 @@ impl Allocator {
 
     /// `GetBuffer`: a buffer of [`Self::buffer_size`] bytes (contents unspecified).
     #[inline]
-    pub fn get_buffer(&self) -> Result<NonNull<u8>, NtStatus> {
+    pub fn get_buffer(&self) -> Result<NonNull<u8>, NtError> {
         self.get(&self.buffers, self.enter())
     }
 
@@ -595,7 +595,7 @@ impl Allocator {
         &self,
         lane: &Lane,
         entered: Result<u32, Irql>,
-    ) -> Result<NonNull<u8>, NtStatus> {
+    ) -> Result<NonNull<u8>, NtError> {
         let cpu = match entered {
             Ok(cpu) => cpu,
             Err(irql) => self.get_above_dispatch(lane, irql),
@@ -697,17 +697,17 @@ impl Allocator {
 
     #[cold]
     #[inline(never)]
-    pub(crate) fn get_from_pool(&self, lane: &Lane) -> Result<NonNull<u8>, NtStatus> {
+    pub(crate) fn get_from_pool(&self, lane: &Lane) -> Result<NonNull<u8>, NtError> {
         if lane.pool_out.fetch_add(1, Ordering::Relaxed) >= lane.pool_cap {
             lane.pool_out.fetch_sub(1, Ordering::Relaxed);
             lane.failures.fetch_add(1, Ordering::Relaxed);
-            return Err(STATUS_INSUFFICIENT_RESOURCES);
+            return Err(NtError::INSUFFICIENT_RESOURCES);
         }
         // SAFETY: `whole` is this live object's `Object<P>`, matching `ops`.
         let Some(block) = (unsafe { (self.ops.alloc_block)(self.whole, lane.kind) }) else {
             lane.pool_out.fetch_sub(1, Ordering::Relaxed);
             lane.failures.fetch_add(1, Ordering::Relaxed);
-            return Err(STATUS_INSUFFICIENT_RESOURCES);
+            return Err(NtError::INSUFFICIENT_RESOURCES);
         };
         // SAFETY: a fresh block of HEADER_SIZE + payload bytes, POOL_ALIGN-aligned, ours.
         let header = unsafe { Header::at(block) };
@@ -976,7 +976,7 @@ fn build_lane<P: Platform>(
     identity: Identity,
     spec: LaneSpec,
     processors: u32,
-) -> Result<Lane, NtStatus> {
+) -> Result<Lane, NtError> {
     let LaneSpec {
         kind,
         payload,
@@ -1010,7 +1010,7 @@ fn build_lane<P: Platform>(
     let bytes = cpus * size_of::<PerCpu>() + n * SLOT_SIZE + (RESERVE_ALIGN - 1);
     let mem = platform
         .pool_alloc(bytes, TAG_RESERVE)
-        .ok_or(STATUS_INSUFFICIENT_RESOURCES)?;
+        .ok_or(NtError::INSUFFICIENT_RESOURCES)?;
     let skew = mem.as_ptr().align_offset(RESERVE_ALIGN);
     // SAFETY: `skew < RESERVE_ALIGN`, within the slack allocated; the stacks then the slots
     // fit in the rest (sizes above), and both are suitably aligned (RESERVE_ALIGN is a
@@ -1054,7 +1054,7 @@ fn build_lane<P: Platform>(
         }
         // SAFETY: from `pool_alloc` with TAG_RESERVE just above; nothing references it.
         unsafe { platform.pool_free(mem, TAG_RESERVE) };
-        return Err(STATUS_INSUFFICIENT_RESOURCES);
+        return Err(NtError::INSUFFICIENT_RESOURCES);
     }
     lane.slots = slots.as_ptr();
     lane.stacks = stacks.as_ptr();
@@ -1089,7 +1089,7 @@ fn drop_lane<P: Platform>(platform: &P, pool: &P::BlockPool, lane: Lane) {
 pub fn new_allocator<P: Platform>(
     platform: P,
     cfg: AllocatorConfig,
-) -> Result<ComPtr<IAllocatorMxf>, NtStatus> {
+) -> Result<ComPtr<IAllocatorMxf>, NtError> {
     cfg.validate()?;
     let processors = platform.processor_count();
     let event_pool = platform.new_block_pool(HEADER_SIZE + DMUS_KERNEL_EVENT_SIZE, TAG_EVENTS)?;
@@ -1100,7 +1100,7 @@ pub fn new_allocator<P: Platform>(
     }
     let mem = platform
         .pool_alloc(size_of::<Object<P>>(), TAG_OBJECT)
-        .ok_or(STATUS_INSUFFICIENT_RESOURCES)?
+        .ok_or(NtError::INSUFFICIENT_RESOURCES)?
         .cast::<Object<P>>();
     let identity = Identity::for_address(mem.as_ptr() as usize);
     let events = build_lane(
@@ -1134,7 +1134,7 @@ pub fn new_allocator<P: Platform>(
         (e, b) => {
             let status = match (&e, &b) {
                 (Err(s), _) | (_, Err(s)) => *s,
-                _ => STATUS_INSUFFICIENT_RESOURCES,
+                _ => NtError::INSUFFICIENT_RESOURCES,
             };
             if let Ok(e) = e {
                 drop_lane(&platform, &event_pool, e);

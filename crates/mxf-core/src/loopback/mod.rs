@@ -58,9 +58,10 @@ use crate::com::ComPtr;
 use crate::platform::{Platform, SpinLock};
 pub use crate::write::WriteOutcome;
 use core::ptr::{self, NonNull};
+use mxf_abi::NtError;
 use mxf_abi::{
-    DmusEventData, DmusKernelEvent, EventFields, IAllocatorMxf, K_BYTE_POSITION_NONE, NtStatus,
-    SHORT_EVENT_MAX, STATUS_INVALID_PARAMETER,
+    DmusEventData, DmusKernelEvent, EventFields, IAllocatorMxf, K_BYTE_POSITION_NONE,
+    SHORT_EVENT_MAX,
 };
 
 /// The largest write the render side makes: one event's payload (at most 65535 bytes) plus a
@@ -98,7 +99,7 @@ impl LoopbackConfig {
     /// Checks that the queue and its allocator can take a [`MAX_WRITE`]-byte write when
     /// empty (else a writer waiting for room could wait forever):
     /// `STATUS_INVALID_PARAMETER` otherwise (or if the allocator config is invalid).
-    pub fn validate(&self) -> Result<(), NtStatus> {
+    pub fn validate(&self) -> Result<(), NtError> {
         self.allocator.validate()?;
         let buffer = usize::from(self.allocator.buffer_size).max(1);
         let chunks = MAX_WRITE.div_ceil(buffer) as u64;
@@ -106,7 +107,7 @@ impl LoopbackConfig {
             || u64::from(self.allocator.max_buffers) < chunks
             || u64::from(self.allocator.max_events) < chunks
         {
-            return Err(STATUS_INVALID_PARAMETER);
+            return Err(NtError::INVALID_PARAMETER);
         }
         Ok(())
     }
@@ -303,7 +304,7 @@ fn copy_parts(dst: &mut [u8], mut at: usize, parts: &[&[u8]], mut from: usize, m
 impl<P: Platform> Loopback<P> {
     /// A loopback with its own allocator, not listening. `PASSIVE_LEVEL`.
     /// `STATUS_INVALID_PARAMETER` unless [`LoopbackConfig::validate`] passes.
-    pub fn new(platform: P, cfg: LoopbackConfig) -> Result<Self, NtStatus> {
+    pub fn new(platform: P, cfg: LoopbackConfig) -> Result<Self, NtError> {
         cfg.validate()?;
         let lock = platform.new_spin_lock();
         let alloc = new_allocator(platform, cfg.allocator)?;

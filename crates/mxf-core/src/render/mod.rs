@@ -85,6 +85,7 @@ use core::ffi::c_void;
 use core::mem::ManuallyDrop;
 use core::ptr::{self, NonNull};
 use list::EventList;
+use mxf_abi::NtError;
 use mxf_abi::{
     DmusKernelEvent, IAllocatorMxf, IMasterClock, KsState, NtStatus, STATUS_INSUFFICIENT_RESOURCES,
     STATUS_INVALID_PARAMETER, STATUS_SUCCESS,
@@ -336,20 +337,20 @@ impl<P: Platform, T: RenderTarget> RenderQueue<P, T> {
         clock: &ComPtr<IMasterClock>,
         target: T,
         cfg: RenderConfig,
-    ) -> Result<Self, NtStatus> {
+    ) -> Result<Self, NtError> {
         if cfg.batch_events == 0
             || cfg.max_queued == 0
             || cfg.max_walk == 0
             || cfg.retry_delay_100ns == 0
         {
-            return Err(STATUS_INVALID_PARAMETER);
+            return Err(NtError::INVALID_PARAMETER);
         }
         const {
             assert!(core::mem::align_of::<Inner<P, T>>() <= crate::platform::POOL_ALIGN);
         }
         let mem = platform
             .pool_alloc(core::mem::size_of::<Inner<P, T>>(), TAG_RENDER)
-            .ok_or(STATUS_INSUFFICIENT_RESOURCES)?
+            .ok_or(NtError::INSUFFICIENT_RESOURCES)?
             .cast::<Inner<P, T>>();
         // SAFETY: the context is the address of the `Inner` written just below, before the
         // timer can be armed; `Drop` drops the timer (waiting for a callback in flight) before

@@ -11,9 +11,10 @@ use super::IID_MXF_PRIVATE_RENDER;
 use crate::miniport::{MiniportRef, downcast};
 use core::any::TypeId;
 use core::ffi::c_void;
+use mxf_abi::NtError;
 use mxf_abi::{
     DmusKernelEvent, Guid, IAllocatorMxf, IID_IMXF, IID_IUNKNOWN, IMasterClock, IMxf, IMxfVtbl,
-    IUnknown, KsState, NtStatus, STATUS_INSUFFICIENT_RESOURCES, STATUS_INVALID_DEVICE_REQUEST,
+    IUnknown, KsState, NtStatus, STATUS_INVALID_DEVICE_REQUEST,
 };
 use mxf_core::com::{self, ComObject, ComPtr, RefCount};
 use mxf_core::loopback::WriteOutcome;
@@ -60,7 +61,7 @@ pub(crate) fn new_render_stream<P: Platform>(
     slot: usize,
     alloc: &ComPtr<IAllocatorMxf>,
     clock: &ComPtr<IMasterClock>,
-) -> Result<ComPtr<IMxf>, NtStatus> {
+) -> Result<ComPtr<IMxf>, NtError> {
     let platform = miniport.platform.clone();
     let cfg = RenderConfig {
         // SchedulePreFetch 0: the port hands events over when they are due.
@@ -81,7 +82,7 @@ pub(crate) fn new_render_stream<P: Platform>(
     else {
         // The queue (and the miniport reference in it) goes away here, at PASSIVE_LEVEL.
         drop(queue);
-        return Err(STATUS_INSUFFICIENT_RESOURCES);
+        return Err(NtError::INSUFFICIENT_RESOURCES);
     };
     let mem = mem.cast::<RenderStream<P>>();
     // SAFETY: a fresh, aligned block of the object's size, ours.
