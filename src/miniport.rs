@@ -15,7 +15,7 @@ pub fn new_miniport() -> Result<ComPtr<IMiniportDMus>, NtStatus> {
         capture_mode: capture_mode(),
         ..MiniportConfig::DEFAULT
     };
-    mxf_miniport::new_miniport::<KernelPlatform>(KernelPlatform, cfg)
+    mxf_miniport::new_miniport::<KernelPlatform>(KernelPlatform, cfg).map_err(NtStatus::from)
 }
 
 /// `Parameters\CaptureMode`: absent means the default; a bad value keeps the default and is

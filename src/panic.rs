@@ -2,9 +2,9 @@
 //! wdk-sys and wdk-panic provide them): the panic handler and `_fltused`.
 
 use core::sync::atomic::{AtomicBool, Ordering};
+use mxf_core::platform::bugcheck::MXFLOOP_RUST_PANIC;
 use mxf_core::platform::{LogLevel, Platform};
 use mxf_kernel::KernelPlatform;
-use mxf_kernel::bugcheck::MXFLOOP_RUST_PANIC;
 
 /// The MSVC toolchain's marker that floating point is used; the linker needs the symbol.
 #[unsafe(no_mangle)]

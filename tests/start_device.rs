@@ -111,7 +111,7 @@ unsafe extern "system" fn port_init(
     };
     let mp = match unknown.query::<IMiniportDMus>() {
         Ok(mp) => mp,
-        Err(status) => return status,
+        Err(status) => return status.into(),
     };
     drop(unknown);
     let mut group: *mut IServiceGroup = ptr::null_mut();
@@ -214,7 +214,7 @@ fn start(emu: &Emu, api: &Api<'_>) -> NtStatus {
     // SAFETY: the fakes stand in for PortCls; PASSIVE_LEVEL (the emulator's default).
     unsafe {
         start_device(api, DEVICE, IRP, RESOURCES, || {
-            new_miniport(emu.clone(), MiniportConfig::DEFAULT)
+            new_miniport(emu.clone(), MiniportConfig::DEFAULT).map_err(NtStatus::from)
         })
     }
 }

@@ -19,3 +19,4 @@ pub mod pool_box;
 pub mod render;
 pub mod serialize;
 pub mod service;
+pub mod write;

@@ -14,8 +14,9 @@
 use core::ffi::c_void;
 use core::fmt;
 use core::ptr::NonNull;
-use mxf_abi::NtStatus;
+use mxf_abi::NtError;
 
+pub mod bugcheck;
 mod spin;
 pub use spin::{SpinLock, SpinLockGuard};
 
@@ -30,6 +31,15 @@ pub const DISPATCH_LEVEL: Irql = 2;
 
 /// Alignment of every block and pool allocation (the x64 pool's granularity).
 pub const POOL_ALIGN: usize = 16;
+
+/// `POOL_TYPE` `NonPagedPoolNx` (512): the pool type of all memory handed out here, and the
+/// pool-type parameter of the pool's IRQL bug checks.
+pub const NON_PAGED_POOL_NX: usize = 0x200;
+
+/// The byte freed memory is filled with wherever it is poisoned (the emulator's quarantine,
+/// the allocator's reserve with `poison_freed`), checked before the memory is used again: a
+/// write after free shows as a byte other than this one.
+pub const POISON_BYTE: u8 = 0xDF;
 
 /// Most processors [`Platform::processor_count`] reports: per-processor structures of the
 /// core have at most this many entries, and a machine with more processors shares them
@@ -60,34 +70,6 @@ impl fmt::Display for PoolTag {
         }
         Ok(())
     }
-}
-
-/// Bug check codes the core raises or the emulator reports (values from `bugcodes.h`).
-pub mod bugcheck {
-    /// `IRQL_NOT_LESS_OR_EQUAL`.
-    pub const IRQL_NOT_LESS_OR_EQUAL: u32 = 0x0A;
-    /// `PAGE_FAULT_IN_NONPAGED_AREA`.
-    pub const PAGE_FAULT_IN_NONPAGED_AREA: u32 = 0x50;
-    /// `DRIVER_VERIFIER_DETECTED_VIOLATION` (parameter 1 = 0x62: pool leaked at unload).
-    pub const DRIVER_VERIFIER_DETECTED_VIOLATION: u32 = 0xC4;
-    /// `SPECIAL_POOL_DETECTED_MEMORY_CORRUPTION` (guard bytes of a block overwritten).
-    pub const SPECIAL_POOL_DETECTED_MEMORY_CORRUPTION: u32 = 0xC1;
-    /// `BAD_POOL_CALLER` (parameter 1 = 7: freed twice).
-    pub const BAD_POOL_CALLER: u32 = 0xC2;
-    /// `DRIVER_UNLOADED_WITHOUT_CANCELLING_PENDING_OPERATIONS`.
-    pub const DRIVER_UNLOADED_WITHOUT_CANCELLING_PENDING_OPERATIONS: u32 = 0xCE;
-    /// `DRIVER_IRQL_NOT_LESS_OR_EQUAL`.
-    pub const DRIVER_IRQL_NOT_LESS_OR_EQUAL: u32 = 0xD1;
-    /// `DRIVER_PAGE_FAULT_BEYOND_END_OF_ALLOCATION` (special pool: overrun).
-    pub const DRIVER_PAGE_FAULT_BEYOND_END_OF_ALLOCATION: u32 = 0xD6;
-    /// `DRIVER_PAGE_FAULT_IN_FREED_SPECIAL_POOL` (use after free).
-    pub const DRIVER_PAGE_FAULT_IN_FREED_SPECIAL_POOL: u32 = 0xD5;
-    /// `DRIVER_VERIFIER_DETECTED_VIOLATION` parameter 1: pool allocations left at unload.
-    pub const VERIFIER_POOL_LEAKED_AT_UNLOAD: usize = 0x62;
-    /// `BAD_POOL_CALLER` parameter 1: the block was already free.
-    pub const BAD_POOL_CALLER_DOUBLE_FREE: usize = 0x07;
-    /// Driver-defined `BAD_POOL_CALLER` parameter 1: the pointer never came from this pool.
-    pub const BAD_POOL_CALLER_FOREIGN: usize = 0x46;
 }
 
 /// Severity of a log line (`DPFLTR_*_LEVEL`).
@@ -199,11 +181,10 @@ pub trait Platform: Clone + Send + Sync + 'static {
     /// caller's purposes (a processor added later folds onto an existing index, see
     /// [`Platform::current_processor`]). Any IRQL.
     ///
-    /// The default is a uniprocessor view (1), correct for every platform but without
-    /// per-processor spread; implementations override it together with `current_processor`.
-    fn processor_count(&self) -> u32 {
-        1
-    }
+    /// Deliberately without a default: a wrapper platform that forwarded the other methods
+    /// but inherited a uniprocessor default would silently run the allocator's per-processor
+    /// structures as one processor.
+    fn processor_count(&self) -> u32;
 
     /// The index of the processor the caller runs on (`KeGetCurrentProcessorNumberEx`: a
     /// system-wide index across processor groups), folded below [`MAX_PROCESSORS`]. Normally
@@ -213,12 +194,9 @@ pub trait Platform: Clone + Send + Sync + 'static {
     /// Stable only while the caller cannot migrate, i.e. at `DISPATCH_LEVEL` or above; at
     /// `PASSIVE_LEVEL`/`APC_LEVEL` the thread may run on another processor right after the
     /// call, so the value is a hint (use it to pick a per-processor structure that is correct
-    /// from any processor, never as a lock).
-    ///
-    /// The default (0) goes with the default [`Platform::processor_count`].
-    fn current_processor(&self) -> u32 {
-        0
-    }
+    /// from any processor, never as a lock). No default, for the reason given on
+    /// [`Platform::processor_count`].
+    fn current_processor(&self) -> u32;
 
     /// Nonpaged, zeroed, [`POOL_ALIGN`]-aligned memory of `size` bytes tagged `tag`
     /// (`ExAllocatePool2(POOL_FLAG_NON_PAGED, ...)`); `None` on failure. IRQL <= `DISPATCH_LEVEL`.
@@ -232,7 +210,7 @@ pub trait Platform: Clone + Send + Sync + 'static {
     unsafe fn pool_free(&self, p: NonNull<u8>, tag: PoolTag);
 
     /// A block pool of `block_size`-byte blocks tagged `tag`. `PASSIVE_LEVEL`.
-    fn new_block_pool(&self, block_size: usize, tag: PoolTag) -> Result<Self::BlockPool, NtStatus>;
+    fn new_block_pool(&self, block_size: usize, tag: PoolTag) -> Result<Self::BlockPool, NtError>;
 
     /// A new, released spin lock.
     fn new_spin_lock(&self) -> Self::RawSpinLock;
@@ -247,7 +225,7 @@ pub trait Platform: Clone + Send + Sync + 'static {
         &self,
         callback: TimerCallback,
         context: *const c_void,
-    ) -> Result<Self::Timer, NtStatus>;
+    ) -> Result<Self::Timer, NtError>;
 
     /// Monotonic time in 100 ns units (`KeQueryInterruptTimePrecise`; the emulator's own
     /// clock). Any IRQL.

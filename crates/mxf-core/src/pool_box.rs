@@ -4,7 +4,7 @@ use crate::platform::{POOL_ALIGN, Platform, PoolTag};
 use core::mem::{align_of, size_of};
 use core::ops::Deref;
 use core::ptr::NonNull;
-use mxf_abi::{NtStatus, STATUS_INSUFFICIENT_RESOURCES};
+use mxf_abi::NtError;
 
 /// A `T` in nonpaged pool memory, at a stable address (COM objects and kernel structures that
 /// must not move live in one).
@@ -30,11 +30,11 @@ impl<P: Platform, T> PoolBox<P, T> {
     );
 
     /// Moves `value` into a new pool block tagged `tag`.
-    pub fn try_new(platform: P, tag: PoolTag, value: T) -> Result<Self, NtStatus> {
+    pub fn try_new(platform: P, tag: PoolTag, value: T) -> Result<Self, NtError> {
         let () = Self::FITS;
         let raw = platform
             .pool_alloc(size_of::<T>().max(1), tag)
-            .ok_or(STATUS_INSUFFICIENT_RESOURCES)?;
+            .ok_or(NtError::INSUFFICIENT_RESOURCES)?;
         let ptr = raw.cast::<T>();
         // SAFETY: the block is `size_of::<T>()` bytes, POOL_ALIGN >= align_of::<T>() (checked
         // at compile time above), and we own it exclusively.

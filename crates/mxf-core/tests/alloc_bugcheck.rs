@@ -8,7 +8,7 @@ mod alloc_support;
 
 use alloc_support::*;
 use mxf_abi::*;
-use mxf_core::alloc::{AllocatorConfig, POISON_WRITE_AFTER_PUT};
+use mxf_core::alloc::AllocatorConfig;
 use mxf_core::platform::bugcheck::*;
 use mxf_kemu::expect_bugcheck;
 use std::ptr::NonNull;
@@ -26,18 +26,18 @@ fn a_pointer_that_never_came_from_us_is_foreign() {
     // SAFETY: 32 readable bytes precede `inside` (the documented precondition).
     let bc = expect_bugcheck(|| unsafe { a.put_buffer(inside) });
     assert_eq!(bc.code, BAD_POOL_CALLER);
-    assert_eq!(bc.params[0], BAD_POOL_CALLER_FOREIGN);
+    assert_eq!(bc.params[0], c2::FOREIGN);
     assert_eq!(bc.params[1], inside.as_ptr() as usize);
     // Misaligned: refused without reading.
     let odd = NonNull::from(&mut mem.0[33]);
     // SAFETY: as above.
     let bc = expect_bugcheck(|| unsafe { a.put_buffer(odd) });
-    assert_eq!(bc.params[0], BAD_POOL_CALLER_FOREIGN);
+    assert_eq!(bc.params[0], c2::FOREIGN);
     // A foreign "event" in a chain.
     let fake = NonNull::from(&mut mem.0[48]).cast::<DmusKernelEvent>();
     // SAFETY: as above.
     let bc = expect_bugcheck(|| unsafe { a.put_message(fake.as_ptr()) });
-    assert_eq!(bc.params[0], BAD_POOL_CALLER_FOREIGN);
+    assert_eq!(bc.params[0], c2::FOREIGN);
     // A refused put changes nothing: the allocator still tears down cleanly.
     drop(p);
     assert_clean_unload(&emu);
@@ -53,25 +53,22 @@ fn blocks_of_another_allocator_or_kind_and_interior_pointers_are_foreign() {
     let evt = p.get_message().unwrap();
     // SAFETY: our buffer (the header precedes it), to the wrong allocator.
     let bc = expect_bugcheck(|| unsafe { b.put_buffer(buf) });
-    assert_eq!(
-        (bc.code, bc.params[0]),
-        (BAD_POOL_CALLER, BAD_POOL_CALLER_FOREIGN)
-    );
+    assert_eq!((bc.code, bc.params[0]), (BAD_POOL_CALLER, c2::FOREIGN));
     // SAFETY: an event passed as a buffer.
     let bc = expect_bugcheck(|| unsafe { a.put_buffer(evt.cast()) });
-    assert_eq!(bc.params[0], BAD_POOL_CALLER_FOREIGN);
+    assert_eq!(bc.params[0], c2::FOREIGN);
     // SAFETY: a buffer passed as an event (zero it so nothing in it looks like a header).
     unsafe { buf.as_ptr().write_bytes(0, 64) };
     // SAFETY: 16 readable bytes precede the pointer (test memory or our block); the bad
     // put itself is the bug under test and is refused before anything changes.
     let bc = expect_bugcheck(|| unsafe { a.put_message(buf.as_ptr().cast()) });
-    assert_eq!(bc.params[0], BAD_POOL_CALLER_FOREIGN);
+    assert_eq!(bc.params[0], c2::FOREIGN);
     // SAFETY: a pointer 16 bytes into the buffer: its "header" is buffer bytes.
     let interior = unsafe { buf.add(16) };
     // SAFETY: 16 readable bytes precede the pointer (test memory or our block); the bad
     // put itself is the bug under test and is refused before anything changes.
     let bc = expect_bugcheck(|| unsafe { a.put_buffer(interior) });
-    assert_eq!(bc.params[0], BAD_POOL_CALLER_FOREIGN);
+    assert_eq!(bc.params[0], c2::FOREIGN);
     // None of that disturbed anything: give both back properly.
     // SAFETY: our event and buffer, once.
     unsafe {
@@ -102,18 +99,14 @@ fn a_second_put_is_a_double_free() {
     let bc = expect_bugcheck(|| unsafe { a.put_buffer(buf) });
     assert_eq!(
         (bc.code, bc.params[0], bc.params[1]),
-        (
-            BAD_POOL_CALLER,
-            BAD_POOL_CALLER_DOUBLE_FREE,
-            buf.as_ptr() as usize
-        )
+        (BAD_POOL_CALLER, c2::DOUBLE_FREE, buf.as_ptr() as usize)
     );
     // SAFETY: as above.
     unsafe { a.put_message(evt.as_ptr()) };
     // SAFETY: 16 readable bytes precede the pointer (test memory or our block); the bad
     // put itself is the bug under test and is refused before anything changes.
     let bc = expect_bugcheck(|| unsafe { a.put_message(evt.as_ptr()) });
-    assert_eq!(bc.params[0], BAD_POOL_CALLER_DOUBLE_FREE);
+    assert_eq!(bc.params[0], c2::DOUBLE_FREE);
     // A pool block still on the (non-Verifier) lookaside list keeps its FREE header too.
     let all: Vec<_> = (0..5).map(|_| p.get_message().unwrap()).collect();
     let pool_evt = all[4];
@@ -121,7 +114,7 @@ fn a_second_put_is_a_double_free() {
     unsafe { a.put_message(link(&all)) };
     // SAFETY: the block is cached on the emulated lookaside list (depth >= 4): allocated.
     let bc = expect_bugcheck(|| unsafe { a.put_message(pool_evt.as_ptr()) });
-    assert_eq!(bc.params[0], BAD_POOL_CALLER_DOUBLE_FREE);
+    assert_eq!(bc.params[0], c2::DOUBLE_FREE);
     drop(p);
     assert_clean_unload(&emu);
 }
@@ -143,10 +136,7 @@ fn a_double_put_after_the_pool_took_the_block_back_is_still_stopped() {
     // SAFETY: 16 readable bytes precede the pointer (test memory or our block); the bad
     // put itself is the bug under test and is refused before anything changes.
     let bc = expect_bugcheck(|| unsafe { a.put_buffer(buf) });
-    assert_eq!(
-        (bc.code, bc.params[0]),
-        (BAD_POOL_CALLER, BAD_POOL_CALLER_FOREIGN)
-    );
+    assert_eq!((bc.code, bc.params[0]), (BAD_POOL_CALLER, c2::FOREIGN));
     drop(p);
     assert_clean_unload(&emu);
 }
@@ -163,7 +153,7 @@ fn a_cycle_in_a_chain_is_a_double_put_not_a_hang() {
     unsafe { (*e2.as_ptr()).p_next_evt = e1.as_ptr() };
     // SAFETY: the chain's events are ours; the cycle is the bug under test.
     let bc = expect_bugcheck(|| unsafe { a.put_message(head) });
-    assert_eq!(bc.params[0], BAD_POOL_CALLER_DOUBLE_FREE);
+    assert_eq!(bc.params[0], c2::DOUBLE_FREE);
     assert_eq!(bc.params[1], e1.as_ptr() as usize);
     // Both were recycled before the repeat was found.
     assert_eq!(a.stats().outstanding_events, 0);

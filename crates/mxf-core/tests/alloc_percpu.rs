@@ -10,12 +10,9 @@ use alloc_support::*;
 use mxf_abi::*;
 use mxf_core::alloc::header::Kind;
 use mxf_core::alloc::reserve::STEAL_BATCH;
-use mxf_core::alloc::{
-    Allocator, AllocatorConfig, BAD_POOL_CALLER_ALLOC_IRQL, BAD_POOL_CALLER_FREE_IRQL,
-    NON_PAGED_POOL_NX,
-};
+use mxf_core::alloc::{Allocator, AllocatorConfig};
 use mxf_core::platform::bugcheck::*;
-use mxf_core::platform::{DISPATCH_LEVEL, Irql, Platform};
+use mxf_core::platform::{DISPATCH_LEVEL, Irql, NON_PAGED_POOL_NX, Platform};
 use mxf_kemu::{Emu, EmuConfig, c4, expect_bugcheck};
 use std::ptr::{self, NonNull};
 
@@ -325,12 +322,7 @@ fn a_get_above_dispatch_level_served_by_the_reserve_stops_like_the_pool() {
         } else {
             (
                 BAD_POOL_CALLER,
-                [
-                    BAD_POOL_CALLER_ALLOC_IRQL,
-                    3,
-                    NON_PAGED_POOL_NX,
-                    EVENT_BLOCK,
-                ],
+                [c2::ALLOC_IRQL, 3, NON_PAGED_POOL_NX, EVENT_BLOCK],
             )
         };
         assert_eq!((bc.code, bc.params), want, "{bc}");
@@ -359,10 +351,7 @@ fn a_put_of_a_reserve_block_above_dispatch_level_stops_and_leaves_the_block_alon
     let bc = expect_bugcheck(|| above(&emu, || unsafe { a.put_buffer(b) }));
     assert_eq!(bc.code, BAD_POOL_CALLER, "{bc}");
     let block = b.as_ptr() as usize - 16;
-    assert_eq!(
-        bc.params,
-        [BAD_POOL_CALLER_FREE_IRQL, 3, NON_PAGED_POOL_NX, block]
-    );
+    assert_eq!(bc.params, [c2::FREE_IRQL, 3, NON_PAGED_POOL_NX, block]);
     // SAFETY: our event; the IRQL is the bug under test.
     let bc = expect_bugcheck(|| above(&emu, || unsafe { a.put_message(e.as_ptr()) }));
     assert_eq!(
@@ -370,7 +359,7 @@ fn a_put_of_a_reserve_block_above_dispatch_level_stops_and_leaves_the_block_alon
         (
             BAD_POOL_CALLER,
             [
-                BAD_POOL_CALLER_FREE_IRQL,
+                c2::FREE_IRQL,
                 3,
                 NON_PAGED_POOL_NX,
                 e.as_ptr() as usize - 16
@@ -380,10 +369,7 @@ fn a_put_of_a_reserve_block_above_dispatch_level_stops_and_leaves_the_block_alon
     // A null chain too: every put checks.
     // SAFETY: a null chain.
     let bc = expect_bugcheck(|| above(&emu, || unsafe { a.put_message(ptr::null_mut()) }));
-    assert_eq!(
-        bc.params,
-        [BAD_POOL_CALLER_FREE_IRQL, 3, NON_PAGED_POOL_NX, 0]
-    );
+    assert_eq!(bc.params, [c2::FREE_IRQL, 3, NON_PAGED_POOL_NX, 0]);
     // Both blocks are still live and ours: put at a legal IRQL, everything is clean.
     assert_eq!(
         (a.stats().outstanding_events, a.stats().outstanding_buffers),
@@ -418,7 +404,7 @@ fn a_put_of_a_pool_block_above_dispatch_level_is_the_pools_own_check() {
         } else {
             (
                 BAD_POOL_CALLER,
-                [BAD_POOL_CALLER_FREE_IRQL, 3, NON_PAGED_POOL_NX, block],
+                [c2::FREE_IRQL, 3, NON_PAGED_POOL_NX, block],
             )
         };
         assert_eq!((bc.code, bc.params), want, "{bc}");

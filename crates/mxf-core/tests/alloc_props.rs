@@ -118,7 +118,7 @@ fn run(emu_cfg: EmuConfig, cfg: AllocatorConfig, fault: Option<u32>, ops: Vec<Op
                         m.got(e.as_ptr() as usize);
                         m.events.push(e);
                     }
-                    Err(s) => assert_eq!(s, STATUS_INSUFFICIENT_RESOURCES),
+                    Err(s) => assert_eq!(s, mxf_abi::NtError::INSUFFICIENT_RESOURCES),
                 },
                 Op::GetBuf => match p.get_buffer() {
                     Ok(b) => {
@@ -127,7 +127,7 @@ fn run(emu_cfg: EmuConfig, cfg: AllocatorConfig, fault: Option<u32>, ops: Vec<Op
                         unsafe { b.as_ptr().write_bytes(0xC3, usize::from(size)) };
                         m.buffers.push(b);
                     }
-                    Err(s) => assert_eq!(s, STATUS_INSUFFICIENT_RESOURCES),
+                    Err(s) => assert_eq!(s, mxf_abi::NtError::INSUFFICIENT_RESOURCES),
                 },
                 Op::Put { n, shape } => {
                     let take = n.min(m.events.len());

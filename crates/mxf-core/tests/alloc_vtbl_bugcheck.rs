@@ -15,9 +15,9 @@ mod alloc_support;
 use alloc_support::{emu, emu_verifier, small_cfg};
 use mxf_abi::*;
 use mxf_core::alloc::header::{Kind, STATE_FREE, Word};
-use mxf_core::alloc::{AllocatorConfig, REFERENCE_BY_POINTER, TAG_RESERVE, new_allocator};
+use mxf_core::alloc::{AllocatorConfig, TAG_RESERVE, new_allocator};
 use mxf_core::platform::bugcheck::*;
-use mxf_core::platform::{Irql, LogLevel, Platform, PoolTag, TimerCallback};
+use mxf_core::platform::{Irql, LogLevel, NON_PAGED_POOL_NX, Platform, PoolTag, TimerCallback};
 use mxf_kemu::subprocess::{BugCheckReport, expect_bugcheck_in_child};
 use mxf_kemu::{Emu, EmuBlockPool, EmuSpinLock, EmuTimer, Routine, c2, c4};
 use std::ffi::c_void;
@@ -28,8 +28,6 @@ use std::sync::atomic::{AtomicPtr, Ordering};
 
 /// `HIGH_LEVEL`.
 const HIGH_LEVEL: Irql = 15;
-/// The emulator's pool type in IRQL bug checks: `NonPagedPoolNx`.
-const NON_PAGED_POOL_NX: usize = 0x200;
 /// A block of the event pool: 16-byte header + `DMUS_KERNEL_EVENT`.
 const EVENT_BLOCK: usize = 16 + DMUS_KERNEL_EVENT_SIZE;
 
@@ -106,7 +104,7 @@ fn put_message_of_a_foreign_event_is_bad_pool_caller_foreign() {
         },
     );
     assert_eq!(r.code, BAD_POOL_CALLER, "{r}");
-    assert_eq!(r.params[0], BAD_POOL_CALLER_FOREIGN, "{r}");
+    assert_eq!(r.params[0], c2::FOREIGN, "{r}");
     assert_pointer(&r, 1);
     assert_eq!(r.params[2], 0x5A5A_5A5A_5A5A_5A5A, "the word in front: {r}");
     assert_eq!(r.params[3], Kind::Event as usize, "{r}");
@@ -129,7 +127,7 @@ fn put_message_of_the_same_event_twice_is_a_double_free() {
         },
     );
     assert_eq!(r.code, BAD_POOL_CALLER, "{r}");
-    assert_eq!(r.params[0], BAD_POOL_CALLER_DOUBLE_FREE, "{r}");
+    assert_eq!(r.params[0], c2::DOUBLE_FREE, "{r}");
     assert_pointer(&r, 1);
     let word = Word(r.params[2] as u64);
     assert_eq!(word.state(), STATE_FREE, "{r}");
@@ -151,7 +149,7 @@ fn put_buffer_twice_is_a_double_free() {
         }
     });
     assert_eq!(r.code, BAD_POOL_CALLER, "{r}");
-    assert_eq!(r.params[0], BAD_POOL_CALLER_DOUBLE_FREE, "{r}");
+    assert_eq!(r.params[0], c2::DOUBLE_FREE, "{r}");
     assert_pointer(&r, 1);
     let word = Word(r.params[2] as u64);
     assert_eq!(
@@ -359,7 +357,11 @@ impl Platform for ReleaseDuringTeardown {
         // SAFETY: forwarded with the caller's guarantees.
         unsafe { self.emu.pool_free(p, tag) }
     }
-    fn new_block_pool(&self, block_size: usize, tag: PoolTag) -> Result<EmuBlockPool, NtStatus> {
+    fn new_block_pool(
+        &self,
+        block_size: usize,
+        tag: PoolTag,
+    ) -> Result<EmuBlockPool, mxf_abi::NtError> {
         self.emu.new_block_pool(block_size, tag)
     }
     fn new_spin_lock(&self) -> EmuSpinLock {
@@ -369,7 +371,7 @@ impl Platform for ReleaseDuringTeardown {
         &self,
         callback: TimerCallback,
         context: *const c_void,
-    ) -> Result<EmuTimer, NtStatus> {
+    ) -> Result<EmuTimer, mxf_abi::NtError> {
         // SAFETY: forwarded with the caller's guarantees.
         unsafe { self.emu.new_timer(callback, context) }
     }

@@ -13,7 +13,7 @@ use proptest::prelude::*;
 use support::checks::{cap_of, check_exact, check_with_drops};
 use support::reference::expected_items;
 use support::strategies::{arbitrary_bytes, bursts, midi_stream, split};
-use support::{Run, run_capture};
+use support::{CaptureRun, run_capture};
 
 fn small(buffer_size: u16) -> AllocatorConfig {
     AllocatorConfig {
@@ -44,7 +44,7 @@ fn with_allocator<R>(
     r
 }
 
-fn capture(alloc: &ComPtr<IAllocatorMxf>, input: &[u8], lens: &[usize]) -> Run {
+fn capture(alloc: &ComPtr<IAllocatorMxf>, input: &[u8], lens: &[usize]) -> CaptureRun {
     run_capture(alloc, &split(input, lens))
 }
 

@@ -257,3 +257,78 @@ fn com_ptr_drives_the_thunks() {
     drop(copy);
     assert_eq!(m.destroyed.load(Ordering::Relaxed), 1);
 }
+
+/// The shared `QueryInterface` behaviour itself (what the allocator's and the port
+/// emulator's slots call too): null `out`, null `iid`, a listed and an unlisted IID.
+#[test]
+fn answer_query_interface_null_out_null_iid_listed_and_unlisted() {
+    let refs = RefCount::new();
+    let this = 0x1000 as *mut IUnknown;
+    let iids = [IID_IUNKNOWN, IID_IMXF];
+    // SAFETY: for every call below, `iid`/`out` are null or valid; `this` is never
+    // dereferenced by the function (only handed out), and `refs` stands for its count.
+    unsafe {
+        assert_eq!(
+            com::answer_query_interface(this, &IID_IMXF, ptr::null_mut(), &iids, &refs),
+            STATUS_INVALID_PARAMETER,
+            "null out: refused"
+        );
+        assert_eq!(refs.get(), 1, "null out: no reference added");
+        let mut out = SENTINEL as *mut c_void;
+        assert_eq!(
+            com::answer_query_interface(this, ptr::null(), &mut out, &iids, &refs),
+            STATUS_INVALID_PARAMETER
+        );
+        assert!(out.is_null(), "null iid: *out cleared");
+        assert_eq!(refs.get(), 1);
+        let mut out = SENTINEL as *mut c_void;
+        assert_eq!(
+            com::answer_query_interface(this, &IID_ISERVICE_SINK, &mut out, &iids, &refs),
+            STATUS_INVALID_PARAMETER
+        );
+        assert!(out.is_null(), "unlisted iid: *out cleared");
+        assert_eq!(refs.get(), 1);
+        let mut out = SENTINEL as *mut c_void;
+        assert_eq!(
+            com::answer_query_interface(this, &IID_IMXF, &mut out, &iids, &refs),
+            STATUS_SUCCESS
+        );
+        assert_eq!(out, this.cast::<c_void>());
+        assert_eq!(refs.get(), 2, "listed iid: one more reference");
+    }
+}
+
+/// The shared `Release` behaviour itself: the last reference destroys once; a `Release`
+/// too many destroys nothing, stays at zero, answers 0 and is reported.
+#[test]
+fn answer_release_destroys_once_and_reports_a_release_too_many() {
+    let refs = RefCount::new();
+    refs.add_ref();
+    let destroyed = AtomicU32::new(0);
+    let reported = AtomicU32::new(0);
+    let release = || {
+        com::answer_release(
+            refs.release(),
+            || {
+                destroyed.fetch_add(1, Ordering::Relaxed);
+            },
+            || {
+                reported.fetch_add(1, Ordering::Relaxed);
+            },
+        )
+    };
+    assert_eq!(release(), 1);
+    assert_eq!(destroyed.load(Ordering::Relaxed), 0);
+    assert_eq!(release(), 0);
+    assert_eq!(destroyed.load(Ordering::Relaxed), 1, "destroyed at zero");
+    assert_eq!(reported.load(Ordering::Relaxed), 0);
+    assert_eq!(release(), 0, "a Release too many answers 0");
+    assert_eq!(release(), 0);
+    assert_eq!(
+        destroyed.load(Ordering::Relaxed),
+        1,
+        "never destroyed twice"
+    );
+    assert_eq!(reported.load(Ordering::Relaxed), 2, "each one reported");
+    assert_eq!(refs.get(), 0, "the count stays at zero");
+}

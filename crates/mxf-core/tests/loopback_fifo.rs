@@ -135,7 +135,7 @@ fn closed_refuses_and_allocator_exhaustion_is_full_unless_empty() {
         },
     };
     let lb = Loopback::new(emu.clone(), cfg).unwrap();
-    assert_eq!(lb.write(&[1; 10], 5), WriteOutcome::Closed);
+    assert_eq!(lb.write(&[1; 10], 5), WriteOutcome::NoListener);
     lb.set_listening(true);
     assert_eq!(lb.write(&[1; MAX_WRITE], 5), WriteOutcome::Accepted); // every buffer
     // Needs another buffer while bytes are queued: full (a read frees some), nothing kept.
@@ -156,7 +156,7 @@ fn closed_refuses_and_allocator_exhaustion_is_full_unless_empty() {
     emu.set_fault_plan(mxf_kemu::FaultPlan::None);
     assert_eq!(lb.write(&[6; 250], 9), WriteOutcome::Accepted);
     lb.set_listening(false);
-    assert_eq!(lb.write(&[6; 2], 9), WriteOutcome::Closed);
+    assert_eq!(lb.write(&[6; 2], 9), WriteOutcome::NoListener);
     let s = lb.stats();
     assert_eq!(
         (s.writes_refused_no_memory, s.writes_refused_closed),

@@ -299,6 +299,41 @@ fn refused_sysex_fragment_drops_the_rest_of_that_sysex_only() {
 }
 
 #[test]
+fn too_large_write_is_given_up_at_once_not_retried_as_no_memory() {
+    let (emu, alloc, clock, rec, q) = setup(RenderConfig::DEFAULT);
+    q.set_state(KsState::RUN);
+    // Writes: 0 note on, 1 note off (refused as too large), 2 clock.
+    rec.too_large.lock().unwrap().push(1);
+    let evs = vec![
+        event(&alloc, &[0x90, 60, 100], MS, 0),
+        event(&alloc, &[0x80, 60, 0], 2 * MS, 0),
+        event(&alloc, &[0xF8], 3 * MS, 0),
+    ];
+    // SAFETY: fresh events of the queue's allocator, given to the queue.
+    unsafe { q.put_message(chain(&evs)) };
+    emu.advance_time(5 * MS as i64);
+    let w = rec.writes.lock().unwrap().clone();
+    let got: Vec<&[u8]> = w.iter().map(|x| x.0.as_slice()).collect();
+    assert_eq!(got, [&[0x90, 60, 100][..], &[0xF8][..]]);
+    assert_eq!(
+        rec.calls.load(std::sync::atomic::Ordering::Relaxed),
+        3,
+        "the refused write was offered once"
+    );
+    let s = q.stats();
+    assert_eq!(
+        s.no_memory_retries, 0,
+        "a write that can never fit is not retried"
+    );
+    assert_eq!(s.dropped_no_memory, Default::default());
+    let d = s.dropped_too_large;
+    assert_eq!((d.messages, d.sysex_truncated, d.bytes), (1, 0, 3));
+    assert_eq!(s.dropped(), d);
+    assert_eq!(s.events_played, 3);
+    finish(emu, alloc, clock, q);
+}
+
+#[test]
 fn full_target_blocks_without_loss_and_a_kick_resumes_mid_event() {
     let (emu, alloc, clock, rec, q) = setup(RenderConfig::DEFAULT);
     q.set_state(KsState::RUN);
@@ -439,7 +474,7 @@ struct Parked {
 }
 
 impl mxf_core::render::RenderTarget for &'static Parked {
-    fn write(&self, _parts: &[&[u8]], _time: i64) -> mxf_core::render::TargetWrite {
+    fn write(&self, _parts: &[&[u8]], _time: i64) -> mxf_core::render::WriteOutcome {
         use std::sync::atomic::Ordering::SeqCst;
         if !self.entered.swap(true, SeqCst) {
             // Long enough for the dropping thread to get into `Drop` (ending `RUN` and waiting
@@ -447,7 +482,7 @@ impl mxf_core::render::RenderTarget for &'static Parked {
             std::thread::sleep(std::time::Duration::from_millis(100));
         }
         self.writes.fetch_add(1, SeqCst);
-        mxf_core::render::TargetWrite::Accepted
+        mxf_core::render::WriteOutcome::Accepted
     }
 }
 

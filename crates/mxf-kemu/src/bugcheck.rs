@@ -7,56 +7,7 @@ use std::fmt;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Once;
 
-/// `IRQL_NOT_GREATER_OR_EQUAL`: `KeRaiseIrql` to a level below the current one (without
-/// Verifier). Not in `mxf_core::platform::bugcheck` because the core never raises it.
-pub const IRQL_NOT_GREATER_OR_EQUAL: u32 = 0x09;
-
-/// `DRIVER_VERIFIER_DETECTED_VIOLATION` parameter 1 values the emulator uses.
-///
-/// The values below 0x1000 and the deadlock values are the documented Verifier subcodes;
-/// the `KEMU_*` values (0xE000 range) are the emulator's own, for rules of the platform seam
-/// that the real Verifier has no single subcode for.
-pub mod c4 {
-    /// Nonpaged allocation at IRQL > `DISPATCH_LEVEL` (p2 IRQL, p3 pool type, p4 size).
-    pub const ALLOC_IRQL: usize = 0x02;
-    /// Free of nonpaged pool at IRQL > `DISPATCH_LEVEL` (p2 IRQL, p3 pool type, p4 address).
-    pub const FREE_IRQL: usize = 0x12;
-    /// `KeRaiseIrql` to a level below the current one (p2 current, p3 requested).
-    pub const RAISE_IRQL_INVALID: usize = 0x30;
-    /// `KeLowerIrql` to a level above the current one (p2 current, p3 requested).
-    pub const LOWER_IRQL_INVALID: usize = 0x31;
-    /// `KeReleaseSpinLock` called at an IRQL other than `DISPATCH_LEVEL` (p2 current IRQL,
-    /// p3 lock address, p4 old IRQL passed).
-    pub const RELEASE_SPINLOCK_IRQL: usize = 0x32;
-    /// Pool allocations left at driver unload (p2 0, p3 outstanding allocations, p4 bytes).
-    pub const POOL_LEAKED_AT_UNLOAD: usize = 0x62;
-    /// Deadlock verifier: a thread acquires a lock it already holds (p2 lock address).
-    pub const SELF_DEADLOCK: usize = 0x1000;
-    /// Deadlock verifier: release of a lock the calling thread does not hold (p2 lock
-    /// address, p3 owning thread id or 0 when free).
-    pub const RELEASE_NOT_OWNED: usize = 0x1005;
-    /// Emulator: a `PASSIVE_LEVEL`-only routine (`new_block_pool`, `new_timer`, dropping a
-    /// block pool or timer) was called at raised IRQL (p2 IRQL, p4 routine id, see
-    /// [`Routine`](crate::Routine)).
-    pub const KEMU_PASSIVE_ONLY: usize = 0xE001;
-    /// Emulator: `KeReleaseSpinLock` was given an old IRQL that is not what the matching
-    /// acquire returned (p2 lock address, p3 IRQL from acquire, p4 IRQL passed).
-    pub const KEMU_RELEASE_WRONG_OLD_IRQL: usize = 0xE002;
-    /// Emulator: a timer or block pool call at IRQL > `DISPATCH_LEVEL` (p2 IRQL, p4
-    /// routine id).
-    pub const KEMU_ABOVE_DISPATCH: usize = 0xE003;
-}
-
-/// `BAD_POOL_CALLER` parameter 1 values (besides the two in `mxf_core`).
-pub mod c2 {
-    /// Allocation at an invalid IRQL (p2 IRQL, p3 pool type, p4 size).
-    pub const ALLOC_IRQL: usize = 0x08;
-    /// Free at an invalid IRQL (p2 IRQL, p3 pool type, p4 address).
-    pub const FREE_IRQL: usize = 0x09;
-    /// Free with a tag other than the allocation's (p2 address, p3 allocation tag, p4 tag
-    /// passed).
-    pub const WRONG_TAG: usize = 0x0A;
-}
+pub use mxf_core::platform::bugcheck::{IRQL_NOT_GREATER_OR_EQUAL, c2, c4};
 
 /// An emulated bug check: what `KeBugCheckEx` would have put on the blue screen.
 #[derive(Clone, PartialEq, Eq, Debug)]
@@ -77,24 +28,12 @@ impl BugCheck {
     }
 }
 
-/// The symbolic name of a bug check code.
+/// The symbolic name of a bug check code (`"UNKNOWN"` for a code not declared in
+/// `mxf_core::platform::bugcheck`).
 pub fn code_name(c: u32) -> &'static str {
-    match c {
-        IRQL_NOT_GREATER_OR_EQUAL => "IRQL_NOT_GREATER_OR_EQUAL",
-        code::IRQL_NOT_LESS_OR_EQUAL => "IRQL_NOT_LESS_OR_EQUAL",
-        code::PAGE_FAULT_IN_NONPAGED_AREA => "PAGE_FAULT_IN_NONPAGED_AREA",
-        code::DRIVER_VERIFIER_DETECTED_VIOLATION => "DRIVER_VERIFIER_DETECTED_VIOLATION",
-        code::SPECIAL_POOL_DETECTED_MEMORY_CORRUPTION => "SPECIAL_POOL_DETECTED_MEMORY_CORRUPTION",
-        code::BAD_POOL_CALLER => "BAD_POOL_CALLER",
-        code::DRIVER_UNLOADED_WITHOUT_CANCELLING_PENDING_OPERATIONS => {
-            "DRIVER_UNLOADED_WITHOUT_CANCELLING_PENDING_OPERATIONS"
-        }
-        code::DRIVER_IRQL_NOT_LESS_OR_EQUAL => "DRIVER_IRQL_NOT_LESS_OR_EQUAL",
-        code::DRIVER_PAGE_FAULT_BEYOND_END_OF_ALLOCATION => {
-            "DRIVER_PAGE_FAULT_BEYOND_END_OF_ALLOCATION"
-        }
-        code::DRIVER_PAGE_FAULT_IN_FREED_SPECIAL_POOL => "DRIVER_PAGE_FAULT_IN_FREED_SPECIAL_POOL",
-        _ => "UNKNOWN",
+    match code::name(c) {
+        Some(n) => n,
+        None => "UNKNOWN",
     }
 }
 

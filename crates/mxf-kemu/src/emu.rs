@@ -5,10 +5,9 @@ use crate::cpu::Cpus;
 use crate::fault::{FaultPlan, FaultState};
 use crate::irql;
 use crate::lookaside::EmuBlockPool;
-use crate::pool::{Owner, POOL_TYPE_NX, PoolReport, PoolState};
+use crate::pool::{Owner, PoolReport, PoolState};
 use crate::spin::EmuSpinLock;
 use crate::timer::{EmuTimer, TimerState};
-use mxf_abi::NtStatus;
 use mxf_core::platform::{
     DISPATCH_LEVEL, Irql, LogLevel, MAX_PROCESSORS, PASSIVE_LEVEL, Platform, PoolTag,
     TimerCallback, bugcheck as code,
@@ -521,13 +520,23 @@ impl Emu {
         if self.inner.cfg.verifier {
             bug(
                 code::DRIVER_VERIFIER_DETECTED_VIOLATION,
-                [c4::ALLOC_IRQL, cur.into(), POOL_TYPE_NX, size],
+                [
+                    c4::ALLOC_IRQL,
+                    cur.into(),
+                    mxf_core::platform::NON_PAGED_POOL_NX,
+                    size,
+                ],
                 msg,
             );
         }
         bug(
             code::BAD_POOL_CALLER,
-            [c2::ALLOC_IRQL, cur.into(), POOL_TYPE_NX, size],
+            [
+                c2::ALLOC_IRQL,
+                cur.into(),
+                mxf_core::platform::NON_PAGED_POOL_NX,
+                size,
+            ],
             msg,
         );
     }
@@ -550,13 +559,23 @@ impl Emu {
         if self.inner.cfg.verifier {
             bug(
                 code::DRIVER_VERIFIER_DETECTED_VIOLATION,
-                [c4::FREE_IRQL, cur.into(), POOL_TYPE_NX, p],
+                [
+                    c4::FREE_IRQL,
+                    cur.into(),
+                    mxf_core::platform::NON_PAGED_POOL_NX,
+                    p,
+                ],
                 msg,
             );
         }
         bug(
             code::BAD_POOL_CALLER,
-            [c2::FREE_IRQL, cur.into(), POOL_TYPE_NX, p],
+            [
+                c2::FREE_IRQL,
+                cur.into(),
+                mxf_core::platform::NON_PAGED_POOL_NX,
+                p,
+            ],
             msg,
         );
     }
@@ -607,10 +626,14 @@ impl Platform for Emu {
     }
 
     #[track_caller]
-    fn new_block_pool(&self, block_size: usize, tag: PoolTag) -> Result<EmuBlockPool, NtStatus> {
+    fn new_block_pool(
+        &self,
+        block_size: usize,
+        tag: PoolTag,
+    ) -> Result<EmuBlockPool, mxf_abi::NtError> {
         self.check_passive(Routine::NewBlockPool);
         if block_size == 0 {
-            return Err(mxf_abi::STATUS_INVALID_PARAMETER);
+            return Err(mxf_abi::NtError::INVALID_PARAMETER);
         }
         Ok(EmuBlockPool::create(self, block_size, tag))
     }
@@ -624,7 +647,7 @@ impl Platform for Emu {
         &self,
         callback: TimerCallback,
         context: *const c_void,
-    ) -> Result<EmuTimer, NtStatus> {
+    ) -> Result<EmuTimer, mxf_abi::NtError> {
         self.check_passive(Routine::NewTimer);
         Ok(EmuTimer::create(self, callback, context))
     }

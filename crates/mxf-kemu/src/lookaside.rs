@@ -328,22 +328,12 @@ mod tests {
         let bc = expect_bugcheck(|| free(&b, blk));
         assert_eq!(
             bc.params,
-            [
-                bugcheck::BAD_POOL_CALLER_FOREIGN,
-                0,
-                blk.as_ptr() as usize,
-                0
-            ]
+            [bugcheck::c2::FOREIGN, 0, blk.as_ptr() as usize, 0]
         );
         let bc = expect_bugcheck(|| free(&a, blk));
         assert_eq!(
             bc.params,
-            [
-                bugcheck::BAD_POOL_CALLER_DOUBLE_FREE,
-                0,
-                0,
-                blk.as_ptr() as usize
-            ]
+            [bugcheck::c2::DOUBLE_FREE, 0, 0, blk.as_ptr() as usize]
         );
         // An underrun found on a free the list had room for.
         let blk = a.alloc().unwrap();

@@ -23,7 +23,7 @@ pub(crate) const BACK_GUARD: usize = POOL_ALIGN;
 /// The pattern written into guard bytes in special-pool mode.
 pub const GUARD_BYTE: u8 = 0xFD;
 /// The pattern freed memory is filled with while it sits in quarantine.
-pub const POISON_BYTE: u8 = 0xDF;
+pub use mxf_core::platform::POISON_BYTE;
 /// The pattern a block pool allocates a new block with in special-pool mode. A lookaside
 /// list's blocks are not zeroed (their contents are unspecified, as in the kernel); a pattern
 /// other than zero shows code that assumes they are.
@@ -35,8 +35,6 @@ pub const QUARANTINE_MAX_BYTES: usize = 16 << 20;
 /// How many recently freed addresses the non-special-pool mode remembers, to call a second
 /// free of one a double free rather than a foreign pointer.
 const RECENT_FREES: usize = 4096;
-/// `NonPagedPoolNx`, reported as the pool type parameter.
-pub(crate) const POOL_TYPE_NX: usize = 0x200;
 
 /// Who an allocation belongs to.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -276,7 +274,7 @@ impl PoolState {
             Freed::Cached => {
                 return Err(BugCheck {
                     code: bugcheck::BAD_POOL_CALLER,
-                    params: [bugcheck::BAD_POOL_CALLER_DOUBLE_FREE, 0, 0, ptr],
+                    params: [c2::DOUBLE_FREE, 0, 0, ptr],
                     message: format!(
                         "block {ptr:#x} of block pool {} freed twice: it is already on the \
                          lookaside list",
@@ -557,7 +555,7 @@ fn not_live(
     if quarantine_set.contains(&ptr) || recent_frees.contains(&ptr) {
         BugCheck {
             code: bugcheck::BAD_POOL_CALLER,
-            params: [bugcheck::BAD_POOL_CALLER_DOUBLE_FREE, 0, 0, ptr],
+            params: [c2::DOUBLE_FREE, 0, 0, ptr],
             message: format!(
                 "double free: {ptr:#x} (tag {}) was already freed",
                 tag_str(tag)
@@ -566,7 +564,7 @@ fn not_live(
     } else {
         BugCheck {
             code: bugcheck::BAD_POOL_CALLER,
-            params: [bugcheck::BAD_POOL_CALLER_FOREIGN, 0, ptr, 0],
+            params: [c2::FOREIGN, 0, ptr, 0],
             message: format!(
                 "free of {ptr:#x} (tag {}), which is not a live pool allocation",
                 tag_str(tag)
@@ -579,7 +577,7 @@ fn not_live(
 fn foreign(ptr: usize, what: &str, tag: PoolTag) -> BugCheck {
     BugCheck {
         code: bugcheck::BAD_POOL_CALLER,
-        params: [bugcheck::BAD_POOL_CALLER_FOREIGN, 0, ptr, 0],
+        params: [c2::FOREIGN, 0, ptr, 0],
         message: format!("{what} (address {ptr:#x}, tag {})", tag_str(tag)),
     }
 }

@@ -180,10 +180,7 @@ fn double_free_to_the_list_is_caught() {
     let bc = expect_bugcheck(|| free(&pool, b));
     assert_eq!(
         (bc.code, bc.params[0]),
-        (
-            bugcheck::BAD_POOL_CALLER,
-            bugcheck::BAD_POOL_CALLER_DOUBLE_FREE
-        )
+        (bugcheck::BAD_POOL_CALLER, bugcheck::c2::DOUBLE_FREE)
     );
 
     let v = Emu::new(EmuConfig::verifier());
@@ -191,7 +188,7 @@ fn double_free_to_the_list_is_caught() {
     let b = pool.alloc().unwrap();
     free(&pool, b); // to pool
     let bc = expect_bugcheck(|| free(&pool, b));
-    assert_eq!(bc.params[0], bugcheck::BAD_POOL_CALLER_DOUBLE_FREE);
+    assert_eq!(bc.params[0], bugcheck::c2::DOUBLE_FREE);
 }
 
 #[test]
@@ -201,13 +198,13 @@ fn blocks_freed_to_the_wrong_place_are_caught() {
     let b = emu.new_block_pool(16, TAG).unwrap();
     let blk = a.alloc().unwrap();
     let bc = expect_bugcheck(|| free(&b, blk));
-    assert_eq!(bc.params[0], bugcheck::BAD_POOL_CALLER_FOREIGN);
+    assert_eq!(bc.params[0], bugcheck::c2::FOREIGN);
     // SAFETY: deliberately wrong: a block freed with pool_free.
     let bc = expect_bugcheck(|| unsafe { emu.pool_free(blk, TAG) });
-    assert_eq!(bc.params[0], bugcheck::BAD_POOL_CALLER_FOREIGN);
+    assert_eq!(bc.params[0], bugcheck::c2::FOREIGN);
     let p = emu.pool_alloc(16, TAG).unwrap();
     let bc = expect_bugcheck(|| free(&a, p));
-    assert_eq!(bc.params[0], bugcheck::BAD_POOL_CALLER_FOREIGN);
+    assert_eq!(bc.params[0], bugcheck::c2::FOREIGN);
     free(&a, blk);
     // SAFETY: `p` came from pool_alloc with TAG.
     unsafe { emu.pool_free(p, TAG) };
@@ -227,7 +224,7 @@ fn a_new_block_pool_does_not_inherit_a_dropped_pools_blocks() {
     let new = emu.new_block_pool(32, TAG).unwrap();
     assert_eq!(new.cached(), 0);
     let bc = expect_bugcheck(|| free(&new, out));
-    assert_eq!(bc.params[0], bugcheck::BAD_POOL_CALLER_FOREIGN);
+    assert_eq!(bc.params[0], bugcheck::c2::FOREIGN);
     let b = new.alloc().unwrap();
     assert_ne!(b, out);
     free(&new, b);

@@ -187,7 +187,7 @@ fn double_free_is_caught() {
         free(&emu, p, TAG);
         let bc = expect_bugcheck(|| free(&emu, p, TAG));
         assert_eq!(bc.code, bugcheck::BAD_POOL_CALLER);
-        assert_eq!(bc.params[0], bugcheck::BAD_POOL_CALLER_DOUBLE_FREE, "{bc}");
+        assert_eq!(bc.params[0], bugcheck::c2::DOUBLE_FREE, "{bc}");
         assert_eq!(bc.params[3], p.as_ptr() as usize);
         emu.unload().unwrap();
     }
@@ -200,14 +200,14 @@ fn foreign_pointer_free_is_caught() {
     let bc = expect_bugcheck(|| free(&emu, NonNull::from(&mut local).cast(), TAG));
     assert_eq!(
         (bc.code, bc.params[0]),
-        (bugcheck::BAD_POOL_CALLER, bugcheck::BAD_POOL_CALLER_FOREIGN)
+        (bugcheck::BAD_POOL_CALLER, bugcheck::c2::FOREIGN)
     );
     // An interior pointer is foreign too.
     let p = emu.pool_alloc(64, TAG).unwrap();
     // SAFETY: 16 bytes into a 64-byte allocation.
     let inner = unsafe { p.add(16) };
     let bc = expect_bugcheck(|| free(&emu, inner, TAG));
-    assert_eq!(bc.params[0], bugcheck::BAD_POOL_CALLER_FOREIGN);
+    assert_eq!(bc.params[0], bugcheck::c2::FOREIGN);
     free(&emu, p, TAG);
 }
 

@@ -5,13 +5,10 @@
 //! `NT_ASSERT` (they bug check instead of corrupting the IRQL discipline).
 
 use crate::sys::Kirql;
+use mxf_core::platform::bugcheck::{IRQL_NOT_GREATER_OR_EQUAL, IRQL_NOT_LESS_OR_EQUAL};
 
 /// `HIGH_LEVEL`: the largest IRQL (CR8 holds 4 bits).
 pub const HIGH_LEVEL: Kirql = 15;
-/// `IRQL_NOT_GREATER_OR_EQUAL`: raised when asked to "raise" to a lower IRQL.
-pub const IRQL_NOT_GREATER_OR_EQUAL: u32 = 0x09;
-/// `IRQL_NOT_LESS_OR_EQUAL`: raised when asked to "lower" to a higher IRQL.
-pub const IRQL_NOT_LESS_OR_EQUAL: u32 = 0x0A;
 
 /// What a raise from `current` to `new` must do: `Ok(())` to write CR8, or the bug check
 /// (code, parameters) that a misuse earns.

@@ -7,7 +7,8 @@
 //!   [`mxf_core::platform::Platform`] (lookaside lists, `KSPIN_LOCK`, `KTIMER` + `KDPC`, CR8,
 //!   `KUSER_SHARED_DATA`, `DbgPrintEx`, `KeBugCheckEx`), [`portcls`], thin wrappers over
 //!   the PortCls adapter functions, `registry` (the driver's `REG_DWORD` settings),
-//!   [`driver_object`] (the unload slot) and [`bugcheck`] (the driver's own stop codes).
+//!   [`driver_object`] (the unload slot). Its bug-check codes are declared with every other
+//!   in `mxf_core::platform::bugcheck`.
 //!
 //! # Minimum Windows version: Windows 10 version 2004 (build 19041)
 //! `ExAllocatePool2` (the only pool allocator that zeroes and defaults to NX) first shipped in
@@ -23,7 +24,6 @@
 
 pub mod sys;
 
-pub mod bugcheck;
 pub mod driver_object;
 pub mod irql;
 pub mod log;

@@ -111,7 +111,7 @@ mod kernel {
     use crate::sys::{self, NON_PAGED_POOL_NX, POOL_FLAG_NON_PAGED};
     use core::cell::UnsafeCell;
     use core::ptr::NonNull;
-    use mxf_abi::{NtStatus, STATUS_INSUFFICIENT_RESOURCES, STATUS_INVALID_PARAMETER, nt_success};
+    use mxf_abi::nt_success;
     use mxf_core::platform::{BlockPool, BlockPoolStats, PoolTag};
 
     /// The exported S-list primitives of ntoskrnl (x64).
@@ -156,11 +156,11 @@ mod kernel {
     impl KernelBlockPool {
         /// A pool of `block_size`-byte blocks tagged `tag`. `PASSIVE_LEVEL` (allowed up to
         /// `DISPATCH_LEVEL` by the kernel, but the platform seam promises `PASSIVE_LEVEL`).
-        pub fn new(block_size: usize, tag: PoolTag) -> Result<Self, NtStatus> {
+        pub fn new(block_size: usize, tag: PoolTag) -> Result<Self, mxf_abi::NtError> {
             // Entries double as SLIST_ENTRYs while on the list.
             let entry_size = block_size.max(core::mem::size_of::<SlistEntry>());
             if u32::try_from(entry_size).is_err() {
-                return Err(STATUS_INVALID_PARAMETER);
+                return Err(mxf_abi::NtError::INVALID_PARAMETER);
             }
             // SAFETY: ExAllocatePool2 with POOL_FLAG_NON_PAGED at IRQL <= DISPATCH_LEVEL returns
             // zeroed, 16-byte-aligned nonpaged NX memory or null.
@@ -171,7 +171,8 @@ mod kernel {
                     tag.0,
                 )
             };
-            let shared = NonNull::new(raw.cast::<Shared>()).ok_or(STATUS_INSUFFICIENT_RESOURCES)?;
+            let shared = NonNull::new(raw.cast::<Shared>())
+                .ok_or(mxf_abi::NtError::INSUFFICIENT_RESOURCES)?;
             // SAFETY: `shared` is a fresh, exclusively owned allocation of the right size and
             // (pool: 16) alignment; writing the plain fields before the list is initialised.
             unsafe {
@@ -197,7 +198,7 @@ mod kernel {
                 // SAFETY: allocated above with this tag; the list was not initialised, so
                 // nothing else refers to the memory.
                 unsafe { sys::ntoskrnl::ExFreePoolWithTag(shared.as_ptr().cast(), tag.0) };
-                return Err(status);
+                return Err(mxf_abi::NtError::or_unsuccessful(status));
             }
             Ok(Self { shared, tag })
         }

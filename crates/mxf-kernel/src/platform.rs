@@ -8,7 +8,6 @@ use crate::{irql, log, processor};
 use core::ffi::c_void;
 use core::fmt;
 use core::ptr::NonNull;
-use mxf_abi::NtStatus;
 use mxf_core::platform::{Irql, LogLevel, Platform, PoolTag, TimerCallback};
 
 /// The Windows kernel as a [`Platform`]: a zero-sized handle.
@@ -90,7 +89,11 @@ impl Platform for KernelPlatform {
         unsafe { sys::ntoskrnl::ExFreePoolWithTag(p.as_ptr().cast(), tag.0) }
     }
 
-    fn new_block_pool(&self, block_size: usize, tag: PoolTag) -> Result<KernelBlockPool, NtStatus> {
+    fn new_block_pool(
+        &self,
+        block_size: usize,
+        tag: PoolTag,
+    ) -> Result<KernelBlockPool, mxf_abi::NtError> {
         KernelBlockPool::new(block_size, tag)
     }
 
@@ -102,7 +105,7 @@ impl Platform for KernelPlatform {
         &self,
         callback: TimerCallback,
         context: *const c_void,
-    ) -> Result<KernelTimer<NtTimerCalls>, NtStatus> {
+    ) -> Result<KernelTimer<NtTimerCalls>, mxf_abi::NtError> {
         // SAFETY: the caller's guarantee is the one KernelTimer::new needs.
         unsafe { KernelTimer::new(callback, context) }
     }

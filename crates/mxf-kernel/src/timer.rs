@@ -11,14 +11,13 @@
 //! tests run its teardown against a model of the timer and DPC queues in which the callback
 //! re-arms the timer from another processor at every point of the drop.
 
-use crate::bugcheck::{MXFLOOP_CONSISTENCY_STOP, STOP_PASSIVE_ONLY_AT_RAISED_IRQL};
 use crate::sys::{KdeferredRoutine, Kdpc, Ktimer};
 use core::cell::UnsafeCell;
 use core::ffi::c_void;
 use core::marker::PhantomData;
 use core::ptr::{NonNull, addr_of_mut};
 use core::sync::atomic::{AtomicBool, Ordering};
-use mxf_abi::{NtStatus, STATUS_INSUFFICIENT_RESOURCES};
+use mxf_core::platform::bugcheck::{MXFLOOP_CONSISTENCY_STOP, STOP_PASSIVE_ONLY_AT_RAISED_IRQL};
 use mxf_core::platform::{PoolTag, Timer, TimerCallback};
 
 /// Pool tag of timer allocations.
@@ -208,9 +207,13 @@ impl<C: TimerCalls> KernelTimer<C> {
     /// As [`mxf_core::platform::Platform::new_timer`]: `context` stays valid for `callback`
     /// until the timer has been dropped, and `callback(context)` is sound from any CPU at
     /// `DISPATCH_LEVEL`.
-    pub unsafe fn new(callback: TimerCallback, context: *const c_void) -> Result<Self, NtStatus> {
+    pub unsafe fn new(
+        callback: TimerCallback,
+        context: *const c_void,
+    ) -> Result<Self, mxf_abi::NtError> {
         let raw = C::alloc_block(core::mem::size_of::<Block>());
-        let block = NonNull::new(raw.cast::<Block>()).ok_or(STATUS_INSUFFICIENT_RESOURCES)?;
+        let block =
+            NonNull::new(raw.cast::<Block>()).ok_or(mxf_abi::NtError::INSUFFICIENT_RESOURCES)?;
         let b = block.as_ptr();
         // SAFETY: `b` is a fresh, exclusively owned, 16-byte aligned allocation of
         // `size_of::<Block>()` bytes (alloc_block's contract), so writing a field is in bounds.

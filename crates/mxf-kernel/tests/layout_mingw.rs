@@ -22,8 +22,9 @@
 //! without them. Overrides: `MXF_MINGW_GCC`, `MXF_MINGW_DDK`, `MXF_SHARED`.
 
 use layout_probe::{Expected, Probe, assert_matches, offsets, parse_values, shape_of, values};
+use mxf_core::platform::bugcheck::{IRQL_NOT_GREATER_OR_EQUAL, IRQL_NOT_LESS_OR_EQUAL};
 use mxf_core::platform::{self, bugcheck};
-use mxf_kernel::irql::{HIGH_LEVEL, IRQL_NOT_GREATER_OR_EQUAL, IRQL_NOT_LESS_OR_EQUAL};
+use mxf_kernel::irql::HIGH_LEVEL;
 use mxf_kernel::sys::ntoskrnl::*;
 use mxf_kernel::sys::portcls::*;
 use mxf_kernel::sys::*;

@@ -15,6 +15,7 @@
 pub mod filter;
 pub mod intersection;
 pub mod miniport;
+mod render_slots;
 pub mod stream;
 pub mod synth;
 mod trace;

@@ -45,9 +45,9 @@
 //! # Flow control
 //! When the loopback is full the render queue blocks (nothing is dropped). The capture
 //! stream, after each service that read bytes (and when it stops listening), kicks the render
-//! streams through the miniport's *render slots*: a spin lock holding the address of each
-//! live render stream (one slot per render pin), set once it is built and cleared first
-//! thing in its destruction. The kick arms the render queues' timers for now (see
+//! streams through the miniport's *render slots* (`render_slots.rs`): a spin lock holding a
+//! typed pointer to each live render stream's queue (one slot per render pin), set once the
+//! stream is built and cleared first thing in its destruction. The kick arms the render queues' timers for now (see
 //! `mxf_core::render`).
 //!
 //! # Lock order
@@ -62,25 +62,27 @@
 
 use crate::filter::{PIN_CAPTURE_STREAM, filter_descriptor, pin_data_ranges, render_slot};
 use crate::intersection::{RESULTANT_FORMAT_SIZE, com_outcome, data_range_intersection};
+use crate::render_slots::RenderSlots;
 use crate::stream;
+use crate::stream::render::RenderOutput;
 use core::any::TypeId;
 use core::ffi::c_void;
 use core::mem::ManuallyDrop;
 use core::ptr::{self, NonNull};
 use core::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
+use mxf_abi::NtError;
 use mxf_abi::{
     DmusStreamType, Guid, IAllocatorMxf, IID_IMINIPORT, IID_IMINIPORT_DMUS, IID_IUNKNOWN,
     IMasterClock, IMiniport, IMiniportDMus, IMiniportDMusVtbl, IMiniportVtbl, IMxf, IPortDMus,
     IServiceGroup, IUnknown, KSDATAFORMAT_TYPE_MUSIC, KsDataFormat, KsDataRange, NtStatus,
-    PResourceList, PcFilterDescriptorPtr, PoolType, STATUS_INSUFFICIENT_RESOURCES,
-    STATUS_INVALID_DEVICE_REQUEST, STATUS_INVALID_DEVICE_STATE, STATUS_INVALID_PARAMETER,
-    STATUS_NOT_SUPPORTED, STATUS_SUCCESS,
+    PResourceList, PcFilterDescriptorPtr, PoolType, STATUS_INVALID_DEVICE_REQUEST,
+    STATUS_INVALID_DEVICE_STATE, STATUS_INVALID_PARAMETER, STATUS_NOT_SUPPORTED, STATUS_SUCCESS,
 };
 use mxf_core::capture::CaptureMode;
 use mxf_core::com::{self, ComObject, ComPtr, RefCount};
 use mxf_core::loopback::{Loopback, LoopbackConfig, LoopbackStats};
-use mxf_core::platform::{Platform, PoolTag, SpinLock};
-use mxf_core::render::RenderConfig;
+use mxf_core::platform::{Platform, PoolTag};
+use mxf_core::render::{RenderConfig, RenderQueue};
 use mxf_core::service::{ServiceGroupExt, new_service_group};
 
 /// Pool tag of the miniport object.
@@ -126,8 +128,8 @@ impl Default for MiniportConfig {
     }
 }
 
-/// Number of render pins (slots of [`Miniport::render_open`] and the render slots).
-pub(crate) const RENDER_SLOTS: usize = 2;
+// The number of render pins (slots of `Miniport::render_open` and of the render slots).
+pub(crate) use crate::render_slots::RENDER_SLOTS;
 
 /// What the property handlers, which are not generic, need from a `Miniport<P>`: functions
 /// instantiated for its `P`, at a `P`-independent offset of the object.
@@ -158,15 +160,9 @@ pub(crate) struct Miniport<P: Platform> {
     /// Whether each render pin has a stream (indexed by `filter::render_slot`).
     pub(crate) render_open: [AtomicBool; RENDER_SLOTS],
     pub(crate) capture_open: AtomicBool,
-    /// The live render streams, for kicks (see the module docs).
-    render_slot: SpinLock<P::RawSpinLock, RenderSlot>,
+    /// The live render streams' queues, for kicks (see the module docs).
+    pub(crate) render_slots: RenderSlots<P, RenderQueue<P, RenderOutput<P>>>,
 }
-
-/// The addresses of the live render stream objects (`RenderStream<P>`), null where none.
-struct RenderSlot([*const c_void; RENDER_SLOTS]);
-
-// SAFETY: only an address, dereferenced under the slot's lock while the stream is live.
-unsafe impl Send for RenderSlot {}
 
 /// One counted reference to our miniport object, typed.
 pub(crate) struct MiniportRef<P: Platform> {
@@ -208,23 +204,23 @@ impl<P: Platform> Drop for MiniportRef<P> {
 pub fn new_miniport<P: Platform>(
     platform: P,
     cfg: MiniportConfig,
-) -> Result<ComPtr<IMiniportDMus>, NtStatus> {
+) -> Result<ComPtr<IMiniportDMus>, NtError> {
     if cfg.capture_service_max_bytes == 0 {
-        return Err(STATUS_INVALID_PARAMETER);
+        return Err(NtError::INVALID_PARAMETER);
     }
     cfg.loopback.validate()?;
     const {
         assert!(core::mem::align_of::<Miniport<P>>() <= mxf_core::platform::POOL_ALIGN);
     }
     let loopback = Loopback::new(platform.clone(), cfg.loopback)?;
-    let lock = platform.new_spin_lock();
     let group = new_service_group(platform.clone())?;
     // The capture stream re-services itself through the group's timer (see `stream::capture`).
     group.support_delayed_service();
     let mem = platform
         .pool_alloc(core::mem::size_of::<Miniport<P>>(), TAG_MINIPORT)
-        .ok_or(STATUS_INSUFFICIENT_RESOURCES)?
+        .ok_or(NtError::INSUFFICIENT_RESOURCES)?
         .cast::<Miniport<P>>();
+    let render_slots = RenderSlots::new(&platform);
     let obj = Miniport {
         vtbl: &Miniport::<P>::VTBL,
         type_id: TypeId::of::<P>(),
@@ -237,7 +233,7 @@ pub fn new_miniport<P: Platform>(
         port: AtomicPtr::new(ptr::null_mut()),
         render_open: [AtomicBool::new(false), AtomicBool::new(false)],
         capture_open: AtomicBool::new(false),
-        render_slot: SpinLock::new(lock, RenderSlot([ptr::null(); RENDER_SLOTS])),
+        render_slots,
     };
     // SAFETY: a fresh, aligned block of the object's size, ours.
     unsafe { mem.as_ptr().write(obj) };
@@ -316,23 +312,14 @@ impl<P: Platform> Miniport<P> {
         stream_clock: stream::stream_clock::<P>,
     };
 
-    /// Registers the live render stream of render slot `slot` for kicks.
-    pub(crate) fn set_render_slot(&self, slot: usize, stream: *const c_void) {
-        if let Some(s) = self.render_slot.lock().0.get_mut(slot) {
-            *s = stream;
-        }
-    }
-
-    /// Unregisters `stream` from render slot `slot` (if it is the one registered) and marks
+    /// Unregisters `queue` from render slot `slot` (if it is the one registered) and marks
     /// the pin free. Once this returns, no kick reaches it.
-    pub(crate) fn clear_render_slot(&self, slot: usize, stream: *const c_void) {
-        let mut slots = self.render_slot.lock();
-        if let Some(s) = slots.0.get_mut(slot)
-            && ptr::eq(*s, stream)
-        {
-            *s = ptr::null();
-        }
-        drop(slots);
+    pub(crate) fn clear_render_slot(
+        &self,
+        slot: usize,
+        queue: *const RenderQueue<P, RenderOutput<P>>,
+    ) {
+        self.render_slots.leave(slot, queue);
         if let Some(open) = self.render_open.get(slot) {
             open.store(false, Ordering::Release);
         }
@@ -341,14 +328,7 @@ impl<P: Platform> Miniport<P> {
     /// Kicks the live render streams: the loopback has room. IRQL <= `DISPATCH_LEVEL`,
     /// holding no render stream lock.
     pub(crate) fn kick_render(&self) {
-        let slots = self.render_slot.lock();
-        for &s in &slots.0 {
-            if !s.is_null() {
-                // SAFETY: a registered stream is live until it clears its slot, which needs
-                // the lock we hold.
-                unsafe { stream::render::kick::<P>(s) };
-            }
-        }
+        self.render_slots.kick_all();
     }
 
     /// Calls `IPortDMus::Notify(group)` if `Init` gave us a port. IRQL <= `DISPATCH_LEVEL`.
@@ -575,7 +555,7 @@ impl<P: Platform> Miniport<P> {
             Ok(s) => s,
             Err(status) => {
                 flag.store(false, Ordering::Release);
-                return status;
+                return status.into();
             }
         };
         // SAFETY: non-null out-pointers; the caller owns the references handed out.

@@ -46,6 +46,7 @@
 
 use crate::filter::{NODE_INPUT, NODE_SYNTH, StaticTable};
 use crate::miniport::stream_clock_of_request;
+use mxf_abi::NtError;
 use mxf_abi::{
     Guid, KSPROPERTY_SYNTH_CAPS, KSPROPERTY_SYNTH_CHANNELGROUPS, KSPROPERTY_SYNTH_LATENCYCLOCK,
     KSPROPERTY_SYNTH_PORTPARAMETERS, KSPROPERTY_TYPE_BASICSUPPORT, KSPROPERTY_TYPE_GET,
@@ -119,7 +120,7 @@ pub struct Request<'a> {
     pub value_size: u32,
     /// The master-clock reader of the stream the request is for (`MinorTarget`), if that is
     /// one of our streams.
-    pub stream_clock: Option<&'a dyn Fn() -> Result<i64, NtStatus>>,
+    pub stream_clock: Option<&'a dyn Fn() -> Result<i64, NtError>>,
 }
 
 /// Handles `req` (see the module docs): the status and the `ValueSize` to report.
@@ -249,7 +250,7 @@ fn get(req: Request<'_>) -> (NtStatus, u32) {
                     buf.copy_from_slice(&t.to_le_bytes());
                     (STATUS_SUCCESS, 8)
                 }
-                Err(status) => (status, 0),
+                Err(status) => (status.into(), 0),
             }
         }
     }
@@ -421,7 +422,7 @@ pub unsafe extern "system" fn property_handler(request: *mut PcPropertyRequest) 
         value_size: r.value_size,
         stream_clock: read
             .as_ref()
-            .map(|f| f as &dyn Fn() -> Result<i64, NtStatus>),
+            .map(|f| f as &dyn Fn() -> Result<i64, NtError>),
     });
     r.value_size = size;
     status
@@ -439,7 +440,7 @@ mod tests {
     const SET: u32 = KSPROPERTY_TYPE_SET;
     const BASIC: u32 = KSPROPERTY_TYPE_BASICSUPPORT;
 
-    fn now() -> Result<i64, NtStatus> {
+    fn now() -> Result<i64, NtError> {
         Ok(0x0123_4567_89ab)
     }
 
@@ -455,7 +456,7 @@ mod tests {
         stream: bool,
     ) -> (NtStatus, u32, Vec<u8>) {
         let mut buf = vec![0xEEu8; len.unwrap_or(0)];
-        let clock: &dyn Fn() -> Result<i64, NtStatus> = &now;
+        let clock: &dyn Fn() -> Result<i64, NtError> = &now;
         let (st, n) = handle(Request {
             id,
             node,
@@ -572,7 +573,7 @@ mod tests {
         let (st, n, b) = get(KSPROPERTY_SYNTH_LATENCYCLOCK, NODE_SYNTH, 8, false);
         assert_eq!((st, n), (STATUS_INVALID_DEVICE_REQUEST, 0));
         assert!(b.iter().all(|&x| x == 0xEE));
-        let fail = || Err(STATUS_UNSUCCESSFUL);
+        let fail = || Err(NtError::UNSUCCESSFUL);
         let mut buf = [0u8; 8];
         let r = handle(Request {
             id: KSPROPERTY_SYNTH_LATENCYCLOCK,

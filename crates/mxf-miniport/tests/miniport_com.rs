@@ -23,8 +23,14 @@ fn query_interface_and_description() {
     let unk: ComPtr<IUnknown> = m.query().unwrap();
     let mp: ComPtr<IMiniport> = unk.query().unwrap();
     assert_eq!(mp.as_raw().cast::<u8>(), m.as_raw().cast());
-    assert_eq!(m.query::<IMxf>().err(), Some(STATUS_INVALID_PARAMETER));
-    assert_eq!(m.query::<IPortDMus>().err(), Some(STATUS_INVALID_PARAMETER));
+    assert_eq!(
+        m.query::<IMxf>().err(),
+        Some(mxf_abi::NtError::INVALID_PARAMETER)
+    );
+    assert_eq!(
+        m.query::<IPortDMus>().err(),
+        Some(mxf_abi::NtError::INVALID_PARAMETER)
+    );
     let (st, d) = get_description(&m, true);
     assert_eq!(st, STATUS_SUCCESS);
     assert_eq!(d, mxf_miniport::filter_descriptor());

@@ -93,9 +93,8 @@ unsafe impl BoxObject for GuardObj {
     fn refs(&self) -> &RefCount {
         &self.refs
     }
-    fn supports(iid: &Guid) -> bool {
-        *iid == IID_IUNKNOWN || *iid == IID_IMXF || *iid == IID_IALLOCATOR_MXF
-    }
+    const NAME: &'static str = "allocator guard";
+    const IIDS: &'static [Guid] = &[IID_IUNKNOWN, IID_IMXF, IID_IALLOCATOR_MXF];
 }
 
 static VTBL: IAllocatorMxfVtbl = IAllocatorMxfVtbl {
@@ -217,7 +216,7 @@ unsafe extern "system" fn get_message(
             unsafe { (*ev.as_ptr()).b_reserved = RESERVED_MARK };
             (ev.as_ptr(), STATUS_SUCCESS)
         }
-        Err(status) => (core::ptr::null_mut(), status),
+        Err(e) => (core::ptr::null_mut(), e.status()),
     };
     // SAFETY: `out` is non-null and valid for a write (COM contract).
     unsafe { out.write(ev) };
@@ -237,7 +236,7 @@ unsafe extern "system" fn get_buffer(this: *mut IAllocatorMxf, out: *mut *mut u8
     let g = unsafe { guard(this) };
     let (buf, status) = match g.inner.get_buffer() {
         Ok(b) => (b.as_ptr(), STATUS_SUCCESS),
-        Err(status) => (core::ptr::null_mut(), status),
+        Err(e) => (core::ptr::null_mut(), e.status()),
     };
     // SAFETY: `out` is non-null and valid for a write (COM contract).
     unsafe { out.write(buf) };

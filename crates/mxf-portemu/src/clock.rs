@@ -26,9 +26,8 @@ unsafe impl BoxObject for ClockObj {
     fn refs(&self) -> &RefCount {
         &self.refs
     }
-    fn supports(iid: &Guid) -> bool {
-        *iid == IID_IUNKNOWN
-    }
+    const NAME: &'static str = "master clock";
+    const IIDS: &'static [Guid] = &[IID_IUNKNOWN];
 }
 
 static VTBL: IMasterClockVtbl = IMasterClockVtbl {

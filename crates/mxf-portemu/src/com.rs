@@ -1,26 +1,29 @@
 //! Heap-allocated kernel COM objects of the emulator: the `IUnknown` slots shared by all of
-//! them (generic over the object type) and the constructor that boxes an object.
+//! them (generic over the object type, over mxf-core's one `IUnknown` behaviour,
+//! [`answer_query_interface`] / [`answer_release`]) and the constructor that boxes an object.
 //!
 //! The emulator stands in for PortCls, not for our driver, so its objects live on the host
 //! heap; they are still real COM objects reached only through their vtables.
 
 use core::ffi::c_void;
 use core::ptr::NonNull;
-use mxf_abi::{Guid, IUnknown, NtStatus, STATUS_INVALID_PARAMETER, STATUS_SUCCESS};
-use mxf_core::com::{ComPtr, Interface, RefCount};
+use mxf_abi::{Guid, IUnknown, NtStatus};
+use mxf_core::com::{ComPtr, Interface, RefCount, answer_query_interface, answer_release};
 
 /// A boxed COM object.
 ///
 /// # Safety
 /// The implementing type is `#[repr(C)]` and its first field is a `&'static` vtable whose
 /// table starts with `IUnknownVtbl` slots pointing at [`query_interface`], [`add_ref`] and
-/// [`release`] instantiated for the same type; every interface `supports` accepts is one that
-/// vtable implements (a prefix of it).
+/// [`release`] instantiated for the same type; every interface of `IIDS` is one that vtable
+/// implements (a prefix of it).
 pub(crate) unsafe trait BoxObject: Sized + Send + Sync + 'static {
     /// The object's reference count.
     fn refs(&self) -> &RefCount;
-    /// Whether `QueryInterface` for `iid` answers with this object.
-    fn supports(iid: &Guid) -> bool;
+    /// What the object is called in the "Release on a zero count" report.
+    const NAME: &'static str;
+    /// The interfaces `QueryInterface` answers with this object, `IID_IUnknown` included.
+    const IIDS: &'static [Guid];
 }
 
 /// Boxes `obj` and hands out the creator's reference as interface `I`.
@@ -52,21 +55,11 @@ pub(crate) unsafe extern "system" fn query_interface<T: BoxObject>(
     iid: *const Guid,
     out: *mut *mut c_void,
 ) -> NtStatus {
-    if out.is_null() {
-        return STATUS_INVALID_PARAMETER;
-    }
-    // SAFETY: `iid` is null or a valid GUID (COM contract).
-    let supported = unsafe { iid.as_ref() }.is_some_and(T::supports);
-    if !supported {
-        // SAFETY: `out` is non-null and valid for a write (COM contract).
-        unsafe { out.write(core::ptr::null_mut()) };
-        return STATUS_INVALID_PARAMETER;
-    }
     // SAFETY: `this` is a live `T` (called through its vtable).
-    unsafe { object::<T>(this.cast()) }.refs().add_ref();
-    // SAFETY: as above for `out`.
-    unsafe { out.write(this.cast()) };
-    STATUS_SUCCESS
+    let refs = unsafe { object::<T>(this.cast()) }.refs();
+    // SAFETY: `iid` and `out` are null or valid (COM contract); `refs` is `this`'s count, and
+    // every interface of `T::IIDS` is implemented by `T`'s vtable at offset 0 (`BoxObject`).
+    unsafe { answer_query_interface(this, iid, out, T::IIDS, refs) }
 }
 
 /// `IUnknown::AddRef` of a [`BoxObject`].
@@ -79,23 +72,28 @@ pub(crate) unsafe extern "system" fn add_ref<T: BoxObject>(this: *mut IUnknown) 
 }
 
 /// `IUnknown::Release` of a [`BoxObject`]: frees the box at zero. A release too many leaves
-/// the count at zero and returns 0 (the object is already gone or going).
+/// the count at zero, returns 0 and is reported on stderr (the driver under test released a
+/// reference it did not hold).
 ///
 /// # Safety
 /// As [`query_interface`]; the caller gives up one reference.
 pub(crate) unsafe extern "system" fn release<T: BoxObject>(this: *mut IUnknown) -> u32 {
-    // SAFETY: `this` is a live `T`.
-    let obj = unsafe { object::<T>(this.cast()) };
-    match obj.refs().release() {
-        Ok(0) => {
-            // SAFETY: the last reference is gone: nobody else uses the object, which came
-            // from `Box::leak` in `into_com`.
-            drop(unsafe { Box::from_raw(this.cast::<T>()) });
-            0
-        }
-        Ok(n) => n,
-        Err(()) => 0,
-    }
+    // SAFETY: `this` is a live `T`; the borrow ends with the statement.
+    let released = unsafe { object::<T>(this.cast()) }.refs().release();
+    answer_release(
+        released,
+        || {
+            // SAFETY: run only when the count just reached zero: the last reference is gone,
+            // nobody else uses the object, which came from `Box::leak` in `into_com`.
+            drop(unsafe { Box::from_raw(this.cast::<T>()) })
+        },
+        || {
+            eprintln!(
+                "[port emulator] {} {this:p}: Release on a zero count",
+                T::NAME
+            )
+        },
+    )
 }
 
 /// The `IUnknownVtbl` of a [`BoxObject`] type.

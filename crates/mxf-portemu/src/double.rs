@@ -54,9 +54,8 @@ unsafe impl BoxObject for MiniportObj {
     fn refs(&self) -> &RefCount {
         &self.refs
     }
-    fn supports(iid: &Guid) -> bool {
-        *iid == IID_IUNKNOWN || *iid == IID_IMINIPORT || *iid == IID_IMINIPORT_DMUS
-    }
+    const NAME: &'static str = "miniport double";
+    const IIDS: &'static [Guid] = &[IID_IUNKNOWN, IID_IMINIPORT, IID_IMINIPORT_DMUS];
 }
 
 static MINIPORT_VTBL: IMiniportDMusVtbl = IMiniportDMusVtbl {
@@ -134,7 +133,7 @@ unsafe extern "system" fn init(
     };
     let group = match mxf_core::service::new_service_group(obj.emu.clone()) {
         Ok(g) => g,
-        Err(st) => return st,
+        Err(st) => return st.into(),
     };
     // SAFETY: non-null out parameter; the caller receives one reference.
     unsafe { out_group.write(group.clone().into_raw().as_ptr()) };
@@ -238,9 +237,8 @@ unsafe impl BoxObject for StreamObj {
     fn refs(&self) -> &RefCount {
         &self.refs
     }
-    fn supports(iid: &Guid) -> bool {
-        *iid == IID_IUNKNOWN || *iid == IID_IMXF
-    }
+    const NAME: &'static str = "stream double";
+    const IIDS: &'static [Guid] = &[IID_IUNKNOWN, IID_IMXF];
 }
 
 static STREAM_VTBL: IMxfVtbl = IMxfVtbl {

@@ -41,7 +41,7 @@ pub use port::{
     CloseReport, DEFAULT_DPC_LATENCY_100NS, Port, PortConfig, PortError, PortStats, SynthHandshake,
 };
 pub use property::{NodeAnswer, NodeRequest, Violation, node_property};
-pub use render::{Packaging, RenderStats, RenderUnit};
+pub use render::{Packaging, RenderSourceStats, RenderUnit};
 pub use retag::{PORT_TAG_PREFIX, PortPlatform, port_tag};
 pub use sink::{CaptureLog, SinkStats};
 pub use tracker::{CallRecord, Tracker};

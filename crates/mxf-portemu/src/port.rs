@@ -17,7 +17,7 @@ use crate::clock::new_master_clock;
 use crate::com::{BoxObject, into_com, object, unknown_vtbl};
 use crate::describe::{Client, FilterInfo, client_range, validate};
 use crate::property::{NodeAnswer, NodeRequest, node_property};
-use crate::render::{Building, Packaging, RenderStats, RenderUnit, build_unit};
+use crate::render::{Building, Packaging, RenderSourceStats, RenderUnit, build_unit};
 use crate::retag::PortPlatform;
 use crate::sink::{CaptureLog, lock, new_capture_sink};
 use crate::tracker::{LiveGuard, Tracker};
@@ -96,10 +96,10 @@ impl fmt::Display for PortError {
 
 impl std::error::Error for PortError {}
 
-fn err(step: &'static str, status: NtStatus, detail: impl Into<String>) -> PortError {
+fn err(step: &'static str, status: impl Into<NtStatus>, detail: impl Into<String>) -> PortError {
     PortError {
         step,
-        status,
+        status: status.into(),
         detail: detail.into(),
     }
 }
@@ -115,7 +115,7 @@ fn check(step: &'static str, status: NtStatus) -> Result<(), PortError> {
 /// Render units waiting for their time, with their sequence numbers (one sequence across
 /// both clients), one queue per client ([`Client::index`]).
 #[derive(Default)]
-struct RenderQueue {
+struct PendingUnits {
     units: [VecDeque<(u64, RenderUnit)>; 2],
     next_seq: u64,
     dropped: Vec<u64>,
@@ -142,8 +142,8 @@ struct Shared {
     render_streams: Mutex<[Option<ComPtr<IMxf>>; 2]>,
     /// The largest `SchedulePreFetch` the render streams asked for.
     prefetch: AtomicU64,
-    render: Mutex<RenderQueue>,
-    render_stats: Mutex<RenderStats>,
+    render: Mutex<PendingUnits>,
+    render_stats: Mutex<RenderSourceStats>,
     unit_count: AtomicU64,
     notifies: AtomicU64,
     dpc_runs: AtomicU64,
@@ -182,9 +182,8 @@ unsafe impl BoxObject for PortObj {
     fn refs(&self) -> &RefCount {
         &self.refs
     }
-    fn supports(iid: &Guid) -> bool {
-        *iid == IID_IUNKNOWN || *iid == IID_IPORT || *iid == IID_IPORT_DMUS
-    }
+    const NAME: &'static str = "port";
+    const IIDS: &'static [Guid] = &[IID_IUNKNOWN, IID_IPORT, IID_IPORT_DMUS];
 }
 
 static PORT_VTBL: IPortDMusVtbl = IPortDMusVtbl {
@@ -321,9 +320,8 @@ unsafe impl BoxObject for ServiceSinkObj {
     fn refs(&self) -> &RefCount {
         &self.refs
     }
-    fn supports(iid: &Guid) -> bool {
-        *iid == IID_IUNKNOWN || *iid == IID_ISERVICE_SINK
-    }
+    const NAME: &'static str = "service sink";
+    const IIDS: &'static [Guid] = &[IID_IUNKNOWN, IID_ISERVICE_SINK];
 }
 
 static SERVICE_SINK_VTBL: IServiceSinkVtbl = IServiceSinkVtbl {
@@ -585,8 +583,8 @@ impl Port {
             capture_streams: Mutex::new(Vec::new()),
             render_streams: Mutex::new([None, None]),
             prefetch: AtomicU64::new(0),
-            render: Mutex::new(RenderQueue::default()),
-            render_stats: Mutex::new(RenderStats::default()),
+            render: Mutex::new(PendingUnits::default()),
+            render_stats: Mutex::new(RenderSourceStats::default()),
             unit_count: AtomicU64::new(0),
             notifies: AtomicU64::new(0),
             dpc_runs: AtomicU64::new(0),
@@ -814,7 +812,7 @@ impl Port {
     }
 
     /// The render source's counters.
-    pub fn render_stats(&self) -> RenderStats {
+    pub fn render_stats(&self) -> RenderSourceStats {
         *lock(&self.shared.render_stats)
     }
 
@@ -1337,7 +1335,7 @@ impl Port {
     /// Stops the render pins (every client's) as KS does when a client stops its stream
     /// (RUN → PAUSE → ACQUIRE → STOP) and keeps them open until [`Port::close`]: the
     /// sequencer stops, units not yet sent are discarded (counted in
-    /// [`RenderStats::units_discarded_at_close`]), and each stream gives up what it still
+    /// [`RenderSourceStats::units_discarded_at_close`]), and each stream gives up what it still
     /// holds, so its end-of-stream counters can be read before close. Does nothing the
     /// second time, nor for a pin never opened.
     /// `PASSIVE_LEVEL`.

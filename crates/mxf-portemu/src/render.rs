@@ -33,7 +33,7 @@ pub enum Packaging {
 
 /// Counters of the render source.
 #[derive(Clone, Copy, Default, PartialEq, Eq, Debug)]
-pub struct RenderStats {
+pub struct RenderSourceStats {
     /// Units queued by the client.
     pub units_queued: u64,
     /// Units turned into events and sent.
@@ -118,7 +118,7 @@ pub(crate) fn build_unit(
     buffer_size: usize,
     unit: &RenderUnit,
     packaged: bool,
-    stats: &mut RenderStats,
+    stats: &mut RenderSourceStats,
 ) -> Result<Building, Building> {
     let time = u64::try_from(unit.time).unwrap_or(0);
     let mut events = Building::new();

@@ -4,7 +4,6 @@
 use core::ffi::c_void;
 use core::fmt;
 use core::ptr::NonNull;
-use mxf_abi::NtStatus;
 use mxf_core::platform::{Irql, LogLevel, Platform, PoolTag, TimerCallback};
 use mxf_kemu::{Emu, EmuBlockPool, EmuSpinLock, EmuTimer};
 
@@ -57,6 +56,14 @@ impl Platform for PortPlatform {
         self.emu.lower_irql(old)
     }
 
+    fn processor_count(&self) -> u32 {
+        self.emu.processor_count()
+    }
+
+    fn current_processor(&self) -> u32 {
+        self.emu.current_processor()
+    }
+
     fn pool_alloc(&self, size: usize, tag: PoolTag) -> Option<NonNull<u8>> {
         self.emu.pool_alloc(size, port_tag(tag))
     }
@@ -67,7 +74,11 @@ impl Platform for PortPlatform {
         unsafe { self.emu.pool_free(p, port_tag(tag)) }
     }
 
-    fn new_block_pool(&self, block_size: usize, tag: PoolTag) -> Result<EmuBlockPool, NtStatus> {
+    fn new_block_pool(
+        &self,
+        block_size: usize,
+        tag: PoolTag,
+    ) -> Result<EmuBlockPool, mxf_abi::NtError> {
         self.emu.new_block_pool(block_size, port_tag(tag))
     }
 
@@ -79,7 +90,7 @@ impl Platform for PortPlatform {
         &self,
         callback: TimerCallback,
         context: *const c_void,
-    ) -> Result<EmuTimer, NtStatus> {
+    ) -> Result<EmuTimer, mxf_abi::NtError> {
         // SAFETY: forwarded under the caller's contract.
         unsafe { self.emu.new_timer(callback, context) }
     }
@@ -110,5 +121,40 @@ mod tests {
         assert_eq!(port_tag(PoolTag::new(b"MxfE")), PoolTag::new(b"PrtE"));
         assert_eq!(port_tag(PoolTag::new(b"MxfB")), PoolTag::new(b"PrtB"));
         assert_eq!(port_tag(PoolTag::new(b"Abcd")), PoolTag::new(b"Abcd"));
+    }
+
+    fn emu_with(processors: u32) -> Emu {
+        Emu::new(mxf_kemu::EmuConfig {
+            processors,
+            ..mxf_kemu::EmuConfig::default()
+        })
+    }
+
+    #[test]
+    fn processors_and_clocks_are_the_emulators() {
+        let emu = emu_with(5);
+        let port = PortPlatform::new(emu.clone());
+        assert_eq!(port.processor_count(), 5);
+        for cpu in [3, 0, 4] {
+            emu.set_current_processor(cpu);
+            assert_eq!(port.current_processor(), cpu);
+        }
+        emu.advance_time(1234);
+        assert_eq!(port.now_100ns(), emu.now_100ns());
+        emu.set_system_time(0x0123_4567_89AB);
+        assert_eq!(port.system_time_100ns(), emu.system_time_100ns());
+        assert_eq!(port.system_time_100ns(), 0x0123_4567_89AB);
+    }
+
+    #[test]
+    fn the_port_allocator_has_one_reserve_stack_per_emulated_processor() {
+        use mxf_core::alloc::header::Kind;
+        use mxf_core::alloc::{AllocatorConfig, new_allocator};
+        let emu = emu_with(4);
+        let com = new_allocator(PortPlatform::new(emu.clone()), AllocatorConfig::DEFAULT)
+            .expect("allocator");
+        let alloc = mxf_core::alloc::Allocator::from_com(&com).expect("ours");
+        assert_eq!(alloc.reserve_processors(Kind::Event), 4);
+        assert_eq!(alloc.reserve_processors(Kind::Buffer), 4);
     }
 }

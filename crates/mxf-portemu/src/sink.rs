@@ -88,9 +88,8 @@ unsafe impl BoxObject for SinkObj {
     fn refs(&self) -> &RefCount {
         &self.refs
     }
-    fn supports(iid: &Guid) -> bool {
-        *iid == IID_IUNKNOWN || *iid == IID_IMXF
-    }
+    const NAME: &'static str = "capture sink";
+    const IIDS: &'static [Guid] = &[IID_IUNKNOWN, IID_IMXF];
 }
 
 static VTBL: IMxfVtbl = IMxfVtbl {

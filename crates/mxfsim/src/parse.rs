@@ -39,7 +39,7 @@ fn collect(chain: &Chain, asm: &mut Assembler) {
 pub fn parse(bytes: &[u8]) -> Result<Parsed, String> {
     let emu = Emu::new(EmuConfig::default());
     let alloc = new_allocator(emu.clone(), AllocatorConfig::DEFAULT)
-        .map_err(|s| format!("allocator: {:#010x}", s as u32))?;
+        .map_err(|s| format!("allocator: {:#010x}", s.status() as u32))?;
     let mut asm = Assembler::new();
     let stats = emu.at_irql(DISPATCH_LEVEL, || {
         let mut p = CapturePackager::new(&alloc);

@@ -5,9 +5,9 @@ use crate::compare::Comparison;
 use crate::sim::{Drops, MiniportKind, SimOptions};
 use mxf_core::alloc::AllocatorStats;
 use mxf_core::loopback::LoopbackStats;
-use mxf_core::render::RenderStats as StreamRenderStats;
+use mxf_core::render::RenderStats;
 use mxf_miniport::CaptureStreamStats;
-use mxf_portemu::{ContractStats, PortStats, RenderStats, SinkStats, TimedMessage};
+use mxf_portemu::{ContractStats, PortStats, RenderSourceStats, SinkStats, TimedMessage};
 use std::fmt::{self, Write};
 use std::time::Duration;
 
@@ -177,7 +177,7 @@ pub struct Report {
     /// The port's counters.
     pub port: Option<PortStats>,
     /// The render source's counters.
-    pub render_source: Option<RenderStats>,
+    pub render_source: Option<RenderSourceStats>,
     /// The capture sink's counters.
     pub sink: Option<SinkStats>,
     /// The miniport's breaches of the port allocator's rules, counted until after close.
@@ -191,7 +191,7 @@ pub struct Report {
     /// The loopback.
     pub loopback: Option<LoopbackStats>,
     /// The render stream.
-    pub render_stream: Option<StreamRenderStats>,
+    pub render_stream: Option<RenderStats>,
     /// The capture stream.
     pub capture_stream: Option<CaptureStreamStats>,
     /// `Emu::unload()`: `Ok` or the bug check in words.
@@ -682,6 +682,7 @@ impl fmt::Display for Report {
             for (name, d) in [
                 ("no listener", r.dropped_no_listener),
                 ("no memory", r.dropped_no_memory),
+                ("too large", r.dropped_too_large),
                 ("stop", r.dropped_stop),
             ] {
                 writeln!(

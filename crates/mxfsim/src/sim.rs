@@ -159,6 +159,8 @@ pub struct Drops {
     pub render_no_listener: DropCount,
     /// Render stream: loopback allocation failed with the loopback empty.
     pub render_no_memory: DropCount,
+    /// Render stream: a write larger than the loopback could ever hold.
+    pub render_too_large: DropCount,
     /// Render stream: flushed at STOP / destruction.
     pub render_stop: DropCount,
     /// Render stream: top-level events refused at its queue bound (not countable in
@@ -210,6 +212,7 @@ impl Drops {
     pub fn render(&self) -> DropCount {
         self.render_no_listener
             .plus(self.render_no_memory)
+            .plus(self.render_too_large)
             .plus(self.render_stop)
     }
 
@@ -257,6 +260,7 @@ impl Drops {
         let render = self
             .render_no_listener
             .plus(self.render_no_memory)
+            .plus(self.render_too_large)
             .plus(self.render_stop_not_input_cut());
         render.messages
             + self.capture_messages
@@ -320,7 +324,7 @@ pub fn run(units: &[Unit], workload_name: &str, opt: &SimOptions) -> Report {
         MiniportKind::Real => match mxf_miniport::new_miniport(emu.clone(), mp_cfg) {
             Ok(m) => m,
             Err(st) => {
-                rep.fail(format!("new_miniport failed: {:#010x}", st as u32));
+                rep.fail(format!("new_miniport failed: {:#010x}", st.status() as u32));
                 return rep;
             }
         },
@@ -399,6 +403,7 @@ pub fn run(units: &[Unit], workload_name: &str, opt: &SimOptions) -> Report {
         {
             drops.render_no_listener = r.dropped_no_listener;
             drops.render_no_memory = r.dropped_no_memory;
+            drops.render_too_large = r.dropped_too_large;
             drops.render_stop = r.dropped_stop;
             drops.render_events_refused = r.events_refused;
             drops.render_sysex_cut_written = r.sysex_cut_written;

@@ -1,7 +1,8 @@
 //! [`AllocatorConfig`]: sizes, reserves and caps of an allocator.
 
 use super::stack::MAX_SLOTS;
-use mxf_abi::{NtStatus, SHORT_EVENT_MAX, STATUS_INVALID_PARAMETER};
+use mxf_abi::NtError;
+use mxf_abi::SHORT_EVENT_MAX;
 
 /// Bytes of the page the buffer blocks are sized to.
 const PAGE_SIZE: usize = 4096;
@@ -57,7 +58,7 @@ impl AllocatorConfig {
     };
 
     /// Checks the documented bounds; `STATUS_INVALID_PARAMETER` if one is violated.
-    pub fn validate(&self) -> Result<(), NtStatus> {
+    pub fn validate(&self) -> Result<(), NtError> {
         let ok = usize::from(self.buffer_size) > SHORT_EVENT_MAX
             && usize::from(self.reserve_events) <= MAX_SLOTS
             && usize::from(self.reserve_buffers) <= MAX_SLOTS
@@ -67,7 +68,7 @@ impl AllocatorConfig {
         if ok {
             Ok(())
         } else {
-            Err(STATUS_INVALID_PARAMETER)
+            Err(NtError::INVALID_PARAMETER)
         }
     }
 }

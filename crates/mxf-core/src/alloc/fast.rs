@@ -113,7 +113,7 @@ impl Allocator {
                 (e.as_ptr().cast(), STATUS_SUCCESS)
             }
             Ok(p) => (p.as_ptr(), STATUS_SUCCESS),
-            Err(s) => (core::ptr::null_mut(), s),
+            Err(e) => (core::ptr::null_mut(), e.status()),
         };
         // SAFETY: per the caller.
         unsafe { out.write_unaligned(p) };

@@ -64,7 +64,7 @@
 //! own check raises its code (`BAD_POOL_CALLER` 0x08, under Verifier 0xC4 / 0x02); a put of a
 //! pool block frees it, ditto (0x09, under Verifier 0xC4 / 0x12). When the platform does not
 //! stop (a lookaside hit checks nothing) and for reserve blocks, the allocator raises
-//! `BAD_POOL_CALLER` [`BAD_POOL_CALLER_ALLOC_IRQL`] / [`BAD_POOL_CALLER_FREE_IRQL`] itself
+//! `BAD_POOL_CALLER` [`c2::ALLOC_IRQL`] / [`c2::FREE_IRQL`] itself
 //! with the pool's parameters — the code the pool raises without Verifier (the allocator
 //! cannot tell whether Verifier is on, so a put of a *reserve* block above `DISPATCH_LEVEL`
 //! gives 0xC2 / 0x09 under Verifier too). A reserve block is left untouched by the refusal.
@@ -72,8 +72,8 @@
 //! # Bad pointers: what is detected, and the limits
 //! A put (`PutBuffer`, and every event and buffer `PutMessage` walks) reads the 16-byte
 //! header in front of the pointer and moves its state `LIVE -> FREE` by CAS. Refused with
-//! `BAD_POOL_CALLER` (0xC2), parameter 1 [`BAD_POOL_CALLER_FOREIGN`] or
-//! [`BAD_POOL_CALLER_DOUBLE_FREE`], p2 the pointer, p3 the header word found, p4 the kind:
+//! `BAD_POOL_CALLER` (0xC2), parameter 1 [`c2::FOREIGN`] or
+//! [`c2::DOUBLE_FREE`], p2 the pointer, p3 the header word found, p4 the kind:
 //! - a pointer not 16-aligned: foreign, decided without reading anything;
 //! - a header whose check/kind is not this allocator's and this kind's: foreign. That covers
 //!   events and buffers of *another* allocator (ours or the port's), an event passed as a
@@ -105,8 +105,10 @@
 //! being torn down by the last legitimate `Release`; once its memory is freed, a further call
 //! is a use after free that only the platform can catch (special pool).
 //!
-//! [`BAD_POOL_CALLER_FOREIGN`]: crate::platform::bugcheck::BAD_POOL_CALLER_FOREIGN
-//! [`BAD_POOL_CALLER_DOUBLE_FREE`]: crate::platform::bugcheck::BAD_POOL_CALLER_DOUBLE_FREE
+//! [`c2::FOREIGN`]: crate::platform::bugcheck::c2::FOREIGN
+//! [`c2::DOUBLE_FREE`]: crate::platform::bugcheck::c2::DOUBLE_FREE
+//! [`c2::ALLOC_IRQL`]: crate::platform::bugcheck::c2::ALLOC_IRQL
+//! [`c2::FREE_IRQL`]: crate::platform::bugcheck::c2::FREE_IRQL
 
 mod chain;
 mod config;
@@ -119,9 +121,7 @@ mod stats;
 mod vtbl;
 
 pub use config::AllocatorConfig;
-pub use object::{
-    Allocator, BAD_POOL_HEADER_RESERVE, POISON_WRITE_AFTER_PUT, REFERENCE_BY_POINTER, new_allocator,
-};
+pub use object::{Allocator, new_allocator};
 pub use stats::AllocatorStats;
 
 use crate::platform::PoolTag;
@@ -141,20 +141,7 @@ mod sync {
     pub(crate) use core::sync::atomic::{AtomicI32, AtomicU32, AtomicU64, Ordering};
 }
 
-/// `BAD_POOL_CALLER` parameter 1: a get (allocation) above `DISPATCH_LEVEL` (p2 IRQL, p3
-/// pool type, p4 block size), as the pool raises it.
-pub const BAD_POOL_CALLER_ALLOC_IRQL: usize = 0x08;
-/// `BAD_POOL_CALLER` parameter 1: a put (free) above `DISPATCH_LEVEL` (p2 IRQL, p3 pool type,
-/// p4 the block), as the pool raises it.
-pub const BAD_POOL_CALLER_FREE_IRQL: usize = 0x09;
-/// `NonPagedPoolNx`: parameter 3 of the IRQL bug checks (the blocks' pool type).
-pub const NON_PAGED_POOL_NX: usize = 0x200;
-
-/// `BAD_POOL_HEADER`: a block on our reserve has a corrupted header.
-pub const BAD_POOL_HEADER: u32 = 0x19;
-
-/// The byte freed reserve blocks are filled with when [`AllocatorConfig::poison_freed`] is set.
-pub const POISON_BYTE: u8 = 0xFB;
+pub use crate::platform::POISON_BYTE;
 
 /// Pool tag of the allocator object.
 pub const TAG_OBJECT: PoolTag = PoolTag::new(b"MxfA");

@@ -5,7 +5,7 @@
 //! `Object<P>`, which adds the platform and the two block pools. The vtable is one per `P`
 //! ([`vtbl`](super::vtbl)): its hot slots (`GetMessage`, `GetBuffer`, `PutMessage`,
 //! `PutBuffer`) are compiled for `P`, so the IRQL check and the processor lookup that start
-//! every get and put inline into them ([`enter_on`]), with no call through a pointer. The
+//! every get and put inline into them ([`processor_if_at_most_dispatch`]), with no call through a pointer. The
 //! rest — the Rust-ABI twins of the slots, and the cold paths (block pool alloc/free on a
 //! reserve miss, bug check, log, destroy) — goes through a per-`P` table of functions
 //! ([`Ops`]), so it exists once. Our objects are recognised by a private interface id
@@ -22,8 +22,7 @@ use super::stack::Slot;
 use super::stats::AllocatorStats;
 use super::sync::{AtomicI32, AtomicU32, AtomicU64, Ordering};
 use super::{
-    ALLOCATOR_MAGIC, BAD_POOL_CALLER_ALLOC_IRQL, BAD_POOL_CALLER_FREE_IRQL, BAD_POOL_HEADER,
-    IID_MXF_PRIVATE_ALLOCATOR, NON_PAGED_POOL_NX, POISON_BYTE, TAG_BUFFERS, TAG_EVENTS, TAG_OBJECT,
+    ALLOCATOR_MAGIC, IID_MXF_PRIVATE_ALLOCATOR, POISON_BYTE, TAG_BUFFERS, TAG_EVENTS, TAG_OBJECT,
     TAG_RESERVE,
 };
 use crate::com::{ComPtr, RefCount};
@@ -32,15 +31,15 @@ use crate::platform::{
 };
 use core::mem::size_of;
 use core::ptr::{self, NonNull};
+use mxf_abi::NtError;
 use mxf_abi::{
     DMUS_KERNEL_EVENT_SIZE, DmusKernelEvent, IAllocatorMxf, IAllocatorMxfVtbl, IUnknown, KsState,
-    NtStatus, STATUS_INSUFFICIENT_RESOURCES,
 };
 
 /// The IRQL check every get and put starts with: the current processor, or `Err(irql)` when
 /// the caller runs above `DISPATCH_LEVEL` (then the processor is not asked for).
 #[inline(always)]
-pub(crate) fn enter_on<P: Platform>(platform: &P) -> Result<u32, Irql> {
+pub(crate) fn processor_if_at_most_dispatch<P: Platform>(platform: &P) -> Result<u32, Irql> {
     let irql = platform.current_irql();
     if irql > DISPATCH_LEVEL {
         return Err(irql);
@@ -51,7 +50,7 @@ pub(crate) fn enter_on<P: Platform>(platform: &P) -> Result<u32, Irql> {
 /// The platform calls the object needs, for one platform type `P` (what does not run in the
 /// vtable's `P`-specific slots).
 pub(crate) struct Ops {
-    /// [`enter_on`] for the Rust-ABI twins of the slots.
+    /// [`processor_if_at_most_dispatch`] for the Rust-ABI twins of the slots.
     enter: unsafe fn(*const ()) -> Result<u32, Irql>,
     alloc_block: unsafe fn(*const (), Kind) -> Option<NonNull<u8>>,
     free_block: unsafe fn(*const (), Kind, NonNull<u8>),
@@ -191,7 +190,7 @@ impl<P: Platform> Object<P> {
     /// `whole` as in [`Self::from_whole`].
     unsafe fn op_enter(whole: *const ()) -> Result<u32, Irql> {
         // SAFETY: per the caller.
-        enter_on(&unsafe { Self::from_whole(whole) }.platform)
+        processor_if_at_most_dispatch(&unsafe { Self::from_whole(whole) }.platform)
     }
 
     /// # Safety
@@ -408,24 +407,35 @@ impl Allocator {
         self.refs.add_ref()
     }
 
+    /// The object's reference count (for the shared `QueryInterface`).
+    pub(crate) fn refs(&self) -> &RefCount {
+        &self.refs
+    }
+
     /// `Release`: destroys the object when the count reaches zero.
     ///
     /// # Safety
     /// The caller gives up one reference it owns and does not use `self` if it was the last.
     pub(crate) unsafe fn release(&self) -> u32 {
-        match self.refs.release() {
-            Ok(0) => {
-                // SAFETY: the count reached zero: no reference is left, so nothing else uses
-                // the object (a caller that releases more than it owns is caught below only
-                // while the memory is still ours).
-                unsafe { (self.ops.destroy)(self.whole) };
-                0
-            }
-            Ok(n) => n,
+        let (ops, whole) = (self.ops, self.whole);
+        crate::com::answer_release(
+            self.refs.release(),
+            || {
+                // SAFETY: `answer_release` runs this only when the count reached zero with
+                // this call: no reference is left, so nothing else uses the object (a caller
+                // that releases more than it owns is caught below only while the memory is
+                // still ours).
+                unsafe { (ops.destroy)(whole) }
+            },
             // A Release on a count that is already zero: the object is being destroyed by
             // another caller right now (memory already freed is beyond detection).
-            Err(()) => self.bug_check(REFERENCE_BY_POINTER, [0, self as *const _ as usize, 0, 0]),
-        }
+            || {
+                self.bug_check(
+                    bugcheck::REFERENCE_BY_POINTER,
+                    [0, self as *const _ as usize, 0, 0],
+                )
+            },
+        )
     }
 
     /// Statistics (a snapshot; exact when no call is in progress).
@@ -481,17 +491,17 @@ impl Allocator {
 
     /// `GetMessage`: a zeroed event (`cb_struct` = 40) owned by the caller.
     #[inline]
-    pub fn get_message(&self) -> Result<NonNull<DmusKernelEvent>, NtStatus> {
+    pub fn get_message(&self) -> Result<NonNull<DmusKernelEvent>, NtError> {
         self.get_message_entered(self.enter())
     }
 
-    /// [`Self::get_message`] after [`enter_on`] (the vtable's slot for `P` calls it with
+    /// [`Self::get_message`] after [`processor_if_at_most_dispatch`] (the vtable's slot for `P` calls it with
     /// the platform's answer inlined).
     #[inline(always)]
     pub(crate) fn get_message_entered(
         &self,
         entered: Result<u32, Irql>,
-    ) -> Result<NonNull<DmusKernelEvent>, NtStatus> {
+    ) -> Result<NonNull<DmusKernelEvent>, NtError> {
         let payload = self.get(&self.events, entered)?;
         // SAFETY: an event payload just got.
         Ok(unsafe { zeroed_event(payload) })
@@ -499,12 +509,12 @@ impl Allocator {
 
     /// `GetBuffer`: a buffer of [`Self::buffer_size`] bytes (contents unspecified).
     #[inline]
-    pub fn get_buffer(&self) -> Result<NonNull<u8>, NtStatus> {
+    pub fn get_buffer(&self) -> Result<NonNull<u8>, NtError> {
         self.get(&self.buffers, self.enter())
     }
 
     /// `PutBuffer`: returns one buffer. Bug checks `BAD_POOL_CALLER` (0xC2) with parameter 1
-    /// [`bugcheck::BAD_POOL_CALLER_FOREIGN`] or [`bugcheck::BAD_POOL_CALLER_DOUBLE_FREE`] for a
+    /// [`bugcheck::c2::FOREIGN`] or [`bugcheck::c2::DOUBLE_FREE`] for a
     /// pointer that is not a live buffer of this allocator (see the module documentation for
     /// what can be told apart).
     ///
@@ -518,7 +528,7 @@ impl Allocator {
         unsafe { self.put_buffer_entered(buf, self.enter()) }
     }
 
-    /// [`Self::put_buffer`] after [`enter_on`].
+    /// [`Self::put_buffer`] after [`processor_if_at_most_dispatch`].
     ///
     /// # Safety
     /// As [`Self::put_buffer`].
@@ -543,7 +553,7 @@ impl Allocator {
         unsafe { self.put_message_entered(chain, self.enter()) }
     }
 
-    /// [`Self::put_message`] after [`enter_on`].
+    /// [`Self::put_message`] after [`processor_if_at_most_dispatch`].
     ///
     /// # Safety
     /// As [`Self::put_message`].
@@ -562,7 +572,7 @@ impl Allocator {
     }
 
     /// The IRQL check every get and put starts with, and the processor it runs on
-    /// ([`enter_on`] through [`Ops`], for the Rust-ABI twins).
+    /// ([`processor_if_at_most_dispatch`] through [`Ops`], for the Rust-ABI twins).
     #[inline(always)]
     fn enter(&self) -> Result<u32, Irql> {
         // SAFETY: `whole` is this live object's `Object<P>`, matching `ops`.
@@ -585,7 +595,7 @@ impl Allocator {
         &self,
         lane: &Lane,
         entered: Result<u32, Irql>,
-    ) -> Result<NonNull<u8>, NtStatus> {
+    ) -> Result<NonNull<u8>, NtError> {
         let cpu = match entered {
             Ok(cpu) => cpu,
             Err(irql) => self.get_above_dispatch(lane, irql),
@@ -630,9 +640,9 @@ impl Allocator {
         self.bug_check(
             bugcheck::BAD_POOL_CALLER,
             [
-                BAD_POOL_CALLER_ALLOC_IRQL,
+                bugcheck::c2::ALLOC_IRQL,
                 usize::from(irql),
-                NON_PAGED_POOL_NX,
+                crate::platform::NON_PAGED_POOL_NX,
                 HEADER_SIZE + lane.payload,
             ],
         )
@@ -677,9 +687,9 @@ impl Allocator {
         self.bug_check(
             bugcheck::BAD_POOL_CALLER,
             [
-                BAD_POOL_CALLER_FREE_IRQL,
+                bugcheck::c2::FREE_IRQL,
                 usize::from(irql),
-                NON_PAGED_POOL_NX,
+                crate::platform::NON_PAGED_POOL_NX,
                 block_addr,
             ],
         )
@@ -687,17 +697,17 @@ impl Allocator {
 
     #[cold]
     #[inline(never)]
-    pub(crate) fn get_from_pool(&self, lane: &Lane) -> Result<NonNull<u8>, NtStatus> {
+    pub(crate) fn get_from_pool(&self, lane: &Lane) -> Result<NonNull<u8>, NtError> {
         if lane.pool_out.fetch_add(1, Ordering::Relaxed) >= lane.pool_cap {
             lane.pool_out.fetch_sub(1, Ordering::Relaxed);
             lane.failures.fetch_add(1, Ordering::Relaxed);
-            return Err(STATUS_INSUFFICIENT_RESOURCES);
+            return Err(NtError::INSUFFICIENT_RESOURCES);
         }
         // SAFETY: `whole` is this live object's `Object<P>`, matching `ops`.
         let Some(block) = (unsafe { (self.ops.alloc_block)(self.whole, lane.kind) }) else {
             lane.pool_out.fetch_sub(1, Ordering::Relaxed);
             lane.failures.fetch_add(1, Ordering::Relaxed);
-            return Err(STATUS_INSUFFICIENT_RESOURCES);
+            return Err(NtError::INSUFFICIENT_RESOURCES);
         };
         // SAFETY: a fresh block of HEADER_SIZE + payload bytes, POOL_ALIGN-aligned, ours.
         let header = unsafe { Header::at(block) };
@@ -743,9 +753,9 @@ impl Allocator {
     #[inline(never)]
     fn bad_reserve_header(&self, block: NonNull<u8>, word: Word, expected: Word) -> ! {
         self.bug_check(
-            BAD_POOL_HEADER,
+            bugcheck::BAD_POOL_HEADER,
             [
-                BAD_POOL_HEADER_RESERVE,
+                bugcheck::BAD_POOL_HEADER_RESERVE,
                 block.as_ptr() as usize,
                 word.0 as usize,
                 expected.0 as usize,
@@ -768,7 +778,7 @@ impl Allocator {
                         payload.as_ptr() as usize + off,
                         1,
                         off,
-                        POISON_WRITE_AFTER_PUT,
+                        bugcheck::POISON_WRITE_AFTER_PUT,
                     ],
                 );
             }
@@ -896,8 +906,8 @@ impl Allocator {
     #[inline(never)]
     fn refuse(&self, lane: &Lane, payload: NonNull<u8>, word: u64, why: Refused) -> ! {
         let sub = match why {
-            Refused::Foreign => bugcheck::BAD_POOL_CALLER_FOREIGN,
-            Refused::DoubleFree => bugcheck::BAD_POOL_CALLER_DOUBLE_FREE,
+            Refused::Foreign => bugcheck::c2::FOREIGN,
+            Refused::DoubleFree => bugcheck::c2::DOUBLE_FREE,
         };
         self.bug_check(
             bugcheck::BAD_POOL_CALLER,
@@ -916,15 +926,6 @@ impl Allocator {
         unsafe { (self.ops.bug_check)(self.whole, code, params) }
     }
 }
-
-/// `REFERENCE_BY_POINTER`: a `Release` on an object whose count is already zero.
-pub const REFERENCE_BY_POINTER: u32 = 0x18;
-/// `BAD_POOL_HEADER` parameter 1 (driver-defined): a block on the reserve had a header other
-/// than `FREE`/ours/its slot (p2 block, p3 word found, p4 word expected).
-pub const BAD_POOL_HEADER_RESERVE: usize = 0x4D58;
-/// `DRIVER_PAGE_FAULT_IN_FREED_SPECIAL_POOL` parameter 4 (driver-defined): the poison of a
-/// reserve block changed after it was put (p1 address, p2 1 = write, p3 offset).
-pub const POISON_WRITE_AFTER_PUT: usize = 0x4D58;
 
 /// Turns the payload of an event block just got into a zeroed event (`cb_struct` = 40).
 ///
@@ -975,7 +976,7 @@ fn build_lane<P: Platform>(
     identity: Identity,
     spec: LaneSpec,
     processors: u32,
-) -> Result<Lane, NtStatus> {
+) -> Result<Lane, NtError> {
     let LaneSpec {
         kind,
         payload,
@@ -1009,7 +1010,7 @@ fn build_lane<P: Platform>(
     let bytes = cpus * size_of::<PerCpu>() + n * SLOT_SIZE + (RESERVE_ALIGN - 1);
     let mem = platform
         .pool_alloc(bytes, TAG_RESERVE)
-        .ok_or(STATUS_INSUFFICIENT_RESOURCES)?;
+        .ok_or(NtError::INSUFFICIENT_RESOURCES)?;
     let skew = mem.as_ptr().align_offset(RESERVE_ALIGN);
     // SAFETY: `skew < RESERVE_ALIGN`, within the slack allocated; the stacks then the slots
     // fit in the rest (sizes above), and both are suitably aligned (RESERVE_ALIGN is a
@@ -1053,7 +1054,7 @@ fn build_lane<P: Platform>(
         }
         // SAFETY: from `pool_alloc` with TAG_RESERVE just above; nothing references it.
         unsafe { platform.pool_free(mem, TAG_RESERVE) };
-        return Err(STATUS_INSUFFICIENT_RESOURCES);
+        return Err(NtError::INSUFFICIENT_RESOURCES);
     }
     lane.slots = slots.as_ptr();
     lane.stacks = stacks.as_ptr();
@@ -1088,7 +1089,7 @@ fn drop_lane<P: Platform>(platform: &P, pool: &P::BlockPool, lane: Lane) {
 pub fn new_allocator<P: Platform>(
     platform: P,
     cfg: AllocatorConfig,
-) -> Result<ComPtr<IAllocatorMxf>, NtStatus> {
+) -> Result<ComPtr<IAllocatorMxf>, NtError> {
     cfg.validate()?;
     let processors = platform.processor_count();
     let event_pool = platform.new_block_pool(HEADER_SIZE + DMUS_KERNEL_EVENT_SIZE, TAG_EVENTS)?;
@@ -1099,7 +1100,7 @@ pub fn new_allocator<P: Platform>(
     }
     let mem = platform
         .pool_alloc(size_of::<Object<P>>(), TAG_OBJECT)
-        .ok_or(STATUS_INSUFFICIENT_RESOURCES)?
+        .ok_or(NtError::INSUFFICIENT_RESOURCES)?
         .cast::<Object<P>>();
     let identity = Identity::for_address(mem.as_ptr() as usize);
     let events = build_lane(
@@ -1133,7 +1134,7 @@ pub fn new_allocator<P: Platform>(
         (e, b) => {
             let status = match (&e, &b) {
                 (Err(s), _) | (_, Err(s)) => *s,
-                _ => STATUS_INSUFFICIENT_RESOURCES,
+                _ => NtError::INSUFFICIENT_RESOURCES,
             };
             if let Ok(e) = e {
                 drop_lane(&platform, &event_pool, e);

@@ -3,7 +3,7 @@
 //! Each function turns the C calling convention and out-pointers into a call of the Rust
 //! method of the same name. There is one vtable per platform type `P` ([`Vtbl::VTBL`]): the
 //! four hot slots (`GetMessage`, `GetBuffer`, `PutMessage`, `PutBuffer`) are compiled for `P`
-//! and do the IRQL check and the processor lookup inline ([`enter_on`]), then run the fast
+//! and do the IRQL check and the processor lookup inline ([`processor_if_at_most_dispatch`]), then run the fast
 //! path ([`fast`](super::fast)), handing anything else to the full path; the other slots are
 //! shared. The table's address does not identify our objects (a constant's address is not
 //! guaranteed unique): `QueryInterface` answers [`IID_MXF_PRIVATE_ALLOCATOR`] instead. None of them may unwind (an `extern "system"` function that
@@ -13,7 +13,7 @@
 use super::IID_MXF_PRIVATE_ALLOCATOR;
 use super::fast::FastGet;
 use super::header::Kind;
-use super::object::{Allocator, Object, enter_on};
+use super::object::{Allocator, Object, processor_if_at_most_dispatch};
 use crate::platform::Platform;
 use core::ffi::c_void;
 use core::marker::PhantomData;
@@ -59,32 +59,25 @@ unsafe fn obj<'a, T>(this: *mut T) -> &'a Allocator {
     unsafe { &*this.cast::<Allocator>() }
 }
 
+/// The interfaces the allocator answers (all at offset 0 of the object).
+const IIDS: [Guid; 4] = [
+    IID_IUNKNOWN,
+    IID_IMXF,
+    IID_IALLOCATOR_MXF,
+    IID_MXF_PRIVATE_ALLOCATOR,
+];
+
 unsafe extern "system" fn query_interface(
     this: *mut IUnknown,
     iid: *const Guid,
     out: *mut *mut c_void,
 ) -> NtStatus {
-    if iid.is_null() || out.is_null() {
-        return STATUS_INVALID_PARAMETER;
-    }
-    // SAFETY: a non-null REFIID points to a GUID (read unaligned: C callers may pack it).
-    let iid = unsafe { iid.read_unaligned() };
-    if iid == IID_IUNKNOWN
-        || iid == IID_IMXF
-        || iid == IID_IALLOCATOR_MXF
-        || iid == IID_MXF_PRIVATE_ALLOCATOR
-    {
-        // SAFETY: COM contract (see `obj`).
-        unsafe { obj(this) }.add_ref();
-        // SAFETY: `out` is a non-null PVOID* the caller provides for the result; every
-        // interface we answer is at offset 0 of the object.
-        unsafe { out.write_unaligned(this.cast()) };
-        STATUS_SUCCESS
-    } else {
-        // SAFETY: as above.
-        unsafe { out.write_unaligned(core::ptr::null_mut()) };
-        STATUS_INVALID_PARAMETER
-    }
+    // SAFETY: COM contract (see `obj`).
+    let refs = unsafe { obj(this) }.refs();
+    // SAFETY: `iid` and `out` are null or valid (COM contract; read and written unaligned);
+    // `refs` is `this`'s count, and the allocator implements every interface of `IIDS` at
+    // offset 0 (its vtable is an `IAllocatorMxfVtbl`; the private IID answers the object).
+    unsafe { crate::com::answer_query_interface(this, iid, out, &IIDS, refs) }
 }
 
 unsafe extern "system" fn add_ref(this: *mut IUnknown) -> u32 {
@@ -114,7 +107,7 @@ unsafe extern "system" fn put_message<P: Platform>(
     // SAFETY: COM contract: this slot is only in `Object<P>`'s vtable.
     let o = unsafe { Object::<P>::from_interface(this) };
     let core = &o.core;
-    match enter_on(&o.platform) {
+    match processor_if_at_most_dispatch(&o.platform) {
         // SAFETY: `PutMessage` transfers ownership of the chain, whose events come from this
         // allocator (the allocator is the last stop of a chain).
         Ok(cpu) => unsafe { core.put_message_fast(chain, cpu) },
@@ -164,7 +157,7 @@ unsafe extern "system" fn get_message<P: Platform>(
 #[inline(always)]
 unsafe fn get<P: Platform>(o: &Object<P>, kind: Kind, out: *mut *mut u8) -> NtStatus {
     let core = &o.core;
-    let cpu = match enter_on(&o.platform) {
+    let cpu = match processor_if_at_most_dispatch(&o.platform) {
         Ok(cpu) => cpu,
         Err(irql) => core.get_above_dispatch(core.lane(kind), irql),
     };
@@ -218,7 +211,7 @@ unsafe extern "system" fn put_buffer<P: Platform>(
     // SAFETY: COM contract: this slot is only in `Object<P>`'s vtable.
     let o = unsafe { Object::<P>::from_interface(this) };
     let core = &o.core;
-    match enter_on(&o.platform) {
+    match processor_if_at_most_dispatch(&o.platform) {
         // SAFETY: `PutBuffer` returns a buffer the caller got from `GetBuffer`.
         Ok(cpu) => unsafe { core.put_buffer_fast(buf, cpu) },
         // SAFETY: as above.

@@ -64,7 +64,7 @@ struct Held {
 }
 
 /// The chain being built by one call, and where the current SysEx's fragments start in it.
-struct Burst {
+struct BurstChain {
     chain: Chain,
     time: u64,
     /// `Some(mark)` once a fragment of the current SysEx is in `chain`: its fragments are the
@@ -128,7 +128,7 @@ impl CapturePackager {
     /// events completed by this burst — possibly none; bytes of unfinished messages are kept
     /// for the next burst.
     pub fn feed(&mut self, bytes: &[u8], time: ReferenceTime) -> Chain {
-        let mut burst = Burst::new(time);
+        let mut burst = BurstChain::new(time);
         let mut input = bytes;
         loop {
             // The SysEx hot path: with a buffer held (which always has room: fragments are
@@ -166,11 +166,11 @@ impl CapturePackager {
     }
 
     /// Packages the complete short messages at the front of `input` (realtime runs included)
-    /// into a [`Run`], appended to the burst's chain once they stop; returns what stopped
+    /// into a [`ShortRun`], appended to the burst's chain once they stop; returns what stopped
     /// them. A burst of short messages — its worst case: one event per one to three bytes —
     /// so costs no write of the burst's chain or of the counters per event.
-    fn messages<'a>(&mut self, burst: &mut Burst, input: &mut &'a [u8]) -> Next<'a> {
-        let mut run = Run::new();
+    fn messages<'a>(&mut self, burst: &mut BurstChain, input: &mut &'a [u8]) -> Next<'a> {
+        let mut run = ShortRun::new();
         let next = loop {
             let realtime = self.parser.take_realtime_run(input);
             self.run_realtime(&mut run, burst.time, realtime);
@@ -188,8 +188,8 @@ impl CapturePackager {
         next
     }
 
-    /// Adds a [`Run`]'s counters to the statistics and its events to the burst's chain.
-    fn end_run(&mut self, burst: &mut Burst, run: Run) {
+    /// Adds a [`ShortRun`]'s counters to the statistics and its events to the burst's chain.
+    fn end_run(&mut self, burst: &mut BurstChain, run: ShortRun) {
         self.stats.events_out += run.chain.len() as u64;
         self.stats.channel_messages += run.channel;
         self.stats.system_common_messages += run.common;
@@ -201,10 +201,10 @@ impl CapturePackager {
         unsafe { burst.chain.append_same(run.chain) };
     }
 
-    /// A run of realtime bytes into a [`Run`]: one event each (the worst case of a burst, as
+    /// A run of realtime bytes into a [`ShortRun`]: one event each (the worst case of a burst, as
     /// many events as bytes), counted once for the whole run.
     #[inline(always)]
-    fn run_realtime(&mut self, run: &mut Run, time: u64, bytes: &[u8]) {
+    fn run_realtime(&mut self, run: &mut ShortRun, time: u64, bytes: &[u8]) {
         let before = run.chain.len();
         let flags = self.whole_message_flags();
         for &b in bytes {
@@ -224,10 +224,10 @@ impl CapturePackager {
         run.dropped_bytes += dropped;
     }
 
-    /// One complete short message of a [`Run`]: an event from `self.alloc`, or counted as
+    /// One complete short message of a [`ShortRun`]: an event from `self.alloc`, or counted as
     /// dropped when there is none.
     #[inline(always)]
-    fn run_message(&mut self, run: &mut Run, time: u64, m: Message) {
+    fn run_message(&mut self, run: &mut ShortRun, time: u64, m: Message) {
         let input_len = m.input_len() as u64;
         let Ok(ev) = self.alloc.get_message() else {
             run.dropped += 1;
@@ -252,7 +252,7 @@ impl CapturePackager {
     /// Emits the SysEx bytes held so far (if any) as an `INCOMPLETE` fragment stamped `time`,
     /// so that a slow SysEx does not sit in the packager; the SysEx goes on.
     pub fn flush(&mut self, time: ReferenceTime) -> Chain {
-        let mut burst = Burst::new(time);
+        let mut burst = BurstChain::new(time);
         if self.parser.in_sysex()
             && self
                 .emit_fragment(&mut burst, DMUS_KEF_EVENT_INCOMPLETE)
@@ -267,14 +267,14 @@ impl CapturePackager {
     /// held bytes in a last `INCOMPLETE` fragment), a message in progress is dropped (counted
     /// truncated), running status is forgotten.
     pub fn reset(&mut self, time: ReferenceTime) -> Chain {
-        let mut burst = Burst::new(time);
+        let mut burst = BurstChain::new(time);
         if self.parser.finish() {
             self.sysex_cut(&mut burst);
         }
         self.finish_burst(burst)
     }
 
-    fn finish_burst(&mut self, burst: Burst) -> Chain {
+    fn finish_burst(&mut self, burst: BurstChain) -> Chain {
         self.sysex_returned += burst.sysex_in_chain;
         burst.chain
     }
@@ -283,11 +283,11 @@ impl CapturePackager {
         self.staged + self.fill
     }
 
-    fn handle(&mut self, burst: &mut Burst, ev: Event<'_>) {
+    fn handle(&mut self, burst: &mut BurstChain, ev: Event<'_>) {
         match ev {
             // `messages` takes every message before it gets here; one alone is a run of one.
             Event::Message(m) => {
-                let mut run = Run::new();
+                let mut run = ShortRun::new();
                 self.run_message(&mut run, burst.time, m);
                 self.end_run(burst, run);
             }
@@ -326,7 +326,7 @@ impl CapturePackager {
     /// The flags of a SysEx's last fragment: `COMPLETE` only if it is the whole SysEx (no
     /// fragment of it went out before, in this burst or an earlier one); a SysEx spread over
     /// several events is raw data for the sink's parser, every fragment `INCOMPLETE`.
-    fn sysex_end_flags(&self, burst: &Burst) -> u16 {
+    fn sysex_end_flags(&self, burst: &BurstChain) -> u16 {
         if self.sysex_returned + burst.sysex_in_chain == 0 {
             self.whole_message_flags()
         } else {
@@ -334,7 +334,7 @@ impl CapturePackager {
         }
     }
 
-    fn sysex_cut(&mut self, burst: &mut Burst) {
+    fn sysex_cut(&mut self, burst: &mut BurstChain) {
         match self.emit_fragment(burst, DMUS_KEF_EVENT_INCOMPLETE) {
             Ok(()) => {
                 self.stats.sysex_truncated += 1;
@@ -344,7 +344,7 @@ impl CapturePackager {
         }
     }
 
-    fn end_sysex(&mut self, burst: &mut Burst) {
+    fn end_sysex(&mut self, burst: &mut BurstChain) {
         burst.sysex_mark = None;
         burst.sysex_in_chain = 0;
         self.sysex_returned = 0;
@@ -358,7 +358,7 @@ impl CapturePackager {
     /// initialised bytes, which the caller also gives up.
     unsafe fn push(
         &mut self,
-        burst: &mut Burst,
+        burst: &mut BurstChain,
         ev: NonNull<DmusKernelEvent>,
         len: usize,
         flags: u16,
@@ -374,7 +374,7 @@ impl CapturePackager {
 
     /// Adds SysEx data bytes, emitting every fragment that fills up. On failure returns the
     /// number of bytes of `data` that were not held.
-    fn sysex_bytes(&mut self, burst: &mut Burst, mut data: &[u8]) -> Result<(), usize> {
+    fn sysex_bytes(&mut self, burst: &mut BurstChain, mut data: &[u8]) -> Result<(), usize> {
         while !data.is_empty() {
             if let Some(Held { buf, .. }) = self.buf {
                 let n = data.len().min(self.cap - self.fill);
@@ -483,7 +483,7 @@ impl CapturePackager {
     }
 
     /// Emits the held SysEx bytes as one fragment with `flags` (nothing if none are held).
-    fn emit_fragment(&mut self, burst: &mut Burst, flags: u16) -> Result<(), NoMemory> {
+    fn emit_fragment(&mut self, burst: &mut BurstChain, flags: u16) -> Result<(), NoMemory> {
         let len = self.held();
         if len == 0 {
             return Ok(());
@@ -534,7 +534,7 @@ impl CapturePackager {
     /// Drops the SysEx in progress for want of memory: held bytes and this burst's fragments
     /// of it go back to the allocator, the parser skips the rest of it. `lost` input bytes
     /// were consumed but never held.
-    fn drop_sysex(&mut self, burst: &mut Burst, lost: usize) {
+    fn drop_sysex(&mut self, burst: &mut BurstChain, lost: usize) {
         let mut dropped = (self.held() + lost) as u64;
         self.release_held();
         self.staged = 0;
@@ -563,7 +563,7 @@ impl CapturePackager {
 
 /// Complete short messages packaged one after the other, with their counters: appended to
 /// the burst's chain and added to the statistics once, when something else comes.
-struct Run {
+struct ShortRun {
     chain: Chain,
     channel: u64,
     common: u64,
@@ -575,7 +575,7 @@ struct Run {
     dropped_bytes: u64,
 }
 
-impl Run {
+impl ShortRun {
     fn new() -> Self {
         Self {
             chain: Chain::new(),
@@ -650,7 +650,7 @@ impl Drop for CapturePackager {
     }
 }
 
-impl Burst {
+impl BurstChain {
     fn new(time: ReferenceTime) -> Self {
         Self {
             chain: Chain::new(),

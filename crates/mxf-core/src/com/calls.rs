@@ -6,10 +6,11 @@
 
 use super::ComPtr;
 use core::ptr::NonNull;
+use mxf_abi::NtError;
 use mxf_abi::{
     DmusKernelEvent, IAllocatorMxf, IAllocatorMxfVtbl, IMasterClock, IMasterClockVtbl, IMxf,
     IMxfVtbl, IPortDMus, IPortDMusVtbl, IServiceGroup, IServiceSink, IServiceSinkVtbl, KsState,
-    NtStatus, ReferenceTime, STATUS_INSUFFICIENT_RESOURCES, nt_success,
+    NtStatus, ReferenceTime, nt_success,
 };
 
 /// The vtable of `p`, typed as `V`.
@@ -71,14 +72,14 @@ impl ComPtr<IAllocatorMxf> {
     /// `GetMessage`: a zeroed event owned by the caller. The pointer is authoritative (callers
     /// test the pointer, not the status), so a success without an event is reported as
     /// `STATUS_INSUFFICIENT_RESOURCES`.
-    pub fn get_message(&self) -> Result<NonNull<DmusKernelEvent>, NtStatus> {
+    pub fn get_message(&self) -> Result<NonNull<DmusKernelEvent>, NtError> {
         let mut out: *mut DmusKernelEvent = core::ptr::null_mut();
         // SAFETY: live allocator; `out` is a valid out-pointer for the call.
         let status = unsafe { (self.alloc_vtbl().get_message)(self.as_raw(), &mut out) };
         NonNull::new(out).ok_or(if nt_success(status) {
-            STATUS_INSUFFICIENT_RESOURCES
+            NtError::INSUFFICIENT_RESOURCES
         } else {
-            status
+            NtError::or_unsuccessful(status)
         })
     }
 
@@ -89,14 +90,14 @@ impl ComPtr<IAllocatorMxf> {
     }
 
     /// `GetBuffer`: a buffer of [`Self::buffer_size`] bytes owned by the caller.
-    pub fn get_buffer(&self) -> Result<NonNull<u8>, NtStatus> {
+    pub fn get_buffer(&self) -> Result<NonNull<u8>, NtError> {
         let mut out: *mut u8 = core::ptr::null_mut();
         // SAFETY: live allocator; `out` is a valid out-pointer for the call.
         let status = unsafe { (self.alloc_vtbl().get_buffer)(self.as_raw(), &mut out) };
         NonNull::new(out).ok_or(if nt_success(status) {
-            STATUS_INSUFFICIENT_RESOURCES
+            NtError::INSUFFICIENT_RESOURCES
         } else {
-            status
+            NtError::or_unsuccessful(status)
         })
     }
 
@@ -123,14 +124,14 @@ impl ComPtr<IAllocatorMxf> {
 
 impl ComPtr<IMasterClock> {
     /// `IMasterClock::GetTime`, in 100 ns units.
-    pub fn get_time(&self) -> Result<ReferenceTime, NtStatus> {
+    pub fn get_time(&self) -> Result<ReferenceTime, NtError> {
         let mut t: ReferenceTime = 0;
         // SAFETY: an `IMasterClock` object's vtable is an `IMasterClockVtbl`; `t` is valid.
         let status = unsafe { (vtbl::<_, IMasterClockVtbl>(self).get_time)(self.as_raw(), &mut t) };
         if nt_success(status) {
             Ok(t)
         } else {
-            Err(status)
+            Err(NtError::or_unsuccessful(status))
         }
     }
 }

@@ -10,6 +10,9 @@ mod object;
 mod ptr;
 mod refcount;
 
-pub use object::{ComObject, add_ref, drop_and_free, query_interface, release, unknown_vtbl};
+pub use object::{
+    ComObject, add_ref, answer_query_interface, answer_release, drop_and_free, query_interface,
+    release, unknown_vtbl,
+};
 pub use ptr::{ComPtr, Interface};
 pub use refcount::RefCount;

@@ -1,4 +1,16 @@
-//! [`ComObject`]: the `IUnknown` half of our own COM objects, written once.
+//! The one `IUnknown` behaviour of every COM object this workspace implements, and
+//! [`ComObject`], the `IUnknown` half of our own pool-allocated objects.
+//!
+//! [`answer_query_interface`] and [`answer_release`] are the behaviour, written once; every
+//! `QueryInterface`/`Release` slot (ours, the allocator's, the port emulator's) calls them:
+//! - `QueryInterface` with `out` null: `STATUS_INVALID_PARAMETER`, nothing written;
+//! - with `iid` null, or an IID the object does not list: `*out = NULL`,
+//!   `STATUS_INVALID_PARAMETER` (COM: the out pointer is cleared on every failure);
+//! - with a listed IID: one more reference, `*out = this`, `STATUS_SUCCESS`;
+//! - `Release` to zero destroys the object once; a `Release` on a count already zero (a
+//!   `Release` too many that still finds the object) destroys nothing, leaves the count at
+//!   zero, answers 0 and is reported through the caller's `over_released` (our objects log
+//!   it at `Error`, the allocator bug-checks `REFERENCE_BY_POINTER`).
 //!
 //! Each object of ours is a `#[repr(C)]` struct whose first field is its vtable pointer. The
 //! three `IUnknown` slots are the same for all of them — answer a fixed list of IIDs with the
@@ -72,14 +84,80 @@ pub const fn unknown_vtbl<T: ComObject>() -> IUnknownVtbl {
     }
 }
 
-/// `IUnknown::QueryInterface` of `T`.
-///
-/// - `out` null: `STATUS_INVALID_PARAMETER`, nothing written.
-/// - `iid` null: `*out = NULL`, `STATUS_INVALID_PARAMETER`.
-/// - `*iid` in [`ComObject::IIDS`]: one more reference, `*out = this`, `STATUS_SUCCESS`.
-/// - otherwise: `*out = NULL`, `STATUS_INVALID_PARAMETER`.
+/// The one `QueryInterface` behaviour (see the module docs): answers `iid` with `this` if
+/// `iids` lists it, adding a reference to `refs` first.
 ///
 /// `iid` and `out` may be unaligned (they come from callers we do not control).
+///
+/// # Safety
+/// 1. `iid` is null or readable for a [`Guid`].
+/// 2. `out` is null or writable for a pointer.
+/// 3. `refs` is the reference count of the object `this` points to, and every interface in
+///    `iids` is implemented by that object at offset 0 (so `this` is a valid pointer for each).
+pub unsafe fn answer_query_interface(
+    this: *mut IUnknown,
+    iid: *const Guid,
+    out: *mut *mut c_void,
+    iids: &[Guid],
+    refs: &RefCount,
+) -> NtStatus {
+    if out.is_null() {
+        return STATUS_INVALID_PARAMETER;
+    }
+    let found = !iid.is_null() && {
+        // SAFETY: obligation 1: a non-null `iid` is readable for a GUID; no alignment is
+        // assumed.
+        let iid = unsafe { iid.read_unaligned() };
+        iids.contains(&iid)
+    };
+    let answer = if found {
+        // The reference is added before the pointer is handed out, so the object cannot go
+        // away in between.
+        refs.add_ref();
+        this.cast::<c_void>()
+    } else {
+        ptr::null_mut()
+    };
+    // SAFETY: obligation 2: `out` is non-null here, hence writable for a pointer (no
+    // alignment assumed); by obligation 3 `this` is the requested interface pointer when
+    // found.
+    unsafe { out.write_unaligned(answer) };
+    if found {
+        STATUS_SUCCESS
+    } else {
+        STATUS_INVALID_PARAMETER
+    }
+}
+
+/// The one `Release` behaviour (see the module docs), given what [`RefCount::release`] of the
+/// object's count returned: runs `destroy` when that call took the count to zero and answers
+/// the new count; on a count already zero it destroys nothing, runs `over_released` and
+/// answers 0.
+///
+/// `destroy` runs only when the count just went from one to zero, i.e. when the caller's
+/// reference was the last one: that is the fact a `destroy` closure's proof rests on. The
+/// count is taken as a result rather than as `&RefCount` so that no reference into the object
+/// is alive while `destroy` frees it; for the same reason neither closure may capture a
+/// reference into the object that `destroy` frees (capture the raw interface pointer).
+pub fn answer_release(
+    released: Result<u32, ()>,
+    destroy: impl FnOnce(),
+    over_released: impl FnOnce(),
+) -> u32 {
+    match released {
+        Ok(0) => {
+            destroy();
+            0
+        }
+        Ok(n) => n,
+        Err(()) => {
+            over_released();
+            0
+        }
+    }
+}
+
+/// `IUnknown::QueryInterface` of `T`: [`answer_query_interface`] with [`ComObject::IIDS`].
 ///
 /// # Safety
 /// `this` is an interface pointer of a live `T` (the COM contract, which [`ComObject`]'s
@@ -90,36 +168,11 @@ pub unsafe extern "system" fn query_interface<T: ComObject>(
     iid: *const Guid,
     out: *mut *mut c_void,
 ) -> NtStatus {
-    if out.is_null() {
-        return STATUS_INVALID_PARAMETER;
-    }
-    if iid.is_null() {
-        // SAFETY: `out` is non-null, hence writable for a pointer (caller); no alignment
-        // is assumed.
-        unsafe { out.write_unaligned(ptr::null_mut()) };
-        return STATUS_INVALID_PARAMETER;
-    }
-    // SAFETY: a non-null `iid` is readable for a GUID (caller); no alignment is assumed.
-    let iid = unsafe { iid.read_unaligned() };
-    let found = T::IIDS.contains(&iid);
-    if found {
-        // SAFETY: `this` is a live `T` for the call (caller). The reference is added before
-        // the pointer is handed out, so the object cannot go away in between.
-        unsafe { T::obj(this) }.refs().add_ref();
-    }
-    let answer = if found {
-        this.cast::<c_void>()
-    } else {
-        ptr::null_mut()
-    };
-    // SAFETY: `out` is non-null and writable (caller). Every interface of `T::IIDS` is at
-    // offset 0 of the object (trait contract), so `this` is the requested interface pointer.
-    unsafe { out.write_unaligned(answer) };
-    if found {
-        STATUS_SUCCESS
-    } else {
-        STATUS_INVALID_PARAMETER
-    }
+    // SAFETY: `this` is a live `T` for the call (caller).
+    let refs = unsafe { T::obj(this) }.refs();
+    // SAFETY: `iid` and `out` as the caller promises; `refs` is `this`'s count, and every
+    // interface of `T::IIDS` is at offset 0 of the object (trait contract).
+    unsafe { answer_query_interface(this, iid, out, T::IIDS, refs) }
 }
 
 /// `IUnknown::AddRef` of `T`: the new count (saturating, see [`RefCount::add_ref`]).
@@ -141,25 +194,26 @@ pub unsafe extern "system" fn add_ref<T: ComObject>(this: *mut IUnknown) -> u32 
 /// `this` is an interface pointer of a live `T`; the caller gives up one reference it holds
 /// and does not use the pointer afterwards.
 pub unsafe extern "system" fn release<T: ComObject>(this: *mut IUnknown) -> u32 {
-    // SAFETY: `this` is a live `T` for the call (caller). The borrow ends before `destroy`.
-    let me = unsafe { T::obj(this) };
-    match me.refs().release() {
-        Ok(0) => {
-            // SAFETY: the count just reached zero with this call, so the caller's was the
-            // last reference: nobody else refers to the object (references are the only way
-            // to reach it), and `me` is not used past this point.
-            unsafe { T::destroy(this.cast::<T>()) };
-            0
-        }
-        Ok(n) => n,
-        Err(()) => {
+    // SAFETY: `this` is a live `T` for the call (caller); the borrow ends with the statement.
+    let released = unsafe { T::obj(this) }.refs().release();
+    answer_release(
+        released,
+        || {
+            // SAFETY: `answer_release` runs this only when the count just reached zero with
+            // this call, so the caller's was the last reference: nobody else refers to the
+            // object (references are the only way to reach it), and nothing uses it after.
+            unsafe { T::destroy(this.cast::<T>()) }
+        },
+        || {
+            // SAFETY: run instead of `destroy`, so the object was not destroyed by this call
+            // and is live (caller).
+            let me = unsafe { T::obj(this) };
             me.platform().log(
                 LogLevel::Error,
                 format_args!("mxf {} {this:p}: Release on a zero count", T::NAME),
             );
-            0
-        }
-    }
+        },
+    )
 }
 
 /// The usual end of a [`ComObject::destroy`]: drops the object in place and gives its memory

@@ -2,11 +2,12 @@
 
 use core::ffi::c_void;
 use core::ptr::NonNull;
+use mxf_abi::NtError;
 use mxf_abi::{
     Guid, IAllocatorMxf, IID_IALLOCATOR_MXF, IID_IMINIPORT, IID_IMINIPORT_DMUS, IID_IMXF,
     IID_IPORT, IID_IPORT_DMUS, IID_ISERVICE_GROUP, IID_ISERVICE_SINK, IID_IUNKNOWN, IMasterClock,
     IMiniport, IMiniportDMus, IMxf, IPort, IPortDMus, IServiceGroup, IServiceSink, IUnknown,
-    IUnknownVtbl, NtStatus, STATUS_INVALID_PARAMETER,
+    IUnknownVtbl,
 };
 
 /// A COM interface type of `mxf-abi`.
@@ -103,10 +104,10 @@ impl<I: Interface> ComPtr<I> {
         unsafe { (self.unknown_vtbl().add_ref)(self.ptr.as_ptr().cast()) }
     }
 
-    /// `QueryInterface` for interface `J`; `Err(STATUS_INVALID_PARAMETER)` if `J` has no public
+    /// `QueryInterface` for interface `J`; `Err(NtError::INVALID_PARAMETER)` if `J` has no public
     /// IID, else whatever the object answers.
-    pub fn query<J: Interface>(&self) -> Result<ComPtr<J>, NtStatus> {
-        let iid = J::IID.ok_or(STATUS_INVALID_PARAMETER)?;
+    pub fn query<J: Interface>(&self) -> Result<ComPtr<J>, NtError> {
+        let iid = J::IID.ok_or(NtError::INVALID_PARAMETER)?;
         let mut out: *mut c_void = core::ptr::null_mut();
         // SAFETY: the object is live (invariant); `iid` and `out` are valid for the call.
         let status = unsafe {
@@ -117,9 +118,9 @@ impl<I: Interface> ComPtr<I> {
             // implementing the requested interface.
             Some(p) if mxf_abi::nt_success(status) => Ok(unsafe { ComPtr::from_raw(p) }),
             _ => Err(if mxf_abi::nt_success(status) {
-                STATUS_INVALID_PARAMETER
+                NtError::INVALID_PARAMETER
             } else {
-                status
+                NtError::or_unsuccessful(status)
             }),
         }
     }

@@ -17,7 +17,7 @@
 //! nothing, and the loopback never drops bytes it was offered: it either queues all of them
 //! or refuses the write ([`WriteOutcome`]) and keeps nothing. It refuses when
 //! - nobody listens ([`Loopback::set_listening`] off: no capture stream in `RUN`):
-//!   [`WriteOutcome::Closed`];
+//!   [`WriteOutcome::NoListener`];
 //! - the bytes would take the queue past [`LoopbackConfig::capacity`], or the allocator cannot
 //!   supply the chunks while bytes are queued (the cap on its events/buffers is a capacity
 //!   too): [`WriteOutcome::Full`]. A reader will make room: the writer keeps the bytes and
@@ -56,10 +56,12 @@
 use crate::alloc::{AllocatorConfig, new_allocator};
 use crate::com::ComPtr;
 use crate::platform::{Platform, SpinLock};
+pub use crate::write::WriteOutcome;
 use core::ptr::{self, NonNull};
+use mxf_abi::NtError;
 use mxf_abi::{
-    DmusEventData, DmusKernelEvent, EventFields, IAllocatorMxf, K_BYTE_POSITION_NONE, NtStatus,
-    SHORT_EVENT_MAX, STATUS_INVALID_PARAMETER,
+    DmusEventData, DmusKernelEvent, EventFields, IAllocatorMxf, K_BYTE_POSITION_NONE,
+    SHORT_EVENT_MAX,
 };
 
 /// The largest write the render side makes: one event's payload (at most 65535 bytes) plus a
@@ -97,7 +99,7 @@ impl LoopbackConfig {
     /// Checks that the queue and its allocator can take a [`MAX_WRITE`]-byte write when
     /// empty (else a writer waiting for room could wait forever):
     /// `STATUS_INVALID_PARAMETER` otherwise (or if the allocator config is invalid).
-    pub fn validate(&self) -> Result<(), NtStatus> {
+    pub fn validate(&self) -> Result<(), NtError> {
         self.allocator.validate()?;
         let buffer = usize::from(self.allocator.buffer_size).max(1);
         let chunks = MAX_WRITE.div_ceil(buffer) as u64;
@@ -105,7 +107,7 @@ impl LoopbackConfig {
             || u64::from(self.allocator.max_buffers) < chunks
             || u64::from(self.allocator.max_events) < chunks
         {
-            return Err(STATUS_INVALID_PARAMETER);
+            return Err(NtError::INVALID_PARAMETER);
         }
         Ok(())
     }
@@ -161,25 +163,9 @@ impl LoopbackStats {
     }
 }
 
-/// Whether a write entered the queue (see the module docs).
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum WriteOutcome {
-    /// All bytes are queued.
-    Accepted,
-    /// Nothing was queued: no room now (capacity, or the allocator's caps with bytes
-    /// queued); retry after a read.
-    Full,
-    /// Nothing was queued: the allocator failed with the queue empty.
-    NoMemory,
-    /// Nothing was queued: nobody listens.
-    Closed,
-    /// Nothing was queued: larger than the capacity.
-    TooLarge,
-}
-
 /// What one [`Loopback::read_burst`] returned.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub struct Burst {
+pub struct ReadBurst {
     /// Bytes copied out.
     pub len: usize,
     /// Write time of the first of them (`None` when `len` is 0).
@@ -318,7 +304,7 @@ fn copy_parts(dst: &mut [u8], mut at: usize, parts: &[&[u8]], mut from: usize, m
 impl<P: Platform> Loopback<P> {
     /// A loopback with its own allocator, not listening. `PASSIVE_LEVEL`.
     /// `STATUS_INVALID_PARAMETER` unless [`LoopbackConfig::validate`] passes.
-    pub fn new(platform: P, cfg: LoopbackConfig) -> Result<Self, NtStatus> {
+    pub fn new(platform: P, cfg: LoopbackConfig) -> Result<Self, NtError> {
         cfg.validate()?;
         let lock = platform.new_spin_lock();
         let alloc = new_allocator(platform, cfg.allocator)?;
@@ -386,7 +372,7 @@ impl<P: Platform> Loopback<P> {
         let mut f = self.fifo.lock();
         if !f.listening {
             f.stats.writes_refused_closed += 1;
-            return WriteOutcome::Closed;
+            return WriteOutcome::NoListener;
         }
         if n > self.capacity {
             f.stats.writes_refused_too_large += 1;
@@ -546,7 +532,7 @@ impl<P: Platform> Loopback<P> {
     /// As [`Loopback::read`], also returning the write time of the first byte read, and
     /// recording `now - written_at` as a latency sample when `now` is given (same time base
     /// as the writes). A copying [`Loopback::drain_chunks`].
-    pub fn read_burst(&self, out: &mut [u8], now: Option<i64>) -> Burst {
+    pub fn read_burst(&self, out: &mut [u8], now: Option<i64>) -> ReadBurst {
         let mut len = 0;
         let d = self.drain_chunks(out.len(), now, |bytes, _| {
             if let Some(dst) = out.get_mut(len..len + bytes.len()) {
@@ -554,7 +540,7 @@ impl<P: Platform> Loopback<P> {
             }
             len += bytes.len();
         });
-        Burst {
+        ReadBurst {
             len: d.bytes,
             written_at: d.written_at,
         }

@@ -2,6 +2,7 @@
 
 use super::{Irql, RawSpinLock};
 use core::cell::UnsafeCell;
+use core::marker::PhantomData;
 use core::ops::{Deref, DerefMut};
 
 /// A value protected by a kernel spin lock: locking raises to `DISPATCH_LEVEL` until the guard
@@ -32,6 +33,7 @@ impl<L: RawSpinLock, T> SpinLock<L, T> {
         SpinLockGuard {
             lock: self,
             old_irql,
+            not_send: PhantomData,
         }
     }
 
@@ -47,10 +49,40 @@ impl<L: RawSpinLock, T> SpinLock<L, T> {
 }
 
 /// Proof that the lock is held; releases it (and restores IRQL) on drop.
+///
+/// `#[must_use]`: a guard dropped at once releases the lock at once. Not `Send`: a spin lock
+/// is released on the processor that acquired it, at the IRQL that processor was raised to
+/// (`KeReleaseSpinLock` restores *this* processor's IRQL), so the guard cannot move to
+/// another thread:
+///
+/// ```compile_fail
+/// use mxf_core::platform::{Platform, SpinLock};
+/// let emu = mxf_kemu::Emu::new(mxf_kemu::EmuConfig::default());
+/// let lock = SpinLock::new(emu.new_spin_lock(), 0u32);
+/// fn must_be_send<T: Send>(_: T) {}
+/// must_be_send(lock.lock());
+/// ```
+///
+/// The same code without the `Send` requirement compiles:
+///
+/// ```
+/// use mxf_core::platform::{Platform, SpinLock};
+/// let emu = mxf_kemu::Emu::new(mxf_kemu::EmuConfig::default());
+/// let lock = SpinLock::new(emu.new_spin_lock(), 0u32);
+/// fn any<T>(_: T) {}
+/// any(lock.lock());
+/// ```
+#[must_use = "dropping the guard releases the lock at once"]
 pub struct SpinLockGuard<'a, L: RawSpinLock, T> {
     lock: &'a SpinLock<L, T>,
     old_irql: Irql,
+    /// Makes the guard `!Send` (and `!Sync`; `Sync` is given back below).
+    not_send: PhantomData<*const ()>,
 }
+
+// SAFETY: sharing `&SpinLockGuard` across threads hands out only `&T` (through `Deref`), which
+// is sound when `T: Sync`; the guard itself stays on its thread (it is not `Send`).
+unsafe impl<L: RawSpinLock, T: Sync> Sync for SpinLockGuard<'_, L, T> {}
 
 impl<L: RawSpinLock, T> Deref for SpinLockGuard<'_, L, T> {
     type Target = T;

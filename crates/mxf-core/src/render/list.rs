@@ -128,7 +128,7 @@ impl EventList {
                 run
             }
         };
-        let merged = match Run::from_list(self) {
+        let merged = match SortedRun::from_list(self) {
             None => run,
             Some(held) => {
                 steps += 1;
@@ -139,7 +139,7 @@ impl EventList {
                         // The tail fast path: all of `run` is due no earlier than our tail.
                         held.append(run)
                     } else {
-                        Run::merge(held, run, &mut steps)
+                        SortedRun::merge(held, run, &mut steps)
                     }
                 }
             }
@@ -150,9 +150,9 @@ impl EventList {
         steps
     }
 
-    /// Empties the list into a [`Run`] and its length (`None` if empty).
-    fn take_run(&mut self) -> Option<(Run, usize)> {
-        let run = Run::from_list(self)?;
+    /// Empties the list into a [`SortedRun`] and its length (`None` if empty).
+    fn take_run(&mut self) -> Option<(SortedRun, usize)> {
+        let run = SortedRun::from_list(self)?;
         let len = self.len;
         *self = EventList::new();
         Some((run, len))
@@ -201,7 +201,7 @@ impl EventList {
 /// whose `p_next_evt` is null. What the sort and merges pass around (the list's length is
 /// kept by the caller: runs only relink).
 #[derive(Clone, Copy)]
-struct Run {
+struct SortedRun {
     head: *mut DmusKernelEvent,
     tail: *mut DmusKernelEvent,
 }
@@ -211,10 +211,10 @@ struct Run {
 /// slot absorbs anything beyond (still sorted and stable, only slower).
 const SORT_SLOTS: usize = 32;
 
-impl Run {
+impl SortedRun {
     /// The list's events as a run (the list's fields are not changed).
-    fn from_list(list: &EventList) -> Option<Run> {
-        (!list.head.is_null()).then_some(Run {
+    fn from_list(list: &EventList) -> Option<SortedRun> {
+        (!list.head.is_null()).then_some(SortedRun {
             head: list.head,
             tail: list.tail,
         })
@@ -224,10 +224,10 @@ impl Run {
     ///
     /// # Safety
     /// `ev` is an event we own exclusively, in no other run or list.
-    unsafe fn single(ev: *mut DmusKernelEvent) -> Run {
+    unsafe fn single(ev: *mut DmusKernelEvent) -> SortedRun {
         // SAFETY: per the caller.
         unsafe { (*ev).p_next_evt = ptr::null_mut() };
-        Run { head: ev, tail: ev }
+        SortedRun { head: ev, tail: ev }
     }
 
     /// Whether the run is in (non-decreasing) time order. Stops at the first inversion.
@@ -258,10 +258,10 @@ impl Run {
     ///
     /// # Safety
     /// Both runs are well linked, ours, and disjoint.
-    unsafe fn append(self, other: Run) -> Run {
+    unsafe fn append(self, other: SortedRun) -> SortedRun {
         // SAFETY: per the caller; our tail's link was null, now it continues into `other`.
         unsafe { (*self.tail).p_next_evt = other.head };
-        Run {
+        SortedRun {
             head: self.head,
             tail: other.tail,
         }
@@ -272,7 +272,7 @@ impl Run {
     ///
     /// # Safety
     /// Both runs are well linked, ours, and disjoint.
-    unsafe fn merge(a: Run, b: Run, steps: &mut usize) -> Run {
+    unsafe fn merge(a: SortedRun, b: SortedRun, steps: &mut usize) -> SortedRun {
         let (mut a_cur, mut b_cur) = (a.head, b.head);
         // SAFETY: every pointer read is an event of `a` or `b` (caller); each is relinked
         // once, and both runs' events end up in the result, in one chain, null-terminated by
@@ -291,11 +291,11 @@ impl Run {
                 if a_cur.is_null() {
                     (*last).p_next_evt = b_cur;
                     let tail = if b_cur.is_null() { last } else { b.tail };
-                    return Run { head, tail };
+                    return SortedRun { head, tail };
                 }
                 if b_cur.is_null() {
                     (*last).p_next_evt = a_cur;
-                    return Run { head, tail: a.tail };
+                    return SortedRun { head, tail: a.tail };
                 }
                 *steps += 1;
                 let next = if (*b_cur).pres_time() < (*a_cur).pres_time() {
@@ -319,8 +319,8 @@ impl Run {
     ///
     /// # Safety
     /// The run is well linked and ours.
-    unsafe fn sorted(self, steps: &mut usize) -> Run {
-        let mut slots: [Option<Run>; SORT_SLOTS] = [None; SORT_SLOTS];
+    unsafe fn sorted(self, steps: &mut usize) -> SortedRun {
+        let mut slots: [Option<SortedRun>; SORT_SLOTS] = [None; SORT_SLOTS];
         let mut cur = self.head;
         while !cur.is_null() {
             *steps += 1;
@@ -328,7 +328,7 @@ impl Run {
             // event becomes a run of its own.
             let mut carry = unsafe {
                 let next = (*cur).p_next_evt;
-                let one = Run::single(cur);
+                let one = SortedRun::single(cur);
                 cur = next;
                 one
             };
@@ -341,21 +341,21 @@ impl Run {
                     Some(older) if i + 1 == SORT_SLOTS => {
                         // The last slot keeps growing instead of carrying further.
                         // SAFETY: disjoint runs of ours.
-                        *slot = Some(unsafe { Run::merge(older, carry, steps) });
+                        *slot = Some(unsafe { SortedRun::merge(older, carry, steps) });
                         break;
                     }
                     // SAFETY: disjoint runs of ours; `older` holds earlier events.
-                    Some(older) => carry = unsafe { Run::merge(older, carry, steps) },
+                    Some(older) => carry = unsafe { SortedRun::merge(older, carry, steps) },
                 }
             }
         }
         // Higher slots hold earlier events: fold from the lowest up, each higher slot first.
-        let mut out: Option<Run> = None;
+        let mut out: Option<SortedRun> = None;
         for older in slots.into_iter().flatten() {
             out = Some(match out {
                 None => older,
                 // SAFETY: disjoint runs of ours; `older` holds earlier events than `newer`.
-                Some(newer) => unsafe { Run::merge(older, newer, steps) },
+                Some(newer) => unsafe { SortedRun::merge(older, newer, steps) },
             });
         }
         // The run was non-empty, so some slot was filled.

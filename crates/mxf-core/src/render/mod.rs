@@ -33,7 +33,7 @@
 //! If the clock fails, every held event counts as due (counted in `clock_errors`).
 //!
 //! # Flow control (backpressure)
-//! A target write is all or nothing. When the target answers [`TargetWrite::Full`], the
+//! A target write is all or nothing. When the target answers [`WriteOutcome::Full`], the
 //! message and everything after it stay queued (the played part of the current event is
 //! remembered; no byte is dropped), the queue records that it is *blocked* and stops arming
 //! its timer. The target calls [`RenderQueue::kick`] once it has drained room (the capture
@@ -42,10 +42,11 @@
 //! could record that it blocked) is not lost: the run checks, under the queue lock, whether a
 //! kick came since it took its batch, and if so re-arms instead of waiting.
 //!
-//! Messages are given up only when nobody listens ([`TargetWrite::NoListener`]), when the
+//! Messages are given up only when nobody listens ([`WriteOutcome::NoListener`]), when the
 //! target's allocation fails with nothing queued that could free memory
-//! ([`TargetWrite::NoMemory`], after [`RenderConfig::no_memory_retries`] retries
-//! [`RenderConfig::retry_delay_100ns`] apart), and at `STOP` / destruction (queued events
+//! ([`WriteOutcome::NoMemory`], after [`RenderConfig::no_memory_retries`] retries
+//! [`RenderConfig::retry_delay_100ns`] apart), when the write could never fit
+//! ([`WriteOutcome::TooLarge`], at once), and at `STOP` / destruction (queued events
 //! flushed). Each is counted by cause in whole messages and bytes ([`DropCount`]).
 //!
 //! # States
@@ -79,16 +80,18 @@ use crate::com::ComPtr;
 use crate::midi::ParserStats;
 use crate::platform::{Platform, PoolTag, SpinLock, Timer};
 use crate::serialize::WalkStats;
+pub use crate::write::WriteOutcome;
 use core::ffi::c_void;
 use core::mem::ManuallyDrop;
 use core::ptr::{self, NonNull};
 use list::EventList;
+use mxf_abi::NtError;
 use mxf_abi::{
     DmusKernelEvent, IAllocatorMxf, IMasterClock, KsState, NtStatus, STATUS_INSUFFICIENT_RESOURCES,
     STATUS_INVALID_PARAMETER, STATUS_SUCCESS,
 };
 use play::{Discard, Halt, Out, Outcome, Player};
-pub use play::{DropCause, DropCount, TargetWrite};
+pub use play::{DropCause, DropCount};
 pub use retire::{flatten_packages, return_events};
 
 /// Pool tag of a render queue.
@@ -97,10 +100,10 @@ pub const TAG_RENDER: PoolTag = PoolTag::new(b"MxfQ");
 /// Where played messages go.
 pub trait RenderTarget: Send + Sync {
     /// Takes one normalised message or SysEx piece (the concatenation of `parts`), played at
-    /// master-clock time `time`, all or nothing (see [`TargetWrite`]). `DISPATCH_LEVEL`, with
+    /// master-clock time `time`, all or nothing (see [`WriteOutcome`]). `DISPATCH_LEVEL`, with
     /// the queue's play lock held: must not call back into the queue (except
     /// [`RenderQueue::kick`], which takes only the queue lock).
-    fn write(&self, parts: &[&[u8]], time: i64) -> TargetWrite;
+    fn write(&self, parts: &[&[u8]], time: i64) -> WriteOutcome;
 
     /// Called after a run in which the target accepted bytes, with no lock of the queue held
     /// (e.g. to notify the capture side). `DISPATCH_LEVEL`.
@@ -185,6 +188,8 @@ pub struct RenderStats {
     pub dropped_no_listener: DropCount,
     /// Given up: allocation failed with the target empty (after the retries).
     pub dropped_no_memory: DropCount,
+    /// Given up: the write was larger than the target could ever hold (no retries).
+    pub dropped_too_large: DropCount,
     /// Given up: flushed by `STOP` or destruction.
     pub dropped_stop: DropCount,
     /// Writes retried after an allocation failure.
@@ -232,6 +237,7 @@ impl RenderStats {
     pub const fn dropped(&self) -> DropCount {
         self.dropped_no_listener
             .plus(self.dropped_no_memory)
+            .plus(self.dropped_too_large)
             .plus(self.dropped_stop)
     }
 }
@@ -276,13 +282,14 @@ struct TargetOut<'a, T: RenderTarget> {
 impl<T: RenderTarget> Out for TargetOut<'_, T> {
     fn write(&mut self, parts: &[&[u8]]) -> Outcome {
         match self.target.write(parts, self.time) {
-            TargetWrite::Accepted => {
+            WriteOutcome::Accepted => {
                 self.accepted = true;
                 Outcome::Accepted
             }
-            TargetWrite::Full => Outcome::Full,
-            TargetWrite::NoMemory => Outcome::NoMemory,
-            TargetWrite::NoListener => Outcome::Drop(DropCause::NoListener),
+            WriteOutcome::Full => Outcome::Full,
+            WriteOutcome::NoMemory => Outcome::NoMemory,
+            WriteOutcome::NoListener => Outcome::Drop(DropCause::NoListener),
+            WriteOutcome::TooLarge => Outcome::Drop(DropCause::TooLarge),
         }
     }
 }
@@ -330,20 +337,20 @@ impl<P: Platform, T: RenderTarget> RenderQueue<P, T> {
         clock: &ComPtr<IMasterClock>,
         target: T,
         cfg: RenderConfig,
-    ) -> Result<Self, NtStatus> {
+    ) -> Result<Self, NtError> {
         if cfg.batch_events == 0
             || cfg.max_queued == 0
             || cfg.max_walk == 0
             || cfg.retry_delay_100ns == 0
         {
-            return Err(STATUS_INVALID_PARAMETER);
+            return Err(NtError::INVALID_PARAMETER);
         }
         const {
             assert!(core::mem::align_of::<Inner<P, T>>() <= crate::platform::POOL_ALIGN);
         }
         let mem = platform
             .pool_alloc(core::mem::size_of::<Inner<P, T>>(), TAG_RENDER)
-            .ok_or(STATUS_INSUFFICIENT_RESOURCES)?
+            .ok_or(NtError::INSUFFICIENT_RESOURCES)?
             .cast::<Inner<P, T>>();
         // SAFETY: the context is the address of the `Inner` written just below, before the
         // timer can be armed; `Drop` drops the timer (waiting for a callback in flight) before
@@ -430,6 +437,7 @@ impl<P: Platform, T: RenderTarget> RenderQueue<P, T> {
         s.bytes_written = p.bytes_written;
         s.dropped_no_listener = p.dropped_no_listener;
         s.dropped_no_memory = p.dropped_no_memory;
+        s.dropped_too_large = p.dropped_too_large;
         s.dropped_stop = p.dropped_stop;
         s.no_memory_retries = p.no_memory_retries;
         s.empty_events = p.empty_events;

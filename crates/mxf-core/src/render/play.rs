@@ -26,6 +26,8 @@ pub enum DropCause {
     NoListener,
     /// The loopback's allocator failed with the loopback empty, after the retries.
     NoMemory,
+    /// The write was larger than the target could ever hold (given up without retries).
+    TooLarge,
     /// The stream was stopped (or destroyed) with the message still queued.
     Stop,
 }
@@ -51,21 +53,6 @@ impl DropCount {
             bytes: self.bytes + o.bytes,
         }
     }
-}
-
-/// What a target answered to one write (all or nothing).
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum TargetWrite {
-    /// Taken.
-    Accepted,
-    /// No room now; the target will call [`super::RenderQueue::kick`] once it has room.
-    Full,
-    /// Allocation failed and nothing will free memory by itself: retried after
-    /// [`super::RenderConfig::retry_delay_100ns`] up to [`super::RenderConfig::no_memory_retries`]
-    /// times, then dropped.
-    NoMemory,
-    /// Nobody listens: dropped.
-    NoListener,
 }
 
 /// Why a run stopped before the end of its batch.
@@ -108,6 +95,7 @@ pub(crate) struct PlayStats {
     pub(crate) bytes_written: u64,
     pub(crate) dropped_no_listener: DropCount,
     pub(crate) dropped_no_memory: DropCount,
+    pub(crate) dropped_too_large: DropCount,
     pub(crate) dropped_stop: DropCount,
     pub(crate) no_memory_retries: u64,
     pub(crate) empty_events: u64,
@@ -174,6 +162,11 @@ impl Player {
                     sysex_truncated: 0,
                     bytes: 0,
                 },
+                dropped_too_large: DropCount {
+                    messages: 0,
+                    sysex_truncated: 0,
+                    bytes: 0,
+                },
                 dropped_stop: DropCount {
                     messages: 0,
                     sysex_truncated: 0,
@@ -207,6 +200,7 @@ impl Player {
         match c {
             DropCause::NoListener => &mut self.stats.dropped_no_listener,
             DropCause::NoMemory => &mut self.stats.dropped_no_memory,
+            DropCause::TooLarge => &mut self.stats.dropped_too_large,
             DropCause::Stop => &mut self.stats.dropped_stop,
         }
     }

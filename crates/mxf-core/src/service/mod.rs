@@ -42,6 +42,7 @@ use core::ffi::c_void;
 use core::mem::ManuallyDrop;
 use core::ptr::{self, NonNull};
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use mxf_abi::NtError;
 use mxf_abi::{
     Guid, IID_ISERVICE_GROUP, IID_ISERVICE_SINK, IID_IUNKNOWN, IServiceGroup, IServiceGroupVtbl,
     IServiceSink, IServiceSinkVtbl, NtStatus, STATUS_INSUFFICIENT_RESOURCES,
@@ -107,13 +108,13 @@ struct Group<P: Platform> {
 
 /// Creates a service group with no member. `PASSIVE_LEVEL` (creates its timer). Returns the
 /// creator's reference.
-pub fn new_service_group<P: Platform>(platform: P) -> Result<ComPtr<IServiceGroup>, NtStatus> {
+pub fn new_service_group<P: Platform>(platform: P) -> Result<ComPtr<IServiceGroup>, NtError> {
     const {
         assert!(core::mem::align_of::<Group<P>>() <= crate::platform::POOL_ALIGN);
     }
     let mem = platform
         .pool_alloc(core::mem::size_of::<Group<P>>(), TAG_SERVICE_GROUP)
-        .ok_or(STATUS_INSUFFICIENT_RESOURCES)?
+        .ok_or(NtError::INSUFFICIENT_RESOURCES)?
         .cast::<Group<P>>();
     // SAFETY: the timer's context is the object's address; the object is written below,
     // before anything can arm the timer, and the timer is dropped (waiting for a callback in

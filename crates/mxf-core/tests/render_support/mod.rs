@@ -5,7 +5,7 @@
 
 pub use mxf_testkit::*;
 
-use mxf_core::render::{RenderTarget, TargetWrite};
+use mxf_core::render::{RenderTarget, WriteOutcome};
 use mxf_kemu::Emu;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
@@ -17,6 +17,8 @@ pub struct Recorder {
     /// Refuse writes whose index (0-based, counting refusals) is in this list, as
     /// "no listener".
     pub refuse: Mutex<Vec<usize>>,
+    /// Refuse writes whose index (counted the same way) is in this list, as "too large".
+    pub too_large: Mutex<Vec<usize>>,
     /// While set, every write is answered `Full` (not counted as a call).
     pub full: AtomicBool,
     /// When `Some(n)`: `n` more writes are taken, then `Full` is answered.
@@ -31,6 +33,7 @@ impl Recorder {
             emu: emu.clone(),
             writes: Mutex::new(Vec::new()),
             refuse: Mutex::new(Vec::new()),
+            too_large: Mutex::new(Vec::new()),
             full: AtomicBool::new(false),
             budget: Mutex::new(None),
             calls: AtomicU32::new(0),
@@ -49,25 +52,28 @@ impl Recorder {
 }
 
 impl RenderTarget for &'static Recorder {
-    fn write(&self, parts: &[&[u8]], time: i64) -> TargetWrite {
+    fn write(&self, parts: &[&[u8]], time: i64) -> WriteOutcome {
         if self.full.load(Ordering::Relaxed) {
-            return TargetWrite::Full;
+            return WriteOutcome::Full;
         }
         if let Some(n) = self.budget.lock().unwrap().as_mut() {
             if *n == 0 {
-                return TargetWrite::Full;
+                return WriteOutcome::Full;
             }
             *n -= 1;
         }
         let i = self.calls.fetch_add(1, Ordering::Relaxed) as usize;
         if self.refuse.lock().unwrap().contains(&i) {
-            return TargetWrite::NoListener;
+            return WriteOutcome::NoListener;
+        }
+        if self.too_large.lock().unwrap().contains(&i) {
+            return WriteOutcome::TooLarge;
         }
         self.writes
             .lock()
             .unwrap()
             .push((parts.concat(), time, self.emu.now_100ns()));
-        TargetWrite::Accepted
+        WriteOutcome::Accepted
     }
 
     fn flushed(&self) {

@@ -1,7 +1,7 @@
 //! Comparisons of a capture run against the reference model.
 
 use super::reference::{Item, concat};
-use super::{Observed, Run};
+use super::{CaptureRun, Observed};
 use mxf_core::capture::CaptureStats;
 use std::collections::{BTreeSet, HashMap};
 
@@ -11,7 +11,7 @@ pub fn cap_of(size: u16) -> usize {
 }
 
 /// Without failures the events are exactly the reference's.
-pub fn check_exact(expected: &[Item], run: &Run) {
+pub fn check_exact(expected: &[Item], run: &CaptureRun) {
     let got: Vec<(&[u8], bool)> = run
         .events
         .iter()

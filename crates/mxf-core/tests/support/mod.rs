@@ -31,7 +31,7 @@ pub struct Observed {
 }
 
 /// What a capture run produced.
-pub struct Run {
+pub struct CaptureRun {
     pub events: Vec<Observed>,
     /// The serializer's output over every chain, in order.
     pub wire: Vec<u8>,
@@ -46,7 +46,7 @@ pub fn burst_time(i: usize) -> i64 {
 
 /// Checks the fixed fields of every event of `chain`, records them, serialises the chain and
 /// drops it (back to the allocator).
-pub fn take_chain(chain: Chain, burst: usize, run: &mut Run, sink: &mut VecSink) {
+pub fn take_chain(chain: Chain, burst: usize, run: &mut CaptureRun, sink: &mut VecSink) {
     let time = burst_time(burst).max(0) as u64;
     for (ev, data) in chain.iter() {
         assert_eq!(ev.cb_struct as usize, DMUS_KERNEL_EVENT_SIZE);
@@ -74,9 +74,9 @@ pub fn take_chain(chain: Chain, burst: usize, run: &mut Run, sink: &mut VecSink)
 
 /// Feeds `bursts` (burst `i` stamped [`burst_time`]`(i)`), then resets; every chain is checked,
 /// serialised and returned to the allocator as it comes.
-pub fn run_capture(alloc: &ComPtr<IAllocatorMxf>, bursts: &[&[u8]]) -> Run {
+pub fn run_capture(alloc: &ComPtr<IAllocatorMxf>, bursts: &[&[u8]]) -> CaptureRun {
     let mut p = CapturePackager::new(alloc);
-    let mut run = Run {
+    let mut run = CaptureRun {
         events: Vec::new(),
         wire: Vec::new(),
         stats: CaptureStats::default(),

@@ -14,8 +14,9 @@ pub type PoolFlags = u64;
 
 /// `POOL_FLAG_NON_PAGED`: nonpaged, non-executable, zeroed (no `POOL_FLAG_UNINITIALIZED`).
 pub const POOL_FLAG_NON_PAGED: PoolFlags = 0x0000_0000_0000_0040;
-/// `POOL_TYPE` `NonPagedPoolNx`.
-pub const NON_PAGED_POOL_NX: i32 = 512;
+/// `POOL_TYPE` `NonPagedPoolNx`, as the `POOL_TYPE` enum's C type (the value is declared
+/// once, in `mxf_core::platform`).
+pub const NON_PAGED_POOL_NX: i32 = mxf_core::platform::NON_PAGED_POOL_NX as i32;
 /// `DPFLTR_IHVAUDIO_ID`: the `DbgPrintEx` component of audio drivers.
 pub const DPFLTR_IHVAUDIO_ID: u32 = 0x4f;
 /// `DPFLTR_ERROR_LEVEL`.

@@ -47,10 +47,11 @@ use crate::miniport::{MiniportRef, downcast};
 use core::any::TypeId;
 use core::ptr::NonNull;
 use core::sync::atomic::Ordering;
+use mxf_abi::NtError;
 use mxf_abi::{
     DmusKernelEvent, Guid, IAllocatorMxf, IID_IMXF, IID_IUNKNOWN, IMasterClock, IMxf, IMxfVtbl,
-    IUnknown, KsState, NtStatus, STATUS_INSUFFICIENT_RESOURCES, STATUS_INVALID_DEVICE_REQUEST,
-    STATUS_INVALID_DEVICE_STATE, STATUS_INVALID_PARAMETER, STATUS_SUCCESS,
+    IUnknown, KsState, NtStatus, STATUS_INVALID_DEVICE_REQUEST, STATUS_INVALID_DEVICE_STATE,
+    STATUS_INVALID_PARAMETER, STATUS_SUCCESS,
 };
 use mxf_core::capture::{CapturePackager, CaptureStats, Chain};
 use mxf_core::com::{self, ComObject, ComPtr, RefCount};
@@ -133,14 +134,14 @@ pub(crate) fn new_capture_stream<P: Platform>(
     miniport: MiniportRef<P>,
     alloc: ComPtr<IAllocatorMxf>,
     clock: ComPtr<IMasterClock>,
-) -> Result<ComPtr<IMxf>, NtStatus> {
+) -> Result<ComPtr<IMxf>, NtError> {
     let platform = miniport.platform.clone();
     const {
         assert!(core::mem::align_of::<CaptureStream<P>>() <= mxf_core::platform::POOL_ALIGN);
     }
     let mem = platform
         .pool_alloc(core::mem::size_of::<CaptureStream<P>>(), TAG_CAPTURE_STREAM)
-        .ok_or(STATUS_INSUFFICIENT_RESOURCES)?
+        .ok_or(NtError::INSUFFICIENT_RESOURCES)?
         .cast::<CaptureStream<P>>();
     miniport.loopback.discard();
     let packager = CapturePackager::with_mode(&alloc, miniport.cfg.capture_mode);

@@ -1,24 +1,24 @@
 //! The render stream: `IMXF` over mxf-core's [`RenderQueue`], playing into the loopback.
 //!
-//! The loopback's answers map to the queue's: `Full` blocks the queue until the capture
-//! stream, after reading, kicks it through the miniport's render slot ([`kick`]); `Closed`
-//! (no capture stream in `RUN`) gives the message up as "no listener"; `NoMemory` is retried
-//! then given up. The stream registers itself in the slot once built and leaves it first
+//! The loopback's [`WriteOutcome`] goes to the queue unchanged: `Full` blocks the queue until
+//! the capture stream, after reading, kicks it through the miniport's render slots (`RenderSlots::kick_all`);
+//! `NoListener` (no capture stream in `RUN`) and `TooLarge` give the message up at once;
+//! `NoMemory` is retried then given up. The stream registers itself in the slot once built and leaves it first
 //! thing in its destruction, under the slot's lock, so a kick never reaches a stream being
 //! destroyed.
 
 use super::IID_MXF_PRIVATE_RENDER;
 use crate::miniport::{MiniportRef, downcast};
 use core::any::TypeId;
-use core::ffi::c_void;
+use mxf_abi::NtError;
 use mxf_abi::{
     DmusKernelEvent, Guid, IAllocatorMxf, IID_IMXF, IID_IUNKNOWN, IMasterClock, IMxf, IMxfVtbl,
-    IUnknown, KsState, NtStatus, STATUS_INSUFFICIENT_RESOURCES, STATUS_INVALID_DEVICE_REQUEST,
+    IUnknown, KsState, NtStatus, STATUS_INVALID_DEVICE_REQUEST,
 };
 use mxf_core::com::{self, ComObject, ComPtr, RefCount};
 use mxf_core::loopback::WriteOutcome;
 use mxf_core::platform::{Platform, PoolTag};
-use mxf_core::render::{RenderConfig, RenderQueue, RenderStats, RenderTarget, TargetWrite};
+use mxf_core::render::{RenderConfig, RenderQueue, RenderStats, RenderTarget};
 
 /// Pool tag of a render stream object.
 pub const TAG_RENDER_STREAM: PoolTag = PoolTag::new(b"MxfS");
@@ -31,13 +31,8 @@ pub(crate) struct RenderOutput<P: Platform> {
 }
 
 impl<P: Platform> RenderTarget for RenderOutput<P> {
-    fn write(&self, parts: &[&[u8]], time: i64) -> TargetWrite {
-        match self.miniport.loopback.write_parts(parts, time) {
-            WriteOutcome::Accepted => TargetWrite::Accepted,
-            WriteOutcome::Full => TargetWrite::Full,
-            WriteOutcome::NoMemory | WriteOutcome::TooLarge => TargetWrite::NoMemory,
-            WriteOutcome::Closed => TargetWrite::NoListener,
-        }
+    fn write(&self, parts: &[&[u8]], time: i64) -> WriteOutcome {
+        self.miniport.loopback.write_parts(parts, time)
     }
 
     fn flushed(&self) {
@@ -65,7 +60,7 @@ pub(crate) fn new_render_stream<P: Platform>(
     slot: usize,
     alloc: &ComPtr<IAllocatorMxf>,
     clock: &ComPtr<IMasterClock>,
-) -> Result<ComPtr<IMxf>, NtStatus> {
+) -> Result<ComPtr<IMxf>, NtError> {
     let platform = miniport.platform.clone();
     let cfg = RenderConfig {
         // SchedulePreFetch 0: the port hands events over when they are due.
@@ -86,7 +81,7 @@ pub(crate) fn new_render_stream<P: Platform>(
     else {
         // The queue (and the miniport reference in it) goes away here, at PASSIVE_LEVEL.
         drop(queue);
-        return Err(STATUS_INSUFFICIENT_RESOURCES);
+        return Err(NtError::INSUFFICIENT_RESOURCES);
     };
     let mem = mem.cast::<RenderStream<P>>();
     // SAFETY: a fresh, aligned block of the object's size, ours.
@@ -100,29 +95,16 @@ pub(crate) fn new_render_stream<P: Platform>(
             queue: Some(queue),
         })
     };
-    // SAFETY: the object is fully built; `destroy` leaves the slot before anything goes.
-    unsafe {
-        let m = &(*mem.as_ptr()).queue;
-        if let Some(q) = m {
-            let t = q.target();
-            t.miniport.set_render_slot(t.slot, mem.as_ptr().cast());
-        }
+    // SAFETY: the object is fully built and ours; the borrow ends with the statement.
+    let queue = unsafe { &(*mem.as_ptr()).queue };
+    if let Some(q) = queue {
+        let t = q.target();
+        // SAFETY: the queue lives in the stream object until `destroy`, which leaves the slot
+        // before it drops the queue.
+        unsafe { t.miniport.render_slots.enter(t.slot, q) };
     }
     // SAFETY: `#[repr(C)]` with the vtable pointer first; the initial reference.
     Ok(unsafe { ComPtr::from_raw(mem.cast::<IMxf>()) })
-}
-
-/// Kicks the render stream in the miniport's render slot (see the module docs).
-///
-/// # Safety
-/// `stream` is the address of a live `RenderStream<P>` registered in the slot, and the
-/// caller holds the slot's lock (so `destroy` cannot run past leaving the slot).
-pub(crate) unsafe fn kick<P: Platform>(stream: *const c_void) {
-    // SAFETY: per the caller.
-    let s = unsafe { &*stream.cast::<RenderStream<P>>() };
-    if let Some(q) = &s.queue {
-        q.kick();
-    }
 }
 
 /// The render queue counters of a render stream of ours built for platform `P`.
@@ -213,7 +195,7 @@ unsafe impl<P: Platform> ComObject for RenderStream<P> {
         unsafe {
             if let Some(q) = &(*this).queue {
                 let t = q.target();
-                t.miniport.clear_render_slot(t.slot, this.cast());
+                t.miniport.clear_render_slot(t.slot, q);
             }
             drop((*this).queue.take());
             com::drop_and_free(this, TAG_RENDER_STREAM);
