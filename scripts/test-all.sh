@@ -63,6 +63,9 @@ stage "Windows target: clippy, driver image (no std/alloc), import table, PDB"
 scripts/clippy-windows.sh --locked
 scripts/check-driver.sh
 
+stage "the image under Wine: mxfloop.sys as built, with the C test PortCls of tests/wine"
+scripts/wine-smoke.sh
+
 stage "main job smoke run"
 cargo run --locked --release -p mxfsim -- --quick
 

@@ -1,0 +1,57 @@
+/*
+ * The test PortCls's kernel shim: logging and verdicts, the tracked pool, DPCs/timers with
+ * Windows semantics, painted 24 KiB stacks, and the import-slot rewrite of the loaded image.
+ * Written against mingw-w64's DDK headers only.
+ */
+#pragma once
+#include <ntddk.h>
+#include <stdarg.h>
+
+/* ---- log and verdicts (log.c-like part of shim.c) ---- */
+NTSTATUS log_open(void);
+void log_close(void);
+void tlog(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* One verdict line: "ok   <name>" or "FAIL <name>: <why>". Returns ok. */
+int check(int ok, const char *name, const char *why_fmt, ...) __attribute__((format(printf, 3, 4)));
+extern volatile LONG g_failures;
+
+/* ---- tracked pool ---- */
+#define SHIM_TAG(a, b, c, d) ((ULONG)(a) | ((ULONG)(b) << 8) | ((ULONG)(c) << 16) | ((ULONG)(d) << 24))
+void *pool_alloc(SIZE_T size, ULONG tag, int zero);
+void pool_free(void *p, ULONG tag, const char *who);
+/* Blocks still allocated (and their report lines when `report`). */
+ULONG pool_live(int report);
+
+/* ---- DPCs and timers (one emulated processor: a DPC thread) ---- */
+NTSTATUS dpc_start(void);
+void dpc_stop(void);
+int on_dpc_thread(void);
+/* Queued or running DPCs plus armed timers. */
+ULONG dpc_busy(void);
+ULONG timers_armed(void);
+
+/* ---- painted stacks ---- */
+#define SHIM_STACK_SIZE (24 * 1024)
+#define SHIM_STACK_BUDGET (16 * 1024)
+typedef struct shim_stack { UCHAR *base; UCHAR *low; UCHAR *top; } shim_stack;
+NTSTATUS stack_new(shim_stack *s);
+void stack_free(shim_stack *s);
+/* Calls fn(a0..a10) on stack `s` (painted first); records the depth under `label`. */
+ULONG64 stack_call(shim_stack *s, const char *label, void *fn, int n, ULONG64 *args);
+void stack_report(void);
+/* A call into the driver from the test thread, on the driver stack. */
+ULONG64 dcall(const char *label, void *fn, int n, ...);
+extern shim_stack g_driver_stack;
+
+/* ---- the image ---- */
+extern UCHAR *g_image_base;
+extern SIZE_T g_image_size;
+/* Finds the image containing `pc` and rewrites its ntoskrnl import slots. */
+NTSTATUS image_patch(void *pc);
+int in_image(const void *p);
+
+/* Windows-semantics replacements (the rewritten slots point here). */
+ULONG64 shim_KeQueryInterruptTimePrecise(PULONG64 qpc);
+VOID NTAPI shim_KeInitializeDpc(PRKDPC dpc, PKDEFERRED_ROUTINE routine, PVOID ctx);
+BOOLEAN NTAPI shim_KeInsertQueueDpc(PRKDPC dpc, PVOID a1, PVOID a2);
+extern volatile LONG g_lookasides;
