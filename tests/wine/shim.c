@@ -162,6 +162,8 @@ static char *tag_str(ULONG tag, char out[5])
     return out;
 }
 
+static void timers_forget(const UCHAR *lo, const UCHAR *hi);
+
 void pool_free(void *p, ULONG tag, const char *who)
 {
     pool_hdr *h;
@@ -184,6 +186,7 @@ void pool_free(void *p, ULONG tag, const char *who)
     spin_lock(&g_pool_lock);
     RemoveEntryList(&h->link);
     spin_unlock(&g_pool_lock);
+    timers_forget((const UCHAR *)p, (const UCHAR *)p + h->size);
     h->magic = 0;
     memset(h + 1, 0xDD, h->size);
     ExFreePoolWithTag(h, h->tag);
@@ -397,6 +400,29 @@ static BOOLEAN NTAPI shim_KeCancelTimer(PKTIMER t)
     }
     spin_unlock(&g_dpc_lock);
     return was;
+}
+
+/* Memory holding timers or DPCs is being freed: an armed timer or a queued DPC in it would be
+ * a use after free on Windows (FAIL); the slots of the others are released. */
+static void timers_forget(const UCHAR *lo, const UCHAR *hi)
+{
+    int armed = 0, queued = 0;
+    spin_lock(&g_dpc_lock);
+    for (int i = 0; i < TIMERS; i++) {
+        const UCHAR *t = (const UCHAR *)g_timers[i].t;
+        if (t >= lo && t < hi) {
+            armed += g_timers[i].armed;
+            g_timers[i].t = NULL;
+            g_timers[i].armed = 0;
+        }
+    }
+    for (ULONG i = g_dpc_head; i != g_dpc_tail; i++) {
+        const UCHAR *d = (const UCHAR *)g_dpcq[i % DPC_QUEUE];
+        queued += d >= lo && d < hi;
+    }
+    spin_unlock(&g_dpc_lock);
+    if (armed || queued)
+        check(0, "pool: freed memory holds an armed timer or a queued DPC", "%d timer(s), %d DPC(s)", armed, queued);
 }
 
 ULONG timers_armed(void)
