@@ -659,6 +659,22 @@ NTSTATUS NTAPI PcRegisterSubdevice(PDEVICE_OBJECT dev, PWCHAR name, PUNKNOWN unk
  * The test.
  */
 static norm g_exp;
+static ULONG g_capture_mode; /* Services\mxfloop\Parameters\CaptureMode, read as the driver does */
+
+static void read_capture_mode(void)
+{
+    RTL_QUERY_REGISTRY_TABLE q[2];
+    ULONG def = 0;
+    memset(q, 0, sizeof q);
+    q[0].Flags = RTL_QUERY_REGISTRY_DIRECT;
+    q[0].Name = L"CaptureMode";
+    q[0].EntryContext = &g_capture_mode;
+    q[0].DefaultType = REG_DWORD;
+    q[0].DefaultData = &def;
+    q[0].DefaultLength = sizeof def;
+    if (!NT_SUCCESS(RtlQueryRegistryValues(RTL_REGISTRY_SERVICES, L"mxfloop\\Parameters", q, NULL, NULL)))
+        g_capture_mode = 0;
+}
 
 static const PCPIN_DESCRIPTOR *pin_of(const PCFILTER_DESCRIPTOR *d, ULONG i)
 {
@@ -934,6 +950,12 @@ static void run_streams(PMINIPORTDMUS mp, const PCFILTER_DESCRIPTOR *d)
         check(g_sink.packages == 0, "no package events on capture", "%ld", (long)g_sink.packages);
         check(g_exp.stray == 0 && g_sink.cap.stray == 0, "no stray bytes", "expected side %lu, captured side %lu",
               (unsigned long)g_exp.stray, (unsigned long)g_sink.cap.stray);
+        if (g_capture_mode == 1)
+            check(g_sink.incomplete == g_sink.events, "CaptureMode 1: every capture event INCOMPLETE (DMusUART's way)",
+                  "%ld of %ld", (long)g_sink.incomplete, (long)g_sink.events);
+        else
+            check(g_sink.incomplete < g_sink.events, "CaptureMode 0: whole messages arrive COMPLETE",
+                  "%ld of %ld events INCOMPLETE", (long)g_sink.incomplete, (long)g_sink.events);
         tlog("     capture: %ld events (%ld INCOMPLETE), %ld notifies, %ld services", (long)g_sink.events,
              (long)g_sink.incomplete, (long)g_notifies, (long)g_services);
 
@@ -990,6 +1012,8 @@ static VOID NTAPI test_thread(PVOID ctx)
     for (int i = 0; i < 5000 && g_driver->DriverUnload == pc_unload; i++)
         sleep_ms(1);
     check(g_driver->DriverUnload != pc_unload, "DriverEntry hooked the unload routine", "");
+    read_capture_mode();
+    tlog("     Parameters\\CaptureMode = %lu", (unsigned long)g_capture_mode);
     sleep_ms(50); /* DriverEntry returns */
     if (!norm_new(&g_exp, 2u << 20) || !norm_new(&g_sink.cap, 2u << 20)) {
         check(0, "test buffers", "no memory");
