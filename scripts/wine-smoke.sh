@@ -32,6 +32,7 @@ cleanup() {
     timeout 30 "$WINESERVER" -w >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
+cleanup # a server left behind by an interrupted run
 
 if [ ! -f "$WINEPREFIX/system.reg" ]; then
     timeout 300 "$WINE" wineboot -i >>"$WINELOG" 2>&1 || { cat "$WINELOG"; echo "wine-smoke: wineboot failed" >&2; exit 1; }

@@ -837,11 +837,13 @@ static void run_streams(PMINIPORTDMUS mp, const PCFILTER_DESCRIPTOR *d)
     static const KSSTATE up[] = {KSSTATE_ACQUIRE, KSSTATE_PAUSE, KSSTATE_RUN};
     static const KSSTATE down[] = {KSSTATE_PAUSE, KSSTATE_ACQUIRE, KSSTATE_STOP};
     UCHAR rfmt[256], cfmt[256];
-    ULONG rpin = ~0u, cpin = ~0u;
+    ULONG rpin = ~0u, rpin2 = ~0u, cpin = ~0u;
     for (ULONG i = 0; i < d->PinCount; i++) {
         const PCPIN_DESCRIPTOR *p = pin_of(d, i);
         if (p->KsPinDescriptor.Communication != KSPIN_COMMUNICATION_SINK)
             continue;
+        if (p->KsPinDescriptor.DataFlow == KSPIN_DATAFLOW_IN && rpin != ~0u && rpin2 == ~0u)
+            rpin2 = i;
         if (p->KsPinDescriptor.DataFlow == KSPIN_DATAFLOW_IN && rpin == ~0u)
             rpin = i;
         if (p->KsPinDescriptor.DataFlow == KSPIN_DATAFLOW_OUT && cpin == ~0u)
@@ -878,8 +880,28 @@ static void run_streams(PMINIPORTDMUS mp, const PCFILTER_DESCRIPTOR *d)
         dcall("IMXF::Release (stream)", second->lpVtbl->Release, 1, A(second));
         release_group(xg, g_port ? g_port->group : NULL);
     }
+    if (rpin2 != ~0u) {
+        /* The second render pin (the other client's) opens beside the first. */
+        UCHAR fmt2[256];
+        if (intersect(mp, rpin2, pin_of(d, rpin2), fmt2, sizeof fmt2)) {
+            PMXF other = new_stream(mp, rpin2, DMUS_STREAM_MIDI_RENDER, fmt2, &xg, &xpf, &st);
+            check(NT_SUCCESS(st) && other, "NewStream on the second render pin while the first is open", "pin %lu: %#lx",
+                  (unsigned long)rpin2, (unsigned long)st);
+            if (other) {
+                dcall("IMXF::Release (stream)", other->lpVtbl->Release, 1, A(other));
+                release_group(xg, g_port ? g_port->group : NULL);
+            }
+        }
+    }
     PMXF capture = new_stream(mp, cpin, DMUS_STREAM_MIDI_CAPTURE, cfmt, &cg, &cpf, &st);
     if (check(NT_SUCCESS(st) && capture, "NewStream capture", "%#lx", (unsigned long)st)) {
+        PMXF cap2 = new_stream(mp, cpin, DMUS_STREAM_MIDI_CAPTURE, cfmt, &xg, &xpf, &st);
+        check(!NT_SUCCESS(st) && !cap2, "error path: a second instance of the capture pin is refused", "%#lx",
+              (unsigned long)st);
+        if (cap2) {
+            dcall("IMXF::Release (stream)", cap2->lpVtbl->Release, 1, A(cap2));
+            release_group(xg, g_port ? g_port->group : NULL);
+        }
         PSERVICEGROUP mine = g_port ? g_port->group : NULL;
         if (rg && rg != mine)
             dcall("IServiceGroup::AddMember", rg->lpVtbl->AddMember, 2, A(rg), A(&g_svc));
