@@ -20,7 +20,8 @@ OUT=$TARGET_DIR/wine
 "$REPO/tests/wine/build.sh" "$OUT" >/dev/null
 
 export WINEPREFIX=$OUT/prefix
-export WINEDEBUG=${WINEDEBUG:-err+all,fixme-all}
+# +debugstr: the driver's own DbgPrintEx trace, part of the diagnostics printed on failure.
+export WINEDEBUG=${WINEDEBUG:-err+all,fixme-all,+debugstr}
 export WINEDLLOVERRIDES="mscoree,mshtml=;winemenubuilder.exe=d"
 unset DISPLAY WAYLAND_DISPLAY
 WINELOG=$OUT/wine-stderr.log
@@ -31,6 +32,7 @@ cleanup() {
     timeout 30 "$WINESERVER" -w >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
+cleanup # a server left behind by an interrupted run
 
 if [ ! -f "$WINEPREFIX/system.reg" ]; then
     timeout 300 "$WINE" wineboot -i >>"$WINELOG" 2>&1 || { cat "$WINELOG"; echo "wine-smoke: wineboot failed" >&2; exit 1; }
@@ -43,10 +45,17 @@ cp "$OUT/mxfwine.exe" "$WINEPREFIX/drive_c/mxfwine.exe"
 cmp -s "$IMAGE" "$DRIVERS/mxfloop.sys" || { echo "wine-smoke: the copy differs from $IMAGE" >&2; exit 1; }
 echo "wine-smoke: image $IMAGE sha256 $(sha256sum <"$IMAGE" | cut -c1-16)"
 
-set +e
-timeout 240 "$WINE" 'C:\mxfwine.exe' 2>>"$WINELOG"
-rc=$?
-set -e
+# Both capture modes (Parameters\CaptureMode, as the INF sets it), each in a fresh wineserver.
+rc=0
+for mode in 0 1; do
+    echo "wine-smoke: Parameters\CaptureMode = $mode"
+    set +e
+    timeout 240 "$WINE" 'C:\mxfwine.exe' "$mode" 2>>"$WINELOG"
+    r=$?
+    set -e
+    cleanup
+    [ "$r" -eq 0 ] || rc=$r
+done
 if [ "$rc" -ne 0 ]; then
     echo "wine-smoke: FAILED (exit $rc); Wine's diagnostics:" >&2
     tail -n 200 "$WINELOG" >&2

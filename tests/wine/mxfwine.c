@@ -7,6 +7,7 @@
  */
 #include <windows.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define LOG_PATH "C:\\mxfloop-wine.log"
@@ -47,11 +48,29 @@ static int wait_state(SC_HANDLE svc, DWORD state, DWORD ms)
     return 0;
 }
 
-int main(void)
+/* Services\mxfloop\Parameters as the INF writes them (TraceLevel 2, CaptureMode as given). */
+static int write_parameters(DWORD capture_mode)
+{
+    HKEY key;
+    DWORD trace = 2;
+    LONG r = RegCreateKeyExA(HKEY_LOCAL_MACHINE, "System\\CurrentControlSet\\Services\\mxfloop\\Parameters", 0, NULL,
+                             0, KEY_ALL_ACCESS, NULL, &key, NULL);
+    if (r != ERROR_SUCCESS)
+        return 0;
+    r = RegSetValueExA(key, "TraceLevel", 0, REG_DWORD, (const BYTE *)&trace, sizeof trace);
+    if (r == ERROR_SUCCESS)
+        r = RegSetValueExA(key, "CaptureMode", 0, REG_DWORD, (const BYTE *)&capture_mode, sizeof capture_mode);
+    RegCloseKey(key);
+    return r == ERROR_SUCCESS;
+}
+
+/* usage: mxfwine.exe [CAPTURE_MODE]   (0: whole messages, the default; 1: raw, as DMusUART) */
+int main(int argc, char **argv)
 {
     SC_HANDLE scm, svc;
     SERVICE_STATUS st;
     int rc = 1;
+    DWORD capture_mode = argc > 1 ? (DWORD)atoi(argv[1]) : 0;
     DeleteFileA(LOG_PATH);
     scm = OpenSCManagerA(NULL, NULL, SC_MANAGER_ALL_ACCESS);
     if (!scm) {
@@ -69,6 +88,10 @@ int main(void)
     if (!svc) {
         printf("mxfwine: CreateService failed: %lu\n", GetLastError());
         return 2;
+    }
+    if (!write_parameters(capture_mode)) {
+        printf("mxfwine: writing Services\\mxfloop\\Parameters failed: %lu\n", GetLastError());
+        goto out;
     }
     if (!StartServiceA(svc, 0, NULL)) {
         printf("mxfwine: StartService failed: %lu\n", GetLastError());

@@ -7,7 +7,22 @@
 #include <ntddk.h>
 #include <stdarg.h>
 
-/* ---- log and verdicts (log.c-like part of shim.c) ---- */
+/* A tiny spin lock (the shim must not depend on the kernel primitives it replaces). */
+typedef volatile LONG spin_t;
+static inline void spin_lock(spin_t *l)
+{
+    while (InterlockedCompareExchange(l, 1, 0) != 0)
+        YieldProcessor();
+}
+static inline void spin_unlock(spin_t *l) { InterlockedExchange(l, 0); }
+
+/* ntifs.h declarations (mingw-w64's wdm.h/ntddk.h leave them out). */
+NTSTATUS NTAPI ZwAllocateVirtualMemory(HANDLE process, PVOID *base, ULONG_PTR zero_bits, PSIZE_T size, ULONG type,
+                                       ULONG prot);
+NTSTATUS NTAPI ZwFreeVirtualMemory(HANDLE process, PVOID *base, PSIZE_T size, ULONG type);
+NTSTATUS NTAPI ZwProtectVirtualMemory(HANDLE process, PVOID *base, PSIZE_T size, ULONG new_prot, PULONG old_prot);
+
+/* ---- log and verdicts (log.c) ---- */
 NTSTATUS log_open(void);
 void log_close(void);
 void tlog(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -15,14 +30,14 @@ void tlog(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int check(int ok, const char *name, const char *why_fmt, ...) __attribute__((format(printf, 3, 4)));
 extern volatile LONG g_failures;
 
-/* ---- tracked pool ---- */
+/* ---- tracked pool (pool.c) ---- */
 #define SHIM_TAG(a, b, c, d) ((ULONG)(a) | ((ULONG)(b) << 8) | ((ULONG)(c) << 16) | ((ULONG)(d) << 24))
 void *pool_alloc(SIZE_T size, ULONG tag, int zero);
 void pool_free(void *p, ULONG tag, const char *who);
 /* Blocks still allocated (and their report lines when `report`). */
 ULONG pool_live(int report);
 
-/* ---- DPCs and timers (one emulated processor: a DPC thread) ---- */
+/* ---- DPCs and timers (dpc.c; one emulated processor: a DPC thread) ---- */
 NTSTATUS dpc_start(void);
 void dpc_stop(void);
 int on_dpc_thread(void);
@@ -30,7 +45,7 @@ int on_dpc_thread(void);
 ULONG dpc_busy(void);
 ULONG timers_armed(void);
 
-/* ---- painted stacks ---- */
+/* ---- painted stacks (stack.c) ---- */
 #define SHIM_STACK_SIZE (24 * 1024)
 #define SHIM_STACK_BUDGET (16 * 1024)
 typedef struct shim_stack { UCHAR *base; UCHAR *low; UCHAR *top; } shim_stack;
@@ -43,7 +58,7 @@ void stack_report(void);
 ULONG64 dcall(const char *label, void *fn, int n, ...);
 extern shim_stack g_driver_stack;
 
-/* ---- the image ---- */
+/* ---- the image (image.c) ---- */
 extern UCHAR *g_image_base;
 extern SIZE_T g_image_size;
 /* Finds the image containing `pc` and rewrites its ntoskrnl import slots. */
@@ -55,3 +70,18 @@ ULONG64 shim_KeQueryInterruptTimePrecise(PULONG64 qpc);
 VOID NTAPI shim_KeInitializeDpc(PRKDPC dpc, PKDEFERRED_ROUTINE routine, PVOID ctx);
 BOOLEAN NTAPI shim_KeInsertQueueDpc(PRKDPC dpc, PVOID a1, PVOID a2);
 extern volatile LONG g_lookasides;
+
+/* The other replacements of the image's imports (image.c lists them with the reasons in
+ * README.md). */
+void *NTAPI shim_ExAllocatePool2(ULONG64 flags, SIZE_T size, ULONG tag);
+void NTAPI shim_ExFreePoolWithTag(void *p, ULONG tag);
+NTSTATUS NTAPI shim_ExInitializeLookasideListEx(PLOOKASIDE_LIST_EX la, PALLOCATE_FUNCTION_EX a, PFREE_FUNCTION_EX f,
+                                                POOL_TYPE type, ULONG flags, SIZE_T size, ULONG tag, USHORT depth);
+VOID NTAPI shim_ExDeleteLookasideListEx(PLOOKASIDE_LIST_EX la);
+VOID NTAPI shim_KeFlushQueuedDpcs(VOID);
+VOID NTAPI shim_KeInitializeTimer(PKTIMER t);
+BOOLEAN NTAPI shim_KeSetTimer(PKTIMER t, LARGE_INTEGER due, PKDPC dpc);
+BOOLEAN NTAPI shim_KeCancelTimer(PKTIMER t);
+VOID NTAPI shim_KeQuerySystemTimePrecise(PLARGE_INTEGER t);
+/* Memory [lo, hi) is freed: forgets the timers in it; an armed one or a queued DPC fails. */
+void timers_forget(const UCHAR *lo, const UCHAR *hi);

@@ -1,0 +1,86 @@
+/*
+ * The test PortCls's DMus port: IPortDMus and its IServiceSink, the port's IAllocatorMXF,
+ * master clock and capture sink, the port's DPCs, and the PortCls factories
+ * (PcAddAdapterDevice, PcNewPort, PcRegisterSubdevice). The port behaves as PortCls's DMus
+ * port does (README.md of the repository, "The DMus contract the miniport keeps";
+ * crates/mxf-portemu is the Rust model of the same port).
+ */
+#pragma once
+#define PC_NO_IMPORTS
+#include "shim.h"
+#include "midi_norm.h"
+#include <portcls.h>
+#include <dmusicks.h>
+
+extern const GUID IID_IMXF_; /* guids.c */
+
+#ifndef DMUS_KEF_EVENT_INCOMPLETE
+#define DMUS_KEF_EVENT_COMPLETE 0x0000
+#define DMUS_KEF_EVENT_INCOMPLETE 0x0001
+#define DMUS_KEF_PACKAGE_EVENT 0x0002
+#endif
+/* The bReserved value the port's allocator gives every event (the miniport keeps it). */
+#define EVENT_MARK 0xA7
+/* GetBufferSize of the port's allocator. */
+#define ALLOC_BUFFER_SIZE 4096
+#define MAX_GROUPS 8
+
+/* The port's IAllocatorMXF: events and buffers from the tracked pool, with the counts the
+ * end-of-test checks read. */
+typedef struct c_alloc {
+    IAllocatorMXF iface;
+    volatile LONG refs;
+    volatile LONG ev_out, ev_in, buf_out, buf_in;
+    volatile LONG marks_changed, attached_pkgs, put_buffer_calls;
+} c_alloc;
+
+typedef struct c_clock {
+    IMasterClock iface;
+    volatile LONG refs;
+} c_clock;
+
+/* The capture sink: what the capture stream delivers, normalised in `cap`. */
+typedef struct c_sink {
+    IMXF iface;
+    volatile LONG refs;
+    norm cap;
+    volatile LONG events, incomplete, not_whole, off_dpc, packages;
+} c_sink;
+
+typedef struct c_port {
+    IPortDMus iface;
+    volatile LONG refs;
+    PMINIPORTDMUS miniport;
+    PSERVICEGROUP group; /* the miniport's, from Init */
+    PPCFILTER_DESCRIPTOR desc;
+} c_port;
+
+typedef struct c_svc {
+    IServiceSink iface;
+    volatile LONG refs;
+} c_svc;
+
+extern c_alloc g_alloc;
+extern c_clock g_clock;
+extern c_sink g_sink;
+extern c_svc g_svc;
+extern c_port *g_port;        /* the port under test (one at a time), NULL once released */
+extern PMXF g_capture_stream; /* serviced by the port's sink while set */
+extern PMXF g_render_stream;  /* where the port's render DPC sends chains */
+extern volatile LONG g_notifies, g_services, g_render_put_errors, g_ports_live;
+extern NTSTATUS g_newport_fail;  /* PcNewPort fails with this when nonzero */
+extern NTSTATUS g_register_fail; /* PcRegisterSubdevice fails with this when nonzero */
+extern PUNKNOWN g_subdevice_port; /* the reference the registered subdevice holds */
+extern WCHAR g_subdevice_name[32];
+extern PCPFNSTARTDEVICE g_start_device;
+
+/* The static objects' vtables and reference counts, the port's DPCs. */
+void port_objects_init(void);
+/* The port's allocator, called directly by the port's own code. */
+NTSTATUS STDMETHODCALLTYPE al_get(IAllocatorMXF *t, PDMUS_KERNEL_EVENT *out);
+NTSTATUS STDMETHODCALLTYPE al_getbuf(IAllocatorMXF *t, PBYTE *out);
+void alloc_put_chain(c_alloc *a, PDMUS_KERNEL_EVENT e);
+/* Hands a render chain to the port's render DPC (SchedulePreFetch 0: sent when queued). */
+void port_submit_render(PDMUS_KERNEL_EVENT chain);
+/* The port releases its children (service group, miniport), as at subdevice removal. */
+void port_teardown(c_port *p);
