@@ -47,8 +47,8 @@
 //! stream, after each service that read bytes (and when it stops listening), kicks the render
 //! streams through the miniport's *render slots* (`render_slots.rs`): a spin lock holding a
 //! typed pointer to each live render stream's queue (one slot per render pin), set once the
-//! stream is built and cleared first thing in its destruction. The kick arms the render queues' timers for now (see
-//! `mxf_core::render`).
+//! stream is built and cleared first thing in its destruction. The kick arms the render queues'
+//! timers for now (see `mxf_core::render`).
 //!
 //! # Lock order
 //! `service group → capture stream → loopback → (port allocator)`, `service group → render

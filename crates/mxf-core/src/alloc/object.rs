@@ -5,12 +5,12 @@
 //! `Object<P>`, which adds the platform and the two block pools. The vtable is one per `P`
 //! ([`vtbl`](super::vtbl)): its hot slots (`GetMessage`, `GetBuffer`, `PutMessage`,
 //! `PutBuffer`) are compiled for `P`, so the IRQL check and the processor lookup that start
-//! every get and put inline into them ([`processor_if_at_most_dispatch`]), with no call through a pointer. The
-//! rest — the Rust-ABI twins of the slots, and the cold paths (block pool alloc/free on a
-//! reserve miss, bug check, log, destroy) — goes through a per-`P` table of functions
+//! every get and put inline into them ([`processor_if_at_most_dispatch`]), with no call through a
+//! pointer. The rest — the Rust-ABI twins of the slots, and the cold paths (block pool alloc/free
+//! on a reserve miss, bug check, log, destroy) — goes through a per-`P` table of functions
 //! ([`Ops`]), so it exists once. Our objects are recognised by a private interface id
-//! ([`IID_MXF_PRIVATE_ALLOCATOR`]), not by the vtable's address, which is per `P` (and a
-//! constant's address is not guaranteed unique).
+//! ([`IID_MXF_PRIVATE_ALLOCATOR`]), not by the vtable's address, which is per `P` (and a constant's
+//! address is not guaranteed unique).
 
 use super::config::AllocatorConfig;
 use super::header::{
@@ -495,8 +495,8 @@ impl Allocator {
         self.get_message_entered(self.enter())
     }
 
-    /// [`Self::get_message`] after [`processor_if_at_most_dispatch`] (the vtable's slot for `P` calls it with
-    /// the platform's answer inlined).
+    /// [`Self::get_message`] after [`processor_if_at_most_dispatch`] (the vtable's slot for `P`
+    /// calls it with the platform's answer inlined).
     #[inline(always)]
     pub(crate) fn get_message_entered(
         &self,

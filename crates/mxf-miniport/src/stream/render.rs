@@ -1,11 +1,11 @@
 //! The render stream: `IMXF` over mxf-core's [`RenderQueue`], playing into the loopback.
 //!
 //! The loopback's [`WriteOutcome`] goes to the queue unchanged: `Full` blocks the queue until
-//! the capture stream, after reading, kicks it through the miniport's render slots (`RenderSlots::kick_all`);
-//! `NoListener` (no capture stream in `RUN`) and `TooLarge` give the message up at once;
-//! `NoMemory` is retried then given up. The stream registers itself in the slot once built and leaves it first
-//! thing in its destruction, under the slot's lock, so a kick never reaches a stream being
-//! destroyed.
+//! the capture stream, after reading, kicks it through the miniport's render slots
+//! (`RenderSlots::kick_all`); `NoListener` (no capture stream in `RUN`) and `TooLarge` give the
+//! message up at once; `NoMemory` is retried then given up. The stream registers itself in the slot
+//! once built and leaves it first thing in its destruction, under the slot's lock, so a kick never
+//! reaches a stream being destroyed.
 
 use super::IID_MXF_PRIVATE_RENDER;
 use crate::miniport::{MiniportRef, downcast};
