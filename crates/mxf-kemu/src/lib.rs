@@ -70,10 +70,12 @@ mod bugcheck;
 mod cpu;
 mod emu;
 mod fault;
+mod guard;
 mod hasher;
 mod hostlock;
 mod irql;
 mod list_blocks;
+mod list_state;
 mod lookaside;
 mod pool;
 mod spin;
@@ -88,10 +90,12 @@ pub use emu::{
     UnloadReport,
 };
 pub use fault::FaultPlan;
-pub use lookaside::{DEPTH_MAX, DEPTH_MIN, EmuBlockPool};
+pub use guard::GUARD_BYTE;
+pub use list_state::{DEPTH_MAX, DEPTH_MIN};
+pub use lookaside::EmuBlockPool;
 pub use pool::{
-    FRESH_BLOCK_BYTE, GUARD_BYTE, POISON_BYTE, PoolReport, QUARANTINE_MAX_BYTES,
-    QUARANTINE_MAX_ENTRIES, TagUsage,
+    FRESH_BLOCK_BYTE, POISON_BYTE, PoolReport, QUARANTINE_MAX_BYTES, QUARANTINE_MAX_ENTRIES,
+    TagUsage,
 };
 pub use spin::EmuSpinLock;
 pub use timer::EmuTimer;
