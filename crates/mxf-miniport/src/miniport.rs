@@ -82,6 +82,7 @@ use mxf_core::capture::CaptureMode;
 use mxf_core::com::{self, ComObject, ComPtr, RefCount};
 use mxf_core::loopback::{Loopback, LoopbackConfig, LoopbackStats};
 use mxf_core::platform::{Platform, PoolTag};
+use mxf_core::pool_box::PoolBox;
 use mxf_core::render::{RenderConfig, RenderQueue};
 use mxf_core::service::{ServiceGroupExt, new_service_group};
 
@@ -209,24 +210,17 @@ pub fn new_miniport<P: Platform>(
         return Err(NtError::INVALID_PARAMETER);
     }
     cfg.loopback.validate()?;
-    const {
-        assert!(core::mem::align_of::<Miniport<P>>() <= mxf_core::platform::POOL_ALIGN);
-    }
     let loopback = Loopback::new(platform.clone(), cfg.loopback)?;
     let group = new_service_group(platform.clone())?;
     // The capture stream re-services itself through the group's timer (see `stream::capture`).
     group.support_delayed_service();
-    let mem = platform
-        .pool_alloc(core::mem::size_of::<Miniport<P>>(), TAG_MINIPORT)
-        .ok_or(NtError::INSUFFICIENT_RESOURCES)?
-        .cast::<Miniport<P>>();
     let render_slots = RenderSlots::new(&platform);
     let obj = Miniport {
         vtbl: &Miniport::<P>::VTBL,
         type_id: TypeId::of::<P>(),
         ops: &Miniport::<P>::OPS,
         refs: RefCount::new(),
-        platform,
+        platform: platform.clone(),
         cfg,
         loopback,
         group,
@@ -235,10 +229,9 @@ pub fn new_miniport<P: Platform>(
         capture_open: AtomicBool::new(false),
         render_slots,
     };
-    // SAFETY: a fresh, aligned block of the object's size, ours.
-    unsafe { mem.as_ptr().write(obj) };
+    let mem = PoolBox::try_new(platform, TAG_MINIPORT, obj)?.into_raw();
     // SAFETY: `#[repr(C)]` with the vtable pointer first: a valid `IMiniportDMus` carrying
-    // the initial reference.
+    // the initial reference (`destroy` gives the block back through `drop_and_free`).
     Ok(unsafe { ComPtr::from_raw(mem.cast::<IMiniportDMus>()) })
 }
 

@@ -18,6 +18,7 @@ use mxf_abi::{
 use mxf_core::com::{self, ComObject, ComPtr, RefCount};
 use mxf_core::loopback::WriteOutcome;
 use mxf_core::platform::{Platform, PoolTag};
+use mxf_core::pool_box::PoolBox;
 use mxf_core::render::{RenderConfig, RenderQueue, RenderStats, RenderTarget};
 
 /// Pool tag of a render stream object.
@@ -74,27 +75,17 @@ pub(crate) fn new_render_stream<P: Platform>(
         RenderOutput { miniport, slot },
         cfg,
     )?;
-    const {
-        assert!(core::mem::align_of::<RenderStream<P>>() <= mxf_core::platform::POOL_ALIGN);
-    }
-    let Some(mem) = platform.pool_alloc(core::mem::size_of::<RenderStream<P>>(), TAG_RENDER_STREAM)
-    else {
-        // The queue (and the miniport reference in it) goes away here, at PASSIVE_LEVEL.
-        drop(queue);
-        return Err(NtError::INSUFFICIENT_RESOURCES);
+    let stream = RenderStream {
+        vtbl: &RenderStream::<P>::VTBL,
+        type_id: TypeId::of::<P>(),
+        refs: RefCount::new(),
+        platform: platform.clone(),
+        clock: clock.clone(),
+        queue: Some(queue),
     };
-    let mem = mem.cast::<RenderStream<P>>();
-    // SAFETY: a fresh, aligned block of the object's size, ours.
-    unsafe {
-        mem.as_ptr().write(RenderStream {
-            vtbl: &RenderStream::<P>::VTBL,
-            type_id: TypeId::of::<P>(),
-            refs: RefCount::new(),
-            platform,
-            clock: clock.clone(),
-            queue: Some(queue),
-        })
-    };
+    // On failure the stream value (its queue, and the miniport reference in it) goes away
+    // here, at PASSIVE_LEVEL.
+    let mem = PoolBox::try_new(platform, TAG_RENDER_STREAM, stream)?.into_raw();
     // SAFETY: the object is fully built and ours; the borrow ends with the statement.
     let queue = unsafe { &(*mem.as_ptr()).queue };
     if let Some(q) = queue {
