@@ -1,9 +1,14 @@
 //! Host test doubles shared by the integration tests of `mxf-core` and `mxf-miniport` (a
 //! dev-dependency only, never linked into the driver): an `IMasterClock` over the emulator's
-//! clock, an allocator sized for tests, and builders of events, chains and SysEx messages.
+//! clock, an allocator sized for tests, a test-double allocator with failure injection
+//! ([`alloc_double`]), builders of events, chains and SysEx messages, and a small JSON reader
+//! for tests that read `cargo metadata` ([`json`]).
 //!
 //! Panics freely: a failed setup step is a failed test.
 #![allow(clippy::new_ret_no_self)]
+
+pub mod alloc_double;
+pub mod json;
 
 use mxf_abi::{
     DMUS_KEF_EVENT_INCOMPLETE, DmusEventData, DmusKernelEvent, Guid, IAllocatorMxf, IMasterClock,
