@@ -247,11 +247,16 @@ pub(crate) unsafe fn downcast<I: mxf_core::com::Interface>(
     p: TypeId,
 ) -> Option<ComPtr<IUnknown>> {
     let mut out: *mut c_void = ptr::null_mut();
-    // SAFETY: `unk` is a live object; its vtable starts with IUnknown's slots.
-    let status = unsafe {
-        let raw = unk.as_raw().cast::<IUnknown>();
-        ((*(*raw).vtbl).query_interface)(raw, iid, &mut out)
-    };
+    let raw = unk.as_raw().cast::<IUnknown>();
+    // SAFETY: `unk` is a live object, so `raw` points to it and its first field, the vtable
+    // pointer, is readable.
+    let vtbl = unsafe { (*raw).vtbl };
+    // SAFETY: a live object's vtable pointer points to its table, which starts with
+    // IUnknown's slots.
+    let query_interface = unsafe { (*vtbl).query_interface };
+    // SAFETY: the object's own `QueryInterface`, called with the object, a readable IID and
+    // a writable out-pointer.
+    let status = unsafe { query_interface(raw, iid, &mut out) };
     let out = NonNull::new(out.cast::<IUnknown>())?;
     // SAFETY: a successful QueryInterface handed us one reference.
     let got = unsafe { ComPtr::from_raw(out) };
@@ -366,9 +371,12 @@ impl<P: Platform> Miniport<P> {
         if (size as usize) < core::mem::size_of::<KsDataRange>() {
             return STATUS_INVALID_PARAMETER;
         }
-        // SAFETY: both ranges are at least a KSDATARANGE (the client's by its FormatSize, ours
-        // because PortCls passes one of our own ranges); plain data, any alignment.
-        let (client, ours) = unsafe { (data_range.read_unaligned(), matching.read_unaligned()) };
+        // SAFETY: the client's range is at least a KSDATARANGE (by its FormatSize); plain
+        // data, any alignment.
+        let client = unsafe { data_range.read_unaligned() };
+        // SAFETY: ours is a KSDATARANGE (PortCls passes one of our own ranges); plain data,
+        // any alignment.
+        let ours = unsafe { matching.read_unaligned() };
         let output = if resultant_format.is_null() || output_length == 0 {
             None
         } else {
@@ -499,12 +507,12 @@ impl<P: Platform> Miniport<P> {
         if out_stream.is_null() {
             return STATUS_INVALID_PARAMETER;
         }
-        // SAFETY: non-null out-pointers: cleared first so that a failure leaves NULL.
-        unsafe {
-            out_stream.write_unaligned(ptr::null_mut());
-            if !out_group.is_null() {
-                out_group.write_unaligned(ptr::null_mut());
-            }
+        // Both out-pointers are cleared first so that a failure leaves NULL.
+        // SAFETY: `out_stream` is non-null (checked above) and writable (PortCls).
+        unsafe { out_stream.write_unaligned(ptr::null_mut()) };
+        if !out_group.is_null() {
+            // SAFETY: non-null, and writable (PortCls).
+            unsafe { out_group.write_unaligned(ptr::null_mut()) };
         }
         // `None`: the capture pin; `Some(slot)`: a render pin.
         let render = match (render_slot(pin_id), pin_id, stream_type) {
@@ -526,13 +534,10 @@ impl<P: Platform> Miniport<P> {
         let (Some(allocator), Some(clock)) = (NonNull::new(allocator), NonNull::new(clock)) else {
             return STATUS_INVALID_PARAMETER;
         };
-        // SAFETY: non-null interface pointers from the port are live; we keep a reference.
-        let (allocator, clock) = unsafe {
-            (
-                ComPtr::from_raw_add_ref(allocator),
-                ComPtr::from_raw_add_ref(clock),
-            )
-        };
+        // SAFETY: a non-null interface pointer from the port is live; we keep a reference.
+        let allocator = unsafe { ComPtr::from_raw_add_ref(allocator) };
+        // SAFETY: as for `allocator`.
+        let clock = unsafe { ComPtr::from_raw_add_ref(clock) };
         let flag = match render {
             Some(slot) => &me.render_open[slot],
             None => &me.capture_open,
@@ -551,15 +556,17 @@ impl<P: Platform> Miniport<P> {
                 return status.into();
             }
         };
-        // SAFETY: non-null out-pointers; the caller owns the references handed out.
-        unsafe {
-            out_stream.write_unaligned(stream.into_raw().as_ptr());
-            if capture {
-                out_group.write_unaligned(me.group.clone().into_raw().as_ptr());
-            }
-            if !schedule_prefetch.is_null() {
-                schedule_prefetch.write_unaligned(me.cfg.prefetch_100ns);
-            }
+        // SAFETY: `out_stream` is non-null and writable; the caller owns the reference
+        // handed out.
+        unsafe { out_stream.write_unaligned(stream.into_raw().as_ptr()) };
+        if capture {
+            // SAFETY: non-null for the capture pin (checked above) and writable; the caller
+            // owns the reference handed out.
+            unsafe { out_group.write_unaligned(me.group.clone().into_raw().as_ptr()) };
+        }
+        if !schedule_prefetch.is_null() {
+            // SAFETY: non-null, and writable (PortCls).
+            unsafe { schedule_prefetch.write_unaligned(me.cfg.prefetch_100ns) };
         }
         STATUS_SUCCESS
     }
@@ -589,16 +596,18 @@ unsafe impl<P: Platform> ComObject for Miniport<P> {
     }
 
     unsafe fn destroy(this: *mut Self) {
-        // SAFETY: per the caller the object is ours alone: release the port, then drop the
-        // rest (group, loopback with its allocator) and free the memory (from `pool_alloc`
-        // with this tag in `new_miniport`).
-        unsafe {
-            let port = (*this).port.swap(ptr::null_mut(), Ordering::AcqRel);
-            if let Some(port) = NonNull::new(port) {
-                drop(ComPtr::from_raw(port));
-            }
-            com::drop_and_free(this, TAG_MINIPORT);
+        // Per the caller the object is ours alone: release the port, then drop the rest
+        // (group, loopback with its allocator) and free the memory (`PoolBox` with this tag in
+        // `new_miniport`).
+        // SAFETY: 1. `this` is live and ours alone, so its `port` field is readable.
+        let port = unsafe { (*this).port.swap(ptr::null_mut(), Ordering::AcqRel) };
+        if let Some(port) = NonNull::new(port) {
+            // SAFETY: 2. a non-null port pointer holds the one reference this object owns,
+            // given up here.
+            drop(unsafe { ComPtr::from_raw(port) });
         }
+        // SAFETY: 3. ours alone, built by `PoolBox` with this tag, not used afterwards.
+        unsafe { com::drop_and_free(this, TAG_MINIPORT) };
     }
 }
 
@@ -631,11 +640,14 @@ pub(crate) unsafe fn stream_clock_of_request(
     // SAFETY: a live COM object (caller); we hold our own reference while we look.
     let major = unsafe { ComPtr::from_raw_add_ref(major) };
     let mut out: *mut c_void = ptr::null_mut();
-    // SAFETY: `major` is live; its vtable starts with IUnknown's slots.
-    let status = unsafe {
-        let raw = major.as_raw();
-        ((*(*raw).vtbl).query_interface)(raw, &IID_MXF_PRIVATE_MINIPORT, &mut out)
-    };
+    let raw = major.as_raw();
+    // SAFETY: `major` is live, so its first field, the vtable pointer, is readable.
+    let vtbl = unsafe { (*raw).vtbl };
+    // SAFETY: a live object's vtable starts with IUnknown's slots.
+    let query_interface = unsafe { (*vtbl).query_interface };
+    // SAFETY: the object's own `QueryInterface`, with the object, a readable IID and a
+    // writable out-pointer.
+    let status = unsafe { query_interface(raw, &IID_MXF_PRIVATE_MINIPORT, &mut out) };
     // SAFETY: a successful QueryInterface handed us one reference.
     let ours = unsafe { ComPtr::from_raw(NonNull::new(out.cast::<IUnknown>())?) };
     if !mxf_abi::nt_success(status) {

@@ -198,11 +198,10 @@ unsafe extern "system" fn query_interface(
     // SAFETY: COM contract: `iid` is readable.
     let iid = unsafe { *iid };
     if iid == IID_IUNKNOWN || iid == IID_IMXF || iid == IID_IALLOCATOR_MXF {
-        // SAFETY: `this` is live (we are being called through it); `out` is writable.
-        unsafe {
-            add_ref(this);
-            *out = this.cast();
-        }
+        // SAFETY: `this` is live (we are being called through it).
+        unsafe { add_ref(this) };
+        // SAFETY: COM contract: `out` is writable.
+        unsafe { *out = this.cast() };
         STATUS_SUCCESS
     } else {
         // SAFETY: COM contract: `out` is writable.

@@ -437,16 +437,19 @@ unsafe impl<P: Platform> ComObject for CaptureStream<P> {
     }
 
     unsafe fn destroy(this: *mut Self) {
-        // SAFETY: ours alone: free the capture slot, drop everything (sink, packager and its
-        // held buffer, allocator, clock, miniport) and the memory.
-        unsafe {
-            let me = &*this;
+        // Free the capture slot, then drop everything (sink, packager and its held buffer,
+        // allocator, clock, miniport) and the memory.
+        {
+            // SAFETY: 1. `this` is live and ours alone (caller); the borrow ends with the
+            // block, before the object is dropped.
+            let me = unsafe { &*this };
             if me.inner.lock().state == KsState::RUN {
                 me.miniport.loopback.set_listening(false);
                 me.miniport.kick_render();
             }
             me.miniport.capture_open.store(false, Ordering::Release);
-            com::drop_and_free(this, TAG_CAPTURE_STREAM);
         }
+        // SAFETY: 2. ours alone, built by `PoolBox` with this tag, not used afterwards.
+        unsafe { com::drop_and_free(this, TAG_CAPTURE_STREAM) };
     }
 }

@@ -181,15 +181,17 @@ unsafe impl<P: Platform> ComObject for RenderStream<P> {
     unsafe fn destroy(this: *mut Self) {
         // The final Release comes at PASSIVE_LEVEL (PortCls's contract, see `miniport`): the
         // queue deletes its timer here.
-        // SAFETY: ours alone. The render slot is freed first, then the queue is dropped
-        // (timer deleted, queued events returned, allocator/clock/miniport released).
-        unsafe {
-            if let Some(q) = &(*this).queue {
-                let t = q.target();
-                t.miniport.clear_render_slot(t.slot, q);
-            }
-            drop((*this).queue.take());
-            com::drop_and_free(this, TAG_RENDER_STREAM);
+        // The render slot is freed first, then the queue is dropped (timer deleted, queued
+        // events returned, allocator/clock/miniport released), then the object.
+        // SAFETY: 1. `this` is live and ours alone (caller): nothing else refers to it, so a
+        // unique borrow is sound; it ends before the object is dropped.
+        let me = unsafe { &mut *this };
+        if let Some(q) = &me.queue {
+            let t = q.target();
+            t.miniport.clear_render_slot(t.slot, q);
         }
+        drop(me.queue.take());
+        // SAFETY: 2. ours alone, built by `PoolBox` with this tag, not used afterwards.
+        unsafe { com::drop_and_free(this, TAG_RENDER_STREAM) };
     }
 }
