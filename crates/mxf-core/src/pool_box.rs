@@ -84,11 +84,11 @@ impl<P: Platform, T> Deref for PoolBox<P, T> {
 
 impl<P: Platform, T> Drop for PoolBox<P, T> {
     fn drop(&mut self) {
-        // SAFETY: by the invariant we own an initialised `T` in a block from `pool_alloc` with
-        // `self.tag`; it is dropped in place then freed once, and never used again.
-        unsafe {
-            core::ptr::drop_in_place(self.ptr.as_ptr());
-            self.platform.pool_free(self.ptr.cast(), self.tag);
-        }
+        // SAFETY: 1. by the invariant we own an initialised `T`: dropped in place once, and
+        // not used as a `T` again.
+        unsafe { core::ptr::drop_in_place(self.ptr.as_ptr()) };
+        // SAFETY: 2. by the invariant the block came from `pool_alloc` with `self.tag` on this
+        // platform; it is freed once, and the box is going away.
+        unsafe { self.platform.pool_free(self.ptr.cast(), self.tag) };
     }
 }
