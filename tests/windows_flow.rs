@@ -8,10 +8,7 @@
 //!   targets lists them), Linux-target builds must stay free of them, and the Linux scripts'
 //!   `--cfg mxf_no_wdk` must remove the ones that need the WDK to build.
 
-#[path = "support/json.rs"]
-mod json;
-
-use json::Json;
+use mxf_testkit::json::{self, Json};
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Command;

@@ -151,21 +151,30 @@ impl EventFields {
     /// caller owns), and nothing else accesses it during the call.
     #[inline(always)]
     pub unsafe fn write_to(self, ev: *mut DmusKernelEvent) {
-        use core::ptr::addr_of_mut;
-        // SAFETY: `ev` is valid for writes and aligned (caller), so is each field of it.
-        unsafe { addr_of_mut!((*ev).cb_event).write(self.cb_event) };
-        // SAFETY: as above.
-        unsafe { addr_of_mut!((*ev).us_channel_group).write(self.us_channel_group) };
-        // SAFETY: as above.
-        unsafe { addr_of_mut!((*ev).us_flags).write(self.us_flags) };
-        // SAFETY: as above.
-        unsafe { addr_of_mut!((*ev).ull_pres_time_100ns).write(self.ull_pres_time_100ns) };
-        // SAFETY: as above.
-        unsafe { addr_of_mut!((*ev).ull_byte_position).write(self.ull_byte_position) };
-        // SAFETY: as above.
-        unsafe { addr_of_mut!((*ev).p_next_evt).write(self.p_next_evt) };
-        // SAFETY: as above.
-        unsafe { addr_of_mut!((*ev).u_data).write(self.u_data) };
+        type E = DmusKernelEvent;
+        /// The address of field `off` of the event at `ev`, typed as that field (`_field`
+        /// names it, so a type mismatch does not compile); safe address arithmetic, nothing is
+        /// dereferenced.
+        #[inline(always)]
+        fn field<T>(ev: *mut E, off: usize, _field: fn(&E) -> &T) -> *mut T {
+            ev.wrapping_byte_add(off).cast::<T>()
+        }
+        macro_rules! put {
+            ($f:ident) => {{
+                let p = field(ev, core::mem::offset_of!(E, $f), |e: &E| &e.$f);
+                // SAFETY: `ev` is valid for writes and aligned (caller), and `p` is its field
+                // `$f` (`offset_of!` of the `#[repr(C)]` struct, typed as the field), so `p` is
+                // valid for writes and aligned.
+                unsafe { p.write(self.$f) };
+            }};
+        }
+        put!(cb_event);
+        put!(us_channel_group);
+        put!(us_flags);
+        put!(ull_pres_time_100ns);
+        put!(ull_byte_position);
+        put!(p_next_evt);
+        put!(u_data);
     }
 }
 

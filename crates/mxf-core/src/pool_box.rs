@@ -1,4 +1,9 @@
-//! [`PoolBox`]: a value in the platform's nonpaged pool, freed on drop.
+//! [`PoolBox`]: a value in the platform's nonpaged pool, freed on drop. The one lifecycle of
+//! our pool-allocated objects: built with [`PoolBox::try_new`], handed out as a raw (COM)
+//! pointer with [`PoolBox::into_raw`], dropped and freed through [`PoolBox::from_raw`] (see
+//! `com::drop_and_free`). Objects whose construction needs their own address first (a timer
+//! context: the render queue, the service group) allocate and initialise in two steps
+//! instead.
 
 use crate::platform::{POOL_ALIGN, Platform, PoolTag};
 use core::mem::{align_of, size_of};
@@ -55,8 +60,10 @@ impl<P: Platform, T> PoolBox<P, T> {
     /// Takes back ownership of a pointer from [`PoolBox::into_raw`].
     ///
     /// # Safety
-    /// `ptr` came from `into_raw` of a box built with the same `platform` and `tag`, and is
-    /// taken back once.
+    /// `ptr` came from `into_raw` of a box built with the same `platform` (or a clone of it)
+    /// and `tag`, or is otherwise an initialised `T` in a `platform.pool_alloc` block of at
+    /// least `size_of::<T>()` bytes tagged `tag`; the caller owns it, nothing else refers to
+    /// it, and it is taken back once.
     pub unsafe fn from_raw(platform: P, tag: PoolTag, ptr: NonNull<T>) -> Self {
         Self { ptr, platform, tag }
     }
@@ -77,11 +84,11 @@ impl<P: Platform, T> Deref for PoolBox<P, T> {
 
 impl<P: Platform, T> Drop for PoolBox<P, T> {
     fn drop(&mut self) {
-        // SAFETY: by the invariant we own an initialised `T` in a block from `pool_alloc` with
-        // `self.tag`; it is dropped in place then freed once, and never used again.
-        unsafe {
-            core::ptr::drop_in_place(self.ptr.as_ptr());
-            self.platform.pool_free(self.ptr.cast(), self.tag);
-        }
+        // SAFETY: 1. by the invariant we own an initialised `T`: dropped in place once, and
+        // not used as a `T` again.
+        unsafe { core::ptr::drop_in_place(self.ptr.as_ptr()) };
+        // SAFETY: 2. by the invariant the block came from `pool_alloc` with `self.tag` on this
+        // platform; it is freed once, and the box is going away.
+        unsafe { self.platform.pool_free(self.ptr.cast(), self.tag) };
     }
 }

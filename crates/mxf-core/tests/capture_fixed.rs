@@ -5,7 +5,7 @@ mod support;
 use mxf_abi::{DmusKernelEvent, IMxf, IMxfVtbl, IUnknown, IUnknownVtbl, KsState, NtStatus};
 use mxf_core::capture::CapturePackager;
 use mxf_core::com::ComPtr;
-use support::alloc_double::{FailPlan, TestAlloc};
+use mxf_testkit::alloc_double::{FailPlan, TestAlloc};
 use support::checks::check_with_drops;
 use support::reference::{concat, expected_items};
 use support::strategies::{split, sysex_payload};

@@ -6,8 +6,8 @@
 
 mod support;
 
+use mxf_testkit::alloc_double::{FailPlan, TestAlloc};
 use proptest::prelude::*;
-use support::alloc_double::{FailPlan, TestAlloc};
 use support::checks::{cap_of, check_exact, check_with_drops};
 use support::reference::expected_items;
 use support::run_capture;

@@ -12,12 +12,12 @@
 //!   with [`Emu::set_current_processor`]. Several threads may share one emulated processor
 //!   (the emulator does not serialise them), as threads at `PASSIVE_LEVEL` do.
 //! - Pool: every allocation is tracked by address with its tag and size, 16-byte aligned;
-//!   `pool_alloc` memory is zeroed. With `special_pool` (the default) each allocation has guard bytes
-//!   ([`GUARD_BYTE`]) directly in front of it and from exactly `ptr + size` to the end of its
-//!   slot, checked on free and at unload; freed memory is filled with [`POISON_BYTE`] and kept
-//!   in a quarantine (the last [`QUARANTINE_MAX_ENTRIES`] frees, at most
-//!   [`QUARANTINE_MAX_BYTES`]); the poison is verified when an allocation leaves quarantine,
-//!   by [`Emu::check_quarantine`] and at unload.
+//!   `pool_alloc` memory is zeroed. With `special_pool` (the default) each allocation has guard
+//!   bytes ([`GUARD_BYTE`]) directly in front of it and from exactly `ptr + size` to the end of its
+//!   slot, checked on free and at unload; freed memory is filled with [`POISON_BYTE`] and kept in a
+//!   quarantine (the last [`QUARANTINE_MAX_ENTRIES`] frees, at most [`QUARANTINE_MAX_BYTES`]); the
+//!   poison is verified when an allocation leaves quarantine, by [`Emu::check_quarantine`] and at
+//!   unload.
 //! - Block pools are lookaside lists ([`EmuBlockPool`]): LIFO cache, depth 4 tuned up to
 //!   256 once per emulated second by miss rate (or fixed by [`EmuConfig::lookaside_depth`];
 //!   0 under [`EmuConfig::verifier`]). Blocks are pool allocations with the pool's tag, but
@@ -70,10 +70,12 @@ mod bugcheck;
 mod cpu;
 mod emu;
 mod fault;
+mod guard;
 mod hasher;
 mod hostlock;
 mod irql;
 mod list_blocks;
+mod list_state;
 mod lookaside;
 mod pool;
 mod spin;
@@ -88,10 +90,12 @@ pub use emu::{
     UnloadReport,
 };
 pub use fault::FaultPlan;
-pub use lookaside::{DEPTH_MAX, DEPTH_MIN, EmuBlockPool};
+pub use guard::GUARD_BYTE;
+pub use list_state::{DEPTH_MAX, DEPTH_MIN};
+pub use lookaside::EmuBlockPool;
 pub use pool::{
-    FRESH_BLOCK_BYTE, GUARD_BYTE, POISON_BYTE, PoolReport, QUARANTINE_MAX_BYTES,
-    QUARANTINE_MAX_ENTRIES, TagUsage,
+    FRESH_BLOCK_BYTE, POISON_BYTE, PoolReport, QUARANTINE_MAX_BYTES, QUARANTINE_MAX_ENTRIES,
+    TagUsage,
 };
 pub use spin::EmuSpinLock;
 pub use timer::EmuTimer;

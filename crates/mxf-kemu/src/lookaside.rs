@@ -14,83 +14,14 @@
 
 use crate::Emu;
 use crate::Routine;
+use crate::guard::{back_guard_len, guards_intact};
 use crate::hostlock::HostLock;
 use crate::list_blocks::{Freed, ListBlocks};
-use crate::pool::{back_guard_len, guards_intact};
+use crate::list_state::{DEPTH_MIN, LookasideShared, count};
 use mxf_core::platform::{BlockPool, BlockPoolStats, PoolTag};
 use std::ptr::NonNull;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU16, AtomicU64, Ordering::Relaxed};
-
-/// Depth a tuned list starts at and never goes below.
-pub const DEPTH_MIN: u16 = 4;
-/// Depth a tuned list never exceeds.
-pub const DEPTH_MAX: u16 = 256;
-
-/// The state of one list shared with the emulator's tuner and leak report.
-pub(crate) struct LookasideShared {
-    pub(crate) id: u64,
-    pub(crate) tag: PoolTag,
-    pub(crate) block_size: usize,
-    /// Special pool: blocks have guards, checked on every free.
-    special: bool,
-    /// Bytes of guard after a block.
-    back_guard: usize,
-    /// The list's live blocks and cache.
-    pub(crate) blocks: HostLock<ListBlocks>,
-    depth: AtomicU16,
-    tuned: bool,
-    // The statistics are counted with `count` under the list's `blocks` lock.
-    pub(crate) allocs: AtomicU64,
-    pub(crate) alloc_misses: AtomicU64,
-    pub(crate) frees: AtomicU64,
-    pub(crate) free_misses: AtomicU64,
-    pub(crate) failures: AtomicU64,
-    /// `allocs` and `alloc_misses` at the previous tuning tick.
-    last_allocs: AtomicU64,
-    last_misses: AtomicU64,
-}
-
-/// Adds one to a list statistic. Every writer holds the list's lock, so a plain load and
-/// store (rather than a locked read-modify-write, several times dearer) cannot lose a count;
-/// readers (`stats`, the tuner) take no lock and see some recent value.
-pub(crate) fn count(counter: &AtomicU64) {
-    counter.store(counter.load(Relaxed).wrapping_add(1), Relaxed);
-}
-
-impl LookasideShared {
-    /// The list's depth now, in blocks.
-    pub(crate) fn depth(&self) -> usize {
-        usize::from(self.depth.load(Relaxed))
-    }
-
-    /// One tuning tick (the kernel's once-a-second scan): an idle list shrinks, a list that
-    /// misses often grows in proportion to its miss rate and headroom, a list that almost
-    /// never misses shrinks by one.
-    pub(crate) fn tune(&self) {
-        if !self.tuned {
-            return;
-        }
-        let allocs = self.allocs.load(Relaxed);
-        let misses = self.alloc_misses.load(Relaxed);
-        let d_allocs = allocs.saturating_sub(self.last_allocs.swap(allocs, Relaxed));
-        let d_misses = misses.saturating_sub(self.last_misses.swap(misses, Relaxed));
-        let depth = self.depth.load(Relaxed);
-        let new = if d_allocs < 75 {
-            depth.saturating_sub(10).max(DEPTH_MIN)
-        } else {
-            let per_mille = d_misses.saturating_mul(1000) / d_allocs;
-            if per_mille < 5 {
-                depth.saturating_sub(1).max(DEPTH_MIN)
-            } else {
-                let headroom = u64::from(DEPTH_MAX - depth.min(DEPTH_MAX));
-                let grow = per_mille.saturating_mul(headroom) / 2000 + 5;
-                (u64::from(depth) + grow).min(u64::from(DEPTH_MAX)) as u16
-            }
-        };
-        self.depth.store(new, Relaxed);
-    }
-}
 
 /// The emulator's [`BlockPool`]: a lookaside list.
 pub struct EmuBlockPool {
@@ -245,6 +176,7 @@ impl Drop for EmuBlockPool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::guard::{FRONT_GUARD, GUARD_BYTE};
     use crate::{EmuConfig, expect_bugcheck};
     use mxf_core::platform::{Platform, bugcheck};
 
@@ -344,7 +276,7 @@ mod tests {
         assert_eq!(bc.params[2..], [-1isize as usize, 0x21]);
         assert_eq!((a.cached(), b.cached()), (0, 0));
         // SAFETY: as above; the guard is restored.
-        unsafe { blk.as_ptr().sub(1).write(crate::GUARD_BYTE) };
+        unsafe { blk.as_ptr().sub(1).write(GUARD_BYTE) };
         free(&a, blk);
         assert_eq!(a.cached(), 1);
         drop((a, b));
@@ -357,7 +289,7 @@ mod tests {
         for size in [1, 7, 8, 9, 15, 16, 17, 24, 31, 33, 40] {
             let pool = emu.new_block_pool(size, TAG).unwrap();
             let back = back_guard_len(size).unwrap();
-            let offsets = (1..=crate::pool::FRONT_GUARD)
+            let offsets = (1..=FRONT_GUARD)
                 .map(|o| -(o as isize))
                 .chain((0..back).map(|o| (size + o) as isize));
             for off in offsets {
@@ -371,7 +303,7 @@ mod tests {
                 assert_eq!(bc.code, bugcheck::SPECIAL_POOL_DETECTED_MEMORY_CORRUPTION);
                 assert_eq!(bc.params[..3], [b.as_ptr() as usize, size, off as usize]);
                 // SAFETY: as above; the guard is restored and the block freed properly.
-                unsafe { g.write(crate::GUARD_BYTE) };
+                unsafe { g.write(GUARD_BYTE) };
                 free(&pool, b);
                 assert_eq!(pool.cached(), 1, "size {size} offset {off}");
             }

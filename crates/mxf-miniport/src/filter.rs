@@ -437,15 +437,14 @@ mod tests {
         assert_eq!(d.pin_count as usize, PIN_COUNT);
         assert_eq!(d.node_count as usize, NODE_COUNT);
         assert!(d.automation_table.is_null());
-        // SAFETY: all descriptor pointers point at statics of this module.
-        let (pins, nodes, conns, cats) = unsafe {
-            (
-                table(d.pins, d.pin_count, "Pins"),
-                table(d.nodes, d.node_count, "Nodes"),
-                table(d.connections, d.connection_count, "Connections"),
-                table(d.categories, d.category_count, "Categories"),
-            )
-        };
+        // SAFETY: the descriptor's pin table points at a static of this module.
+        let pins = unsafe { table(d.pins, d.pin_count, "Pins") };
+        // SAFETY: as for `pins`, the node table.
+        let nodes = unsafe { table(d.nodes, d.node_count, "Nodes") };
+        // SAFETY: as for `pins`, the connection table.
+        let conns = unsafe { table(d.connections, d.connection_count, "Connections") };
+        // SAFETY: as for `pins`, the category table.
+        let cats = unsafe { table(d.categories, d.category_count, "Categories") };
         assert!(core::ptr::eq(pins, super::pins().as_slice()));
         assert!(core::ptr::eq(nodes, super::nodes().as_slice()));
         assert_eq!(conns, &CONNECTIONS);
@@ -460,8 +459,10 @@ mod tests {
         for (id, n) in nodes().iter().enumerate() {
             assert_eq!(n.flags, 0);
             assert!(n.name.is_null());
-            // SAFETY: the node type and automation table point at statics of this crate.
-            let (ty, auto) = unsafe { (*n.node_type, &*n.automation_table) };
+            // SAFETY: the node type points at a static of this crate.
+            let ty = unsafe { *n.node_type };
+            // SAFETY: the automation table points at a static of this crate.
+            let auto = unsafe { &*n.automation_table };
             assert_eq!(ty, mxf_abi::KSNODETYPE_SYNTHESIZER, "node {id}");
             assert_eq!(
                 auto.property_item_size as usize,
@@ -501,13 +502,10 @@ mod tests {
     #[test]
     fn connections_are_dmusuarts_topology() {
         let d = descriptor();
-        // SAFETY: as above.
-        let (pins, conns) = unsafe {
-            (
-                table(d.pins, d.pin_count, "Pins"),
-                table(d.connections, d.connection_count, "C"),
-            )
-        };
+        // SAFETY: the descriptor's pin table points at a static of this module.
+        let pins = unsafe { table(d.pins, d.pin_count, "Pins") };
+        // SAFETY: as for `pins`, the connection table.
+        let conns = unsafe { table(d.connections, d.connection_count, "C") };
         let f = PCFILTER_NODE;
         let (i, o) = (KSNODEPIN_STANDARD_IN, KSNODEPIN_STANDARD_OUT);
         assert_eq!(
@@ -561,14 +559,19 @@ mod tests {
             assert_eq!(p[id as usize].max_filter_instance_count, 0);
             assert_eq!(p[id as usize].max_global_instance_count, 0);
         }
-        // SAFETY: name/category pointers of streaming pins point at static GUIDs.
-        unsafe {
-            assert_eq!(*ks(PIN_RENDER_STREAM).name, mxf_abi::KSAUDFNAME_MIDI);
-            assert_eq!(*ks(PIN_RENDER_DMUS).name, KSAUDFNAME_DMUSIC_MPU_OUT);
-            assert_eq!(*ks(PIN_CAPTURE_STREAM).name, KSAUDFNAME_DMUSIC_MPU_IN);
-            for id in 0..PIN_COUNT as u32 {
-                assert_eq!(*ks(id).category, KSCATEGORY_AUDIO);
-            }
+        // SAFETY: the name pointer of a streaming pin points at a static GUID.
+        let render_name = unsafe { *ks(PIN_RENDER_STREAM).name };
+        // SAFETY: as above.
+        let dmus_name = unsafe { *ks(PIN_RENDER_DMUS).name };
+        // SAFETY: as above.
+        let capture_name = unsafe { *ks(PIN_CAPTURE_STREAM).name };
+        assert_eq!(render_name, mxf_abi::KSAUDFNAME_MIDI);
+        assert_eq!(dmus_name, KSAUDFNAME_DMUSIC_MPU_OUT);
+        assert_eq!(capture_name, KSAUDFNAME_DMUSIC_MPU_IN);
+        for id in 0..PIN_COUNT as u32 {
+            // SAFETY: every pin's category pointer points at a static GUID.
+            let category = unsafe { *ks(id).category };
+            assert_eq!(category, KSCATEGORY_AUDIO);
         }
         for (id, max) in [
             (PIN_RENDER_STREAM, MAX_RENDER_INSTANCES),

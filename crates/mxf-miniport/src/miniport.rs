@@ -47,8 +47,8 @@
 //! stream, after each service that read bytes (and when it stops listening), kicks the render
 //! streams through the miniport's *render slots* (`render_slots.rs`): a spin lock holding a
 //! typed pointer to each live render stream's queue (one slot per render pin), set once the
-//! stream is built and cleared first thing in its destruction. The kick arms the render queues' timers for now (see
-//! `mxf_core::render`).
+//! stream is built and cleared first thing in its destruction. The kick arms the render queues'
+//! timers for now (see `mxf_core::render`).
 //!
 //! # Lock order
 //! `service group → capture stream → loopback → (port allocator)`, `service group → render
@@ -82,6 +82,7 @@ use mxf_core::capture::CaptureMode;
 use mxf_core::com::{self, ComObject, ComPtr, RefCount};
 use mxf_core::loopback::{Loopback, LoopbackConfig, LoopbackStats};
 use mxf_core::platform::{Platform, PoolTag};
+use mxf_core::pool_box::PoolBox;
 use mxf_core::render::{RenderConfig, RenderQueue};
 use mxf_core::service::{ServiceGroupExt, new_service_group};
 
@@ -209,24 +210,17 @@ pub fn new_miniport<P: Platform>(
         return Err(NtError::INVALID_PARAMETER);
     }
     cfg.loopback.validate()?;
-    const {
-        assert!(core::mem::align_of::<Miniport<P>>() <= mxf_core::platform::POOL_ALIGN);
-    }
     let loopback = Loopback::new(platform.clone(), cfg.loopback)?;
     let group = new_service_group(platform.clone())?;
     // The capture stream re-services itself through the group's timer (see `stream::capture`).
     group.support_delayed_service();
-    let mem = platform
-        .pool_alloc(core::mem::size_of::<Miniport<P>>(), TAG_MINIPORT)
-        .ok_or(NtError::INSUFFICIENT_RESOURCES)?
-        .cast::<Miniport<P>>();
     let render_slots = RenderSlots::new(&platform);
     let obj = Miniport {
         vtbl: &Miniport::<P>::VTBL,
         type_id: TypeId::of::<P>(),
         ops: &Miniport::<P>::OPS,
         refs: RefCount::new(),
-        platform,
+        platform: platform.clone(),
         cfg,
         loopback,
         group,
@@ -235,10 +229,9 @@ pub fn new_miniport<P: Platform>(
         capture_open: AtomicBool::new(false),
         render_slots,
     };
-    // SAFETY: a fresh, aligned block of the object's size, ours.
-    unsafe { mem.as_ptr().write(obj) };
+    let mem = PoolBox::try_new(platform, TAG_MINIPORT, obj)?.into_raw();
     // SAFETY: `#[repr(C)]` with the vtable pointer first: a valid `IMiniportDMus` carrying
-    // the initial reference.
+    // the initial reference (`destroy` gives the block back through `drop_and_free`).
     Ok(unsafe { ComPtr::from_raw(mem.cast::<IMiniportDMus>()) })
 }
 
@@ -254,11 +247,16 @@ pub(crate) unsafe fn downcast<I: mxf_core::com::Interface>(
     p: TypeId,
 ) -> Option<ComPtr<IUnknown>> {
     let mut out: *mut c_void = ptr::null_mut();
-    // SAFETY: `unk` is a live object; its vtable starts with IUnknown's slots.
-    let status = unsafe {
-        let raw = unk.as_raw().cast::<IUnknown>();
-        ((*(*raw).vtbl).query_interface)(raw, iid, &mut out)
-    };
+    let raw = unk.as_raw().cast::<IUnknown>();
+    // SAFETY: `unk` is a live object, so `raw` points to it and its first field, the vtable
+    // pointer, is readable.
+    let vtbl = unsafe { (*raw).vtbl };
+    // SAFETY: a live object's vtable pointer points to its table, which starts with
+    // IUnknown's slots.
+    let query_interface = unsafe { (*vtbl).query_interface };
+    // SAFETY: the object's own `QueryInterface`, called with the object, a readable IID and
+    // a writable out-pointer.
+    let status = unsafe { query_interface(raw, iid, &mut out) };
     let out = NonNull::new(out.cast::<IUnknown>())?;
     // SAFETY: a successful QueryInterface handed us one reference.
     let got = unsafe { ComPtr::from_raw(out) };
@@ -373,9 +371,12 @@ impl<P: Platform> Miniport<P> {
         if (size as usize) < core::mem::size_of::<KsDataRange>() {
             return STATUS_INVALID_PARAMETER;
         }
-        // SAFETY: both ranges are at least a KSDATARANGE (the client's by its FormatSize, ours
-        // because PortCls passes one of our own ranges); plain data, any alignment.
-        let (client, ours) = unsafe { (data_range.read_unaligned(), matching.read_unaligned()) };
+        // SAFETY: the client's range is at least a KSDATARANGE (by its FormatSize); plain
+        // data, any alignment.
+        let client = unsafe { data_range.read_unaligned() };
+        // SAFETY: ours is a KSDATARANGE (PortCls passes one of our own ranges); plain data,
+        // any alignment.
+        let ours = unsafe { matching.read_unaligned() };
         let output = if resultant_format.is_null() || output_length == 0 {
             None
         } else {
@@ -506,12 +507,12 @@ impl<P: Platform> Miniport<P> {
         if out_stream.is_null() {
             return STATUS_INVALID_PARAMETER;
         }
-        // SAFETY: non-null out-pointers: cleared first so that a failure leaves NULL.
-        unsafe {
-            out_stream.write_unaligned(ptr::null_mut());
-            if !out_group.is_null() {
-                out_group.write_unaligned(ptr::null_mut());
-            }
+        // Both out-pointers are cleared first so that a failure leaves NULL.
+        // SAFETY: `out_stream` is non-null (checked above) and writable (PortCls).
+        unsafe { out_stream.write_unaligned(ptr::null_mut()) };
+        if !out_group.is_null() {
+            // SAFETY: non-null, and writable (PortCls).
+            unsafe { out_group.write_unaligned(ptr::null_mut()) };
         }
         // `None`: the capture pin; `Some(slot)`: a render pin.
         let render = match (render_slot(pin_id), pin_id, stream_type) {
@@ -533,13 +534,10 @@ impl<P: Platform> Miniport<P> {
         let (Some(allocator), Some(clock)) = (NonNull::new(allocator), NonNull::new(clock)) else {
             return STATUS_INVALID_PARAMETER;
         };
-        // SAFETY: non-null interface pointers from the port are live; we keep a reference.
-        let (allocator, clock) = unsafe {
-            (
-                ComPtr::from_raw_add_ref(allocator),
-                ComPtr::from_raw_add_ref(clock),
-            )
-        };
+        // SAFETY: a non-null interface pointer from the port is live; we keep a reference.
+        let allocator = unsafe { ComPtr::from_raw_add_ref(allocator) };
+        // SAFETY: as for `allocator`.
+        let clock = unsafe { ComPtr::from_raw_add_ref(clock) };
         let flag = match render {
             Some(slot) => &me.render_open[slot],
             None => &me.capture_open,
@@ -558,15 +556,17 @@ impl<P: Platform> Miniport<P> {
                 return status.into();
             }
         };
-        // SAFETY: non-null out-pointers; the caller owns the references handed out.
-        unsafe {
-            out_stream.write_unaligned(stream.into_raw().as_ptr());
-            if capture {
-                out_group.write_unaligned(me.group.clone().into_raw().as_ptr());
-            }
-            if !schedule_prefetch.is_null() {
-                schedule_prefetch.write_unaligned(me.cfg.prefetch_100ns);
-            }
+        // SAFETY: `out_stream` is non-null and writable; the caller owns the reference
+        // handed out.
+        unsafe { out_stream.write_unaligned(stream.into_raw().as_ptr()) };
+        if capture {
+            // SAFETY: non-null for the capture pin (checked above) and writable; the caller
+            // owns the reference handed out.
+            unsafe { out_group.write_unaligned(me.group.clone().into_raw().as_ptr()) };
+        }
+        if !schedule_prefetch.is_null() {
+            // SAFETY: non-null, and writable (PortCls).
+            unsafe { schedule_prefetch.write_unaligned(me.cfg.prefetch_100ns) };
         }
         STATUS_SUCCESS
     }
@@ -596,16 +596,18 @@ unsafe impl<P: Platform> ComObject for Miniport<P> {
     }
 
     unsafe fn destroy(this: *mut Self) {
-        // SAFETY: per the caller the object is ours alone: release the port, then drop the
-        // rest (group, loopback with its allocator) and free the memory (from `pool_alloc`
-        // with this tag in `new_miniport`).
-        unsafe {
-            let port = (*this).port.swap(ptr::null_mut(), Ordering::AcqRel);
-            if let Some(port) = NonNull::new(port) {
-                drop(ComPtr::from_raw(port));
-            }
-            com::drop_and_free(this, TAG_MINIPORT);
+        // Per the caller the object is ours alone: release the port, then drop the rest
+        // (group, loopback with its allocator) and free the memory (`PoolBox` with this tag in
+        // `new_miniport`).
+        // SAFETY: 1. `this` is live and ours alone, so its `port` field is readable.
+        let port = unsafe { (*this).port.swap(ptr::null_mut(), Ordering::AcqRel) };
+        if let Some(port) = NonNull::new(port) {
+            // SAFETY: 2. a non-null port pointer holds the one reference this object owns,
+            // given up here.
+            drop(unsafe { ComPtr::from_raw(port) });
         }
+        // SAFETY: 3. ours alone, built by `PoolBox` with this tag, not used afterwards.
+        unsafe { com::drop_and_free(this, TAG_MINIPORT) };
     }
 }
 
@@ -638,11 +640,14 @@ pub(crate) unsafe fn stream_clock_of_request(
     // SAFETY: a live COM object (caller); we hold our own reference while we look.
     let major = unsafe { ComPtr::from_raw_add_ref(major) };
     let mut out: *mut c_void = ptr::null_mut();
-    // SAFETY: `major` is live; its vtable starts with IUnknown's slots.
-    let status = unsafe {
-        let raw = major.as_raw();
-        ((*(*raw).vtbl).query_interface)(raw, &IID_MXF_PRIVATE_MINIPORT, &mut out)
-    };
+    let raw = major.as_raw();
+    // SAFETY: `major` is live, so its first field, the vtable pointer, is readable.
+    let vtbl = unsafe { (*raw).vtbl };
+    // SAFETY: a live object's vtable starts with IUnknown's slots.
+    let query_interface = unsafe { (*vtbl).query_interface };
+    // SAFETY: the object's own `QueryInterface`, with the object, a readable IID and a
+    // writable out-pointer.
+    let status = unsafe { query_interface(raw, &IID_MXF_PRIVATE_MINIPORT, &mut out) };
     // SAFETY: a successful QueryInterface handed us one reference.
     let ours = unsafe { ComPtr::from_raw(NonNull::new(out.cast::<IUnknown>())?) };
     if !mxf_abi::nt_success(status) {

@@ -4,9 +4,9 @@
 //! A C probe (embedded below) is compiled with `x86_64-w64-mingw32-gcc -S` by the dev-only
 //! layout-probe crate (nothing is linked or run); it writes each size, alignment, offset and
 //! constant as `.set mxf.<key>.hi/.lo` assembler lines, which this test reads back and
-//! compares with Rust's `size_of`/`align_of`/`offset_of!` and the crate's constants. The key sets must match in
-//! both directions. The Rust side is compiled for the x86_64 host; the crate uses only
-//! fixed-width integers and pointers, whose sizes agree between LP64 and LLP64.
+//! compares with Rust's `size_of`/`align_of`/`offset_of!` and the crate's constants. The key sets
+//! must match in both directions. The Rust side is compiled for the x86_64 host; the crate uses
+//! only fixed-width integers and pointers, whose sizes agree between LP64 and LLP64.
 //!
 //! Needs `apt-get install gcc-mingw-w64-x86-64 mingw-w64-x86-64-dev`; it fails (does not
 //! skip) without them. `MXF_MINGW_GCC` overrides the compiler.

@@ -1,9 +1,9 @@
 //! Fuzzing `--file`: arbitrary bytes, mutated from a seed corpus of valid files
-//! (`tests/fixtures/corpus/`, and the hostile files of `tests/fixtures/hostile/`), fed to the SMF reader and to the whole `--file` path (the
-//! file read into units, played through the loopback, compared and accounted). Whatever the
-//! bytes: no panic, no hang (every input runs under a wall-clock limit, past which the test
-//! fails naming the input), and a file is either an input error with a message or a run that
-//! passes, every loss counted by cause.
+//! (`tests/fixtures/corpus/`, and the hostile files of `tests/fixtures/hostile/`), fed to the SMF
+//! reader and to the whole `--file` path (the file read into units, played through the loopback,
+//! compared and accounted). Whatever the bytes: no panic, no hang (every input runs under a
+//! wall-clock limit, past which the test fails naming the input), and a file is either an input
+//! error with a message or a run that passes, every loss counted by cause.
 //!
 //! The mutation loop is seeded and deterministic: a failure prints the seed, the iteration
 //! and the input in hex. The test command runs a bounded number of iterations; for a longer

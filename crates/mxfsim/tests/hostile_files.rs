@@ -49,8 +49,8 @@ fn a_note_142_years_in_plays_in_seconds() {
 }
 
 /// 300 deltas of 0x0FFFFFFF ticks at that tempo: the times pass the longest span mxfsim
-/// plays at the 23rd note (and the emulated clock's range at the 205th). Rejected up front, naming the
-/// event, instead of a run whose times wrapped around and lost all 300 notes uncounted.
+/// plays at the 23rd note (and the emulated clock's range at the 205th). Rejected up front, naming
+/// the event, instead of a run whose times wrapped around and lost all 300 notes uncounted.
 #[test]
 fn times_past_the_limit_are_an_input_error() {
     let out = play(&fixture("times-overflow.mid"), Duration::from_secs(60));

@@ -3,11 +3,7 @@
 //! input alone when nothing fails.
 #![no_main]
 
-#[path = "../../tests/support/alloc_double.rs"]
-#[allow(dead_code)]
-mod alloc_double;
-
-use alloc_double::{FailPlan, TestAlloc};
+use mxf_testkit::alloc_double::{FailPlan, TestAlloc};
 use libfuzzer_sys::fuzz_target;
 use mxf_core::capture::CapturePackager;
 use mxf_core::serialize::{ByteSink, Serializer};

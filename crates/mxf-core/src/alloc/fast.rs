@@ -3,20 +3,16 @@
 //!
 //! Why separate paths: every interlocked operation waits until the processor's store buffer
 //! has drained, so every store between two of them — the register saves of a function
-//! prologue, spills of values kept across a call — lengthens the pair (measured on the
-//! development VM: three 8-byte CAS each preceded by 8 plain stores take about 1.4x as long
-//! as with none before them). A get+put
-//! pair is three interlocked operations (pop, header CAS, push), and the full paths, which
-//! can call out (steal, block pool, poison checks, high-water samples, chain walks), keep
-//! values in callee-saved registers and spill them. The fast paths do only what the common
-//! case needs and make no call that returns into them (a bug check does not return), so
-//! few values live across a call: on x86-64 the put slots save 2-3 registers instead of 6
-//! plus spills. The get slots make a single pop attempt ([`Reserve::take_own_once`]): a
-//! retry loop kept its state in registers across the loop, and the get slots saved 6 of
-//! them; without the loop they save 4 (a lost race is rare and goes to the full get, which
-//! retries). Every
-//! other case is handed over *in tail position* to the full path, which behaves exactly as
-//! before:
+//! prologue, spills of values kept across a call — lengthens the pair. A get+put pair is
+//! three interlocked operations (pop, header CAS, push), and the full paths, which can call
+//! out (steal, block pool, poison checks, high-water samples, chain walks), keep values in
+//! callee-saved registers and spill them. The fast paths do only what the common case needs
+//! and make no call that returns into them (a bug check does not return), so few values
+//! live across a call and the slots save few registers. The get slots make a single pop
+//! attempt ([`Reserve::take_own_once`]): a retry loop would keep its state in registers
+//! across the loop (a lost race is rare and goes to the full get, which retries). The
+//! measurements behind these choices are in `benches/README.md`. Every other case is handed
+//! over *in tail position* to the full path, which behaves the same:
 //! - a get: the own stack empty (steal, then block pool) or its one pop attempt lost a race
 //!   to another processor (the full get's pop retries), no reserve, poison on →
 //!   [`FastGet::Full`], before anything was taken; the popped slot without a block →
@@ -34,7 +30,7 @@
 //! the host emulator's bug check — aborts in them, as it would at the `extern "system"` slot
 //! that calls them), so the slots need no unwind landing pad around those calls and the
 //! compiler can make them tail calls, with no frame kept in the slot. The kernel build
-//! (`panic = "abort"`) gets this anyway; the host build, which unwinds, now matches it.
+//! (`panic = "abort"`) gets this anyway; `extern "C"` makes the unwinding host build match.
 
 use super::header::{Header, Kind, NO_SLOT, STATE_LIVE, Word, payload_of};
 use super::object::{Allocator, zeroed_event};

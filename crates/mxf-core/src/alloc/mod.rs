@@ -110,6 +110,7 @@
 //! [`c2::ALLOC_IRQL`]: crate::platform::bugcheck::c2::ALLOC_IRQL
 //! [`c2::FREE_IRQL`]: crate::platform::bugcheck::c2::FREE_IRQL
 
+mod build;
 mod chain;
 mod config;
 mod fast;
@@ -120,8 +121,9 @@ pub mod stack;
 mod stats;
 mod vtbl;
 
+pub use build::new_allocator;
 pub use config::AllocatorConfig;
-pub use object::{Allocator, new_allocator};
+pub use object::Allocator;
 pub use stats::AllocatorStats;
 
 use crate::platform::PoolTag;

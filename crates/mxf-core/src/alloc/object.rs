@@ -5,14 +5,13 @@
 //! `Object<P>`, which adds the platform and the two block pools. The vtable is one per `P`
 //! ([`vtbl`](super::vtbl)): its hot slots (`GetMessage`, `GetBuffer`, `PutMessage`,
 //! `PutBuffer`) are compiled for `P`, so the IRQL check and the processor lookup that start
-//! every get and put inline into them ([`processor_if_at_most_dispatch`]), with no call through a pointer. The
-//! rest — the Rust-ABI twins of the slots, and the cold paths (block pool alloc/free on a
-//! reserve miss, bug check, log, destroy) — goes through a per-`P` table of functions
+//! every get and put inline into them ([`processor_if_at_most_dispatch`]), with no call through a
+//! pointer. The rest — the Rust-ABI twins of the slots, and the cold paths (block pool alloc/free
+//! on a reserve miss, bug check, log, destroy) — goes through a per-`P` table of functions
 //! ([`Ops`]), so it exists once. Our objects are recognised by a private interface id
-//! ([`IID_MXF_PRIVATE_ALLOCATOR`]), not by the vtable's address, which is per `P` (and a
-//! constant's address is not guaranteed unique).
+//! ([`IID_MXF_PRIVATE_ALLOCATOR`]), not by the vtable's address, which is per `P` (and a constant's
+//! address is not guaranteed unique).
 
-use super::config::AllocatorConfig;
 use super::header::{
     HEADER_SIZE, Header, Identity, Kind, NO_SLOT, OwnerTag, STATE_FREE, STATE_LIVE, Word,
     payload_of,
@@ -21,20 +20,15 @@ use super::reserve::{PerCpu, Reserve};
 use super::stack::Slot;
 use super::stats::AllocatorStats;
 use super::sync::{AtomicI32, AtomicU32, AtomicU64, Ordering};
-use super::{
-    ALLOCATOR_MAGIC, IID_MXF_PRIVATE_ALLOCATOR, POISON_BYTE, TAG_BUFFERS, TAG_EVENTS, TAG_OBJECT,
-    TAG_RESERVE,
-};
+use super::{ALLOCATOR_MAGIC, IID_MXF_PRIVATE_ALLOCATOR, POISON_BYTE, TAG_OBJECT, TAG_RESERVE};
 use crate::com::{ComPtr, RefCount};
 use crate::platform::{
-    BlockPool, BlockPoolStats, DISPATCH_LEVEL, Irql, LogLevel, MAX_PROCESSORS, Platform, bugcheck,
+    BlockPool, BlockPoolStats, DISPATCH_LEVEL, Irql, LogLevel, Platform, bugcheck,
 };
 use core::mem::size_of;
 use core::ptr::{self, NonNull};
 use mxf_abi::NtError;
-use mxf_abi::{
-    DMUS_KERNEL_EVENT_SIZE, DmusKernelEvent, IAllocatorMxf, IAllocatorMxfVtbl, IUnknown, KsState,
-};
+use mxf_abi::{DmusKernelEvent, IAllocatorMxf, IAllocatorMxfVtbl, IUnknown, KsState};
 
 /// The IRQL check every get and put starts with: the current processor, or `Err(irql)` when
 /// the caller runs above `DISPATCH_LEVEL` (then the processor is not asked for).
@@ -63,14 +57,14 @@ pub(crate) struct Ops {
 /// push writes the slot's link: two processors' slots must not share a line).
 #[repr(C)]
 pub(crate) struct Item {
-    block: *mut u8,
-    _pad: [u8; 48],
+    pub(crate) block: *mut u8,
+    pub(crate) _pad: [u8; 48],
 }
 
-const SLOT_SIZE: usize = 64;
+pub(crate) const SLOT_SIZE: usize = 64;
 const _: () = assert!(size_of::<Slot<Item>>() == SLOT_SIZE);
 /// Alignment of the reserve's memory (per-processor stacks first, then the slots).
-const RESERVE_ALIGN: usize = core::mem::align_of::<PerCpu>();
+pub(crate) const RESERVE_ALIGN: usize = core::mem::align_of::<PerCpu>();
 const _: () =
     assert!(size_of::<PerCpu>() == RESERVE_ALIGN && RESERVE_ALIGN.is_multiple_of(SLOT_SIZE));
 
@@ -82,31 +76,31 @@ const _: () =
 /// counters written on the cold paths (pool, steal, high-water samples).
 #[repr(C)]
 pub(crate) struct Lane {
-    kind: Kind,
+    pub(crate) kind: Kind,
     /// The owner part of this lane's header words (the allocator's identity and `kind`).
-    tag: OwnerTag,
+    pub(crate) tag: OwnerTag,
     /// Payload bytes of a block.
-    payload: usize,
+    pub(crate) payload: usize,
     /// The reserve's slot array (`reserve_cap` entries, in `mem`), or dangling.
-    slots: *const Slot<Item>,
+    pub(crate) slots: *const Slot<Item>,
     /// The reserve's per-processor stacks (`cpus` entries, in `mem`), or dangling.
-    stacks: *const PerCpu,
+    pub(crate) stacks: *const PerCpu,
     /// Stacks in `stacks` (0 when the reserve is empty).
-    cpus: u32,
-    reserve_cap: u16,
+    pub(crate) cpus: u32,
+    pub(crate) reserve_cap: u16,
     /// Most blocks from the block pool outstanding at once: `max - reserve_cap`, so that
     /// reserve plus pool blocks — hence outstanding blocks — never exceed `max`.
-    pool_cap: u32,
+    pub(crate) pool_cap: u32,
     /// The pool allocation holding the stacks and the slots (null when none).
-    mem: *mut u8,
-    _pad0: [u8; 64],
+    pub(crate) mem: *mut u8,
+    pub(crate) _pad0: [u8; 64],
     /// Blocks taken from the block pool and not yet freed back.
-    pool_out: AtomicU32,
-    high_water: AtomicU32,
-    pool_misses: AtomicU64,
-    failures: AtomicU64,
+    pub(crate) pool_out: AtomicU32,
+    pub(crate) high_water: AtomicU32,
+    pub(crate) pool_misses: AtomicU64,
+    pub(crate) failures: AtomicU64,
     /// Reserve indices moved between processors by steals ([`Reserve::hits`]).
-    moved: AtomicU64,
+    pub(crate) moved: AtomicU64,
 }
 
 /// Our `IAllocatorMXF` object (what the interface pointer points to).
@@ -117,20 +111,20 @@ pub(crate) struct Lane {
 #[repr(C)]
 pub struct Allocator {
     /// The interface's vtable pointer (`Vtbl::<P>::VTBL`): must stay the first field.
-    vtbl: *const IAllocatorMxfVtbl,
+    pub(crate) vtbl: *const IAllocatorMxfVtbl,
     /// [`ALLOCATOR_MAGIC`]: checked by [`Allocator::from_raw`] after the private interface
     /// id was answered (a second, independent sign that the object is ours).
-    magic: u64,
-    refs: RefCount,
-    state: AtomicI32,
-    buffer_size: u16,
+    pub(crate) magic: u64,
+    pub(crate) refs: RefCount,
+    pub(crate) state: AtomicI32,
+    pub(crate) buffer_size: u16,
     pub(crate) poison: bool,
-    identity: Identity,
-    ops: &'static Ops,
+    pub(crate) identity: Identity,
+    pub(crate) ops: &'static Ops,
     /// The whole `Object<P>`, with provenance over all of it (for [`Ops`]).
-    whole: *const (),
-    events: Lane,
-    buffers: Lane,
+    pub(crate) whole: *const (),
+    pub(crate) events: Lane,
+    pub(crate) buffers: Lane,
 }
 
 // SAFETY: all shared mutable state is atomic; the raw pointers name memory the object owns
@@ -145,12 +139,12 @@ unsafe impl Send for Allocator {}
 pub(crate) struct Object<P: Platform> {
     pub(crate) core: Allocator,
     pub(crate) platform: P,
-    event_pool: P::BlockPool,
-    buffer_pool: P::BlockPool,
+    pub(crate) event_pool: P::BlockPool,
+    pub(crate) buffer_pool: P::BlockPool,
 }
 
 impl<P: Platform> Object<P> {
-    const OPS: Ops = Ops {
+    pub(crate) const OPS: Ops = Ops {
         enter: Self::op_enter,
         alloc_block: Self::op_alloc,
         free_block: Self::op_free,
@@ -275,7 +269,7 @@ impl<P: Platform> Object<P> {
 
 impl Lane {
     #[inline(always)]
-    fn slots(&self) -> &[Slot<Item>] {
+    pub(crate) fn slots(&self) -> &[Slot<Item>] {
         if self.cpus == 0 {
             return &[];
         }
@@ -495,8 +489,8 @@ impl Allocator {
         self.get_message_entered(self.enter())
     }
 
-    /// [`Self::get_message`] after [`processor_if_at_most_dispatch`] (the vtable's slot for `P` calls it with
-    /// the platform's answer inlined).
+    /// [`Self::get_message`] after [`processor_if_at_most_dispatch`] (the vtable's slot for `P`
+    /// calls it with the platform's answer inlined).
     #[inline(always)]
     pub(crate) fn get_message_entered(
         &self,
@@ -954,222 +948,7 @@ unsafe fn lane_payload<'a>(lane: &Lane, block: NonNull<u8>) -> &'a [u8] {
 ///
 /// # Safety
 /// As [`lane_payload`].
-unsafe fn lane_payload_mut<'a>(lane: &Lane, block: NonNull<u8>) -> &'a mut [u8] {
+pub(crate) unsafe fn lane_payload_mut<'a>(lane: &Lane, block: NonNull<u8>) -> &'a mut [u8] {
     // SAFETY: per the caller.
     unsafe { core::slice::from_raw_parts_mut(payload_of(block).as_ptr(), lane.payload) }
-}
-
-/// What [`build_lane`] builds.
-struct LaneSpec {
-    kind: Kind,
-    payload: usize,
-    reserve: u16,
-    max: u32,
-    poison: bool,
-}
-
-/// Builds one lane: allocates its reserve memory (`processors` stacks, then the slots) and
-/// fills the reserve from `pool`.
-fn build_lane<P: Platform>(
-    platform: &P,
-    pool: &P::BlockPool,
-    identity: Identity,
-    spec: LaneSpec,
-    processors: u32,
-) -> Result<Lane, NtError> {
-    let LaneSpec {
-        kind,
-        payload,
-        reserve,
-        max,
-        poison,
-    } = spec;
-    let mut lane = Lane {
-        kind,
-        tag: OwnerTag::new(identity, kind),
-        payload,
-        slots: NonNull::<Slot<Item>>::dangling().as_ptr(),
-        stacks: NonNull::<PerCpu>::dangling().as_ptr(),
-        cpus: 0,
-        reserve_cap: 0,
-        pool_cap: max - u32::from(reserve),
-        mem: ptr::null_mut(),
-        _pad0: [0; 64],
-        pool_out: AtomicU32::new(0),
-        high_water: AtomicU32::new(0),
-        pool_misses: AtomicU64::new(0),
-        failures: AtomicU64::new(0),
-        moved: AtomicU64::new(0),
-    };
-    if reserve == 0 {
-        return Ok(lane);
-    }
-    let n = usize::from(reserve);
-    let cpus = processors.clamp(1, MAX_PROCESSORS) as usize;
-    // The pool guarantees 16-byte alignment only: room to align the stacks up.
-    let bytes = cpus * size_of::<PerCpu>() + n * SLOT_SIZE + (RESERVE_ALIGN - 1);
-    let mem = platform
-        .pool_alloc(bytes, TAG_RESERVE)
-        .ok_or(NtError::INSUFFICIENT_RESOURCES)?;
-    let skew = mem.as_ptr().align_offset(RESERVE_ALIGN);
-    // SAFETY: `skew < RESERVE_ALIGN`, within the slack allocated; the stacks then the slots
-    // fit in the rest (sizes above), and both are suitably aligned (RESERVE_ALIGN is a
-    // multiple of both alignments, and so is every stack's size).
-    let (stacks, slots) = unsafe {
-        let stacks = mem.add(skew).cast::<PerCpu>();
-        (stacks, stacks.add(cpus).cast::<Slot<Item>>())
-    };
-    for k in 0..cpus {
-        // SAFETY: `k < cpus`, inside the stacks' part of `mem`, which nothing references yet.
-        unsafe { stacks.add(k).write(PerCpu::new()) };
-    }
-    let mut filled = 0;
-    while filled < n {
-        let Some(block) = pool.alloc() else { break };
-        // SAFETY: a fresh block of HEADER_SIZE + payload bytes, aligned, ours.
-        let header = unsafe { Header::at(block) };
-        header.init(
-            identity,
-            Word::new(identity, kind, filled as u16, STATE_FREE),
-        );
-        if poison {
-            // SAFETY: the block is ours.
-            unsafe { lane_payload_mut(&lane, block) }.fill(POISON_BYTE);
-        }
-        let item = Item {
-            block: block.as_ptr(),
-            _pad: [0; 48],
-        };
-        // SAFETY: `filled < n`, inside the `n`-slot array, which nothing else references yet.
-        unsafe { slots.add(filled).write(Slot::new(item)) };
-        filled += 1;
-    }
-    if filled < n {
-        for i in 0..filled {
-            // SAFETY: slot `i` was written above with a block from `pool`, not freed since.
-            unsafe {
-                let block = (*slots.add(i).as_ptr()).item.block;
-                pool.free(NonNull::new_unchecked(block));
-            }
-        }
-        // SAFETY: from `pool_alloc` with TAG_RESERVE just above; nothing references it.
-        unsafe { platform.pool_free(mem, TAG_RESERVE) };
-        return Err(NtError::INSUFFICIENT_RESOURCES);
-    }
-    lane.slots = slots.as_ptr();
-    lane.stacks = stacks.as_ptr();
-    lane.cpus = cpus as u32;
-    lane.reserve_cap = reserve;
-    lane.mem = mem.as_ptr();
-    lane.reserve().fill();
-    Ok(lane)
-}
-
-/// Frees a lane built by [`build_lane`] that never became part of an object.
-fn drop_lane<P: Platform>(platform: &P, pool: &P::BlockPool, lane: Lane) {
-    let reserve = lane.reserve();
-    while let Some(i) = reserve.drain_one() {
-        if let Some(block) = lane.block(i) {
-            // SAFETY: a reserve block of `pool`, free, leaving the stack for good.
-            unsafe { pool.free(block) };
-        }
-    }
-    if let Some(p) = NonNull::new(lane.mem) {
-        // SAFETY: from `pool_alloc(.., TAG_RESERVE)` in `build_lane`; unused from here.
-        unsafe { platform.pool_free(p, TAG_RESERVE) };
-    }
-}
-
-/// Creates an allocator: two block pools (events, buffers), the reserves pre-filled.
-/// `PASSIVE_LEVEL`. Returns the creator's reference.
-///
-/// `STATUS_INVALID_PARAMETER` if `cfg` is out of bounds ([`AllocatorConfig::validate`]);
-/// `STATUS_INSUFFICIENT_RESOURCES` (or the platform's status) if memory runs out, in which
-/// case everything obtained so far is given back.
-pub fn new_allocator<P: Platform>(
-    platform: P,
-    cfg: AllocatorConfig,
-) -> Result<ComPtr<IAllocatorMxf>, NtError> {
-    cfg.validate()?;
-    let processors = platform.processor_count();
-    let event_pool = platform.new_block_pool(HEADER_SIZE + DMUS_KERNEL_EVENT_SIZE, TAG_EVENTS)?;
-    let buffer_pool =
-        platform.new_block_pool(HEADER_SIZE + usize::from(cfg.buffer_size), TAG_BUFFERS)?;
-    const {
-        assert!(core::mem::align_of::<Object<P>>() <= crate::platform::POOL_ALIGN);
-    }
-    let mem = platform
-        .pool_alloc(size_of::<Object<P>>(), TAG_OBJECT)
-        .ok_or(NtError::INSUFFICIENT_RESOURCES)?
-        .cast::<Object<P>>();
-    let identity = Identity::for_address(mem.as_ptr() as usize);
-    let events = build_lane(
-        &platform,
-        &event_pool,
-        identity,
-        LaneSpec {
-            kind: Kind::Event,
-            payload: DMUS_KERNEL_EVENT_SIZE,
-            reserve: cfg.reserve_events,
-            max: cfg.max_events,
-            poison: cfg.poison_freed,
-        },
-        processors,
-    );
-    let buffers = build_lane(
-        &platform,
-        &buffer_pool,
-        identity,
-        LaneSpec {
-            kind: Kind::Buffer,
-            payload: usize::from(cfg.buffer_size),
-            reserve: cfg.reserve_buffers,
-            max: cfg.max_buffers,
-            poison: cfg.poison_freed,
-        },
-        processors,
-    );
-    let (events, buffers) = match (events, buffers) {
-        (Ok(e), Ok(b)) => (e, b),
-        (e, b) => {
-            let status = match (&e, &b) {
-                (Err(s), _) | (_, Err(s)) => *s,
-                _ => NtError::INSUFFICIENT_RESOURCES,
-            };
-            if let Ok(e) = e {
-                drop_lane(&platform, &event_pool, e);
-            }
-            if let Ok(b) = b {
-                drop_lane(&platform, &buffer_pool, b);
-            }
-            // SAFETY: from `pool_alloc(.., TAG_OBJECT)` above, never initialised or shared.
-            unsafe { platform.pool_free(mem.cast(), TAG_OBJECT) };
-            return Err(status);
-        }
-    };
-    let object = Object {
-        core: Allocator {
-            vtbl: &super::vtbl::Vtbl::<P>::VTBL,
-            magic: ALLOCATOR_MAGIC,
-            refs: RefCount::new(),
-            state: AtomicI32::new(KsState::STOP.0),
-            buffer_size: cfg.buffer_size,
-            poison: cfg.poison_freed,
-            identity,
-            ops: &Object::<P>::OPS,
-            whole: mem.as_ptr().cast_const().cast(),
-            events,
-            buffers,
-        },
-        platform,
-        event_pool,
-        buffer_pool,
-    };
-    // SAFETY: `mem` is a fresh pool block of `size_of::<Object<P>>()` bytes, aligned (checked
-    // at compile time), exclusively ours.
-    unsafe { mem.as_ptr().write(object) };
-    // SAFETY: `Object<P>` is `#[repr(C)]` with the `Allocator` first, whose first field is
-    // the vtable pointer: `mem` is a valid `IAllocatorMxf` pointer, and the creator gets the
-    // object's one initial reference.
-    Ok(unsafe { ComPtr::from_raw(mem.cast::<IAllocatorMxf>()) })
 }

@@ -3,12 +3,13 @@
 //! Each function turns the C calling convention and out-pointers into a call of the Rust
 //! method of the same name. There is one vtable per platform type `P` ([`Vtbl::VTBL`]): the
 //! four hot slots (`GetMessage`, `GetBuffer`, `PutMessage`, `PutBuffer`) are compiled for `P`
-//! and do the IRQL check and the processor lookup inline ([`processor_if_at_most_dispatch`]), then run the fast
-//! path ([`fast`](super::fast)), handing anything else to the full path; the other slots are
-//! shared. The table's address does not identify our objects (a constant's address is not
-//! guaranteed unique): `QueryInterface` answers [`IID_MXF_PRIVATE_ALLOCATOR`] instead. None of them may unwind (an `extern "system"` function that
-//! panics aborts), which holds in the kernel, where a bug check does not return; in the host
-//! emulator a bug check is a panic, so tests that expect one call the Rust methods directly.
+//! and do the IRQL check and the processor lookup inline ([`processor_if_at_most_dispatch`]), then
+//! run the fast path ([`fast`](super::fast)), handing anything else to the full path; the other
+//! slots are shared. The table's address does not identify our objects (a constant's address is not
+//! guaranteed unique): `QueryInterface` answers [`IID_MXF_PRIVATE_ALLOCATOR`] instead. None of them
+//! may unwind (an `extern "system"` function that panics aborts), which holds in the kernel, where
+//! a bug check does not return; in the host emulator a bug check is a panic, so tests that expect
+//! one call the Rust methods directly.
 
 use super::IID_MXF_PRIVATE_ALLOCATOR;
 use super::fast::FastGet;

@@ -21,16 +21,24 @@ unsafe fn vtbl<I, V>(p: &ComPtr<I>) -> &V
 where
     I: super::Interface,
 {
-    // SAFETY: per the caller, the object's first field is a pointer to a `V`, valid and
-    // immutable while the object lives, which `p` guarantees for the borrow's duration.
-    unsafe { &**p.as_raw().cast::<*const V>() }
+    // SAFETY: the object is live (`p`), so its first field, the vtable pointer, is readable.
+    let table = unsafe { *p.as_raw().cast::<*const V>() };
+    // SAFETY: per the caller that pointer points to a `V`, valid and immutable while the
+    // object lives, which `p` guarantees for the borrow's duration.
+    unsafe { &*table }
 }
 
 impl ComPtr<IMxf> {
+    /// The object's vtable.
+    fn mxf_vtbl(&self) -> &IMxfVtbl {
+        // SAFETY: an `IMxf` object's vtable is an `IMxfVtbl`.
+        unsafe { vtbl::<_, IMxfVtbl>(self) }
+    }
+
     /// `IMXF::SetState`.
     pub fn set_state(&self, state: KsState) -> NtStatus {
         // SAFETY: an `IMxf` object's vtable is an `IMxfVtbl`; the call takes `this` and a value.
-        unsafe { (vtbl::<_, IMxfVtbl>(self).set_state)(self.as_raw(), state) }
+        unsafe { (self.mxf_vtbl().set_state)(self.as_raw(), state) }
     }
 
     /// `IMXF::PutMessage`: hands a chain (possibly null) to the object, which owns it from now.
@@ -41,19 +49,19 @@ impl ComPtr<IMxf> {
     /// it afterwards.
     pub unsafe fn put_message(&self, chain: *mut DmusKernelEvent) -> NtStatus {
         // SAFETY: vtable type as above; ownership of `chain` moves per the caller's promise.
-        unsafe { (vtbl::<_, IMxfVtbl>(self).put_message)(self.as_raw(), chain) }
+        unsafe { (self.mxf_vtbl().put_message)(self.as_raw(), chain) }
     }
 
     /// `IMXF::ConnectOutput`.
     pub fn connect_output(&self, sink: &ComPtr<IMxf>) -> NtStatus {
         // SAFETY: vtable type as above; `sink` is a live IMXF the callee may AddRef.
-        unsafe { (vtbl::<_, IMxfVtbl>(self).connect_output)(self.as_raw(), sink.as_raw()) }
+        unsafe { (self.mxf_vtbl().connect_output)(self.as_raw(), sink.as_raw()) }
     }
 
     /// `IMXF::DisconnectOutput`.
     pub fn disconnect_output(&self, sink: &ComPtr<IMxf>) -> NtStatus {
         // SAFETY: vtable type as above; `sink` is a live IMXF.
-        unsafe { (vtbl::<_, IMxfVtbl>(self).disconnect_output)(self.as_raw(), sink.as_raw()) }
+        unsafe { (self.mxf_vtbl().disconnect_output)(self.as_raw(), sink.as_raw()) }
     }
 }
 
@@ -123,11 +131,17 @@ impl ComPtr<IAllocatorMxf> {
 }
 
 impl ComPtr<IMasterClock> {
+    /// The object's vtable.
+    fn clock_vtbl(&self) -> &IMasterClockVtbl {
+        // SAFETY: an `IMasterClock` object's vtable is an `IMasterClockVtbl`.
+        unsafe { vtbl::<_, IMasterClockVtbl>(self) }
+    }
+
     /// `IMasterClock::GetTime`, in 100 ns units.
     pub fn get_time(&self) -> Result<ReferenceTime, NtError> {
         let mut t: ReferenceTime = 0;
         // SAFETY: an `IMasterClock` object's vtable is an `IMasterClockVtbl`; `t` is valid.
-        let status = unsafe { (vtbl::<_, IMasterClockVtbl>(self).get_time)(self.as_raw(), &mut t) };
+        let status = unsafe { (self.clock_vtbl().get_time)(self.as_raw(), &mut t) };
         if nt_success(status) {
             Ok(t)
         } else {
@@ -137,25 +151,43 @@ impl ComPtr<IMasterClock> {
 }
 
 impl ComPtr<IServiceSink> {
+    /// The object's vtable.
+    fn sink_vtbl(&self) -> &IServiceSinkVtbl {
+        // SAFETY: an `IServiceSink` object's vtable is an `IServiceSinkVtbl`.
+        unsafe { vtbl::<_, IServiceSinkVtbl>(self) }
+    }
+
     /// `IServiceSink::RequestService`.
     pub fn request_service(&self) {
         // SAFETY: an `IServiceSink` object's vtable is an `IServiceSinkVtbl`.
-        unsafe { (vtbl::<_, IServiceSinkVtbl>(self).request_service)(self.as_raw()) }
+        unsafe { (self.sink_vtbl().request_service)(self.as_raw()) }
     }
 }
 
 impl ComPtr<IServiceGroup> {
+    /// The object's vtable.
+    fn sink_vtbl(&self) -> &IServiceSinkVtbl {
+        // SAFETY: an `IServiceGroup` object's vtable starts with `IServiceSink`'s.
+        unsafe { vtbl::<_, IServiceSinkVtbl>(self) }
+    }
+
     /// `IServiceSink::RequestService` of the group (services every member).
     pub fn request_service(&self) {
         // SAFETY: IServiceGroup's vtable starts with IServiceSink's.
-        unsafe { (vtbl::<_, IServiceSinkVtbl>(self).request_service)(self.as_raw().cast()) }
+        unsafe { (self.sink_vtbl().request_service)(self.as_raw().cast()) }
     }
 }
 
 impl ComPtr<IPortDMus> {
+    /// The object's vtable.
+    fn port_vtbl(&self) -> &IPortDMusVtbl {
+        // SAFETY: an `IPortDMus` object's vtable is an `IPortDMusVtbl`.
+        unsafe { vtbl::<_, IPortDMusVtbl>(self) }
+    }
+
     /// `IPortDMus::Notify`: asks the port to service `group` (capture data is waiting).
     pub fn notify(&self, group: &ComPtr<IServiceGroup>) {
         // SAFETY: an `IPortDMus` object's vtable is an `IPortDMusVtbl`; `group` is live.
-        unsafe { (vtbl::<_, IPortDMusVtbl>(self).notify)(self.as_raw(), group.as_raw()) }
+        unsafe { (self.port_vtbl().notify)(self.as_raw(), group.as_raw()) }
     }
 }

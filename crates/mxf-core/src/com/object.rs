@@ -22,6 +22,7 @@
 
 use super::RefCount;
 use crate::platform::{LogLevel, Platform, PoolTag};
+use crate::pool_box::PoolBox;
 use core::ffi::c_void;
 use core::ptr::{self, NonNull};
 use mxf_abi::{Guid, IUnknown, IUnknownVtbl, NtStatus, STATUS_INVALID_PARAMETER, STATUS_SUCCESS};
@@ -217,7 +218,8 @@ pub unsafe extern "system" fn release<T: ComObject>(this: *mut IUnknown) -> u32 
 }
 
 /// The usual end of a [`ComObject::destroy`]: drops the object in place and gives its memory
-/// back to the pool.
+/// back to the pool, through [`PoolBox`] (the object was built by `PoolBox::try_new` +
+/// `into_raw`, or an equivalent `pool_alloc` + write).
 ///
 /// # Safety
 /// `this` is a live object nobody else refers to, allocated by [`Platform::pool_alloc`] on
@@ -226,10 +228,11 @@ pub unsafe fn drop_and_free<T: ComObject>(this: *mut T, tag: PoolTag) {
     // SAFETY: live object (caller). The platform is cloned out, and the borrow ends, before
     // the object is dropped.
     let platform = unsafe { (*this).platform() }.clone();
-    // SAFETY: per the caller the object is ours alone and live: dropped once here, and its
-    // memory (non-null: it is a live object) returned to the pool it came from, with its tag.
-    unsafe {
-        ptr::drop_in_place(this);
-        platform.pool_free(NonNull::new_unchecked(this.cast()), tag);
-    }
+    // A live object's address is not null.
+    let Some(ptr) = NonNull::new(this) else {
+        return;
+    };
+    // SAFETY: per the caller, an initialised `T` ours alone in a `pool_alloc` block of its
+    // platform tagged `tag`: the box drops it once and frees the block with that tag.
+    drop(unsafe { PoolBox::from_raw(platform, tag, ptr) });
 }

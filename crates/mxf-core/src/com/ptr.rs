@@ -93,10 +93,12 @@ impl<I: Interface> ComPtr<I> {
 
     fn unknown_vtbl(&self) -> &IUnknownVtbl {
         let unk = self.ptr.as_ptr().cast::<IUnknown>();
-        // SAFETY: by the type invariant the object is live; by `Interface`'s contract its first
-        // field is a vtable pointer whose table starts with `IUnknownVtbl`, and vtables are
-        // immutable for the object's lifetime.
-        unsafe { &*(*unk).vtbl }
+        // SAFETY: by the type invariant the object is live, so its first field, the vtable
+        // pointer, is readable.
+        let table = unsafe { (*unk).vtbl };
+        // SAFETY: by `Interface`'s contract that table starts with `IUnknownVtbl`, and vtables
+        // are immutable for the object's lifetime.
+        unsafe { &*table }
     }
 
     fn add_ref(&self) -> u32 {

@@ -53,6 +53,8 @@
 //! is lock-free; PortCls's holds only its own leaf lock). Chunks read empty are returned to
 //! the loopback's allocator after the lock is released.
 
+#![deny(clippy::multiple_unsafe_ops_per_block)]
+
 use crate::alloc::{AllocatorConfig, new_allocator};
 use crate::com::ComPtr;
 use crate::platform::{Platform, SpinLock};
@@ -210,14 +212,14 @@ impl Emptied<'_> {
     /// `ev` is a chunk of this loopback that left the queue and is owned by the caller; it
     /// is given to `self`.
     unsafe fn push(&mut self, ev: *mut DmusKernelEvent) {
-        // SAFETY: per the caller, and `self.tail` is a chunk given to us before.
-        unsafe {
-            (*ev).p_next_evt = ptr::null_mut();
-            if self.tail.is_null() {
-                self.head = ev;
-            } else {
-                (*self.tail).p_next_evt = ev;
-            }
+        // SAFETY: per the caller `ev` is a chunk owned by the caller, given to us: ours to
+        // write.
+        unsafe { (*ev).p_next_evt = ptr::null_mut() };
+        if self.tail.is_null() {
+            self.head = ev;
+        } else {
+            // SAFETY: a non-null tail is a chunk given to us before, still ours.
+            unsafe { (*self.tail).p_next_evt = ev };
         }
         self.tail = ev;
     }
@@ -268,15 +270,22 @@ fn room_of(ev: &DmusKernelEvent, buffer_size: usize) -> usize {
 /// `ev` is a chunk of a loopback whose allocator's buffers are `buffer_size` bytes, owned by
 /// the caller for `'a`; `len` is at most the chunk's room.
 unsafe fn chunk_bytes<'a>(ev: *mut DmusKernelEvent, len: usize) -> &'a mut [u8] {
-    // SAFETY: per the caller. An inline chunk's storage is `ab_data` (8 bytes); a buffer
-    // chunk's is its buffer (`buffer_size` bytes, initialised or not: only written or read
-    // within what was written).
-    unsafe {
-        if (*ev).is_short() {
-            core::slice::from_raw_parts_mut(ptr::addr_of_mut!((*ev).u_data.ab_data).cast(), len)
-        } else {
-            core::slice::from_raw_parts_mut((*ev).u_data.pb_data, len)
-        }
+    // An inline chunk's storage is `ab_data` (8 bytes); a buffer chunk's is its buffer
+    // (`buffer_size` bytes, initialised or not: only written or read within what was written).
+    // SAFETY: 1. `ev` is a live chunk the caller owns for `'a` (caller), so a unique borrow
+    // of it is sound.
+    let ev = unsafe { &mut *ev };
+    if ev.is_short() {
+        // SAFETY: 2. a short chunk's bytes are its `ab_data` field (the union's inline
+        // variant, plain bytes), so viewing the union as them is sound.
+        let inline = unsafe { &mut ev.u_data.ab_data };
+        // SAFETY: 3. `len` is at most the chunk's room, 8 bytes inline (caller).
+        unsafe { core::slice::from_raw_parts_mut(inline.as_mut_ptr(), len) }
+    } else {
+        // SAFETY: 4. a buffer chunk's `pb_data` is the variant in use (it is not short).
+        let buf = unsafe { ev.u_data.pb_data };
+        // SAFETY: 5. the buffer is ours with the chunk and at least `len` bytes (caller).
+        unsafe { core::slice::from_raw_parts_mut(buf, len) }
     }
 }
 
@@ -403,13 +412,14 @@ impl<P: Platform> Loopback<P> {
         };
         if in_tail > 0 {
             let tail = f.tail;
-            // SAFETY: the tail is a chunk we own under the lock with room for `in_tail`
-            // bytes after its `cb_event` bytes (computed above).
-            unsafe {
-                let used = usize::from((*tail).cb_event);
-                copy_parts(chunk_bytes(tail, used + in_tail), used, parts, 0, in_tail);
-                (*tail).cb_event = (used + in_tail) as u16;
-            }
+            // SAFETY: the tail is a chunk we own under the lock.
+            let used = usize::from(unsafe { (*tail).cb_event });
+            // SAFETY: the tail has room for `in_tail` bytes after its `cb_event` bytes
+            // (computed above), and is ours under the lock for this write.
+            let bytes = unsafe { chunk_bytes(tail, used + in_tail) };
+            copy_parts(bytes, used, parts, 0, in_tail);
+            // SAFETY: as for `used`; `bytes` is no longer used.
+            unsafe { (*tail).cb_event = (used + in_tail) as u16 };
         }
         if !first.is_null() {
             if f.tail.is_null() {
@@ -459,10 +469,10 @@ impl<P: Platform> Loopback<P> {
                 return None;
             };
             // SAFETY: a fresh chunk we own with room for `take` bytes.
-            unsafe {
-                copy_parts(chunk_bytes(ev.as_ptr(), take), 0, parts, at, take);
-                (*ev.as_ptr()).cb_event = take as u16;
-            }
+            let bytes = unsafe { chunk_bytes(ev.as_ptr(), take) };
+            copy_parts(bytes, 0, parts, at, take);
+            // SAFETY: the same fresh chunk, ours; `bytes` is no longer used.
+            unsafe { (*ev.as_ptr()).cb_event = take as u16 };
             if last.is_null() {
                 first = ev.as_ptr();
             } else {
@@ -581,13 +591,12 @@ impl<P: Platform> Loopback<P> {
         let fifo = &mut *guard;
         while out.bytes < max_bytes && !fifo.head.is_null() {
             let head = fifo.head;
-            // SAFETY: the head is a chunk we own under the lock.
-            let (filled, time) = unsafe {
-                (
-                    usize::from((*head).cb_event),
-                    (*head).ull_pres_time_100ns as i64,
-                )
-            };
+            // SAFETY: the head is a chunk we own under the lock, so reading it is sound.
+            let chunk = unsafe { &*head };
+            let (filled, time) = (
+                usize::from(chunk.cb_event),
+                chunk.ull_pres_time_100ns as i64,
+            );
             let from = fifo.head_read.min(filled);
             let take = (filled - from).min(max_bytes - out.bytes);
             if take > 0 {

@@ -26,7 +26,8 @@ pub fn format_messages<W: Write>(bytes: &[u8], out: &mut W) -> Result<ParserStat
         let after = bytes.len() - input.len();
         match ev {
             Event::Message(m) => write_line(out, m.as_bytes().iter().copied())?,
-            // `F0` is the last byte the call consumed (strays before it are skipped in the same call).
+            // `F0` is the last byte the call consumed (strays before it are skipped in the same
+            // call).
             Event::SysExStart => sysex_start = after.saturating_sub(1),
             Event::SysExData(_) => {}
             Event::SysExEnd | Event::SysExCut => write_sysex(out, bytes, sysex_start, after)?,

@@ -35,10 +35,10 @@ fn all_data(block: &[u8]) -> bool {
 /// Copies `src` into `dst` if every byte of it is a data byte; returns whether it did.
 ///
 /// On x86-64 with SSE2 (part of the architecture, so also in the kernel build, where the
-/// compiler uses SSE registers for copies anyway): four 16-byte loads kept in registers, one test
-/// of all their top bits, four stores — the source is read once and the bulk SysEx path costs
-/// about a quarter of an instruction per byte (the portable form compiles to a byte-wise or a
-/// scalar loop, or reads every block twice).
+/// compiler uses SSE registers for copies anyway): four 16-byte loads kept in registers, one
+/// test of all their top bits, four stores, so the source is read once (the portable form
+/// compiles to a byte-wise or a scalar loop, or reads every block twice; see
+/// `benches/README.md` for what that costs).
 #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
 #[inline(always)]
 fn copy_block_if_data(src: &[u8; SCAN_BLOCK], dst: &mut [u8; SCAN_BLOCK]) -> bool {

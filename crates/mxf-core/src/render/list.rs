@@ -8,8 +8,9 @@ use mxf_abi::DmusKernelEvent;
 /// # Invariant
 /// `head` is null (then `tail` is null and `len` 0) or the first of `len` distinct owned
 /// events linked through `p_next_evt`, `tail` the last (its `p_next_evt` null). A list filled
-/// only with `insert_by_time` (the one-event reference the tests compare with) is ordered by presentation time (flag masked),
-/// equal times in insertion order (as is one filled with [`EventList::insert_all_by_time`]).
+/// only with `insert_by_time` (the one-event reference the tests compare with) is ordered by
+/// presentation time (flag masked), equal times in insertion order (as is one filled with
+/// [`EventList::insert_all_by_time`]).
 pub(crate) struct EventList {
     head: *mut DmusKernelEvent,
     tail: *mut DmusKernelEvent,
@@ -84,10 +85,10 @@ impl EventList {
         self.append(&mut mine);
     }
 
-    /// Test reference: inserts `ev` after every event whose presentation time is <= its own: one event of
-    /// [`EventList::insert_all_by_time`] (the tail is checked first, `O(1)` for an event in
-    /// order; otherwise the list is walked). To queue a whole chain, collect it and insert
-    /// it at once with that method: event by event costs `O(n)` per out-of-order event.
+    /// Test reference: inserts `ev` after every event whose presentation time is <= its own: one
+    /// event of [`EventList::insert_all_by_time`] (the tail is checked first, `O(1)` for an event
+    /// in order; otherwise the list is walked). To queue a whole chain, collect it and insert it at
+    /// once with that method: event by event costs `O(n)` per out-of-order event.
     ///
     /// # Safety
     /// As [`EventList::push_back`]; the list is time-ordered (see `insert_all_by_time`).

@@ -1,7 +1,6 @@
 //! Shared helpers of the capture/serialize/midi integration tests.
 #![allow(dead_code)]
 
-pub mod alloc_double;
 pub mod checks;
 pub mod reference;
 pub mod strategies;

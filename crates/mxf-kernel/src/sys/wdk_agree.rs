@@ -1,5 +1,5 @@
-//! With the WDK at hand (Windows targets without `--cfg mxf_no_wdk`), the hand-declared kernel items must agree with
-//! wdk-sys's bindgen output of the real headers. Compile-time only.
+//! With the WDK at hand (Windows targets without `--cfg mxf_no_wdk`), the hand-declared kernel
+//! items must agree with wdk-sys's bindgen output of the real headers. Compile-time only.
 //!
 //! Not compiled on the Linux build machines (wdk-sys needs the WDK).
 

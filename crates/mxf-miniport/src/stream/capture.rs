@@ -57,6 +57,7 @@ use mxf_core::capture::{CapturePackager, CaptureStats, Chain};
 use mxf_core::com::{self, ComObject, ComPtr, RefCount};
 use mxf_core::loopback::Bursts;
 use mxf_core::platform::{DISPATCH_LEVEL, Platform, PoolTag, SpinLock};
+use mxf_core::pool_box::PoolBox;
 use mxf_core::service::ServiceGroupExt;
 
 /// Pool tag of a capture stream object.
@@ -136,37 +137,29 @@ pub(crate) fn new_capture_stream<P: Platform>(
     clock: ComPtr<IMasterClock>,
 ) -> Result<ComPtr<IMxf>, NtError> {
     let platform = miniport.platform.clone();
-    const {
-        assert!(core::mem::align_of::<CaptureStream<P>>() <= mxf_core::platform::POOL_ALIGN);
-    }
-    let mem = platform
-        .pool_alloc(core::mem::size_of::<CaptureStream<P>>(), TAG_CAPTURE_STREAM)
-        .ok_or(NtError::INSUFFICIENT_RESOURCES)?
-        .cast::<CaptureStream<P>>();
-    miniport.loopback.discard();
     let packager = CapturePackager::with_mode(&alloc, miniport.cfg.capture_mode);
     let lock = platform.new_spin_lock();
-    // SAFETY: a fresh, aligned block of the object's size, ours.
-    unsafe {
-        mem.as_ptr().write(CaptureStream {
-            vtbl: &CaptureStream::<P>::VTBL,
-            type_id: TypeId::of::<P>(),
-            refs: RefCount::new(),
-            platform,
-            miniport,
-            alloc,
-            clock,
-            inner: SpinLock::new(
-                lock,
-                CaptureState {
-                    sink: None,
-                    state: KsState::STOP,
-                    packager,
-                    stats: CaptureStreamStats::default(),
-                },
-            ),
-        })
+    let stream = CaptureStream {
+        vtbl: &CaptureStream::<P>::VTBL,
+        type_id: TypeId::of::<P>(),
+        refs: RefCount::new(),
+        platform: platform.clone(),
+        miniport,
+        alloc,
+        clock,
+        inner: SpinLock::new(
+            lock,
+            CaptureState {
+                sink: None,
+                state: KsState::STOP,
+                packager,
+                stats: CaptureStreamStats::default(),
+            },
+        ),
     };
+    let boxed = PoolBox::try_new(platform, TAG_CAPTURE_STREAM, stream)?;
+    boxed.miniport.loopback.discard();
+    let mem = boxed.into_raw();
     // SAFETY: `#[repr(C)]` with the vtable pointer first; the initial reference.
     Ok(unsafe { ComPtr::from_raw(mem.cast::<IMxf>()) })
 }
@@ -444,16 +437,19 @@ unsafe impl<P: Platform> ComObject for CaptureStream<P> {
     }
 
     unsafe fn destroy(this: *mut Self) {
-        // SAFETY: ours alone: free the capture slot, drop everything (sink, packager and its
-        // held buffer, allocator, clock, miniport) and the memory.
-        unsafe {
-            let me = &*this;
+        // Free the capture slot, then drop everything (sink, packager and its held buffer,
+        // allocator, clock, miniport) and the memory.
+        {
+            // SAFETY: 1. `this` is live and ours alone (caller); the borrow ends with the
+            // block, before the object is dropped.
+            let me = unsafe { &*this };
             if me.inner.lock().state == KsState::RUN {
                 me.miniport.loopback.set_listening(false);
                 me.miniport.kick_render();
             }
             me.miniport.capture_open.store(false, Ordering::Release);
-            com::drop_and_free(this, TAG_CAPTURE_STREAM);
         }
+        // SAFETY: 2. ours alone, built by `PoolBox` with this tag, not used afterwards.
+        unsafe { com::drop_and_free(this, TAG_CAPTURE_STREAM) };
     }
 }

@@ -1,11 +1,11 @@
 //! The render stream: `IMXF` over mxf-core's [`RenderQueue`], playing into the loopback.
 //!
 //! The loopback's [`WriteOutcome`] goes to the queue unchanged: `Full` blocks the queue until
-//! the capture stream, after reading, kicks it through the miniport's render slots (`RenderSlots::kick_all`);
-//! `NoListener` (no capture stream in `RUN`) and `TooLarge` give the message up at once;
-//! `NoMemory` is retried then given up. The stream registers itself in the slot once built and leaves it first
-//! thing in its destruction, under the slot's lock, so a kick never reaches a stream being
-//! destroyed.
+//! the capture stream, after reading, kicks it through the miniport's render slots
+//! (`RenderSlots::kick_all`); `NoListener` (no capture stream in `RUN`) and `TooLarge` give the
+//! message up at once; `NoMemory` is retried then given up. The stream registers itself in the slot
+//! once built and leaves it first thing in its destruction, under the slot's lock, so a kick never
+//! reaches a stream being destroyed.
 
 use super::IID_MXF_PRIVATE_RENDER;
 use crate::miniport::{MiniportRef, downcast};
@@ -18,6 +18,7 @@ use mxf_abi::{
 use mxf_core::com::{self, ComObject, ComPtr, RefCount};
 use mxf_core::loopback::WriteOutcome;
 use mxf_core::platform::{Platform, PoolTag};
+use mxf_core::pool_box::PoolBox;
 use mxf_core::render::{RenderConfig, RenderQueue, RenderStats, RenderTarget};
 
 /// Pool tag of a render stream object.
@@ -74,27 +75,17 @@ pub(crate) fn new_render_stream<P: Platform>(
         RenderOutput { miniport, slot },
         cfg,
     )?;
-    const {
-        assert!(core::mem::align_of::<RenderStream<P>>() <= mxf_core::platform::POOL_ALIGN);
-    }
-    let Some(mem) = platform.pool_alloc(core::mem::size_of::<RenderStream<P>>(), TAG_RENDER_STREAM)
-    else {
-        // The queue (and the miniport reference in it) goes away here, at PASSIVE_LEVEL.
-        drop(queue);
-        return Err(NtError::INSUFFICIENT_RESOURCES);
+    let stream = RenderStream {
+        vtbl: &RenderStream::<P>::VTBL,
+        type_id: TypeId::of::<P>(),
+        refs: RefCount::new(),
+        platform: platform.clone(),
+        clock: clock.clone(),
+        queue: Some(queue),
     };
-    let mem = mem.cast::<RenderStream<P>>();
-    // SAFETY: a fresh, aligned block of the object's size, ours.
-    unsafe {
-        mem.as_ptr().write(RenderStream {
-            vtbl: &RenderStream::<P>::VTBL,
-            type_id: TypeId::of::<P>(),
-            refs: RefCount::new(),
-            platform,
-            clock: clock.clone(),
-            queue: Some(queue),
-        })
-    };
+    // On failure the stream value (its queue, and the miniport reference in it) goes away
+    // here, at PASSIVE_LEVEL.
+    let mem = PoolBox::try_new(platform, TAG_RENDER_STREAM, stream)?.into_raw();
     // SAFETY: the object is fully built and ours; the borrow ends with the statement.
     let queue = unsafe { &(*mem.as_ptr()).queue };
     if let Some(q) = queue {
@@ -190,15 +181,17 @@ unsafe impl<P: Platform> ComObject for RenderStream<P> {
     unsafe fn destroy(this: *mut Self) {
         // The final Release comes at PASSIVE_LEVEL (PortCls's contract, see `miniport`): the
         // queue deletes its timer here.
-        // SAFETY: ours alone. The render slot is freed first, then the queue is dropped
-        // (timer deleted, queued events returned, allocator/clock/miniport released).
-        unsafe {
-            if let Some(q) = &(*this).queue {
-                let t = q.target();
-                t.miniport.clear_render_slot(t.slot, q);
-            }
-            drop((*this).queue.take());
-            com::drop_and_free(this, TAG_RENDER_STREAM);
+        // The render slot is freed first, then the queue is dropped (timer deleted, queued
+        // events returned, allocator/clock/miniport released), then the object.
+        // SAFETY: 1. `this` is live and ours alone (caller): nothing else refers to it, so a
+        // unique borrow is sound; it ends before the object is dropped.
+        let me = unsafe { &mut *this };
+        if let Some(q) = &me.queue {
+            let t = q.target();
+            t.miniport.clear_render_slot(t.slot, q);
         }
+        drop(me.queue.take());
+        // SAFETY: 2. ours alone, built by `PoolBox` with this tag, not used afterwards.
+        unsafe { com::drop_and_free(this, TAG_RENDER_STREAM) };
     }
 }

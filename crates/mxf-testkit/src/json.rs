@@ -6,11 +6,17 @@ use std::collections::BTreeMap;
 /// A JSON value.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Json {
+    /// `null`.
     Null,
+    /// `true` / `false`.
     Bool(bool),
+    /// A number.
     Number(f64),
+    /// A string, escapes resolved.
     String(String),
+    /// An array.
     Array(Vec<Json>),
+    /// An object, keys sorted.
     Object(BTreeMap<String, Json>),
 }
 

@@ -21,18 +21,30 @@ pub enum FailPlan {
     /// Never.
     Never,
     /// Each `GetMessage`/`GetBuffer` fails with probability `percent`/100 (xorshift from `seed`).
-    Random { seed: u64, percent: u32 },
+    Random {
+        /// The xorshift seed.
+        seed: u64,
+        /// The failure probability, in percent.
+        percent: u32,
+    },
     /// Every allocation from the `n`th on (0-based) fails.
     From(u64),
 }
 
+/// What the allocator saw.
 #[derive(Default, Debug)]
 pub struct Counters {
+    /// `GetMessage` calls.
     pub get_message: u64,
+    /// `GetBuffer` calls.
     pub get_buffer: u64,
+    /// Calls the [`FailPlan`] failed.
     pub failures: u64,
+    /// Most events outstanding at once.
     pub peak_events: usize,
+    /// Most buffers outstanding at once.
     pub peak_buffers: usize,
+    /// Contract violations seen (double or foreign frees, changed marks, `PutBuffer` calls).
     pub errors: Vec<String>,
 }
 
@@ -78,6 +90,7 @@ static VTBL: IAllocatorMxfVtbl = IAllocatorMxfVtbl {
 };
 
 impl TestAlloc {
+    /// An allocator of `buffer_size`-byte buffers failing as `plan` says.
     pub fn new(buffer_size: u16, plan: FailPlan) -> Self {
         let seed = match plan {
             FailPlan::Random { seed, .. } => seed | 1,
@@ -102,6 +115,7 @@ impl TestAlloc {
         Self { com, obj }
     }
 
+    /// The allocator as a COM interface.
     pub fn com(&self) -> &ComPtr<IAllocatorMxf> {
         &self.com
     }
@@ -111,6 +125,7 @@ impl TestAlloc {
         unsafe { &*self.obj }.state.lock().unwrap()
     }
 
+    /// Replaces the failure plan (and restarts its call count).
     pub fn set_plan(&self, plan: FailPlan) {
         let mut s = self.state();
         s.plan = plan;
@@ -126,6 +141,7 @@ impl TestAlloc {
         (s.events.len(), s.buffers.len())
     }
 
+    /// A snapshot of the counters.
     pub fn counters(&self) -> Counters {
         let s = self.state();
         Counters {
@@ -182,11 +198,10 @@ unsafe extern "system" fn query_interface(
     // SAFETY: COM contract: `iid` is readable.
     let iid = unsafe { *iid };
     if iid == IID_IUNKNOWN || iid == IID_IMXF || iid == IID_IALLOCATOR_MXF {
-        // SAFETY: `this` is live (we are being called through it); `out` is writable.
-        unsafe {
-            add_ref(this);
-            *out = this.cast();
-        }
+        // SAFETY: `this` is live (we are being called through it).
+        unsafe { add_ref(this) };
+        // SAFETY: COM contract: `out` is writable.
+        unsafe { *out = this.cast() };
         STATUS_SUCCESS
     } else {
         // SAFETY: COM contract: `out` is writable.
