@@ -1,5 +1,7 @@
 //! [`EventList`]: an intrusive singly linked list of events threaded through `p_next_evt`.
 
+#![deny(clippy::multiple_unsafe_ops_per_block)]
+
 use core::ptr::{self, NonNull};
 use mxf_abi::DmusKernelEvent;
 
@@ -49,14 +51,13 @@ impl EventList {
     /// The caller owns `ev`, which is in no list, and gives it to this list.
     pub(crate) unsafe fn push_back(&mut self, ev: NonNull<DmusKernelEvent>) {
         let ev = ev.as_ptr();
-        // SAFETY: we own `ev` now; a non-null tail is ours (invariant).
-        unsafe {
-            (*ev).p_next_evt = ptr::null_mut();
-            if self.tail.is_null() {
-                self.head = ev;
-            } else {
-                (*self.tail).p_next_evt = ev;
-            }
+        // SAFETY: we own `ev` now.
+        unsafe { link(ev, ptr::null_mut()) };
+        if self.tail.is_null() {
+            self.head = ev;
+        } else {
+            // SAFETY: a non-null tail is ours (invariant).
+            unsafe { link(self.tail, ev) };
         }
         self.tail = ev;
         self.len += 1;
@@ -122,26 +123,30 @@ impl EventList {
             return 0;
         };
         // SAFETY: the run's events were `incoming`'s and are now exclusively ours, well linked.
-        let run = unsafe {
-            if !run.is_ordered(&mut steps) {
-                run.sorted(&mut steps)
-            } else {
-                run
-            }
+        let ordered = unsafe { run.is_ordered(&mut steps) };
+        let run = if ordered {
+            run
+        } else {
+            // SAFETY: as above.
+            unsafe { run.sorted(&mut steps) }
         };
         let merged = match SortedRun::from_list(self) {
             None => run,
             Some(held) => {
                 steps += 1;
-                // SAFETY: both runs are ours, disjoint and well linked (the held one by the
-                // list's invariant).
-                unsafe {
-                    if (*run.head).pres_time() >= (*held.tail).pres_time() {
-                        // The tail fast path: all of `run` is due no earlier than our tail.
-                        held.append(run)
-                    } else {
-                        SortedRun::merge(held, run, &mut steps)
-                    }
+                // Both runs are ours, disjoint and well linked (the held one by the list's
+                // invariant).
+                // SAFETY: the run's head is an event of the run.
+                let first = unsafe { time_of(run.head) };
+                // SAFETY: the held tail is an event of the held run.
+                let after_tail = first >= unsafe { time_of(held.tail) };
+                if after_tail {
+                    // The tail fast path: all of `run` is due no earlier than our tail.
+                    // SAFETY: as above.
+                    unsafe { held.append(run) }
+                } else {
+                    // SAFETY: as above.
+                    unsafe { SortedRun::merge(held, run, &mut steps) }
                 }
             }
         };
@@ -162,11 +167,10 @@ impl EventList {
     /// Removes and returns the first event (its `p_next_evt` cleared).
     pub(crate) fn pop_front(&mut self) -> Option<NonNull<DmusKernelEvent>> {
         let head = NonNull::new(self.head)?;
-        // SAFETY: the head is ours (invariant); it leaves the list.
-        unsafe {
-            self.head = (*head.as_ptr()).p_next_evt;
-            (*head.as_ptr()).p_next_evt = ptr::null_mut();
-        }
+        // SAFETY: the head is ours (invariant).
+        self.head = unsafe { next_of(head.as_ptr()) };
+        // SAFETY: the head is ours and leaves the list.
+        unsafe { link(head.as_ptr(), ptr::null_mut()) };
         if self.head.is_null() {
             self.tail = ptr::null_mut();
         }
@@ -212,6 +216,33 @@ struct SortedRun {
 /// slot absorbs anything beyond (still sorted and stable, only slower).
 const SORT_SLOTS: usize = 32;
 
+/// The presentation time of `ev` (flag masked).
+///
+/// # Safety
+/// `ev` is a live event of ours.
+unsafe fn time_of(ev: *const DmusKernelEvent) -> u64 {
+    // SAFETY: per the caller.
+    unsafe { (*ev).pres_time() }
+}
+
+/// The event after `ev` in its chain.
+///
+/// # Safety
+/// `ev` is a live event of ours.
+unsafe fn next_of(ev: *const DmusKernelEvent) -> *mut DmusKernelEvent {
+    // SAFETY: per the caller.
+    unsafe { (*ev).p_next_evt }
+}
+
+/// Links `ev` to `next`.
+///
+/// # Safety
+/// `ev` is a live event of ours that nothing else reads or writes meanwhile.
+unsafe fn link(ev: *mut DmusKernelEvent, next: *mut DmusKernelEvent) {
+    // SAFETY: per the caller.
+    unsafe { (*ev).p_next_evt = next };
+}
+
 impl SortedRun {
     /// The list's events as a run (the list's fields are not changed).
     fn from_list(list: &EventList) -> Option<SortedRun> {
@@ -237,21 +268,22 @@ impl SortedRun {
     /// The run is well linked and its events are ours.
     unsafe fn is_ordered(self, steps: &mut usize) -> bool {
         let mut cur = self.head;
-        // SAFETY: every pointer followed is an event of the run (caller), up to its null end.
-        unsafe {
-            let mut t = (*cur).pres_time();
-            loop {
-                cur = (*cur).p_next_evt;
-                if cur.is_null() {
-                    return true;
-                }
-                *steps += 1;
-                let next = (*cur).pres_time();
-                if next < t {
-                    return false;
-                }
-                t = next;
+        // Every pointer followed is an event of the run (caller), up to its null end.
+        // SAFETY: the head is an event of the run.
+        let mut t = unsafe { time_of(cur) };
+        loop {
+            // SAFETY: `cur` is an event of the run.
+            cur = unsafe { next_of(cur) };
+            if cur.is_null() {
+                return true;
             }
+            *steps += 1;
+            // SAFETY: a non-null link of the run is an event of the run.
+            let next = unsafe { time_of(cur) };
+            if next < t {
+                return false;
+            }
+            t = next;
         }
     }
 
@@ -275,42 +307,55 @@ impl SortedRun {
     /// Both runs are well linked, ours, and disjoint.
     unsafe fn merge(a: SortedRun, b: SortedRun, steps: &mut usize) -> SortedRun {
         let (mut a_cur, mut b_cur) = (a.head, b.head);
-        // SAFETY: every pointer read is an event of `a` or `b` (caller); each is relinked
+        // Every pointer read is an event of `a` or `b` (caller): `a_cur`/`b_cur` are null or
+        // the next event of their run, `last` the last event taken. Each event is relinked
         // once, and both runs' events end up in the result, in one chain, null-terminated by
         // the tail of the run that did not run out.
-        unsafe {
-            let take_b = (*b_cur).pres_time() < (*a_cur).pres_time();
+        // SAFETY: `b`'s head is an event of the (non-empty) run.
+        let tb = unsafe { time_of(b_cur) };
+        // SAFETY: `a`'s head is an event of the (non-empty) run.
+        let take_b = tb < unsafe { time_of(a_cur) };
+        *steps += 1;
+        let head = if take_b { b_cur } else { a_cur };
+        let mut last = head;
+        if take_b {
+            // SAFETY: `b_cur` is an event of `b`.
+            b_cur = unsafe { next_of(b_cur) };
+        } else {
+            // SAFETY: `a_cur` is an event of `a`.
+            a_cur = unsafe { next_of(a_cur) };
+        }
+        loop {
+            if a_cur.is_null() {
+                // SAFETY: `last` is an event taken into the result, ours.
+                unsafe { link(last, b_cur) };
+                let tail = if b_cur.is_null() { last } else { b.tail };
+                return SortedRun { head, tail };
+            }
+            if b_cur.is_null() {
+                // SAFETY: as above.
+                unsafe { link(last, a_cur) };
+                return SortedRun { head, tail: a.tail };
+            }
             *steps += 1;
-            let head = if take_b { b_cur } else { a_cur };
-            let mut last = head;
-            if take_b {
-                b_cur = (*b_cur).p_next_evt;
+            // SAFETY: non-null here, so an event of `b`.
+            let tb = unsafe { time_of(b_cur) };
+            // SAFETY: non-null here, so an event of `a`.
+            let take_b = tb < unsafe { time_of(a_cur) };
+            let next = if take_b {
+                let e = b_cur;
+                // SAFETY: `e` is an event of `b`.
+                b_cur = unsafe { next_of(e) };
+                e
             } else {
-                a_cur = (*a_cur).p_next_evt;
-            }
-            loop {
-                if a_cur.is_null() {
-                    (*last).p_next_evt = b_cur;
-                    let tail = if b_cur.is_null() { last } else { b.tail };
-                    return SortedRun { head, tail };
-                }
-                if b_cur.is_null() {
-                    (*last).p_next_evt = a_cur;
-                    return SortedRun { head, tail: a.tail };
-                }
-                *steps += 1;
-                let next = if (*b_cur).pres_time() < (*a_cur).pres_time() {
-                    let e = b_cur;
-                    b_cur = (*e).p_next_evt;
-                    e
-                } else {
-                    let e = a_cur;
-                    a_cur = (*e).p_next_evt;
-                    e
-                };
-                (*last).p_next_evt = next;
-                last = next;
-            }
+                let e = a_cur;
+                // SAFETY: `e` is an event of `a`.
+                a_cur = unsafe { next_of(e) };
+                e
+            };
+            // SAFETY: `last` is an event taken into the result, ours.
+            unsafe { link(last, next) };
+            last = next;
         }
     }
 
@@ -327,12 +372,10 @@ impl SortedRun {
             *steps += 1;
             // SAFETY: `cur` is an event of the run (caller); its link is read before the
             // event becomes a run of its own.
-            let mut carry = unsafe {
-                let next = (*cur).p_next_evt;
-                let one = SortedRun::single(cur);
-                cur = next;
-                one
-            };
+            let next = unsafe { next_of(cur) };
+            // SAFETY: `cur` is ours and, its link read, in no other run.
+            let mut carry = unsafe { SortedRun::single(cur) };
+            cur = next;
             for (i, slot) in slots.iter_mut().enumerate() {
                 match slot.take() {
                     None => {

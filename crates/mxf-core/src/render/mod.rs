@@ -479,16 +479,19 @@ impl<P: Platform, T: RenderTarget> RenderQueue<P, T> {
                     q.stats.events_refused += 1;
                     continue;
                 }
-                // SAFETY: ours, in no list; `held` is filled only by `insert_all_by_time`.
-                unsafe {
-                    if ev.as_ref().dont_hold() {
-                        q.immediate.push_back(ev);
-                        q.stats.events_immediate += 1;
-                    } else if inner.cfg.port_sequenced {
-                        q.immediate.push_back(ev);
-                    } else {
-                        incoming.push_back(ev);
-                    }
+                // `ev` is ours and in no list; `held` is filled only by `insert_all_by_time`.
+                // SAFETY: `ev` is a live event of ours.
+                let dont_hold = unsafe { ev.as_ref() }.dont_hold();
+                if dont_hold {
+                    // SAFETY: ours, in no list.
+                    unsafe { q.immediate.push_back(ev) };
+                    q.stats.events_immediate += 1;
+                } else if inner.cfg.port_sequenced {
+                    // SAFETY: ours, in no list.
+                    unsafe { q.immediate.push_back(ev) };
+                } else {
+                    // SAFETY: ours, in no list.
+                    unsafe { incoming.push_back(ev) };
                 }
                 q.stats.events_queued += 1;
                 let depth = depth + 1;
