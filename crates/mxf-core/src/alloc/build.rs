@@ -71,16 +71,18 @@ fn build_lane<P: Platform>(
         .pool_alloc(bytes, TAG_RESERVE)
         .ok_or(NtError::INSUFFICIENT_RESOURCES)?;
     let skew = mem.as_ptr().align_offset(RESERVE_ALIGN);
-    // SAFETY: `skew < RESERVE_ALIGN`, within the slack allocated; the stacks then the slots
-    // fit in the rest (sizes above), and both are suitably aligned (RESERVE_ALIGN is a
-    // multiple of both alignments, and so is every stack's size).
-    let (stacks, slots) = unsafe {
-        let stacks = mem.add(skew).cast::<PerCpu>();
-        (stacks, stacks.add(cpus).cast::<Slot<Item>>())
-    };
+    // SAFETY: `skew < RESERVE_ALIGN`, within the slack allocated; the result is aligned for
+    // `PerCpu` (RESERVE_ALIGN is a multiple of its alignment).
+    let stacks = unsafe { mem.add(skew) }.cast::<PerCpu>();
+    // SAFETY: the `cpus` stacks fit in `mem` after the skew (sizes above); the slots start
+    // right after them, aligned because every stack's size is a multiple of the slots'
+    // alignment.
+    let slots = unsafe { stacks.add(cpus) }.cast::<Slot<Item>>();
     for k in 0..cpus {
-        // SAFETY: `k < cpus`, inside the stacks' part of `mem`, which nothing references yet.
-        unsafe { stacks.add(k).write(PerCpu::new()) };
+        // SAFETY: `k < cpus`, inside the stacks' part of `mem`.
+        let stack = unsafe { stacks.add(k) };
+        // SAFETY: aligned (see above), writable, and nothing references it yet.
+        unsafe { stack.write(PerCpu::new()) };
     }
     let mut filled = 0;
     while filled < n {
@@ -99,17 +101,22 @@ fn build_lane<P: Platform>(
             block: block.as_ptr(),
             _pad: [0; 48],
         };
-        // SAFETY: `filled < n`, inside the `n`-slot array, which nothing else references yet.
-        unsafe { slots.add(filled).write(Slot::new(item)) };
+        // SAFETY: `filled < n`, inside the `n`-slot array.
+        let slot = unsafe { slots.add(filled) };
+        // SAFETY: aligned (see above), writable, and nothing else references it yet.
+        unsafe { slot.write(Slot::new(item)) };
         filled += 1;
     }
     if filled < n {
         for i in 0..filled {
-            // SAFETY: slot `i` was written above with a block from `pool`, not freed since.
-            unsafe {
-                let block = (*slots.add(i).as_ptr()).item.block;
-                pool.free(NonNull::new_unchecked(block));
-            }
+            // SAFETY: `i < filled <= n`, inside the slot array.
+            let slot = unsafe { slots.add(i) };
+            // SAFETY: slot `i` was written above and nothing else references it.
+            let block = unsafe { (*slot.as_ptr()).item.block };
+            // SAFETY: the block came from `pool.alloc()` above, so it is not null.
+            let block = unsafe { NonNull::new_unchecked(block) };
+            // SAFETY: a block of `pool`, allocated above and not freed since.
+            unsafe { pool.free(block) };
         }
         // SAFETY: from `pool_alloc` with TAG_RESERVE just above; nothing references it.
         unsafe { platform.pool_free(mem, TAG_RESERVE) };

@@ -76,8 +76,11 @@ impl Allocator {
                 };
                 let pkg = pkg.as_ptr();
                 // SAFETY: `pkg` is a package event claimed below and not yet recycled: its
-                // memory is ours, and we wrote both fields ourselves.
-                let (up, next) = unsafe { ((*pkg).p_next_evt, (*pkg).u_data.p_package_evt) };
+                // memory is ours, initialised, and nothing else references it.
+                let parked = unsafe { pkg.read() };
+                let up = parked.p_next_evt;
+                // SAFETY: we wrote this union field ourselves when parking the event.
+                let next = unsafe { parked.u_data.p_package_evt };
                 resume = up;
                 cur = next;
                 // SAFETY: `pkg` was claimed by this walk and not recycled since.
@@ -92,18 +95,27 @@ impl Allocator {
                 None => unsafe { self.claim(lane, evt.cast()) },
             };
             let e = evt.as_ptr();
-            // SAFETY: a live event of ours, just claimed: 40 readable, writable bytes.
-            let (next, flags, cb, data) =
-                unsafe { ((*e).p_next_evt, (*e).us_flags, (*e).cb_event, (*e).u_data) };
+            // SAFETY: a live event of ours, just claimed: 40 initialised bytes nothing else
+            // references.
+            let event = unsafe { e.read() };
+            let (next, flags, cb, data) = (
+                event.p_next_evt,
+                event.us_flags,
+                event.cb_event,
+                event.u_data,
+            );
             let package = flags & mxf_abi::DMUS_KEF_PACKAGE_EVENT != 0;
             // SAFETY: every bit pattern of the 8-byte union is a valid pointer.
             let sub = unsafe { data.p_package_evt };
             if package && !sub.is_null() {
-                // SAFETY: the event is ours until recycled; park it on the resume stack.
-                unsafe {
-                    (*e).p_next_evt = resume;
-                    (*e).u_data.p_package_evt = next;
-                }
+                // Park the event on the resume stack: its link points up, its payload to the
+                // event to continue with.
+                let mut parked = event;
+                parked.p_next_evt = resume;
+                parked.u_data.p_package_evt = next;
+                // SAFETY: the event is ours until recycled, writable and nothing else
+                // references it.
+                unsafe { e.write(parked) };
                 resume = e;
                 cur = sub;
                 continue;
@@ -130,11 +142,10 @@ impl Allocator {
         let lane = self.lane(Kind::Event);
         let block = e.cast::<u8>().wrapping_sub(super::header::HEADER_SIZE);
         // SAFETY: `e` is one of our events (claimed), so its block starts HEADER_SIZE before
-        // it, is allocated and 16-aligned.
-        let (block, word) = unsafe {
-            let block = NonNull::new_unchecked(block);
-            (block, super::header::Header::at(block).load())
-        };
+        // it, is allocated (not null) and 16-aligned.
+        let block = unsafe { NonNull::new_unchecked(block) };
+        // SAFETY: as above: an allocated, 16-aligned block of ours, so its header is readable.
+        let word = unsafe { super::header::Header::at(block) }.load();
         // SAFETY: the claim's word is still in the header (nothing writes a FREE header but
         // the claimer, and we are it); the block is ours until now.
         unsafe { self.recycle(lane, block, word, cpu) };

@@ -162,9 +162,15 @@ impl Allocator {
         // before any of its fields is read.
         let (block, word) = unsafe { self.claim(lane, evt.cast()) };
         let e = evt.as_ptr();
-        // SAFETY: a live event of ours, just claimed: 40 readable bytes.
-        let (next, flags, cb, data) =
-            unsafe { ((*e).p_next_evt, (*e).us_flags, (*e).cb_event, (*e).u_data) };
+        // SAFETY: a live event of ours, just claimed: 40 initialised bytes (zeroed when handed
+        // out) nothing else references.
+        let event = unsafe { e.read() };
+        let (next, flags, cb, data) = (
+            event.p_next_evt,
+            event.us_flags,
+            event.cb_event,
+            event.u_data,
+        );
         // SAFETY: every bit pattern of the 8-byte union is a valid pointer.
         let data = unsafe { data.pb_data };
         // What the walk would do besides recycling this event: a package sub-chain (a package

@@ -197,8 +197,11 @@ impl<P: Platform> Object<P> {
     /// # Safety
     /// `whole` as in [`Self::from_whole`]; `block` came from this kind's pool and is free.
     unsafe fn op_free(whole: *const (), kind: Kind, block: NonNull<u8>) {
-        // SAFETY: per the caller, `block` is an allocated block of this pool, given back once.
-        unsafe { Self::from_whole(whole).pool(kind).free(block) }
+        // SAFETY: the caller's promise: `whole` is the `whole` pointer of a live `Object<P>`.
+        let this = unsafe { Self::from_whole(whole) };
+        // SAFETY: the caller's promise: `block` is an allocated block of this kind's pool,
+        // given back once.
+        unsafe { this.pool(kind).free(block) }
     }
 
     /// # Safety
@@ -258,12 +261,15 @@ impl<P: Platform> Object<P> {
             }
         }
         let platform = this.platform.clone();
-        // SAFETY: the object is initialised and dropped once (the pools are deleted; blocks
-        // still out stay allocated, as with a lookaside list), then its memory is freed.
-        unsafe {
-            ptr::drop_in_place(obj);
-            platform.pool_free(NonNull::new_unchecked(obj.cast()), TAG_OBJECT);
-        }
+        // SAFETY: the object is initialised, ours alone (the caller's promise) and dropped
+        // once here (the pools are deleted; blocks still out stay allocated, as with a
+        // lookaside list); `this` is not used again.
+        unsafe { ptr::drop_in_place(obj) };
+        // SAFETY: `obj` came from a live object's `whole` pointer, so it is not null.
+        let mem = unsafe { NonNull::new_unchecked(obj.cast()) };
+        // SAFETY: the object's memory came from `pool_alloc(.., TAG_OBJECT)` in
+        // `new_allocator`; its contents were dropped just above and nothing refers to it.
+        unsafe { platform.pool_free(mem, TAG_OBJECT) };
     }
 }
 
@@ -359,15 +365,23 @@ impl Allocator {
     pub unsafe fn from_raw<'a>(p: *mut IAllocatorMxf) -> Option<&'a Allocator> {
         let unk = p.cast::<IUnknown>();
         let mut out: *mut core::ffi::c_void = ptr::null_mut();
-        // SAFETY: per the caller the object is live; every COM vtable starts with IUnknown's
-        // slots; `out` is a writable PVOID.
-        let status =
-            unsafe { ((*(*unk).vtbl).query_interface)(unk, &IID_MXF_PRIVATE_ALLOCATOR, &mut out) };
+        // SAFETY: the caller's promise: `p` points to a live COM object, whose first field is
+        // its vtable pointer.
+        let unk_vtbl = unsafe { (*unk).vtbl };
+        // SAFETY: every COM vtable starts with IUnknown's slots, valid while the object lives.
+        let query_interface = unsafe { (*unk_vtbl).query_interface };
+        // SAFETY: the object is live; the id is a valid GUID and `out` a writable PVOID.
+        let status = unsafe { query_interface(unk, &IID_MXF_PRIVATE_ALLOCATOR, &mut out) };
         let got = NonNull::new(out.cast::<IUnknown>())?;
-        // SAFETY: a non-null result of QueryInterface is an interface pointer carrying one
-        // reference for us: given back at once (the caller's reference keeps the object
-        // alive for `'a`; if `got` is not `p` we never look at it again).
-        unsafe { ((*(*got.as_ptr()).vtbl).release)(got.as_ptr()) };
+        // SAFETY: a non-null result of QueryInterface is a live interface pointer (it carries
+        // a reference), whose first field is its vtable pointer.
+        let got_vtbl = unsafe { (*got.as_ptr()).vtbl };
+        // SAFETY: every COM vtable starts with IUnknown's slots, valid while the object lives.
+        let release = unsafe { (*got_vtbl).release };
+        // SAFETY: gives back the one reference QueryInterface made for us (the caller's
+        // reference keeps the object alive for `'a`; if `got` is not `p` we never look at it
+        // again).
+        unsafe { release(got.as_ptr()) };
         if !mxf_abi::nt_success(status) || got.as_ptr() != unk {
             return None;
         }
@@ -662,10 +676,11 @@ impl Allocator {
             && addr >= HEADER_SIZE
         {
             block_addr = addr - HEADER_SIZE;
-            // SAFETY: 16-aligned, non-null, and per the caller the 16 bytes before `payload`
-            // are readable; only atomic loads here.
-            let header =
-                unsafe { Header::at(NonNull::new_unchecked(payload.wrapping_sub(HEADER_SIZE))) };
+            // SAFETY: `addr >= HEADER_SIZE` (checked), so the block address is not null.
+            let at = unsafe { NonNull::new_unchecked(payload.wrapping_sub(HEADER_SIZE)) };
+            // SAFETY: 16-aligned (checked) and, the caller's promise, the 16 bytes before
+            // `payload` are readable; only atomic loads here.
+            let header = unsafe { Header::at(at) };
             let word = header.load();
             if word.belongs_to(self.identity, lane.kind)
                 && word.state() == STATE_LIVE
@@ -810,10 +825,9 @@ impl Allocator {
         // SAFETY: `block` is 16-aligned and non-null (checked above) and, per the caller, the
         // 16 bytes from it are readable and stay allocated during the call (our blocks stay
         // allocated until `recycle`). Only atomic loads and one CAS touch them.
-        let (block, header) = unsafe {
-            let block = NonNull::new_unchecked(block);
-            (block, Header::at(block))
-        };
+        let block = unsafe { NonNull::new_unchecked(block) };
+        // SAFETY: as just said: aligned, readable and allocated for the call.
+        let header = unsafe { Header::at(block) };
         // `Relaxed`: the caller owns the block, so the getter's `LIVE` store already happened
         // before this call (through whatever handed the pointer over); a concurrent second
         // put is settled by the CAS below, not by this load.
@@ -940,8 +954,11 @@ pub(crate) unsafe fn zeroed_event(payload: NonNull<u8>) -> NonNull<DmusKernelEve
 /// # Safety
 /// `block` is a block of `lane` that the caller owns exclusively for the returned borrow.
 unsafe fn lane_payload<'a>(lane: &Lane, block: NonNull<u8>) -> &'a [u8] {
-    // SAFETY: per the caller; every block is HEADER_SIZE + `lane.payload` bytes.
-    unsafe { core::slice::from_raw_parts(payload_of(block).as_ptr(), lane.payload) }
+    // SAFETY: the caller's promise: `block` is a block of `lane`, HEADER_SIZE + payload bytes.
+    let payload = unsafe { payload_of(block) };
+    // SAFETY: the `lane.payload` bytes from `payload` are inside the block, initialised, and
+    // the caller's exclusively for `'a`.
+    unsafe { core::slice::from_raw_parts(payload.as_ptr(), lane.payload) }
 }
 
 /// As [`lane_payload`], mutable.
@@ -949,6 +966,9 @@ unsafe fn lane_payload<'a>(lane: &Lane, block: NonNull<u8>) -> &'a [u8] {
 /// # Safety
 /// As [`lane_payload`].
 pub(crate) unsafe fn lane_payload_mut<'a>(lane: &Lane, block: NonNull<u8>) -> &'a mut [u8] {
-    // SAFETY: per the caller.
-    unsafe { core::slice::from_raw_parts_mut(payload_of(block).as_ptr(), lane.payload) }
+    // SAFETY: as in `lane_payload`: a block of `lane`.
+    let payload = unsafe { payload_of(block) };
+    // SAFETY: as in `lane_payload`: inside the block, initialised, and the caller's
+    // exclusively for `'a`, so a unique borrow is sound.
+    unsafe { core::slice::from_raw_parts_mut(payload.as_ptr(), lane.payload) }
 }

@@ -87,9 +87,11 @@ unsafe extern "system" fn add_ref(this: *mut IUnknown) -> u32 {
 }
 
 unsafe extern "system" fn release(this: *mut IUnknown) -> u32 {
-    // SAFETY: COM contract; the caller gives up one reference and, if it was the last, does
-    // not use the object again (the borrow ends inside this call).
-    unsafe { obj(this).release() }
+    // SAFETY: COM contract: `this` is a live allocator's interface pointer.
+    let allocator = unsafe { obj(this) };
+    // SAFETY: the caller gives up one reference and, if it was the last, does not use the
+    // object again; `allocator` is not used after this call either.
+    unsafe { allocator.release() }
 }
 
 unsafe extern "system" fn set_state(this: *mut IMxf, state: KsState) -> NtStatus {

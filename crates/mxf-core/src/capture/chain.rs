@@ -74,11 +74,14 @@ impl Chain {
             cur = ev.p_next_evt;
             let data = match ev.short_data() {
                 Some(d) => d,
-                // SAFETY: a non-package event with `cb_event > SHORT_EVENT_MAX` in this chain
-                // points at a buffer holding `cb_event` initialised bytes (invariant).
-                None => unsafe {
-                    core::slice::from_raw_parts(ev.u_data.pb_data, ev.cb_event.into())
-                },
+                None => {
+                    // SAFETY: every bit pattern of the 8-byte union is a valid pointer.
+                    let buf = unsafe { ev.u_data.pb_data };
+                    // SAFETY: a non-package event with `cb_event > SHORT_EVENT_MAX` in this
+                    // chain points at a buffer holding `cb_event` initialised bytes
+                    // (invariant), alive and unchanged while `self` is borrowed.
+                    unsafe { core::slice::from_raw_parts(buf, ev.cb_event.into()) }
+                }
             };
             Some((ev, data))
         })

@@ -136,10 +136,12 @@ impl CapturePackager {
             if let Some(Held { buf, .. }) = self.buf
                 && let Some(room) = self.cap.checked_sub(self.fill)
             {
-                // SAFETY: the buffer has `cap` bytes (`GetBufferSize`) of which the first
-                // `fill` are held; we own it and nothing else refers to it while `dst` lives.
-                let dst =
-                    unsafe { core::slice::from_raw_parts_mut(buf.as_ptr().add(self.fill), room) };
+                // SAFETY: the buffer has `cap` bytes (`GetBufferSize`) and `fill <= cap`
+                // (`room` exists), so the offset stays inside it.
+                let free = unsafe { buf.as_ptr().add(self.fill) };
+                // SAFETY: the `room` bytes from `free` are the buffer's unheld tail; we own
+                // the buffer and nothing else refers to it while `dst` lives.
+                let dst = unsafe { core::slice::from_raw_parts_mut(free, room) };
                 let n = self.parser.copy_sysex_data(&mut input, dst);
                 if n > 0 {
                     self.fill += n;
@@ -379,11 +381,12 @@ impl CapturePackager {
             if let Some(Held { buf, .. }) = self.buf {
                 let n = data.len().min(self.cap - self.fill);
                 let (now, rest) = data.split_at(n);
-                // SAFETY: the buffer has `cap` bytes (`GetBufferSize`) and `fill + n <= cap`;
-                // we own it and nothing else refers to it.
-                unsafe {
-                    core::ptr::copy_nonoverlapping(now.as_ptr(), buf.as_ptr().add(self.fill), n)
-                };
+                // SAFETY: the buffer has `cap` bytes (`GetBufferSize`) and `fill < cap`
+                // (else it would have been emitted), so the offset stays inside it.
+                let free = unsafe { buf.as_ptr().add(self.fill) };
+                // SAFETY: `fill + n <= cap`, so the `n` bytes from `free` are in the buffer;
+                // we own it and nothing else refers to it; `now` is a distinct borrow.
+                unsafe { core::ptr::copy_nonoverlapping(now.as_ptr(), free, n) };
                 self.fill += n;
                 data = rest;
                 if self.fill == self.cap {
@@ -429,8 +432,10 @@ impl CapturePackager {
         // `staging_to_buffer` leaves at most 8 of at least 9.
         match self.buf {
             Some(Held { buf, .. }) if self.fill < self.cap => {
-                // SAFETY: `fill < cap` = the buffer's size; we own the buffer.
-                unsafe { buf.as_ptr().add(self.fill).write(b) };
+                // SAFETY: `fill < cap` = the buffer's size, so the offset stays inside it.
+                let at = unsafe { buf.as_ptr().add(self.fill) };
+                // SAFETY: a byte of the buffer, which we own and nothing else refers to.
+                unsafe { at.write(b) };
                 self.fill += 1;
                 Ok(())
             }

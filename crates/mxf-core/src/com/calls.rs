@@ -9,8 +9,8 @@ use core::ptr::NonNull;
 use mxf_abi::NtError;
 use mxf_abi::{
     DmusKernelEvent, IAllocatorMxf, IAllocatorMxfVtbl, IMasterClock, IMasterClockVtbl, IMxf,
-    IMxfVtbl, IPortDMus, IPortDMusVtbl, IServiceGroup, IServiceSink, IServiceSinkVtbl, KsState,
-    NtStatus, ReferenceTime, nt_success,
+    IMxfVtbl, IPortDMus, IPortDMusVtbl, IServiceGroup, IServiceGroupVtbl, IServiceSink,
+    IServiceSinkVtbl, KsState, NtStatus, ReferenceTime, nt_success,
 };
 
 /// The vtable of `p`, typed as `V`.
@@ -169,6 +169,12 @@ impl ComPtr<IServiceGroup> {
     fn sink_vtbl(&self) -> &IServiceSinkVtbl {
         // SAFETY: an `IServiceGroup` object's vtable starts with `IServiceSink`'s.
         unsafe { vtbl::<_, IServiceSinkVtbl>(self) }
+    }
+
+    /// The object's vtable, as the whole `IServiceGroupVtbl`.
+    pub(crate) fn group_vtbl(&self) -> &IServiceGroupVtbl {
+        // SAFETY: an `IServiceGroup` object's vtable is an `IServiceGroupVtbl`.
+        unsafe { vtbl::<_, IServiceGroupVtbl>(self) }
     }
 
     /// `IServiceSink::RequestService` of the group (services every member).

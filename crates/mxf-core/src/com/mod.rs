@@ -5,8 +5,6 @@
 //! Code that packages or consumes events talks to allocators, sinks and clocks only through
 //! these wrappers, so it behaves the same against PortCls's objects and ours.
 
-#![deny(clippy::multiple_unsafe_ops_per_block)]
-
 mod calls;
 mod object;
 mod ptr;

@@ -53,8 +53,6 @@
 //! is lock-free; PortCls's holds only its own leaf lock). Chunks read empty are returned to
 //! the loopback's allocator after the lock is released.
 
-#![deny(clippy::multiple_unsafe_ops_per_block)]
-
 use crate::alloc::{AllocatorConfig, new_allocator};
 use crate::com::ComPtr;
 use crate::platform::{Platform, SpinLock};

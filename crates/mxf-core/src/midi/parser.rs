@@ -46,31 +46,39 @@ fn copy_block_if_data(src: &[u8; SCAN_BLOCK], dst: &mut [u8; SCAN_BLOCK]) -> boo
         __m128i, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128, _mm_storeu_si128,
     };
     const { assert!(SCAN_BLOCK == 4 * size_of::<__m128i>()) };
+    // `wrapping_add` keeps the pointers in safe code; for i < 4 each lands within the 64-byte
+    // blocks (asserted above), so none actually wraps.
     let s = src.as_ptr().cast::<__m128i>();
-    // SAFETY: the target has SSE2 (this function is compiled only then); `s.add(i)` for
-    // i < 4 is within the 64-byte `src` (asserted above), and the unaligned loads need no
-    // alignment.
-    let (a, b, c, d) = unsafe {
-        (
-            _mm_loadu_si128(s),
-            _mm_loadu_si128(s.add(1)),
-            _mm_loadu_si128(s.add(2)),
-            _mm_loadu_si128(s.add(3)),
-        )
-    };
-    // SAFETY: the target has SSE2; register-only operations.
-    let high = unsafe { _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(a, b), _mm_or_si128(c, d))) };
+    // SAFETY: the target has SSE2 (this function is compiled only then); the 16 bytes read
+    // lie within `src`, and the unaligned load needs no alignment.
+    let a = unsafe { _mm_loadu_si128(s) };
+    // SAFETY: as for `a`, at offset 16 of 64.
+    let b = unsafe { _mm_loadu_si128(s.wrapping_add(1)) };
+    // SAFETY: as for `a`, at offset 32 of 64.
+    let c = unsafe { _mm_loadu_si128(s.wrapping_add(2)) };
+    // SAFETY: as for `a`, at offset 48 of 64.
+    let d = unsafe { _mm_loadu_si128(s.wrapping_add(3)) };
+    // SAFETY: the target has SSE2; register-only operation.
+    let ab = unsafe { _mm_or_si128(a, b) };
+    // SAFETY: as above.
+    let cd = unsafe { _mm_or_si128(c, d) };
+    // SAFETY: as above.
+    let all = unsafe { _mm_or_si128(ab, cd) };
+    // SAFETY: as above.
+    let high = unsafe { _mm_movemask_epi8(all) };
     if high != 0 {
         return false;
     }
     let t = dst.as_mut_ptr().cast::<__m128i>();
-    // SAFETY: as for the loads, within the 64-byte `dst`, which we borrow mutably.
-    unsafe {
-        _mm_storeu_si128(t, a);
-        _mm_storeu_si128(t.add(1), b);
-        _mm_storeu_si128(t.add(2), c);
-        _mm_storeu_si128(t.add(3), d);
-    }
+    // SAFETY: SSE2 as for the loads; the 16 bytes written lie within `dst`, which we borrow
+    // mutably, and the unaligned store needs no alignment.
+    unsafe { _mm_storeu_si128(t, a) };
+    // SAFETY: as above, at offset 16 of 64.
+    unsafe { _mm_storeu_si128(t.wrapping_add(1), b) };
+    // SAFETY: as above, at offset 32 of 64.
+    unsafe { _mm_storeu_si128(t.wrapping_add(2), c) };
+    // SAFETY: as above, at offset 48 of 64.
+    unsafe { _mm_storeu_si128(t.wrapping_add(3), d) };
     true
 }
 

@@ -1,7 +1,5 @@
 //! [`EventList`]: an intrusive singly linked list of events threaded through `p_next_evt`.
 
-#![deny(clippy::multiple_unsafe_ops_per_block)]
-
 use core::ptr::{self, NonNull};
 use mxf_abi::DmusKernelEvent;
 

@@ -763,28 +763,37 @@ impl<P: Platform, T: RenderTarget> Drop for RenderQueue<P, T> {
             q.state = KsState::STOP;
             me.disarm(&mut q);
         }
-        // SAFETY: we own the inner state. The timer goes first: it is read out (no write to
-        // the state a callback may still be reading) and dropped, which waits for a callback
-        // in flight; the field is `ManuallyDrop` and never used again. Nothing else touches
-        // the state afterwards; then the queued events go back to the allocator, the state is
+        // The timer goes first: it is read out (no write to the state a callback may still be
+        // reading) and dropped, which waits for a callback in flight. Nothing else touches the
+        // state afterwards; then the queued events go back to the allocator, the state is
         // dropped (releasing the allocator and the clock) and the memory freed.
-        unsafe {
-            let timer = ManuallyDrop::into_inner(ptr::read(ptr::addr_of!((*inner).timer)));
-            drop(timer);
-            let flushed = {
-                let mut all = {
-                    let q = (*inner).queue.get_mut();
-                    q.stats.events_flushed += q.depth() as u64;
-                    q.take_all()
-                };
-                let me = &*inner;
-                let mut play = me.play.lock();
-                me.give_up(&mut play, &mut all)
-            };
-            retire::return_events(&(*inner).alloc, flushed, (*inner).cfg.max_walk);
-            let platform = (*inner).platform.clone();
-            ptr::drop_in_place(inner);
-            platform.pool_free(self.inner.cast(), TAG_RENDER);
-        }
+        // SAFETY: `inner` is initialised and owned by `self`, so the field's place is in
+        // bounds; no reference is made.
+        let timer_field = unsafe { ptr::addr_of!((*inner).timer) };
+        // SAFETY: the field is initialised and `ManuallyDrop`: the bitwise copy left behind
+        // is never used, and dropping the state below skips it.
+        let timer = ManuallyDrop::into_inner(unsafe { ptr::read(timer_field) });
+        drop(timer);
+        // SAFETY: the timer is gone (its callback waited for) and no `&RenderQueue` is left,
+        // so the initialised state is ours alone until the end of this function.
+        let me = unsafe { &mut *inner };
+        let mut all = {
+            let q = me.queue.get_mut();
+            q.stats.events_flushed += q.depth() as u64;
+            q.take_all()
+        };
+        let flushed = {
+            let mut play = me.play.lock();
+            me.give_up(&mut play, &mut all)
+        };
+        // SAFETY: the flushed events are of our allocator, ours alone, and returned once.
+        unsafe { retire::return_events(&me.alloc, flushed, me.cfg.max_walk) };
+        let platform = me.platform.clone();
+        // SAFETY: the state is initialised, ours alone, and dropped once here; `me` is not
+        // used again.
+        unsafe { ptr::drop_in_place(inner) };
+        // SAFETY: the memory came from `pool_alloc(.., TAG_RENDER)` when the queue was made;
+        // its contents were dropped just above and nothing refers to it.
+        unsafe { platform.pool_free(self.inner.cast(), TAG_RENDER) };
     }
 }

@@ -372,19 +372,26 @@ unsafe impl<P: Platform> ComObject for Group<P> {
     }
 
     unsafe fn destroy(this: *mut Self) {
-        // SAFETY: per the caller no reference to the object is left but a timer callback's,
-        // queued or running on another CPU, which only reads it. The timer goes first: it is
-        // read out without writing the object, and dropping it waits for that callback; the
-        // field is `ManuallyDrop` and never used again. Then the object is ours alone: the
-        // members' references are released and the memory (from `pool_alloc` with this tag
-        // in `new_service_group`) freed.
-        unsafe {
-            let timer = ManuallyDrop::into_inner(ptr::read(ptr::addr_of!((*this).timer)));
-            drop(timer);
-            let dpc = ManuallyDrop::into_inner(ptr::read(ptr::addr_of!((*this).dpc)));
-            drop(dpc);
-            com::drop_and_free(this, TAG_SERVICE_GROUP);
-        }
+        // Per the caller no reference to the object is left but a timer callback's, queued or
+        // running on another CPU, which only reads it. The timer goes first: it is read out
+        // without writing the object, and dropping it waits for that callback. Then the object
+        // is ours alone: the members' references are released and the memory freed.
+        // SAFETY: `this` points to a live `Group` (the caller's promise), so the field's place
+        // is in bounds; no reference is made.
+        let timer_field = unsafe { ptr::addr_of!((*this).timer) };
+        // SAFETY: the field is initialised, and `ManuallyDrop`: reading it out leaves a bitwise
+        // copy behind that is never used or dropped again.
+        let timer = ManuallyDrop::into_inner(unsafe { ptr::read(timer_field) });
+        drop(timer);
+        // SAFETY: as for the timer field: in bounds of the live object.
+        let dpc_field = unsafe { ptr::addr_of!((*this).dpc) };
+        // SAFETY: as for the timer: initialised, `ManuallyDrop`, never used again.
+        let dpc = ManuallyDrop::into_inner(unsafe { ptr::read(dpc_field) });
+        drop(dpc);
+        // SAFETY: the timer waited for its callback, so no other reference is left; the memory
+        // came from `pool_alloc` with this tag in `new_service_group`, and the moved-out fields
+        // are `ManuallyDrop`, which dropping the object skips.
+        unsafe { com::drop_and_free(this, TAG_SERVICE_GROUP) };
     }
 }
 
@@ -404,27 +411,28 @@ pub trait ServiceGroupExt {
 
 impl ServiceGroupExt for ComPtr<IServiceGroup> {
     fn add_member(&self, sink: &ComPtr<IServiceSink>) -> NtStatus {
-        // SAFETY: a live IServiceGroup's vtable is an IServiceGroupVtbl; `sink` is live.
-        unsafe { ((*(*self.as_raw()).vtbl).add_member)(self.as_raw(), sink.as_raw()) }
+        // SAFETY: `group_vtbl` is this live object's own table, so the slot takes `this` of
+        // this type; `sink` is a live IServiceSink the group may AddRef.
+        unsafe { (self.group_vtbl().add_member)(self.as_raw(), sink.as_raw()) }
     }
 
     fn remove_member(&self, sink: &ComPtr<IServiceSink>) {
-        // SAFETY: as above.
-        unsafe { ((*(*self.as_raw()).vtbl).remove_member)(self.as_raw(), sink.as_raw()) }
+        // SAFETY: the live object's own table; the slot takes `this` and a live `sink`.
+        unsafe { (self.group_vtbl().remove_member)(self.as_raw(), sink.as_raw()) }
     }
 
     fn support_delayed_service(&self) {
-        // SAFETY: as above.
-        unsafe { ((*(*self.as_raw()).vtbl).support_delayed_service)(self.as_raw()) }
+        // SAFETY: the live object's own table; the slot takes `this` of this type.
+        unsafe { (self.group_vtbl().support_delayed_service)(self.as_raw()) }
     }
 
     fn request_delayed_service(&self, delay: u64) {
-        // SAFETY: as above.
-        unsafe { ((*(*self.as_raw()).vtbl).request_delayed_service)(self.as_raw(), delay) }
+        // SAFETY: the live object's own table; the slot takes `this` of this type and a value.
+        unsafe { (self.group_vtbl().request_delayed_service)(self.as_raw(), delay) }
     }
 
     fn cancel_delayed_service(&self) {
-        // SAFETY: as above.
-        unsafe { ((*(*self.as_raw()).vtbl).cancel_delayed_service)(self.as_raw()) }
+        // SAFETY: the live object's own table; the slot takes `this` of this type.
+        unsafe { (self.group_vtbl().cancel_delayed_service)(self.as_raw()) }
     }
 }
