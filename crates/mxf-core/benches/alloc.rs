@@ -50,6 +50,7 @@
 //!   calls: the floor of this design (three 8-byte CAS against the raw stack's two 16-byte);
 //! - `heap Box<[u8; 40]>`: the global allocator's alloc + free of an event-sized block;
 //! - `locked free list`: `std::sync::Mutex<Vec<*mut u8>>` pop + push.
+#![deny(clippy::multiple_unsafe_ops_per_block)]
 
 mod common;
 
@@ -369,11 +370,10 @@ fn run() {
     let raw_called = move |n: u64, _: usize| {
         let calls = black_box(calls);
         for _ in 0..n {
-            // SAFETY: `stack` is live ('static) and every popped node is pushed back once.
-            unsafe {
-                let p = (calls.0)(stack);
-                (calls.1)(stack, black_box(p));
-            }
+            // SAFETY: `stack` is live ('static).
+            let p = unsafe { (calls.0)(stack) };
+            // SAFETY: `stack` is live; the node just popped is pushed back once.
+            unsafe { (calls.1)(stack, black_box(p)) };
         }
     };
     let heap = |n: u64, _: usize| {

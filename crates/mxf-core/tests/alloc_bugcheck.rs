@@ -3,6 +3,7 @@
 //! Bug checks are raised from the Rust-ABI twins of the slots ([`Allocator::put_buffer`],
 //! [`Allocator::put_message`]): the emulator's bug check is a panic, which may not unwind
 //! through an `extern "system"` vtable function (that would abort the test process).
+#![deny(clippy::multiple_unsafe_ops_per_block)]
 
 mod alloc_support;
 
@@ -70,11 +71,10 @@ fn blocks_of_another_allocator_or_kind_and_interior_pointers_are_foreign() {
     let bc = expect_bugcheck(|| unsafe { a.put_buffer(interior) });
     assert_eq!(bc.params[0], c2::FOREIGN);
     // None of that disturbed anything: give both back properly.
-    // SAFETY: our event and buffer, once.
-    unsafe {
-        a.put_message(evt.as_ptr());
-        a.put_buffer(buf);
-    }
+    // SAFETY: our event, a one-event chain, given back once.
+    unsafe { a.put_message(evt.as_ptr()) };
+    // SAFETY: our buffer, given back once.
+    unsafe { a.put_buffer(buf) };
     assert_eq!(
         a.stats().outstanding_events + a.stats().outstanding_buffers,
         0
@@ -173,8 +173,10 @@ fn a_one_byte_overrun_of_a_pool_buffer_is_caught_when_it_is_put_back() {
     let buf = p.get_buffer().unwrap();
     // SAFETY: the overrun under test: one byte past the 64 usable bytes. The emulator's
     // allocation slot extends past the block (guard bytes), so the write lands in memory it
-    // owns and checks.
-    unsafe { buf.as_ptr().add(64).write(0) };
+    // owns and checks, so the address is computed without `add`'s in-bounds promise.
+    let past = buf.as_ptr().wrapping_add(64);
+    // SAFETY: the guard byte is allocated and writable (see above).
+    unsafe { past.write(0) };
     // SAFETY: our buffer, once.
     let bc = expect_bugcheck(|| unsafe { a.put_buffer(buf) });
     assert!(
@@ -194,8 +196,10 @@ fn a_one_byte_overrun_of_a_reserve_buffer_is_caught_at_unload() {
     let a = ours(&p);
     let buf = p.get_buffer().unwrap();
     assert_eq!(a.stats().reserve_hits, 1);
-    // SAFETY: as in the previous test.
-    unsafe { buf.as_ptr().add(64).write(0) };
+    // The overrun under test, into guard bytes as in the previous test.
+    let past = buf.as_ptr().wrapping_add(64);
+    // SAFETY: the guard byte is allocated and writable (as in the previous test).
+    unsafe { past.write(0) };
     // SAFETY: our buffer, once (it goes back to the reserve, still allocated).
     unsafe { a.put_buffer(buf) };
     let bc = emu.check_pool().expect_err("guard overwritten");
@@ -243,11 +247,11 @@ fn a_write_after_put_into_a_poisoned_reserve_block_is_caught_on_reuse() {
         }
     }
     let e = p.get_message().unwrap();
-    // SAFETY: our event, once; then the use after put under test (the reserve keeps it).
-    unsafe {
-        p.put_message(e.as_ptr());
-        (*e.as_ptr()).us_channel_group = 1;
-    }
+    // SAFETY: our event, a one-event chain, given back once.
+    unsafe { p.put_message(e.as_ptr()) };
+    // SAFETY: the use after put under test: the reserve keeps the block allocated, so the
+    // write lands in memory the emulator owns and checks.
+    unsafe { (*e.as_ptr()).us_channel_group = 1 };
     let bc = expect_bugcheck(|| {
         for _ in 0..4 {
             let _ = a.get_message();

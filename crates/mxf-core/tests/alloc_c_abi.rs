@@ -2,6 +2,7 @@
 //! way dmusicks.h's C callers see it and exercises every slot. The test compiles it with the
 //! host C compiler (`cc`, or `$CC`) into a shared object in a temporary directory, loads it
 //! with `dlopen`, and passes it our object; the C side returns its count of failed checks.
+#![deny(clippy::multiple_unsafe_ops_per_block)]
 
 mod alloc_support;
 
@@ -36,17 +37,28 @@ fn build_c() -> PathBuf {
     out
 }
 
+/// The message of the last failed dlopen/dlsym.
+fn last_dl_error() -> &'static CStr {
+    // SAFETY: called right after a failed dlopen/dlsym on this thread, so the error is set.
+    let msg = unsafe { dlerror() };
+    // SAFETY: dlerror returns a NUL-terminated string valid until the next dl* call, which
+    // this test makes only after printing it.
+    unsafe { CStr::from_ptr(msg) }
+}
+
 #[test]
 fn a_c_caller_exercises_every_slot() {
     let so = build_c();
     let path = CString::new(so.to_str().unwrap()).unwrap();
-    // SAFETY: dlopen/dlsym with valid C strings; the symbol has the C signature declared in
-    // allocator_vtbl.c: `int mxf_c_allocator_test(IAllocatorMXF *)`.
-    let run: unsafe extern "C" fn(*mut IAllocatorMxf) -> c_int = unsafe {
-        let h = dlopen(path.as_ptr(), RTLD_NOW);
-        assert!(!h.is_null(), "dlopen: {:?}", CStr::from_ptr(dlerror()));
-        let f = dlsym(h, c"mxf_c_allocator_test".as_ptr());
-        assert!(!f.is_null(), "dlsym: {:?}", CStr::from_ptr(dlerror()));
+    // SAFETY: dlopen with a valid C string.
+    let h = unsafe { dlopen(path.as_ptr(), RTLD_NOW) };
+    assert!(!h.is_null(), "dlopen: {:?}", last_dl_error());
+    // SAFETY: dlsym with a handle from dlopen and a valid C string.
+    let f = unsafe { dlsym(h, c"mxf_c_allocator_test".as_ptr()) };
+    assert!(!f.is_null(), "dlsym: {:?}", last_dl_error());
+    // SAFETY: the symbol is a function with the C signature declared in allocator_vtbl.c:
+    // `int mxf_c_allocator_test(IAllocatorMXF *)`.
+    let run = unsafe {
         std::mem::transmute::<*mut c_void, unsafe extern "C" fn(*mut IAllocatorMxf) -> c_int>(f)
     };
     let emu = emu();

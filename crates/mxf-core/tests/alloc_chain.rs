@@ -1,5 +1,6 @@
 //! `PutMessage` recycles whole chains: buffers, packages (nested, with buffers inside, with
 //! NULL package pointers), and callers that keep a buffer by clearing it first.
+#![deny(clippy::multiple_unsafe_ops_per_block)]
 
 mod alloc_support;
 
@@ -14,11 +15,10 @@ fn a_mixed_chain_with_packages_and_buffers_comes_back_whole() {
     let a = ours(&p);
     emu.at_irql(DISPATCH_LEVEL, || {
         let short = p.get_message().unwrap();
-        // SAFETY: test-owned event.
-        unsafe {
-            (*short.as_ptr()).cb_event = 3;
-            (*short.as_ptr()).u_data.ab_data = [0x90, 60, 100, 0, 0, 0, 0, 0];
-        }
+        // SAFETY: a live event from the allocator, test-owned and not otherwise borrowed.
+        let ev = unsafe { &mut *short.as_ptr() };
+        ev.cb_event = 3;
+        ev.u_data.ab_data = [0x90, 60, 100, 0, 0, 0, 0, 0];
         let with_buf = p.get_message().unwrap();
         set_buffer(with_buf, p.get_buffer().unwrap(), 64);
         let empty_pkg = p.get_message().unwrap();
@@ -55,30 +55,31 @@ fn a_cleared_buffer_is_kept_by_the_caller() {
     let b = p.get_buffer().unwrap();
     set_buffer(e, b, 64);
     // The documented way to keep the buffer: clear cbEvent/pbData before returning the event.
-    // SAFETY: test-owned event.
-    unsafe {
-        (*e.as_ptr()).cb_event = 0;
-        (*e.as_ptr()).u_data.pb_data = std::ptr::null_mut();
-        p.put_message(e.as_ptr());
-    }
+    // SAFETY: a live event from the allocator, test-owned and not otherwise borrowed.
+    let ev = unsafe { &mut *e.as_ptr() };
+    ev.cb_event = 0;
+    ev.u_data.pb_data = std::ptr::null_mut();
+    // SAFETY: a well-formed one-event chain of this allocator, given up here.
+    unsafe { p.put_message(e.as_ptr()) };
     assert_eq!(a.stats().outstanding_buffers, 1);
     // A short event (cbEvent <= 8) never frees anything through `abData`.
     let e = p.get_message().unwrap();
-    // SAFETY: test-owned event; abData holds the buffer's address bytes but cbEvent is 8.
-    unsafe {
-        (*e.as_ptr()).cb_event = 8;
-        (*e.as_ptr()).u_data.pb_data = b.as_ptr();
-        p.put_message(e.as_ptr());
-    }
+    // SAFETY: a live event from the allocator, test-owned and not otherwise borrowed.
+    let ev = unsafe { &mut *e.as_ptr() };
+    ev.cb_event = 8;
+    ev.u_data.pb_data = b.as_ptr();
+    // SAFETY: a well-formed one-event chain of this allocator, given up here; abData holds
+    // the buffer's address bytes but cbEvent is 8, so it carries no buffer.
+    unsafe { p.put_message(e.as_ptr()) };
     assert_eq!(a.stats().outstanding_buffers, 1);
     // A big event with a NULL pbData is fine too.
     let e = p.get_message().unwrap();
-    // SAFETY: test-owned event.
-    unsafe {
-        (*e.as_ptr()).cb_event = 500;
-        p.put_message(e.as_ptr());
-        p.put_buffer(b);
-    }
+    // SAFETY: a live event from the allocator, test-owned and not otherwise borrowed.
+    unsafe { (*e.as_ptr()).cb_event = 500 };
+    // SAFETY: a well-formed one-event chain of this allocator (a NULL pbData), given up here.
+    unsafe { p.put_message(e.as_ptr()) };
+    // SAFETY: the buffer kept above, ours, given back once.
+    unsafe { p.put_buffer(b) };
     let s = a.stats();
     assert_eq!((s.outstanding_events, s.outstanding_buffers), (0, 0));
     drop(p);

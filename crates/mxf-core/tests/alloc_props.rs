@@ -2,6 +2,7 @@
 //! packages, nested packages, buffers, NULL package pointers) / PutBuffer never hand out a
 //! live block twice, always return zeroed events, and end with nothing outstanding and a
 //! clean unload — with and without fault injection, Verifier and reserve poisoning.
+#![deny(clippy::multiple_unsafe_ops_per_block)]
 
 mod alloc_support;
 
@@ -69,11 +70,10 @@ fn build(
     for _ in 0..count {
         let Some(e) = pool.pop_front() else { break };
         assert!(live.remove(&(e.as_ptr() as usize)));
-        // SAFETY: a held event of ours.
-        unsafe {
-            (*e.as_ptr()).ull_pres_time_100ns = next(r);
-            (*e.as_ptr()).us_channel_group = 1;
-        }
+        // SAFETY: a held event of ours, not otherwise borrowed.
+        let ev = unsafe { &mut *e.as_ptr() };
+        ev.ull_pres_time_100ns = next(r);
+        ev.us_channel_group = 1;
         match next(r) % 4 {
             1 => {
                 if let Some(b) = bufs.pop() {
@@ -141,13 +141,17 @@ fn run(emu_cfg: EmuConfig, cfg: AllocatorConfig, fault: Option<u32>, ops: Vec<Op
                     let mut chain = ptr::null_mut();
                     for h in heads.into_iter().rev() {
                         let mut tail = h;
-                        // SAFETY: our events; find the top-level tail of `h`.
-                        unsafe {
-                            while !(*tail).p_next_evt.is_null() {
-                                tail = (*tail).p_next_evt;
+                        // Find the top-level tail of `h`.
+                        loop {
+                            // SAFETY: an event of ours in a chain the test built.
+                            let next = unsafe { (*tail).p_next_evt };
+                            if next.is_null() {
+                                break;
                             }
-                            (*tail).p_next_evt = chain;
+                            tail = next;
                         }
+                        // SAFETY: as above; nothing else references the event.
+                        unsafe { (*tail).p_next_evt = chain };
                         chain = h;
                     }
                     // SAFETY: every event and buffer in the chain is ours, handed over once.
@@ -167,12 +171,11 @@ fn run(emu_cfg: EmuConfig, cfg: AllocatorConfig, fault: Option<u32>, ops: Vec<Op
             assert_eq!(s.outstanding_buffers as usize, m.buffers.len());
         }
         // Give everything back.
-        // SAFETY: ours, once.
-        unsafe {
-            p.put_message(link(&m.events));
-            for b in m.buffers.drain(..) {
-                p.put_buffer(b);
-            }
+        // SAFETY: the held events, ours, linked into one chain and given back once.
+        unsafe { p.put_message(link(&m.events)) };
+        for b in m.buffers.drain(..) {
+            // SAFETY: a held buffer of ours, given back once.
+            unsafe { p.put_buffer(b) };
         }
     });
     let s = a.stats();

@@ -1,4 +1,5 @@
 //! Every slot of our `IAllocatorMXF`, through the vtable, including bad input.
+#![deny(clippy::multiple_unsafe_ops_per_block)]
 
 mod alloc_support;
 
@@ -38,18 +39,13 @@ fn query_interface_answers_the_three_iids_and_refuses_others() {
     // NULL riid: refused, `*ppv` cleared (the one QueryInterface behaviour of
     // `mxf_core::com`, as on every other failure); NULL ppv: refused without writing.
     let mut out: *mut c_void = 0x8 as *mut c_void;
-    // SAFETY: the callee must not dereference the null pointers.
-    unsafe {
-        assert_eq!(
-            (v.base.base.query_interface)(this, ptr::null(), &mut out),
-            STATUS_INVALID_PARAMETER
-        );
-        assert!(out.is_null());
-        assert_eq!(
-            (v.base.base.query_interface)(this, &IID_IMXF, ptr::null_mut()),
-            STATUS_INVALID_PARAMETER
-        );
-    }
+    // SAFETY: a live object; the callee must not dereference the null `riid`.
+    let st = unsafe { (v.base.base.query_interface)(this, ptr::null(), &mut out) };
+    assert_eq!(st, STATUS_INVALID_PARAMETER);
+    assert!(out.is_null());
+    // SAFETY: a live object; the callee must not dereference the null `ppv`.
+    let st = unsafe { (v.base.base.query_interface)(this, &IID_IMXF, ptr::null_mut()) };
+    assert_eq!(st, STATUS_INVALID_PARAMETER);
     assert_eq!(ours(&p).ref_count(), 1);
     // ComPtr::query goes through the same slot.
     let mxf: ComPtr<IMxf> = p.query().expect("IMXF");
@@ -65,13 +61,14 @@ fn add_ref_and_release_count_and_the_last_release_frees_everything() {
     let p = make(&emu, small_cfg());
     let v = vt(&p);
     let this = p.as_raw().cast::<IUnknown>();
-    // SAFETY: balanced AddRef/Release on a live object.
-    unsafe {
-        assert_eq!((v.base.base.add_ref)(this), 2);
-        assert_eq!((v.base.base.add_ref)(this), 3);
-        assert_eq!((v.base.base.release)(this), 2);
-        assert_eq!((v.base.base.release)(this), 1);
-    }
+    // SAFETY: a live object; the reference made is given back below.
+    assert_eq!(unsafe { (v.base.base.add_ref)(this) }, 2);
+    // SAFETY: as above.
+    assert_eq!(unsafe { (v.base.base.add_ref)(this) }, 3);
+    // SAFETY: gives back one of the two references just made.
+    assert_eq!(unsafe { (v.base.base.release)(this) }, 2);
+    // SAFETY: gives back the other; `p`'s own reference is left.
+    assert_eq!(unsafe { (v.base.base.release)(this) }, 1);
     let q = p.clone();
     assert_eq!(ours(&q).ref_count(), 2);
     drop(q);
@@ -124,17 +121,12 @@ fn connect_and_disconnect_output_accept_a_sink_without_holding_it() {
     assert_eq!(mxf.disconnect_output(&sink), STATUS_SUCCESS);
     assert_eq!(ours(&sink_alloc).ref_count(), before);
     let v = vt(&p);
-    // SAFETY: null sinks must be refused, not dereferenced.
-    unsafe {
-        assert_eq!(
-            (v.base.connect_output)(mxf.as_raw(), ptr::null_mut()),
-            STATUS_INVALID_PARAMETER
-        );
-        assert_eq!(
-            (v.base.disconnect_output)(mxf.as_raw(), ptr::null_mut()),
-            STATUS_INVALID_PARAMETER
-        );
-    }
+    // SAFETY: a live object; a null sink must be refused, not dereferenced.
+    let st = unsafe { (v.base.connect_output)(mxf.as_raw(), ptr::null_mut()) };
+    assert_eq!(st, STATUS_INVALID_PARAMETER);
+    // SAFETY: as above.
+    let st = unsafe { (v.base.disconnect_output)(mxf.as_raw(), ptr::null_mut()) };
+    assert_eq!(st, STATUS_INVALID_PARAMETER);
     drop((mxf, sink, sink_alloc, p));
     assert_clean_unload(&emu);
 }
@@ -225,17 +217,12 @@ fn get_buffer_and_put_buffer_refuse_null_pointers() {
     let emu = emu();
     let p = make(&emu, small_cfg());
     let v = vt(&p);
-    // SAFETY: null out-pointer / null buffer must be refused without dereferencing.
-    unsafe {
-        assert_eq!(
-            (v.get_buffer)(p.as_raw(), ptr::null_mut()),
-            STATUS_INVALID_PARAMETER
-        );
-        assert_eq!(
-            (v.put_buffer)(p.as_raw(), ptr::null_mut()),
-            STATUS_INVALID_PARAMETER
-        );
-    }
+    // SAFETY: a live object; a null out-pointer must be refused without dereferencing.
+    let st = unsafe { (v.get_buffer)(p.as_raw(), ptr::null_mut()) };
+    assert_eq!(st, STATUS_INVALID_PARAMETER);
+    // SAFETY: a live object; a null buffer must be refused without dereferencing.
+    let st = unsafe { (v.put_buffer)(p.as_raw(), ptr::null_mut()) };
+    assert_eq!(st, STATUS_INVALID_PARAMETER);
     let s = ours(&p).stats();
     assert_eq!((s.buffer_gets, s.buffer_puts, s.failures), (0, 0, 0));
     drop(p);
@@ -398,12 +385,11 @@ fn fault_injection_counts_failures_and_leaks_nothing() {
     assert_eq!(s.gets as usize, evs.len());
     assert_eq!(s.buffer_gets as usize, bufs.len());
     emu.set_fault_plan(FaultPlan::None);
-    // SAFETY: our events and buffers.
-    unsafe {
-        p.put_message(link(&evs));
-        for b in bufs {
-            p.put_buffer(b);
-        }
+    // SAFETY: our events, linked into one chain and given back once.
+    unsafe { p.put_message(link(&evs)) };
+    for b in bufs {
+        // SAFETY: a buffer of ours, given back once.
+        unsafe { p.put_buffer(b) };
     }
     let s = ours(&p).stats();
     assert_eq!((s.outstanding_events, s.outstanding_buffers), (0, 0));
@@ -469,8 +455,10 @@ unsafe extern "system" fn fake_query_interface(
     iid: *const Guid,
     out: *mut *mut c_void,
 ) -> NtStatus {
-    // SAFETY: `this` is a live `Fake` (the test's); `iid` and `out` are valid.
-    let (f, iid) = unsafe { (&*this.cast::<Fake>(), *iid) };
+    // SAFETY: `this` is a live `Fake` (the test's).
+    let f = unsafe { &*this.cast::<Fake>() };
+    // SAFETY: the callers in this file pass a valid `iid`.
+    let iid = unsafe { *iid };
     f.queried.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let got: *mut c_void = if iid == IID_IUNKNOWN || iid == IID_IMXF || iid == IID_IALLOCATOR_MXF {
         f.refs.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -478,8 +466,12 @@ unsafe extern "system" fn fake_query_interface(
     } else if iid == mxf_core::alloc::IID_MXF_PRIVATE_ALLOCATOR && !f.answer.is_null() {
         // Hands out another object (one of ours), with a reference, as a lying QI might.
         let a = f.answer.cast::<IUnknown>();
-        // SAFETY: `answer` is a live object of ours.
-        unsafe { ((*(*a).vtbl).add_ref)(a) };
+        // SAFETY: `answer` is a live object of ours, whose first field is its vtable pointer.
+        let table = unsafe { (*a).vtbl };
+        // SAFETY: the static vtable of a live object.
+        let add_ref = unsafe { (*table).add_ref };
+        // SAFETY: a live object; the reference goes to the QI's caller.
+        unsafe { add_ref(a) };
         a.cast()
     } else {
         ptr::null_mut()

@@ -9,6 +9,7 @@
 //!
 //! Addresses differ between the child and the parent (ASLR), so pointer parameters are
 //! checked for shape (non-null, 16-aligned), everything else exactly.
+#![deny(clippy::multiple_unsafe_ops_per_block)]
 
 mod alloc_support;
 
@@ -45,9 +46,11 @@ fn raw_allocator<P: Platform>(platform: P, cfg: AllocatorConfig) -> *mut IAlloca
 /// # Safety
 /// `p` is a live `IAllocatorMXF`.
 unsafe fn vtbl<'a>(p: *mut IAllocatorMxf) -> &'a IAllocatorMxfVtbl {
-    // SAFETY: per the caller; the first field of a COM object is its vtable pointer, and the
-    // vtable is a static.
-    unsafe { &*(*p).vtbl }
+    // SAFETY: `p` is live (the caller's promise); a COM object's first field is its vtable
+    // pointer.
+    let table = unsafe { (*p).vtbl };
+    // SAFETY: an allocator's vtable is a static `IAllocatorMxfVtbl`.
+    unsafe { &*table }
 }
 
 /// `GetMessage` through the vtable; asserts success.
@@ -56,8 +59,10 @@ unsafe fn vtbl<'a>(p: *mut IAllocatorMxf) -> &'a IAllocatorMxfVtbl {
 /// `p` is a live `IAllocatorMXF`.
 unsafe fn get_message(p: *mut IAllocatorMxf) -> *mut DmusKernelEvent {
     let mut e = ptr::null_mut();
-    // SAFETY: per the caller; `e` is a valid out-pointer.
-    let st = unsafe { (vtbl(p).get_message)(p, &mut e) };
+    // SAFETY: `p` is a live `IAllocatorMXF` (the caller's promise).
+    let v = unsafe { vtbl(p) };
+    // SAFETY: the slot of `p`'s own vtable; `e` is a valid out-pointer.
+    let st = unsafe { (v.get_message)(p, &mut e) };
     assert!(st == STATUS_SUCCESS && !e.is_null(), "GetMessage: {st:?}");
     e
 }
@@ -68,8 +73,10 @@ unsafe fn get_message(p: *mut IAllocatorMxf) -> *mut DmusKernelEvent {
 /// `p` is a live `IAllocatorMXF`.
 unsafe fn get_buffer(p: *mut IAllocatorMxf) -> *mut u8 {
     let mut b = ptr::null_mut();
-    // SAFETY: per the caller; `b` is a valid out-pointer.
-    let st = unsafe { (vtbl(p).get_buffer)(p, &mut b) };
+    // SAFETY: `p` is a live `IAllocatorMXF` (the caller's promise).
+    let v = unsafe { vtbl(p) };
+    // SAFETY: the slot of `p`'s own vtable; `b` is a valid out-pointer.
+    let st = unsafe { (v.get_buffer)(p, &mut b) };
     assert!(st == STATUS_SUCCESS && !b.is_null(), "GetBuffer: {st:?}");
     b
 }
@@ -98,9 +105,11 @@ fn put_message_of_a_foreign_event_is_bad_pool_caller_foreign() {
             fake.0[0] = 0x5A5A_5A5A_5A5A_5A5A;
             fake.0[1] = 0x5A5A_5A5A_5A5A_5A5A;
             let foreign = (&raw mut fake.0[2]).cast::<DmusKernelEvent>();
-            // SAFETY: a live allocator; the 16 bytes in front of `foreign` are readable. The
-            // foreign event is the bug under test.
-            unsafe { ((*(*p).vtbl).base.put_message)(p.cast(), foreign) };
+            // SAFETY: a live allocator.
+            let v = unsafe { vtbl(p) };
+            // SAFETY: the 16 bytes in front of `foreign` are readable. The foreign event is
+            // the bug under test.
+            unsafe { (v.base.put_message)(p.cast(), foreign) };
         },
     );
     assert_eq!(r.code, BAD_POOL_CALLER, "{r}");
@@ -116,14 +125,15 @@ fn put_message_of_the_same_event_twice_is_a_double_free() {
         "put_message_of_the_same_event_twice_is_a_double_free",
         || {
             let p = raw_allocator(emu(), small_cfg());
-            // SAFETY: a live allocator; the event is ours, put once legitimately, then again
-            // (the bug under test; a reserve block stays allocated).
-            unsafe {
-                let e = get_message(p);
-                let put = vtbl(p).base.put_message;
-                assert_eq!(put(p.cast(), e), STATUS_SUCCESS);
-                put(p.cast(), e);
-            }
+            // SAFETY: a live allocator.
+            let e = unsafe { get_message(p) };
+            // SAFETY: a live allocator.
+            let put = unsafe { vtbl(p) }.base.put_message;
+            // SAFETY: the event is ours, put once legitimately.
+            assert_eq!(unsafe { put(p.cast(), e) }, STATUS_SUCCESS);
+            // SAFETY: the same event again is the bug under test (a reserve block stays
+            // allocated, so the header is still readable).
+            unsafe { put(p.cast(), e) };
         },
     );
     assert_eq!(r.code, BAD_POOL_CALLER, "{r}");
@@ -140,13 +150,15 @@ fn put_message_of_the_same_event_twice_is_a_double_free() {
 fn put_buffer_twice_is_a_double_free() {
     let r = expect_bugcheck_in_child("put_buffer_twice_is_a_double_free", || {
         let p = raw_allocator(emu(), small_cfg());
-        // SAFETY: a live allocator; our buffer, put once legitimately, then again (the bug
-        // under test).
-        unsafe {
-            let b = get_buffer(p);
-            assert_eq!((vtbl(p).put_buffer)(p, b), STATUS_SUCCESS);
-            ((*(*p).vtbl).put_buffer)(p, b);
-        }
+        // SAFETY: a live allocator.
+        let b = unsafe { get_buffer(p) };
+        // SAFETY: a live allocator.
+        let v = unsafe { vtbl(p) };
+        // SAFETY: our buffer, put once legitimately.
+        assert_eq!(unsafe { (v.put_buffer)(p, b) }, STATUS_SUCCESS);
+        // SAFETY: the same buffer again is the bug under test (a reserve block stays
+        // allocated, so the header is still readable).
+        unsafe { (v.put_buffer)(p, b) };
     });
     assert_eq!(r.code, BAD_POOL_CALLER, "{r}");
     assert_eq!(r.params[0], c2::DOUBLE_FREE, "{r}");
@@ -170,15 +182,19 @@ fn a_one_byte_overrun_then_put_buffer_is_special_pool_corruption() {
                 ..small_cfg()
             };
             let p = raw_allocator(emu(), cfg);
-            // SAFETY: a live allocator; the write one byte past the 64 usable bytes is the
-            // bug under test and lands in the special pool's guard bytes (memory the emulator
-            // owns and checks), then the buffer goes back once.
-            unsafe {
-                let b = get_buffer(p);
-                assert_eq!((vtbl(p).get_buffer_size)(p), 64);
-                b.add(64).write(0);
-                ((*(*p).vtbl).put_buffer)(p, b);
-            }
+            // SAFETY: a live allocator.
+            let b = unsafe { get_buffer(p) };
+            // SAFETY: a live allocator.
+            let v = unsafe { vtbl(p) };
+            // SAFETY: the slot of `p`'s own vtable.
+            assert_eq!(unsafe { (v.get_buffer_size)(p) }, 64);
+            // The write one byte past the 64 usable bytes is the bug under test and lands in
+            // the special pool's guard bytes (memory the emulator owns and checks).
+            let past = b.wrapping_add(64);
+            // SAFETY: the guard byte is allocated and writable (see above).
+            unsafe { past.write(0) };
+            // SAFETY: our buffer, given back once.
+            unsafe { (v.put_buffer)(p, b) };
         },
     );
     assert_eq!(r.code, SPECIAL_POOL_DETECTED_MEMORY_CORRUPTION, "{r}");
@@ -201,8 +217,10 @@ fn get_message_above_dispatch_level_that_needs_the_pool_is_bad_pool_caller() {
             let p = raw_allocator(emu.clone(), cfg);
             emu.raise_irql(HIGH_LEVEL);
             let mut e = ptr::null_mut();
-            // SAFETY: a live allocator, a valid out-pointer; the IRQL is the bug under test.
-            unsafe { ((*(*p).vtbl).get_message)(p, &mut e) };
+            // SAFETY: a live allocator.
+            let v = unsafe { vtbl(p) };
+            // SAFETY: a valid out-pointer; the IRQL is the bug under test.
+            unsafe { (v.get_message)(p, &mut e) };
         },
     );
     assert_eq!(r.code, BAD_POOL_CALLER, "{r}");
@@ -231,8 +249,10 @@ fn get_message_above_dispatch_level_under_verifier_is_the_verifier_irql_check() 
             let p = raw_allocator(emu.clone(), cfg);
             emu.raise_irql(3);
             let mut e = ptr::null_mut();
-            // SAFETY: as in the previous test.
-            unsafe { ((*(*p).vtbl).get_message)(p, &mut e) };
+            // SAFETY: a live allocator.
+            let v = unsafe { vtbl(p) };
+            // SAFETY: a valid out-pointer; the IRQL is the bug under test.
+            unsafe { (v.get_message)(p, &mut e) };
         },
     );
     assert_eq!(r.code, DRIVER_VERIFIER_DETECTED_VIOLATION, "{r}");
@@ -253,8 +273,10 @@ fn get_message_above_dispatch_level_served_by_the_reserve_is_bad_pool_caller_too
             let p = raw_allocator(emu.clone(), small_cfg());
             emu.raise_irql(HIGH_LEVEL);
             let mut e = ptr::null_mut();
-            // SAFETY: a live allocator, a valid out-pointer; the IRQL is the bug under test.
-            unsafe { ((*(*p).vtbl).get_message)(p, &mut e) };
+            // SAFETY: a live allocator.
+            let v = unsafe { vtbl(p) };
+            // SAFETY: a valid out-pointer; the IRQL is the bug under test.
+            unsafe { (v.get_message)(p, &mut e) };
         },
     );
     assert_eq!(r.code, BAD_POOL_CALLER, "{r}");
@@ -278,11 +300,13 @@ fn put_buffer_of_a_reserve_buffer_above_dispatch_level_under_verifier_is_bad_poo
             let emu = emu_verifier();
             let p = raw_allocator(emu.clone(), small_cfg());
             let mut b = ptr::null_mut();
-            // SAFETY: a live allocator, a valid out-pointer.
-            unsafe { ((*(*p).vtbl).get_buffer)(p, &mut b) };
+            // SAFETY: a live allocator.
+            let v = unsafe { vtbl(p) };
+            // SAFETY: a valid out-pointer.
+            unsafe { (v.get_buffer)(p, &mut b) };
             emu.raise_irql(3);
             // SAFETY: our buffer; the IRQL is the bug under test.
-            unsafe { ((*(*p).vtbl).put_buffer)(p, b) };
+            unsafe { (v.put_buffer)(p, b) };
         },
     );
     assert_eq!(r.code, BAD_POOL_CALLER, "{r}");
@@ -300,8 +324,10 @@ fn the_final_release_above_passive_level_stops_when_it_deletes_the_block_pools()
             let emu = emu();
             let p = raw_allocator(emu.clone(), small_cfg());
             emu.raise_irql(mxf_core::platform::DISPATCH_LEVEL);
+            // SAFETY: a live allocator.
+            let v = unsafe { vtbl(p) };
             // SAFETY: the creator's one reference, given up; the IRQL is the bug under test.
-            unsafe { ((*(*p).vtbl).base.base.release)(p.cast()) };
+            unsafe { (v.base.base.release)(p.cast()) };
         },
     );
     assert_eq!(r.code, DRIVER_VERIFIER_DETECTED_VIOLATION, "{r}");
@@ -350,8 +376,12 @@ impl Platform for ReleaseDuringTeardown {
             let victim = self.victim.swap(ptr::null_mut(), Ordering::Relaxed);
             if !victim.is_null() {
                 // SAFETY: the object is being destroyed but its memory is still allocated
-                // (it is freed last); the extra Release is the bug under test.
-                unsafe { ((*(*victim).vtbl).release)(victim) };
+                // (it is freed last), so its vtable pointer is readable.
+                let table = unsafe { (*victim).vtbl };
+                // SAFETY: the static vtable, still valid.
+                let release = unsafe { (*table).release };
+                // SAFETY: as above; the extra Release is the bug under test.
+                unsafe { release(victim) };
             }
         }
         // SAFETY: forwarded with the caller's guarantees.
@@ -404,8 +434,10 @@ fn a_release_while_the_last_release_tears_down_is_reference_by_pointer() {
             };
             let p = raw_allocator(platform, small_cfg());
             victim.store(p.cast(), Ordering::Relaxed);
+            // SAFETY: a live allocator.
+            let v = unsafe { vtbl(p) };
             // SAFETY: the creator's one reference, given up: the final Release.
-            unsafe { ((*(*p).vtbl).base.base.release)(p.cast()) };
+            unsafe { (v.base.base.release)(p.cast()) };
         },
     );
     assert_eq!(r.code, REFERENCE_BY_POINTER, "{r}");
@@ -424,13 +456,16 @@ fn the_hooked_platform_does_not_stop_a_balanced_release() {
         victim: Arc::new(AtomicPtr::new(ptr::null_mut())),
     };
     let p = raw_allocator(platform, small_cfg());
-    // SAFETY: a live allocator; balanced AddRef/Release, then the final Release.
-    unsafe {
-        let unk = p.cast::<IUnknown>();
-        assert_eq!(((*(*p).vtbl).base.base.add_ref)(unk), 2);
-        assert_eq!(((*(*p).vtbl).base.base.release)(unk), 1);
-        assert_eq!(((*(*p).vtbl).base.base.release)(unk), 0);
-    }
+    let unk = p.cast::<IUnknown>();
+    // SAFETY: a live allocator.
+    let v = unsafe { vtbl(p) };
+    // SAFETY: a live object; the reference made is given back just below.
+    assert_eq!(unsafe { (v.base.base.add_ref)(unk) }, 2);
+    // SAFETY: gives back the reference just made; the creator's is left.
+    assert_eq!(unsafe { (v.base.base.release)(unk) }, 1);
+    // SAFETY: the creator's one reference, given up: the final Release; `p` is not called
+    // through again.
+    assert_eq!(unsafe { (v.base.base.release)(unk) }, 0);
     // The undetectable case: after the final Release the object is freed, and what a further
     // Release would read as `this->lpVtbl` is special pool's poison — a fault at an address
     // of poison bytes, not a clean bug check. (The emulator keeps freed memory allocated in

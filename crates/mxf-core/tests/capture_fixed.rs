@@ -1,4 +1,5 @@
 //! Deterministic capture tests against the test-double allocator.
+#![deny(clippy::multiple_unsafe_ops_per_block)]
 
 mod support;
 
@@ -520,8 +521,10 @@ unsafe extern "system" fn cs_put(this: *mut IMxf, evt: *mut DmusKernelEvent) -> 
     // SAFETY: `this` is a `CountingSink` (the only object using this table).
     let s = unsafe { &*(this as *const CountingSink) };
     s.calls.set(s.calls.get() + 1);
+    // SAFETY: `alloc` points to the test's allocator, which outlives the sink.
+    let alloc = unsafe { &*s.alloc };
     // SAFETY: the chain came from that allocator; ownership moves on.
-    unsafe { (*s.alloc).put_message(evt) }
+    unsafe { alloc.put_message(evt) }
 }
 unsafe extern "system" fn cs_conn(_: *mut IMxf, _: *mut IMxf) -> NtStatus {
     0

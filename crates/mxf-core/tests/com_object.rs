@@ -1,5 +1,6 @@
 //! The generic `IUnknown` thunks of `mxf_core::com` (`query_interface`, `add_ref`, `release`,
 //! `unknown_vtbl`, `drop_and_free`) on a tiny object of the test's own, on the emulator.
+#![deny(clippy::multiple_unsafe_ops_per_block)]
 
 use mxf_abi::{
     Guid, IID_IMXF, IID_ISERVICE_SINK, IID_IUNKNOWN, IUnknown, IUnknownVtbl, NtStatus,
@@ -99,8 +100,10 @@ fn new_probe<const FREE: bool>(emu: &Emu) -> Made<FREE> {
 }
 
 fn vtbl(p: *mut IUnknown) -> &'static IUnknownVtbl {
-    // SAFETY: a live probe; its vtable is a static constant.
-    unsafe { &*(*p).vtbl }
+    // SAFETY: a live probe, whose first field is its vtable pointer.
+    let table = unsafe { (*p).vtbl };
+    // SAFETY: the probe's vtable is a static constant.
+    unsafe { &*table }
 }
 
 fn count<const FREE: bool>(p: *mut IUnknown) -> u32 {
@@ -161,8 +164,10 @@ fn every_listed_iid_answers_the_object_with_one_more_reference_even_unaligned() 
         // control need not align them.
         let mut gbuf = [0u8; 17];
         let mut obuf = [0xA5u8; 1 + size_of::<*mut c_void>()];
-        // SAFETY: both stay within their buffers.
-        let (g, o) = unsafe { (gbuf.as_mut_ptr().add(1), obuf.as_mut_ptr().add(1)) };
+        // SAFETY: offset 1 stays within the 17-byte buffer.
+        let g = unsafe { gbuf.as_mut_ptr().add(1) };
+        // SAFETY: offset 1 stays within the buffer of 1 + pointer-size bytes.
+        let o = unsafe { obuf.as_mut_ptr().add(1) };
         // SAFETY: 16 writable bytes at `g`.
         unsafe { g.cast::<Guid>().write_unaligned(*iid) };
         let status = qi(m.ptr, g.cast(), o.cast());
@@ -265,37 +270,33 @@ fn answer_query_interface_null_out_null_iid_listed_and_unlisted() {
     let refs = RefCount::new();
     let this = 0x1000 as *mut IUnknown;
     let iids = [IID_IUNKNOWN, IID_IMXF];
-    // SAFETY: for every call below, `iid`/`out` are null or valid; `this` is never
-    // dereferenced by the function (only handed out), and `refs` stands for its count.
-    unsafe {
-        assert_eq!(
-            com::answer_query_interface(this, &IID_IMXF, ptr::null_mut(), &iids, &refs),
-            STATUS_INVALID_PARAMETER,
-            "null out: refused"
-        );
-        assert_eq!(refs.get(), 1, "null out: no reference added");
-        let mut out = SENTINEL as *mut c_void;
-        assert_eq!(
-            com::answer_query_interface(this, ptr::null(), &mut out, &iids, &refs),
-            STATUS_INVALID_PARAMETER
-        );
-        assert!(out.is_null(), "null iid: *out cleared");
-        assert_eq!(refs.get(), 1);
-        let mut out = SENTINEL as *mut c_void;
-        assert_eq!(
-            com::answer_query_interface(this, &IID_ISERVICE_SINK, &mut out, &iids, &refs),
-            STATUS_INVALID_PARAMETER
-        );
-        assert!(out.is_null(), "unlisted iid: *out cleared");
-        assert_eq!(refs.get(), 1);
-        let mut out = SENTINEL as *mut c_void;
-        assert_eq!(
-            com::answer_query_interface(this, &IID_IMXF, &mut out, &iids, &refs),
-            STATUS_SUCCESS
-        );
-        assert_eq!(out, this.cast::<c_void>());
-        assert_eq!(refs.get(), 2, "listed iid: one more reference");
-    }
+    // SAFETY: `iid`/`out` are null or valid; `this` is never dereferenced by the function
+    // (only handed out), and `refs` stands for its count.
+    let st = unsafe { com::answer_query_interface(this, &IID_IMXF, ptr::null_mut(), &iids, &refs) };
+    assert_eq!(st, STATUS_INVALID_PARAMETER, "null out: refused");
+    assert_eq!(refs.get(), 1, "null out: no reference added");
+    let mut out = SENTINEL as *mut c_void;
+    // SAFETY: `iid`/`out` are null or valid; `this` is never dereferenced by the function
+    // (only handed out), and `refs` stands for its count.
+    let st = unsafe { com::answer_query_interface(this, ptr::null(), &mut out, &iids, &refs) };
+    assert_eq!(st, STATUS_INVALID_PARAMETER);
+    assert!(out.is_null(), "null iid: *out cleared");
+    assert_eq!(refs.get(), 1);
+    let mut out = SENTINEL as *mut c_void;
+    // SAFETY: `iid`/`out` are null or valid; `this` is never dereferenced by the function
+    // (only handed out), and `refs` stands for its count.
+    let st =
+        unsafe { com::answer_query_interface(this, &IID_ISERVICE_SINK, &mut out, &iids, &refs) };
+    assert_eq!(st, STATUS_INVALID_PARAMETER);
+    assert!(out.is_null(), "unlisted iid: *out cleared");
+    assert_eq!(refs.get(), 1);
+    let mut out = SENTINEL as *mut c_void;
+    // SAFETY: `iid`/`out` are null or valid; `this` is never dereferenced by the function
+    // (only handed out), and `refs` stands for its count.
+    let st = unsafe { com::answer_query_interface(this, &IID_IMXF, &mut out, &iids, &refs) };
+    assert_eq!(st, STATUS_SUCCESS);
+    assert_eq!(out, this.cast::<c_void>());
+    assert_eq!(refs.get(), 2, "listed iid: one more reference");
 }
 
 /// The shared `Release` behaviour itself: the last reference destroys once; a `Release`

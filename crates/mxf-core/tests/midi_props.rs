@@ -1,4 +1,5 @@
 //! Parser and formatter properties over arbitrary byte streams.
+#![deny(clippy::multiple_unsafe_ops_per_block)]
 
 mod support;
 

@@ -1,5 +1,6 @@
 //! The render queue on the emulator: ordering, timer-driven playback at the right times,
 //! events returned to their allocator, state handling and drops.
+#![deny(clippy::multiple_unsafe_ops_per_block)]
 
 mod render_support;
 
@@ -83,10 +84,11 @@ fn out_of_order_input_plays_in_time_order_stable_and_dont_hold_first() {
         })
         .collect();
     // Delivered as two chains, from DISPATCH_LEVEL as the port does.
-    // SAFETY: fresh events of the queue's allocator, given to the queue.
-    emu.at_irql(mxf_core::platform::DISPATCH_LEVEL, || unsafe {
-        assert_eq!(q.put_message(chain(&evs[..4])), STATUS_SUCCESS);
-        assert_eq!(q.put_message(chain(&evs[4..])), STATUS_SUCCESS);
+    emu.at_irql(mxf_core::platform::DISPATCH_LEVEL, || {
+        // SAFETY: fresh events of the queue's allocator, given to the queue once.
+        assert_eq!(unsafe { q.put_message(chain(&evs[..4])) }, STATUS_SUCCESS);
+        // SAFETY: the rest of those events, given to the queue once.
+        assert_eq!(unsafe { q.put_message(chain(&evs[4..])) }, STATUS_SUCCESS);
     });
     assert_eq!(q.stats().events_queued, 9);
     assert_eq!(q.stats().max_queue_depth, 9);
@@ -241,8 +243,9 @@ fn long_burst_is_played_in_bounded_batches_and_packages_are_walked() {
         event(&alloc, &[0x80, 1, 0], 0, 0),
     ]);
     let pkg = event(&alloc, &[], 2 * MS, mxf_abi::DMUS_KEF_PACKAGE_EVENT);
-    // SAFETY: `pkg` is a fresh event of ours.
-    unsafe { (*pkg).u_data.p_package_evt = sub };
+    // SAFETY: `pkg` is a fresh event of ours, not otherwise borrowed.
+    let pkg_event = unsafe { &mut *pkg };
+    pkg_event.u_data.p_package_evt = sub;
     let empty_pkg = event(&alloc, &[], 2 * MS, mxf_abi::DMUS_KEF_PACKAGE_EVENT);
     evs.push(pkg);
     evs.push(empty_pkg);

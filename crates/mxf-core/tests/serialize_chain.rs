@@ -1,4 +1,5 @@
 //! The serializer over hand-built chains: packages (nested, null), malformed events, budgets.
+#![deny(clippy::multiple_unsafe_ops_per_block)]
 
 mod support;
 
@@ -43,14 +44,16 @@ fn link(evs: &mut [DmusKernelEvent]) -> *mut DmusKernelEvent {
     let n = evs.len();
     let base = evs.as_mut_ptr();
     for i in 0..n {
-        // SAFETY: `i < n` and `i + 1 <= n`: in bounds (or one past, never dereferenced).
-        unsafe {
-            (*base.add(i)).p_next_evt = if i + 1 < n {
-                base.add(i + 1)
-            } else {
-                ptr::null_mut()
-            }
+        // `i + 1 <= n`: in bounds or one past, never dereferenced; `wrapping_add` keeps the
+        // computation safe and, never wrapping, equals `add`.
+        let next = if i + 1 < n {
+            base.wrapping_add(i + 1)
+        } else {
+            ptr::null_mut()
         };
+        let this = base.wrapping_add(i);
+        // SAFETY: `i < n`: `this` is an element of `evs`, reached only through `base`.
+        unsafe { (*this).p_next_evt = next };
     }
     if n == 0 { ptr::null_mut() } else { base }
 }
@@ -172,17 +175,18 @@ fn packages_nest_up_to_the_depth_limit_then_are_skipped() {
         .collect();
     let base = levels.as_mut_ptr();
     for i in 0..depth {
-        // SAFETY: `i < depth` is in bounds; level `i + 1` exists when `i + 1 < depth`; all
-        // pointers derive from `base`.
-        unsafe {
-            let level = &mut *base.add(i);
-            link(level);
-            level[1].u_data.p_package_evt = if i + 1 < depth {
-                (*base.add(i + 1)).as_mut_ptr()
-            } else {
-                ptr::null_mut()
-            };
-        }
+        // All pointers derive from `base`: level `i + 1` exists when `i + 1 < depth`, and its
+        // first event's address is taken without a reference (`cast` of the array pointer).
+        let sub = if i + 1 < depth {
+            base.wrapping_add(i + 1).cast::<DmusKernelEvent>()
+        } else {
+            ptr::null_mut()
+        };
+        let this = base.wrapping_add(i);
+        // SAFETY: `i < depth`: `this` is level `i`, and no other reference to it is live.
+        let level = unsafe { &mut *this };
+        link(level);
+        level[1].u_data.p_package_evt = sub;
     }
     // SAFETY: level 0 exists.
     let mut top = [package(unsafe { (*base).as_mut_ptr() }), inline(&[0xfe], 0)];
@@ -221,8 +225,10 @@ fn budget_bounds_each_call_and_the_walk_resumes() {
 fn a_cyclic_chain_cannot_hold_the_caller() {
     let mut evs = [inline(&[0xf8], 0), inline(&[0xfa], 0)];
     let head = link(&mut evs);
-    // SAFETY: `head` points at `evs[0]`; `evs[1]` follows it in the array.
-    unsafe { (*head.add(1)).p_next_evt = head };
+    // `head` points at `evs[0]`; `evs[1]` follows it in the array.
+    let second = head.wrapping_add(1);
+    // SAFETY: `second` is `evs[1]`, reached only through pointers derived from `head`.
+    unsafe { (*second).p_next_evt = head };
     let mut s = Serializer::new(None);
     let mut sink = VecSink::default();
     // SAFETY: `evs` outlives the cursor and is not modified.
@@ -233,8 +239,9 @@ fn a_cyclic_chain_cannot_hold_the_caller() {
     // A package containing itself: descends to the depth limit, then unwinds and ends.
     let mut p = [package(ptr::null_mut())];
     let ph = link(&mut p);
-    // SAFETY: `ph` points at `p[0]`.
-    unsafe { (*ph).u_data.p_package_evt = ph };
+    // SAFETY: `ph` points at `p[0]`, not otherwise borrowed.
+    let package_event = unsafe { &mut *ph };
+    package_event.u_data.p_package_evt = ph;
     // SAFETY: as above.
     let mut cur = unsafe { ChainCursor::new(ph) };
     assert_eq!(s.write_chain(&mut cur, 100, &mut sink), Progress::Done);

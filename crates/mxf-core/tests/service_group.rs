@@ -1,5 +1,6 @@
 //! Our IServiceGroup on the emulator: members serviced, references kept and released,
 //! delayed service over the timer, QueryInterface.
+#![deny(clippy::multiple_unsafe_ops_per_block)]
 
 use mxf_abi::{
     Guid, IID_IMXF, IID_ISERVICE_GROUP, IID_ISERVICE_SINK, IID_IUNKNOWN, IServiceGroup,
@@ -66,6 +67,15 @@ unsafe extern "system" fn sink_request(this: *mut IServiceSink) {
     unsafe { &*this.cast::<Sink>() }
         .calls
         .fetch_add(1, Ordering::Relaxed);
+}
+
+/// The `IUnknown` slots of a live group's vtable.
+fn unknown_slots(g: &ComPtr<IServiceGroup>) -> &IUnknownVtbl {
+    // SAFETY: `g` keeps the object alive; a COM object's first field is its vtable pointer.
+    let table = unsafe { (*g.as_raw()).vtbl };
+    // SAFETY: a group's vtable is a static `IServiceGroupVtbl`, which starts with IUnknown's
+    // slots.
+    &unsafe { &*table }.base.base
 }
 
 fn new_sink() -> (ComPtr<IServiceSink>, Arc<AtomicU32>, Arc<AtomicU32>) {
@@ -290,18 +300,14 @@ fn query_interface_answers_the_three_interfaces() {
     for iid in [IID_IUNKNOWN, IID_ISERVICE_SINK, IID_ISERVICE_GROUP] {
         let mut out: *mut c_void = ptr::null_mut();
         // SAFETY: a live group; valid iid and out pointers.
-        let st = unsafe {
-            ((*(*g.as_raw()).vtbl).base.base.query_interface)(g.as_raw().cast(), &iid, &mut out)
-        };
+        let st = unsafe { (unknown_slots(&g).query_interface)(g.as_raw().cast(), &iid, &mut out) };
         assert_eq!(st, STATUS_SUCCESS);
         // SAFETY: the reference QueryInterface handed out is released once.
         drop(unsafe { ComPtr::<IUnknown>::from_raw(NonNull::new(out.cast()).unwrap()) });
     }
     let mut out: *mut c_void = ptr::dangling_mut::<c_void>();
-    // SAFETY: as above.
-    let st = unsafe {
-        ((*(*g.as_raw()).vtbl).base.base.query_interface)(g.as_raw().cast(), &IID_IMXF, &mut out)
-    };
+    // SAFETY: a live group; valid iid and out pointers.
+    let st = unsafe { (unknown_slots(&g).query_interface)(g.as_raw().cast(), &IID_IMXF, &mut out) };
     assert_eq!(st, STATUS_INVALID_PARAMETER);
     assert!(out.is_null());
     drop((unk, sink, g2, g));

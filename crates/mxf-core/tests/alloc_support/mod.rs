@@ -39,8 +39,10 @@ pub fn ours(p: &ComPtr<IAllocatorMxf>) -> &Allocator {
 
 /// The raw vtable of an allocator.
 pub fn vt(p: &ComPtr<IAllocatorMxf>) -> &IAllocatorMxfVtbl {
-    // SAFETY: a live COM object starts with its vtable pointer.
-    unsafe { &*(*p.as_raw()).vtbl }
+    // SAFETY: `p` keeps the object alive; a live COM object starts with its vtable pointer.
+    let table = unsafe { (*p.as_raw()).vtbl };
+    // SAFETY: an allocator's vtable pointer points to its static `IAllocatorMxfVtbl`.
+    unsafe { &*table }
 }
 
 /// Asserts that the emulator unloads cleanly (no leak, guards and poison intact).
@@ -62,20 +64,18 @@ pub fn link(events: &[NonNull<DmusKernelEvent>]) -> *mut DmusKernelEvent {
 
 /// Turns `e` into a buffer event carrying `buf` with `cb` bytes.
 pub fn set_buffer(e: NonNull<DmusKernelEvent>, buf: NonNull<u8>, cb: u16) {
-    // SAFETY: test-owned event.
-    unsafe {
-        (*e.as_ptr()).cb_event = cb;
-        (*e.as_ptr()).u_data.pb_data = buf.as_ptr();
-    }
+    // SAFETY: a live event from the allocator, owned by the test and not otherwise borrowed.
+    let ev = unsafe { &mut *e.as_ptr() };
+    ev.cb_event = cb;
+    ev.u_data.pb_data = buf.as_ptr();
 }
 
 /// Turns `e` into a package event with sub-chain `sub` (may be null).
 pub fn set_package(e: NonNull<DmusKernelEvent>, sub: *mut DmusKernelEvent) {
-    // SAFETY: test-owned event.
-    unsafe {
-        (*e.as_ptr()).us_flags |= DMUS_KEF_PACKAGE_EVENT;
-        (*e.as_ptr()).u_data.p_package_evt = sub;
-    }
+    // SAFETY: a live event from the allocator, owned by the test and not otherwise borrowed.
+    let ev = unsafe { &mut *e.as_ptr() };
+    ev.us_flags |= DMUS_KEF_PACKAGE_EVENT;
+    ev.u_data.p_package_evt = sub;
 }
 
 /// Whether the event is exactly what `GetMessage` must return.
