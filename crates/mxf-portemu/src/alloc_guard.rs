@@ -301,13 +301,13 @@ mod tests {
         let (_emu, g, c) = guarded();
         let a = g.get_message().expect("event");
         let b = g.get_message().expect("event");
-        // SAFETY: fresh events of the guard, ours: the whole-struct write a miniport must not
-        // make, and a cbStruct write.
-        unsafe {
-            a.as_ptr().write(DmusKernelEvent::ZEROED);
-            (*b.as_ptr()).cb_struct = 0;
-            (*a.as_ptr()).p_next_evt = b.as_ptr();
-        }
+        // SAFETY: `a` is a fresh event of the guard, ours: the whole-struct write a miniport
+        // must not make.
+        unsafe { a.as_ptr().write(DmusKernelEvent::ZEROED) };
+        // SAFETY: `b` is a fresh event of the guard, ours: a cbStruct write.
+        unsafe { (*b.as_ptr()).cb_struct = 0 };
+        // SAFETY: `a` is ours (as above); linking it to `b` makes a chain of two.
+        unsafe { (*a.as_ptr()).p_next_evt = b.as_ptr() };
         // SAFETY: a chain of two events of the guard, given back once.
         unsafe { g.put_message(a.as_ptr()) };
         let buf = g.get_buffer().expect("buffer");

@@ -243,7 +243,7 @@ unsafe fn validate_table(t: &PcAutomationTable) -> Result<(), String> {
         let item = unsafe {
             &*t.properties
                 .cast::<u8>()
-                .add(i * t.property_item_size as usize)
+                .wrapping_add(i * t.property_item_size as usize)
                 .cast::<PcPropertyItem>()
         };
         if item.set.is_null() || item.handler.is_none() {
