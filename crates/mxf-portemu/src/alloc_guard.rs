@@ -138,7 +138,8 @@ pub(crate) fn guard_refs(g: &ComPtr<IAllocatorMxf>) -> u32 {
 /// # Safety
 /// `this` is a live guard (called through its vtable).
 unsafe fn guard<'a, T>(this: *mut T) -> &'a GuardObj {
-    // SAFETY: per the caller.
+    // SAFETY: the caller guarantees `this` is a live guard, i.e. a pointer `new_guard` handed
+    // out for a `GuardObj`: `object`'s contract.
     unsafe { object::<GuardObj>(this.cast()) }
 }
 
