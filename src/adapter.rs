@@ -66,12 +66,17 @@ pub unsafe fn start_device<A: PortClass>(
         Err(status) => return status,
     };
     let port_ptr = port.as_raw();
-    // SAFETY: `port` is a live IPort (IPortDMus starts with IPort's vtable) kept alive by our
-    // reference; Init's arguments are StartDevice's own plus our live miniport (an interface
-    // pointer is its IUnknown: every vtable starts with IUnknown's slots) and no adapter-common
-    // object (NULL is allowed). The port takes its own reference on the miniport if it keeps it.
+    // SAFETY: `port` is a live IPort kept alive by our reference: its header holds the vtable
+    // pointer.
+    let vtbl = unsafe { (*port_ptr).vtbl };
+    // SAFETY: the live port's vtable (IPortDMus starts with IPort's), static for its life.
+    let init = unsafe { (*vtbl).init };
+    // SAFETY: the port's own Init on the live port; Init's arguments are StartDevice's own plus
+    // our live miniport (an interface pointer is its IUnknown: every vtable starts with
+    // IUnknown's slots) and no adapter-common object (NULL is allowed). The port takes its own
+    // reference on the miniport if it keeps it.
     let mut status = unsafe {
-        ((*(*port_ptr).vtbl).init)(
+        init(
             port_ptr,
             device,
             irp,

@@ -5,6 +5,7 @@
 //! ("ReleaseChildren", at `PASSIVE_LEVEL`), then PortCls drops the registration's reference on
 //! the port. Every test ends with `Emu::unload`, which fails on any pool allocation, block pool
 //! or timer left behind — so a missing or extra `Release` on any path shows up.
+#![deny(clippy::multiple_unsafe_ops_per_block)]
 
 use mxf_abi::*;
 use mxf_core::com::ComPtr;
@@ -102,22 +103,24 @@ unsafe extern "system" fn port_init(
     _adapter: *mut IUnknown,
     resources: PResourceList,
 ) -> NtStatus {
-    // SAFETY: `this` is a FakePort; `miniport` is the live object StartDevice passed.
-    let (p, unknown) = unsafe {
-        (
-            &*this.cast::<FakePort>(),
-            ComPtr::from_raw_add_ref(NonNull::new(miniport).expect("a miniport")),
-        )
-    };
+    // SAFETY: `this` is a live FakePort (the only IPort these tests hand out).
+    let p = unsafe { &*this.cast::<FakePort>() };
+    // SAFETY: `miniport` is the live object StartDevice passed; we keep our own reference.
+    let unknown = unsafe { ComPtr::from_raw_add_ref(NonNull::new(miniport).expect("a miniport")) };
     let mp = match unknown.query::<IMiniportDMus>() {
         Ok(mp) => mp,
         Err(status) => return status.into(),
     };
     drop(unknown);
     let mut group: *mut IServiceGroup = ptr::null_mut();
-    // SAFETY: a live IMiniportDMus; the port pointer is this live fake (IPortDMus vtable).
+    // SAFETY: `mp` holds a live IMiniportDMus: its header holds the vtable pointer.
+    let vtbl = unsafe { (*mp.as_raw()).vtbl };
+    // SAFETY: the live miniport's vtable, static for its life.
+    let init = unsafe { (*vtbl).init };
+    // SAFETY: the miniport's own Init on the live miniport; the port pointer is this live fake
+    // (IPortDMus vtable).
     let status = unsafe {
-        ((*(*mp.as_raw()).vtbl).init)(
+        init(
             mp.as_raw(),
             ptr::null_mut(),
             resources,

@@ -76,8 +76,12 @@ unsafe extern "system" fn port_release(this: *mut IUnknown) -> u32 {
     if p.refs.get() == 0 {
         let held = p.held.replace(null_mut());
         if !held.is_null() {
-            // SAFETY: the port took this reference in Init.
-            unsafe { ((*(*held).vtbl).release)(held) };
+            // SAFETY: `held` is the live object whose reference the port took in Init.
+            let vtbl = unsafe { (*held).vtbl };
+            // SAFETY: the live object's vtable, static for its life.
+            let release = unsafe { (*vtbl).release };
+            // SAFETY: gives back the reference the port took in Init.
+            unsafe { release(held) };
         }
     }
     p.refs.get()
@@ -95,8 +99,12 @@ unsafe extern "system" fn port_init(
     p.init_args
         .set(Some((device, irp, miniport, adapter, resources)));
     if nt_success(p.init_status) {
-        // SAFETY: the miniport is live for the call; the port keeps a reference.
-        unsafe { ((*(*miniport).vtbl).add_ref)(miniport) };
+        // SAFETY: the miniport is live for the call: its header holds the vtable pointer.
+        let vtbl = unsafe { (*miniport).vtbl };
+        // SAFETY: the live miniport's vtable, static for its life.
+        let add_ref = unsafe { (*vtbl).add_ref };
+        // SAFETY: the miniport is live; the port keeps the reference this takes.
+        unsafe { add_ref(miniport) };
         p.held.set(miniport);
     }
     p.init_status
@@ -162,8 +170,12 @@ impl PortClass for FakeApi {
     ) -> NtStatus {
         *self.registered.borrow_mut() = Some((device, name.to_vec(), port));
         if nt_success(self.register_status) {
-            // SAFETY: PortCls keeps a reference on the registered port.
-            unsafe { ((*(*port).vtbl).add_ref)(port) };
+            // SAFETY: the registered port is live for the call: its header holds the vtable.
+            let vtbl = unsafe { (*port).vtbl };
+            // SAFETY: the live port's vtable, static for its life.
+            let add_ref = unsafe { (*vtbl).add_ref };
+            // SAFETY: PortCls keeps the reference this takes on the live registered port.
+            unsafe { add_ref(port) };
         }
         self.register_status
     }

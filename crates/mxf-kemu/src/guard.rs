@@ -36,15 +36,15 @@ const GUARD_WORD: u64 = u64::from_ne_bytes([GUARD_BYTE; 8]);
 #[inline]
 unsafe fn all_guard(p: *const u8, len: usize) -> bool {
     if len < 8 {
-        // SAFETY: `i < len`.
-        return (0..len).all(|i| unsafe { p.add(i).read() } == GUARD_BYTE);
+        // SAFETY: `i < len`: the byte lies inside the readable range `p..p+len`.
+        return (0..len).all(|i| unsafe { p.wrapping_add(i).read() } == GUARD_BYTE);
     }
     // SAFETY: `len >= 8`: the last word, `len - 8..len`, lies inside the readable range.
-    let mut diff = unsafe { p.add(len - 8).cast::<u64>().read_unaligned() } ^ GUARD_WORD;
+    let mut diff = unsafe { p.wrapping_add(len - 8).cast::<u64>().read_unaligned() } ^ GUARD_WORD;
     let mut off = 0;
     while off + 8 < len {
         // SAFETY: `off + 8 < len`: the word lies inside the readable range.
-        diff |= unsafe { p.add(off).cast::<u64>().read_unaligned() } ^ GUARD_WORD;
+        diff |= unsafe { p.wrapping_add(off).cast::<u64>().read_unaligned() } ^ GUARD_WORD;
         off += 8;
     }
     diff == 0
@@ -56,10 +56,11 @@ unsafe fn all_guard(p: *const u8, len: usize) -> bool {
 #[inline]
 pub(crate) fn guards_intact(ptr: usize, size: usize, back_len: usize) -> bool {
     // SAFETY: `ptr` is a live allocation of `size` bytes made by `alloc_memory` (the caller's
-    // list knows it as its live block), whose slot holds FRONT_GUARD bytes before `ptr` and
-    // `back_len` bytes from `ptr + size` on.
-    unsafe {
-        all_guard((ptr - FRONT_GUARD) as *const u8, FRONT_GUARD)
-            & all_guard((ptr + size) as *const u8, back_len)
-    }
+    // list knows it as its live block), whose slot holds FRONT_GUARD readable bytes before
+    // `ptr`: the front guard.
+    let front = unsafe { all_guard((ptr - FRONT_GUARD) as *const u8, FRONT_GUARD) };
+    // SAFETY: the same slot holds `back_len` readable bytes from `ptr + size` on: the back
+    // guard.
+    let back = unsafe { all_guard((ptr + size) as *const u8, back_len) };
+    front & back
 }

@@ -270,13 +270,13 @@ mod tests {
         // An underrun found on a free the list had room for.
         let blk = a.alloc().unwrap();
         // SAFETY: the byte before a block is its front guard, host memory the pool owns.
-        unsafe { blk.as_ptr().sub(1).write(0) };
+        unsafe { blk.as_ptr().wrapping_sub(1).write(0) };
         let bc = expect_bugcheck(|| free(&a, blk));
         assert_eq!(bc.code, bugcheck::SPECIAL_POOL_DETECTED_MEMORY_CORRUPTION);
         assert_eq!(bc.params[2..], [-1isize as usize, 0x21]);
         assert_eq!((a.cached(), b.cached()), (0, 0));
         // SAFETY: as above; the guard is restored.
-        unsafe { blk.as_ptr().sub(1).write(GUARD_BYTE) };
+        unsafe { blk.as_ptr().wrapping_sub(1).write(GUARD_BYTE) };
         free(&a, blk);
         assert_eq!(a.cached(), 1);
         drop((a, b));

@@ -196,27 +196,25 @@ impl PoolState {
     fn alloc_memory(&mut self, size: usize, tag: PoolTag, owner: Owner) -> Option<usize> {
         let layout = layout_for(size)?;
         let zeroed = owner == Owner::Pool;
-        // SAFETY: `layout` has a nonzero size (it includes both guards).
-        let base = unsafe {
-            if zeroed {
-                alloc::alloc_zeroed(layout)
-            } else {
-                alloc::alloc(layout)
-            }
+        let base = if zeroed {
+            // SAFETY: `layout` has a nonzero size (it includes both guards).
+            unsafe { alloc::alloc_zeroed(layout) }
+        } else {
+            // SAFETY: as above, a nonzero size.
+            unsafe { alloc::alloc(layout) }
         };
         if base.is_null() {
             return None;
         }
         let ptr = base as usize + FRONT_GUARD;
         if self.special {
-            // SAFETY: `base..base+layout.size()` is the allocation just made; the front guard
-            // is its first FRONT_GUARD bytes and the back guard runs from `ptr + size` to its
-            // end, both inside it.
-            unsafe {
-                std::ptr::write_bytes(base, GUARD_BYTE, FRONT_GUARD);
-                let back = base.add(FRONT_GUARD + size);
-                std::ptr::write_bytes(back, GUARD_BYTE, layout.size() - FRONT_GUARD - size);
-            }
+            // SAFETY: `base..base+layout.size()` is the allocation just made, writable; the
+            // front guard is its first FRONT_GUARD bytes.
+            unsafe { std::ptr::write_bytes(base, GUARD_BYTE, FRONT_GUARD) };
+            let back = base.wrapping_add(FRONT_GUARD + size);
+            // SAFETY: the back guard runs from `ptr + size` (`back`) to the allocation's end,
+            // inside the same writable allocation.
+            unsafe { std::ptr::write_bytes(back, GUARD_BYTE, layout.size() - FRONT_GUARD - size) };
             if !zeroed {
                 // SAFETY: the user part, `size` bytes at `ptr`, lies inside the allocation
                 // between the two guards.

@@ -1,4 +1,5 @@
 //! Block pools (lookaside lists): LIFO cache, depth, Verifier depth 0, stats, guards, misuse.
+#![deny(clippy::multiple_unsafe_ops_per_block)]
 
 use mxf_core::platform::{BlockPool, BlockPoolStats, POOL_ALIGN, Platform, PoolTag, bugcheck};
 use mxf_kemu::{
@@ -19,7 +20,7 @@ fn free(pool: &EmuBlockPool, b: NonNull<u8>) {
 fn poke(p: NonNull<u8>, offset: usize, value: u8) {
     // SAFETY: every emulator allocation slot has at least 16 bytes of guard after the block,
     // inside host memory the emulator owns.
-    unsafe { p.as_ptr().add(offset).write_volatile(value) }
+    unsafe { p.as_ptr().wrapping_add(offset).write_volatile(value) }
 }
 
 #[test]
@@ -104,8 +105,10 @@ fn cached_blocks_are_not_poisoned_but_pool_frees_are() {
     poke(b, 0, 0x77);
     free(&pool, a); // cached
     free(&pool, b); // depth reached: to pool, poisoned
-    // SAFETY: `a` is cached and `b` quarantined: both still host memory.
-    let (av, bv) = unsafe { (a.as_ptr().read(), b.as_ptr().read()) };
+    // SAFETY: `a` is cached: still host memory the list owns.
+    let av = unsafe { a.as_ptr().read() };
+    // SAFETY: `b` is quarantined: still host memory the emulator owns.
+    let bv = unsafe { b.as_ptr().read() };
     assert_eq!((av, bv), (0x77, POISON_BYTE));
     drop(pool);
     emu.unload().unwrap();

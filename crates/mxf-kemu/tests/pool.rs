@@ -1,5 +1,6 @@
 //! The pool: tracking by tag, zeroing, alignment, special-pool guards, quarantine poison,
 //! double/foreign/wrong-tag frees, leaks at unload.
+#![deny(clippy::multiple_unsafe_ops_per_block)]
 
 use mxf_core::platform::{POOL_ALIGN, Platform, PoolTag, bugcheck};
 use mxf_kemu::{Emu, EmuConfig, POISON_BYTE, QUARANTINE_MAX_ENTRIES, c2, c4, expect_bugcheck};
@@ -17,7 +18,7 @@ fn poke(p: NonNull<u8>, offset: isize, value: u8) {
     // SAFETY: the emulator's allocation slot extends at least 16 bytes in front of and behind
     // the requested size, so every offset the tests use is inside host memory the emulator
     // owns (and is still allocated, in quarantine for freed blocks).
-    unsafe { p.as_ptr().offset(offset).write_volatile(value) }
+    unsafe { p.as_ptr().wrapping_offset(offset).write_volatile(value) }
 }
 
 fn free(emu: &Emu, p: NonNull<u8>, tag: PoolTag) {

@@ -12,16 +12,14 @@ pub unsafe fn replace_unload(
     driver: *mut DriverObject,
     unload: Option<DriverUnload>,
 ) -> Option<DriverUnload> {
+    let slot = driver
+        .cast::<u8>()
+        .wrapping_add(DRIVER_OBJECT_DRIVER_UNLOAD)
+        .cast::<Option<DriverUnload>>();
     // SAFETY: the caller guarantees a live DRIVER_OBJECT; DriverUnload is a pointer-aligned
     // nullable function pointer at DRIVER_OBJECT_DRIVER_UNLOAD (asserted against the headers
     // in sys::types, sys::wdk_agree and tests/layout_mingw.rs), written by nobody else now.
-    unsafe {
-        let slot = driver
-            .cast::<u8>()
-            .add(DRIVER_OBJECT_DRIVER_UNLOAD)
-            .cast::<Option<DriverUnload>>();
-        core::ptr::replace(slot, unload)
-    }
+    unsafe { core::ptr::replace(slot, unload) }
 }
 
 #[cfg(test)]
@@ -46,7 +44,7 @@ mod tests {
         let base = obj.0.as_mut_ptr();
         // SAFETY: the slot is inside `obj` and 8-aligned (0x68 from an 8-aligned base).
         unsafe {
-            base.add(DRIVER_OBJECT_DRIVER_UNLOAD)
+            base.wrapping_add(DRIVER_OBJECT_DRIVER_UNLOAD)
                 .cast::<Option<DriverUnload>>()
                 .write(Some(first))
         };

@@ -41,28 +41,35 @@ pub unsafe trait SlistOps {
 /// `list` points to a `LOOKASIDE_LIST_EX` initialised by `ExInitializeLookasideListEx` (so its
 /// `AllocateEx` is set) and not yet deleted; IRQL <= `DISPATCH_LEVEL`.
 pub unsafe fn allocate_from<S: SlistOps>(list: *mut LookasideListEx) -> *mut c_void {
-    // SAFETY: `list` is valid (caller); the counters are 4-byte aligned u32 fields that other
-    // CPUs only update with (interlocked or racy) 32-bit writes.
-    let total = unsafe { AtomicU32::from_ptr(addr_of_mut!((*list).l.total_allocates)) };
+    // SAFETY: `list` points to a live list (caller): the projection stays inside it and
+    // creates no reference.
+    let total = unsafe { addr_of_mut!((*list).l.total_allocates) };
+    // SAFETY: the counters are 4-byte aligned u32 fields of the live list that other CPUs only
+    // update with (interlocked or racy) 32-bit writes.
+    let total = unsafe { AtomicU32::from_ptr(total) };
     total.fetch_add(1, Ordering::Relaxed);
+    // SAFETY: as for `total_allocates`, a projection inside the live list.
+    let head = unsafe { addr_of_mut!((*list).l.list_head) };
     // SAFETY: the header is the list's own, initialised and 16-byte aligned (`LookasideListEx`
-    // is `align(16)` and the list head is at offset 0).
-    let entry = unsafe { S::pop(addr_of_mut!((*list).l.list_head)) };
+    // is `align(16)` and the list head is at offset 0); IRQL <= DISPATCH_LEVEL (caller).
+    let entry = unsafe { S::pop(head) };
     if !entry.is_null() {
         return entry.cast();
     }
-    // SAFETY: as for `total_allocates`.
-    let misses = unsafe { AtomicU32::from_ptr(addr_of_mut!((*list).l.allocate_misses)) };
+    // SAFETY: as for `total_allocates`, a projection inside the live list.
+    let misses = unsafe { addr_of_mut!((*list).l.allocate_misses) };
+    // SAFETY: as for `total_allocates`, an aligned u32 counter updated with 32-bit writes.
+    let misses = unsafe { AtomicU32::from_ptr(misses) };
     misses.fetch_add(1, Ordering::Relaxed);
-    // SAFETY: `list` is valid; these fields are written only by ExInitializeLookasideListEx.
-    let (alloc, pool_type, size, tag) = unsafe {
-        (
-            (*list).l.allocate_ex,
-            (*list).l.pool_type,
-            (*list).l.size,
-            (*list).l.tag,
-        )
-    };
+    // SAFETY: `list` is a live list (caller) and these fields are written only by
+    // ExInitializeLookasideListEx, so a read of the initialised value races no writer.
+    let alloc = unsafe { (*list).l.allocate_ex };
+    // SAFETY: as above, an initialisation-only field of the live list.
+    let pool_type = unsafe { (*list).l.pool_type };
+    // SAFETY: as above, an initialisation-only field of the live list.
+    let size = unsafe { (*list).l.size };
+    // SAFETY: as above, an initialisation-only field of the live list.
+    let tag = unsafe { (*list).l.tag };
     match alloc {
         // SAFETY: the callback was installed by ExInitializeLookasideListEx (ours or the
         // system default) for exactly this call shape, callable at IRQL <= DISPATCH_LEVEL.
@@ -77,17 +84,27 @@ pub unsafe fn allocate_from<S: SlistOps>(list: *mut LookasideListEx) -> *mut c_v
 /// As for [`allocate_from`]; `entry` came from [`allocate_from`] on the same list, is at least
 /// `sizeof(SLIST_ENTRY)` bytes, 16-byte aligned, and is not used afterwards.
 pub unsafe fn free_to<S: SlistOps>(list: *mut LookasideListEx, entry: *mut c_void) {
-    // SAFETY: see `allocate_from`.
-    let total = unsafe { AtomicU32::from_ptr(addr_of_mut!((*list).l.total_frees)) };
+    // SAFETY: `list` points to a live list (caller): the projection stays inside it and
+    // creates no reference.
+    let total = unsafe { addr_of_mut!((*list).l.total_frees) };
+    // SAFETY: an aligned u32 counter of the live list, updated with 32-bit writes only (see
+    // `allocate_from`).
+    let total = unsafe { AtomicU32::from_ptr(total) };
     total.fetch_add(1, Ordering::Relaxed);
+    // SAFETY: as for `total_frees`, a projection inside the live list.
+    let first = unsafe { addr_of_mut!((*list).l.list_head.alignment) };
     // SAFETY: the header's first word is an aligned u64 changed only by interlocked operations;
     // `ExQueryDepthSList` reads it the same way (one aligned load).
-    let first = unsafe { AtomicU64::from_ptr(addr_of_mut!((*list).l.list_head.alignment)) };
+    let first = unsafe { AtomicU64::from_ptr(first) };
+    // SAFETY: as for `total_frees`, a projection inside the live list.
+    let depth = unsafe { addr_of_mut!((*list).l.depth) };
     // SAFETY: `Depth` is an aligned u16 the system's balancer rewrites concurrently.
-    let depth = unsafe { AtomicU16::from_ptr(addr_of_mut!((*list).l.depth)) };
+    let depth = unsafe { AtomicU16::from_ptr(depth) };
     if slist_depth(first.load(Ordering::Relaxed)) >= depth.load(Ordering::Relaxed) {
-        // SAFETY: see `allocate_from`.
-        let misses = unsafe { AtomicU32::from_ptr(addr_of_mut!((*list).l.free_misses)) };
+        // SAFETY: as for `total_frees`, a projection inside the live list.
+        let misses = unsafe { addr_of_mut!((*list).l.free_misses) };
+        // SAFETY: as for `total_frees`, an aligned u32 counter updated with 32-bit writes.
+        let misses = unsafe { AtomicU32::from_ptr(misses) };
         misses.fetch_add(1, Ordering::Relaxed);
         // SAFETY: written only at initialisation.
         if let Some(f) = unsafe { (*list).l.free_ex } {
@@ -96,9 +113,11 @@ pub unsafe fn free_to<S: SlistOps>(list: *mut LookasideListEx, entry: *mut c_voi
             unsafe { f(entry, list) };
         }
     } else {
-        // SAFETY: the caller hands over `entry`, which is 16-byte aligned and large enough to
-        // hold the link.
-        unsafe { S::push(addr_of_mut!((*list).l.list_head), entry.cast()) };
+        // SAFETY: as for `total_frees`, a projection inside the live list.
+        let head = unsafe { addr_of_mut!((*list).l.list_head) };
+        // SAFETY: the list's own initialised, 16-byte aligned header; the caller hands over
+        // `entry`, which is 16-byte aligned and large enough to hold the link.
+        unsafe { S::push(head, entry.cast()) };
     }
 }
 
@@ -173,18 +192,24 @@ mod kernel {
             };
             let shared = NonNull::new(raw.cast::<Shared>())
                 .ok_or(mxf_abi::NtError::INSUFFICIENT_RESOURCES)?;
-            // SAFETY: `shared` is a fresh, exclusively owned allocation of the right size and
-            // (pool: 16) alignment; writing the plain fields before the list is initialised.
-            unsafe {
-                addr_of_mut!((*shared.as_ptr()).failures).write(AtomicU64::new(0));
-                addr_of_mut!((*shared.as_ptr()).block_size).write(block_size);
-            }
+            let s = shared.as_ptr();
+            // SAFETY: `s` is a fresh allocation of a `Shared`: the projection stays inside it.
+            let failures = unsafe { addr_of_mut!((*s).failures) };
+            // SAFETY: `failures` is a field of the fresh, exclusively owned allocation of the
+            // right size and (pool: 16) alignment, written before the list is initialised.
+            unsafe { failures.write(AtomicU64::new(0)) };
+            // SAFETY: as for `failures`, a projection inside the fresh allocation.
+            let size_field = unsafe { addr_of_mut!((*s).block_size) };
+            // SAFETY: as for `failures`, an aligned field of the exclusively owned allocation.
+            unsafe { size_field.write(block_size) };
+            // SAFETY: as for `failures`, a projection inside the fresh allocation.
+            let list = unsafe { addr_of_mut!((*s).list) };
             // SAFETY: the list storage is nonpaged, 16-byte aligned and will not move until
             // ExDeleteLookasideListEx; null callbacks select the system's pool callbacks;
             // Flags 0 = return null on failure (no raise); Depth must be 0.
             let status = unsafe {
                 sys::ntoskrnl::ExInitializeLookasideListEx(
-                    addr_of_mut!((*shared.as_ptr()).list).cast::<LookasideListEx>(),
+                    list.cast::<LookasideListEx>(),
                     None,
                     None,
                     NON_PAGED_POOL_NX,
@@ -240,15 +265,15 @@ mod kernel {
             // SAFETY: the counters are aligned u32 fields of the live list.
             let read =
                 |p: *mut u32| u64::from(unsafe { AtomicU32::from_ptr(p) }.load(Ordering::Relaxed));
-            // SAFETY: field projections of the live list (no references created).
-            let (ta, am, tf, fm) = unsafe {
-                (
-                    addr_of_mut!((*l).l.total_allocates),
-                    addr_of_mut!((*l).l.allocate_misses),
-                    addr_of_mut!((*l).l.total_frees),
-                    addr_of_mut!((*l).l.free_misses),
-                )
-            };
+            // SAFETY: a field projection of the list, live from `new` to drop (no reference
+            // created).
+            let ta = unsafe { addr_of_mut!((*l).l.total_allocates) };
+            // SAFETY: as for `ta`, a projection inside the live list.
+            let am = unsafe { addr_of_mut!((*l).l.allocate_misses) };
+            // SAFETY: as for `ta`, a projection inside the live list.
+            let tf = unsafe { addr_of_mut!((*l).l.total_frees) };
+            // SAFETY: as for `ta`, a projection inside the live list.
+            let fm = unsafe { addr_of_mut!((*l).l.free_misses) };
             BlockPoolStats {
                 allocs: read(ta),
                 alloc_misses: read(am),
@@ -263,12 +288,11 @@ mod kernel {
         fn drop(&mut self) {
             // SAFETY: the list is initialised and, by the BlockPool contract, every block handed
             // out has been freed; ExDeleteLookasideListEx frees the entries on the list and
-            // unlinks it (IRQL <= DISPATCH_LEVEL). Afterwards nothing refers to the allocation,
-            // which came from ExAllocatePool2 with `self.tag`.
-            unsafe {
-                sys::ntoskrnl::ExDeleteLookasideListEx(self.list());
-                sys::ntoskrnl::ExFreePoolWithTag(self.shared.as_ptr().cast(), self.tag.0);
-            }
+            // unlinks it (IRQL <= DISPATCH_LEVEL).
+            unsafe { sys::ntoskrnl::ExDeleteLookasideListEx(self.list()) };
+            // SAFETY: the list is deleted, so nothing refers to the allocation any more; it
+            // came from ExAllocatePool2 with `self.tag` (IRQL <= DISPATCH_LEVEL as above).
+            unsafe { sys::ntoskrnl::ExFreePoolWithTag(self.shared.as_ptr().cast(), self.tag.0) };
         }
     }
 }
@@ -289,24 +313,25 @@ mod tests {
     // SAFETY: single-threaded tests only; keeps the depth in the low 16 bits like the kernel.
     unsafe impl SlistOps for ModelSlist {
         unsafe fn pop(head: *mut SlistHeader) -> *mut SlistEntry {
-            // SAFETY: tests pass a live header and entries they own.
-            unsafe {
-                let first = (*head).region as *mut SlistEntry;
-                if !first.is_null() {
-                    (*head).region = (*first).next as u64;
-                    (*head).alignment -= 1;
-                }
-                first
+            // SAFETY: tests pass a live header nothing else touches during the call.
+            let head = unsafe { &mut *head };
+            let first = head.region as *mut SlistEntry;
+            if !first.is_null() {
+                // SAFETY: a non-null region is a live entry pushed by the test and owned by
+                // the list.
+                head.region = unsafe { (*first).next } as u64;
+                head.alignment -= 1;
             }
+            first
         }
 
         unsafe fn push(head: *mut SlistHeader, entry: *mut SlistEntry) {
-            // SAFETY: as for `pop`.
-            unsafe {
-                (*entry).next = (*head).region as *mut SlistEntry;
-                (*head).region = entry as u64;
-                (*head).alignment += 1;
-            }
+            // SAFETY: as for `pop`, a live header nothing else touches during the call.
+            let head = unsafe { &mut *head };
+            // SAFETY: `entry` is a live entry the caller hands over (no one else uses it).
+            unsafe { (*entry).next = head.region as *mut SlistEntry };
+            head.region = entry as u64;
+            head.alignment += 1;
         }
     }
 
@@ -370,15 +395,14 @@ mod tests {
     }
 
     fn drain(l: &mut LookasideListEx) {
-        // SAFETY: the model list holds entries from `test_alloc`.
-        unsafe {
-            loop {
-                let e = ModelSlist::pop(&mut l.l.list_head);
-                if e.is_null() {
-                    break;
-                }
-                test_free(e.cast(), l);
+        loop {
+            // SAFETY: a live model header, this thread's only.
+            let e = unsafe { ModelSlist::pop(&mut l.l.list_head) };
+            if e.is_null() {
+                break;
             }
+            // SAFETY: the model list holds entries from `test_alloc`, each popped once.
+            unsafe { test_free(e.cast(), l) };
         }
     }
 
@@ -412,11 +436,10 @@ mod tests {
             (l.l.total_allocates, l.l.allocate_misses, ALLOCATED.get()),
             (5, 3, 3)
         );
-        // SAFETY: as above.
-        unsafe {
-            free_to::<ModelSlist>(lp, a);
-            free_to::<ModelSlist>(lp, b);
-        }
+        // SAFETY: as above, `a` came from this list and is freed once.
+        unsafe { free_to::<ModelSlist>(lp, a) };
+        // SAFETY: as above, `b` came from this list and is freed once.
+        unsafe { free_to::<ModelSlist>(lp, b) };
         drain(&mut l);
         assert_eq!(ALLOCATED.get(), FREED.get());
     }
@@ -426,11 +449,10 @@ mod tests {
         let mut l = list(0);
         let lp: *mut LookasideListEx = &mut *l;
         for _ in 0..4 {
-            // SAFETY: live model list; the block is freed at once.
-            unsafe {
-                let b = allocate_from::<ModelSlist>(lp);
-                free_to::<ModelSlist>(lp, b);
-            }
+            // SAFETY: `lp` is a live, initialised model list on this thread.
+            let b = unsafe { allocate_from::<ModelSlist>(lp) };
+            // SAFETY: `b` came from this list and is freed once.
+            unsafe { free_to::<ModelSlist>(lp, b) };
         }
         assert_eq!((l.l.allocate_misses, l.l.free_misses), (4, 4));
         assert_eq!((ALLOCATED.get(), FREED.get()), (4, 4));

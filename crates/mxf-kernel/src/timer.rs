@@ -215,24 +215,28 @@ impl<C: TimerCalls> KernelTimer<C> {
         let block =
             NonNull::new(raw.cast::<Block>()).ok_or(mxf_abi::NtError::INSUFFICIENT_RESOURCES)?;
         let b = block.as_ptr();
-        // SAFETY: `b` is a fresh, exclusively owned, 16-byte aligned allocation of
-        // `size_of::<Block>()` bytes (alloc_block's contract), so writing a field is in bounds.
-        unsafe { addr_of_mut!((*b).callback).write(callback) };
-        // SAFETY: as above.
-        unsafe { addr_of_mut!((*b).context).write(context) };
-        // SAFETY: as above.
-        unsafe { addr_of_mut!((*b).dying).write(AtomicBool::new(false)) };
+        // SAFETY: `b` is a fresh allocation of `size_of::<Block>()` bytes (alloc_block's
+        // contract): the field projection stays inside it and creates no reference.
+        let callback_field = unsafe { addr_of_mut!((*b).callback) };
+        // SAFETY: the field of a fresh, exclusively owned, 16-byte aligned allocation: an
+        // aligned, in-bounds write nobody else observes.
+        unsafe { callback_field.write(callback) };
+        // SAFETY: as for `callback`, a projection inside the fresh allocation.
+        let context_field = unsafe { addr_of_mut!((*b).context) };
+        // SAFETY: as for `callback`, an aligned write into the exclusively owned allocation.
+        unsafe { context_field.write(context) };
+        // SAFETY: as for `callback`, a projection inside the fresh allocation.
+        let dying = unsafe { addr_of_mut!((*b).dying) };
+        // SAFETY: as for `callback`, an aligned write into the exclusively owned allocation.
+        unsafe { dying.write(AtomicBool::new(false)) };
+        // SAFETY: as for `callback`, a projection inside the fresh allocation.
+        let timer = unsafe { addr_of_mut!((*b).timer) };
+        // SAFETY: as for `callback`, a projection inside the fresh allocation.
+        let dpc = unsafe { addr_of_mut!((*b).dpc) };
         // SAFETY: the timer and DPC storage is in this allocation, which does not move and is
         // freed only by drop after quiescing; `timer_dpc` is sound with the block as context
         // until then (its own contract, which drop keeps).
-        unsafe {
-            C::initialize(
-                addr_of_mut!((*b).timer).cast(),
-                addr_of_mut!((*b).dpc).cast(),
-                timer_dpc,
-                b.cast(),
-            )
-        };
+        unsafe { C::initialize(timer.cast(), dpc.cast(), timer_dpc, b.cast()) };
         // INVARIANT: the block is allocated and initialised, and owned by the new value.
         Ok(Self {
             block,

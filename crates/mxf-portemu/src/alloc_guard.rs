@@ -138,7 +138,8 @@ pub(crate) fn guard_refs(g: &ComPtr<IAllocatorMxf>) -> u32 {
 /// # Safety
 /// `this` is a live guard (called through its vtable).
 unsafe fn guard<'a, T>(this: *mut T) -> &'a GuardObj {
-    // SAFETY: per the caller.
+    // SAFETY: the caller guarantees `this` is a live guard, i.e. a pointer `new_guard` handed
+    // out for a `GuardObj`: `object`'s contract.
     unsafe { object::<GuardObj>(this.cast()) }
 }
 
@@ -301,13 +302,13 @@ mod tests {
         let (_emu, g, c) = guarded();
         let a = g.get_message().expect("event");
         let b = g.get_message().expect("event");
-        // SAFETY: fresh events of the guard, ours: the whole-struct write a miniport must not
-        // make, and a cbStruct write.
-        unsafe {
-            a.as_ptr().write(DmusKernelEvent::ZEROED);
-            (*b.as_ptr()).cb_struct = 0;
-            (*a.as_ptr()).p_next_evt = b.as_ptr();
-        }
+        // SAFETY: `a` is a fresh event of the guard, ours: the whole-struct write a miniport
+        // must not make.
+        unsafe { a.as_ptr().write(DmusKernelEvent::ZEROED) };
+        // SAFETY: `b` is a fresh event of the guard, ours: a cbStruct write.
+        unsafe { (*b.as_ptr()).cb_struct = 0 };
+        // SAFETY: `a` is ours (as above); linking it to `b` makes a chain of two.
+        unsafe { (*a.as_ptr()).p_next_evt = b.as_ptr() };
         // SAFETY: a chain of two events of the guard, given back once.
         unsafe { g.put_message(a.as_ptr()) };
         let buf = g.get_buffer().expect("buffer");

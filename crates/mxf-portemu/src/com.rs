@@ -32,8 +32,8 @@ pub(crate) unsafe trait BoxObject: Sized + Send + Sync + 'static {
 /// `T`'s vtable implements `I` (its table starts with `I`'s).
 pub(crate) unsafe fn into_com<T: BoxObject, I: Interface>(obj: T) -> ComPtr<I> {
     let p = NonNull::from(Box::leak(Box::new(obj)));
-    // SAFETY: a fresh object whose count (1) is the reference handed over; per the caller
-    // its vtable implements `I`, and `BoxObject` puts the vtable pointer first.
+    // SAFETY: a fresh object whose count (1) is the reference handed over; the caller
+    // guarantees its vtable implements `I`, and `BoxObject` puts the vtable pointer first.
     unsafe { ComPtr::from_raw(p.cast::<I>()) }
 }
 
@@ -42,7 +42,8 @@ pub(crate) unsafe fn into_com<T: BoxObject, I: Interface>(obj: T) -> ComPtr<I> {
 /// # Safety
 /// `this` points to a live `T` (an interface pointer handed out for one).
 pub(crate) unsafe fn object<'a, T: BoxObject>(this: *mut c_void) -> &'a T {
-    // SAFETY: per the caller.
+    // SAFETY: the caller guarantees `this` points to a live `T`, so the shared reference is
+    // to a valid, initialised object for as long as the caller holds the interface pointer.
     unsafe { &*this.cast::<T>() }
 }
 

@@ -100,7 +100,8 @@ impl FilterInfo {
 /// `d` is null or points to a descriptor whose tables (pins, ranges, connections,
 /// categories) are readable for the counts it declares.
 pub unsafe fn validate(d: *const PcFilterDescriptor) -> Result<FilterInfo, String> {
-    // SAFETY: per the caller.
+    // SAFETY: the caller guarantees `d` is null (refused below) or points to a readable
+    // descriptor.
     let d = unsafe { d.as_ref() }.ok_or("GetDescription returned a null descriptor")?;
     if d.version != 0 {
         return Err(format!("descriptor version {} (expected 0)", d.version));
@@ -243,7 +244,7 @@ unsafe fn validate_table(t: &PcAutomationTable) -> Result<(), String> {
         let item = unsafe {
             &*t.properties
                 .cast::<u8>()
-                .add(i * t.property_item_size as usize)
+                .wrapping_add(i * t.property_item_size as usize)
                 .cast::<PcPropertyItem>()
         };
         if item.set.is_null() || item.handler.is_none() {

@@ -175,13 +175,10 @@ unsafe extern "system" fn new_stream(
     ) else {
         return STATUS_INVALID_PARAMETER;
     };
-    // SAFETY: live objects passed to NewStream; we keep our own references.
-    let (alloc, clock) = unsafe {
-        (
-            ComPtr::from_raw_add_ref(alloc),
-            ComPtr::from_raw_add_ref(clock),
-        )
-    };
+    // SAFETY: a live allocator passed to NewStream; we keep our own reference.
+    let alloc = unsafe { ComPtr::from_raw_add_ref(alloc) };
+    // SAFETY: a live clock passed to NewStream; we keep our own reference.
+    let clock = unsafe { ComPtr::from_raw_add_ref(clock) };
     let w = lock(&obj.wiring);
     let stream = StreamObj {
         vtbl: &STREAM_VTBL,
@@ -203,13 +200,15 @@ unsafe extern "system" fn new_stream(
     drop(w);
     // SAFETY: the vtable is an IMxfVtbl.
     let stream: ComPtr<IMxf> = unsafe { into_com(stream) };
-    // SAFETY: non-null out parameters; each receives one reference / a value.
-    unsafe {
-        out_stream.write(stream.into_raw().as_ptr());
-        out_group.write(group.map_or(ptr::null_mut(), |g| g.into_raw().as_ptr()));
-        if !prefetch.is_null() {
-            prefetch.write(0);
-        }
+    // SAFETY: `out_stream` is a non-null out parameter (checked above) of NewStream's
+    // caller; it receives the one reference.
+    unsafe { out_stream.write(stream.into_raw().as_ptr()) };
+    // SAFETY: `out_group` is a non-null out parameter (checked above); it receives one
+    // reference or null.
+    unsafe { out_group.write(group.map_or(ptr::null_mut(), |g| g.into_raw().as_ptr())) };
+    if !prefetch.is_null() {
+        // SAFETY: a non-null optional out parameter of NewStream's caller.
+        unsafe { prefetch.write(0) };
     }
     STATUS_SUCCESS
 }

@@ -66,7 +66,7 @@ fn find_item(info: &FilterInfo, node: u32, set: &Guid, id: u32) -> Option<&'stat
         let item = unsafe {
             &*t.properties
                 .cast::<u8>()
-                .add(i * t.property_item_size as usize)
+                .wrapping_add(i * t.property_item_size as usize)
                 .cast::<PcPropertyItem>()
         };
         // SAFETY: a validated item's set is non-null and points at a GUID.

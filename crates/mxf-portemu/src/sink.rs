@@ -231,7 +231,8 @@ unsafe fn event_bytes(ev: &DmusKernelEvent, max: u16) -> Option<&[u8]> {
     if p.is_null() {
         return None;
     }
-    // SAFETY: per the caller.
+    // SAFETY: `cb_event > 8` (not short data) and `cb_event <= max` here, so the caller's
+    // contract makes the non-null `pb_data` readable for `cb_event` bytes.
     Some(unsafe { std::slice::from_raw_parts(p, usize::from(ev.cb_event)) })
 }
 

@@ -343,7 +343,10 @@ fn run(
         .expect("model allocation");
     // SAFETY: a bitwise copy of the handle (a pointer to the block); the copy is never dropped,
     // so the block is still freed once, by `teardown`.
-    unsafe { (*ctx_ptr).timer = core::mem::ManuallyDrop::new(core::ptr::read(&timer)) };
+    let copy = core::mem::ManuallyDrop::new(unsafe { core::ptr::read(&timer) });
+    // SAFETY: `ctx_ptr` points to the live boxed `ctx`; no DPC runs yet (the timer is not
+    // set), so nothing else reads `timer` during the write.
+    unsafe { (*ctx_ptr).timer = copy };
     timer.set(due);
     {
         let mut g = model();

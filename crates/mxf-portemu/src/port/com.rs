@@ -186,8 +186,12 @@ pub(super) unsafe extern "system" fn request_service(this: *mut IServiceSink) {
     for st in streams {
         s.tracker
             .call("capture IMXF::PutMessage(NULL)", s.emu.current_irql());
-        // SAFETY: a live capture stream (see above); a null chain transfers nothing.
-        unsafe { ((*(*st).vtbl).put_message)(st, ptr::null_mut()) };
+        // SAFETY: a live capture stream (see above): its header holds the vtable pointer.
+        let vtbl = unsafe { (*st).vtbl };
+        // SAFETY: the vtable of a live IMXF, static for the object's life.
+        let put_message = unsafe { (*vtbl).put_message };
+        // SAFETY: the stream's own method on the live stream; a null chain transfers nothing.
+        unsafe { put_message(st, ptr::null_mut()) };
     }
 }
 

@@ -373,8 +373,10 @@ impl Port {
             .map(|m| m.as_raw())
             .unwrap_or(ptr::null_mut());
         // SAFETY: the miniport is live while `self.miniport` holds it (it does until close,
-        // and this is never called after); its vtable is an IMiniportDMusVtbl.
-        (unsafe { &*(*mp).vtbl }, mp)
+        // and this is never called after): its header holds the vtable pointer.
+        let vtbl = unsafe { (*mp).vtbl };
+        // SAFETY: the live miniport's vtable is a static IMiniportDMusVtbl.
+        (unsafe { &*vtbl }, mp)
     }
 
     fn irql(&self) -> u8 {
@@ -430,11 +432,12 @@ impl Port {
             .map(|s| s.as_raw())
             .unwrap_or(ptr::null_mut());
         self.tracker.call("IServiceGroup::AddMember", self.irql());
-        // SAFETY: a live group; its vtable is an IServiceGroupVtbl; `sink` is live.
-        let st = unsafe {
-            let v = &*(*g.as_raw()).vtbl.cast::<IServiceGroupVtbl>();
-            (v.add_member)(g.as_raw(), sink)
-        };
+        // SAFETY: a live group (held by `g`): its header holds the vtable pointer.
+        let vtbl = unsafe { (*g.as_raw()).vtbl };
+        // SAFETY: the live group's vtable is a static IServiceGroupVtbl.
+        let v = unsafe { &*vtbl.cast::<IServiceGroupVtbl>() };
+        // SAFETY: the group's own method on the live group; `sink` is live.
+        let st = unsafe { (v.add_member)(g.as_raw(), sink) };
         check("IServiceGroup::AddMember", st)
     }
 
@@ -446,11 +449,12 @@ impl Port {
             .unwrap_or(ptr::null_mut());
         self.tracker
             .call("IServiceGroup::RemoveMember", self.irql());
-        // SAFETY: as in `add_member`.
-        unsafe {
-            let v = &*(*g.as_raw()).vtbl.cast::<IServiceGroupVtbl>();
-            (v.remove_member)(g.as_raw(), sink)
-        };
+        // SAFETY: as in `add_member`, a live group's header.
+        let vtbl = unsafe { (*g.as_raw()).vtbl };
+        // SAFETY: as in `add_member`, a static IServiceGroupVtbl.
+        let v = unsafe { &*vtbl.cast::<IServiceGroupVtbl>() };
+        // SAFETY: the group's own method on the live group; `sink` is live.
+        unsafe { (v.remove_member)(g.as_raw(), sink) };
     }
 
     /// What the port learned from the filter descriptor.

@@ -78,8 +78,12 @@ impl Shared {
             self.tracker
                 .call("render IMXF::PutMessage", self.emu.current_irql());
             // SAFETY: `stream` is the live render stream (released only at close, at
-            // PASSIVE_LEVEL, after the sequencer timer is gone); the chain is ours to give.
-            let st = unsafe { ((*(*stream).vtbl).put_message)(stream, chain.into_raw()) };
+            // PASSIVE_LEVEL, after the sequencer timer is gone): its header holds the vtable.
+            let vtbl = unsafe { (*stream).vtbl };
+            // SAFETY: the vtable of the live IMXF, static for the object's life.
+            let put_message = unsafe { (*vtbl).put_message };
+            // SAFETY: the stream's own method on the live stream; the chain is ours to give.
+            let st = unsafe { put_message(stream, chain.into_raw()) };
             if !nt_success(st) {
                 lock(&self.render_stats).put_errors += 1;
             }
