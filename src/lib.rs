@@ -23,7 +23,6 @@
 //! `WdfDriverInitNoDispatchOverride` (so PortCls keeps the dispatch table) before
 //! `PcInitializeAdapterDriver` and `WdfDriverMiniportUnload` after PortCls's unload
 //! ([`lifecycle`]); on the WDM image it does nothing.
-#![deny(clippy::multiple_unsafe_ops_per_block)]
 #![cfg_attr(target_os = "windows", no_std)]
 
 pub mod adapter;

@@ -2,7 +2,6 @@
 //! section exists, every `%string%` is defined, the service binary is this crate's `.sys`,
 //! the interfaces use the subdevice name `StartDevice` registers, and the KS categories and
 //! class are the real ones.
-#![deny(clippy::multiple_unsafe_ops_per_block)]
 
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -5,7 +5,6 @@
 //! ("ReleaseChildren", at `PASSIVE_LEVEL`), then PortCls drops the registration's reference on
 //! the port. Every test ends with `Emu::unload`, which fails on any pool allocation, block pool
 //! or timer left behind — so a missing or extra `Release` on any path shows up.
-#![deny(clippy::multiple_unsafe_ops_per_block)]
 
 use mxf_abi::*;
 use mxf_core::com::ComPtr;

@@ -7,7 +7,6 @@
 //!   dependencies for Windows targets (`cargo metadata --filter-platform` for both Windows
 //!   targets lists them), Linux-target builds must stay free of them, and the Linux scripts'
 //!   `--cfg mxf_no_wdk` must remove the ones that need the WDK to build.
-#![deny(clippy::multiple_unsafe_ops_per_block)]
 
 use mxf_testkit::json::{self, Json};
 use std::collections::BTreeSet;

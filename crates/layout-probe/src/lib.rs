@@ -15,7 +15,6 @@
 //! exactly the class of bug these checks catch.
 //!
 //! Missing tools fail (never skip), naming the packages: [`INSTALL_HINT`].
-#![deny(clippy::multiple_unsafe_ops_per_block)]
 
 mod asm;
 mod compare;

@@ -50,7 +50,6 @@
 //!   calls: the floor of this design (three 8-byte CAS against the raw stack's two 16-byte);
 //! - `heap Box<[u8; 40]>`: the global allocator's alloc + free of an event-sized block;
 //! - `locked free list`: `std::sync::Mutex<Vec<*mut u8>>` pop + push.
-#![deny(clippy::multiple_unsafe_ops_per_block)]
 
 mod common;
 

@@ -5,7 +5,6 @@
 //! it reaches the kernel only through the [`platform::Platform`] seam, implemented over the WDK
 //! (`mxf-kernel`) and by the host emulator (`mxf-kemu`).
 #![no_std]
-#![deny(clippy::multiple_unsafe_ops_per_block)]
 
 pub mod alloc;
 pub mod capture;

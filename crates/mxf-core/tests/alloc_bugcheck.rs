@@ -3,7 +3,6 @@
 //! Bug checks are raised from the Rust-ABI twins of the slots ([`Allocator::put_buffer`],
 //! [`Allocator::put_message`]): the emulator's bug check is a panic, which may not unwind
 //! through an `extern "system"` vtable function (that would abort the test process).
-#![deny(clippy::multiple_unsafe_ops_per_block)]
 
 mod alloc_support;
 

@@ -2,7 +2,6 @@
 //! way dmusicks.h's C callers see it and exercises every slot. The test compiles it with the
 //! host C compiler (`cc`, or `$CC`) into a shared object in a temporary directory, loads it
 //! with `dlopen`, and passes it our object; the C side returns its count of failed checks.
-#![deny(clippy::multiple_unsafe_ops_per_block)]
 
 mod alloc_support;
 

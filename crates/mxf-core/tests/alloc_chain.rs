@@ -1,6 +1,5 @@
 //! `PutMessage` recycles whole chains: buffers, packages (nested, with buffers inside, with
 //! NULL package pointers), and callers that keep a buffer by clearing it first.
-#![deny(clippy::multiple_unsafe_ops_per_block)]
 
 mod alloc_support;
 

@@ -3,7 +3,6 @@
 //! reachable from every processor), a put goes to the processor it runs on, and the counters
 //! add up over all processors. Plus the IRQL check of every get and put, whichever of the
 //! reserve or the block pool serves it.
-#![deny(clippy::multiple_unsafe_ops_per_block)]
 
 mod alloc_support;
 

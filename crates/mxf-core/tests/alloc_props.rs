@@ -2,7 +2,6 @@
 //! packages, nested packages, buffers, NULL package pointers) / PutBuffer never hand out a
 //! live block twice, always return zeroed events, and end with nothing outstanding and a
 //! clean unload — with and without fault injection, Verifier and reserve poisoning.
-#![deny(clippy::multiple_unsafe_ops_per_block)]
 
 mod alloc_support;
 

@@ -1,5 +1,4 @@
 //! Every slot of our `IAllocatorMXF`, through the vtable, including bad input.
-#![deny(clippy::multiple_unsafe_ops_per_block)]
 
 mod alloc_support;
 

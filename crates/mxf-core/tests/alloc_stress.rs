@@ -1,7 +1,6 @@
 //! Several threads at DISPATCH_LEVEL hammer one allocator: gets, chains with buffers and
 //! packages, puts of blocks another thread got (a shared queue, as render does), bounded
 //! iterations, then nothing outstanding and a clean unload.
-#![deny(clippy::multiple_unsafe_ops_per_block)]
 
 mod alloc_support;
 

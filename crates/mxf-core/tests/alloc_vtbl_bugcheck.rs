@@ -9,7 +9,6 @@
 //!
 //! Addresses differ between the child and the parent (ASLR), so pointer parameters are
 //! checked for shape (non-null, 16-aligned), everything else exactly.
-#![deny(clippy::multiple_unsafe_ops_per_block)]
 
 mod alloc_support;
 

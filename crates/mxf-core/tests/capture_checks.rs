@@ -1,7 +1,6 @@
 //! Tests of `support::checks::check_with_drops` itself on hand-made event lists: it must pair
 //! events by searching, not first match (identical SysEx fragments), and still reject every
 //! output that is not the expected one minus exactly the counted drops.
-#![deny(clippy::multiple_unsafe_ops_per_block)]
 
 mod support;
 

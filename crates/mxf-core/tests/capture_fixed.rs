@@ -1,5 +1,4 @@
 //! Deterministic capture tests against the test-double allocator.
-#![deny(clippy::multiple_unsafe_ops_per_block)]
 
 mod support;
 

@@ -1,7 +1,6 @@
 //! The capture path against our real `IAllocatorMXF` on the host kernel emulator, at
 //! `DISPATCH_LEVEL`, with pool fault injection; every run must unload clean (no leak, guard
 //! bytes and poisoned quarantine intact).
-#![deny(clippy::multiple_unsafe_ops_per_block)]
 
 mod support;
 

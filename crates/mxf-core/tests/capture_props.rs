@@ -3,7 +3,6 @@
 //!
 //! `arbitrary_bytes_*` is the fuzz target of the regular test run (bounded case count); the
 //! same body runs unbounded under cargo-fuzz (see `crates/mxf-core/fuzz`).
-#![deny(clippy::multiple_unsafe_ops_per_block)]
 
 mod support;
 

@@ -1,6 +1,5 @@
 //! The generic `IUnknown` thunks of `mxf_core::com` (`query_interface`, `add_ref`, `release`,
 //! `unknown_vtbl`, `drop_and_free`) on a tiny object of the test's own, on the emulator.
-#![deny(clippy::multiple_unsafe_ops_per_block)]
 
 use mxf_abi::{
     Guid, IID_IMXF, IID_ISERVICE_SINK, IID_IUNKNOWN, IUnknown, IUnknownVtbl, NtStatus,

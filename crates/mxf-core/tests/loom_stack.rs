@@ -6,7 +6,6 @@
 //!
 //! Run: `RUSTFLAGS="--cfg loom" cargo test -p mxf-core --test loom_stack --release`
 #![cfg(loom)]
-#![deny(clippy::multiple_unsafe_ops_per_block)]
 
 /// What `stack.rs` imports as `super::sync`.
 mod sync {

@@ -2,7 +2,6 @@
 //! order with their chunk's write time, partial drains under byte budgets, the byte
 //! invariant, emptied chunks back to the allocator at once, one clock read per burst, and a
 //! drain into the capture packager while the port allocator fails.
-#![deny(clippy::multiple_unsafe_ops_per_block)]
 
 mod support;
 

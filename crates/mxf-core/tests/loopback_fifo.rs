@@ -1,6 +1,5 @@
 //! The loopback FIFO on the emulator: order, timestamps, the byte invariant, refusals (full,
 //! allocator exhausted, closed) that keep nothing and drop nothing, every chunk returned.
-#![deny(clippy::multiple_unsafe_ops_per_block)]
 
 mod render_support;
 

@@ -1,5 +1,4 @@
 //! Parser and formatter properties over arbitrary byte streams.
-#![deny(clippy::multiple_unsafe_ops_per_block)]
 
 mod support;
 

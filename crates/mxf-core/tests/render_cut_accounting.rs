@@ -3,7 +3,6 @@
 //! application and written whole as cut (`sysex_cut_written`), or in progress
 //! (`sysex_open`); and the parser counters the capture side's count of SysEx arriving cut is
 //! made of (`sysex_started`, `sysex_aborted_ended`).
-#![deny(clippy::multiple_unsafe_ops_per_block)]
 
 mod render_support;
 

@@ -1,6 +1,5 @@
 //! The render queue on the emulator: ordering, timer-driven playback at the right times,
 //! events returned to their allocator, state handling and drops.
-#![deny(clippy::multiple_unsafe_ops_per_block)]
 
 mod render_support;
 

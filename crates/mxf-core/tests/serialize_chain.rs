@@ -1,5 +1,4 @@
 //! The serializer over hand-built chains: packages (nested, null), malformed events, budgets.
-#![deny(clippy::multiple_unsafe_ops_per_block)]
 
 mod support;
 

@@ -1,6 +1,5 @@
 //! Our IServiceGroup on the emulator: members serviced, references kept and released,
 //! delayed service over the timer, QueryInterface.
-#![deny(clippy::multiple_unsafe_ops_per_block)]
 
 use mxf_abi::{
     Guid, IID_IMXF, IID_ISERVICE_GROUP, IID_ISERVICE_SINK, IID_IUNKNOWN, IServiceGroup,

@@ -64,7 +64,6 @@
 //! guard or poison is next checked — not at the faulting instruction), paged pool, APCs and
 //! preemption (a host thread at `DISPATCH_LEVEL` can still be descheduled, which only makes
 //! races more likely to show).
-#![deny(clippy::multiple_unsafe_ops_per_block)]
 
 mod addr_index;
 mod bugcheck;

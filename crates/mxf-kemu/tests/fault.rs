@@ -1,5 +1,4 @@
 //! Fault injection: which pool allocation attempts fail, reproducibly.
-#![deny(clippy::multiple_unsafe_ops_per_block)]
 
 use mxf_core::platform::{BlockPool, Platform, PoolTag};
 use mxf_kemu::{Emu, EmuConfig, FaultPlan};

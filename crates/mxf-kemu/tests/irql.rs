@@ -1,5 +1,4 @@
 //! IRQL rules: raising/lowering, spin locks, and which routines may run at which level.
-#![deny(clippy::multiple_unsafe_ops_per_block)]
 
 use mxf_core::platform::{
     APC_LEVEL, BlockPool, DISPATCH_LEVEL, PASSIVE_LEVEL, Platform, PoolTag, RawSpinLock, SpinLock,

@@ -1,5 +1,4 @@
 //! Block pools (lookaside lists): LIFO cache, depth, Verifier depth 0, stats, guards, misuse.
-#![deny(clippy::multiple_unsafe_ops_per_block)]
 
 use mxf_core::platform::{BlockPool, BlockPoolStats, POOL_ALIGN, Platform, PoolTag, bugcheck};
 use mxf_kemu::{

@@ -1,6 +1,5 @@
 //! Property test: random sequences of pool and block pool operations against a model of the
 //! kernel's behaviour (LIFO cache bounded by depth, fault plan counting pool attempts).
-#![deny(clippy::multiple_unsafe_ops_per_block)]
 
 use mxf_core::platform::{BlockPool, BlockPoolStats, Platform, PoolTag};
 use mxf_kemu::{Emu, EmuConfig, FaultPlan};

@@ -1,6 +1,5 @@
 //! The pool: tracking by tag, zeroing, alignment, special-pool guards, quarantine poison,
 //! double/foreign/wrong-tag frees, leaks at unload.
-#![deny(clippy::multiple_unsafe_ops_per_block)]
 
 use mxf_core::platform::{POOL_ALIGN, Platform, PoolTag, bugcheck};
 use mxf_kemu::{Emu, EmuConfig, POISON_BYTE, QUARANTINE_MAX_ENTRIES, c2, c4, expect_bugcheck};

@@ -1,6 +1,5 @@
 //! Emulated processors: `processor_count` is the configured count, every thread gets a stable
 //! processor assigned round robin per emulator, and a thread can be moved.
-#![deny(clippy::multiple_unsafe_ops_per_block)]
 
 use mxf_core::platform::{DISPATCH_LEVEL, MAX_PROCESSORS, Platform};
 use mxf_kemu::{DEFAULT_PROCESSORS, Emu, EmuConfig};

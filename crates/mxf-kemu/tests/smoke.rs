@@ -1,5 +1,4 @@
 //! End-to-end use of the emulator the way the core uses it.
-#![deny(clippy::multiple_unsafe_ops_per_block)]
 
 use mxf_core::platform::{BlockPool, DISPATCH_LEVEL, Platform, PoolTag, SpinLock};
 use mxf_kemu::{Emu, EmuConfig};

@@ -1,6 +1,5 @@
 //! Several threads at DISPATCH_LEVEL sharing one emulator: no false positives, real mutual
 //! exclusion, consistent counters.
-#![deny(clippy::multiple_unsafe_ops_per_block)]
 
 use mxf_core::platform::{BlockPool, DISPATCH_LEVEL, Platform, PoolTag, SpinLock, Timer};
 use mxf_kemu::{Emu, EmuConfig};

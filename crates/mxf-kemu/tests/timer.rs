@@ -1,5 +1,4 @@
 //! Timers: firing order, IRQL and clock in callbacks, re-arming, cancel, drop, unload.
-#![deny(clippy::multiple_unsafe_ops_per_block)]
 
 use mxf_core::platform::{DISPATCH_LEVEL, PASSIVE_LEVEL, Platform, Timer, bugcheck};
 use mxf_kemu::{EMU_START_100NS, Emu, EmuConfig, EmuTimer, expect_bugcheck};

@@ -20,7 +20,6 @@
 //!
 //! Needs `apt-get install gcc-mingw-w64-x86-64 mingw-w64-x86-64-dev`; fails (does not skip)
 //! without them. Overrides: `MXF_MINGW_GCC`, `MXF_MINGW_DDK`, `MXF_SHARED`.
-#![deny(clippy::multiple_unsafe_ops_per_block)]
 
 use layout_probe::{Expected, Probe, assert_matches, offsets, parse_values, shape_of, values};
 use mxf_core::platform::bugcheck::{IRQL_NOT_GREATER_OR_EQUAL, IRQL_NOT_LESS_OR_EQUAL};

@@ -340,9 +340,16 @@ fn capture_stream_refuses_chains_and_manages_its_sink() {
     assert_eq!(s.disconnect_output(&sink), STATUS_SUCCESS);
     // DisconnectOutput(NULL) disconnects whatever is connected, and is fine with none.
     assert_eq!(s.connect_output(&sink), STATUS_SUCCESS);
-    // SAFETY: a null sink is a valid argument of DisconnectOutput.
-    let null_disconnect = |s: &ComPtr<IMxf>| unsafe {
-        ((*(*s.as_raw()).vtbl).disconnect_output)(s.as_raw(), std::ptr::null_mut())
+    let slots = |s: &ComPtr<IMxf>| {
+        // SAFETY: `s` keeps a live IMXF, whose first field is its vtable pointer.
+        let vtbl = unsafe { (*s.as_raw()).vtbl };
+        // SAFETY: the vtable of a live object is a static IMXF table.
+        unsafe { &*vtbl }
+    };
+    let null_disconnect = |s: &ComPtr<IMxf>| {
+        let disconnect = slots(s).disconnect_output;
+        // SAFETY: a null sink is a valid argument of DisconnectOutput on a live stream.
+        unsafe { disconnect(s.as_raw(), std::ptr::null_mut()) }
     };
     assert_eq!(null_disconnect(&s), STATUS_SUCCESS);
     assert_eq!(
@@ -352,8 +359,9 @@ fn capture_stream_refuses_chains_and_manages_its_sink() {
     );
     assert_eq!(null_disconnect(&s), STATUS_SUCCESS);
     assert_eq!(null_disconnect(&s), STATUS_SUCCESS);
-    // SAFETY: a null sink is a valid (refused) argument of ConnectOutput.
-    let st = unsafe { ((*(*s.as_raw()).vtbl).connect_output)(s.as_raw(), std::ptr::null_mut()) };
+    let connect = slots(&s).connect_output;
+    // SAFETY: a null sink is a valid (refused) argument of ConnectOutput on a live stream.
+    let st = unsafe { connect(s.as_raw(), std::ptr::null_mut()) };
     assert_eq!(st, STATUS_INVALID_PARAMETER);
     assert_eq!(s.set_state(KsState(9)), STATUS_INVALID_PARAMETER);
     let st = mxf_miniport::capture_stats::<Emu>(&s).unwrap();

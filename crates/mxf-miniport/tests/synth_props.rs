@@ -15,17 +15,19 @@ use support::{TestClock, test_allocator};
 
 /// The item of property `id` in node `node`'s automation table.
 fn item(node: u32, id: u32) -> &'static PcPropertyItem {
-    // SAFETY: the descriptor and its tables are statics of the miniport.
-    unsafe {
-        let d = &*mxf_miniport::filter_descriptor();
-        let n = &*d.nodes.add(node as usize);
-        let t = &*n.automation_table;
-        let items = std::slice::from_raw_parts(t.properties, t.property_count as usize);
-        items
-            .iter()
-            .find(|i| i.id == id)
-            .expect("item in the table")
-    }
+    // SAFETY: the filter descriptor is a static of the miniport.
+    let d = unsafe { &*mxf_miniport::filter_descriptor() };
+    assert!((node as usize) < d.node_count as usize);
+    // SAFETY: `nodes` is the descriptor's static array of `node_count` nodes; `node` is in it.
+    let n = unsafe { &*d.nodes.wrapping_add(node as usize) };
+    // SAFETY: the node's automation table is a static of the miniport.
+    let t = unsafe { &*n.automation_table };
+    // SAFETY: `properties` is the table's static array of `property_count` items.
+    let items = unsafe { std::slice::from_raw_parts(t.properties, t.property_count as usize) };
+    items
+        .iter()
+        .find(|i| i.id == id)
+        .expect("item in the table")
 }
 
 /// Calls the item's handler: the status, the reported `ValueSize` and the value buffer.

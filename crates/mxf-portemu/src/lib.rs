@@ -19,7 +19,6 @@
 //! contract (`bReserved`/`cbStruct` untouched, no `PutBuffer`: [`ContractStats`]).
 //!
 //! [`double`] is a small test-double miniport (a loopback) for testing the port on its own.
-#![deny(clippy::multiple_unsafe_ops_per_block)]
 
 mod alloc_guard;
 mod assemble;

@@ -2,7 +2,6 @@
 //! DirectMusic clients found by the pins' data ranges, intersection over every range, the
 //! Synth properties DirectMusic asks (checked, bad requests included), and both kinds of
 //! client playing through the loopback at once.
-#![deny(clippy::multiple_unsafe_ops_per_block)]
 
 use mxf_abi::*;
 use mxf_kemu::{Emu, EmuConfig};

@@ -1,6 +1,5 @@
 //! The port emulator against the test-double miniport: the whole PortCls sequence, the IRQL
 //! of every call, references back to zero and a clean unload.
-#![deny(clippy::multiple_unsafe_ops_per_block)]
 
 use mxf_core::platform::{DISPATCH_LEVEL, PASSIVE_LEVEL, PoolTag};
 use mxf_kemu::{Emu, EmuConfig};

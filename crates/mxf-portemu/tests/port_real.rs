@@ -1,7 +1,6 @@
 //! The port emulator driving mxfloop's own miniport (`mxf_miniport::new_miniport`): the
 //! PortCls call sequence at the right IRQLs, Notify → DPC → service → capture
 //! `PutMessage(NULL)`, every reference back, and a clean unload.
-#![deny(clippy::multiple_unsafe_ops_per_block)]
 
 use mxf_core::platform::{DISPATCH_LEVEL, PASSIVE_LEVEL};
 use mxf_kemu::{Emu, EmuConfig};

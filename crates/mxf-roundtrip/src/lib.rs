@@ -31,7 +31,6 @@
 //! `--simulate` works on Windows too.
 //!
 //! Exit status: 0 pass, 1 mismatch, 2 usage/device/platform error, 3 WinMM error.
-#![deny(clippy::multiple_unsafe_ops_per_block)]
 
 pub mod checker;
 pub mod cli;

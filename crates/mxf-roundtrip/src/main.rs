@@ -1,5 +1,4 @@
 //! `mxf-roundtrip` command line; see the library docs and `--help`.
-#![deny(clippy::multiple_unsafe_ops_per_block)]
 
 use mxf_roundtrip::report::{EXIT_TRANSPORT, EXIT_USAGE, exit_code, render};
 use mxf_roundtrip::sim::{SimConfig, SimLoopback};

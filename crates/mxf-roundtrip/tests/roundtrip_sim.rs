@@ -1,6 +1,5 @@
 //! End-to-end runs of the round-trip loop over the simulated WinMM loopback, clean and with
 //! injected faults, plus the binary's exit codes.
-#![deny(clippy::multiple_unsafe_ops_per_block)]
 
 use mxf_roundtrip::checker::MismatchKind;
 use mxf_roundtrip::patterns::DEFAULT_SYSEX_SIZES;

@@ -17,7 +17,6 @@
 //! header in `pshpack1.h`: `MIDIHDR` is byte-packed (112 bytes, align 1 on x64), so its
 //! `DWORD_PTR` fields sit at unaligned offsets. The numbers asserted here were obtained from
 //! `x86_64-w64-mingw32-gcc` (`sizeof`/`offsetof` emitted as assembler symbols).
-#![deny(clippy::multiple_unsafe_ops_per_block)]
 #![no_std]
 #![allow(non_camel_case_types, non_snake_case, clippy::upper_case_acronyms)]
 

@@ -10,7 +10,6 @@
 //!
 //! Needs `apt-get install gcc-mingw-w64-x86-64 mingw-w64-x86-64-dev`; it fails (does not
 //! skip) without them. `MXF_MINGW_GCC` overrides the compiler.
-#![deny(clippy::multiple_unsafe_ops_per_block)]
 
 use layout_probe::{Expected, Probe, assert_matches, offsets, parse_values, values};
 use mxf_winmm_sys::*;

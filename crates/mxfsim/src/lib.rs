@@ -1,7 +1,6 @@
 //! `mxfsim`: mxfloop's DMus miniport run end to end on the host kernel emulator, behind the
 //! port emulator (`mxf-portemu`), with a reproducible workload; and `mxfsim parse`, the
 //! capture packager as a MIDI parsing tool. The binary is a thin wrapper over [`cli::main`].
-#![deny(clippy::multiple_unsafe_ops_per_block)]
 
 pub mod cli;
 pub mod compare;

@@ -1,7 +1,6 @@
 //! End-to-end tests of the `mxfsim` binary: loopback runs (exit status and report fields),
 //! fault injection, the corruption check, files, and `mxfsim parse` golden outputs written by
 //! hand from the MIDI 1.0 specification.
-#![deny(clippy::multiple_unsafe_ops_per_block)]
 
 mod common;
 

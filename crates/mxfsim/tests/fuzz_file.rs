@@ -16,7 +16,6 @@
 //! `MXFSIM_FUZZ_ITERS` sets the iterations of the reader target; the pipeline target runs
 //! one in 20 of that many (each is a whole emulated run, with options chosen by the input),
 //! and the binary target (`mxfsim --quick --file`, a process each) one in 500.
-#![deny(clippy::multiple_unsafe_ops_per_block)]
 
 mod common;
 

@@ -1,7 +1,6 @@
 //! `mxfsim --file` on hostile files (issue 11): a run never hangs, never loses a byte
 //! silently, and an input it cannot play is an input error (exit 2) saying why. The files
 //! are fixtures in `tests/fixtures/hostile/`, the exact bytes the issue reported.
-#![deny(clippy::multiple_unsafe_ops_per_block)]
 
 mod common;
 

@@ -5,7 +5,6 @@
 //! and random allocation faults: what is captured is the normalised input minus exactly the
 //! messages the counters say were dropped (the run's verdict), every allocator ends with
 //! nothing outstanding and the emulator unloads clean. Fixed cases at 1 MiB.
-#![deny(clippy::multiple_unsafe_ops_per_block)]
 
 use mxf_core::render::DropCount;
 use mxfsim::report::Report;

@@ -2,7 +2,6 @@
 //! binary (the undocumented `--test-plant` hook, a file the port cannot take, or a bound the
 //! run cannot meet), and the run must exit 1 naming the rule. Each run is its own process:
 //! the parser bug is a process-wide switch of the core's parser.
-#![deny(clippy::multiple_unsafe_ops_per_block)]
 
 use mxfsim::report::RULES;
 mod common;

@@ -5,8 +5,10 @@ use mxf_core::com::ComPtr;
 use std::ptr::{self, NonNull};
 
 fn vt(m: &ComPtr<IMiniportDMus>) -> &IMiniportDMusVtbl {
-    // SAFETY: a live IMiniportDMus's vtable.
-    unsafe { &*(*m.as_raw()).vtbl }
+    // SAFETY: `m` keeps a live IMiniportDMus, whose first field is its vtable pointer.
+    let vtbl = unsafe { (*m.as_raw()).vtbl };
+    // SAFETY: the vtable of a live object is a static table, valid as long as the object.
+    unsafe { &*vtbl }
 }
 
 /// A music format with subformat `sub`.

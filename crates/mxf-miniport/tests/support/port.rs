@@ -202,9 +202,13 @@ unsafe extern "system" fn cs_put(this: *mut IMxf, evt: *mut DmusKernelEvent) -> 
         let ev = unsafe { &*cur };
         let data = match ev.short_data() {
             Some(d) => d.to_vec(),
-            // SAFETY: a buffer event's buffer holds cb_event bytes.
-            None => unsafe { std::slice::from_raw_parts(ev.u_data.pb_data, ev.cb_event.into()) }
-                .to_vec(),
+            None => {
+                assert!(!ev.is_package(), "a capture stream sends no packages");
+                // SAFETY: neither short nor a package: the payload is a buffer pointer.
+                let buf = unsafe { ev.u_data.pb_data };
+                // SAFETY: a buffer event's buffer holds cb_event initialised bytes.
+                unsafe { std::slice::from_raw_parts(buf, ev.cb_event.into()) }.to_vec()
+            }
         };
         got.events.push((
             data,

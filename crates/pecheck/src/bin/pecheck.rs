@@ -2,7 +2,6 @@
 //! kernel driver image (with `--pdb`, also that its CodeView record names that PDB by file name,
 //! GUID and age); prints every problem and exits 1 if there is any (2 on usage/IO errors).
 //! `pecheck IMAGE --print-imports` prints the image's import list in the expected-file format.
-#![deny(clippy::multiple_unsafe_ops_per_block)]
 
 use std::process::ExitCode;
 
