@@ -280,16 +280,10 @@ unsafe extern "system" fn midi_in_proc(
                 return;
             }
             // SAFETY: `hdr` is one of our headers (WinMM passes back what we queued), now
-            // returned (MHDR_DONE) so the driver no longer writes it; it is alive until
-            // after close. The struct is packed: fields are read unaligned, by value.
-            let (data, cap, len, index) = unsafe {
-                (
-                    addr_of!((*hdr).lpData).read_unaligned(),
-                    addr_of!((*hdr).dwBufferLength).read_unaligned(),
-                    addr_of!((*hdr).dwBytesRecorded).read_unaligned(),
-                    addr_of!((*hdr).dwUser).read_unaligned(),
-                )
-            };
+            // returned (MHDR_DONE) so the driver no longer writes it; it is alive until after
+            // close. The struct is packed plain data: it is copied out unaligned, whole.
+            let h = unsafe { hdr.read_unaligned() };
+            let (data, cap, len, index) = (h.lpData, h.dwBufferLength, h.dwBytesRecorded, h.dwUser);
             let len = len.min(cap) as usize;
             let bytes = if len > 0 && !data.is_null() {
                 // SAFETY: `data` is our buffer of `cap` bytes and `len <= cap`; the driver
@@ -394,11 +388,11 @@ impl WinMmTransport {
             let mut b = Buf::new(cfg.in_buffer_size.max(16));
             let p = b.hdr_ptr();
             // SAFETY: `p` points to our boxed header, which is not shared with WinMM yet.
-            unsafe {
-                (*p).lpData = b.data.as_mut_ptr();
-                (*p).dwBufferLength = b.data.len() as u32;
-                (*p).dwUser = i;
-            }
+            unsafe { (*p).lpData = b.data.as_mut_ptr() };
+            // SAFETY: as above.
+            unsafe { (*p).dwBufferLength = b.data.len() as u32 };
+            // SAFETY: as above.
+            unsafe { (*p).dwUser = i };
             t.in_bufs.push(b);
             let b = t
                 .in_bufs
@@ -442,7 +436,8 @@ impl WinMmTransport {
             // SAFETY: the callback pushed this index after WinMM returned the header and it
             // finished reading it (the mutex orders that before us); the header is still
             // prepared and its buffer alive.
-            unsafe { addr_of_mut!((*p).dwBytesRecorded).write_unaligned(0) };
+            // (A place assignment: no reference to the packed field is made.)
+            unsafe { (*p).dwBytesRecorded = 0 };
             // SAFETY: as above; re-adding a returned, prepared header is allowed.
             check("midiInAddBuffer", unsafe {
                 sys::midiInAddBuffer(self.inp, p, HDR_SIZE)
@@ -490,13 +485,12 @@ impl WinMmTransport {
         let mut clean = true;
         self.shared.lock().closing = true;
         if !self.inp.is_null() {
-            // SAFETY: `inp` is an open input handle; stop/reset return every queued header.
-            unsafe {
-                if self.started {
-                    sys::midiInStop(self.inp);
-                }
-                sys::midiInReset(self.inp);
+            if self.started {
+                // SAFETY: `inp` is an open input handle.
+                unsafe { sys::midiInStop(self.inp) };
             }
+            // SAFETY: `inp` is an open input handle; reset returns every queued header.
+            unsafe { sys::midiInReset(self.inp) };
             let deadline = Instant::now() + Duration::from_secs(2);
             while self.in_bufs.iter().any(|b| b.queued && !b.is_done()) && Instant::now() < deadline
             {
