@@ -183,23 +183,30 @@ unsafe extern "system" fn put_message(this: *mut IMxf, chain: *mut DmusKernelEve
     unsafe { g.inner.put_message(chain) }
 }
 
-/// An allocator is the end of every graph: it connects nowhere (as the port's own allocator
-/// answers, a null sink is refused).
-unsafe extern "system" fn connect_output(_this: *mut IMxf, sink: *mut IMxf) -> NtStatus {
-    if sink.is_null() {
-        STATUS_INVALID_PARAMETER
-    } else {
-        STATUS_SUCCESS
-    }
+/// The inner allocator's own `IMXF` slots (the guard answers connect/disconnect as it does).
+fn inner_slots(g: &GuardObj) -> &'static IMxfVtbl {
+    // SAFETY: `g.inner` keeps a live IAllocatorMXF, whose first field is its vtable pointer.
+    let vtbl = unsafe { (*g.inner.as_raw()).vtbl };
+    // SAFETY: an allocator's vtable is a static IAllocatorMxfVtbl, which starts with IMXF's.
+    unsafe { &(*vtbl).base }
+}
+
+/// Forwarded: the guard connects as the port's allocator does.
+unsafe extern "system" fn connect_output(this: *mut IMxf, sink: *mut IMxf) -> NtStatus {
+    // SAFETY: called through the vtable.
+    let g = unsafe { guard(this) };
+    let connect = inner_slots(g).connect_output;
+    // SAFETY: the inner allocator's slot with the caller's sink argument (null or an IMXF).
+    unsafe { connect(g.inner.as_raw().cast(), sink) }
 }
 
 /// As [`connect_output`].
-unsafe extern "system" fn disconnect_output(_this: *mut IMxf, sink: *mut IMxf) -> NtStatus {
-    if sink.is_null() {
-        STATUS_INVALID_PARAMETER
-    } else {
-        STATUS_SUCCESS
-    }
+unsafe extern "system" fn disconnect_output(this: *mut IMxf, sink: *mut IMxf) -> NtStatus {
+    // SAFETY: called through the vtable.
+    let g = unsafe { guard(this) };
+    let disconnect = inner_slots(g).disconnect_output;
+    // SAFETY: as in `connect_output`.
+    unsafe { disconnect(g.inner.as_raw().cast(), sink) }
 }
 
 unsafe extern "system" fn get_message(
@@ -360,5 +367,21 @@ mod tests {
             "the detached one is not counted"
         );
         assert_eq!(c.stats().reserved_writes, 0);
+    }
+
+    #[test]
+    fn connect_and_disconnect_answer_as_the_inner_allocator() {
+        let (_emu, g, _c) = guarded();
+        let mxf = g.as_mxf();
+        let other = g.as_mxf();
+        // SAFETY: `mxf` keeps the guard alive; its first field is its vtable pointer.
+        let vtbl = unsafe { (*mxf.as_raw()).vtbl };
+        // SAFETY: the guard's static IMXF table.
+        let connect = unsafe { (*vtbl).connect_output };
+        // SAFETY: a null sink is a valid (refused) argument of ConnectOutput.
+        let null = unsafe { connect(mxf.as_raw(), core::ptr::null_mut()) };
+        assert_eq!(null, STATUS_INVALID_PARAMETER);
+        assert_eq!(mxf.connect_output(&other), STATUS_SUCCESS);
+        assert_eq!(mxf.disconnect_output(&other), STATUS_SUCCESS);
     }
 }
