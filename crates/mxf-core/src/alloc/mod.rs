@@ -105,20 +105,39 @@
 //! being torn down by the last legitimate `Release`; once its memory is freed, a further call
 //! is a use after free that only the platform can catch (special pool).
 //!
+//! # Files
+//! One concern each, listed bottom-up: a file uses only those above it in this list.
+//! `header` (the block header), `stack` and `reserve` (the lock-free reserve), `lane` (one
+//! kind of block: its reserve, cap and counters), `object` (the platform-independent
+//! [`Allocator`] and the `Backend` trait it reaches its platform through), `validate` (what
+//! a put and a reserve get check), `pool` (the block pool side), `stops` (above
+//! `DISPATCH_LEVEL`), `full` (the full get and put), `chain` (`PutMessage`'s walk), `fast`
+//! (the hot slots' fast paths), `twins` (the Rust-ABI twins of the slots), `teardown` (the
+//! lanes at the final `Release`), `backend` (`Object<P>`, the platform half), `vtbl` (the
+//! `extern "system"` thunks), `build` ([`new_allocator`]).
+//!
 //! [`c2::FOREIGN`]: crate::platform::bugcheck::c2::FOREIGN
 //! [`c2::DOUBLE_FREE`]: crate::platform::bugcheck::c2::DOUBLE_FREE
 //! [`c2::ALLOC_IRQL`]: crate::platform::bugcheck::c2::ALLOC_IRQL
 //! [`c2::FREE_IRQL`]: crate::platform::bugcheck::c2::FREE_IRQL
 
+mod backend;
 mod build;
 mod chain;
 mod config;
 mod fast;
+mod full;
 pub mod header;
+mod lane;
 mod object;
+mod pool;
 pub mod reserve;
 pub mod stack;
 mod stats;
+mod stops;
+mod teardown;
+mod twins;
+mod validate;
 mod vtbl;
 
 pub use build::new_allocator;
