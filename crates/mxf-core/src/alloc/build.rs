@@ -13,8 +13,8 @@ use super::stack::Slot;
 use super::sync::{AtomicI32, AtomicU32, AtomicU64};
 use super::teardown::empty_lane;
 use super::vtbl::Vtbl;
-use super::{ALLOCATOR_MAGIC, POISON_BYTE, TAG_BUFFERS, TAG_EVENTS, TAG_OBJECT, TAG_RESERVE};
-use crate::com::{ComPtr, RefCount};
+use super::{POISON_BYTE, TAG_BUFFERS, TAG_EVENTS, TAG_OBJECT, TAG_RESERVE};
+use crate::com::{ComPtr, OurMark, RefCount};
 use crate::platform::{BlockPool, MAX_PROCESSORS, Platform};
 use core::mem::size_of;
 use core::ptr::{self, NonNull};
@@ -210,7 +210,7 @@ pub fn new_allocator<P: Platform>(
     let object = Object {
         core: Allocator {
             vtbl: &Vtbl::<P>::VTBL,
-            magic: ALLOCATOR_MAGIC,
+            mark: OurMark::of::<Allocator>(),
             refs: RefCount::new(),
             state: AtomicI32::new(KsState::STOP.0),
             buffer_size: cfg.buffer_size,

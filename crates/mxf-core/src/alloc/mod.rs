@@ -6,8 +6,8 @@
 //! through the COM interface (`ComPtr` calls, or C callers through the vtable), so code that
 //! packages events works the same against PortCls's allocator and ours.
 //! [`Allocator::from_com`] recognises one of ours (it answers the private interface id
-//! [`IID_MXF_PRIVATE_ALLOCATOR`] with itself) and gives access to [`AllocatorStats`], the
-//! block pools' own counters and Rust-ABI twins of the slots.
+//! [`IID_MXF_PRIVATE_ALLOCATOR`] with itself: [`crate::com::ours`]) and gives access to
+//! [`AllocatorStats`], the block pools' own counters and Rust-ABI twins of the slots.
 //!
 //! # Storage
 //! Two block pools of the platform: one of `16 + 40`-byte blocks for events, one of
@@ -149,13 +149,9 @@ use crate::platform::PoolTag;
 use mxf_abi::Guid;
 
 /// A private interface id: our allocators answer `QueryInterface` with it (returning
-/// themselves, AddRef'd), which is how [`Allocator::from_com`] recognises them. Never asked
-/// for by PortCls.
+/// themselves, AddRef'd), which is how [`Allocator::from_com`] recognises them
+/// ([`crate::com::ours`]). Never asked for by PortCls.
 pub const IID_MXF_PRIVATE_ALLOCATOR: Guid = Guid::from_u128(0x6d786630_0010_4d58_8000_6d78666c6f6f);
-
-/// The word right after the vtable pointer of every allocator object ("MXFALLOC"), checked
-/// by [`Allocator::from_com`] once the object answered [`IID_MXF_PRIVATE_ALLOCATOR`].
-const ALLOCATOR_MAGIC: u64 = 0x434F_4C4C_4146_584D;
 
 /// The atomics the lock-free parts use (`tests/loom_stack.rs` substitutes `loom`'s).
 mod sync {

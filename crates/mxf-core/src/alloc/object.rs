@@ -19,15 +19,15 @@
 //! chain walk ([`chain`](super::chain)), the fast paths ([`fast`](super::fast)) and the
 //! Rust-ABI twins of the slots ([`twins`](super::twins)).
 
+use super::IID_MXF_PRIVATE_ALLOCATOR;
 use super::header::{Identity, Kind};
 use super::lane::Lane;
 use super::stats::AllocatorStats;
 use super::sync::{AtomicI32, Ordering};
-use super::{ALLOCATOR_MAGIC, IID_MXF_PRIVATE_ALLOCATOR};
-use crate::com::{ComPtr, RefCount};
+use crate::com::{self, ComPtr, OurMark, OurObject, RefCount};
 use crate::platform::{BlockPoolStats, DISPATCH_LEVEL, Irql, Platform, bugcheck};
-use core::ptr::{self, NonNull};
-use mxf_abi::{IAllocatorMxf, IAllocatorMxfVtbl, IUnknown, KsState};
+use core::ptr::NonNull;
+use mxf_abi::{Guid, IAllocatorMxf, IAllocatorMxfVtbl, KsState};
 
 /// The IRQL check every get and put starts with: the current processor, or `Err(irql)` when
 /// the caller runs above `DISPATCH_LEVEL` (then the processor is not asked for).
@@ -79,9 +79,9 @@ pub(crate) trait Backend {
 pub struct Allocator {
     /// The interface's vtable pointer (`Vtbl::<P>::VTBL`): must stay the first field.
     pub(crate) vtbl: *const IAllocatorMxfVtbl,
-    /// [`ALLOCATOR_MAGIC`]: checked by [`Allocator::from_raw`] after the private interface
-    /// id was answered (a second, independent sign that the object is ours).
-    pub(crate) magic: u64,
+    /// `OurMark::of::<Allocator>()`: checked by [`Allocator::from_raw`] after the private
+    /// interface id was answered (a second, independent sign that the object is ours).
+    pub(crate) mark: OurMark,
     pub(crate) refs: RefCount,
     pub(crate) state: AtomicI32,
     pub(crate) buffer_size: u16,
@@ -94,6 +94,14 @@ pub struct Allocator {
     pub(crate) buffers: Lane,
 }
 
+// SAFETY: `Allocator` is `#[repr(C)]` with the vtable pointer first and the mark second
+// (`OurMark::of::<Allocator>()`, set in `new_allocator` and never written again); only
+// allocator objects (`Object<P>`, which start with an `Allocator`) answer the private id, and
+// with themselves (`vtbl::IIDS`).
+unsafe impl OurObject for Allocator {
+    const PRIVATE_IID: Guid = IID_MXF_PRIVATE_ALLOCATOR;
+}
+
 // SAFETY: all shared mutable state is atomic; the raw pointers name memory the object owns
 // for its lifetime (slot arrays, itself) and are only read. The platform part is `Send +
 // Sync` by the `Platform` and `BlockPool` bounds.
@@ -103,51 +111,22 @@ unsafe impl Send for Allocator {}
 
 impl Allocator {
     /// Our object behind `p`, if `p` is one of ours (it answers
-    /// [`IID_MXF_PRIVATE_ALLOCATOR`] with itself and carries our magic).
+    /// [`IID_MXF_PRIVATE_ALLOCATOR`] with itself and carries the allocator's mark:
+    /// [`com::ours`]).
     pub fn from_com(p: &ComPtr<IAllocatorMxf>) -> Option<&Allocator> {
-        // SAFETY: a `ComPtr` holds a reference on a live COM object, for as long as the
-        // borrow of `p` lasts.
-        unsafe { Self::from_raw(p.as_raw()) }
+        com::ours(p)
     }
 
-    /// Our object behind a raw interface pointer, if it is one of ours.
-    ///
-    /// Asks the object's own `QueryInterface` for [`IID_MXF_PRIVATE_ALLOCATOR`], which only
-    /// our allocators answer (with themselves), releases the reference that takes, and then
-    /// checks the object's magic word. Foreign objects are only called through their
-    /// `QueryInterface` (and `Release`, if they answer), as any COM client would.
+    /// Our object behind a raw interface pointer, if it is one of ours ([`com::ours_raw`]).
+    /// Foreign objects are only called through their `QueryInterface` (and `Release`, if they
+    /// answer), as any COM client would.
     ///
     /// # Safety
     /// `p` points to a live `IAllocatorMXF` object on which the caller holds a reference for
     /// `'a`.
     pub unsafe fn from_raw<'a>(p: *mut IAllocatorMxf) -> Option<&'a Allocator> {
-        let unk = p.cast::<IUnknown>();
-        let mut out: *mut core::ffi::c_void = ptr::null_mut();
-        // SAFETY: the caller's promise: `p` points to a live COM object, whose first field is
-        // its vtable pointer.
-        let unk_vtbl = unsafe { (*unk).vtbl };
-        // SAFETY: every COM vtable starts with IUnknown's slots, valid while the object lives.
-        let query_interface = unsafe { (*unk_vtbl).query_interface };
-        // SAFETY: the object is live; the id is a valid GUID and `out` a writable PVOID.
-        let status = unsafe { query_interface(unk, &IID_MXF_PRIVATE_ALLOCATOR, &mut out) };
-        let got = NonNull::new(out.cast::<IUnknown>())?;
-        // SAFETY: a non-null result of QueryInterface is a live interface pointer (it carries
-        // a reference), whose first field is its vtable pointer.
-        let got_vtbl = unsafe { (*got.as_ptr()).vtbl };
-        // SAFETY: every COM vtable starts with IUnknown's slots, valid while the object lives.
-        let release = unsafe { (*got_vtbl).release };
-        // SAFETY: gives back the one reference QueryInterface made for us (the caller's
-        // reference keeps the object alive for `'a`; if `got` is not `p` we never look at it
-        // again).
-        unsafe { release(got.as_ptr()) };
-        if !mxf_abi::nt_success(status) || got.as_ptr() != unk {
-            return None;
-        }
-        // SAFETY: only `Allocator` objects answer the private id (with themselves), and
-        // `Allocator` is `#[repr(C)]` with `{vtbl, magic}` first: reading `magic` stays inside
-        // the object, live for `'a` per the caller.
-        let a = unsafe { &*p.cast::<Allocator>() };
-        (a.magic == ALLOCATOR_MAGIC).then_some(a)
+        // SAFETY: the caller's promise.
+        unsafe { com::ours_raw(p) }
     }
 
     /// `GetBufferSize()`.
@@ -183,10 +162,10 @@ impl Allocator {
     /// # Safety
     /// The caller gives up one reference it owns and does not use `self` if it was the last.
     pub(crate) unsafe fn release(&self) -> u32 {
+        let (destroy, whole) = (self.backend().destructor(), self.backend);
         crate::com::answer_release(
             self.refs.release(),
             || {
-                let (destroy, whole) = (self.backend().destructor(), self.backend);
                 // SAFETY: `answer_release` runs this only when the count reached zero with
                 // this call: no reference is left, so nothing else uses the object (a caller
                 // that releases more than it owns is caught below only while the memory is
