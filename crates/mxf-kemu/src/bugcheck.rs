@@ -118,7 +118,7 @@ pub fn expect_bugcheck<R>(f: impl FnOnce() -> R) -> BugCheck {
     EXPECTING.with(|e| e.set(e.get() + 1));
     let result = panic::catch_unwind(AssertUnwindSafe(f));
     EXPECTING.with(|e| e.set(e.get().saturating_sub(1)));
-    crate::irql::reset_thread();
+    crate::irql_state::reset_thread();
     match result {
         Ok(_) => panic!("expected a bug check, but the code returned normally"),
         Err(payload) => match payload.downcast::<BugCheck>() {
