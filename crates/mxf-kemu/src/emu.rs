@@ -82,7 +82,7 @@ impl Emu {
             "EmuConfig::processors must be 1..={MAX_PROCESSORS}, not {}",
             cfg.processors
         );
-        bugcheck::install_hook();
+        bugcheck::install_bugcheck_hook();
         let echo_log = std::env::var("MXF_EMU_LOG").is_ok_and(|v| v == "1");
         Emu {
             inner: Arc::new(Kernel {

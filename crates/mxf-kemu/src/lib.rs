@@ -57,8 +57,8 @@
 //! # Bug checks that cannot unwind
 //! A bug check inside an `extern "system"` function (a COM vtable slot called as C calls it)
 //! cannot be caught with [`expect_bugcheck`]: the panic may not unwind out of it and the
-//! process aborts. [`subprocess::expect_bugcheck_in_child`] runs such code in a child process
-//! (the test binary re-executed on the one test) and returns the bug check it died with.
+//! process aborts. `mxf_testkit::subprocess::expect_bugcheck_in_child` runs such code in a child
+//! process (the test binary re-executed on the one test) and returns the bug check it died with.
 //!
 //! Not emulated: reads of freed or out-of-bounds memory (only writes are detected, when the
 //! guard or poison is next checked — not at the faulting instruction), paged pool, APCs and
@@ -83,12 +83,12 @@ mod lookaside;
 mod pool;
 mod routine;
 mod spin;
-pub mod subprocess;
 mod timer;
 mod timer_state;
 
 pub use bugcheck::{
-    BugCheck, IRQL_NOT_GREATER_OR_EQUAL, c2, c4, code_name, expect_bugcheck, raise,
+    BugCheck, IRQL_NOT_GREATER_OR_EQUAL, c2, c4, code_name, expect_bugcheck, expecting_bugcheck,
+    install_bugcheck_hook, raise,
 };
 pub use config::{DEFAULT_PROCESSORS, EmuConfig};
 pub use emu::{EMU_START_100NS, Emu, LOG_MAX_LINES, ONE_SECOND_100NS, UnloadReport};
