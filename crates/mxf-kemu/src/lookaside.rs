@@ -2,9 +2,9 @@
 //!
 //! Like the kernel's list: a LIFO cache of freed blocks, bounded by a depth that starts at
 //! [`DEPTH_MIN`] and is re-tuned once per emulated second from the miss rate (between
-//! [`DEPTH_MIN`] and [`DEPTH_MAX`]), or fixed by `EmuConfig::lookaside_depth` (Driver Verifier
-//! fixes it at 0: every free goes back to pool). Cached blocks are not poisoned; their guard
-//! bytes are checked when they are freed to the list.
+//! [`DEPTH_MIN`] and [`DEPTH_MAX`](crate::DEPTH_MAX)), or fixed by `EmuConfig::lookaside_depth`
+//! (Driver Verifier fixes it at 0: every free goes back to pool). Cached blocks are not
+//! poisoned; their guard bytes are checked when they are freed to the list.
 //!
 //! A cache hit (alloc or free) takes only the list's own lock: the list knows its live blocks
 //! ([`ListBlocks`]), so it can tell a legal free from a bad one without the pool. Everything

@@ -12,7 +12,7 @@
 //! # Storage
 //! Two block pools of the platform: one of `16 + 40`-byte blocks for events, one of
 //! `16 + buffer_size`-byte blocks for buffers. Every block starts with a 16-byte header
-//! ([`header`](self::header) documents the layout) and its payload *ends at the end of the
+//! ([`header`] documents the layout) and its payload *ends at the end of the
 //! block*, so the special pool's guard bytes sit right after the last usable byte.
 //!
 //! Each kind has a **reserve**: `reserve_*` blocks taken from the pool at creation and kept
@@ -106,15 +106,15 @@
 //! is a use after free that only the platform can catch (special pool).
 //!
 //! # Files
-//! One concern each, listed bottom-up: a file uses only those above it in this list.
-//! `header` (the block header), `stack` and `reserve` (the lock-free reserve), `lane` (one
-//! kind of block: its reserve, cap and counters), `object` (the platform-independent
-//! [`Allocator`] and the `Backend` trait it reaches its platform through), `validate` (what
-//! a put and a reserve get check), `pool` (the block pool side), `stops` (above
-//! `DISPATCH_LEVEL`), `full` (the full get and put), `chain` (`PutMessage`'s walk), `fast`
-//! (the hot slots' fast paths), `twins` (the Rust-ABI twins of the slots), `teardown` (the
-//! lanes at the final `Release`), `backend` (`Object<P>`, the platform half), `vtbl` (the
-//! `extern "system"` thunks), `build` ([`new_allocator`]).
+//! One concern each, listed bottom-up: a file uses only those above it in this list. `config` and
+//! `stats` (plain data), `header` (the block header), `stack` and `reserve` (the lock-free
+//! reserve), `lane` (one kind of block: its reserve, cap and counters), `object` (the
+//! platform-independent [`Allocator`] and the `Backend` trait it reaches its platform through),
+//! `validate` (what a put and a reserve get check), `pool` (the block pool side), `stops` (above
+//! `DISPATCH_LEVEL`), `full` (the full get and put), `chain` (`PutMessage`'s walk), `fast` (the hot
+//! slots' fast paths), `twins` (the Rust-ABI twins of the slots), `teardown` (the lanes at the
+//! final `Release`), `backend` (`Object<P>`, the platform half), `vtbl` (the `extern "system"`
+//! thunks), `build` ([`new_allocator`]).
 //!
 //! [`c2::FOREIGN`]: crate::platform::bugcheck::c2::FOREIGN
 //! [`c2::DOUBLE_FREE`]: crate::platform::bugcheck::c2::DOUBLE_FREE

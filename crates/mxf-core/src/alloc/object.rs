@@ -14,10 +14,11 @@
 //! address, which is per `P` (and a constant's address is not guaranteed unique).
 //!
 //! The methods on [`Allocator`] are spread over files by concern, each an `impl` block on top
-//! of this one: pointer validation ([`validate`](super::validate)), the full get and put
-//! ([`full`](super::full)), the stops above `DISPATCH_LEVEL` ([`stops`](super::stops)), the
-//! chain walk ([`chain`](super::chain)), the fast paths ([`fast`](super::fast)) and the
-//! Rust-ABI twins of the slots ([`twins`](super::twins)).
+//! of this one: pointer validation ([`validate`](super::validate)), the block pool side
+//! ([`pool`](super::pool)), the stops above `DISPATCH_LEVEL` ([`stops`](super::stops)), the
+//! full get and put ([`full`](super::full)), the chain walk ([`chain`](super::chain)), the fast
+//! paths ([`fast`](super::fast)), the Rust-ABI twins of the slots ([`twins`](super::twins))
+//! and the teardown of the lanes ([`teardown`](super::teardown)).
 
 use super::IID_MXF_PRIVATE_ALLOCATOR;
 use super::header::{Identity, Kind};

@@ -45,7 +45,8 @@ impl Allocator {
         }
     }
 
-    /// `PutMessage` on the allocator: recycles a chain (see [`Self::put_chain`]).
+    /// `PutMessage` on the allocator: recycles a chain, its package sub-chains and buffers
+    /// included (the walk of module `chain`).
     ///
     /// # Safety
     /// `chain` is null or a chain whose events (and buffers and package sub-chains) are owned

@@ -1,7 +1,7 @@
 //! Kernel COM plumbing: owned interface pointers that call through vtables ([`ComPtr`]), the
 //! typed calls of each DMus interface, the reference count used by our own objects, and the
 //! `IUnknown` slots those objects share ([`ComObject`]), and the one query that recognises an
-//! object of ours behind an interface pointer ([`ours`]).
+//! object of ours behind an interface pointer ([`ours()`]).
 //!
 //! Code that packages or consumes events talks to allocators, sinks and clocks only through
 //! these wrappers, so it behaves the same against PortCls's objects and ours.
