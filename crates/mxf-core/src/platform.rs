@@ -104,7 +104,7 @@ pub struct BlockPoolStats {
 ///
 /// Dropping the pool deletes the list, which frees the blocks on the list only: every block
 /// handed out must have been freed back first (the emulator reports the rest as leaked).
-pub trait BlockPool: Send + Sync {
+pub trait BlockPool: Send + Sync + 'static {
     /// Size in bytes of every block.
     fn block_size(&self) -> usize;
 

@@ -3,7 +3,7 @@
 //!
 //! A bug check inside an `extern "system"` slot cannot unwind out of it (the process would
 //! abort), so each case runs in a child process through
-//! [`mxf_kemu::subprocess::expect_bugcheck_in_child`], which reports the bug check the child
+//! [`mxf_testkit::subprocess::expect_bugcheck_in_child`], which reports the bug check the child
 //! died with. `alloc_bugcheck.rs` covers the same refusals in-process through the Rust-ABI
 //! twins of the slots; this file proves the vtable path reaches them.
 //!
@@ -18,8 +18,8 @@ use mxf_core::alloc::header::{Kind, STATE_FREE, Word};
 use mxf_core::alloc::{AllocatorConfig, TAG_RESERVE, new_allocator};
 use mxf_core::platform::bugcheck::*;
 use mxf_core::platform::{Irql, LogLevel, NON_PAGED_POOL_NX, Platform, PoolTag, TimerCallback};
-use mxf_kemu::subprocess::{BugCheckReport, expect_bugcheck_in_child};
 use mxf_kemu::{Emu, EmuBlockPool, EmuSpinLock, EmuTimer, Routine, c2, c4};
+use mxf_testkit::subprocess::{BugCheckReport, expect_bugcheck_in_child};
 use std::ffi::c_void;
 use std::fmt;
 use std::ptr::{self, NonNull};

@@ -63,14 +63,18 @@ thread_local! {
 
 static HOOK: Once = Once::new();
 
-/// Whether this thread is inside [`expect_bugcheck`] (its bug checks are expected and caught).
-pub(crate) fn expecting() -> bool {
+/// Whether this thread is inside [`expect_bugcheck`] (its bug checks are expected and caught):
+/// for a panic hook of its own that must leave those alone (`mxf-testkit`'s child-process
+/// harness).
+pub fn expecting_bugcheck() -> bool {
     EXPECTING.with(Cell::get) != 0
 }
 
 /// Installs (once per process) a panic hook that prints a [`BugCheck`] payload readably, and
-/// not at all inside [`expect_bugcheck`]; every other panic goes to the previous hook.
-pub(crate) fn install_hook() {
+/// not at all inside [`expect_bugcheck`]; every other panic goes to the previous hook. The
+/// emulator installs it when it is created and when a bug check is raised or expected; a
+/// hook that wraps it (`mxf-testkit`'s child-process harness) installs it first.
+pub fn install_bugcheck_hook() {
     HOOK.call_once(|| {
         let previous = panic::take_hook();
         panic::set_hook(Box::new(move |info| {
@@ -93,7 +97,7 @@ pub(crate) fn install_hook() {
 /// Stops the current thread with `bc` (unwinds with a [`BugCheck`] payload).
 #[track_caller]
 pub fn raise(bc: BugCheck) -> ! {
-    install_hook();
+    install_bugcheck_hook();
     panic::panic_any(bc)
 }
 
@@ -114,11 +118,11 @@ pub(crate) fn bug(code: u32, params: [usize; 4], message: String) -> ! {
 /// other than a [`BugCheck`] (that panic is resumed).
 #[track_caller]
 pub fn expect_bugcheck<R>(f: impl FnOnce() -> R) -> BugCheck {
-    install_hook();
+    install_bugcheck_hook();
     EXPECTING.with(|e| e.set(e.get() + 1));
     let result = panic::catch_unwind(AssertUnwindSafe(f));
     EXPECTING.with(|e| e.set(e.get().saturating_sub(1)));
-    crate::irql::reset_thread();
+    crate::irql_state::reset_thread();
     match result {
         Ok(_) => panic!("expected a bug check, but the code returned normally"),
         Err(payload) => match payload.downcast::<BugCheck>() {

@@ -1,23 +1,27 @@
 //! [`Emu`]: the emulated kernel, and its [`Platform`] implementation.
 
-use crate::bugcheck::{self, BugCheck, bug, c2, c4};
+use crate::bugcheck::{self, BugCheck, bug, c4};
+use crate::config::EmuConfig;
 use crate::cpu::Cpus;
 use crate::fault::{FaultPlan, FaultState};
 use crate::irql;
+use crate::kernel::{Counters, Kernel, lock};
 use crate::lookaside::EmuBlockPool;
 use crate::pool::{Owner, PoolReport, PoolState};
+use crate::routine::{self, Routine};
 use crate::spin::EmuSpinLock;
-use crate::timer::{EmuTimer, TimerState};
+use crate::timer::EmuTimer;
+use crate::timer_state::TimerState;
 use mxf_core::platform::{
-    DISPATCH_LEVEL, Irql, LogLevel, MAX_PROCESSORS, PASSIVE_LEVEL, Platform, PoolTag,
-    TimerCallback, bugcheck as code,
+    DISPATCH_LEVEL, Irql, LogLevel, MAX_PROCESSORS, Platform, PoolTag, TimerCallback,
+    bugcheck as code,
 };
 use std::cell::Cell;
 use std::ffi::c_void;
 use std::fmt;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex};
 
 /// Where the emulated clock starts (100 s after "boot"; nonzero so that code treating 0 as
 /// "never" is exercised honestly).
@@ -31,102 +35,6 @@ pub const EMU_SYSTEM_TIME_AT_START_100NS: i64 = 134_116_992_000_000_000;
 pub const ONE_SECOND_100NS: i64 = 10_000_000;
 /// Most lines [`Emu::log_lines`] keeps (older ones are dropped first).
 pub const LOG_MAX_LINES: usize = 100_000;
-
-/// How the emulator behaves.
-#[derive(Clone, Debug)]
-pub struct EmuConfig {
-    /// Driver Verifier on: Verifier bug check codes (0xC4 subcodes) where the kernel has
-    /// them, and lookaside depth forced to 0.
-    pub verifier: bool,
-    /// Special pool: guard bytes around every allocation and a poisoned quarantine of freed
-    /// memory.
-    pub special_pool: bool,
-    /// Which pool allocation attempts fail.
-    pub fault: FaultPlan,
-    /// Fixed lookaside depth; `None` = the kernel's automatic tuning between 4 and 256.
-    /// Ignored (0) when `verifier` is set.
-    pub lookaside_depth: Option<u16>,
-    /// Emulated processors, 1..=[`MAX_PROCESSORS`] (`Platform::processor_count`). Each host
-    /// thread runs on one of them, assigned round robin at first use
-    /// ([`Emu::set_current_processor`] pins one).
-    pub processors: u32,
-}
-
-/// [`EmuConfig::processors`] of [`EmuConfig::default`] and [`EmuConfig::verifier`].
-pub const DEFAULT_PROCESSORS: u32 = 4;
-
-impl Default for EmuConfig {
-    fn default() -> Self {
-        Self {
-            verifier: false,
-            special_pool: true,
-            fault: FaultPlan::None,
-            lookaside_depth: None,
-            processors: DEFAULT_PROCESSORS,
-        }
-    }
-}
-
-impl EmuConfig {
-    /// Driver Verifier's standard settings: special pool, IRQL checking with Verifier codes,
-    /// lookaside depth 0.
-    pub fn verifier() -> Self {
-        Self {
-            verifier: true,
-            special_pool: true,
-            fault: FaultPlan::None,
-            lookaside_depth: Some(0),
-            processors: DEFAULT_PROCESSORS,
-        }
-    }
-}
-
-/// The `PASSIVE_LEVEL`-only or pool routine named in parameter 4 of the emulator's own
-/// 0xC4 subcodes.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-#[repr(usize)]
-pub enum Routine {
-    /// `pool_alloc`.
-    PoolAlloc = 1,
-    /// `pool_free`.
-    PoolFree = 2,
-    /// `new_block_pool`.
-    NewBlockPool = 3,
-    /// Dropping a block pool.
-    DropBlockPool = 4,
-    /// `BlockPool::alloc`.
-    BlockPoolAlloc = 5,
-    /// `BlockPool::free`.
-    BlockPoolFree = 6,
-    /// `new_timer`.
-    NewTimer = 7,
-    /// Dropping a timer.
-    DropTimer = 8,
-    /// `Timer::set`.
-    TimerSet = 9,
-    /// `Timer::cancel`.
-    TimerCancel = 10,
-    /// `Emu::advance_time`.
-    AdvanceTime = 11,
-}
-
-impl Routine {
-    fn name(self) -> &'static str {
-        match self {
-            Routine::PoolAlloc => "pool_alloc",
-            Routine::PoolFree => "pool_free",
-            Routine::NewBlockPool => "new_block_pool",
-            Routine::DropBlockPool => "dropping a BlockPool",
-            Routine::BlockPoolAlloc => "BlockPool::alloc",
-            Routine::BlockPoolFree => "BlockPool::free",
-            Routine::NewTimer => "new_timer",
-            Routine::DropTimer => "dropping a Timer",
-            Routine::TimerSet => "Timer::set",
-            Routine::TimerCancel => "Timer::cancel",
-            Routine::AdvanceTime => "Emu::advance_time",
-        }
-    }
-}
 
 /// What a clean unload saw over the emulator's life.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -143,33 +51,6 @@ pub struct UnloadReport {
     pub log_lines: u64,
 }
 
-#[derive(Default)]
-pub(crate) struct Counters {
-    pub(crate) block_pools_created: AtomicU64,
-    pub(crate) timers_created: AtomicU64,
-    pub(crate) timer_fires: AtomicU64,
-    pub(crate) log_lines: AtomicU64,
-}
-
-pub(crate) struct Inner {
-    pub(crate) cfg: EmuConfig,
-    /// The pool, the registry of lookaside lists and the fault plan (a list's cache hits
-    /// take only the list's own lock).
-    pool: Mutex<PoolState>,
-    clock: AtomicI64,
-    /// System time minus interrupt time.
-    system_offset: AtomicI64,
-    timers: Mutex<TimerState>,
-    pub(crate) timer_done: Condvar,
-    /// Serialises `advance_time`; holds the next lookaside tuning tick.
-    advance: Mutex<i64>,
-    log: Mutex<std::collections::VecDeque<String>>,
-    echo_log: bool,
-    pub(crate) next_id: AtomicU64,
-    pub(crate) counters: Counters,
-    cpus: Cpus,
-}
-
 thread_local! {
     static IN_ADVANCE: Cell<bool> = const { Cell::new(false) };
 }
@@ -178,7 +59,7 @@ thread_local! {
 /// [`Platform`]. Clones share one pool, clock, timer queue and log.
 #[derive(Clone)]
 pub struct Emu {
-    pub(crate) inner: Arc<Inner>,
+    inner: Arc<Kernel>,
 }
 
 impl fmt::Debug for Emu {
@@ -188,12 +69,6 @@ impl fmt::Debug for Emu {
             .field("now", &self.now_100ns())
             .finish()
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // A bug check never unwinds while an emulator lock is held, but a test's own panic
-    // inside a callback might: the state is still consistent, so carry on.
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl Emu {
@@ -207,10 +82,10 @@ impl Emu {
             "EmuConfig::processors must be 1..={MAX_PROCESSORS}, not {}",
             cfg.processors
         );
-        bugcheck::install_hook();
+        bugcheck::install_bugcheck_hook();
         let echo_log = std::env::var("MXF_EMU_LOG").is_ok_and(|v| v == "1");
         Emu {
-            inner: Arc::new(Inner {
+            inner: Arc::new(Kernel {
                 pool: Mutex::new(PoolState::new(cfg.special_pool, FaultState::new(cfg.fault))),
                 clock: AtomicI64::new(EMU_START_100NS),
                 system_offset: AtomicI64::new(EMU_SYSTEM_TIME_AT_START_100NS - EMU_START_100NS),
@@ -234,7 +109,7 @@ impl Emu {
 
     /// Replaces the fault plan and restarts its count of allocation attempts.
     pub fn set_fault_plan(&self, f: FaultPlan) {
-        self.pool_state().fault = FaultState::new(f);
+        self.inner.pool_state().fault = FaultState::new(f);
     }
 
     /// Moves the calling thread to emulated processor `cpu` (what
@@ -298,7 +173,7 @@ impl Emu {
             !IN_ADVANCE.with(Cell::get),
             "Emu::advance_time called from inside a timer callback"
         );
-        self.check_dispatch_or_below(Routine::AdvanceTime);
+        routine::check_dispatch_or_below(Routine::AdvanceTime);
         let mut next_tune = lock(&self.inner.advance);
         IN_ADVANCE.with(|c| c.set(true));
         struct Reset;
@@ -311,7 +186,7 @@ impl Emu {
         let target = self.now_100ns().saturating_add(dt_100ns);
         loop {
             let fire = {
-                let mut st = self.timer_state();
+                let mut st = self.inner.timer_state();
                 match st.next_due_by(target) {
                     None => None,
                     Some((id, due)) => st.timers.get_mut(&id).map(|t| {
@@ -339,7 +214,7 @@ impl Emu {
         struct Done<'a>(&'a Emu, u64);
         impl Drop for Done<'_> {
             fn drop(&mut self) {
-                let mut st = self.0.timer_state();
+                let mut st = self.0.inner.timer_state();
                 if let Some(t) = st.timers.get_mut(&self.1) {
                     t.running = t.running.saturating_sub(1);
                 }
@@ -374,7 +249,13 @@ impl Emu {
         // idle stretch only needs the schedule moved on.
         let mut ticks = 0;
         while *next_tune <= t && ticks < 64 {
-            let lists: Vec<_> = self.pool_state().lists.iter().map(Arc::clone).collect();
+            let lists: Vec<_> = self
+                .inner
+                .pool_state()
+                .lists
+                .iter()
+                .map(Arc::clone)
+                .collect();
             lists.iter().for_each(|l| l.tune());
             ticks += 1;
             *next_tune = next_tune.saturating_add(ONE_SECOND_100NS);
@@ -387,23 +268,23 @@ impl Emu {
 
     /// When the earliest armed timer is due.
     pub fn next_timer_due(&self) -> Option<i64> {
-        self.timer_state().earliest()
+        self.inner.timer_state().earliest()
     }
 
     /// A snapshot of the pool.
     pub fn pool_report(&self) -> PoolReport {
-        self.pool_state().report()
+        self.inner.pool_state().report()
     }
 
     /// Verifies the poison of every freed allocation in quarantine (and their guards);
     /// returns the first write after free found.
     pub fn check_quarantine(&self) -> Result<(), BugCheck> {
-        self.pool_state().check_quarantine()
+        self.inner.pool_state().check_quarantine()
     }
 
     /// Verifies the guard bytes of every live allocation.
     pub fn check_pool(&self) -> Result<(), BugCheck> {
-        self.pool_state().check_live_guards()
+        self.inner.pool_state().check_live_guards()
     }
 
     /// Driver unload under Verifier: checks the guards of live allocations (0xC1) and the
@@ -413,12 +294,12 @@ impl Emu {
     /// leak).
     pub fn unload(&self) -> Result<UnloadReport, BugCheck> {
         {
-            let mut st = self.pool_state();
+            let mut st = self.inner.pool_state();
             st.check_live_guards()?;
             st.flush_quarantine()?;
         }
         {
-            let st = self.timer_state();
+            let st = self.inner.timer_state();
             if !st.timers.is_empty() {
                 let armed = st.timers.values().filter(|t| t.due.is_some()).count();
                 return Err(BugCheck {
@@ -432,7 +313,7 @@ impl Emu {
                 });
             }
         }
-        let st = self.pool_state();
+        let st = self.inner.pool_state();
         if let Some((message, count, bytes)) = st.leak_message() {
             return Err(BugCheck {
                 code: code::DRIVER_VERIFIER_DETECTED_VIOLATION,
@@ -455,14 +336,6 @@ impl Emu {
         lock(&self.inner.log).iter().cloned().collect()
     }
 
-    pub(crate) fn pool_state(&self) -> MutexGuard<'_, PoolState> {
-        lock(&self.inner.pool)
-    }
-
-    pub(crate) fn timer_state(&self) -> MutexGuard<'_, TimerState> {
-        lock(&self.inner.timers)
-    }
-
     /// One pool allocation attempt: fault injection, then the pool.
     pub(crate) fn alloc_tracked(
         &self,
@@ -470,114 +343,8 @@ impl Emu {
         tag: PoolTag,
         owner: Owner,
     ) -> Option<NonNull<u8>> {
-        let p = self.pool_state().alloc(size, tag, owner)?;
+        let p = self.inner.pool_state().alloc(size, tag, owner)?;
         NonNull::new(p as *mut u8)
-    }
-
-    #[track_caller]
-    pub(crate) fn check_passive(&self, r: Routine) {
-        let cur = irql::current();
-        if cur != PASSIVE_LEVEL {
-            bug(
-                code::DRIVER_VERIFIER_DETECTED_VIOLATION,
-                [c4::KEMU_PASSIVE_ONLY, cur.into(), 0, r as usize],
-                format!("{} is PASSIVE_LEVEL only, called at IRQL {cur}", r.name()),
-            );
-        }
-    }
-
-    #[track_caller]
-    pub(crate) fn check_dispatch_or_below(&self, r: Routine) {
-        let cur = irql::current();
-        if cur > DISPATCH_LEVEL {
-            bug(
-                code::DRIVER_VERIFIER_DETECTED_VIOLATION,
-                [c4::KEMU_ABOVE_DISPATCH, cur.into(), 0, r as usize],
-                format!("{} called at IRQL {cur}, above DISPATCH_LEVEL", r.name()),
-            );
-        }
-    }
-
-    /// The IRQL check of a pool or block pool allocation: inline, since block pool cache
-    /// hits are a handful of instructions; the bug check is out of line.
-    #[inline]
-    #[track_caller]
-    pub(crate) fn check_pool_alloc_irql(&self, size: usize, r: Routine) {
-        let cur = irql::current();
-        if cur > DISPATCH_LEVEL {
-            self.pool_alloc_irql_violation(cur, size, r);
-        }
-    }
-
-    #[cold]
-    #[inline(never)]
-    #[track_caller]
-    fn pool_alloc_irql_violation(&self, cur: Irql, size: usize, r: Routine) -> ! {
-        let msg = format!(
-            "{} of {size} bytes of nonpaged pool at IRQL {cur}, above DISPATCH_LEVEL",
-            r.name()
-        );
-        if self.inner.cfg.verifier {
-            bug(
-                code::DRIVER_VERIFIER_DETECTED_VIOLATION,
-                [
-                    c4::ALLOC_IRQL,
-                    cur.into(),
-                    mxf_core::platform::NON_PAGED_POOL_NX,
-                    size,
-                ],
-                msg,
-            );
-        }
-        bug(
-            code::BAD_POOL_CALLER,
-            [
-                c2::ALLOC_IRQL,
-                cur.into(),
-                mxf_core::platform::NON_PAGED_POOL_NX,
-                size,
-            ],
-            msg,
-        );
-    }
-
-    /// The IRQL check of a pool or block pool free (inline, as the allocation's).
-    #[inline]
-    #[track_caller]
-    pub(crate) fn check_pool_free_irql(&self, p: usize, r: Routine) {
-        let cur = irql::current();
-        if cur > DISPATCH_LEVEL {
-            self.pool_free_irql_violation(cur, p, r);
-        }
-    }
-
-    #[cold]
-    #[inline(never)]
-    #[track_caller]
-    fn pool_free_irql_violation(&self, cur: Irql, p: usize, r: Routine) -> ! {
-        let msg = format!("{} of {p:#x} at IRQL {cur}, above DISPATCH_LEVEL", r.name());
-        if self.inner.cfg.verifier {
-            bug(
-                code::DRIVER_VERIFIER_DETECTED_VIOLATION,
-                [
-                    c4::FREE_IRQL,
-                    cur.into(),
-                    mxf_core::platform::NON_PAGED_POOL_NX,
-                    p,
-                ],
-                msg,
-            );
-        }
-        bug(
-            code::BAD_POOL_CALLER,
-            [
-                c2::FREE_IRQL,
-                cur.into(),
-                mxf_core::platform::NON_PAGED_POOL_NX,
-                p,
-            ],
-            msg,
-        );
     }
 }
 
@@ -611,15 +378,15 @@ impl Platform for Emu {
 
     #[track_caller]
     fn pool_alloc(&self, size: usize, tag: PoolTag) -> Option<NonNull<u8>> {
-        self.check_pool_alloc_irql(size, Routine::PoolAlloc);
+        routine::check_pool_alloc_irql(self.inner.cfg.verifier, size, Routine::PoolAlloc);
         self.alloc_tracked(size, tag, Owner::Pool)
     }
 
     #[track_caller]
     unsafe fn pool_free(&self, p: NonNull<u8>, tag: PoolTag) {
         let p = p.as_ptr() as usize;
-        self.check_pool_free_irql(p, Routine::PoolFree);
-        let r = self.pool_state().free(p, tag);
+        routine::check_pool_free_irql(self.inner.cfg.verifier, p, Routine::PoolFree);
+        let r = self.inner.pool_state().free(p, tag);
         if let Err(bc) = r {
             bugcheck::raise(bc);
         }
@@ -631,15 +398,15 @@ impl Platform for Emu {
         block_size: usize,
         tag: PoolTag,
     ) -> Result<EmuBlockPool, mxf_abi::NtError> {
-        self.check_passive(Routine::NewBlockPool);
+        routine::check_passive(Routine::NewBlockPool);
         if block_size == 0 {
             return Err(mxf_abi::NtError::INVALID_PARAMETER);
         }
-        Ok(EmuBlockPool::create(self, block_size, tag))
+        Ok(EmuBlockPool::create(&self.inner, block_size, tag))
     }
 
     fn new_spin_lock(&self) -> EmuSpinLock {
-        EmuSpinLock::new(self)
+        EmuSpinLock::new(self.inner.cfg.verifier)
     }
 
     #[track_caller]
@@ -648,8 +415,8 @@ impl Platform for Emu {
         callback: TimerCallback,
         context: *const c_void,
     ) -> Result<EmuTimer, mxf_abi::NtError> {
-        self.check_passive(Routine::NewTimer);
-        Ok(EmuTimer::create(self, callback, context))
+        routine::check_passive(Routine::NewTimer);
+        Ok(EmuTimer::create(&self.inner, callback, context))
     }
 
     fn now_100ns(&self) -> i64 {

@@ -1,22 +1,9 @@
-//! Per-thread IRQL: every host thread plays one CPU, starting at `PASSIVE_LEVEL`.
+//! `KeRaiseIrql` / `KeLowerIrql` with the kernel's checks (a bad transition is a bug check),
+//! over this thread's IRQL ([`irql_state`](crate::irql_state)).
 
 use crate::bugcheck::{IRQL_NOT_GREATER_OR_EQUAL, bug, c4};
-use mxf_core::platform::{Irql, PASSIVE_LEVEL, bugcheck};
-use std::cell::Cell;
-
-thread_local! {
-    static IRQL: Cell<Irql> = const { Cell::new(PASSIVE_LEVEL) };
-}
-
-/// This thread's IRQL.
-pub(crate) fn current() -> Irql {
-    IRQL.with(Cell::get)
-}
-
-/// Back to `PASSIVE_LEVEL` (after a caught bug check).
-pub(crate) fn reset_thread() {
-    IRQL.with(|c| c.set(PASSIVE_LEVEL));
-}
+pub(crate) use crate::irql_state::current;
+use mxf_core::platform::{Irql, bugcheck};
 
 /// `KeRaiseIrql`: `new` must be >= the current IRQL.
 #[track_caller]
@@ -37,7 +24,7 @@ pub(crate) fn raise(verifier: bool, new: Irql) -> Irql {
             msg,
         );
     }
-    IRQL.with(|c| c.set(new));
+    crate::irql_state::set(new);
     old
 }
 
@@ -60,5 +47,5 @@ pub(crate) fn lower(verifier: bool, old: Irql) {
             msg,
         );
     }
-    IRQL.with(|c| c.set(old));
+    crate::irql_state::set(old);
 }

@@ -57,8 +57,8 @@
 //! # Bug checks that cannot unwind
 //! A bug check inside an `extern "system"` function (a COM vtable slot called as C calls it)
 //! cannot be caught with [`expect_bugcheck`]: the panic may not unwind out of it and the
-//! process aborts. [`subprocess::expect_bugcheck_in_child`] runs such code in a child process
-//! (the test binary re-executed on the one test) and returns the bug check it died with.
+//! process aborts. `mxf_testkit::subprocess::expect_bugcheck_in_child` runs such code in a child
+//! process (the test binary re-executed on the one test) and returns the bug check it died with.
 //!
 //! Not emulated: reads of freed or out-of-bounds memory (only writes are detected, when the
 //! guard or poison is next checked — not at the faulting instruction), paged pool, APCs and
@@ -67,6 +67,7 @@
 
 mod addr_index;
 mod bugcheck;
+mod config;
 mod cpu;
 mod emu;
 mod fault;
@@ -74,21 +75,23 @@ mod guard;
 mod hasher;
 mod hostlock;
 mod irql;
+mod irql_state;
+mod kernel;
 mod list_blocks;
 mod list_state;
 mod lookaside;
 mod pool;
+mod routine;
 mod spin;
-pub mod subprocess;
 mod timer;
+mod timer_state;
 
 pub use bugcheck::{
-    BugCheck, IRQL_NOT_GREATER_OR_EQUAL, c2, c4, code_name, expect_bugcheck, raise,
+    BugCheck, IRQL_NOT_GREATER_OR_EQUAL, c2, c4, code_name, expect_bugcheck, expecting_bugcheck,
+    install_bugcheck_hook, raise,
 };
-pub use emu::{
-    DEFAULT_PROCESSORS, EMU_START_100NS, Emu, EmuConfig, LOG_MAX_LINES, ONE_SECOND_100NS, Routine,
-    UnloadReport,
-};
+pub use config::{DEFAULT_PROCESSORS, EmuConfig};
+pub use emu::{EMU_START_100NS, Emu, LOG_MAX_LINES, ONE_SECOND_100NS, UnloadReport};
 pub use fault::FaultPlan;
 pub use guard::GUARD_BYTE;
 pub use list_state::{DEPTH_MAX, DEPTH_MIN};
@@ -97,5 +100,6 @@ pub use pool::{
     FRESH_BLOCK_BYTE, POISON_BYTE, PoolReport, QUARANTINE_MAX_BYTES, QUARANTINE_MAX_ENTRIES,
     TagUsage,
 };
+pub use routine::Routine;
 pub use spin::EmuSpinLock;
 pub use timer::EmuTimer;

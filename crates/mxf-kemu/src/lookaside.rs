@@ -2,9 +2,9 @@
 //!
 //! Like the kernel's list: a LIFO cache of freed blocks, bounded by a depth that starts at
 //! [`DEPTH_MIN`] and is re-tuned once per emulated second from the miss rate (between
-//! [`DEPTH_MIN`] and [`DEPTH_MAX`]), or fixed by `EmuConfig::lookaside_depth` (Driver Verifier
-//! fixes it at 0: every free goes back to pool). Cached blocks are not poisoned; their guard
-//! bytes are checked when they are freed to the list.
+//! [`DEPTH_MIN`] and [`DEPTH_MAX`](crate::DEPTH_MAX)), or fixed by `EmuConfig::lookaside_depth`
+//! (Driver Verifier fixes it at 0: every free goes back to pool). Cached blocks are not
+//! poisoned; their guard bytes are checked when they are freed to the list.
 //!
 //! A cache hit (alloc or free) takes only the list's own lock: the list knows its live blocks
 //! ([`ListBlocks`]), so it can tell a legal free from a bad one without the pool. Everything
@@ -12,12 +12,12 @@
 //! double frees, damaged guards, a full cache) — goes to the pool under the pool lock, which
 //! checks it again from scratch and raises exactly the bug check the kernel would.
 
-use crate::Emu;
-use crate::Routine;
 use crate::guard::{back_guard_len, guards_intact};
 use crate::hostlock::HostLock;
+use crate::kernel::Kernel;
 use crate::list_blocks::{Freed, ListBlocks};
 use crate::list_state::{DEPTH_MIN, LookasideShared, count};
+use crate::routine::{self, Routine};
 use mxf_core::platform::{BlockPool, BlockPoolStats, PoolTag};
 use std::ptr::NonNull;
 use std::sync::Arc;
@@ -25,24 +25,24 @@ use std::sync::atomic::{AtomicU16, AtomicU64, Ordering::Relaxed};
 
 /// The emulator's [`BlockPool`]: a lookaside list.
 pub struct EmuBlockPool {
-    emu: Emu,
+    kernel: Arc<Kernel>,
     shared: Arc<LookasideShared>,
     /// The list's slot in the pool's `Lists`.
     slot: usize,
 }
 
 impl EmuBlockPool {
-    pub(crate) fn create(emu: &Emu, block_size: usize, tag: PoolTag) -> Self {
-        let cfg_depth = if emu.inner.cfg.verifier {
+    pub(crate) fn create(kernel: &Arc<Kernel>, block_size: usize, tag: PoolTag) -> Self {
+        let cfg_depth = if kernel.cfg.verifier {
             Some(0)
         } else {
-            emu.inner.cfg.lookaside_depth
+            kernel.cfg.lookaside_depth
         };
         let shared = Arc::new(LookasideShared {
-            id: emu.inner.next_id.fetch_add(1, Relaxed),
+            id: kernel.new_id(),
             tag,
             block_size,
-            special: emu.inner.cfg.special_pool,
+            special: kernel.cfg.special_pool,
             back_guard: back_guard_len(block_size).unwrap_or(0),
             blocks: HostLock::new(ListBlocks::default()),
             depth: AtomicU16::new(cfg_depth.unwrap_or(DEPTH_MIN)),
@@ -55,10 +55,10 @@ impl EmuBlockPool {
             last_allocs: AtomicU64::new(0),
             last_misses: AtomicU64::new(0),
         });
-        let slot = emu.pool_state().lists.insert(Arc::clone(&shared));
-        emu.inner.counters.block_pools_created.fetch_add(1, Relaxed);
+        let slot = kernel.pool_state().lists.insert(Arc::clone(&shared));
+        kernel.counters.block_pools_created.fetch_add(1, Relaxed);
         Self {
-            emu: emu.clone(),
+            kernel: Arc::clone(kernel),
             shared,
             slot,
         }
@@ -85,7 +85,7 @@ impl EmuBlockPool {
     #[cold]
     #[inline(never)]
     fn alloc_miss(&self) -> Option<NonNull<u8>> {
-        let p = self.emu.pool_state().alloc_block(&self.shared)?;
+        let p = self.kernel.pool_state().alloc_block(&self.shared)?;
         NonNull::new(p as *mut u8)
     }
 
@@ -93,7 +93,7 @@ impl EmuBlockPool {
     #[cold]
     #[inline(never)]
     fn free_slow(&self, p: usize) {
-        let result = self.emu.pool_state().free_block(p, &self.shared);
+        let result = self.kernel.pool_state().free_block(p, &self.shared);
         if let Err(bc) = result {
             crate::bugcheck::raise(bc);
         }
@@ -116,8 +116,11 @@ impl BlockPool for EmuBlockPool {
     }
 
     fn alloc(&self) -> Option<NonNull<u8>> {
-        self.emu
-            .check_pool_alloc_irql(self.shared.block_size, Routine::BlockPoolAlloc);
+        routine::check_pool_alloc_irql(
+            self.kernel.cfg.verifier,
+            self.shared.block_size,
+            Routine::BlockPoolAlloc,
+        );
         let s = &*self.shared;
         {
             let mut blocks = s.blocks.lock();
@@ -132,7 +135,7 @@ impl BlockPool for EmuBlockPool {
 
     unsafe fn free(&self, block: NonNull<u8>) {
         let p = block.as_ptr() as usize;
-        self.emu.check_pool_free_irql(p, Routine::BlockPoolFree);
+        routine::check_pool_free_irql(self.kernel.cfg.verifier, p, Routine::BlockPoolFree);
         let s = &*self.shared;
         {
             let mut blocks = s.blocks.lock();
@@ -162,11 +165,11 @@ impl BlockPool for EmuBlockPool {
 
 impl Drop for EmuBlockPool {
     fn drop(&mut self) {
-        let result = self.emu.pool_state().remove_list(self.slot);
+        let result = self.kernel.pool_state().remove_list(self.slot);
         if std::thread::panicking() {
             return;
         }
-        self.emu.check_passive(Routine::DropBlockPool);
+        routine::check_passive(Routine::DropBlockPool);
         if let Err(bc) = result {
             crate::bugcheck::raise(bc);
         }
@@ -177,7 +180,7 @@ impl Drop for EmuBlockPool {
 mod tests {
     use super::*;
     use crate::guard::{FRONT_GUARD, GUARD_BYTE};
-    use crate::{EmuConfig, expect_bugcheck};
+    use crate::{Emu, EmuConfig, expect_bugcheck};
     use mxf_core::platform::{Platform, bugcheck};
 
     const TAG: PoolTag = PoolTag::new(b"LkTs");

@@ -2,7 +2,7 @@
 //! deadlock verifier's ownership checks.
 
 use crate::bugcheck::{bug, c4};
-use crate::{Emu, irql};
+use crate::irql;
 use mxf_core::platform::{DISPATCH_LEVEL, Irql, RawSpinLock, bugcheck};
 use std::cell::Cell;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
@@ -29,7 +29,8 @@ const SPINS_BEFORE_YIELD: u32 = 64;
 
 /// The emulator's [`RawSpinLock`] (`KSPIN_LOCK`).
 pub struct EmuSpinLock {
-    emu: Emu,
+    /// Driver Verifier on (`EmuConfig::verifier` of the emulator that made the lock).
+    verifier: bool,
     /// 0 when free, else the owning thread's id.
     owner: AtomicU64,
     /// The IRQL the holder's acquire returned (written and read only by the holder).
@@ -37,9 +38,9 @@ pub struct EmuSpinLock {
 }
 
 impl EmuSpinLock {
-    pub(crate) fn new(emu: &Emu) -> Self {
+    pub(crate) fn new(verifier: bool) -> Self {
         Self {
-            emu: emu.clone(),
+            verifier,
             owner: AtomicU64::new(0),
             old_irql: AtomicU8::new(0),
         }
@@ -76,7 +77,7 @@ unsafe impl RawSpinLock for EmuSpinLock {
     #[track_caller]
     fn acquire(&self) -> Irql {
         let me = thread_id();
-        let verifier = self.emu.inner.cfg.verifier;
+        let verifier = self.verifier;
         if self.owner.load(Ordering::Relaxed) == me {
             bug(
                 bugcheck::DRIVER_VERIFIER_DETECTED_VIOLATION,
@@ -160,6 +161,6 @@ unsafe impl RawSpinLock for EmuSpinLock {
             );
         }
         self.owner.store(0, Ordering::Release);
-        irql::lower(self.emu.inner.cfg.verifier, old);
+        irql::lower(self.verifier, old);
     }
 }

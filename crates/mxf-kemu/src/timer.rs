@@ -1,55 +1,27 @@
 //! [`EmuTimer`]: `KTIMER` + `KDPC`, fired by [`Emu::advance_time`](crate::Emu::advance_time).
 
-use crate::{Emu, Routine};
+use crate::kernel::Kernel;
+use crate::routine::{self, Routine};
+use crate::timer_state::TimerEntry;
 use mxf_core::platform::{Timer, TimerCallback};
-use std::collections::HashMap;
 use std::ffi::c_void;
+use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
-
-pub(crate) struct TimerEntry {
-    pub(crate) callback: TimerCallback,
-    pub(crate) context: usize,
-    /// Due time and arming sequence number (ties fire in arming order).
-    pub(crate) due: Option<(i64, u64)>,
-    /// Callbacks of this timer running right now.
-    pub(crate) running: u32,
-}
-
-#[derive(Default)]
-pub(crate) struct TimerState {
-    pub(crate) timers: HashMap<u64, TimerEntry>,
-    pub(crate) seq: u64,
-}
-
-impl TimerState {
-    /// The armed timer due first, if it is due by `limit`.
-    pub(crate) fn next_due_by(&self, limit: i64) -> Option<(u64, i64)> {
-        self.timers
-            .iter()
-            .filter_map(|(&id, t)| t.due.map(|d| (d, id)))
-            .min()
-            .filter(|((due, _), _)| *due <= limit)
-            .map(|((due, _), id)| (id, due))
-    }
-
-    pub(crate) fn earliest(&self) -> Option<i64> {
-        self.timers
-            .values()
-            .filter_map(|t| t.due.map(|d| d.0))
-            .min()
-    }
-}
 
 /// The emulator's [`Timer`].
 pub struct EmuTimer {
-    emu: Emu,
+    kernel: Arc<Kernel>,
     id: u64,
 }
 
 impl EmuTimer {
-    pub(crate) fn create(emu: &Emu, callback: TimerCallback, context: *const c_void) -> Self {
-        let id = emu.inner.next_id.fetch_add(1, Relaxed);
-        emu.timer_state().timers.insert(
+    pub(crate) fn create(
+        kernel: &Arc<Kernel>,
+        callback: TimerCallback,
+        context: *const c_void,
+    ) -> Self {
+        let id = kernel.new_id();
+        kernel.timer_state().timers.insert(
             id,
             TimerEntry {
                 callback,
@@ -58,16 +30,16 @@ impl EmuTimer {
                 running: 0,
             },
         );
-        emu.inner.counters.timers_created.fetch_add(1, Relaxed);
+        kernel.counters.timers_created.fetch_add(1, Relaxed);
         Self {
-            emu: emu.clone(),
+            kernel: Arc::clone(kernel),
             id,
         }
     }
 
     /// The due time this timer is armed for, if armed.
     pub fn due(&self) -> Option<i64> {
-        self.emu
+        self.kernel
             .timer_state()
             .timers
             .get(&self.id)
@@ -86,8 +58,8 @@ impl std::fmt::Debug for EmuTimer {
 
 impl Timer for EmuTimer {
     fn set(&self, due_100ns: i64) {
-        self.emu.check_dispatch_or_below(Routine::TimerSet);
-        let mut st = self.emu.timer_state();
+        routine::check_dispatch_or_below(Routine::TimerSet);
+        let mut st = self.kernel.timer_state();
         st.seq += 1;
         let seq = st.seq;
         if let Some(t) = st.timers.get_mut(&self.id) {
@@ -96,8 +68,8 @@ impl Timer for EmuTimer {
     }
 
     fn cancel(&self) -> bool {
-        self.emu.check_dispatch_or_below(Routine::TimerCancel);
-        let mut st = self.emu.timer_state();
+        routine::check_dispatch_or_below(Routine::TimerCancel);
+        let mut st = self.kernel.timer_state();
         st.timers
             .get_mut(&self.id)
             .is_some_and(|t| t.due.take().is_some())
@@ -106,17 +78,16 @@ impl Timer for EmuTimer {
 
 impl Drop for EmuTimer {
     fn drop(&mut self) {
-        let raised = crate::irql::current() != mxf_core::platform::PASSIVE_LEVEL;
+        let raised = crate::irql_state::current() != mxf_core::platform::PASSIVE_LEVEL;
         // KeCancelTimer + KeFlushQueuedDpcs: disarm, then wait for a running callback (not at
         // raised IRQL: that is the bug reported below, and waiting there could hang).
-        let mut st = self.emu.timer_state();
+        let mut st = self.kernel.timer_state();
         if let Some(t) = st.timers.get_mut(&self.id) {
             t.due = None;
         }
         while !raised && st.timers.get(&self.id).is_some_and(|t| t.running > 0) {
             st = self
-                .emu
-                .inner
+                .kernel
                 .timer_done
                 .wait(st)
                 .unwrap_or_else(|e| e.into_inner());
@@ -126,7 +97,7 @@ impl Drop for EmuTimer {
         }
         drop(st);
         if raised && !std::thread::panicking() {
-            self.emu.check_passive(Routine::DropTimer);
+            routine::check_passive(Routine::DropTimer);
         }
     }
 }

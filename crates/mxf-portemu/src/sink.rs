@@ -412,7 +412,7 @@ mod irql_tests {
     use crate::tracker::Tracker;
     use mxf_core::alloc::{AllocatorConfig, new_allocator};
     use mxf_kemu::EmuConfig;
-    use mxf_kemu::subprocess::expect_bugcheck_in_child;
+    use mxf_testkit::subprocess::expect_bugcheck_in_child;
 
     fn sink(emu: &Emu) -> ComPtr<IMxf> {
         let alloc = new_allocator(PortPlatform::new(emu.clone()), AllocatorConfig::DEFAULT)

@@ -2,7 +2,8 @@
 //! dev-dependency only, never linked into the driver): an `IMasterClock` over the emulator's
 //! clock, an allocator sized for tests, a test-double allocator with failure injection
 //! ([`alloc_double`]), builders of events, chains and SysEx messages, and a small JSON reader
-//! for tests that read `cargo metadata` ([`json`]).
+//! for tests that read `cargo metadata` ([`json`]), and the child-process harness for bug checks
+//! that cannot unwind ([`subprocess`]).
 //!
 //! Panics freely: a failed setup step is a failed test.
 #![allow(clippy::new_ret_no_self)]
@@ -11,6 +12,7 @@
 
 pub mod alloc_double;
 pub mod json;
+pub mod subprocess;
 
 use mxf_abi::{
     DMUS_KEF_EVENT_INCOMPLETE, DmusEventData, DmusKernelEvent, Guid, IAllocatorMxf, IMasterClock,

@@ -3,15 +3,18 @@
 //! object with its per-`P` vtable. The layer that ties the object (`object`) to its vtable
 //! (`vtbl`), so that the object's code does not depend on the thunks above it.
 
+use super::backend::Object;
 use super::config::AllocatorConfig;
 use super::header::{HEADER_SIZE, Header, Identity, Kind, OwnerTag, STATE_FREE, Word};
-use super::object::*;
+use super::lane::{Item, Lane, RESERVE_ALIGN, SLOT_SIZE, lane_payload_mut};
+use super::object::{Allocator, Backend};
 use super::reserve::PerCpu;
 use super::stack::Slot;
 use super::sync::{AtomicI32, AtomicU32, AtomicU64};
+use super::teardown::empty_lane;
 use super::vtbl::Vtbl;
-use super::{ALLOCATOR_MAGIC, POISON_BYTE, TAG_BUFFERS, TAG_EVENTS, TAG_OBJECT, TAG_RESERVE};
-use crate::com::{ComPtr, RefCount};
+use super::{POISON_BYTE, TAG_BUFFERS, TAG_EVENTS, TAG_OBJECT, TAG_RESERVE};
+use crate::com::{ComPtr, OurMark, RefCount};
 use crate::platform::{BlockPool, MAX_PROCESSORS, Platform};
 use core::mem::size_of;
 use core::ptr::{self, NonNull};
@@ -133,17 +136,8 @@ fn build_lane<P: Platform>(
 
 /// Frees a lane built by [`build_lane`] that never became part of an object.
 fn drop_lane<P: Platform>(platform: &P, pool: &P::BlockPool, lane: Lane) {
-    let reserve = lane.reserve();
-    while let Some(i) = reserve.drain_one() {
-        if let Some(block) = lane.block(i) {
-            // SAFETY: a reserve block of `pool`, free, leaving the stack for good.
-            unsafe { pool.free(block) };
-        }
-    }
-    if let Some(p) = NonNull::new(lane.mem) {
-        // SAFETY: from `pool_alloc(.., TAG_RESERVE)` in `build_lane`; unused from here.
-        unsafe { platform.pool_free(p, TAG_RESERVE) };
-    }
+    // SAFETY: `lane` was built over `platform` and `pool` and is dropped here, unused.
+    unsafe { empty_lane(platform, pool, &lane, |_, _| {}) };
 }
 
 /// Creates an allocator: two block pools (events, buffers), the reserves pre-filled.
@@ -216,14 +210,13 @@ pub fn new_allocator<P: Platform>(
     let object = Object {
         core: Allocator {
             vtbl: &Vtbl::<P>::VTBL,
-            magic: ALLOCATOR_MAGIC,
+            mark: OurMark::of::<Allocator>(),
             refs: RefCount::new(),
             state: AtomicI32::new(KsState::STOP.0),
             buffer_size: cfg.buffer_size,
             poison: cfg.poison_freed,
             identity,
-            ops: &Object::<P>::OPS,
-            whole: mem.as_ptr().cast_const().cast(),
+            backend: mem as NonNull<dyn Backend>,
             events,
             buffers,
         },

@@ -12,7 +12,7 @@
 //! A cycle in a chain (an event reached twice) is a double put: the second claim finds the
 //! block `FREE` and bug checks, so the walk always terminates.
 
-use super::header::{Kind, Word};
+use super::header::{HEADER_SIZE, Header, Kind, Word};
 use super::object::Allocator;
 use core::ptr::{self, NonNull};
 use mxf_abi::{DmusKernelEvent, NtStatus, SHORT_EVENT_MAX, STATUS_SUCCESS};
@@ -140,12 +140,12 @@ impl Allocator {
     /// `e` was claimed by the current walk and not recycled since.
     unsafe fn recycle_claimed_event(&self, e: *mut DmusKernelEvent, cpu: u32) {
         let lane = self.lane(Kind::Event);
-        let block = e.cast::<u8>().wrapping_sub(super::header::HEADER_SIZE);
+        let block = e.cast::<u8>().wrapping_sub(HEADER_SIZE);
         // SAFETY: `e` is one of our events (claimed), so its block starts HEADER_SIZE before
         // it, is allocated (not null) and 16-aligned.
         let block = unsafe { NonNull::new_unchecked(block) };
         // SAFETY: as above: an allocated, 16-aligned block of ours, so its header is readable.
-        let word = unsafe { super::header::Header::at(block) }.load();
+        let word = unsafe { Header::at(block) }.load();
         // SAFETY: the claim's word is still in the header (nothing writes a FREE header but
         // the claimer, and we are it); the block is ours until now.
         unsafe { self.recycle(lane, block, word, cpu) };

@@ -33,7 +33,8 @@
 //! (`panic = "abort"`) gets this anyway; `extern "C"` makes the unwinding host build match.
 
 use super::header::{Header, Kind, NO_SLOT, STATE_LIVE, Word, payload_of};
-use super::object::{Allocator, zeroed_event};
+use super::lane::zeroed_event;
+use super::object::Allocator;
 #[cfg(doc)]
 use super::reserve::Reserve;
 use super::sync::Ordering;

@@ -6,13 +6,13 @@
 //! through the COM interface (`ComPtr` calls, or C callers through the vtable), so code that
 //! packages events works the same against PortCls's allocator and ours.
 //! [`Allocator::from_com`] recognises one of ours (it answers the private interface id
-//! [`IID_MXF_PRIVATE_ALLOCATOR`] with itself) and gives access to [`AllocatorStats`], the
-//! block pools' own counters and Rust-ABI twins of the slots.
+//! [`IID_MXF_PRIVATE_ALLOCATOR`] with itself: [`crate::com::ours`]) and gives access to
+//! [`AllocatorStats`], the block pools' own counters and Rust-ABI twins of the slots.
 //!
 //! # Storage
 //! Two block pools of the platform: one of `16 + 40`-byte blocks for events, one of
 //! `16 + buffer_size`-byte blocks for buffers. Every block starts with a 16-byte header
-//! ([`header`](self::header) documents the layout) and its payload *ends at the end of the
+//! ([`header`] documents the layout) and its payload *ends at the end of the
 //! block*, so the special pool's guard bytes sit right after the last usable byte.
 //!
 //! Each kind has a **reserve**: `reserve_*` blocks taken from the pool at creation and kept
@@ -105,20 +105,39 @@
 //! being torn down by the last legitimate `Release`; once its memory is freed, a further call
 //! is a use after free that only the platform can catch (special pool).
 //!
+//! # Files
+//! One concern each, listed bottom-up: a file uses only those above it in this list. `config` and
+//! `stats` (plain data), `header` (the block header), `stack` and `reserve` (the lock-free
+//! reserve), `lane` (one kind of block: its reserve, cap and counters), `object` (the
+//! platform-independent [`Allocator`] and the `Backend` trait it reaches its platform through),
+//! `validate` (what a put and a reserve get check), `pool` (the block pool side), `stops` (above
+//! `DISPATCH_LEVEL`), `full` (the full get and put), `chain` (`PutMessage`'s walk), `fast` (the hot
+//! slots' fast paths), `twins` (the Rust-ABI twins of the slots), `teardown` (the lanes at the
+//! final `Release`), `backend` (`Object<P>`, the platform half), `vtbl` (the `extern "system"`
+//! thunks), `build` ([`new_allocator`]).
+//!
 //! [`c2::FOREIGN`]: crate::platform::bugcheck::c2::FOREIGN
 //! [`c2::DOUBLE_FREE`]: crate::platform::bugcheck::c2::DOUBLE_FREE
 //! [`c2::ALLOC_IRQL`]: crate::platform::bugcheck::c2::ALLOC_IRQL
 //! [`c2::FREE_IRQL`]: crate::platform::bugcheck::c2::FREE_IRQL
 
+mod backend;
 mod build;
 mod chain;
 mod config;
 mod fast;
+mod full;
 pub mod header;
+mod lane;
 mod object;
+mod pool;
 pub mod reserve;
 pub mod stack;
 mod stats;
+mod stops;
+mod teardown;
+mod twins;
+mod validate;
 mod vtbl;
 
 pub use build::new_allocator;
@@ -130,13 +149,9 @@ use crate::platform::PoolTag;
 use mxf_abi::Guid;
 
 /// A private interface id: our allocators answer `QueryInterface` with it (returning
-/// themselves, AddRef'd), which is how [`Allocator::from_com`] recognises them. Never asked
-/// for by PortCls.
+/// themselves, AddRef'd), which is how [`Allocator::from_com`] recognises them
+/// ([`crate::com::ours`]). Never asked for by PortCls.
 pub const IID_MXF_PRIVATE_ALLOCATOR: Guid = Guid::from_u128(0x6d786630_0010_4d58_8000_6d78666c6f6f);
-
-/// The word right after the vtable pointer of every allocator object ("MXFALLOC"), checked
-/// by [`Allocator::from_com`] once the object answered [`IID_MXF_PRIVATE_ALLOCATOR`].
-const ALLOCATOR_MAGIC: u64 = 0x434F_4C4C_4146_584D;
 
 /// The atomics the lock-free parts use (`tests/loom_stack.rs` substitutes `loom`'s).
 mod sync {

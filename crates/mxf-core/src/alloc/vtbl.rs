@@ -12,9 +12,11 @@
 //! one call the Rust methods directly.
 
 use super::IID_MXF_PRIVATE_ALLOCATOR;
+use super::backend::Object;
 use super::fast::FastGet;
 use super::header::Kind;
-use super::object::{Allocator, Object, processor_if_at_most_dispatch};
+use super::lane::zeroed_event;
+use super::object::{Allocator, processor_if_at_most_dispatch};
 use crate::platform::Platform;
 use core::ffi::c_void;
 use core::marker::PhantomData;
@@ -168,7 +170,7 @@ unsafe fn get<P: Platform>(o: &Object<P>, kind: Kind, out: *mut *mut u8) -> NtSt
         FastGet::Got { payload, sample } => {
             let p = if kind == Kind::Event {
                 // SAFETY: an event payload just got.
-                unsafe { super::object::zeroed_event(payload) }.cast::<u8>()
+                unsafe { zeroed_event(payload) }.cast::<u8>()
             } else {
                 payload
             };

@@ -32,11 +32,13 @@
 //!   system clock does not move it, unlike a kernel absolute timer). A request before
 //!   `SupportDelayedService` is ignored and counted ([`ServiceStats::delayed_refused`]).
 //!   A new request replaces a pending one; `CancelDelayedService` disarms it.
-//! - `QueryInterface` answers `IUnknown`, `IServiceSink` and `IServiceGroup` (all at offset 0).
+//! - `QueryInterface` answers `IUnknown`, `IServiceSink` and `IServiceGroup` (all at offset 0),
+//!   and [`IID_MXF_PRIVATE_SERVICE_GROUP`] with the group itself, which is how
+//!   [`service_stats`] and [`member_count`] recognise a group of ours ([`com::ours`]).
 //! - The final `Release` must happen at `PASSIVE_LEVEL` (it deletes the timers, waiting for a
 //!   callback in flight), which is where PortCls releases the groups it holds.
 
-use crate::com::{self, ComObject, ComPtr, RefCount};
+use crate::com::{self, ComObject, ComPtr, OurMark, OurObject, RefCount};
 use crate::platform::{Platform, PoolTag, SpinLock, Timer};
 use core::ffi::c_void;
 use core::mem::ManuallyDrop;
@@ -81,10 +83,18 @@ struct Members {
     slots: [Option<ComPtr<IServiceSink>>; MAX_MEMBERS],
 }
 
+/// A private interface id: our groups answer `QueryInterface` with it (returning themselves,
+/// AddRef'd), which is how [`service_stats`] and [`member_count`] recognise them
+/// ([`com::ours`]). Never asked for by PortCls.
+pub const IID_MXF_PRIVATE_SERVICE_GROUP: Guid =
+    Guid::from_u128(0x6d786630_0020_4d58_8000_6d78666c6f6f);
+
 /// The group object (what the interface pointer points to).
 #[repr(C)]
 struct Group<P: Platform> {
     vtbl: *const IServiceGroupVtbl,
+    /// `OurMark::of::<Group<P>>()` (for [`com::ours`]).
+    mark: OurMark,
     refs: RefCount,
     platform: P,
     members: SpinLock<P::RawSpinLock, Members>,
@@ -146,6 +156,7 @@ pub fn new_service_group<P: Platform>(platform: P) -> Result<ComPtr<IServiceGrou
     let lock = platform.new_spin_lock();
     let group = Group {
         vtbl: &Group::<P>::VTBL,
+        mark: OurMark::of::<Group<P>>(),
         refs: RefCount::new(),
         platform,
         members: SpinLock::new(
@@ -174,29 +185,14 @@ pub fn new_service_group<P: Platform>(platform: P) -> Result<ComPtr<IServiceGrou
 }
 
 /// The counters of a group made by [`new_service_group`] with the same `P`; `None` if `group`
-/// is not one of ours (its vtable differs).
+/// is not one of ours ([`com::ours`]).
 pub fn service_stats<P: Platform>(group: &ComPtr<IServiceGroup>) -> Option<ServiceStats> {
-    let raw = group.as_raw();
-    // SAFETY: `group` keeps the object alive; its first field is the vtable pointer.
-    let vtbl = unsafe { (*raw).vtbl };
-    if !ptr::eq(vtbl, &Group::<P>::VTBL) {
-        return None;
-    }
-    // SAFETY: only `Group<P>` objects carry this vtable; alive while `group` is borrowed.
-    let g = unsafe { &*raw.cast::<Group<P>>() };
-    Some(g.stats())
+    com::ours::<Group<P>, _>(group).map(Group::stats)
 }
 
 /// Number of members of a group of ours (`None` as for [`service_stats`]).
 pub fn member_count<P: Platform>(group: &ComPtr<IServiceGroup>) -> Option<usize> {
-    let raw = group.as_raw();
-    // SAFETY: as in `service_stats`.
-    let vtbl = unsafe { (*raw).vtbl };
-    if !ptr::eq(vtbl, &Group::<P>::VTBL) {
-        return None;
-    }
-    // SAFETY: as in `service_stats`.
-    let g = unsafe { &*raw.cast::<Group<P>>() };
+    let g = com::ours::<Group<P>, _>(group)?;
     Some(
         g.members
             .lock()
@@ -354,14 +350,27 @@ impl<P: Platform> Group<P> {
     }
 }
 
+// SAFETY: `Group<P>` is `#[repr(C)]` with its vtable pointer first and `mark` second,
+// `OurMark::of::<Group<P>>()` from `new_service_group` on and never written again; only groups
+// answer the private id, and with themselves (`IIDS`, all at offset 0).
+unsafe impl<P: Platform> OurObject for Group<P> {
+    const PRIVATE_IID: Guid = IID_MXF_PRIVATE_SERVICE_GROUP;
+}
+
 // SAFETY: `Group` is `#[repr(C)]` with its vtable pointer first; `VTBL` starts with
 // `unknown_vtbl::<Self>()` and is an `IServiceGroupVtbl`, which begins with `IServiceSink`'s and
-// `IUnknown`'s tables, the interfaces of `IIDS`; only `Group<P>` objects carry `VTBL`.
-// `destroy` is sound at a zero count (see there).
+// `IUnknown`'s tables, the interfaces of `IIDS` (the private id answers the group itself, which
+// `OurObject` names); only `Group<P>` objects carry `VTBL`. `destroy` is sound at a zero count
+// (see there).
 unsafe impl<P: Platform> ComObject for Group<P> {
     type Platform = P;
     const NAME: &'static str = "service group";
-    const IIDS: &'static [Guid] = &[IID_IUNKNOWN, IID_ISERVICE_SINK, IID_ISERVICE_GROUP];
+    const IIDS: &'static [Guid] = &[
+        IID_IUNKNOWN,
+        IID_ISERVICE_SINK,
+        IID_ISERVICE_GROUP,
+        IID_MXF_PRIVATE_SERVICE_GROUP,
+    ];
 
     fn refs(&self) -> &RefCount {
         &self.refs

@@ -46,7 +46,8 @@
 //! - A test runner wrapper (`CARGO_TARGET_<triple>_RUNNER`) is not re-applied to the child.
 //!
 //! ```no_run
-//! # use mxf_kemu::{Emu, EmuConfig, subprocess::expect_bugcheck_in_child};
+//! # use mxf_kemu::{Emu, EmuConfig};
+//! # use mxf_testkit::subprocess::expect_bugcheck_in_child;
 //! # use mxf_core::platform::Platform;
 //! #[test]
 //! fn raising_below_the_current_irql_stops() {
@@ -59,9 +60,9 @@
 //! }
 //! ```
 //!
-//! [`expect_bugcheck`]: crate::expect_bugcheck
+//! [`expect_bugcheck`]: mxf_kemu::expect_bugcheck
 
-use crate::bugcheck::{self, BugCheck};
+use mxf_kemu::{BugCheck, code_name, expecting_bugcheck, install_bugcheck_hook};
 use std::collections::HashSet;
 use std::fmt;
 use std::io::{self, Read, Write};
@@ -101,10 +102,10 @@ pub struct BugCheckReport {
 impl BugCheckReport {
     /// The symbolic name of [`BugCheckReport::code`].
     pub fn name(&self) -> &'static str {
-        bugcheck::code_name(self.code)
+        code_name(self.code)
     }
 
-    /// The bug check as the in-process [`expect_bugcheck`](crate::expect_bugcheck) returns
+    /// The bug check as the in-process [`expect_bugcheck`](mxf_kemu::expect_bugcheck) returns
     /// it.
     pub fn bugcheck(&self) -> BugCheck {
         BugCheck {
@@ -318,11 +319,11 @@ fn install_child_hook() {
     CHILD_HOOK.call_once(|| {
         // The emulator's hook first, so that ours wraps it (it is installed once per process
         // and does not pass bug checks on to the hook it replaced).
-        bugcheck::install_hook();
+        install_bugcheck_hook();
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
             if let Some(bc) = info.payload().downcast_ref::<BugCheck>()
-                && !bugcheck::expecting()
+                && !expecting_bugcheck()
             {
                 {
                     // One write of the whole line: it cannot interleave with other output.
@@ -515,8 +516,8 @@ pub fn parse_line(line: &str) -> Result<BugCheck, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Emu, EmuConfig, IRQL_NOT_GREATER_OR_EQUAL, expect_bugcheck, raise};
     use mxf_core::platform::{DISPATCH_LEVEL, Platform};
+    use mxf_kemu::{Emu, EmuConfig, IRQL_NOT_GREATER_OR_EQUAL, expect_bugcheck, raise};
     use proptest::prelude::*;
 
     /// A "vtable slot": the bug check inside it cannot unwind out, so in-process it would
