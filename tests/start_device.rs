@@ -12,7 +12,8 @@ use mxf_kemu::{Emu, EmuConfig, FaultPlan};
 use mxf_miniport::miniport::TAG_MINIPORT;
 use mxf_miniport::{MiniportConfig, new_miniport};
 use mxf_testkit::port_slots;
-use mxfloop::adapter::{PortClass, start_device};
+use mxfloop::adapter::{PortClass, Step, start_device};
+use mxfloop::settings::cable_names_setting;
 use std::cell::{Cell, RefCell};
 use std::ffi::c_void;
 use std::ptr::{self, NonNull};
@@ -188,7 +189,7 @@ impl PortClass for Api<'_> {
         name: &[u16],
         port: *mut IUnknown,
     ) -> NtStatus {
-        assert_eq!(String::from_utf16(name).unwrap(), "MxfLoop\0");
+        assert_eq!(String::from_utf16(name).unwrap(), "MxfLoop1\0");
         if nt_success(self.register_status) {
             // SAFETY: a live port; the registration keeps a reference.
             let held = unsafe { ComPtr::from_raw_add_ref(NonNull::new(port).unwrap()) };
@@ -196,6 +197,20 @@ impl PortClass for Api<'_> {
         }
         self.register_status
     }
+
+    unsafe fn set_friendly_name(
+        &self,
+        _device: PDeviceObject,
+        _category: &Guid,
+        reference: &[u16],
+        name: &[u16],
+    ) -> NtStatus {
+        assert_eq!(String::from_utf16(reference).unwrap(), "MxfLoop1\0");
+        assert_eq!(String::from_utf16(name).unwrap(), "MxfLoop 1\0");
+        STATUS_SUCCESS
+    }
+
+    fn failed(&self, _index: usize, _step: Step, _status: NtStatus) {}
 }
 
 const DEVICE: PDeviceObject = 0x1000 as PDeviceObject;
@@ -213,9 +228,10 @@ fn live_with_tag(emu: &Emu, tag: mxf_core::platform::PoolTag) -> usize {
 }
 
 fn start(emu: &Emu, api: &Api<'_>) -> NtStatus {
+    let cables = cable_names_setting(Ok(None), 1);
     // SAFETY: the fakes stand in for PortCls; PASSIVE_LEVEL (the emulator's default).
     unsafe {
-        start_device(api, DEVICE, IRP, RESOURCES, || {
+        start_device(api, DEVICE, IRP, RESOURCES, cables.names(), |_| {
             new_miniport(emu.clone(), MiniportConfig::DEFAULT).map_err(NtStatus::from)
         })
     }
