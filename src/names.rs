@@ -59,8 +59,9 @@ const fn prefixed_number(prefix: &str, number: usize, out: &mut [u16]) -> usize 
     i + 1
 }
 
+const _: () = assert!(MAX_CABLES < 100, "two decimal digits at most");
+
 const fn cable_references() -> [[u16; REFERENCE_UNITS]; MAX_CABLES] {
-    assert!(MAX_CABLES < 100, "two decimal digits at most");
     let mut table = [[0u16; REFERENCE_UNITS]; MAX_CABLES];
     let mut c = 0;
     while c < MAX_CABLES {
@@ -129,8 +130,7 @@ pub const FEEDBACK_VALUE_W: [u16; FEEDBACK_VALUE.len() + 1] = utf16z(FEEDBACK_VA
 /// writes it.
 pub const FRIENDLY_NAME_VALUE: &str = "FriendlyName";
 /// [`FRIENDLY_NAME_VALUE`] as NUL-terminated UTF-16.
-pub const FRIENDLY_NAME_VALUE_W: [u16; FRIENDLY_NAME_VALUE.len() + 1] =
-    utf16z(FRIENDLY_NAME_VALUE);
+pub const FRIENDLY_NAME_VALUE_W: [u16; FRIENDLY_NAME_VALUE.len() + 1] = utf16z(FRIENDLY_NAME_VALUE);
 
 /// ASCII `s` as NUL-terminated UTF-16; `N` must be `s.len() + 1` (checked at compile time).
 pub const fn utf16z<const N: usize>(s: &str) -> [u16; N] {

@@ -47,7 +47,10 @@ fn dword_setting<T>(
     match read {
         Ok(value) => match decode(value) {
             Some(v) => (v, None),
-            None => (default, Some(SettingProblem::OutOfRange { value, min, max })),
+            None => (
+                default,
+                Some(SettingProblem::OutOfRange { value, min, max }),
+            ),
         },
         Err(status) => (default, Some(SettingProblem::Unreadable(status))),
     }
@@ -126,8 +129,7 @@ impl CableName {
         if len > MAX_NAME_UNITS {
             return Err(NameProblem::TooLong(len));
         }
-        let printable = char::decode_utf16(units.clone())
-            .all(|c| c.is_ok_and(|c| !c.is_control()));
+        let printable = char::decode_utf16(units.clone()).all(|c| c.is_ok_and(|c| !c.is_control()));
         if !printable {
             return Err(NameProblem::Invalid);
         }
@@ -180,7 +182,10 @@ impl fmt::Display for NameProblem {
             Self::Invalid => write!(f, "a control character or broken UTF-16"),
             Self::Duplicate(n) => write!(f, "the name of cable {n} already"),
             Self::DefaultOfOther(n) => {
-                write!(f, "the default name of cable {n} (\"{DEFAULT_NAME_PREFIX}{n}\")")
+                write!(
+                    f,
+                    "the default name of cable {n} (\"{DEFAULT_NAME_PREFIX}{n}\")"
+                )
             }
         }
     }

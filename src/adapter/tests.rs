@@ -229,11 +229,19 @@ impl Fake {
     }
 
     fn miniport_refs(&self) -> Vec<u32> {
-        self.miniports.borrow().iter().map(|m| m.refs.get()).collect()
+        self.miniports
+            .borrow()
+            .iter()
+            .map(|m| m.refs.get())
+            .collect()
     }
 
     fn registered_names(&self) -> Vec<String> {
-        self.registered.borrow().iter().map(|r| r.0.clone()).collect()
+        self.registered
+            .borrow()
+            .iter()
+            .map(|r| r.0.clone())
+            .collect()
     }
 
     /// PortCls's stop path after a failed start (or device removal): each registered
@@ -338,7 +346,11 @@ fn cables(count: usize) -> crate::settings::CableNames {
 
 fn start(fake: &Fake, names: &[CableName]) -> NtStatus {
     // SAFETY: fakes stand in for PortCls.
-    unsafe { start_device(fake, DEVICE, IRP, RESOURCES, names, |i| fake.new_miniport(i)) }
+    unsafe {
+        start_device(fake, DEVICE, IRP, RESOURCES, names, |i| {
+            fake.new_miniport(i)
+        })
+    }
 }
 
 /// The calls installing cable `i` (0-based) named `name` make when nothing fails.
@@ -428,13 +440,25 @@ fn all_sixteen_cables_install_and_more_or_none_are_refused() {
 /// the earlier cables (which PortCls's stop path then releases) and nothing on cable `k`.
 fn failing_cable(k: usize, plan: Plan, step: Step, status: NtStatus) {
     let fake = Fake::new(plan);
-    assert_eq!(start(&fake, cables(4).names()), status, "cable {k} at {step:?}");
+    assert_eq!(
+        start(&fake, cables(4).names()),
+        status,
+        "cable {k} at {step:?}"
+    );
     let calls = fake.calls.borrow().clone();
     assert_eq!(calls.last(), Some(&Call::Failed(k, step, status)));
-    let earlier: Vec<Call> = (0..k).flat_map(|i| cable_calls(i, &format!("MxfLoop {}", i + 1))).collect();
-    assert_eq!(calls[..earlier.len()], earlier[..], "cables before {k} installed in full");
+    let earlier: Vec<Call> = (0..k)
+        .flat_map(|i| cable_calls(i, &format!("MxfLoop {}", i + 1)))
+        .collect();
+    assert_eq!(
+        calls[..earlier.len()],
+        earlier[..],
+        "cables before {k} installed in full"
+    );
     assert!(
-        !calls.iter().any(|c| matches!(c, Call::Miniport(i) if *i > k)),
+        !calls
+            .iter()
+            .any(|c| matches!(c, Call::Miniport(i) if *i > k)),
         "no cable after {k} was tried"
     );
     let registered = fake.registered_names();
@@ -442,12 +466,20 @@ fn failing_cable(k: usize, plan: Plan, step: Step, status: NtStatus) {
     let mut ports = fake.port_refs();
     let failed_port = if ports.len() > k { ports.remove(k) } else { 0 };
     assert_eq!(failed_port, 0, "cable {k}'s port released");
-    assert_eq!(ports, vec![1; k], "the earlier cables: the registrations' references");
+    assert_eq!(
+        ports,
+        vec![1; k],
+        "the earlier cables: the registrations' references"
+    );
     let mut miniports = fake.miniport_refs();
     if miniports.len() > k {
         assert_eq!(miniports.remove(k), 0, "cable {k}'s miniport released");
     }
-    assert_eq!(miniports, vec![1; k], "the earlier cables: held by their ports");
+    assert_eq!(
+        miniports,
+        vec![1; k],
+        "the earlier cables: held by their ports"
+    );
     fake.tear_down();
     assert!(fake.port_refs().iter().all(|&r| r == 0));
     assert!(fake.miniport_refs().iter().all(|&r| r == 0));
@@ -502,7 +534,10 @@ fn port_creation_failure_is_returned_without_making_a_miniport() {
         new_port: Some((0, STATUS_INSUFFICIENT_RESOURCES)),
         ..Plan::default()
     });
-    assert_eq!(start(&fake, cables(1).names()), STATUS_INSUFFICIENT_RESOURCES);
+    assert_eq!(
+        start(&fake, cables(1).names()),
+        STATUS_INSUFFICIENT_RESOURCES
+    );
     assert!(fake.miniports.borrow().is_empty());
 }
 

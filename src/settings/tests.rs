@@ -54,7 +54,11 @@ fn a_bad_cable_count_keeps_one_cable_and_says_why() {
                 max: MAX_CABLES as u32
             })
         );
-        assert!(why.unwrap().to_string().contains(&format!("{bad} is not in 1..=16")));
+        assert!(
+            why.unwrap()
+                .to_string()
+                .contains(&format!("{bad} is not in 1..=16"))
+        );
     }
     assert_eq!(
         cable_count_setting(Err(STATUS_UNSUCCESSFUL)),

@@ -6,7 +6,9 @@
 //! - The safe layer beside it: [`KernelPlatform`], the kernel implementation of
 //!   [`mxf_core::platform::Platform`] (lookaside lists, `KSPIN_LOCK`, `KTIMER` + `KDPC`, CR8,
 //!   `KUSER_SHARED_DATA`, `DbgPrintEx`, `KeBugCheckEx`), [`portcls`], thin wrappers over
-//!   the PortCls adapter functions, `registry` (the driver's `REG_DWORD` settings),
+//!   the PortCls adapter functions, `registry` (the driver's settings: `REG_DWORD`s and the raw
+//!   bytes of other values), `device_interface` (values in a device interface's key: the
+//!   cables' friendly names),
 //!   [`driver_object`] (the unload slot). Its bug-check codes are declared with every other
 //!   in `mxf_core::platform::bugcheck`.
 //!
@@ -24,6 +26,8 @@
 
 pub mod sys;
 
+#[cfg(windows)]
+pub mod device_interface;
 pub mod driver_object;
 pub mod irql;
 pub mod log;
