@@ -100,9 +100,10 @@ fn log_cables(cables: &CableNames) {
             ),
         );
     }
+    // Not a problem: the INF writes a default name for every possible cable.
     if cables.ignored_entries() > 0 {
         KernelPlatform.log(
-            LogLevel::Warn,
+            LogLevel::Info,
             format_args!(
                 "StartDevice: {PARAMETERS_KEY}\\{CABLE_NAMES_VALUE}: {} entries past the {} cables ignored",
                 cables.ignored_entries(),
