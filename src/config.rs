@@ -100,17 +100,6 @@ fn log_cables(cables: &CableNames) {
             ),
         );
     }
-    // Not a problem: the INF writes a default name for every possible cable.
-    if cables.ignored_entries() > 0 {
-        KernelPlatform.log(
-            LogLevel::Info,
-            format_args!(
-                "StartDevice: {PARAMETERS_KEY}\\{CABLE_NAMES_VALUE}: {} entries past the {} cables ignored",
-                cables.ignored_entries(),
-                cables.names().len()
-            ),
-        );
-    }
     for (index, name) in cables.names().iter().enumerate() {
         let reference = cable_reference(index).unwrap_or(&[]);
         KernelPlatform.log(

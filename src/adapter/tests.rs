@@ -177,7 +177,11 @@ enum Call {
 /// registrations' references kept as PortCls keeps them.
 struct Fake {
     plan: Plan,
+    // Boxed: the fakes' addresses are their COM identities and must not move when the
+    // vectors grow.
+    #[expect(clippy::vec_box, reason = "stable addresses of the fake COM objects")]
     ports: RefCell<Vec<Box<FakePort>>>,
+    #[expect(clippy::vec_box, reason = "stable addresses of the fake COM objects")]
     miniports: RefCell<Vec<Box<FakeMiniport>>>,
     calls: RefCell<Vec<Call>>,
     /// (reference string, device, port) of each successful registration; the port reference
