@@ -1,9 +1,9 @@
 //! The entry points the kernel and PortCls call.
 
-use crate::adapter::{self, PortClass};
+use crate::adapter::{self, PortClass, Step};
 use crate::lifecycle::{self, DriverServices};
 use crate::names::{
-    MAX_MINIPORTS, PARAMETERS_KEY, PARAMETERS_KEY_W, SUBDEVICE_NAME, TRACE_LEVEL_VALUE,
+    FRIENDLY_NAME_VALUE_W, MAX_MINIPORTS, PARAMETERS_KEY, PARAMETERS_KEY_W, TRACE_LEVEL_VALUE,
     TRACE_LEVEL_VALUE_W,
 };
 use core::ffi::c_void;
@@ -13,7 +13,7 @@ use mxf_core::com::ComPtr;
 use mxf_core::platform::{LogLevel, Platform};
 use mxf_kernel::KernelPlatform;
 use mxf_kernel::sys::{DeviceObject, DriverObject, DriverUnload, Irp, UnicodeString};
-use mxf_kernel::{driver_object, log, portcls, registry};
+use mxf_kernel::{device_interface, driver_object, log, portcls, registry};
 
 /// PortCls as the kernel exports it.
 struct KernelPortClass;
@@ -32,6 +32,47 @@ impl PortClass for KernelPortClass {
     ) -> NtStatus {
         // SAFETY: `device` is the FDO StartDevice received and `port` is live (trait contract).
         unsafe { portcls::register_subdevice(device.cast(), name, port) }
+    }
+
+    unsafe fn set_friendly_name(
+        &self,
+        device: PDeviceObject,
+        category: &Guid,
+        reference: &[u16],
+        name: &[u16],
+    ) -> NtStatus {
+        // SAFETY: `device` is the FDO StartDevice received (the trait's contract).
+        let pdo = match unsafe { portcls::physical_device_object(device.cast()) } {
+            Ok(pdo) => pdo,
+            Err(status) => return status,
+        };
+        // SAFETY: PortCls's PDO of this device, live while it is started; PASSIVE_LEVEL in
+        // PortCls's StartDevice worker (a system thread), the trait's contract.
+        unsafe {
+            device_interface::set_interface_string(
+                pdo,
+                category,
+                reference,
+                &FRIENDLY_NAME_VALUE_W,
+                name,
+            )
+        }
+    }
+
+    fn failed(&self, index: usize, step: Step, status: NtStatus) {
+        let cable = index + 1;
+        match step {
+            Step::FriendlyName(category) => KernelPlatform.log(
+                LogLevel::Warn,
+                format_args!(
+                    "StartDevice: cable {cable}: writing the friendly name of interface {{{category}}} failed: {status:#010x}; it keeps its previous name"
+                ),
+            ),
+            _ => KernelPlatform.log(
+                LogLevel::Error,
+                format_args!("StartDevice: cable {cable}: {step:?} failed: {status:#010x}"),
+            ),
+        }
     }
 }
 
@@ -179,7 +220,8 @@ unsafe extern "system" fn add_device(
     status
 }
 
-/// `StartDevice`: installs the DMus subdevice (see [`adapter::start_device`]).
+/// `StartDevice`: installs the cables' DMus subdevices (see [`adapter::start_device`]) with the
+/// settings of [`crate::config::read`].
 ///
 /// # Safety
 /// Called by PortCls at `PASSIVE_LEVEL` while handling `IRP_MN_START_DEVICE`.
@@ -188,6 +230,16 @@ unsafe extern "system" fn start_device(
     irp: *mut Irp,
     resources: PResourceList,
 ) -> NtStatus {
+    let config = crate::config::read();
+    // Decoded for the miniport's feedback guard, whose configuration has no field for it yet.
+    KernelPlatform.log(
+        LogLevel::Info,
+        format_args!(
+            "StartDevice: feedback guard limit {} messages per 100 ms window (0: off)",
+            config.feedback.max_messages_per_window
+        ),
+    );
+    let cables = config.cables.names();
     // SAFETY: forwarded from PortCls at PASSIVE_LEVEL; KernelPortClass honours PortClass.
     let status = unsafe {
         adapter::start_device(
@@ -195,19 +247,24 @@ unsafe extern "system" fn start_device(
             device.cast(),
             irp.cast::<core::ffi::c_void>() as PIrp,
             resources,
-            crate::miniport::new_miniport,
+            cables,
+            |_| crate::miniport::new_miniport(config.capture_mode),
         )
     };
     if nt_success(status) {
         KernelPlatform.log(
             LogLevel::Info,
-            format_args!("StartDevice(FDO {device:p}): ok, subdevice {SUBDEVICE_NAME} registered"),
+            format_args!(
+                "StartDevice(FDO {device:p}): ok, {} cable subdevice(s) registered",
+                cables.len()
+            ),
         );
     } else {
         KernelPlatform.log(
             LogLevel::Error,
             format_args!(
-                "StartDevice(FDO {device:p}): installing subdevice {SUBDEVICE_NAME} failed: {status:#010x}"
+                "StartDevice(FDO {device:p}): installing {} cable(s) failed: {status:#010x}; PortCls releases the cables registered before",
+                cables.len()
             ),
         );
     }

@@ -31,6 +31,8 @@ pub mod names;
 pub mod settings;
 
 #[cfg(target_os = "windows")]
+mod config;
+#[cfg(target_os = "windows")]
 mod entry;
 #[cfg(target_os = "windows")]
 pub mod framework;

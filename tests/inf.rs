@@ -1,12 +1,14 @@
 //! Cross-checks `inf/mxfloop.inx` against itself and against the code: every referenced
 //! section exists, every `%string%` is defined, the service binary is this crate's `.sys`,
-//! the interfaces use the subdevice name `StartDevice` registers, and the KS categories and
-//! class are the real ones.
+//! every possible cable has its interfaces with the reference strings `StartDevice` registers,
+//! the KS categories and class are the real ones, and the INF's default settings are the
+//! driver's.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use mxf_abi::{Guid, KSCATEGORY_AUDIO, KSCATEGORY_CAPTURE, KSCATEGORY_RENDER};
-use mxfloop::names::{SERVICE_NAME, SUBDEVICE_NAME};
+use mxfloop::names::{MAX_CABLES, SERVICE_NAME, cable_reference};
+use mxfloop::settings::{CableName, cable_names_setting};
 
 /// One `key = value` (or bare) line of a section, comments stripped.
 #[derive(Debug, Clone)]
@@ -392,13 +394,27 @@ fn the_inf_keeps_to_the_declarative_isolated_subset_infverif_w_checks() {
     assert_eq!(inf.value("Version", "PnpLockdown"), "1");
 }
 
+/// The cable (0-based) whose reference string `r` is, per `src/names.rs`.
+fn cable_of_reference(r: &str) -> Option<usize> {
+    (0..MAX_CABLES).find(|&i| {
+        let w = cable_reference(i).expect("a reference per cable");
+        String::from_utf16(&w[..w.len() - 1]).unwrap() == r
+    })
+}
+
 #[test]
-fn interfaces_use_the_registered_subdevice_name_and_ks_categories() {
+fn every_possible_cable_has_one_interface_per_category_with_its_reference_and_default_name() {
     let inf = load();
     let (install, _) = install_sections(&inf).remove(0);
     let ifs = format!("{install}.NT.Interfaces");
-    let guid = |g: Guid| format!("{{{g}}}");
-    let mut categories = BTreeSet::new();
+    let guid = |g: Guid| format!("{{{g}}}").to_ascii_uppercase();
+    let categories: BTreeSet<String> = mxfloop::adapter::CATEGORIES.into_iter().map(guid).collect();
+    let want: BTreeSet<String> = [KSCATEGORY_AUDIO, KSCATEGORY_RENDER, KSCATEGORY_CAPTURE]
+        .into_iter()
+        .map(guid)
+        .collect();
+    assert_eq!(categories, want, "the filter's categories are the KS ones");
+    let mut seen: BTreeMap<(String, usize), usize> = BTreeMap::new();
     for v in inf.values(&ifs, "AddInterface") {
         let f = inf.fields(v);
         assert_eq!(
@@ -406,17 +422,21 @@ fn interfaces_use_the_registered_subdevice_name_and_ks_categories() {
             3,
             "AddInterface = category, reference, section: {v}"
         );
-        categories.insert(f[0].to_ascii_lowercase());
-        assert_eq!(
-            f[1], SUBDEVICE_NAME,
-            "reference string == PcRegisterSubdevice name"
+        let category = f[0].to_ascii_uppercase();
+        assert!(
+            categories.contains(&category),
+            "{v}: a category the subdevice registers"
         );
+        let cable = cable_of_reference(&f[1])
+            .unwrap_or_else(|| panic!("{v}: reference string {} is no cable's", f[1]));
+        *seen.entry((category, cable)).or_default() += 1;
         let regs = inf.value(&f[2], "AddReg");
         let mut clsid = None;
         let mut friendly = None;
         for reg in regs.split(',') {
             for l in inf.section(reg) {
                 let r = inf.fields(&l.value);
+                assert_eq!(r[0], "HKR", "{}", l.value);
                 match r.get(2).map(String::as_str) {
                     Some("CLSID") => clsid = r.get(4).cloned(),
                     Some("FriendlyName") => friendly = r.get(4).cloned(),
@@ -429,16 +449,17 @@ fn interfaces_use_the_registered_subdevice_name_and_ks_categories() {
             Some("{17CCA71B-ECD7-11D0-B908-00A0C9223196}"),
             "KS proxy CLSID"
         );
-        assert!(
-            friendly.is_some_and(|f| !f.is_empty()),
-            "interface FriendlyName"
+        let default = CableName::default_for(cable).to_string();
+        assert_eq!(
+            friendly.as_deref(),
+            Some(default.as_str()),
+            "{v}: cable {}'s default friendly name",
+            cable + 1
         );
     }
-    let want: BTreeSet<String> = [KSCATEGORY_AUDIO, KSCATEGORY_RENDER, KSCATEGORY_CAPTURE]
-        .into_iter()
-        .map(guid)
-        .collect();
-    assert_eq!(categories, want);
+    // Exactly one interface per (category, cable), for every cable up to MAX_CABLES.
+    assert_eq!(seen.len(), categories.len() * MAX_CABLES);
+    assert!(seen.values().all(|&n| n == 1), "{seen:?}");
 }
 
 #[test]
@@ -583,8 +604,15 @@ fn kmdf_version_inf_minimum_and_readme_agree() {
     }
 }
 
-/// The fields of the service install section's AddReg line that writes value `name`.
+/// The fields of the service install section's AddReg line that writes the `REG_DWORD` `name`.
 fn service_value_line(inf: &Inf, name: &str) -> Vec<String> {
+    let f = service_line(inf, name);
+    assert_eq!(f[3], "0x00010003", "REG_DWORD, NOCLOBBER");
+    f
+}
+
+/// The fields of the service install section's AddReg line that writes value `name`.
+fn service_line(inf: &Inf, name: &str) -> Vec<String> {
     let (install, _) = install_sections(inf).remove(0);
     let add = inf.value(&format!("{install}.NT.Services"), "AddService");
     let svc = inf.fields(&add)[2].clone();
@@ -605,7 +633,6 @@ fn service_value_line(inf: &Inf, name: &str) -> Vec<String> {
         format!("{SERVICE_NAME}\\{}", f[1]),
         mxfloop::names::PARAMETERS_KEY
     );
-    assert_eq!(f[3], "0x00010003", "REG_DWORD, NOCLOBBER");
     f
 }
 
@@ -624,4 +651,50 @@ fn the_service_creates_the_capture_mode_the_driver_reads() {
         (mxf_core::capture::CaptureMode::Whole, None),
         "the INF's default is the default mode"
     );
+}
+
+#[test]
+fn the_service_creates_one_cable_by_default() {
+    let f = service_value_line(&load(), mxfloop::names::CABLE_COUNT_VALUE);
+    let v: u32 = f[4].parse().expect("a number");
+    assert_eq!(mxfloop::settings::cable_count_setting(Ok(v)), (1, None));
+}
+
+#[test]
+fn the_service_creates_every_cables_default_name() {
+    let f = service_line(&load(), mxfloop::names::CABLE_NAMES_VALUE);
+    assert_eq!(f[3], "0x00010002", "FLG_ADDREG_TYPE_MULTI_SZ, NOCLOBBER");
+    let entries = &f[4..];
+    assert_eq!(
+        entries.len(),
+        MAX_CABLES,
+        "a default name for every possible cable"
+    );
+    // What the driver decodes from that list, for every cable count, is the defaults, with no
+    // problem to log.
+    let raw: Vec<u8> = entries
+        .iter()
+        .flat_map(|e| e.encode_utf16().chain([0]))
+        .chain([0])
+        .flat_map(u16::to_le_bytes)
+        .collect();
+    for count in 1..=MAX_CABLES {
+        let c = cable_names_setting(Ok(Some(&raw)), count);
+        assert_eq!(c.problems().count(), 0);
+        assert_eq!(c.ignored_entries(), MAX_CABLES - count);
+        for (i, n) in c.names().iter().enumerate() {
+            assert_eq!(*n, CableName::default_for(i));
+        }
+    }
+}
+
+#[test]
+fn the_service_creates_the_feedback_guards_default_rate() {
+    let f = service_value_line(&load(), mxfloop::names::FEEDBACK_VALUE);
+    let v: u32 = f[4].parse().expect("a number");
+    assert_eq!(
+        mxfloop::settings::feedback_setting(Ok(v)),
+        (mxf_core::feedback::FeedbackConfig::DEFAULT, None)
+    );
+    assert_eq!(v, mxfloop::settings::FEEDBACK_DEFAULT_PER_SECOND);
 }

@@ -1,5 +1,6 @@
-//! `StartDevice` with the real miniport (`mxf_miniport::new_miniport` on the `mxf-kemu` kernel
-//! emulator) and a fake DMus port that does, with the miniport, what PortCls's port does:
+//! `StartDevice` of one and two cables with the real miniport (`mxf_miniport::new_miniport` on
+//! the `mxf-kemu` kernel emulator) and a fake DMus port per cable that does, with the miniport,
+//! what PortCls's port does:
 //! `Init` queries the miniport for `IMiniportDMus` and calls its `Init(NULL, resources, port,
 //! &group)`, keeping the miniport and the group; device removal releases them
 //! ("ReleaseChildren", at `PASSIVE_LEVEL`), then PortCls drops the registration's reference on
@@ -12,7 +13,8 @@ use mxf_kemu::{Emu, EmuConfig, FaultPlan};
 use mxf_miniport::miniport::TAG_MINIPORT;
 use mxf_miniport::{MiniportConfig, new_miniport};
 use mxf_testkit::port_slots;
-use mxfloop::adapter::{PortClass, start_device};
+use mxfloop::adapter::{PortClass, Step, start_device};
+use mxfloop::settings::cable_names_setting;
 use std::cell::{Cell, RefCell};
 use std::ffi::c_void;
 use std::ptr::{self, NonNull};
@@ -165,18 +167,50 @@ static PORT_VTBL: IPortDMusVtbl = IPortDMusVtbl {
     register_service_group: port_rsg,
 };
 
-/// PortCls's `PcNewPort`/`PcRegisterSubdevice` over one fake port.
+/// PortCls's `PcNewPort`/`PcRegisterSubdevice` over fake ports, one per cable in order.
 struct Api<'a> {
-    port: &'a FakePort,
+    ports: Vec<&'a FakePort>,
+    /// Ports handed out so far: the number (1-based) of the cable being installed.
+    next: Cell<usize>,
     register_status: NtStatus,
-    /// The reference a successful registration holds on the port.
-    registered: RefCell<Option<ComPtr<IUnknown>>>,
+    /// The references the successful registrations hold on their ports.
+    registered: RefCell<Vec<ComPtr<IUnknown>>>,
+}
+
+impl<'a> Api<'a> {
+    fn new(ports: Vec<&'a FakePort>, register_status: NtStatus) -> Self {
+        Self {
+            ports,
+            next: Cell::new(0),
+            register_status,
+            registered: RefCell::new(Vec::new()),
+        }
+    }
+
+    /// PortCls's stop path after a failed start, or device removal: each registered
+    /// subdevice's children, then the registration's reference.
+    fn tear_down(&self) {
+        for port in &self.ports {
+            if self.registered.borrow().iter().any(|r| {
+                let p: *const FakePort = *port;
+                r.as_raw().cast_const() == p.cast::<IUnknown>()
+            }) {
+                port.release_children();
+            }
+        }
+        self.registered.borrow_mut().clear();
+    }
 }
 
 impl PortClass for Api<'_> {
     unsafe fn new_port(&self, class_id: &Guid) -> Result<ComPtr<IPort>, NtStatus> {
         assert_eq!(*class_id, CLSID_PORT_DMUS);
-        let p: *const FakePort = self.port;
+        let port = *self
+            .ports
+            .get(self.next.get())
+            .expect("a fake port per cable");
+        self.next.set(self.next.get() + 1);
+        let p: *const FakePort = port;
         let p = NonNull::new(p.cast_mut().cast::<IPort>()).unwrap();
         // SAFETY: the fake port outlives the test; the new reference is the caller's.
         Ok(unsafe { ComPtr::from_raw_add_ref(p) })
@@ -188,14 +222,33 @@ impl PortClass for Api<'_> {
         name: &[u16],
         port: *mut IUnknown,
     ) -> NtStatus {
-        assert_eq!(String::from_utf16(name).unwrap(), "MxfLoop\0");
+        let want = format!("MxfLoop{}\0", self.next.get());
+        assert_eq!(String::from_utf16(name).unwrap(), want);
         if nt_success(self.register_status) {
             // SAFETY: a live port; the registration keeps a reference.
             let held = unsafe { ComPtr::from_raw_add_ref(NonNull::new(port).unwrap()) };
-            *self.registered.borrow_mut() = Some(held);
+            self.registered.borrow_mut().push(held);
         }
         self.register_status
     }
+
+    unsafe fn set_friendly_name(
+        &self,
+        _device: PDeviceObject,
+        _category: &Guid,
+        reference: &[u16],
+        name: &[u16],
+    ) -> NtStatus {
+        let n = self.next.get();
+        assert_eq!(
+            String::from_utf16(reference).unwrap(),
+            format!("MxfLoop{n}\0")
+        );
+        assert_eq!(String::from_utf16(name).unwrap(), format!("MxfLoop {n}\0"));
+        STATUS_SUCCESS
+    }
+
+    fn failed(&self, _index: usize, _step: Step, _status: NtStatus) {}
 }
 
 const DEVICE: PDeviceObject = 0x1000 as PDeviceObject;
@@ -213,9 +266,10 @@ fn live_with_tag(emu: &Emu, tag: mxf_core::platform::PoolTag) -> usize {
 }
 
 fn start(emu: &Emu, api: &Api<'_>) -> NtStatus {
+    let cables = cable_names_setting(Ok(None), api.ports.len());
     // SAFETY: the fakes stand in for PortCls; PASSIVE_LEVEL (the emulator's default).
     unsafe {
-        start_device(api, DEVICE, IRP, RESOURCES, || {
+        start_device(api, DEVICE, IRP, RESOURCES, cables.names(), |_| {
             new_miniport(emu.clone(), MiniportConfig::DEFAULT).map_err(NtStatus::from)
         })
     }
@@ -225,11 +279,7 @@ fn start(emu: &Emu, api: &Api<'_>) -> NtStatus {
 fn success_leaves_the_port_holding_the_miniport_until_device_removal() {
     let emu = Emu::new(EmuConfig::verifier());
     let port = FakePort::new(AfterMiniportInit::Keep);
-    let api = Api {
-        port: &port,
-        register_status: STATUS_SUCCESS,
-        registered: RefCell::new(None),
-    };
+    let api = Api::new(vec![&port], STATUS_SUCCESS);
     assert_eq!(start(&emu, &api), STATUS_SUCCESS);
     assert_eq!(port.miniport_init_status.get(), Some(STATUS_SUCCESS));
     assert!(port.holds_miniport());
@@ -242,7 +292,7 @@ fn success_leaves_the_port_holding_the_miniport_until_device_removal() {
     port.release_children();
     assert_eq!(live_with_tag(&emu, TAG_MINIPORT), 0);
     assert_eq!(port.refs.get(), 1);
-    drop(api.registered.borrow_mut().take());
+    api.registered.borrow_mut().clear();
     assert_eq!(port.refs.get(), 0);
     let report = emu.unload().expect("nothing left behind");
     assert!(
@@ -255,14 +305,10 @@ fn success_leaves_the_port_holding_the_miniport_until_device_removal() {
 fn port_init_failure_releases_the_miniport_inside_start_device() {
     let emu = Emu::new(EmuConfig::verifier());
     let port = FakePort::new(AfterMiniportInit::Fail);
-    let api = Api {
-        port: &port,
-        register_status: STATUS_SUCCESS,
-        registered: RefCell::new(None),
-    };
+    let api = Api::new(vec![&port], STATUS_SUCCESS);
     assert_eq!(start(&emu, &api), STATUS_INSUFFICIENT_RESOURCES);
     assert_eq!(port.miniport_init_status.get(), Some(STATUS_SUCCESS));
-    assert!(api.registered.borrow().is_none());
+    assert!(api.registered.borrow().is_empty());
     // The miniport's Init took a port reference; its final Release (ours, in StartDevice)
     // gave it back.
     assert_eq!(port.refs.get(), 0);
@@ -279,11 +325,7 @@ fn port_init_failure_releases_the_miniport_inside_start_device() {
 fn registration_failure_drops_our_references_leaving_only_the_port_miniport_cycle() {
     let emu = Emu::new(EmuConfig::verifier());
     let port = FakePort::new(AfterMiniportInit::Keep);
-    let api = Api {
-        port: &port,
-        register_status: STATUS_INSUFFICIENT_RESOURCES,
-        registered: RefCell::new(None),
-    };
+    let api = Api::new(vec![&port], STATUS_INSUFFICIENT_RESOURCES);
     assert_eq!(start(&emu, &api), STATUS_INSUFFICIENT_RESOURCES);
     assert!(port.holds_miniport());
     assert_eq!(
@@ -302,15 +344,11 @@ fn registration_failure_drops_our_references_leaving_only_the_port_miniport_cycl
 fn attempts_of_a_clean_start() -> u64 {
     let emu = Emu::new(EmuConfig::verifier());
     let port = FakePort::new(AfterMiniportInit::Keep);
-    let api = Api {
-        port: &port,
-        register_status: STATUS_SUCCESS,
-        registered: RefCell::new(None),
-    };
+    let api = Api::new(vec![&port], STATUS_SUCCESS);
     assert_eq!(start(&emu, &api), STATUS_SUCCESS);
     let attempts = emu.pool_report().total_allocs;
     port.release_children();
-    drop(api.registered.borrow_mut().take());
+    api.registered.borrow_mut().clear();
     emu.unload().expect("nothing left behind");
     attempts
 }
@@ -327,16 +365,12 @@ fn miniport_creation_failures_release_the_port_and_leak_nothing() {
         let emu = Emu::new(EmuConfig::verifier());
         emu.set_fault_plan(FaultPlan::EveryNth(n));
         let port = FakePort::new(AfterMiniportInit::Keep);
-        let api = Api {
-            port: &port,
-            register_status: STATUS_SUCCESS,
-            registered: RefCell::new(None),
-        };
+        let api = Api::new(vec![&port], STATUS_SUCCESS);
         let status = start(&emu, &api);
         assert_eq!(nt_success(status), n > attempts, "n = {n}: {status:#x}");
         if nt_success(status) {
             port.release_children();
-            drop(api.registered.borrow_mut().take());
+            api.registered.borrow_mut().clear();
         } else {
             assert_eq!(status, STATUS_INSUFFICIENT_RESOURCES, "n = {n}");
             assert!(port.miniport_init_status.get().is_none(), "n = {n}");
@@ -346,4 +380,59 @@ fn miniport_creation_failures_release_the_port_and_leak_nothing() {
         emu.unload()
             .unwrap_or_else(|b| panic!("n = {n}: left behind: {b:?}"));
     }
+}
+
+/// Pool allocation attempts of one fault-free StartDevice of two cables.
+fn attempts_of_a_clean_two_cable_start() -> u64 {
+    let emu = Emu::new(EmuConfig::verifier());
+    let (a, b) = (
+        FakePort::new(AfterMiniportInit::Keep),
+        FakePort::new(AfterMiniportInit::Keep),
+    );
+    let api = Api::new(vec![&a, &b], STATUS_SUCCESS);
+    assert_eq!(start(&emu, &api), STATUS_SUCCESS);
+    assert!(a.holds_miniport() && b.holds_miniport());
+    assert_eq!(live_with_tag(&emu, TAG_MINIPORT), 2, "a miniport per cable");
+    let attempts = emu.pool_report().total_allocs;
+    api.tear_down();
+    assert_eq!((a.refs.get(), b.refs.get()), (0, 0));
+    emu.unload().expect("nothing left behind");
+    attempts
+}
+
+#[test]
+fn two_cables_with_any_allocation_failing_fail_the_start_and_leak_nothing() {
+    // As above for two cables: n past the first cable's attempts fails cable 2 after cable 1
+    // registered; PortCls's stop path (tear_down) then releases cable 1, StartDevice itself
+    // released everything of cable 2.
+    let attempts = attempts_of_a_clean_two_cable_start();
+    let mut cable_two_failed_after_cable_one = 0;
+    for n in 1..=attempts + 1 {
+        let emu = Emu::new(EmuConfig::verifier());
+        emu.set_fault_plan(FaultPlan::EveryNth(n));
+        let (a, b) = (
+            FakePort::new(AfterMiniportInit::Keep),
+            FakePort::new(AfterMiniportInit::Keep),
+        );
+        let api = Api::new(vec![&a, &b], STATUS_SUCCESS);
+        let status = start(&emu, &api);
+        assert_eq!(nt_success(status), n > attempts, "n = {n}: {status:#x}");
+        if !nt_success(status) {
+            assert_eq!(status, STATUS_INSUFFICIENT_RESOURCES, "n = {n}");
+            assert!(api.registered.borrow().len() < 2, "n = {n}");
+            assert!(!b.holds_miniport(), "n = {n}: cable 2 never bound");
+            if api.registered.borrow().len() == 1 {
+                cable_two_failed_after_cable_one += 1;
+            }
+        }
+        api.tear_down();
+        assert_eq!((a.refs.get(), b.refs.get()), (0, 0), "n = {n}");
+        emu.set_fault_plan(FaultPlan::None);
+        emu.unload()
+            .unwrap_or_else(|b| panic!("n = {n}: left behind: {b:?}"));
+    }
+    assert!(
+        cable_two_failed_after_cable_one > 0,
+        "some n failed cable 2 after cable 1 registered"
+    );
 }

@@ -19,7 +19,9 @@
  * - bug checks 0xC4 DRIVER_VERIFIER_DETECTED_VIOLATION, 0xD5 and 0xD6 (absent from mingw's
  *   bugcodes.h) and the Driver Verifier bug-check parameter codes (not in any header);
  * - DRIVER_OBJECT / DEVICE_OBJECT / IRP: mxf-kernel declares them opaque (pointers only), so
- *   there is no layout to compare.
+ *   there is no layout to compare;
+ * - PcGetPhysicalDeviceObject (Windows 8; its prototype follows Microsoft's reference page:
+ *   NTSTATUS PcGetPhysicalDeviceObject(PDEVICE_OBJECT, PDEVICE_OBJECT *)).
  */
 #include <ddk/wdm.h>
 #include <ddk/ntddk.h>
@@ -67,7 +69,7 @@ void mxf_kernel_layout_probe(void)
     MXF_SIZE(KSPIN_LOCK); MXF_SIZE(KIRQL); MXF_SIZE(NTSTATUS); MXF_SIZE(POOL_TYPE);
     MXF_SIZE(PALLOCATE_FUNCTION_EX); MXF_SIZE(PFREE_FUNCTION_EX);
     MXF_SIZE(PKDEFERRED_ROUTINE); MXF_SIZE(PDRIVER_ADD_DEVICE); MXF_SIZE(PCPFNSTARTDEVICE);
-    MXF_SIZE(PDRIVER_UNLOAD);
+    MXF_SIZE(PDRIVER_UNLOAD); MXF_SIZE(HANDLE); MXF_SIZE(PRTL_QUERY_REGISTRY_ROUTINE);
     /* DRIVER_OBJECT is opaque in Rust except for the unload slot the driver chains. */
     MXF_OFF(DRIVER_OBJECT, DriverUnload);
 
@@ -118,6 +120,8 @@ void mxf_kernel_layout_probe(void)
     MXF_VALUE(ALL_PROCESSOR_GROUPS);
     MXF_VALUE(RTL_REGISTRY_SERVICES); MXF_VALUE(RTL_REGISTRY_OPTIONAL);
     MXF_VALUE(RTL_QUERY_REGISTRY_DIRECT); MXF_VALUE(REG_DWORD);
+    MXF_VALUE(RTL_QUERY_REGISTRY_NOEXPAND); MXF_VALUE(REG_NONE); MXF_VALUE(REG_SZ);
+    MXF_VALUE(REG_MULTI_SZ); MXF_VALUE(KEY_WRITE); MXF_VALUE(STATUS_OBJECT_TYPE_MISMATCH);
     MXF_VALUE(HIGH_LEVEL);
     MXF_VALUE(IRQL_NOT_GREATER_OR_EQUAL); MXF_VALUE(IRQL_NOT_LESS_OR_EQUAL);
 
@@ -151,6 +155,20 @@ void mxf_kernel_layout_probe(void)
     MXF_SIG(KeQueryActiveProcessorCountEx, ULONG, 1, USHORT);
     MXF_SIG(RtlQueryRegistryValues, NTSTATUS, 5, ULONG, PCWSTR, PRTL_QUERY_REGISTRY_TABLE, PVOID,
             PVOID);
+    MXF_SIG(IoRegisterDeviceInterface, NTSTATUS, 4, PDEVICE_OBJECT, CONST GUID *,
+            PUNICODE_STRING, PUNICODE_STRING);
+    MXF_SIG(IoOpenDeviceInterfaceRegistryKey, NTSTATUS, 3, PUNICODE_STRING, ACCESS_MASK,
+            PHANDLE);
+    MXF_SIG(ZwSetValueKey, NTSTATUS, 6, HANDLE, PUNICODE_STRING, ULONG, ULONG, PVOID, ULONG);
+    MXF_SIG(ZwClose, NTSTATUS, 1, HANDLE);
+    MXF_SIG(RtlFreeUnicodeString, VOID, 1, PUNICODE_STRING);
+    /* The query routine mxf-kernel hands RtlQueryRegistryValues: its typedef, written out. */
+    _Static_assert(__builtin_types_compatible_p(
+                       PRTL_QUERY_REGISTRY_ROUTINE,
+                       NTSTATUS(NTAPI *)(PWSTR, ULONG, PVOID, ULONG, PVOID, PVOID)),
+                   "PRTL_QUERY_REGISTRY_ROUTINE is not declared as written in kernel_layout.c");
+    MXF_SIG_KEYS(RTL_QUERY_REGISTRY_ROUTINE, NTSTATUS, 6, 0, 0);
+    MXF_ARGS_6(RTL_QUERY_REGISTRY_ROUTINE, PWSTR, ULONG, PVOID, ULONG, PVOID, PVOID);
     MXF_SIG_NORETURN(KeBugCheckEx, VOID, 5, ULONG, ULONG_PTR, ULONG_PTR, ULONG_PTR, ULONG_PTR);
     /* DbgPrintEx is __cdecl and variadic: the fixed part. */
     MXF_SIG_ASSERT(DbgPrintEx, ULONG(__cdecl *)(ULONG, ULONG, PCSTR, ...));

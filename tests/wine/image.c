@@ -31,6 +31,10 @@ static const struct {
     {"KeCancelTimer", (void *)shim_KeCancelTimer},
     {"KeQueryInterruptTimePrecise", (void *)shim_KeQueryInterruptTimePrecise},
     {"KeQuerySystemTimePrecise", (void *)shim_KeQuerySystemTimePrecise},
+    {"IoRegisterDeviceInterface", (void *)shim_IoRegisterDeviceInterface},
+    {"IoOpenDeviceInterfaceRegistryKey", (void *)shim_IoOpenDeviceInterfaceRegistryKey},
+    {"RtlFreeUnicodeString", (void *)shim_RtlFreeUnicodeString},
+    {"ZwClose", (void *)shim_ZwClose},
 };
 #define N_REPLACE (sizeof g_replace / sizeof g_replace[0])
 

@@ -2,7 +2,7 @@
  * mxfwine.exe: installs the mxfloop kernel service (System32\drivers\mxfloop.sys), starts it,
  * waits for the test PortCls to finish (its log C:\mxfloop-wine.log says TEST-DONE), stops
  * the service (DriverUnload: the leak report), waits for the FINAL line, removes the service
- * and prints the log. Exit code 0 only for "FINAL: PASS". Every wait is bounded. (Plain
+ * and prints the log. The driver's Parameters: see write_parameters. Exit code 0 only for "FINAL: PASS". Every wait is bounded. (Plain
  * `net start` returns at once and Wine then shuts its driver host down before the test ran.)
  */
 #include <windows.h>
@@ -12,7 +12,7 @@
 
 #define LOG_PATH "C:\\mxfloop-wine.log"
 
-static char g_log[1 << 16];
+static char g_log[1 << 18];
 
 static int log_has(const char *what)
 {
@@ -48,11 +48,16 @@ static int wait_state(SC_HANDLE svc, DWORD state, DWORD ms)
     return 0;
 }
 
-/* Services\mxfloop\Parameters as the INF writes them (TraceLevel 2, CaptureMode as given). */
+/* Services\mxfloop\Parameters as the INF writes them (TraceLevel 2, the feedback guard's rate)
+ * with CaptureMode as given and two cables, the second with a name of its own; the device
+ * interface keys of the test's device-interface shim are removed first, so that every
+ * FriendlyName the test reads was written by this run. */
 static int write_parameters(DWORD capture_mode)
 {
+    static const char names[] = "MxfLoop 1\0Wine Cable Two\0"; /* and the string's own NUL */
     HKEY key;
-    DWORD trace = 2;
+    DWORD trace = 2, cables = 2, feedback = 31250;
+    RegDeleteTreeA(HKEY_LOCAL_MACHINE, "System\\CurrentControlSet\\Services\\mxfloop\\WineDeviceInterfaces");
     LONG r = RegCreateKeyExA(HKEY_LOCAL_MACHINE, "System\\CurrentControlSet\\Services\\mxfloop\\Parameters", 0, NULL,
                              0, KEY_ALL_ACCESS, NULL, &key, NULL);
     if (r != ERROR_SUCCESS)
@@ -60,6 +65,13 @@ static int write_parameters(DWORD capture_mode)
     r = RegSetValueExA(key, "TraceLevel", 0, REG_DWORD, (const BYTE *)&trace, sizeof trace);
     if (r == ERROR_SUCCESS)
         r = RegSetValueExA(key, "CaptureMode", 0, REG_DWORD, (const BYTE *)&capture_mode, sizeof capture_mode);
+    if (r == ERROR_SUCCESS)
+        r = RegSetValueExA(key, "CableCount", 0, REG_DWORD, (const BYTE *)&cables, sizeof cables);
+    if (r == ERROR_SUCCESS)
+        r = RegSetValueExA(key, "CableNames", 0, REG_MULTI_SZ, (const BYTE *)names, sizeof names);
+    if (r == ERROR_SUCCESS)
+        r = RegSetValueExA(key, "FeedbackMaxMessagesPerSecond", 0, REG_DWORD, (const BYTE *)&feedback,
+                           sizeof feedback);
     RegCloseKey(key);
     return r == ERROR_SUCCESS;
 }

@@ -3,11 +3,13 @@
 #include <string.h>
 
 PCPFNSTARTDEVICE g_start_device;
-NTSTATUS g_newport_fail;
-NTSTATUS g_register_fail;
+NTSTATUS g_newport_fail, g_register_fail;
+LONG g_newport_fail_after, g_register_fail_after, g_newport_calls, g_register_calls;
 volatile LONG g_ports_live;
-PUNKNOWN g_subdevice_port;
-WCHAR g_subdevice_name[32];
+c_subdevice g_subdevices[MAX_SUBDEVICES];
+LONG g_nsubdevices;
+ULONG g_max_objects;
+PDEVICE_OBJECT g_pdo, g_fdo;
 
 /* ======================================================================================
  * The port's IAllocatorMXF: events and buffers from the tracked pool; bReserved and
@@ -431,22 +433,37 @@ NTSTATUS NTAPI PcAddAdapterDevice(PDRIVER_OBJECT drv, PDEVICE_OBJECT pdo, PCPFNS
 {
     PDEVICE_OBJECT fdo;
     NTSTATUS st;
-    (void)pdo;
     check(start != NULL && max_objects >= 1, "PcAddAdapterDevice arguments", "StartDevice %p, MaxObjects %lu",
           (void *)start, (unsigned long)max_objects);
     g_start_device = start;
+    g_max_objects = max_objects;
     /* PortCls's own extension comes first; the adapter's follows (64 bytes here). */
     st = IoCreateDevice(drv, 64 + ext_size, NULL, FILE_DEVICE_KS, FILE_DEVICE_SECURE_OPEN, FALSE, &fdo);
-    if (NT_SUCCESS(st))
+    if (NT_SUCCESS(st)) {
         fdo->Flags &= ~DO_DEVICE_INITIALIZING;
+        g_pdo = pdo;
+        g_fdo = fdo;
+    }
     return st;
+}
+
+NTSTATUS NTAPI PcGetPhysicalDeviceObject(PDEVICE_OBJECT dev, PDEVICE_OBJECT *out)
+{
+    if (!out)
+        return STATUS_INVALID_PARAMETER;
+    *out = NULL;
+    if (!check(dev && dev == g_fdo, "PcGetPhysicalDeviceObject is asked for PortCls's FDO", "%p (FDO %p)",
+               (void *)dev, (void *)g_fdo))
+        return STATUS_INVALID_PARAMETER;
+    *out = g_pdo;
+    return STATUS_SUCCESS;
 }
 
 NTSTATUS NTAPI PcNewPort(PPORT *out, REFCLSID cls)
 {
     c_port *p;
     *out = NULL;
-    if (g_newport_fail)
+    if (g_newport_fail && g_newport_calls++ >= g_newport_fail_after)
         return g_newport_fail;
     if (!IsEqualGUID(cls, &CLSID_PortDMus)) {
         check(0, "PcNewPort class", "not CLSID_PortDMus");
@@ -463,13 +480,25 @@ NTSTATUS NTAPI PcNewPort(PPORT *out, REFCLSID cls)
     return STATUS_SUCCESS;
 }
 
+/* Each reference string once; at most MaxObjects subdevices per device. */
 NTSTATUS NTAPI PcRegisterSubdevice(PDEVICE_OBJECT dev, PWCHAR name, PUNKNOWN unk)
 {
     (void)dev;
-    if (g_register_fail)
+    if (g_register_fail && g_register_calls++ >= g_register_fail_after)
         return g_register_fail;
-    wcsncpy(g_subdevice_name, name, 31);
+    for (LONG i = 0; i < g_nsubdevices; i++)
+        if (wcscmp(g_subdevices[i].name, name) == 0)
+            return STATUS_OBJECT_NAME_COLLISION;
+    if (!check(g_nsubdevices < MAX_SUBDEVICES && (ULONG)g_nsubdevices < g_max_objects,
+               "PcRegisterSubdevice: no more subdevices than PcAddAdapterDevice's MaxObjects", "%ld of %lu",
+               (long)g_nsubdevices + 1, (unsigned long)g_max_objects))
+        return STATUS_INSUFFICIENT_RESOURCES;
+    c_subdevice *s = &g_subdevices[g_nsubdevices];
+    wcsncpy(s->name, name, 31);
+    s->name[31] = 0;
+    s->names_before = devif_opens_for(name);
     unk->lpVtbl->AddRef(unk);
-    g_subdevice_port = unk;
+    s->port = unk;
+    g_nsubdevices++;
     return STATUS_SUCCESS;
 }

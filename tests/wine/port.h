@@ -68,10 +68,22 @@ extern c_port *g_port;        /* the port under test (one at a time), NULL once 
 extern PMXF g_capture_stream; /* serviced by the port's sink while set */
 extern PMXF g_render_stream;  /* where the port's render DPC sends chains */
 extern volatile LONG g_notifies, g_services, g_render_put_errors, g_ports_live;
-extern NTSTATUS g_newport_fail;  /* PcNewPort fails with this when nonzero */
-extern NTSTATUS g_register_fail; /* PcRegisterSubdevice fails with this when nonzero */
-extern PUNKNOWN g_subdevice_port; /* the reference the registered subdevice holds */
-extern WCHAR g_subdevice_name[32];
+/* PcNewPort / PcRegisterSubdevice fail with these (when nonzero) once they have succeeded
+ * g_*_fail_after times since the counters g_*_calls were last reset. */
+extern NTSTATUS g_newport_fail, g_register_fail;
+extern LONG g_newport_fail_after, g_register_fail_after, g_newport_calls, g_register_calls;
+/* The registered subdevices, each with the port reference the registration holds, and how
+ * many of its device-interface keys the driver had opened before it registered it. */
+#define MAX_SUBDEVICES 16
+typedef struct {
+    WCHAR name[32];
+    PUNKNOWN port;
+    LONG names_before;
+} c_subdevice;
+extern c_subdevice g_subdevices[MAX_SUBDEVICES];
+extern LONG g_nsubdevices;
+extern ULONG g_max_objects; /* PcAddAdapterDevice's MaxObjects */
+extern PDEVICE_OBJECT g_pdo, g_fdo;
 extern PCPFNSTARTDEVICE g_start_device;
 
 /* The static objects' vtables and reference counts, the port's DPCs. */

@@ -83,5 +83,16 @@ VOID NTAPI shim_KeInitializeTimer(PKTIMER t);
 BOOLEAN NTAPI shim_KeSetTimer(PKTIMER t, LARGE_INTEGER due, PKDPC dpc);
 BOOLEAN NTAPI shim_KeCancelTimer(PKTIMER t);
 VOID NTAPI shim_KeQuerySystemTimePrecise(PLARGE_INTEGER t);
+/* The device-interface shim (devif.c): the PDO IoRegisterDeviceInterface accepts, calls it
+ * refused, symbolic links not yet freed and interface keys not yet closed, and how many
+ * interface keys were opened for a reference string. */
+extern PDEVICE_OBJECT g_devif_pdo;
+extern volatile LONG g_devif_bad_calls, g_links_live, g_keys_live;
+LONG devif_opens_for(PCWSTR ref);
+NTSTATUS NTAPI shim_IoRegisterDeviceInterface(PDEVICE_OBJECT pdo, CONST GUID *g, PUNICODE_STRING ref,
+                                              PUNICODE_STRING link);
+NTSTATUS NTAPI shim_IoOpenDeviceInterfaceRegistryKey(PUNICODE_STRING link, ACCESS_MASK access, PHANDLE out);
+VOID NTAPI shim_RtlFreeUnicodeString(PUNICODE_STRING s);
+NTSTATUS NTAPI shim_ZwClose(HANDLE h);
 /* Memory [lo, hi) is freed: forgets the timers in it; an armed one or a queued DPC fails. */
 void timers_forget(const UCHAR *lo, const UCHAR *hi);

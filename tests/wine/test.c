@@ -57,22 +57,108 @@ NTSTATUS NTAPI PcInitializeAdapterDriver(PDRIVER_OBJECT drv, PUNICODE_STRING pat
  * The test.
  */
 static norm g_exp;
-static ULONG g_capture_mode; /* Services\mxfloop\Parameters\CaptureMode, read as the driver does */
+/* Services\mxfloop\Parameters as the test reads it (independently of the driver). */
+static ULONG g_capture_mode; /* CaptureMode */
+static ULONG g_cable_count;  /* CableCount */
+#define MAX_CABLES 16
+static WCHAR g_cable_names[MAX_CABLES][32]; /* CableNames, entry by entry */
+static ULONG g_cable_entries;
 
-static void read_capture_mode(void)
+/* The whole REG_MULTI_SZ (NOEXPAND), split here into its strings. */
+static NTSTATUS NTAPI name_entry(PWSTR name, ULONG type, PVOID data, ULONG len, PVOID ctx, PVOID entry)
 {
-    RTL_QUERY_REGISTRY_TABLE q[2];
-    ULONG def = 0;
+    const WCHAR *w = data;
+    ULONG units = len / sizeof(WCHAR), i = 0;
+    (void)name; (void)ctx; (void)entry;
+    if (type != REG_MULTI_SZ || !w)
+        return STATUS_SUCCESS;
+    while (i < units && w[i] && g_cable_entries < MAX_CABLES) {
+        ULONG n = 0;
+        while (i + n < units && w[i + n])
+            n++;
+        ULONG keep = n > 31 ? 31 : n;
+        memcpy(g_cable_names[g_cable_entries], w + i, keep * sizeof(WCHAR));
+        g_cable_names[g_cable_entries][keep] = 0;
+        g_cable_entries++;
+        i += n + 1;
+    }
+    return STATUS_SUCCESS;
+}
+
+static void read_settings(void)
+{
+    RTL_QUERY_REGISTRY_TABLE q[4];
+    ULONG zero = 0, one = 1;
     memset(q, 0, sizeof q);
     q[0].Flags = RTL_QUERY_REGISTRY_DIRECT;
     q[0].Name = L"CaptureMode";
     q[0].EntryContext = &g_capture_mode;
     q[0].DefaultType = REG_DWORD;
-    q[0].DefaultData = &def;
-    q[0].DefaultLength = sizeof def;
-    if (!NT_SUCCESS(RtlQueryRegistryValues(RTL_REGISTRY_SERVICES, L"mxfloop\\Parameters", q, NULL, NULL)))
+    q[0].DefaultData = &zero;
+    q[0].DefaultLength = sizeof zero;
+    q[1].Flags = RTL_QUERY_REGISTRY_DIRECT;
+    q[1].Name = L"CableCount";
+    q[1].EntryContext = &g_cable_count;
+    q[1].DefaultType = REG_DWORD;
+    q[1].DefaultData = &one;
+    q[1].DefaultLength = sizeof one;
+    q[2].QueryRoutine = name_entry;
+    q[2].Flags = RTL_QUERY_REGISTRY_NOEXPAND;
+    q[2].Name = L"CableNames";
+    q[2].DefaultType = REG_NONE;
+    if (!NT_SUCCESS(RtlQueryRegistryValues(RTL_REGISTRY_SERVICES, L"mxfloop\\Parameters", q, NULL, NULL))) {
         g_capture_mode = 0;
+        g_cable_count = 1;
+    }
 }
+
+/* The name cable `i` (0-based) must get: its CableNames entry (the values this test writes are
+ * all valid) or the default "MxfLoop <n>". */
+static void expected_name(ULONG i, WCHAR out[32])
+{
+    if (i < g_cable_entries && g_cable_names[i][0]) {
+        memcpy(out, g_cable_names[i], sizeof g_cable_names[i]);
+        return;
+    }
+    char a[32];
+    int n = _snprintf(a, sizeof a, "MxfLoop %lu", (unsigned long)i + 1);
+    for (int k = 0; k <= n; k++)
+        out[k] = (WCHAR)(UCHAR)a[k];
+}
+
+static void wcat(WCHAR *dst, SIZE_T cap, const WCHAR *src)
+{
+    SIZE_T n = wcslen(dst);
+    while (*src && n + 1 < cap)
+        dst[n++] = *src++;
+    dst[n] = 0;
+}
+
+/* The FriendlyName the driver wrote into the interface key of `category` and `ref` (the
+ * device-interface shim's key, devif.c); 0 if there is none. */
+static int read_friendly_name(const WCHAR *category, const WCHAR *ref, WCHAR out[64])
+{
+    WCHAR path[160] = L"mxfloop\\WineDeviceInterfaces\\";
+    RTL_QUERY_REGISTRY_TABLE q[2];
+    UNICODE_STRING u = {0, 63 * sizeof(WCHAR), out};
+    wcat(path, 160, category);
+    wcat(path, 160, L"#");
+    wcat(path, 160, ref);
+    memset(out, 0, 64 * sizeof(WCHAR));
+    memset(q, 0, sizeof q);
+    q[0].Flags = RTL_QUERY_REGISTRY_DIRECT | RTL_QUERY_REGISTRY_REQUIRED;
+    q[0].Name = L"FriendlyName";
+    q[0].EntryContext = &u;
+    q[0].DefaultType = REG_NONE;
+    return NT_SUCCESS(RtlQueryRegistryValues(RTL_REGISTRY_SERVICES, path, q, NULL, NULL));
+}
+
+/* The categories of the KS interfaces PortCls registers for every cable (ks.h, ksmedia.h). */
+static const WCHAR *const g_categories[3] = {
+    L"{6994AD04-93EF-11D0-A3CC-00A0C9223196}", /* KSCATEGORY_AUDIO */
+    L"{65E8773E-8F56-11D0-A3B9-00A0C9223196}", /* KSCATEGORY_RENDER */
+    L"{65E8773D-8F56-11D0-A3B9-00A0C9223196}", /* KSCATEGORY_CAPTURE */
+};
 
 static const PCPIN_DESCRIPTOR *pin_of(const PCFILTER_DESCRIPTOR *d, ULONG i)
 {
@@ -388,15 +474,6 @@ static void run_streams(PMINIPORTDMUS mp, const PCFILTER_DESCRIPTOR *d)
     release_group(rg, g_port ? g_port->group : NULL);
 }
 
-static NTSTATUS start_device(PDEVICE_OBJECT fdo)
-{
-    PIRP irp = IoAllocateIrp(4, FALSE);
-    NTSTATUS st = (NTSTATUS)dcall("StartDevice", g_start_device, 3, A(fdo), A(irp), 0);
-    if (irp)
-        IoFreeIrp(irp);
-    return st;
-}
-
 /* What PortCls does when a subdevice goes away: the port releases its children (the miniport
  * and its service group), which breaks the port <-> miniport cycle (the miniport holds the
  * port from Init until its final Release). */
@@ -406,14 +483,60 @@ static ULONG64 release_children(c_port *p)
     return 0;
 }
 
-static void remove_device(void)
+/* PortCls's stop path, at device removal and after a failed StartDevice: for every registered
+ * subdevice, ReleaseChildren, then the registration's reference on the port. */
+static void release_subdevices(void)
 {
-    PUNKNOWN p = g_subdevice_port;
-    g_subdevice_port = NULL;
-    if (g_port)
-        dcall("device removal: miniport Release", release_children, 1, A(g_port));
-    if (p)
+    for (LONG i = 0; i < g_nsubdevices; i++) {
+        PUNKNOWN p = g_subdevices[i].port;
+        g_subdevices[i].port = NULL;
+        if (!p)
+            continue;
+        dcall("device removal: miniport Release", release_children, 1, A(p));
         dcall("device removal: port Release", p->lpVtbl->Release, 1, A(p));
+    }
+    g_nsubdevices = 0;
+}
+
+static NTSTATUS start_device(PDEVICE_OBJECT fdo)
+{
+    PIRP irp = IoAllocateIrp(4, FALSE);
+    g_newport_calls = g_register_calls = 0;
+    NTSTATUS st = (NTSTATUS)dcall("StartDevice", g_start_device, 3, A(fdo), A(irp), 0);
+    if (irp)
+        IoFreeIrp(irp);
+    if (!NT_SUCCESS(st))
+        release_subdevices();
+    return st;
+}
+
+/* Every cable registered as MxfLoop<n>, its three interfaces named as CableNames says before
+ * the registration enabled them. */
+static void check_cables(void)
+{
+    check(g_nsubdevices == (LONG)g_cable_count, "one subdevice registered per cable (CableCount)", "%ld of %lu",
+          (long)g_nsubdevices, (unsigned long)g_cable_count);
+    for (LONG i = 0; i < g_nsubdevices; i++) {
+        WCHAR ref[32], want[32], got[64];
+        char a[32], what[128];
+        int n = _snprintf(a, sizeof a, "MxfLoop%ld", (long)i + 1);
+        for (int k = 0; k <= n; k++)
+            ref[k] = (WCHAR)(UCHAR)a[k];
+        _snprintf(what, sizeof what, "cable %ld registered with reference string %s", (long)i + 1, a);
+        check(wcscmp(g_subdevices[i].name, ref) == 0, what, "registered as %ls", g_subdevices[i].name);
+        expected_name((ULONG)i, want);
+        for (int c = 0; c < 3; c++) {
+            int found = read_friendly_name(g_categories[c], ref, got);
+            _snprintf(what, sizeof what, "cable %ld: FriendlyName of its interface %ls is %ls", (long)i + 1,
+                      g_categories[c], want);
+            check(found && wcscmp(got, want) == 0, what, "%ls", found ? got : L"(none written)");
+        }
+        _snprintf(what, sizeof what, "cable %ld: its interfaces were named before it was registered", (long)i + 1);
+        check(g_subdevices[i].names_before == 3, what, "%ld interface keys opened before",
+              (long)g_subdevices[i].names_before);
+    }
+    check(g_devif_bad_calls == 0, "device-interface calls only for PcGetPhysicalDeviceObject's PDO and live links",
+          "%ld refused", (long)g_devif_bad_calls);
 }
 
 static VOID NTAPI test_thread(PVOID ctx)
@@ -424,8 +547,9 @@ static VOID NTAPI test_thread(PVOID ctx)
     for (int i = 0; i < 5000 && g_driver->DriverUnload == pc_unload; i++)
         sleep_ms(1);
     check(g_driver->DriverUnload != pc_unload, "DriverEntry hooked the unload routine", "");
-    read_capture_mode();
-    tlog("     Parameters\\CaptureMode = %lu", (unsigned long)g_capture_mode);
+    read_settings();
+    tlog("     Parameters\\CaptureMode = %lu, CableCount = %lu, CableNames has %lu entries",
+         (unsigned long)g_capture_mode, (unsigned long)g_cable_count, (unsigned long)g_cable_entries);
     sleep_ms(50); /* DriverEntry returns */
     if (!norm_new(&g_exp, 2u << 20) || !norm_new(&g_sink.cap, 2u << 20)) {
         check(0, "test buffers", "no memory");
@@ -434,6 +558,7 @@ static VOID NTAPI test_thread(PVOID ctx)
     st = IoCreateDevice(g_driver, 0, NULL, FILE_DEVICE_UNKNOWN, 0, FALSE, &pdo);
     if (!check(NT_SUCCESS(st), "PDO created", "%#lx", (unsigned long)st))
         goto done;
+    g_devif_pdo = pdo;
     st = (NTSTATUS)dcall("AddDevice", g_add_device, 2, A(g_driver), A(pdo));
     PDEVICE_OBJECT fdo = NULL;
     for (PDEVICE_OBJECT d = g_driver->DeviceObject; d; d = d->NextDevice)
@@ -441,31 +566,45 @@ static VOID NTAPI test_thread(PVOID ctx)
             fdo = d;
     if (!check(NT_SUCCESS(st) && fdo && g_start_device, "AddDevice → PcAddAdapterDevice", "%#lx", (unsigned long)st))
         goto done;
+    check(g_max_objects >= MAX_CABLES, "PcAddAdapterDevice: room for every possible cable (MaxObjects)", "%lu",
+          (unsigned long)g_max_objects);
     st = start_device(fdo);
-    if (check(NT_SUCCESS(st), "StartDevice (PcNewPort, port Init, miniport Init, PcRegisterSubdevice)", "%#lx",
-              (unsigned long)st)) {
-        check(wcscmp(g_subdevice_name, L"MxfLoop") == 0, "subdevice registered as MxfLoop", "");
-        c_port *port = g_port;
-        if (check(port && port->miniport && port->desc, "port Init: miniport bound, GetDescription answered", "")) {
-            const PCFILTER_DESCRIPTOR *d = port->desc;
-            check(d->PinCount >= 3 && d->PinSize >= sizeof(PCPIN_DESCRIPTOR), "filter descriptor", "%lu pins of %lu bytes",
-                  (unsigned long)d->PinCount, (unsigned long)d->PinSize);
-            run_streams(port->miniport, d);
+    if (check(NT_SUCCESS(st), "StartDevice (per cable: PcNewPort, port Init, miniport Init, PcRegisterSubdevice)",
+              "%#lx", (unsigned long)st)) {
+        check_cables();
+        /* The data path through every cable, one after the other. */
+        for (LONG i = 0; i < g_nsubdevices; i++) {
+            c_port *port = (c_port *)g_subdevices[i].port;
+            char what[96];
+            g_port = port;
+            tlog("     cable %ld:", (long)i + 1);
+            _snprintf(what, sizeof what, "cable %ld: port Init: miniport bound, GetDescription answered", (long)i + 1);
+            if (check(port && port->miniport && port->desc, what, "")) {
+                const PCFILTER_DESCRIPTOR *d = port->desc;
+                check(d->PinCount >= 3 && d->PinSize >= sizeof(PCPIN_DESCRIPTOR), "filter descriptor",
+                      "%lu pins of %lu bytes", (unsigned long)d->PinCount, (unsigned long)d->PinSize);
+                run_streams(port->miniport, d);
+            }
         }
-        remove_device();
-        check(g_ports_live == 0, "device removal releases the port and the miniport", "%ld ports alive",
+        release_subdevices();
+        check(g_ports_live == 0, "device removal releases every port and miniport", "%ld ports alive",
               (long)g_ports_live);
     }
-    /* PcNewPort failing: StartDevice returns its status and leaves nothing behind. */
+    /* PcNewPort failing for the last cable, after the others registered: StartDevice returns
+     * its status; PortCls's stop path releases the registered ones; nothing is left. */
     g_newport_fail = STATUS_INSUFFICIENT_RESOURCES;
+    g_newport_fail_after = (LONG)g_cable_count - 1;
     st = start_device(fdo);
     g_newport_fail = 0;
     check(st == STATUS_INSUFFICIENT_RESOURCES && g_ports_live == 0,
-          "error path: PcNewPort failing fails StartDevice with its status", "%#lx", (unsigned long)st);
-    /* PcRegisterSubdevice failing: StartDevice fails with its status and drops its own
-     * references; what is left is the port <-> miniport pair, which goes away completely when
-     * the port releases its children. */
+          "error path: PcNewPort failing for the last cable fails StartDevice with its status, nothing left",
+          "%#lx, %ld ports alive", (unsigned long)st, (long)g_ports_live);
+    /* PcRegisterSubdevice failing for the last cable: StartDevice fails with its status and
+     * drops its own references; the earlier cables go with PortCls's stop path; what is left
+     * is the failed cable's port <-> miniport pair, which goes away completely when the port
+     * releases its children. */
     g_register_fail = STATUS_OBJECT_NAME_COLLISION;
+    g_register_fail_after = (LONG)g_cable_count - 1;
     st = start_device(fdo);
     g_register_fail = 0;
     c_port *left = g_port;
@@ -473,7 +612,7 @@ static VOID NTAPI test_thread(PVOID ctx)
     if (left)
         dcall("device removal: miniport Release", release_children, 1, A(left));
     check(st == STATUS_OBJECT_NAME_COLLISION && left_refs == 1 && g_ports_live == 0,
-          "error path: PcRegisterSubdevice failing fails StartDevice, releasing its references",
+          "error path: PcRegisterSubdevice failing for the last cable fails StartDevice, releasing its references",
           "%#lx; the port had %ld reference(s) left (1 = the miniport's), %ld ports alive after releasing "
           "its children", (unsigned long)st, (long)left_refs, (long)g_ports_live);
     for (int i = 0; i < 2000 && dpc_busy(); i++)
@@ -515,6 +654,10 @@ static VOID NTAPI pc_unload(PDRIVER_OBJECT drv)
     check(dpc_busy() == 0, "unload: no DPC queued or running", "%lu", (unsigned long)dpc_busy());
     check(timers_armed() == 0, "unload: no timer armed", "%lu", (unsigned long)timers_armed());
     check(g_lookasides == 0, "unload: every lookaside list deleted", "%ld left", (long)g_lookasides);
+    check(g_links_live == 0, "unload: every symbolic link of IoRegisterDeviceInterface freed", "%ld left",
+          (long)g_links_live);
+    check(g_keys_live == 0, "unload: every interface key of IoOpenDeviceInterfaceRegistryKey closed", "%ld open",
+          (long)g_keys_live);
     ULONG live = pool_live(1);
     check(live == 0, "unload: no pool block left (leak check by tag)", "%lu blocks", (unsigned long)live);
     dpc_stop();

@@ -6,9 +6,10 @@
 //! - The safe layer beside it: [`KernelPlatform`], the kernel implementation of
 //!   [`mxf_core::platform::Platform`] (lookaside lists, `KSPIN_LOCK`, `KTIMER` + `KDPC`, CR8,
 //!   `KUSER_SHARED_DATA`, `DbgPrintEx`, `KeBugCheckEx`), [`portcls`], thin wrappers over
-//!   the PortCls adapter functions, `registry` (the driver's `REG_DWORD` settings),
-//!   [`driver_object`] (the unload slot). Its bug-check codes are declared with every other
-//!   in `mxf_core::platform::bugcheck`.
+//!   the PortCls adapter functions, `registry` (the driver's settings: `REG_DWORD`s and the
+//!   bytes of any other value), `device_interface` (values in a device interface's key: the
+//!   cables' friendly names), [`driver_object`] (the unload slot). Its bug-check codes are
+//!   declared with every other in `mxf_core::platform::bugcheck`.
 //!
 //! # Minimum Windows version: Windows 10 version 2004 (build 19041)
 //! `ExAllocatePool2` (the only pool allocator that zeroes and defaults to NX) first shipped in
@@ -24,6 +25,8 @@
 
 pub mod sys;
 
+#[cfg(windows)]
+pub mod device_interface;
 pub mod driver_object;
 pub mod irql;
 pub mod log;

@@ -77,3 +77,22 @@ pub unsafe fn register_subdevice(
     // the caller guarantees the rest.
     unsafe { sys::portcls::PcRegisterSubdevice(device, name.as_ptr(), unknown) }
 }
+
+/// `PcGetPhysicalDeviceObject`: the PDO under PortCls's FDO `device`.
+///
+/// # Safety
+/// `device` is PortCls's FDO (from `StartDevice`); any IRQL.
+pub unsafe fn physical_device_object(
+    device: *mut DeviceObject,
+) -> Result<*mut DeviceObject, NtStatus> {
+    let mut pdo: *mut DeviceObject = core::ptr::null_mut();
+    // SAFETY: `device` is PortCls's FDO (the caller's contract); `pdo` is a valid out-pointer.
+    let status = unsafe { sys::portcls::PcGetPhysicalDeviceObject(device, &mut pdo) };
+    if !nt_success(status) {
+        return Err(status);
+    }
+    if pdo.is_null() {
+        return Err(mxf_abi::STATUS_UNSUCCESSFUL);
+    }
+    Ok(pdo)
+}

@@ -1,13 +1,15 @@
-//! Reading the driver's settings: one `REG_DWORD` under the service key
-//! (`HKLM\System\CurrentControlSet\Services\<path>`), with `RtlQueryRegistryValues`.
+//! Reading the driver's settings under the service key
+//! (`HKLM\System\CurrentControlSet\Services\<path>`) with `RtlQueryRegistryValues`: a
+//! `REG_DWORD` read into place, and any other value's bytes handed to a callback while the
+//! query runs (so no buffer of the value's size is needed).
 
 use crate::sys::{
-    self, REG_DWORD, RTL_QUERY_REGISTRY_DIRECT, RTL_QUERY_REGISTRY_TYPECHECK,
-    RTL_QUERY_REGISTRY_TYPECHECK_SHIFT, RTL_REGISTRY_OPTIONAL, RTL_REGISTRY_SERVICES,
-    RtlQueryRegistryTable,
+    self, REG_DWORD, REG_NONE, RTL_QUERY_REGISTRY_DIRECT, RTL_QUERY_REGISTRY_NOEXPAND,
+    RTL_QUERY_REGISTRY_TYPECHECK, RTL_QUERY_REGISTRY_TYPECHECK_SHIFT, RTL_REGISTRY_OPTIONAL,
+    RTL_REGISTRY_SERVICES, RtlQueryRegistryTable, STATUS_OBJECT_TYPE_MISMATCH,
 };
 use core::ffi::c_void;
-use mxf_abi::{NtStatus, nt_success};
+use mxf_abi::{NtStatus, STATUS_SUCCESS, nt_success};
 
 /// The `REG_DWORD` value `name` of the key `path` under the Services key, or `default` when
 /// the key or the value does not exist. A value of another type is an error
@@ -22,7 +24,7 @@ pub fn service_dword(path: &[u16], name: &[u16], default: u32) -> Result<u32, Nt
     let mut fallback = default;
     let mut table = [
         RtlQueryRegistryTable {
-            query_routine: core::ptr::null_mut(),
+            query_routine: None,
             flags: RTL_QUERY_REGISTRY_DIRECT | RTL_QUERY_REGISTRY_TYPECHECK,
             name: name.as_ptr(),
             entry_context: (&raw mut value).cast::<c_void>(),
@@ -49,5 +51,107 @@ pub fn service_dword(path: &[u16], name: &[u16], default: u32) -> Result<u32, Nt
         Ok(value)
     } else {
         Err(status)
+    }
+}
+
+/// What [`visit`] needs: the caller's callback, the type it accepts, and what happened.
+struct Visit<F> {
+    f: F,
+    value_type: u32,
+    found: bool,
+    mismatch: bool,
+}
+
+/// The query routine of [`service_value_bytes`]: hands the value's bytes to the callback if
+/// the value has the type asked for, else notes the mismatch. Never fails the query.
+///
+/// # Safety
+/// Called by `RtlQueryRegistryValues` with the `EntryContext` of [`service_value_bytes`]'s
+/// table (a live, exclusively borrowed `Visit<F>`) and `value_length` readable bytes at
+/// `value_data` (or a null or empty value).
+unsafe extern "system" fn visit<F: FnMut(&[u8])>(
+    _value_name: *mut u16,
+    value_type: u32,
+    value_data: *mut c_void,
+    value_length: u32,
+    _context: *mut c_void,
+    entry_context: *mut c_void,
+) -> NtStatus {
+    // SAFETY: the entry context is the Visit<F> service_value_bytes passed, borrowed only
+    // here for the duration of this call (RtlQueryRegistryValues calls the routine on the
+    // caller's thread, one call at a time).
+    let v = unsafe { &mut *entry_context.cast::<Visit<F>>() };
+    if value_type != v.value_type {
+        v.mismatch = true;
+        return STATUS_SUCCESS;
+    }
+    v.found = true;
+    let len = usize::try_from(value_length).unwrap_or(0);
+    let bytes: &[u8] = if value_data.is_null() || len == 0 {
+        &[]
+    } else {
+        // SAFETY: RtlQueryRegistryValues passes the value's data, `value_length` bytes, valid
+        // for the duration of this call (the slice does not outlive it: `f` gets a borrow).
+        unsafe { core::slice::from_raw_parts(value_data.cast::<u8>(), len) }
+    };
+    (v.f)(bytes);
+    STATUS_SUCCESS
+}
+
+/// Calls `f` once with the bytes of the value `name` of the key `path` under the Services key
+/// if it exists with type `value_type` (a `REG_MULTI_SZ` whole, with its NULs, as stored) and
+/// answers `Ok(true)`; `Ok(false)` when the key or the value does not exist;
+/// `Err(STATUS_OBJECT_TYPE_MISMATCH)` when it has another type (`f` is not called); the query's
+/// status when it fails. The bytes are the registry's own, valid only during `f`, so a value
+/// of any size is read without a buffer of that size.
+///
+/// `path` and `name` are NUL-terminated UTF-16. `PASSIVE_LEVEL`.
+pub fn service_value_bytes<F: FnMut(&[u8])>(
+    path: &[u16],
+    name: &[u16],
+    value_type: u32,
+    f: F,
+) -> Result<bool, NtStatus> {
+    if path.last() != Some(&0) || name.last() != Some(&0) {
+        return Err(mxf_abi::STATUS_INVALID_PARAMETER);
+    }
+    let mut v = Visit {
+        f,
+        value_type,
+        found: false,
+        mismatch: false,
+    };
+    let mut table = [
+        RtlQueryRegistryTable {
+            query_routine: Some(visit::<F>),
+            // One call with the whole value, whatever its type; no default (REG_NONE): an
+            // absent value is skipped.
+            flags: RTL_QUERY_REGISTRY_NOEXPAND,
+            name: name.as_ptr(),
+            entry_context: (&raw mut v).cast::<c_void>(),
+            default_type: REG_NONE,
+            default_data: core::ptr::null_mut(),
+            default_length: 0,
+        },
+        RtlQueryRegistryTable::END,
+    ];
+    // SAFETY: PASSIVE_LEVEL (the caller's contract); `path` and `name` are NUL-terminated
+    // (checked) and outlive the call; the table ends with the zeroed entry; its routine is
+    // `visit::<F>`, whose entry context is `v`, live and not otherwise used across the call.
+    let status = unsafe {
+        sys::ntoskrnl::RtlQueryRegistryValues(
+            RTL_REGISTRY_SERVICES | RTL_REGISTRY_OPTIONAL,
+            path.as_ptr(),
+            table.as_mut_ptr(),
+            core::ptr::null_mut(),
+            core::ptr::null_mut(),
+        )
+    };
+    if !nt_success(status) {
+        Err(status)
+    } else if v.mismatch && !v.found {
+        Err(STATUS_OBJECT_TYPE_MISMATCH)
+    } else {
+        Ok(v.found)
     }
 }

@@ -13,6 +13,7 @@
 //! mingw-w64 10 has every structure mxf-kernel declares (`LOOKASIDE_LIST_EX`,
 //! `GENERAL_LOOKASIDE_POOL`, `SLIST_HEADER`, `KDPC`, `KTIMER`...). Not checkable against it:
 //! `POOL_FLAG_NON_PAGED` and `ExAllocatePool2` (absent from mingw-w64 10),
+//! `PcGetPhysicalDeviceObject` (Windows 8, absent from its `portcls.h`),
 //! `RTL_QUERY_REGISTRY_TYPECHECK` and its shift (Windows 8+, absent too), bug checks 0xC4,
 //! 0xD5 and 0xD6 (absent from its `bugcodes.h`), and `DRIVER_OBJECT`/`DEVICE_OBJECT`/`IRP`,
 //! which mxf-kernel declares opaque (it only passes pointers on; of `DRIVER_OBJECT` the
@@ -47,6 +48,8 @@ fn structs_and_constants(e: &mut Expected) {
     e.size_align::<DriverAddDevice>("PDRIVER_ADD_DEVICE");
     e.size_align::<PcPfnStartDevice>("PCPFNSTARTDEVICE");
     e.size_align::<Option<DriverUnload>>("PDRIVER_UNLOAD");
+    e.size_align::<Handle>("HANDLE");
+    e.size_align::<Option<RtlQueryRegistryRoutine>>("PRTL_QUERY_REGISTRY_ROUTINE");
     e.offset("DRIVER_OBJECT.DriverUnload", DRIVER_OBJECT_DRIVER_UNLOAD);
 
     e.size_align::<UnicodeString>("UNICODE_STRING");
@@ -93,6 +96,8 @@ fn structs_and_constants(e: &mut Expected) {
         DPFLTR_INFO_LEVEL,
         ALL_PROCESSOR_GROUPS,
         RTL_REGISTRY_SERVICES, RTL_REGISTRY_OPTIONAL, RTL_QUERY_REGISTRY_DIRECT, REG_DWORD,
+        RTL_QUERY_REGISTRY_NOEXPAND, REG_NONE, REG_SZ, REG_MULTI_SZ, KEY_WRITE,
+        STATUS_OBJECT_TYPE_MISMATCH,
         HIGH_LEVEL, IRQL_NOT_GREATER_OR_EQUAL, IRQL_NOT_LESS_OR_EQUAL,
         PASSIVE_LEVEL => platform::PASSIVE_LEVEL,
         APC_LEVEL => platform::APC_LEVEL,
@@ -147,6 +152,15 @@ fn imports(e: &mut Expected) {
     sig!(KeGetCurrentProcessorNumberEx: unsafe extern "system" fn(_) -> _);
     sig!(KeQueryActiveProcessorCountEx: unsafe extern "system" fn(_) -> _);
     sig!(RtlQueryRegistryValues: unsafe extern "system" fn(_, _, _, _, _) -> _);
+    sig!(IoRegisterDeviceInterface: unsafe extern "system" fn(_, _, _, _) -> _);
+    sig!(IoOpenDeviceInterfaceRegistryKey: unsafe extern "system" fn(_, _, _) -> _);
+    sig!(ZwSetValueKey: unsafe extern "system" fn(_, _, _, _, _, _) -> _);
+    sig!(ZwClose: unsafe extern "system" fn(_) -> _);
+    sig!(RtlFreeUnicodeString: unsafe extern "system" fn(_));
+    e.signature(
+        "RTL_QUERY_REGISTRY_ROUTINE",
+        &<RtlQueryRegistryRoutine as layout_probe::FnSig>::shape(),
+    );
     sig!(KeBugCheckEx: unsafe extern "system" fn(_, _, _, _, _) -> !);
     sig!(DbgPrintEx: unsafe extern "C" fn(_, _, _, ...) -> _);
     sig!(PcInitializeAdapterDriver: unsafe extern "system" fn(_, _, _) -> _);

@@ -86,6 +86,38 @@ unsafe extern "system" {
         context: *mut c_void,
         environment: *mut c_void,
     ) -> NtStatus;
+    /// `IoRegisterDeviceInterface`: the device interface of class `interface_class_guid` with
+    /// `reference_string` on the PDO, created if it does not exist (an existing one is
+    /// returned as it is); its symbolic link is written to `symbolic_link_name`, in a buffer the
+    /// caller frees with `RtlFreeUnicodeString`. `PASSIVE_LEVEL`.
+    pub fn IoRegisterDeviceInterface(
+        physical_device_object: *mut DeviceObject,
+        interface_class_guid: *const mxf_abi::Guid,
+        reference_string: *mut UnicodeString,
+        symbolic_link_name: *mut UnicodeString,
+    ) -> NtStatus;
+    /// `IoOpenDeviceInterfaceRegistryKey`: a handle (closed with `ZwClose`) to the nonvolatile
+    /// key of the device interface `symbolic_link_name`. `PASSIVE_LEVEL`, system thread.
+    pub fn IoOpenDeviceInterfaceRegistryKey(
+        symbolic_link_name: *mut UnicodeString,
+        desired_access: u32,
+        device_interface_key: *mut Handle,
+    ) -> NtStatus;
+    /// `ZwSetValueKey`: writes value `value_name` of type `value_type` (`data_size` bytes from
+    /// `data`) under `key_handle`. `PASSIVE_LEVEL`.
+    pub fn ZwSetValueKey(
+        key_handle: Handle,
+        value_name: *mut UnicodeString,
+        title_index: u32,
+        value_type: u32,
+        data: *mut c_void,
+        data_size: u32,
+    ) -> NtStatus;
+    /// `ZwClose`: closes a kernel handle. `PASSIVE_LEVEL`.
+    pub fn ZwClose(handle: Handle) -> NtStatus;
+    /// `RtlFreeUnicodeString`: frees a string buffer the system allocated (e.g. the symbolic
+    /// link of `IoRegisterDeviceInterface`). `PASSIVE_LEVEL`.
+    pub fn RtlFreeUnicodeString(unicode_string: *mut UnicodeString);
     /// `KeBugCheckEx`.
     pub fn KeBugCheckEx(code: u32, p1: usize, p2: usize, p3: usize, p4: usize) -> !;
 }

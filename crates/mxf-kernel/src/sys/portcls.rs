@@ -25,6 +25,12 @@ unsafe extern "system" {
     ) -> NtStatus;
     /// `PcNewPort`: a port driver object of class `class_id`, with one reference.
     pub fn PcNewPort(out_port: *mut *mut IPort, class_id: *const Guid) -> NtStatus;
+    /// `PcGetPhysicalDeviceObject` (Windows 8+): the PDO under PortCls's FDO `device_object`.
+    /// Any IRQL.
+    pub fn PcGetPhysicalDeviceObject(
+        device_object: *mut DeviceObject,
+        physical_device_object: *mut *mut DeviceObject,
+    ) -> NtStatus;
     /// `PcRegisterSubdevice`: exposes `unknown` (a port) as a KS filter under reference string
     /// `name` (NUL-terminated UTF-16).
     pub fn PcRegisterSubdevice(

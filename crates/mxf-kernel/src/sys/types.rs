@@ -43,15 +43,43 @@ pub const RTL_QUERY_REGISTRY_DIRECT: u32 = 0x20;
 pub const RTL_QUERY_REGISTRY_TYPECHECK: u32 = 0x100;
 /// `RTL_QUERY_REGISTRY_TYPECHECK_SHIFT`.
 pub const RTL_QUERY_REGISTRY_TYPECHECK_SHIFT: u32 = 24;
+/// `RTL_QUERY_REGISTRY_NOEXPAND`: a `REG_MULTI_SZ` reaches the query routine whole (one call
+/// with all its bytes), not one call per string.
+pub const RTL_QUERY_REGISTRY_NOEXPAND: u32 = 0x10;
+/// `REG_NONE`: as a table entry's `DefaultType`, no default (an absent value is skipped).
+pub const REG_NONE: u32 = 0;
+/// `REG_SZ`.
+pub const REG_SZ: u32 = 1;
 /// `REG_DWORD`.
 pub const REG_DWORD: u32 = 4;
+/// `REG_MULTI_SZ`.
+pub const REG_MULTI_SZ: u32 = 7;
+/// `KEY_WRITE` (`STANDARD_RIGHTS_WRITE | KEY_SET_VALUE | KEY_CREATE_SUB_KEY`).
+pub const KEY_WRITE: u32 = 0x0002_0006;
+/// `STATUS_OBJECT_TYPE_MISMATCH`: a registry value exists with another type than asked for.
+pub const STATUS_OBJECT_TYPE_MISMATCH: NtStatus = 0xC000_0024_u32 as NtStatus;
+
+/// `HANDLE`.
+pub type Handle = *mut c_void;
+
+/// `PRTL_QUERY_REGISTRY_ROUTINE`: called by `RtlQueryRegistryValues` for a value it found
+/// (`value_name`, `value_type`, the data and its length in bytes), with the call's `Context`
+/// and the table entry's `EntryContext`. An error status stops the query and is its result.
+pub type RtlQueryRegistryRoutine = unsafe extern "system" fn(
+    value_name: *mut u16,
+    value_type: u32,
+    value_data: *mut c_void,
+    value_length: u32,
+    context: *mut c_void,
+    entry_context: *mut c_void,
+) -> NtStatus;
 
 /// `RTL_QUERY_REGISTRY_TABLE` (x64: 56 bytes): one value to read; a zeroed entry ends a table.
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct RtlQueryRegistryTable {
-    /// `QueryRoutine` (null with `RTL_QUERY_REGISTRY_DIRECT`).
-    pub query_routine: *mut c_void,
+    /// `QueryRoutine` (none with `RTL_QUERY_REGISTRY_DIRECT`).
+    pub query_routine: Option<RtlQueryRegistryRoutine>,
     /// `Flags` (`RTL_QUERY_REGISTRY_*`).
     pub flags: u32,
     /// `Name`: NUL-terminated UTF-16 value name (null ends the table).
@@ -69,7 +97,7 @@ pub struct RtlQueryRegistryTable {
 impl RtlQueryRegistryTable {
     /// The zeroed entry that ends a table.
     pub const END: Self = Self {
-        query_routine: core::ptr::null_mut(),
+        query_routine: None,
         flags: 0,
         name: core::ptr::null(),
         entry_context: core::ptr::null_mut(),
@@ -295,6 +323,8 @@ const _: () = {
     assert!(size_of::<Option<FreeFunctionEx>>() == 8);
     assert!(size_of::<Option<DriverUnload>>() == 8);
     assert!(size_of::<RtlQueryRegistryTable>() == 56);
+    assert!(size_of::<Option<RtlQueryRegistryRoutine>>() == 8);
+    assert!(size_of::<Handle>() == 8);
     assert!(offset_of!(RtlQueryRegistryTable, flags) == 8);
     assert!(offset_of!(RtlQueryRegistryTable, name) == 16);
     assert!(offset_of!(RtlQueryRegistryTable, entry_context) == 24);

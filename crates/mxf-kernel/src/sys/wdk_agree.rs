@@ -69,5 +69,7 @@ const _: () = {
     assert!(RTL_QUERY_REGISTRY_TYPECHECK == w::RTL_QUERY_REGISTRY_TYPECHECK);
     assert!(RTL_QUERY_REGISTRY_TYPECHECK_SHIFT == w::RTL_QUERY_REGISTRY_TYPECHECK_SHIFT);
     assert!(REG_DWORD == w::REG_DWORD);
+    assert!(REG_NONE == w::REG_NONE && REG_SZ == w::REG_SZ && REG_MULTI_SZ == w::REG_MULTI_SZ);
+    assert!(RTL_QUERY_REGISTRY_NOEXPAND == w::RTL_QUERY_REGISTRY_NOEXPAND);
     assert!(size_of::<Option<DriverUnload>>() == size_of::<w::PDRIVER_UNLOAD>());
 };
