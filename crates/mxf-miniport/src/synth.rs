@@ -745,4 +745,22 @@ mod tests {
         );
         assert_eq!(st, STATUS_SUCCESS);
     }
+
+    #[test]
+    fn our_private_interface_ids_and_synth_guids_are_all_distinct() {
+        let ids = [
+            SYNTH_GUID_OUT,
+            SYNTH_GUID_IN,
+            crate::miniport::IID_MXF_PRIVATE_MINIPORT,
+            crate::stream::IID_MXF_PRIVATE_RENDER,
+            crate::stream::IID_MXF_PRIVATE_CAPTURE,
+            mxf_core::alloc::IID_MXF_PRIVATE_ALLOCATOR,
+            mxf_core::service::IID_MXF_PRIVATE_SERVICE_GROUP,
+        ];
+        for (i, a) in ids.iter().enumerate() {
+            for b in &ids[i + 1..] {
+                assert_ne!(a, b, "two of our GUIDs collide");
+            }
+        }
+    }
 }

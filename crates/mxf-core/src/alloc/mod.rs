@@ -151,7 +151,7 @@ use mxf_abi::Guid;
 /// A private interface id: our allocators answer `QueryInterface` with it (returning
 /// themselves, AddRef'd), which is how [`Allocator::from_com`] recognises them
 /// ([`crate::com::ours`]). Never asked for by PortCls.
-pub const IID_MXF_PRIVATE_ALLOCATOR: Guid = Guid::from_u128(0x6d786630_0010_4d58_8000_6d78666c6f6f);
+pub const IID_MXF_PRIVATE_ALLOCATOR: Guid = Guid::from_u128(0x6d786630_0004_4d58_8000_6d78666c6f6f);
 
 /// The atomics the lock-free parts use (`tests/loom_stack.rs` substitutes `loom`'s).
 mod sync {
