@@ -124,8 +124,8 @@ fn writes_of(w: u8) -> Vec<Vec<u8>> {
 fn two_writers_on_two_processors_every_message_whole_and_in_order() {
     let emu = Emu::new(EmuConfig::verifier());
     let cable = Cable::new(emu.clone(), CableConfig::DEFAULT);
-    // The smallest reader: both writers fill it many times over, so both are still writing
-    // (and waiting for the reader) while the other is.
+    // The smallest reader: both writers fill it many times over, and one SysEx does not fit
+    // into it (see the drain below).
     let small = LoopbackConfig {
         capacity: mxf_core::loopback::MAX_WRITE as u32,
         ..LoopbackConfig::DEFAULT
@@ -160,6 +160,17 @@ fn two_writers_on_two_processors_every_message_whole_and_in_order() {
             });
         }
         emu.set_current_processor(2);
+        // The reader is drained only once a writer was held off: the first SysEx is larger
+        // than the reader, so its writer holds the cable, blocked, until then, and the other
+        // writer's next message meets the hold. So the two writers meet on every run. (The
+        // bound only matters if the rule is broken: then nobody is held off, the writers
+        // interleave until the reader is full, and the parse below fails.)
+        for _ in 0..5_000_000 {
+            if cable.stats().merge_waits > 0 {
+                break;
+            }
+            std::thread::yield_now();
+        }
         while done.load(SeqCst) < 2 {
             emu.at_irql(DISPATCH_LEVEL, || drain(&lb, &mut got));
             std::thread::yield_now();
