@@ -25,7 +25,7 @@
 //! # Merge
 //! Writes are serialised by the cable's lock, so a message in one write is atomic. A SysEx in
 //! pieces holds the cable for its writer from its first piece to its last (the rule and what
-//! ends it: [`merge`]); meanwhile the other writers are refused with `Full`, except single
+//! ends it: `merge.rs`); meanwhile the other writers are refused with `Full`, except single
 //! realtime bytes. When the owner lets go and somebody waited, [`Written::released`] tells
 //! the caller to kick the render queues (after releasing every lock of its own that a kick's
 //! path could take). The render stream calls [`Cable::end_writer`] when it stops.

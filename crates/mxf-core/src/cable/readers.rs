@@ -22,7 +22,11 @@ pub const MAX_READERS: usize = 8;
 pub struct ReaderId(u8);
 
 impl ReaderId {
-    /// Its index (below [`MAX_READERS`]).
+    /// An id that names no reader: every cable method given it does nothing (a placeholder
+    /// until [`super::Cable::attach`] hands out the real one).
+    pub const NONE: Self = Self(u8::MAX);
+
+    /// Its index (below [`MAX_READERS`], except for [`ReaderId::NONE`]).
     pub const fn index(self) -> usize {
         self.0 as usize
     }
