@@ -45,7 +45,9 @@
 //! [`Loopback`](mxf_core::loopback::Loopback) of its own (made with [`MiniportConfig::loopback`] when the stream is
 //! created), attached to the cable for the stream's life and joined while the stream is in
 //! `RUN`, and the cable copies each message into every joined one (fan-out: a reader that
-//! cannot take it drops, counted per reader; it never blocks the others). A cable nobody
+//! cannot take it drops, counted per reader; it never blocks the others). A render stream
+//! whose application leaves a SysEx unfinished holds the other render streams until it sends
+//! something else or stops (see `mxf_core::cable`'s merge rule). A cable nobody
 //! listens to gives up what is sent into it, counted by the render stream as "no listener".
 //! The cable's feedback guard ([`MiniportConfig::feedback`]) mutes it while an echo loop
 //! floods it. After each run that wrote bytes, the render stream calls
