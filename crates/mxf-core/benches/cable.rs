@@ -13,12 +13,12 @@
 //! (`common::OneCpu`). Readers have `LoopbackConfig::DEFAULT` loopbacks; the feedback guard
 //! is off (its cost is one check per message, independent of the readers). Each timed batch
 //! writes messages with one write time (as one render run does) until about
-//! `MXF_BENCH_BATCH_KIB` KiB (default 256) are queued per reader; the readers are drained untimed between batches (their drains are the
-//! capture side's cost, not the cable's). After one untimed round (the loopbacks' allocators
-//! warm), every configuration runs once per round, in turn,
-//! and the per-message cost reported is the median over `MXF_BENCH_ROUNDS` rounds (default
-//! 30). Two workloads: 3-byte notes (per-message overhead) and 4080-byte SysEx pieces (one
-//! loopback buffer: the copy).
+//! `MXF_BENCH_BATCH_KIB` KiB (default 256) are queued per reader; the readers are drained
+//! untimed between batches (their drains are the capture side's cost, not the cable's).
+//! After one untimed round (the loopbacks' allocators warm), every configuration runs once
+//! per round, in turn, and the per-message cost reported is the median over
+//! `MXF_BENCH_ROUNDS` rounds (default 30). Two workloads: 3-byte notes (per-message
+//! overhead) and 4080-byte SysEx pieces (one loopback buffer: the copy).
 //!
 //! Run: `cargo bench -p mxf-core --bench cable`.
 
