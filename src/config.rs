@@ -20,9 +20,7 @@ use mxf_kernel::{KernelPlatform, registry};
 pub struct StartConfig {
     /// `CaptureMode`, for every cable's miniport.
     pub capture_mode: CaptureMode,
-    /// `FeedbackMaxMessagesPerSecond`, decoded for every cable's feedback guard. The
-    /// miniport's configuration has no field for it yet: it is logged and kept here until it
-    /// does.
+    /// `FeedbackMaxMessagesPerSecond`, decoded for every cable's feedback guard.
     pub feedback: FeedbackConfig,
     /// `CableCount` and `CableNames`.
     pub cables: CableNames,

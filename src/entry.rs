@@ -231,7 +231,7 @@ unsafe extern "system" fn start_device(
     resources: PResourceList,
 ) -> NtStatus {
     let config = crate::config::read();
-    // Decoded for the miniport's feedback guard, whose configuration has no field for it yet.
+    // Every cable's miniport gets the same feedback guard configuration.
     KernelPlatform.log(
         LogLevel::Info,
         format_args!(
@@ -248,7 +248,7 @@ unsafe extern "system" fn start_device(
             irp.cast::<core::ffi::c_void>() as PIrp,
             resources,
             cables,
-            |_| crate::miniport::new_miniport(config.capture_mode),
+            |_| crate::miniport::new_miniport(config.capture_mode, config.feedback),
         )
     };
     if nt_success(status) {

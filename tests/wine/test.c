@@ -308,6 +308,46 @@ static void release_group(PSERVICEGROUP g, PSERVICEGROUP mine)
     dcall("IServiceGroup::Release", g->lpVtbl->Release, 1, A(g));
 }
 
+/* A streaming pin takes MaxFilterInstanceCount streams at once (one of them is open already)
+ * and refuses one more; every extra stream opened here is released again. */
+static void check_instance_limit(PMINIPORTDMUS mp, const PCFILTER_DESCRIPTOR *d, ULONG pin,
+                                 DMUS_STREAM_TYPE type, UCHAR *fmt, const char *all_open,
+                                 const char *one_more)
+{
+    enum { MOST = 16 };
+    PMXF extra[MOST];
+    PSERVICEGROUP groups[MOST];
+    PSERVICEGROUP mine = g_port ? g_port->group : NULL;
+    ULONG max = pin_of(d, pin)->MaxFilterInstanceCount;
+    ULONG open = 1, n = 0;
+    ULONGLONG pf;
+    NTSTATUS st = STATUS_SUCCESS;
+    if (!check(max >= 1 && max <= MOST, "a streaming pin allows 1 to 16 instances", "pin %lu: %lu",
+               (unsigned long)pin, (unsigned long)max))
+        return;
+    while (open < max) {
+        PMXF s = new_stream(mp, pin, type, fmt, &groups[n], &pf, &st);
+        if (!s)
+            break;
+        extra[n++] = s;
+        open++;
+    }
+    check(open == max, all_open, "pin %lu: %lu of %lu open, last %#lx", (unsigned long)pin,
+          (unsigned long)open, (unsigned long)max, (unsigned long)st);
+    PSERVICEGROUP og;
+    PMXF over = new_stream(mp, pin, type, fmt, &og, &pf, &st);
+    check(!NT_SUCCESS(st) && !over, one_more, "pin %lu: %#lx", (unsigned long)pin, (unsigned long)st);
+    if (over) {
+        dcall("IMXF::Release (stream)", over->lpVtbl->Release, 1, A(over));
+        release_group(og, mine);
+    }
+    while (n > 0) {
+        n--;
+        dcall("IMXF::Release (stream)", extra[n]->lpVtbl->Release, 1, A(extra[n]));
+        release_group(groups[n], mine);
+    }
+}
+
 static void run_streams(PMINIPORTDMUS mp, const PCFILTER_DESCRIPTOR *d)
 {
     static const KSSTATE up[] = {KSSTATE_ACQUIRE, KSSTATE_PAUSE, KSSTATE_RUN};
@@ -349,13 +389,9 @@ static void run_streams(PMINIPORTDMUS mp, const PCFILTER_DESCRIPTOR *d)
     if (!check(NT_SUCCESS(st) && render, "NewStream render", "%#lx", (unsigned long)st))
         return;
     check(rpf == 0, "render SchedulePreFetch is 0 (the port sequences)", "%llu", (unsigned long long)rpf);
-    PMXF second = new_stream(mp, rpin, DMUS_STREAM_MIDI_RENDER, rfmt, &xg, &xpf, &st);
-    check(!NT_SUCCESS(st) && !second, "error path: a second instance of the render pin is refused", "%#lx",
-          (unsigned long)st);
-    if (second) {
-        dcall("IMXF::Release (stream)", second->lpVtbl->Release, 1, A(second));
-        release_group(xg, g_port ? g_port->group : NULL);
-    }
+    check_instance_limit(mp, d, rpin, DMUS_STREAM_MIDI_RENDER, rfmt,
+                         "the render pin opens as many streams as its instance count",
+                         "error path: one render stream more than the instance count is refused");
     if (rpin2 != ~0u) {
         /* The second render pin (the other client's) opens beside the first. */
         UCHAR fmt2[256];
@@ -371,13 +407,9 @@ static void run_streams(PMINIPORTDMUS mp, const PCFILTER_DESCRIPTOR *d)
     }
     PMXF capture = new_stream(mp, cpin, DMUS_STREAM_MIDI_CAPTURE, cfmt, &cg, &cpf, &st);
     if (check(NT_SUCCESS(st) && capture, "NewStream capture", "%#lx", (unsigned long)st)) {
-        PMXF cap2 = new_stream(mp, cpin, DMUS_STREAM_MIDI_CAPTURE, cfmt, &xg, &xpf, &st);
-        check(!NT_SUCCESS(st) && !cap2, "error path: a second instance of the capture pin is refused", "%#lx",
-              (unsigned long)st);
-        if (cap2) {
-            dcall("IMXF::Release (stream)", cap2->lpVtbl->Release, 1, A(cap2));
-            release_group(xg, g_port ? g_port->group : NULL);
-        }
+        check_instance_limit(mp, d, cpin, DMUS_STREAM_MIDI_CAPTURE, cfmt,
+                             "the capture pin opens as many streams as its instance count",
+                             "error path: one capture stream more than the instance count is refused");
         PSERVICEGROUP mine = g_port ? g_port->group : NULL;
         if (rg && rg != mine)
             dcall("IServiceGroup::AddMember", rg->lpVtbl->AddMember, 2, A(rg), A(&g_svc));
