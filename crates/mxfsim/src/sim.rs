@@ -317,6 +317,7 @@ pub fn run(units: &[Unit], workload_name: &str, opt: &SimOptions) -> Report {
     rep.event_capacity = alloc_cfg.buffer_size;
     let port_cfg = PortConfig {
         allocator: AllocatorConfig { ..alloc_cfg },
+        capture_allocator: alloc_cfg,
         packaging: opt.packaging,
         dpc_latency_100ns: opt.dpc_latency_100ns,
     };
