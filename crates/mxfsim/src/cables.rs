@@ -1,0 +1,393 @@
+//! The multi-client run (`--cables N --renderers K --readers M [--feedback]`): N independent
+//! cables, each a miniport behind a port of its own ("MxfLoop 1" … "MxfLoop N") on one
+//! emulator, each with K render instances and M capture instances open at once, as that many
+//! applications would open them on Windows.
+//!
+//! - Every renderer of a cable plays the whole workload (it is duplicated, not split: a
+//!   split would cut running status between renderers, and duplicates send every long SysEx
+//!   from K renderers at the same presentation time, which is what exercises the
+//!   message-by-message merge). Every cable gets the same workload.
+//! - Every reader must receive every message written into its cable: with one renderer
+//!   each reader's capture is compared in order, byte for byte, with the workload's messages;
+//!   with several, with the K copies as a multiset (the merge order of messages due at the
+//!   same time is the cable's choice), and every reader of a cable must have captured the
+//!   same sequence.
+//! - `--feedback` opens one more reader and one more renderer on each cable, an echo
+//!   application: whatever the echo reader captures is queued, as it arrives, on the echo
+//!   renderer [`ECHO_TURNAROUND_100NS`] later. The cable's feedback guard must mute it; if it
+//!   never does, the echo application gives up after [`ECHO_BUDGET_PER_MESSAGE`] echoes per
+//!   workload message (the run then fails). Whatever the guard mutes is counted: per
+//!   client, what was sent equals what got through plus what was dropped, by cause.
+//!
+//! The report is [`crate::cables_report::CablesReport`].
+
+use crate::cables_report::{CableReport, CablesReport, ReaderReport, RendererReport};
+use crate::sim::SimOptions;
+use crate::workload::Unit;
+use mxf_core::alloc::AllocatorConfig;
+use mxf_kemu::{Emu, EmuConfig};
+use mxf_portemu::{CaptureHandle, Client, Port, PortConfig, RenderHandle, RenderUnit};
+use std::time::Instant;
+
+/// Most cables a run may ask for: each is a miniport and a port on the one emulator, and a
+/// run's cost grows with their number.
+pub const MAX_CABLES: u32 = 16;
+
+/// Most render or capture instances a run may ask for per cable (the pins' descriptors may
+/// allow fewer: the port then refuses the instance beyond their count, and the run fails).
+pub const MAX_CLIENTS: u32 = 64;
+
+/// The echo application's turnaround: what it captured is sent back this much later.
+pub const ECHO_TURNAROUND_100NS: i64 = 1_000;
+
+/// Echoes per workload message after which the echo application gives up.
+pub const ECHO_BUDGET_PER_MESSAGE: u64 = 32;
+
+/// How many clients of each kind a run opens per cable.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct CableOptions {
+    /// Cables (`--cables`).
+    pub cables: u32,
+    /// Render instances per cable (`--renderers`).
+    pub renderers: u32,
+    /// Capture instances per cable (`--readers`).
+    pub readers: u32,
+    /// The echo application on every cable (`--feedback`).
+    pub feedback: bool,
+}
+
+impl CableOptions {
+    /// One cable, one renderer, one reader, no feedback: the classic run.
+    pub const SINGLE: Self = Self {
+        cables: 1,
+        renderers: 1,
+        readers: 1,
+        feedback: false,
+    };
+
+    /// Whether the run needs the multi-client path.
+    pub fn is_multi(&self) -> bool {
+        *self != Self::SINGLE
+    }
+}
+
+/// The name of cable `i` (from 0).
+pub fn cable_name(i: u32) -> String {
+    format!("MxfLoop {}", i + 1)
+}
+
+/// The echo application of one cable.
+struct Echo {
+    reader: CaptureHandle,
+    renderer: RenderHandle,
+    /// Messages of the echo reader's log already echoed.
+    consumed: usize,
+    echoed: u64,
+    gave_up: bool,
+}
+
+/// One cable under test.
+struct Cable {
+    name: String,
+    port: Port,
+    renderers: Vec<RenderHandle>,
+    readers: Vec<CaptureHandle>,
+    echo: Option<Echo>,
+}
+
+fn render_units(units: &[Unit], start: i64) -> Vec<RenderUnit> {
+    units
+        .iter()
+        .map(|u| RenderUnit {
+            time: start.saturating_add(u.offset),
+            bytes: u.bytes.clone(),
+        })
+        .collect()
+}
+
+/// Opens cable `i`: its miniport, its port, its readers (the echo reader last), its
+/// renderers (the echo renderer last).
+fn open_cable(emu: &Emu, i: u32, opt: &SimOptions, c: &CableOptions) -> Result<Cable, String> {
+    let name = cable_name(i);
+    let mut mp_cfg = mxf_miniport::MiniportConfig::DEFAULT;
+    mp_cfg.capture_mode = opt.capture_mode;
+    if let Some(cap) = opt.loopback_capacity {
+        mp_cfg.loopback.capacity = cap;
+    }
+    let mut alloc: AllocatorConfig = PortConfig::default().allocator;
+    if let Some(bs) = opt.buffer_size {
+        alloc.buffer_size = bs;
+    }
+    let port_cfg = PortConfig {
+        allocator: alloc,
+        capture_allocator: alloc,
+        packaging: opt.packaging,
+        dpc_latency_100ns: opt.dpc_latency_100ns,
+    };
+    let mp = mxf_miniport::new_miniport(emu.clone(), mp_cfg)
+        .map_err(|st| format!("{name}: new_miniport failed: {:#010x}", st.status() as u32))?;
+    let mut port =
+        Port::with_config(emu.clone(), mp, port_cfg).map_err(|e| format!("{name}: port: {e}"))?;
+    let mut readers = Vec::new();
+    for r in 0..c.readers {
+        let h = port
+            .open_capture_instance(Client::WinMm)
+            .map_err(|e| format!("{name}: opening reader {}: {e}", r + 1))?;
+        readers.push(h);
+    }
+    let echo_reader = if c.feedback {
+        Some(
+            port.open_capture_instance(Client::WinMm)
+                .map_err(|e| format!("{name}: opening the echo reader: {e}"))?,
+        )
+    } else {
+        None
+    };
+    let mut renderers = Vec::new();
+    for r in 0..c.renderers {
+        let h = port
+            .open_render_instance(Client::WinMm)
+            .map_err(|e| format!("{name}: opening renderer {}: {e}", r + 1))?;
+        renderers.push(h);
+    }
+    let echo = match echo_reader {
+        Some(reader) => Some(Echo {
+            reader,
+            renderer: port
+                .open_render_instance(Client::WinMm)
+                .map_err(|e| format!("{name}: opening the echo renderer: {e}"))?,
+            consumed: 0,
+            echoed: 0,
+            gave_up: false,
+        }),
+        None => None,
+    };
+    Ok(Cable {
+        name,
+        port,
+        renderers,
+        readers,
+        echo,
+    })
+}
+
+/// Runs the multi-client loopback over `units`.
+pub fn run(units: &[Unit], workload_name: &str, opt: &SimOptions) -> CablesReport {
+    let started = Instant::now();
+    let c = opt.cables;
+    let emu = Emu::new(if opt.verifier {
+        EmuConfig::verifier()
+    } else {
+        EmuConfig::default()
+    });
+    let mut rep = CablesReport::new(workload_name, opt);
+    let mut cables = Vec::new();
+    for i in 0..c.cables {
+        match open_cable(&emu, i, opt, &c) {
+            Ok(cable) => cables.push(cable),
+            Err(e) => {
+                rep.fail(e);
+                drop(cables);
+                rep.unload = Some(emu.unload().map(|_| ()).map_err(|b| bug_check_text(&b)));
+                return rep;
+            }
+        }
+    }
+    let start = emu.now_100ns() + 10_000;
+    let runits = render_units(units, start);
+    let last_time = runits.last().map_or(start, |u| u.time);
+    rep.units = runits.len() as u64;
+    rep.bytes_in_raw = runits.iter().map(|u| u.bytes.len() as u64).sum();
+    for cable in &cables {
+        for &h in &cable.renderers {
+            cable.port.queue_render_on(h, runits.iter().cloned());
+        }
+    }
+    let budget = ECHO_BUDGET_PER_MESSAGE.saturating_mul(rep.units.max(1));
+    drive(&emu, &mut cables, last_time, budget, &mut rep);
+    rep.emulated_100ns = emu.now_100ns() - start;
+    // The workload's messages as the reference parser reads them (what one renderer sends).
+    let workload_msgs = crate::reference::normalize(runits.iter().map(|u| (u.time, &u.bytes[..])));
+    for cable in cables {
+        let r = finish_cable(cable, &workload_msgs);
+        rep.cables.push(r);
+    }
+    rep.unload = Some(emu.unload().map(|_| ()).map_err(|b| bug_check_text(&b)));
+    rep.wall = started.elapsed();
+    rep.verdict(&workload_msgs);
+    rep
+}
+
+/// Advances emulated time to each due timer in turn until every cable is idle, echoing what
+/// the echo readers captured after each step.
+fn drive(emu: &Emu, cables: &mut [Cable], last: i64, budget: u64, rep: &mut CablesReport) {
+    const GRACE: i64 = 50_000_000; // 5 s of emulated time after the last unit
+    let mut deadline = last.saturating_add(GRACE);
+    loop {
+        let now = emu.now_100ns();
+        for cable in cables.iter_mut() {
+            if echo_step(cable, now, budget) {
+                // Echoes move the end of the input: the grace runs from the last one.
+                deadline = deadline.max(now.saturating_add(GRACE));
+            }
+        }
+        let idle = cables.iter().all(|c| c.port.render_backlog() == 0);
+        let due = emu.next_timer_due();
+        if idle && due.is_none() {
+            break;
+        }
+        if now > deadline {
+            rep.fail(format!(
+                "pipeline still busy {} s after the last unit (timer due: {due:?})",
+                GRACE / 10_000_000
+            ));
+            break;
+        }
+        let target = due.unwrap_or(i64::MAX).min(deadline.saturating_add(1));
+        emu.advance_time(target.saturating_sub(now).max(1));
+    }
+}
+
+/// Queues what cable's echo reader captured since the last step on its echo renderer;
+/// whether it echoed anything.
+fn echo_step(cable: &mut Cable, now: i64, budget: u64) -> bool {
+    let Some(echo) = cable.echo.as_mut() else {
+        return false;
+    };
+    if echo.gave_up {
+        return false;
+    }
+    let consumed = echo.consumed;
+    let (fresh, len) = cable
+        .port
+        .with_capture_of(echo.reader, |log| {
+            let ms = log.assembler.messages();
+            let fresh: Vec<RenderUnit> = ms
+                .get(consumed..)
+                .unwrap_or(&[])
+                .iter()
+                .filter(|m| !m.truncated)
+                .map(|m| RenderUnit {
+                    time: now.saturating_add(ECHO_TURNAROUND_100NS),
+                    bytes: m.bytes.clone(),
+                })
+                .collect();
+            (fresh, ms.len())
+        })
+        .unwrap_or_default();
+    echo.consumed = len.max(consumed);
+    if fresh.is_empty() {
+        return false;
+    }
+    let room = budget.saturating_sub(echo.echoed) as usize;
+    let n = fresh.len().min(room);
+    echo.echoed += n as u64;
+    if n < fresh.len() {
+        echo.gave_up = true;
+    }
+    cable
+        .port
+        .queue_render_on(echo.renderer, fresh.into_iter().take(n));
+    n > 0
+}
+
+/// Stops a cable's render pins, reads every client's counters, closes the port.
+fn finish_cable(mut cable: Cable, workload: &[mxf_portemu::TimedMessage]) -> CableReport {
+    let mut rep = CableReport {
+        name: cable.name.clone(),
+        ..CableReport::default()
+    };
+    if let Err(e) = cable.port.stop_render() {
+        rep.errors.push(format!("stopping the render pins: {e}"));
+    }
+    let port = &cable.port;
+    let render = |h: RenderHandle, name: String, expected: u64| {
+        let source = port.render_stats_of(h).unwrap_or_default();
+        RendererReport {
+            name,
+            echo: false,
+            expected_messages: expected,
+            source,
+            stream: port
+                .render_stream_on(h)
+                .and_then(mxf_miniport::render_stats::<Emu>),
+        }
+    };
+    // A workload renderer sends the workload's messages when the port handed it every unit
+    // (the verdict checks that it did).
+    for (i, &h) in cable.renderers.iter().enumerate() {
+        rep.renderers.push(render(
+            h,
+            format!("renderer {}", i + 1),
+            workload.len() as u64,
+        ));
+    }
+    if let Some(e) = &cable.echo {
+        let sent = port.render_stats_of(e.renderer).map_or(0, |s| s.units_sent);
+        let mut r = render(e.renderer, "echo renderer".into(), sent);
+        r.echo = true;
+        rep.renderers.push(r);
+        rep.echoed = e.echoed;
+        rep.echo_gave_up = e.gave_up;
+    }
+    let mut readers: Vec<(CaptureHandle, String, bool)> = cable
+        .readers
+        .iter()
+        .enumerate()
+        .map(|(i, &h)| (h, format!("reader {}", i + 1), false))
+        .collect();
+    if let Some(e) = &cable.echo {
+        readers.push((e.reader, "echo reader".into(), true));
+    }
+    for (h, name, echo) in &readers {
+        rep.readers.push(ReaderReport {
+            name: name.clone(),
+            echo: *echo,
+            stream: port
+                .capture_stream_on(*h)
+                .and_then(mxf_miniport::capture_stats::<Emu>),
+            ..ReaderReport::default()
+        });
+    }
+    if let Some(mp) = port.miniport() {
+        rep.loopback = mxf_miniport::loopback_stats::<Emu>(mp);
+        rep.loopback_alloc = mxf_miniport::loopback_allocator_stats::<Emu>(mp);
+    }
+    let logs: Vec<_> = readers
+        .iter()
+        .map(|(h, _, _)| port.capture_log_of(*h))
+        .collect();
+    let contract = port.contract_watch();
+    match cable.port.close() {
+        Ok(c) => {
+            if c.allocator_refs_left != 0 || !c.live_objects.is_empty() {
+                rep.errors.push(format!(
+                    "references left after close: allocator {} others, objects {:?}",
+                    c.allocator_refs_left, c.live_objects
+                ));
+            }
+            rep.port_alloc_end = c.allocator;
+            for (r, (h, _, _)) in rep.readers.iter_mut().zip(&readers) {
+                r.alloc_end = c
+                    .capture_allocators
+                    .iter()
+                    .find(|(x, _)| x == h)
+                    .map(|(_, s)| *s);
+            }
+        }
+        Err(e) => rep.errors.push(format!("close: {e}")),
+    }
+    rep.contract = contract.stats();
+    for (r, log) in rep.readers.iter_mut().zip(logs) {
+        if let Some(log) = log {
+            let mut l = log.lock().unwrap_or_else(|e| e.into_inner());
+            r.sink = l.stats;
+            r.captured = l.assembler.take();
+        }
+    }
+    rep
+}
+
+fn bug_check_text(b: &mxf_kemu::BugCheck) -> String {
+    format!("bug check {:#x} {}: {}", b.code, b.name(), b.message)
+}
