@@ -7,6 +7,7 @@
 #![no_std]
 
 pub mod alloc;
+pub mod cable;
 pub mod capture;
 pub mod com;
 pub mod feedback;

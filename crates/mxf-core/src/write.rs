@@ -24,4 +24,7 @@ pub enum WriteOutcome {
     /// Larger than the target could ever hold: given up at once, never retried (waiting or
     /// retrying cannot make it fit).
     TooLarge,
+    /// The cable's feedback guard mutes it (see [`crate::cable`]): given up at once, counted
+    /// as muted.
+    Muted,
 }

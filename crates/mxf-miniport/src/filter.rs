@@ -12,8 +12,10 @@
 //! - Pin 0 offers the byte-stream MIDI range only (`KSAUDFNAME_MIDI`, as DMusUART's legacy
 //!   pin), pin 1 the DirectMusic range only (`KSAUDFNAME_DMUSIC_MPU_OUT`), pin 4 both
 //!   (`KSAUDFNAME_DMUSIC_MPU_IN`): one capture pin for both kinds of client, as DMusUART.
-//!   One instance of each streaming pin, per filter and system-wide; both render pins may
-//!   be open at once (a WinMM and a DirectMusic client render into the cable together).
+//!   Up to [`MAX_RENDER_INSTANCES`] instances of each render pin and
+//!   [`MAX_CAPTURE_INSTANCES`] of the capture pin, per filter and system-wide: several
+//!   applications share the cable, their messages merged, each capture client getting every
+//!   message (see `mxf_core::cable`).
 //! - Both streaming pins are `KSPIN_COMMUNICATION_SINK`: in kernel streaming "sink" means
 //!   "clients create instances of this pin"; the direction of data is `DataFlow`'s
 //!   business. Bridge pins (`KSPIN_COMMUNICATION_NONE`, `KSDATAFORMAT_SUBTYPE_MIDI_BUS`)
@@ -60,10 +62,12 @@ pub const NODE_INPUT: u32 = 1;
 /// Number of nodes.
 pub const NODE_COUNT: usize = 2;
 
-/// Instances of each render pin, per filter and system-wide (as DMusUART).
-pub const MAX_RENDER_INSTANCES: u32 = 1;
-/// Capture stream instances allowed, per filter and system-wide.
-pub const MAX_CAPTURE_INSTANCES: u32 = 1;
+/// Instances of each render pin, per filter and system-wide: the cable's writers
+/// (`mxf_core::cable::MAX_WRITERS`) shared by the two render pins.
+pub const MAX_RENDER_INSTANCES: u32 = (mxf_core::cable::MAX_WRITERS / 2) as u32;
+/// Capture stream instances allowed, per filter and system-wide: the cable's readers
+/// (`mxf_core::cable::MAX_READERS`, each with its own loopback).
+pub const MAX_CAPTURE_INSTANCES: u32 = mxf_core::cable::MAX_READERS as u32;
 
 /// `KSDATARANGE_MUSIC.Channels` of the streaming ranges (0, as DMusUART's).
 pub const MIDI_CHANNELS: u32 = 0;
@@ -579,7 +583,7 @@ mod tests {
             (PIN_CAPTURE_STREAM, MAX_CAPTURE_INSTANCES),
         ] {
             let pin = &p[id as usize];
-            assert_eq!(max, 1);
+            assert_eq!(max, 8);
             assert_eq!(pin.max_global_instance_count, max, "pin {id}");
             assert_eq!(pin.max_filter_instance_count, max, "pin {id}");
             assert_eq!(pin.min_filter_instance_count, 0, "pin {id}");

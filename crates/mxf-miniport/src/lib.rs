@@ -1,9 +1,9 @@
 //! mxfloop's PortCls DirectMusic miniport: the COM objects PortCls talks to.
 //!
-//! - [`miniport`]: `IMiniportDMus` ([`new_miniport`]), which owns the loopback cable shared by
-//!   its two streams and the service group it hands the port;
-//! - [`stream`]: the render and capture `IMXF` streams (render queue → loopback → capture
-//!   packager);
+//! - [`miniport`]: `IMiniportDMus` ([`new_miniport`]), which owns the cable shared by all its
+//!   streams (`mxf_core::cable`) and the service group it hands the port;
+//! - [`stream`]: the render and capture `IMXF` streams (render queue → cable → each capture
+//!   stream's loopback → capture packager);
 //! - [`filter`]: the static filter description returned by `IMiniport::GetDescription`;
 //! - [`intersection`]: the `IMiniport::DataRangeIntersection` handler;
 //! - [`synth`]: the `KSPROPSETID_Synth` handler of the synthesizer nodes.
@@ -15,6 +15,7 @@
 // with its own SAFETY proof, per block.
 
 pub mod filter;
+mod instances;
 pub mod intersection;
 pub mod miniport;
 mod render_slots;
@@ -27,6 +28,8 @@ pub use filter::{
     PIN_COUNT, PIN_RENDER_BRIDGE, PIN_RENDER_DMUS, PIN_RENDER_STREAM, filter_descriptor,
 };
 pub use intersection::{RESULTANT_FORMAT_SIZE, com_outcome, data_range_intersection};
-pub use miniport::{MiniportConfig, loopback_allocator_stats, loopback_stats, new_miniport};
-pub use stream::capture::{CaptureStreamStats, capture_stats};
+pub use miniport::{
+    MiniportConfig, cable_stats, loopback_allocator_stats, loopback_stats, new_miniport,
+};
+pub use stream::capture::{CaptureStreamStats, capture_stats, reader_loopback_stats, reader_stats};
 pub use stream::render::render_stats;

@@ -1,14 +1,15 @@
 //! The `IMiniportDMus` COM object: what PortCls's DMus port drives.
 //!
 //! # Lifetime and references
-//! - [`new_miniport`] (`PASSIVE_LEVEL`) builds the object with its loopback (and the
-//!   loopback's own allocator) and its service group, and returns the creator's reference.
+//! - [`new_miniport`] (`PASSIVE_LEVEL`) builds the object with its cable (no reader yet:
+//!   each capture stream brings its own loopback) and its service group, and returns the
+//!   creator's reference.
 //!   The group is created here rather than in `Init` so that `Init` cannot fail half way;
 //!   `Init` hands it out (one reference per call).
 //! - `Init` keeps a reference on the port (as the DDK's UART miniport does) until the final
 //!   `Release`. The port holds the miniport too; PortCls breaks that cycle by releasing the
 //!   miniport when the subdevice goes away, and a host port emulator must do the same.
-//! - Each stream holds a reference on the miniport (hence on the loopback and the port), and
+//! - Each stream holds a reference on the miniport (hence on the cable and the port), and
 //!   on the allocator and clock `NewStream` gave it; it releases them in its final `Release`,
 //!   which PortCls makes at `PASSIVE_LEVEL` (a render stream deletes its timer there).
 //!
@@ -22,9 +23,11 @@
 //!   on the WinMM pin, DirectMusic on the DirectMusic pin, either on the capture pin): else
 //!   `STATUS_INVALID_PARAMETER`. Both kinds get the same stream objects: the port hands a
 //!   DMus miniport events whatever its client's format.
-//! - One stream per streaming pin at a time (the filter says one instance each): a second
-//!   one is `STATUS_INVALID_DEVICE_REQUEST`, as in DMusUART. The two render pins may be open
-//!   together: both render streams write whole messages into the one loopback.
+//! - Up to [`crate::filter::MAX_RENDER_INSTANCES`] streams per render pin and
+//!   [`crate::filter::MAX_CAPTURE_INSTANCES`] on the capture pin at a time (the filter's
+//!   instance counts say so): one more is `STATUS_INVALID_DEVICE_REQUEST`. Each render stream
+//!   gets a cable writer id (its render slot: pin slot × 8 + instance), each capture stream a
+//!   reader of the cable.
 //! - `OuterUnknown` (aggregation) is accepted and ignored: the stream is not aggregated.
 //!   `PoolType` is ignored (everything is nonpaged).
 //! - The capture stream gets the miniport's service group through `*ServiceGroup`
@@ -36,31 +39,48 @@
 //!   early and the render queue holds them on its timer until due.
 //!
 //! # The cable
-//! The render streams' normalised messages go into the loopback only while a capture stream
-//! is in `RUN` (the loopback's *listening* flag; a cable nobody listens to gives up what is
-//! sent into it, counted by the render stream as "no listener"). After each run that wrote
-//! bytes, the render stream calls `IPortDMus::Notify(group)`, and the port services the
-//! capture stream (`PutMessage(NULL)`), which drains the loopback.
+//! The miniport owns one [`Cable`] (`mxf_core::cable`): every render stream writes its
+//! normalised messages into it with its writer id, merged message by message (a SysEx in
+//! pieces holds the cable for its writer, realtime bytes pass); every capture stream owns a
+//! [`Loopback`](mxf_core::loopback::Loopback) of its own (made with [`MiniportConfig::loopback`] when the stream is
+//! created), attached to the cable for the stream's life and joined while the stream is in
+//! `RUN`, and the cable copies each message into every joined one (fan-out: a reader that
+//! cannot take it drops, counted per reader; it never blocks the others). A cable nobody
+//! listens to gives up what is sent into it, counted by the render stream as "no listener".
+//! The cable's feedback guard ([`MiniportConfig::feedback`]) mutes it while an echo loop
+//! floods it. After each run that wrote bytes, the render stream calls
+//! `IPortDMus::Notify(group)`, and the port services every capture stream
+//! (`PutMessage(NULL)`), each of which drains its own loopback.
 //!
 //! # Flow control
-//! When the loopback is full the render queue blocks (nothing is dropped). The capture
-//! stream, after each service that read bytes (and when it stops listening), kicks the render
-//! streams through the miniport's *render slots* (`render_slots.rs`): a spin lock holding a
-//! typed pointer to each live render stream's queue (one slot per render pin), set once the
-//! stream is built and cleared first thing in its destruction. The kick arms the render queues'
-//! timers for now (see `mxf_core::render`).
+//! When every joined reader's loopback is full, or another writer's SysEx holds the cable,
+//! the render queue blocks (nothing is dropped). The capture stream, after each service that
+//! read bytes (and when it stops listening), kicks the render streams through the miniport's
+//! *render slots* (`render_slots.rs`): a spin lock holding a typed pointer to each live render
+//! stream's queue (one slot per render stream), set once the stream is built and cleared first
+//! thing in its destruction; a render stream whose write or stop let the cable go while
+//! others waited kicks them the same way. The kick arms the render queues' timers for now
+//! (see `mxf_core::render`).
 //!
 //! # Lock order
-//! `service group → capture stream → loopback → (port allocator)`, `service group → render
-//! slot → render queue`, `render play → loopback`, `render play → render queue`. The capture
-//! packager runs inside the loopback's lock (zero-copy drain, see `stream::capture`) and
-//! takes only the port's allocator, which calls nothing of ours. The capture stream
-//! releases its own lock before kicking; the render side holds none of its locks while
-//! notifying the port (and so, with a port that services synchronously, while the capture
-//! side runs and kicks). No cycle: nothing taken after the render queue lock, and the render
-//! play lock is never taken while the slot, the capture lock or the group lock is held.
+//! `service group → capture stream → loopback → (port allocator)`, `capture stream → cable →
+//! loopback` (joining, leaving), `service group → render slot → render queue`, `render play →
+//! cable → loopback`, `render play → render slot → render queue` (a release's kick, made
+//! after the cable's lock is released), `render play → render queue`. The capture packager
+//! runs inside the loopback's lock (zero-copy drain, see `stream::capture`) and takes only
+//! the port's allocator, which calls nothing of ours. The capture stream releases its own
+//! lock before kicking; the render side holds none of its locks while notifying the port (and
+//! so, with a port that services synchronously, while the capture side runs and kicks). No
+//! cycle: nothing is taken after the render queue lock or a loopback's lock but the port's
+//! allocator, the cable's lock is never held while a stream's or a slot's lock is taken, and
+//! the render play lock is never taken while the slot, cable, capture or group lock is
+//! held.
 
-use crate::filter::{PIN_CAPTURE_STREAM, filter_descriptor, pin_data_ranges, render_slot};
+use crate::filter::{
+    MAX_CAPTURE_INSTANCES, MAX_RENDER_INSTANCES, PIN_CAPTURE_STREAM, filter_descriptor,
+    pin_data_ranges, render_slot,
+};
+use crate::instances::{Instances, MAX_INSTANCES};
 use crate::intersection::{RESULTANT_FORMAT_SIZE, com_outcome, data_range_intersection};
 use crate::render_slots::RenderSlots;
 use crate::stream;
@@ -69,7 +89,7 @@ use core::any::TypeId;
 use core::ffi::c_void;
 use core::mem::ManuallyDrop;
 use core::ptr::{self, NonNull};
-use core::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
+use core::sync::atomic::{AtomicPtr, Ordering};
 use mxf_abi::NtError;
 use mxf_abi::{
     DmusStreamType, Guid, IAllocatorMxf, IID_IMINIPORT, IID_IMINIPORT_DMUS, IID_IUNKNOWN,
@@ -78,9 +98,11 @@ use mxf_abi::{
     PResourceList, PcFilterDescriptorPtr, PoolType, STATUS_INVALID_DEVICE_REQUEST,
     STATUS_INVALID_DEVICE_STATE, STATUS_INVALID_PARAMETER, STATUS_NOT_SUPPORTED, STATUS_SUCCESS,
 };
+use mxf_core::cable::{Cable, CableConfig, CableStats, WriterId};
 use mxf_core::capture::CaptureMode;
 use mxf_core::com::{self, ComObject, ComPtr, RefCount};
-use mxf_core::loopback::{Loopback, LoopbackConfig, LoopbackStats};
+use mxf_core::feedback::FeedbackConfig;
+use mxf_core::loopback::{LoopbackConfig, LoopbackStats};
 use mxf_core::platform::{Platform, PoolTag};
 use mxf_core::pool_box::PoolBox;
 use mxf_core::render::{RenderConfig, RenderQueue};
@@ -97,8 +119,11 @@ pub(crate) const IID_MXF_PRIVATE_MINIPORT: Guid =
 /// How the miniport is sized.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct MiniportConfig {
-    /// The loopback between the render and the capture stream.
+    /// Each capture stream's loopback (its reader of the cable).
     pub loopback: LoopbackConfig,
+    /// The cable's feedback guard (the driver reads it from the registry value
+    /// `FeedbackMaxMessagesPerSecond`, see `FeedbackConfig::from_registry`).
+    pub feedback: FeedbackConfig,
     /// The render stream's queue.
     pub render: RenderConfig,
     /// What `NewStream` stores in `*SchedulePreFetch` (100 ns units).
@@ -112,10 +137,12 @@ pub struct MiniportConfig {
 }
 
 impl MiniportConfig {
-    /// 1 MiB loopback, default render queue, prefetch 0 (the port sequences), 64 KiB per
-    /// capture service, whole-message capture flags.
+    /// 1 MiB loopback per capture stream, the default feedback guard, default render queue,
+    /// prefetch 0 (the port sequences), 64 KiB per capture service, whole-message capture
+    /// flags.
     pub const DEFAULT: Self = Self {
         loopback: LoopbackConfig::DEFAULT,
+        feedback: FeedbackConfig::DEFAULT,
         render: RenderConfig::DEFAULT,
         prefetch_100ns: 0,
         capture_service_max_bytes: 64 * 1024,
@@ -129,8 +156,10 @@ impl Default for MiniportConfig {
     }
 }
 
-// The number of render pins (slots of `Miniport::render_open` and of the render slots).
-pub(crate) use crate::render_slots::RENDER_SLOTS;
+/// The number of render pins (entries of `Miniport::render_open`).
+pub(crate) const RENDER_PINS: usize = 2;
+
+const _: () = assert!(RENDER_PINS * MAX_INSTANCES == crate::render_slots::RENDER_SLOTS);
 
 /// What the property handlers, which are not generic, need from a `Miniport<P>`: functions
 /// instantiated for its `P`, at a `P`-independent offset of the object.
@@ -154,13 +183,14 @@ pub(crate) struct Miniport<P: Platform> {
     refs: RefCount,
     pub(crate) platform: P,
     pub(crate) cfg: MiniportConfig,
-    pub(crate) loopback: Loopback<P>,
+    pub(crate) cable: Cable<P>,
     pub(crate) group: ComPtr<IServiceGroup>,
     /// The port from `Init` (one reference owned), or null.
     port: AtomicPtr<IPortDMus>,
-    /// Whether each render pin has a stream (indexed by `filter::render_slot`).
-    pub(crate) render_open: [AtomicBool; RENDER_SLOTS],
-    pub(crate) capture_open: AtomicBool,
+    /// The open instances of each render pin (indexed by `filter::render_slot`).
+    pub(crate) render_open: [Instances; RENDER_PINS],
+    /// The open instances of the capture pin.
+    pub(crate) capture_open: Instances,
     /// The live render streams' queues, for kicks (see the module docs).
     pub(crate) render_slots: RenderSlots<P, RenderQueue<P, RenderOutput<P>>>,
 }
@@ -210,7 +240,12 @@ pub fn new_miniport<P: Platform>(
         return Err(NtError::INVALID_PARAMETER);
     }
     cfg.loopback.validate()?;
-    let loopback = Loopback::new(platform.clone(), cfg.loopback)?;
+    let cable = Cable::new(
+        platform.clone(),
+        CableConfig {
+            feedback: cfg.feedback,
+        },
+    );
     let group = new_service_group(platform.clone())?;
     // The capture stream re-services itself through the group's timer (see `stream::capture`).
     group.support_delayed_service();
@@ -222,11 +257,14 @@ pub fn new_miniport<P: Platform>(
         refs: RefCount::new(),
         platform: platform.clone(),
         cfg,
-        loopback,
+        cable,
         group,
         port: AtomicPtr::new(ptr::null_mut()),
-        render_open: [AtomicBool::new(false), AtomicBool::new(false)],
-        capture_open: AtomicBool::new(false),
+        render_open: [
+            Instances::new(MAX_RENDER_INSTANCES),
+            Instances::new(MAX_RENDER_INSTANCES),
+        ],
+        capture_open: Instances::new(MAX_CAPTURE_INSTANCES),
         render_slots,
     };
     let mem = PoolBox::try_new(platform, TAG_MINIPORT, obj)?.into_raw();
@@ -273,25 +311,74 @@ pub(crate) unsafe fn downcast<I: mxf_core::com::Interface>(
     (tid == p).then_some(got)
 }
 
-/// The loopback counters of a miniport made by [`new_miniport`] with the same `P`.
-pub fn loopback_stats<P: Platform>(miniport: &ComPtr<IMiniportDMus>) -> Option<LoopbackStats> {
+/// Calls `f` with our miniport behind `miniport`, if it is one made by [`new_miniport`]
+/// with the same `P`.
+fn with_miniport<P: Platform, R>(
+    miniport: &ComPtr<IMiniportDMus>,
+    f: impl FnOnce(&Miniport<P>) -> R,
+) -> Option<R> {
     // SAFETY: only `Miniport<Q>` objects answer the private miniport IID, and they start with
     // `{ vtbl, type_id }`; the type id selects `Q == P`.
     let got = unsafe { downcast(miniport, &IID_MXF_PRIVATE_MINIPORT, TypeId::of::<P>()) }?;
-    // SAFETY: checked above: a live `Miniport<P>`, kept alive by `got`.
+    // SAFETY: checked above: a live `Miniport<P>`, kept alive by `got` for the call.
     let m = unsafe { &*got.as_raw().cast::<Miniport<P>>() };
-    Some(m.loopback.stats())
+    Some(f(m))
 }
 
-/// The counters of the loopback's own allocator (events/buffers outstanding etc.).
+/// The loopback counters of a miniport made by [`new_miniport`] with the same `P`: those of
+/// every capture stream's loopback it had, summed (`Cable::loopback_stats`), cumulative over
+/// the miniport's life.
+pub fn loopback_stats<P: Platform>(miniport: &ComPtr<IMiniportDMus>) -> Option<LoopbackStats> {
+    with_miniport::<P, _>(miniport, |m| m.cable.loopback_stats())
+}
+
+/// The counters of the cable (writes, merge waits, feedback guard).
+pub fn cable_stats<P: Platform>(miniport: &ComPtr<IMiniportDMus>) -> Option<CableStats> {
+    with_miniport::<P, _>(miniport, |m| m.cable.stats())
+}
+
+/// The counters of the live capture streams' loopback allocators (events/buffers
+/// outstanding etc.), summed field by field (high-water marks too); `None` without a capture
+/// stream.
 pub fn loopback_allocator_stats<P: Platform>(
     miniport: &ComPtr<IMiniportDMus>,
 ) -> Option<mxf_core::alloc::AllocatorStats> {
-    // SAFETY: as in `loopback_stats`.
-    let got = unsafe { downcast(miniport, &IID_MXF_PRIVATE_MINIPORT, TypeId::of::<P>()) }?;
-    // SAFETY: as in `loopback_stats`.
-    let m = unsafe { &*got.as_raw().cast::<Miniport<P>>() };
-    mxf_core::alloc::Allocator::from_com(m.loopback.allocator()).map(|a| a.stats())
+    with_miniport::<P, _>(miniport, |m| {
+        let mut sum: Option<mxf_core::alloc::AllocatorStats> = None;
+        m.cable.for_each_reader(|_, lb| {
+            if let Some(a) = mxf_core::alloc::Allocator::from_com(lb.allocator()) {
+                let s = a.stats();
+                sum = Some(match sum {
+                    None => s,
+                    Some(t) => add_allocator_stats(&t, &s),
+                });
+            }
+        });
+        sum
+    })
+    .flatten()
+}
+
+/// Two allocators' counters, field by field.
+fn add_allocator_stats(
+    a: &mxf_core::alloc::AllocatorStats,
+    b: &mxf_core::alloc::AllocatorStats,
+) -> mxf_core::alloc::AllocatorStats {
+    mxf_core::alloc::AllocatorStats {
+        gets: a.gets + b.gets,
+        puts: a.puts + b.puts,
+        buffer_gets: a.buffer_gets + b.buffer_gets,
+        buffer_puts: a.buffer_puts + b.buffer_puts,
+        reserve_hits: a.reserve_hits + b.reserve_hits,
+        pool_misses: a.pool_misses + b.pool_misses,
+        failures: a.failures + b.failures,
+        outstanding_events: a.outstanding_events + b.outstanding_events,
+        outstanding_buffers: a.outstanding_buffers + b.outstanding_buffers,
+        high_water_events: a.high_water_events + b.high_water_events,
+        high_water_buffers: a.high_water_buffers + b.high_water_buffers,
+        reserve_free_events: a.reserve_free_events + b.reserve_free_events,
+        reserve_free_buffers: a.reserve_free_buffers + b.reserve_free_buffers,
+    }
 }
 
 impl<P: Platform> Miniport<P> {
@@ -310,21 +397,21 @@ impl<P: Platform> Miniport<P> {
         stream_clock: stream::stream_clock::<P>,
     };
 
-    /// Unregisters `queue` from render slot `slot` (if it is the one registered) and marks
-    /// the pin free. Once this returns, no kick reaches it.
+    /// Unregisters `queue` from render slot `slot` (if it is the one registered) and frees
+    /// its pin instance. Once this returns, no kick reaches it.
     pub(crate) fn clear_render_slot(
         &self,
         slot: usize,
         queue: *const RenderQueue<P, RenderOutput<P>>,
     ) {
         self.render_slots.leave(slot, queue);
-        if let Some(open) = self.render_open.get(slot) {
-            open.store(false, Ordering::Release);
+        if let Some(open) = self.render_open.get(slot / MAX_INSTANCES) {
+            open.free(slot % MAX_INSTANCES);
         }
     }
 
-    /// Kicks the live render streams: the loopback has room. IRQL <= `DISPATCH_LEVEL`,
-    /// holding no render stream lock.
+    /// Kicks the live render streams: a loopback has room, or the cable is free. IRQL <=
+    /// `DISPATCH_LEVEL`, holding no render queue lock and not the cable's.
     pub(crate) fn kick_render(&self) {
         self.render_slots.kick_all();
     }
@@ -538,21 +625,32 @@ impl<P: Platform> Miniport<P> {
         let allocator = unsafe { ComPtr::from_raw_add_ref(allocator) };
         // SAFETY: as for `allocator`.
         let clock = unsafe { ComPtr::from_raw_add_ref(clock) };
-        let flag = match render {
-            Some(slot) => &me.render_open[slot],
-            None => &me.capture_open,
+        let open = match render {
+            Some(pin) => me.render_open.get(pin),
+            None => Some(&me.capture_open),
         };
-        if flag.swap(true, Ordering::AcqRel) {
+        let Some(open) = open else {
+            return STATUS_INVALID_PARAMETER;
+        };
+        let Some(instance) = open.claim() else {
             return STATUS_INVALID_DEVICE_REQUEST;
-        }
+        };
         let made = match render {
-            Some(slot) => stream::new_render_stream(MiniportRef::new(me), slot, &allocator, &clock),
-            None => stream::new_capture_stream(MiniportRef::new(me), allocator, clock),
+            Some(pin) => {
+                let slot = pin * MAX_INSTANCES + instance;
+                match WriterId::new(slot) {
+                    Some(w) => {
+                        stream::new_render_stream(MiniportRef::new(me), slot, w, &allocator, &clock)
+                    }
+                    None => Err(NtError::INVALID_PARAMETER),
+                }
+            }
+            None => stream::new_capture_stream(MiniportRef::new(me), instance, allocator, clock),
         };
         let stream = match made {
             Ok(s) => s,
             Err(status) => {
-                flag.store(false, Ordering::Release);
+                open.free(instance);
                 return status.into();
             }
         };

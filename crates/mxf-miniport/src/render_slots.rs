@@ -1,6 +1,7 @@
-//! [`RenderSlots`]: the live render streams' queues, registered per render pin so that the
-//! capture side can kick them (the loopback has room again) without reaching into the render
-//! stream's object.
+//! [`RenderSlots`]: the live render streams' queues, registered one per slot (a slot is a
+//! render stream's cable writer id: every instance of every render pin has its own) so that
+//! the capture side can kick them (a loopback has room again), and a render stream can kick
+//! the others (it let the cable go), without reaching into the render stream's object.
 //!
 //! A leaf module: it knows the render queue only as something that can be kicked ([`Kick`]),
 //! so the miniport depends on it and the render stream registers into it, and neither needs
@@ -10,8 +11,8 @@ use core::ptr::NonNull;
 use mxf_core::platform::{Platform, SpinLock};
 use mxf_core::render::{RenderQueue, RenderTarget};
 
-/// How many render pins (slots) there are.
-pub(crate) const RENDER_SLOTS: usize = 2;
+/// How many slots there are: every instance of both render pins, one cable writer each.
+pub(crate) const RENDER_SLOTS: usize = mxf_core::cable::MAX_WRITERS;
 
 /// Something the capture side may wake once the loopback has room: a render queue.
 pub(crate) trait Kick: Sync {

@@ -12,6 +12,10 @@ use mxf_miniport::{
     PIN_RENDER_STREAM, new_miniport,
 };
 use std::ptr;
+
+/// Instances of each streaming pin (the filter's counts).
+const MAX: usize = mxf_miniport::filter::MAX_RENDER_INSTANCES as usize;
+const _: () = assert!(mxf_miniport::filter::MAX_CAPTURE_INSTANCES as usize == MAX);
 use support::calls::*;
 use support::port::TestPort;
 use support::{TestClock, outstanding, test_allocator};
@@ -124,7 +128,7 @@ fn data_range_intersection_checks_raw_arguments() {
 }
 
 #[test]
-fn init_new_stream_validation_and_one_stream_each() {
+fn init_new_stream_validation_and_instance_counts() {
     let emu = Emu::new(EmuConfig::verifier());
     let m = new_miniport(emu.clone(), MiniportConfig::DEFAULT).unwrap();
     let port = TestPort::new();
@@ -261,22 +265,39 @@ fn init_new_stream_validation_and_one_stream_each() {
         "render streams need no service group"
     );
     assert_eq!(render.prefetch, MiniportConfig::DEFAULT.prefetch_100ns);
-    let second = new_stream(&m, PIN_RENDER_STREAM, r, Some(&midi), a, c);
-    assert_eq!(second.status, STATUS_INVALID_DEVICE_REQUEST);
-    // The DirectMusic render pin is another pin: open alongside the WinMM one, once.
+    // Up to the pin's instance count (the filter's), then refused.
+    let more: Vec<_> = (1..MAX)
+        .map(|_| new_stream(&m, PIN_RENDER_STREAM, r, Some(&midi), a, c))
+        .collect();
+    assert!(more.iter().all(|o| o.status == STATUS_SUCCESS));
+    let ninth = new_stream(&m, PIN_RENDER_STREAM, r, Some(&midi), a, c);
+    assert_eq!(ninth.status, STATUS_INVALID_DEVICE_REQUEST);
+    // The DirectMusic render pin is another pin: open alongside the WinMM one, as often.
     let dm_render = new_stream(&m, PIN_RENDER_DMUS, r, Some(&dmus), a, c);
     assert_eq!(dm_render.status, STATUS_SUCCESS);
     assert!(dm_render.group.is_none());
+    let dm_more: Vec<_> = (1..MAX)
+        .map(|_| new_stream(&m, PIN_RENDER_DMUS, r, Some(&dmus), a, c))
+        .collect();
+    assert!(dm_more.iter().all(|o| o.status == STATUS_SUCCESS));
     assert_eq!(
         new_stream(&m, PIN_RENDER_DMUS, r, Some(&dmus), a, c).status,
         STATUS_INVALID_DEVICE_REQUEST
     );
-    // The capture pin takes either format (one instance).
+    // The capture pin takes either format, up to its instance count.
     let capture = new_stream(&m, PIN_CAPTURE_STREAM, cap, Some(&dmus), a, c);
     assert_eq!(capture.status, STATUS_SUCCESS);
     assert_eq!(
         capture.group.as_ref().map(|g| g.as_raw()),
         Some(group.as_raw())
+    );
+    let cap_more: Vec<_> = (1..MAX)
+        .map(|_| new_stream(&m, PIN_CAPTURE_STREAM, cap, Some(&midi), a, c))
+        .collect();
+    assert!(
+        cap_more
+            .iter()
+            .all(|o| o.status == STATUS_SUCCESS && o.group.is_some())
     );
     assert_eq!(
         new_stream(&m, PIN_CAPTURE_STREAM, cap, Some(&midi), a, c).status,
@@ -296,7 +317,9 @@ fn init_new_stream_validation_and_one_stream_each() {
     let render2 = new_stream(&m, PIN_RENDER_STREAM, r, Some(&midi), a, c);
     assert_eq!(render2.status, STATUS_SUCCESS);
 
-    drop((render2, dm_render, capture, group, m));
+    drop((
+        render2, dm_render, capture, group, m, more, dm_more, cap_more,
+    ));
     assert_eq!(
         TestPort::refs(&port),
         1,
@@ -400,15 +423,16 @@ fn stream_entry_points_trace_their_outcome() {
         a,
         c,
     );
+    // A render stream on the capture pin: refused.
     let refused = new_stream(
         &m,
-        PIN_RENDER_STREAM,
+        PIN_CAPTURE_STREAM,
         DmusStreamType::MIDI_RENDER,
         Some(&midi),
         a,
         c,
     );
-    assert_eq!(refused.status, STATUS_INVALID_DEVICE_REQUEST);
+    assert_eq!(refused.status, STATUS_INVALID_PARAMETER);
     let (r, cap) = (render.stream.unwrap(), capture.stream.unwrap());
     let sink = support::port::CaptureSink::new(&alloc);
     assert_eq!(cap.connect_output(&sink), STATUS_SUCCESS);
@@ -426,7 +450,7 @@ fn stream_entry_points_trace_their_outcome() {
     let want = [
         format!("TRACE NewStream(pin {PIN_RENDER_STREAM}, render): ok"),
         format!("TRACE NewStream(pin {PIN_CAPTURE_STREAM}, capture): ok"),
-        format!("ERROR NewStream(pin {PIN_RENDER_STREAM}, render) failed: 0xc0000010"),
+        format!("ERROR NewStream(pin {PIN_CAPTURE_STREAM}, render) failed: 0xc000000d"),
         format!("TRACE capture ConnectOutput({sink_ptr}): ok"),
         "TRACE capture SetState(RUN): ok".to_string(),
         "TRACE render SetState(RUN): ok".to_string(),

@@ -39,7 +39,10 @@ fn the_port_finds_each_clients_pins_and_synth_nodes() {
         None,
         "WinMM bypasses the synth"
     );
-    assert_eq!(f.max_instances[PIN_RENDER_STREAM as usize], 1);
+    assert_eq!(
+        f.max_instances[PIN_RENDER_STREAM as usize],
+        mxf_miniport::filter::MAX_RENDER_INSTANCES
+    );
     drop(port);
     emu.unload().expect("clean unload");
 }
@@ -135,6 +138,7 @@ fn clients_beyond_the_capture_pins_instance_count_are_refused() {
     let emu = Emu::new(EmuConfig::verifier());
     let mut port = port(&emu);
     let limit = port.filter_info().instance_limit(PIN_CAPTURE_STREAM);
+    assert_eq!(limit, mxf_miniport::filter::MAX_CAPTURE_INSTANCES);
     port.open_capture_as(Client::WinMm).expect("WinMM capture");
     for i in 1..limit {
         let client = if i % 2 == 1 {

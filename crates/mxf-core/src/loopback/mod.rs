@@ -157,9 +157,61 @@ pub struct LoopbackStats {
 }
 
 impl LoopbackStats {
+    /// All counters zero.
+    pub const ZERO: Self = Self {
+        bytes_in: 0,
+        bytes_out: 0,
+        bytes_discarded: 0,
+        bytes_queued: 0,
+        high_water: 0,
+        writes: 0,
+        writes_refused_full: 0,
+        writes_refused_alloc_full: 0,
+        writes_refused_no_memory: 0,
+        writes_refused_closed: 0,
+        writes_refused_too_large: 0,
+        reads: 0,
+        chunks_queued: 0,
+        latency_samples: 0,
+        latency_total: 0,
+        latency_max: 0,
+    };
+
     /// Every byte that left without being read.
     pub const fn bytes_dropped(&self) -> u64 {
         self.bytes_discarded
+    }
+
+    /// The counters of two loopbacks together (a cable's readers): counts and totals add up,
+    /// so the invariant holds for the sum; `high_water` and `latency_max` are the larger of
+    /// the two (the fullest single queue, the worst single latency).
+    pub const fn plus(&self, o: &Self) -> Self {
+        Self {
+            bytes_in: self.bytes_in + o.bytes_in,
+            bytes_out: self.bytes_out + o.bytes_out,
+            bytes_discarded: self.bytes_discarded + o.bytes_discarded,
+            bytes_queued: self.bytes_queued + o.bytes_queued,
+            high_water: if self.high_water > o.high_water {
+                self.high_water
+            } else {
+                o.high_water
+            },
+            writes: self.writes + o.writes,
+            writes_refused_full: self.writes_refused_full + o.writes_refused_full,
+            writes_refused_alloc_full: self.writes_refused_alloc_full + o.writes_refused_alloc_full,
+            writes_refused_no_memory: self.writes_refused_no_memory + o.writes_refused_no_memory,
+            writes_refused_closed: self.writes_refused_closed + o.writes_refused_closed,
+            writes_refused_too_large: self.writes_refused_too_large + o.writes_refused_too_large,
+            reads: self.reads + o.reads,
+            chunks_queued: self.chunks_queued + o.chunks_queued,
+            latency_samples: self.latency_samples + o.latency_samples,
+            latency_total: self.latency_total.saturating_add(o.latency_total),
+            latency_max: if self.latency_max > o.latency_max {
+                self.latency_max
+            } else {
+                o.latency_max
+            },
+        }
     }
 }
 

@@ -46,7 +46,8 @@
 //! target's allocation fails with nothing queued that could free memory
 //! ([`WriteOutcome::NoMemory`], after [`RenderConfig::no_memory_retries`] retries
 //! [`RenderConfig::retry_delay_100ns`] apart), when the write could never fit
-//! ([`WriteOutcome::TooLarge`], at once), and at `STOP` / destruction (queued events
+//! ([`WriteOutcome::TooLarge`], at once), when the cable's feedback guard mutes it
+//! ([`WriteOutcome::Muted`], at once), and at `STOP` / destruction (queued events
 //! flushed). Each is counted by cause in whole messages and bytes ([`DropCount`]).
 //!
 //! # States
@@ -108,6 +109,11 @@ pub trait RenderTarget: Send + Sync {
     /// Called after a run in which the target accepted bytes, with no lock of the queue held
     /// (e.g. to notify the capture side). `DISPATCH_LEVEL`.
     fn flushed(&self) {}
+
+    /// Called when the stream ended (`STOP`, destruction), after its queued events were given
+    /// up, with no lock of the queue held: nothing is written until the next `RUN` (e.g. a
+    /// cable lets go of a SysEx this stream left open). IRQL <= `DISPATCH_LEVEL`.
+    fn ended(&self) {}
 }
 
 /// How a render queue behaves.
@@ -192,6 +198,8 @@ pub struct RenderStats {
     pub dropped_too_large: DropCount,
     /// Given up: flushed by `STOP` or destruction.
     pub dropped_stop: DropCount,
+    /// Given up: the cable's feedback guard muted it ([`WriteOutcome::Muted`], at once).
+    pub dropped_muted: DropCount,
     /// Writes retried after an allocation failure.
     pub no_memory_retries: u64,
     /// Times the target was full and the queue blocked.
@@ -239,6 +247,7 @@ impl RenderStats {
             .plus(self.dropped_no_memory)
             .plus(self.dropped_too_large)
             .plus(self.dropped_stop)
+            .plus(self.dropped_muted)
     }
 }
 
@@ -290,6 +299,7 @@ impl<T: RenderTarget> Out for TargetOut<'_, T> {
             WriteOutcome::NoMemory => Outcome::NoMemory,
             WriteOutcome::NoListener => Outcome::Drop(DropCause::NoListener),
             WriteOutcome::TooLarge => Outcome::Drop(DropCause::TooLarge),
+            WriteOutcome::Muted => Outcome::Drop(DropCause::Muted),
         }
     }
 }
@@ -439,6 +449,7 @@ impl<P: Platform, T: RenderTarget> RenderQueue<P, T> {
         s.dropped_no_memory = p.dropped_no_memory;
         s.dropped_too_large = p.dropped_too_large;
         s.dropped_stop = p.dropped_stop;
+        s.dropped_muted = p.dropped_muted;
         s.no_memory_retries = p.no_memory_retries;
         s.empty_events = p.empty_events;
         s.null_buffers = p.null_buffers;
@@ -544,6 +555,7 @@ impl<P: Platform, T: RenderTarget> RenderQueue<P, T> {
         if let Some(flushed) = flushed {
             // SAFETY: events of our allocator we own; returned once.
             unsafe { retire::return_events(&inner.alloc, flushed, inner.cfg.max_walk) };
+            inner.target.ended();
         }
         STATUS_SUCCESS
     }
@@ -788,6 +800,7 @@ impl<P: Platform, T: RenderTarget> Drop for RenderQueue<P, T> {
         };
         // SAFETY: the flushed events are of our allocator, ours alone, and returned once.
         unsafe { retire::return_events(&me.alloc, flushed, me.cfg.max_walk) };
+        me.target.ended();
         let platform = me.platform.clone();
         // SAFETY: the state is initialised, ours alone, and dropped once here; `me` is not
         // used again.

@@ -30,6 +30,8 @@ pub enum DropCause {
     TooLarge,
     /// The stream was stopped (or destroyed) with the message still queued.
     Stop,
+    /// The cable's feedback guard muted the cable.
+    Muted,
 }
 
 /// Messages given up for one cause.
@@ -97,6 +99,7 @@ pub(crate) struct PlayStats {
     pub(crate) dropped_no_memory: DropCount,
     pub(crate) dropped_too_large: DropCount,
     pub(crate) dropped_stop: DropCount,
+    pub(crate) dropped_muted: DropCount,
     pub(crate) no_memory_retries: u64,
     pub(crate) empty_events: u64,
     pub(crate) null_buffers: u64,
@@ -172,6 +175,11 @@ impl Player {
                     sysex_truncated: 0,
                     bytes: 0,
                 },
+                dropped_muted: DropCount {
+                    messages: 0,
+                    sysex_truncated: 0,
+                    bytes: 0,
+                },
                 no_memory_retries: 0,
                 empty_events: 0,
                 null_buffers: 0,
@@ -202,6 +210,7 @@ impl Player {
             DropCause::NoMemory => &mut self.stats.dropped_no_memory,
             DropCause::TooLarge => &mut self.stats.dropped_too_large,
             DropCause::Stop => &mut self.stats.dropped_stop,
+            DropCause::Muted => &mut self.stats.dropped_muted,
         }
     }
 

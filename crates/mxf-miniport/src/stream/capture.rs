@@ -1,5 +1,9 @@
-//! The capture stream: drains the loopback into event chains (mxf-core's
+//! The capture stream: one reader of the miniport's cable. It owns a loopback of its own
+//! (made when the stream is created, `PASSIVE_LEVEL`, with its own allocator), attached to the
+//! cable for its life and joined while it is in `RUN`, drains it into event chains (mxf-core's
 //! [`CapturePackager`], on the port's allocator) and hands them to the port's capture sink.
+//! Several capture streams each get every message; one that cannot keep up drops (counted in
+//! its [`reader_stats`]), never stalling the others.
 //!
 //! - `PutMessage(NULL)` is the port's service call (after `Notify`). In `RUN` the stream
 //!   feeds the packager straight from the loopback's chunks (`Loopback::drain_bursts`: no
@@ -20,7 +24,7 @@
 //!   with the group's lock held. After reading, the stream kicks the render stream (the
 //!   loopback has room again: see `miniport`'s flow control). In any other state the
 //!   loopback is emptied and the bytes counted as discarded (nothing can be there: the
-//!   loopback only takes writes while the stream is in `RUN`).
+//!   stream's reader only gets writes while the stream is in `RUN`).
 //! - `PutMessage(chain)` with a chain is not for a capture stream: the chain goes back to the
 //!   allocator and the call fails with `STATUS_INVALID_DEVICE_REQUEST`.
 //! - `ConnectOutput(sink)` records the sink *without* a reference, as DMusUART does: the port
@@ -35,8 +39,9 @@
 //! - The sink's `PutMessage` is called at `DISPATCH_LEVEL` only (its documented IRQL, which
 //!   DMusUART asserts): from the port's DPC, and from `SetState` (a `PASSIVE_LEVEL` call)
 //!   with IRQL raised to `DISPATCH_LEVEL` for the delivery.
-//! - Entering `RUN` makes the loopback listen. Leaving `RUN` (or destruction) stops it
-//!   listening first — from then on the render side gives new messages up as "no listener" —
+//! - Entering `RUN` joins the cable (`Cable::join`: the loopback listens). Leaving `RUN` (or
+//!   destruction) leaves it first — from then on this stream gets no new messages (with no
+//!   other reader joined, the render side gives them up as "no listener") —
 //!   then drains what the loopback still holds into the sink (it was sent while we listened),
 //!   then resets the packager: a SysEx in progress is delivered as truncated (to the sink if
 //!   connected), a partial message dropped (counted by the packager); then kicks the render
@@ -46,16 +51,16 @@ use super::IID_MXF_PRIVATE_CAPTURE;
 use crate::miniport::{MiniportRef, downcast};
 use core::any::TypeId;
 use core::ptr::NonNull;
-use core::sync::atomic::Ordering;
 use mxf_abi::NtError;
 use mxf_abi::{
     DmusKernelEvent, Guid, IAllocatorMxf, IID_IMXF, IID_IUNKNOWN, IMasterClock, IMxf, IMxfVtbl,
     IUnknown, KsState, NtStatus, STATUS_INVALID_DEVICE_REQUEST, STATUS_INVALID_DEVICE_STATE,
     STATUS_INVALID_PARAMETER, STATUS_SUCCESS,
 };
+use mxf_core::cable::{ReaderId, ReaderStats};
 use mxf_core::capture::{CapturePackager, CaptureStats, Chain};
 use mxf_core::com::{self, ComObject, ComPtr, RefCount};
-use mxf_core::loopback::Bursts;
+use mxf_core::loopback::{Bursts, Loopback, LoopbackStats};
 use mxf_core::platform::{DISPATCH_LEVEL, Platform, PoolTag, SpinLock};
 use mxf_core::pool_box::PoolBox;
 use mxf_core::service::ServiceGroupExt;
@@ -123,21 +128,29 @@ struct CaptureStream<P: Platform> {
     refs: RefCount,
     platform: P,
     miniport: MiniportRef<P>,
+    /// Its capture pin instance (freed on destruction).
+    instance: usize,
+    /// Its reader of the cable: `loopback`, attached from creation to destruction.
+    reader: ReaderId,
+    /// Its own loopback (the cable writes into it while the stream is in `RUN`).
+    loopback: Loopback<P>,
     alloc: ComPtr<IAllocatorMxf>,
     clock: ComPtr<IMasterClock>,
     inner: SpinLock<P::RawSpinLock, CaptureState>,
 }
 
-/// Creates a capture stream. The miniport's capture flag is already set by the caller; the
-/// stream clears it on destruction. Whatever the loopback held is discarded: it was sent
-/// while nobody listened.
+/// Creates capture stream `instance` (`PASSIVE_LEVEL`: its loopback's allocator) and
+/// attaches its loopback to the cable. The capture pin instance is already claimed by the
+/// caller; the stream frees it on destruction.
 pub(crate) fn new_capture_stream<P: Platform>(
     miniport: MiniportRef<P>,
+    instance: usize,
     alloc: ComPtr<IAllocatorMxf>,
     clock: ComPtr<IMasterClock>,
 ) -> Result<ComPtr<IMxf>, NtError> {
     let platform = miniport.platform.clone();
     let packager = CapturePackager::with_mode(&alloc, miniport.cfg.capture_mode);
+    let loopback = Loopback::new(platform.clone(), miniport.cfg.loopback)?;
     let lock = platform.new_spin_lock();
     let stream = CaptureStream {
         vtbl: &CaptureStream::<P>::VTBL,
@@ -145,6 +158,10 @@ pub(crate) fn new_capture_stream<P: Platform>(
         refs: RefCount::new(),
         platform: platform.clone(),
         miniport,
+        instance,
+        // Set once the loopback sits at its final address, below.
+        reader: ReaderId::NONE,
+        loopback,
         alloc,
         clock,
         inner: SpinLock::new(
@@ -158,10 +175,40 @@ pub(crate) fn new_capture_stream<P: Platform>(
         ),
     };
     let boxed = PoolBox::try_new(platform, TAG_CAPTURE_STREAM, stream)?;
-    boxed.miniport.loopback.discard();
+    // SAFETY: the loopback lives in the stream object, which stays at this address until
+    // `destroy`, and `destroy` detaches it before dropping the object.
+    let reader = unsafe { boxed.miniport.cable.attach(&boxed.loopback) };
+    // The pin's instance count is the cable's reader count, so a claimed instance always
+    // finds a free reader; if not, the stream is refused like an instance too many.
+    let Some(reader) = reader else {
+        return Err(NtError::INVALID_DEVICE_REQUEST);
+    };
     let mem = boxed.into_raw();
+    // SAFETY: the object is ours alone (not yet shared: no reference handed out), so writing
+    // its field is sound.
+    unsafe { (*mem.as_ptr()).reader = reader };
     // SAFETY: `#[repr(C)]` with the vtable pointer first; the initial reference.
     Ok(unsafe { ComPtr::from_raw(mem.cast::<IMxf>()) })
+}
+
+/// The counters of a capture stream's reader of the cable (what it was delivered and what
+/// was dropped for it), for a capture stream of ours built for platform `P`.
+pub fn reader_stats<P: Platform>(stream: &ComPtr<IMxf>) -> Option<ReaderStats> {
+    // SAFETY: as in `capture_stats`.
+    let got = unsafe { downcast(stream, &IID_MXF_PRIVATE_CAPTURE, TypeId::of::<P>()) }?;
+    // SAFETY: as in `capture_stats`.
+    let s = unsafe { &*got.as_raw().cast::<CaptureStream<P>>() };
+    s.miniport.cable.reader_stats(s.reader)
+}
+
+/// The counters of a capture stream's own loopback, for a capture stream of ours built for
+/// platform `P`.
+pub fn reader_loopback_stats<P: Platform>(stream: &ComPtr<IMxf>) -> Option<LoopbackStats> {
+    // SAFETY: as in `capture_stats`.
+    let got = unsafe { downcast(stream, &IID_MXF_PRIVATE_CAPTURE, TypeId::of::<P>()) }?;
+    // SAFETY: as in `capture_stats`.
+    let s = unsafe { &*got.as_raw().cast::<CaptureStream<P>>() };
+    Some(s.loopback.stats())
 }
 
 /// The counters of a capture stream of ours built for platform `P`.
@@ -207,7 +254,7 @@ impl<P: Platform> CaptureStream<P> {
 
     /// The service: see the module docs.
     fn service(&self) {
-        let loopback = &self.miniport.loopback;
+        let loopback = &self.loopback;
         let budget = self.miniport.cfg.capture_service_max_bytes as usize;
         let (chain, sink, read_any, more) = {
             let mut g = self.inner.lock();
@@ -278,7 +325,7 @@ impl<P: Platform> CaptureStream<P> {
         let CaptureState {
             packager, stats, ..
         } = st;
-        let r = self.miniport.loopback.drain_bursts(
+        let r = self.loopback.drain_bursts(
             budget,
             || time.unwrap_or_else(|| self.now(stats)),
             |bytes, t| {
@@ -323,16 +370,17 @@ impl<P: Platform> CaptureStream<P> {
         if !state.is_valid() {
             return STATUS_INVALID_PARAMETER;
         }
-        let loopback = &me.miniport.loopback;
+        let loopback = &me.loopback;
+        let cable = &me.miniport.cable;
         let (chain, sink, stopped) = {
             let mut g = me.inner.lock();
             let was_running = g.state == KsState::RUN;
             g.state = state;
             if state == KsState::RUN {
-                loopback.set_listening(true);
+                cable.join(me.reader);
                 (Chain::new(), None, false)
             } else if was_running {
-                loopback.set_listening(false);
+                cable.leave(me.reader);
                 let time = me.now(&mut g.stats);
                 let mut chain = me.drain(&mut g, time);
                 let _ = chain.append(g.packager.reset(time));
@@ -437,17 +485,20 @@ unsafe impl<P: Platform> ComObject for CaptureStream<P> {
     }
 
     unsafe fn destroy(this: *mut Self) {
-        // Free the capture slot, then drop everything (sink, packager and its held buffer,
+        // Leave and detach from the cable, free the capture pin instance, then drop
+        // everything (sink, packager and its held buffer, loopback and its allocator,
         // allocator, clock, miniport) and the memory.
         {
             // SAFETY: 1. `this` is live and ours alone (caller); the borrow ends with the
             // block, before the object is dropped.
             let me = unsafe { &*this };
-            if me.inner.lock().state == KsState::RUN {
-                me.miniport.loopback.set_listening(false);
+            let running = me.inner.lock().state == KsState::RUN;
+            // From here on the cable does not touch this stream's loopback.
+            me.miniport.cable.detach(me.reader);
+            if running {
                 me.miniport.kick_render();
             }
-            me.miniport.capture_open.store(false, Ordering::Release);
+            me.miniport.capture_open.free(me.instance);
         }
         // SAFETY: 2. ours alone, built by `PoolBox` with this tag, not used afterwards.
         unsafe { com::drop_and_free(this, TAG_CAPTURE_STREAM) };

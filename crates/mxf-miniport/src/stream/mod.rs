@@ -1,5 +1,6 @@
-//! The miniport's two stream objects (`IMXF`): [`render`] plays what the port sends into the
-//! loopback; [`capture`] drains the loopback into event chains for the port's capture sink.
+//! The miniport's two kinds of stream object (`IMXF`): [`render`] plays what the port sends
+//! into the cable; [`capture`] drains its own loopback (its reader of the cable) into event
+//! chains for the port's capture sink.
 
 pub mod capture;
 pub mod render;

@@ -1,11 +1,16 @@
-//! The render stream: `IMXF` over mxf-core's [`RenderQueue`], playing into the loopback.
+//! The render stream: `IMXF` over mxf-core's [`RenderQueue`], playing into the miniport's
+//! cable with its own writer id (its render slot).
 //!
-//! The loopback's [`WriteOutcome`] goes to the queue unchanged: `Full` blocks the queue until
-//! the capture stream, after reading, kicks it through the miniport's render slots
-//! (`RenderSlots::kick_all`); `NoListener` (no capture stream in `RUN`) and `TooLarge` give the
-//! message up at once; `NoMemory` is retried then given up. The stream registers itself in the slot
-//! once built and leaves it first thing in its destruction, under the slot's lock, so a kick never
-//! reaches a stream being destroyed.
+//! The cable's [`WriteOutcome`] goes to the queue unchanged: `Full` (every reader full, or
+//! another writer's SysEx holds the cable) blocks the queue until it is kicked through the
+//! miniport's render slots (`RenderSlots::kick_all`) — by a capture stream after reading, or
+//! by the writer that let the cable go (this stream kicks when the cable reports a release,
+//! after the cable's lock is released); `NoListener` (no capture stream in `RUN`), `TooLarge`
+//! and `Muted` (the feedback guard) give the message up at once; `NoMemory` is retried then
+//! given up. When the stream stops (`STOP`, destruction) it tells the cable
+//! (`Cable::end_writer`), which lets go of a SysEx the stream left open. The stream registers
+//! itself in its slot once built and leaves it first thing in its destruction, under the
+//! slot's lock, so a kick never reaches a stream being destroyed.
 
 use super::IID_MXF_PRIVATE_RENDER;
 use crate::miniport::{MiniportRef, downcast};
@@ -15,6 +20,7 @@ use mxf_abi::{
     DmusKernelEvent, Guid, IAllocatorMxf, IID_IMXF, IID_IUNKNOWN, IMasterClock, IMxf, IMxfVtbl,
     IUnknown, KsState, NtStatus, STATUS_INVALID_DEVICE_REQUEST,
 };
+use mxf_core::cable::WriterId;
 use mxf_core::com::{self, ComObject, ComPtr, RefCount};
 use mxf_core::loopback::WriteOutcome;
 use mxf_core::platform::{Platform, PoolTag};
@@ -24,20 +30,34 @@ use mxf_core::render::{RenderConfig, RenderQueue, RenderStats, RenderTarget};
 /// Pool tag of a render stream object.
 pub const TAG_RENDER_STREAM: PoolTag = PoolTag::new(b"MxfS");
 
-/// Where the render queue plays: the miniport's loopback, if a capture stream listens.
+/// Where the render queue plays: the miniport's cable.
 pub(crate) struct RenderOutput<P: Platform> {
     miniport: MiniportRef<P>,
-    /// The miniport's render slot (render pin) this stream occupies.
+    /// The miniport's render slot this stream occupies.
     slot: usize,
+    /// Its writer id on the cable.
+    writer: WriterId,
 }
 
 impl<P: Platform> RenderTarget for RenderOutput<P> {
     fn write(&self, parts: &[&[u8]], time: i64) -> WriteOutcome {
-        self.miniport.loopback.write_parts(parts, time)
+        let w = self.miniport.cable.write(self.writer, parts, time);
+        if w.released {
+            // The cable's lock is released; the play lock held here comes before the slots'
+            // and the queues' locks (see `miniport`'s lock order).
+            self.miniport.kick_render();
+        }
+        w.outcome
     }
 
     fn flushed(&self) {
         self.miniport.notify();
+    }
+
+    fn ended(&self) {
+        if self.miniport.cable.end_writer(self.writer) {
+            self.miniport.kick_render();
+        }
     }
 }
 
@@ -53,12 +73,13 @@ struct RenderStream<P: Platform> {
     queue: Option<RenderQueue<P, RenderOutput<P>>>,
 }
 
-/// Creates the render stream of render slot `slot` (`PASSIVE_LEVEL`: the queue's timer). The
-/// miniport's render flag of the slot is already set by the caller; the stream clears it on
-/// destruction.
+/// Creates the render stream of render slot `slot`, cable writer `writer` (`PASSIVE_LEVEL`:
+/// the queue's timer). The slot's pin instance is already claimed by the caller; the stream
+/// frees it on destruction.
 pub(crate) fn new_render_stream<P: Platform>(
     miniport: MiniportRef<P>,
     slot: usize,
+    writer: WriterId,
     alloc: &ComPtr<IAllocatorMxf>,
     clock: &ComPtr<IMasterClock>,
 ) -> Result<ComPtr<IMxf>, NtError> {
@@ -72,7 +93,11 @@ pub(crate) fn new_render_stream<P: Platform>(
         platform.clone(),
         alloc,
         clock,
-        RenderOutput { miniport, slot },
+        RenderOutput {
+            miniport,
+            slot,
+            writer,
+        },
         cfg,
     )?;
     let stream = RenderStream {

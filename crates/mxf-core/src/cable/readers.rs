@@ -1,0 +1,283 @@
+//! The readers of a cable: a fixed table of the capture streams' loopbacks, and the fan-out
+//! of one write into every joined one, with each reader's SysEx state and counters.
+//!
+//! A reader is *attached* from its capture stream's creation to its destruction (its loopback
+//! counters are summed into the cable's while attached, and kept when it detaches) and
+//! *joined* while its stream is in `RUN`: only joined readers get writes.
+
+use super::merge::Kind;
+use super::stats::ReaderStats;
+use crate::loopback::{Loopback, LoopbackStats};
+use crate::platform::Platform;
+use crate::write::WriteOutcome;
+use core::ptr::NonNull;
+
+/// Most readers (capture streams) of one cable. Each costs a loopback (its own allocator and
+/// queue) and one copy of every message, so the bound keeps both the memory and the write
+/// path's time bounded; a fixed table keeps the write path allocation-free.
+pub const MAX_READERS: usize = 8;
+
+/// A reader of a cable: an index into its table.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct ReaderId(u8);
+
+impl ReaderId {
+    /// An id that names no reader: every cable method given it does nothing (a placeholder
+    /// until [`super::Cable::attach`] hands out the real one).
+    pub const NONE: Self = Self(u8::MAX);
+
+    /// Its index (below [`MAX_READERS`], except for [`ReaderId::NONE`]).
+    pub const fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+/// Where a reader is in the SysEx being written in pieces.
+#[derive(Clone, Copy, Default, PartialEq, Eq, Debug)]
+enum Sysex {
+    /// No SysEx in pieces in progress for it.
+    #[default]
+    Idle,
+    /// It got the pieces so far.
+    Delivering,
+    /// It skips the rest: it refused a piece (`counted`: the skipped bytes are its drops), or
+    /// it joined after the SysEx started (not `counted`: those bytes were never its).
+    Skipping { counted: bool },
+}
+
+struct Reader<P: Platform> {
+    /// The capture stream's loopback (see [`Readers::attach`] for why it is valid).
+    lb: NonNull<Loopback<P>>,
+    joined: bool,
+    sysex: Sysex,
+    stats: ReaderStats,
+}
+
+impl<P: Platform> Reader<P> {
+    fn lb(&self) -> &Loopback<P> {
+        // SAFETY: an attached loopback stays valid until it is detached (`attach`'s
+        // contract), and the table is only used under the cable's lock.
+        unsafe { self.lb.as_ref() }
+    }
+}
+
+/// The table (under the cable's lock).
+pub(crate) struct Readers<P: Platform> {
+    slots: [Option<Reader<P>>; MAX_READERS],
+    /// The loopback counters of the readers that detached.
+    retired: LoopbackStats,
+}
+
+// SAFETY: the table holds addresses of `Loopback<P>`s, used as `&Loopback<P>` from whichever
+// thread holds the cable's lock; a `Loopback` is `Sync` (its state is behind its own lock).
+unsafe impl<P: Platform> Send for Readers<P> {}
+
+impl<P: Platform> Readers<P> {
+    pub(crate) const fn new() -> Self {
+        Self {
+            slots: [const { None }; MAX_READERS],
+            retired: LoopbackStats::ZERO,
+        }
+    }
+
+    /// Attaches `lb` in the first free slot (not joined); `None` if the table is full.
+    ///
+    /// # Safety
+    /// `lb` stays valid until [`Readers::detach`] of the returned id has returned.
+    pub(crate) unsafe fn attach(&mut self, lb: &Loopback<P>) -> Option<ReaderId> {
+        let (i, slot) = self
+            .slots
+            .iter_mut()
+            .enumerate()
+            .find(|(_, s)| s.is_none())?;
+        *slot = Some(Reader {
+            lb: NonNull::from(lb),
+            joined: false,
+            sysex: Sysex::Idle,
+            stats: ReaderStats::default(),
+        });
+        Some(ReaderId(i as u8))
+    }
+
+    fn get(&mut self, id: ReaderId) -> Option<&mut Reader<P>> {
+        self.slots.get_mut(id.index())?.as_mut()
+    }
+
+    /// Leaves, and forgets the loopback (its counters are kept).
+    pub(crate) fn detach(&mut self, id: ReaderId) {
+        self.leave(id);
+        if let Some(slot) = self.slots.get_mut(id.index())
+            && let Some(r) = slot.take()
+        {
+            self.retired = self.retired.plus(&r.lb().stats());
+        }
+    }
+
+    /// Joins: from now on the reader gets writes; `in_sysex` if a SysEx in pieces is in
+    /// progress (the reader skips its rest). Its loopback listens.
+    pub(crate) fn join(&mut self, id: ReaderId, in_sysex: bool) {
+        if let Some(r) = self.get(id) {
+            r.joined = true;
+            r.sysex = if in_sysex {
+                Sysex::Skipping { counted: false }
+            } else {
+                Sysex::Idle
+            };
+            r.lb().set_listening(true);
+        }
+    }
+
+    /// Leaves: no more writes; its loopback stops listening.
+    pub(crate) fn leave(&mut self, id: ReaderId) {
+        if let Some(r) = self.get(id) {
+            r.joined = false;
+            r.sysex = Sysex::Idle;
+            r.lb().set_listening(false);
+        }
+    }
+
+    /// Readers attached / joined.
+    pub(crate) fn counts(&self) -> (u32, u32) {
+        let attached = self.slots.iter().flatten().count() as u32;
+        let joined = self.slots.iter().flatten().filter(|r| r.joined).count() as u32;
+        (attached, joined)
+    }
+
+    /// Whether any reader is joined.
+    pub(crate) fn any_joined(&self) -> bool {
+        self.slots.iter().flatten().any(|r| r.joined)
+    }
+
+    /// The counters of reader `id`, if attached.
+    pub(crate) fn stats(&self, id: ReaderId) -> Option<ReaderStats> {
+        Some(self.slots.get(id.index())?.as_ref()?.stats)
+    }
+
+    /// The loopback counters of every reader the cable had, summed (see
+    /// [`LoopbackStats::plus`]).
+    pub(crate) fn loopback_stats(&self) -> LoopbackStats {
+        self.slots
+            .iter()
+            .flatten()
+            .fold(self.retired, |acc, r| acc.plus(&r.lb().stats()))
+    }
+
+    /// Calls `f` with each attached reader's loopback.
+    pub(crate) fn for_each(&self, mut f: impl FnMut(ReaderId, &Loopback<P>)) {
+        for (i, r) in self.slots.iter().enumerate() {
+            if let Some(r) = r {
+                f(ReaderId(i as u8), r.lb());
+            }
+        }
+    }
+
+    /// The SysEx in pieces ended without its last piece (cut, or its writer stopped): every
+    /// reader is out of it. What a reader got of it is the truncated SysEx its writer sent.
+    pub(crate) fn end_sysex(&mut self) {
+        for r in self.slots.iter_mut().flatten() {
+            r.sysex = Sysex::Idle;
+        }
+    }
+
+    /// Writes `parts` (`n` bytes, of kind `kind`, written at `time`) into every joined
+    /// reader's loopback, one copy each: `Accepted` if at least one reader took it (each
+    /// reader that refused counts a drop) or if every joined reader skips the SysEx it
+    /// belongs to; otherwise nothing was kept anywhere, and the answer is `Full` if a reader
+    /// was full (waiting helps), else `NoMemory`, else `TooLarge`. The caller made sure a
+    /// reader is joined, and that a `Continuation` is a piece of the SysEx in progress.
+    pub(crate) fn deliver(
+        &mut self,
+        parts: &[&[u8]],
+        time: i64,
+        n: u64,
+        kind: Kind,
+    ) -> WriteOutcome {
+        let mut got = [None; MAX_READERS];
+        let (mut accepted, mut full, mut no_memory, mut too_large) = (false, false, false, false);
+        for (r, g) in self.slots.iter().zip(got.iter_mut()) {
+            let Some(r) = r else { continue };
+            if !r.joined {
+                continue;
+            }
+            if matches!(kind, Kind::Continuation { .. })
+                && matches!(r.sysex, Sysex::Skipping { .. })
+            {
+                continue;
+            }
+            let o = r.lb().write_parts(parts, time);
+            match o {
+                WriteOutcome::Accepted => accepted = true,
+                WriteOutcome::Full => full = true,
+                WriteOutcome::NoMemory => no_memory = true,
+                _ => too_large = true,
+            }
+            *g = Some(o);
+        }
+        let tried = got.iter().any(Option::is_some);
+        if tried && !accepted {
+            return if full {
+                WriteOutcome::Full
+            } else if no_memory {
+                WriteOutcome::NoMemory
+            } else if too_large {
+                WriteOutcome::TooLarge
+            } else {
+                WriteOutcome::NoListener
+            };
+        }
+        for (r, g) in self.slots.iter_mut().zip(got) {
+            let Some(r) = r else { continue };
+            if r.joined {
+                account(r, g, n, kind);
+            }
+        }
+        WriteOutcome::Accepted
+    }
+}
+
+/// Counts a taken write for one joined reader: `got` is its loopback's answer, `None` if it
+/// skipped the write (a SysEx it is out of).
+fn account<P: Platform>(r: &mut Reader<P>, got: Option<WriteOutcome>, n: u64, kind: Kind) {
+    let s = &mut r.stats;
+    match got {
+        Some(WriteOutcome::Accepted) => {
+            s.bytes_delivered += n;
+            match kind {
+                Kind::Realtime | Kind::Message => s.messages_delivered += 1,
+                Kind::SysexStart => r.sysex = Sysex::Delivering,
+                Kind::Continuation { end } => {
+                    if end {
+                        s.messages_delivered += 1;
+                        r.sysex = Sysex::Idle;
+                    }
+                }
+            }
+        }
+        Some(_) => {
+            s.bytes_dropped += n;
+            match kind {
+                Kind::Realtime | Kind::Message => s.messages_dropped += 1,
+                Kind::SysexStart => {
+                    s.messages_dropped += 1;
+                    r.sysex = Sysex::Skipping { counted: true };
+                }
+                Kind::Continuation { end } => {
+                    s.sysex_truncated += 1;
+                    r.sysex = if end {
+                        Sysex::Idle
+                    } else {
+                        Sysex::Skipping { counted: true }
+                    };
+                }
+            }
+        }
+        None => {
+            if r.sysex == (Sysex::Skipping { counted: true }) {
+                s.bytes_dropped += n;
+            }
+            if kind == (Kind::Continuation { end: true }) {
+                r.sysex = Sysex::Idle;
+            }
+        }
+    }
+}
