@@ -15,9 +15,17 @@
 //! - `--feedback` opens one more reader and one more renderer on each cable, an echo
 //!   application: whatever the echo reader captures is queued, as it arrives, on the echo
 //!   renderer [`ECHO_TURNAROUND_100NS`] later. The cable's feedback guard must mute it; if it
-//!   never does, the echo application gives up after [`ECHO_BUDGET_PER_MESSAGE`] echoes per
-//!   workload message (the run then fails). Whatever the guard mutes is counted: per
-//!   client, what was sent equals what got through plus what was dropped, by cause.
+//!   lets the echo run for [`ECHO_GIVE_UP_100NS`] without muting, the echo application gives
+//!   up (the run then fails). Whatever the guard mutes is counted: per client, what was sent
+//!   equals what got through plus what was dropped, by cause.
+//! - The guard's limit is the driver's registry value `FeedbackMaxMessagesPerSecond`
+//!   (`--feedback-limit`). A loop with few messages in flight circulates each one once per
+//!   round trip (here the port's DPC latency plus the echo turnaround, about 7,000 messages
+//!   a second per message), which the driver's default limit (31,250 a second, ten DIN
+//!   wires) lets pass as ordinary traffic. So a `--feedback` run without `--feedback-limit`
+//!   sets the limit to [`feedback_limit_for`] the workload: twice its own peak rate, at least
+//!   [`MIN_DERIVED_FEEDBACK_LIMIT`], which the workload alone never reaches and one message
+//!   looping does; the run then ends with the cable muted by the last loop.
 //!
 //! The report is [`crate::cables_report::CablesReport`].
 
@@ -25,6 +33,7 @@ use crate::cables_report::{CableReport, CablesReport, ReaderReport, RendererRepo
 use crate::sim::SimOptions;
 use crate::workload::Unit;
 use mxf_core::alloc::AllocatorConfig;
+use mxf_core::feedback::FeedbackConfig;
 use mxf_kemu::{Emu, EmuConfig};
 use mxf_portemu::{CaptureHandle, Client, Port, PortConfig, RenderHandle, RenderUnit};
 use std::time::Instant;
@@ -40,8 +49,29 @@ pub const MAX_CLIENTS: u32 = 64;
 /// The echo application's turnaround: what it captured is sent back this much later.
 pub const ECHO_TURNAROUND_100NS: i64 = 1_000;
 
-/// Echoes per workload message after which the echo application gives up.
-pub const ECHO_BUDGET_PER_MESSAGE: u64 = 32;
+/// How long the echo application echoes without the cable being muted before it gives up
+/// (emulated time): far longer than the guard takes to trip (its windows times its trip
+/// count, 300 ms by default).
+pub const ECHO_GIVE_UP_100NS: i64 = 50_000_000;
+
+/// The least limit (messages a second) [`feedback_limit_for`] sets.
+pub const MIN_DERIVED_FEEDBACK_LIMIT: u32 = 1_000;
+
+/// The feedback guard's limit (messages a second) a `--feedback` run uses without
+/// `--feedback-limit`: twice the workload's busiest 100 ms (the guard's window) in messages
+/// a second, at least [`MIN_DERIVED_FEEDBACK_LIMIT`].
+pub fn feedback_limit_for(workload: &[mxf_portemu::TimedMessage]) -> u32 {
+    let window = FeedbackConfig::DEFAULT.window_100ns.max(1);
+    let mut per_window: std::collections::BTreeMap<i64, u64> = std::collections::BTreeMap::new();
+    for m in workload {
+        *per_window.entry(m.time.div_euclid(window)).or_insert(0) += 1;
+    }
+    let peak = per_window.values().copied().max().unwrap_or(0);
+    let per_second = peak.saturating_mul(10_000_000 / window as u64);
+    u32::try_from(per_second.saturating_mul(2))
+        .unwrap_or(u32::MAX)
+        .max(MIN_DERIVED_FEEDBACK_LIMIT)
+}
 
 /// How many clients of each kind a run opens per cable.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -54,6 +84,10 @@ pub struct CableOptions {
     pub readers: u32,
     /// The echo application on every cable (`--feedback`).
     pub feedback: bool,
+    /// The feedback guard's limit, messages a second (`--feedback-limit`; the registry
+    /// value's meaning, 0 disables the guard); `None`: the driver's default, or with
+    /// `feedback` [`feedback_limit_for`] the workload.
+    pub feedback_limit: Option<u32>,
 }
 
 impl CableOptions {
@@ -63,6 +97,7 @@ impl CableOptions {
         renderers: 1,
         readers: 1,
         feedback: false,
+        feedback_limit: None,
     };
 
     /// Whether the run needs the multi-client path.
@@ -82,6 +117,8 @@ struct Echo {
     renderer: RenderHandle,
     /// Messages of the echo reader's log already echoed.
     consumed: usize,
+    /// The last time the application saw the cable muted, or its first echo.
+    unmuted_since: Option<i64>,
     echoed: u64,
     gave_up: bool,
 }
@@ -107,9 +144,16 @@ fn render_units(units: &[Unit], start: i64) -> Vec<RenderUnit> {
 
 /// Opens cable `i`: its miniport, its port, its readers (the echo reader last), its
 /// renderers (the echo renderer last).
-fn open_cable(emu: &Emu, i: u32, opt: &SimOptions, c: &CableOptions) -> Result<Cable, String> {
+fn open_cable(
+    emu: &Emu,
+    i: u32,
+    opt: &SimOptions,
+    c: &CableOptions,
+    feedback: FeedbackConfig,
+) -> Result<Cable, String> {
     let name = cable_name(i);
     let mut mp_cfg = mxf_miniport::MiniportConfig::DEFAULT;
+    mp_cfg.feedback = feedback;
     mp_cfg.capture_mode = opt.capture_mode;
     if let Some(cap) = opt.loopback_capacity {
         mp_cfg.loopback.capacity = cap;
@@ -157,6 +201,7 @@ fn open_cable(emu: &Emu, i: u32, opt: &SimOptions, c: &CableOptions) -> Result<C
                 .open_render_instance(Client::WinMm)
                 .map_err(|e| format!("{name}: opening the echo renderer: {e}"))?,
             consumed: 0,
+            unmuted_since: None,
             echoed: 0,
             gave_up: false,
         }),
@@ -181,9 +226,31 @@ pub fn run(units: &[Unit], workload_name: &str, opt: &SimOptions) -> CablesRepor
         EmuConfig::default()
     });
     let mut rep = CablesReport::new(workload_name, opt);
+    let start = emu.now_100ns() + 10_000;
+    let runits = render_units(units, start);
+    // The workload's messages as the reference parser reads them (what one renderer sends).
+    let workload_msgs = crate::reference::normalize(runits.iter().map(|u| (u.time, &u.bytes[..])));
+    let limit = match (c.feedback_limit, c.feedback) {
+        (Some(n), _) => Some(n),
+        (None, true) => Some(feedback_limit_for(&workload_msgs)),
+        (None, false) => None,
+    };
+    let feedback = match limit {
+        None => FeedbackConfig::DEFAULT,
+        Some(n) => match FeedbackConfig::from_registry(n) {
+            Some(f) => f,
+            None => {
+                rep.fail(format!(
+                    "feedback limit {n} refused (the registry value's range)"
+                ));
+                return rep;
+            }
+        },
+    };
+    rep.feedback_limit = limit;
     let mut cables = Vec::new();
     for i in 0..c.cables {
-        match open_cable(&emu, i, opt, &c) {
+        match open_cable(&emu, i, opt, &c, feedback) {
             Ok(cable) => cables.push(cable),
             Err(e) => {
                 rep.fail(e);
@@ -193,8 +260,6 @@ pub fn run(units: &[Unit], workload_name: &str, opt: &SimOptions) -> CablesRepor
             }
         }
     }
-    let start = emu.now_100ns() + 10_000;
-    let runits = render_units(units, start);
     let last_time = runits.last().map_or(start, |u| u.time);
     rep.units = runits.len() as u64;
     rep.bytes_in_raw = runits.iter().map(|u| u.bytes.len() as u64).sum();
@@ -203,11 +268,8 @@ pub fn run(units: &[Unit], workload_name: &str, opt: &SimOptions) -> CablesRepor
             cable.port.queue_render_on(h, runits.iter().cloned());
         }
     }
-    let budget = ECHO_BUDGET_PER_MESSAGE.saturating_mul(rep.units.max(1));
-    drive(&emu, &mut cables, last_time, budget, &mut rep);
+    drive(&emu, &mut cables, last_time, &mut rep);
     rep.emulated_100ns = emu.now_100ns() - start;
-    // The workload's messages as the reference parser reads them (what one renderer sends).
-    let workload_msgs = crate::reference::normalize(runits.iter().map(|u| (u.time, &u.bytes[..])));
     for cable in cables {
         let r = finish_cable(cable, &workload_msgs);
         rep.cables.push(r);
@@ -220,13 +282,13 @@ pub fn run(units: &[Unit], workload_name: &str, opt: &SimOptions) -> CablesRepor
 
 /// Advances emulated time to each due timer in turn until every cable is idle, echoing what
 /// the echo readers captured after each step.
-fn drive(emu: &Emu, cables: &mut [Cable], last: i64, budget: u64, rep: &mut CablesReport) {
+fn drive(emu: &Emu, cables: &mut [Cable], last: i64, rep: &mut CablesReport) {
     const GRACE: i64 = 50_000_000; // 5 s of emulated time after the last unit
     let mut deadline = last.saturating_add(GRACE);
     loop {
         let now = emu.now_100ns();
         for cable in cables.iter_mut() {
-            if echo_step(cable, now, budget) {
+            if echo_step(cable, now) {
                 // Echoes move the end of the input: the grace runs from the last one.
                 deadline = deadline.max(now.saturating_add(GRACE));
             }
@@ -250,7 +312,7 @@ fn drive(emu: &Emu, cables: &mut [Cable], last: i64, budget: u64, rep: &mut Cabl
 
 /// Queues what cable's echo reader captured since the last step on its echo renderer;
 /// whether it echoed anything.
-fn echo_step(cable: &mut Cable, now: i64, budget: u64) -> bool {
+fn echo_step(cable: &mut Cable, now: i64) -> bool {
     let Some(echo) = cable.echo.as_mut() else {
         return false;
     };
@@ -279,16 +341,21 @@ fn echo_step(cable: &mut Cable, now: i64, budget: u64) -> bool {
     if fresh.is_empty() {
         return false;
     }
-    let room = budget.saturating_sub(echo.echoed) as usize;
-    let n = fresh.len().min(room);
-    echo.echoed += n as u64;
-    if n < fresh.len() {
-        echo.gave_up = true;
-    }
-    cable
+    let muted = cable
         .port
-        .queue_render_on(echo.renderer, fresh.into_iter().take(n));
-    n > 0
+        .miniport()
+        .and_then(mxf_miniport::cable_stats::<Emu>)
+        .is_some_and(|s| s.muted);
+    let since = *echo.unmuted_since.get_or_insert(now);
+    if muted {
+        echo.unmuted_since = Some(now);
+    } else if now.saturating_sub(since) > ECHO_GIVE_UP_100NS {
+        echo.gave_up = true;
+        return false;
+    }
+    echo.echoed += fresh.len() as u64;
+    cable.port.queue_render_on(echo.renderer, fresh);
+    true
 }
 
 /// Stops a cable's render pins, reads every client's counters, closes the port.
@@ -346,11 +413,15 @@ fn finish_cable(mut cable: Cable, workload: &[mxf_portemu::TimedMessage]) -> Cab
             stream: port
                 .capture_stream_on(*h)
                 .and_then(mxf_miniport::capture_stats::<Emu>),
+            reader: port
+                .capture_stream_on(*h)
+                .and_then(mxf_miniport::reader_stats::<Emu>),
             ..ReaderReport::default()
         });
     }
     if let Some(mp) = port.miniport() {
         rep.loopback = mxf_miniport::loopback_stats::<Emu>(mp);
+        rep.cable = mxf_miniport::cable_stats::<Emu>(mp);
         rep.loopback_alloc = mxf_miniport::loopback_allocator_stats::<Emu>(mp);
     }
     let logs: Vec<_> = readers

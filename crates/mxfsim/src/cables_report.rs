@@ -8,6 +8,7 @@ use crate::report::{
 };
 use crate::sim::SimOptions;
 use mxf_core::alloc::AllocatorStats;
+use mxf_core::cable::{CableStats, ReaderStats};
 use mxf_core::loopback::LoopbackStats;
 use mxf_core::render::{DropCount, RenderStats};
 use mxf_miniport::CaptureStreamStats;
@@ -26,18 +27,23 @@ pub fn render_drops(r: &RenderStats) -> Vec<(&'static str, DropCount)> {
     ]
 }
 
-/// Messages a render stream's counters say it gave up muted by the feedback guard.
-pub fn render_muted(_r: &RenderStats) -> DropCount {
-    DropCount::default()
+/// Messages a render stream gave up because the cable's feedback guard muted them.
+pub fn render_muted(r: &RenderStats) -> DropCount {
+    r.dropped_muted
 }
 
-/// The drop causes of a capture stream (a reader), by name, in messages.
-pub fn reader_drops(c: &CaptureStreamStats) -> Vec<(&'static str, u64)> {
+/// The drop causes of a reader, by name, in messages: its share of the cable refused for it
+/// (its loopback full or out of memory while another reader took the message; a SysEx cut
+/// for it counts once), and what its capture stream could not package (its allocator dry).
+pub fn reader_drops(r: &ReaderStats, c: &CaptureStreamStats) -> Vec<(&'static str, u64)> {
     let p = &c.packager;
-    vec![(
-        "no memory",
-        p.messages_dropped_no_memory + p.sysex_dropped_no_memory,
-    )]
+    vec![
+        ("cable", r.messages_dropped + r.sysex_truncated),
+        (
+            "no memory",
+            p.messages_dropped_no_memory + p.sysex_dropped_no_memory,
+        ),
+    ]
 }
 
 /// One renderer of a cable.
@@ -88,6 +94,8 @@ pub struct ReaderReport {
     pub sink: SinkStats,
     /// Its capture stream's counters.
     pub stream: Option<CaptureStreamStats>,
+    /// Its counters as a reader of the cable.
+    pub reader: Option<ReaderStats>,
     /// Its allocator at close.
     pub alloc_end: Option<AllocatorStats>,
 }
@@ -98,11 +106,17 @@ impl ReaderReport {
         self.captured.iter().filter(|m| !m.truncated).count() as u64
     }
 
+    /// Its drops by cause (none known without its counters).
+    pub fn drops(&self) -> Vec<(&'static str, u64)> {
+        match (&self.reader, &self.stream) {
+            (Some(r), Some(c)) => reader_drops(r, c),
+            _ => Vec::new(),
+        }
+    }
+
     /// Messages dropped for this reader, every cause.
     pub fn dropped(&self) -> u64 {
-        self.stream
-            .as_ref()
-            .map_or(0, |c| reader_drops(c).iter().map(|(_, n)| n).sum())
+        self.drops().iter().map(|(_, n)| n).sum()
     }
 }
 
@@ -115,9 +129,11 @@ pub struct CableReport {
     pub renderers: Vec<RendererReport>,
     /// Its readers (the echo reader last).
     pub readers: Vec<ReaderReport>,
-    /// Its loopback.
+    /// Its loopbacks (every reader's, summed).
     pub loopback: Option<LoopbackStats>,
-    /// Its loopback's allocator.
+    /// The cable's counters (merge, feedback guard).
+    pub cable: Option<CableStats>,
+    /// Its readers' loopback allocators, summed.
     pub loopback_alloc: Option<AllocatorStats>,
     /// Its port's allocator at close.
     pub port_alloc_end: Option<AllocatorStats>,
@@ -159,6 +175,9 @@ pub struct CablesReport {
     pub options: String,
     /// Whether the echo application runs.
     pub feedback: bool,
+    /// The feedback guard's limit set for the run (messages a second; `None`: the driver's
+    /// default).
+    pub feedback_limit: Option<u32>,
     /// Renderers per cable (besides the echo one).
     pub renderers: u32,
     /// Units queued per renderer.
@@ -395,7 +414,26 @@ impl CablesReport {
                     ),
                 ));
             }
-            if self.feedback && (c.echo_gave_up || c.muted() == 0) {
+            if let Some(cs) = &c.cable
+                && cs.feedback.messages_muted != c.muted()
+            {
+                found.push((
+                    RULE_ACCOUNTING,
+                    format!(
+                        "{n}: the feedback guard muted {} message(s), the renderers count {}",
+                        cs.feedback.messages_muted,
+                        c.muted()
+                    ),
+                ));
+            }
+            let trips = c.cable.map_or(0, |s| s.feedback.trips);
+            if self.feedback && c.cable.is_some_and(|s| !s.muted) && !c.echo_gave_up {
+                found.push((
+                    RULE_FEEDBACK,
+                    format!("{n}: the cable is not muted at the end of the echo loop"),
+                ));
+            }
+            if self.feedback && (c.echo_gave_up || c.muted() == 0 || trips == 0) {
                 found.push((
                     RULE_FEEDBACK,
                     format!(
@@ -455,6 +493,15 @@ impl fmt::Display for CablesReport {
         writeln!(f, "  options            {}", self.options)?;
         writeln!(
             f,
+            "  feedback limit     {}",
+            match self.feedback_limit {
+                None => "the driver's default (31250 msg/s)".to_string(),
+                Some(0) => "0 (guard off)".to_string(),
+                Some(n) => format!("{n} msg/s"),
+            }
+        )?;
+        writeln!(
+            f,
             "  played             {} units, {} bytes per renderer, {:.3} s emulated, {:.2} s wall",
             self.units,
             self.bytes_in_raw,
@@ -474,6 +521,22 @@ impl fmt::Display for CablesReport {
                     String::new()
                 }
             )?;
+            if let Some(s) = &c.cable {
+                let g = &s.feedback;
+                writeln!(
+                    f,
+                    "  feedback guard     trips {}, releases {}, muted {} msg ({} B), muted now {}; \
+                     merge waits {}, sysex held {}, realtime passed {}",
+                    g.trips,
+                    g.releases,
+                    g.messages_muted,
+                    g.bytes_muted,
+                    if s.muted { "yes" } else { "no" },
+                    s.merge_waits,
+                    s.sysex_held,
+                    s.realtime_passed
+                )?;
+            }
             if let Some(l) = &c.loopback {
                 writeln!(
                     f,
@@ -512,15 +575,10 @@ impl fmt::Display for CablesReport {
             }
             for r in &c.readers {
                 let causes: Vec<String> = r
-                    .stream
-                    .as_ref()
-                    .map(|s| {
-                        reader_drops(s)
-                            .into_iter()
-                            .map(|(name, n)| format!("{name} {n}"))
-                            .collect()
-                    })
-                    .unwrap_or_default();
+                    .drops()
+                    .into_iter()
+                    .map(|(name, n)| format!("{name} {n}"))
+                    .collect();
                 writeln!(
                     f,
                     "  {:<18} captured {} msg ({} whole, {} B), dropped {} ({}), sink chains {}, \
@@ -552,5 +610,124 @@ impl fmt::Display for CablesReport {
             }
         }
         out.write_str(&f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn msg(bytes: &[u8]) -> TimedMessage {
+        TimedMessage {
+            bytes: bytes.to_vec(),
+            time: 0,
+            truncated: false,
+        }
+    }
+
+    /// One cable, one renderer that wrote `workload`, one reader that captured `captured`.
+    fn report(workload: &[TimedMessage], captured: Vec<TimedMessage>) -> CablesReport {
+        let stream = RenderStats {
+            messages_written: workload.len() as u64,
+            ..RenderStats::default()
+        };
+        CablesReport {
+            renderers: 1,
+            cables: vec![CableReport {
+                name: "MxfLoop 1".into(),
+                renderers: vec![RendererReport {
+                    name: "renderer 1".into(),
+                    expected_messages: workload.len() as u64,
+                    stream: Some(stream),
+                    ..RendererReport::default()
+                }],
+                readers: vec![ReaderReport {
+                    name: "reader 1".into(),
+                    captured,
+                    reader: Some(ReaderStats::default()),
+                    stream: Some(CaptureStreamStats::default()),
+                    ..ReaderReport::default()
+                }],
+                cable: Some(CableStats::default()),
+                ..CableReport::default()
+            }],
+            unload: Some(Ok(())),
+            ..CablesReport::default()
+        }
+    }
+
+    #[test]
+    fn a_reader_with_every_message_passes() {
+        let w = [msg(&[0x90, 1, 2]), msg(&[0xF0, 1, 0xF7])];
+        let mut r = report(&w, w.to_vec());
+        r.verdict(&w);
+        assert!(r.passed(), "{r}");
+    }
+
+    #[test]
+    fn a_reader_missing_a_message_fails_accounting_and_corruption() {
+        let w = [msg(&[0x90, 1, 2]), msg(&[0x90, 3, 4])];
+        let mut r = report(&w, vec![w[0].clone()]);
+        r.verdict(&w);
+        assert!(r.broke(RULE_ACCOUNTING) && r.broke(RULE_CORRUPTION), "{r}");
+    }
+
+    #[test]
+    fn a_reader_out_of_order_with_one_renderer_fails_corruption_only() {
+        let w = [msg(&[0x90, 1, 2]), msg(&[0x90, 3, 4])];
+        let mut r = report(&w, vec![w[1].clone(), w[0].clone()]);
+        r.verdict(&w);
+        assert!(r.broke(RULE_CORRUPTION) && !r.broke(RULE_ACCOUNTING), "{r}");
+    }
+
+    #[test]
+    fn a_drop_for_a_reader_is_counted_but_still_a_drop() {
+        let w = [msg(&[0x90, 1, 2]), msg(&[0x90, 3, 4])];
+        let mut r = report(&w, vec![w[0].clone()]);
+        r.cables[0].readers[0].reader = Some(ReaderStats {
+            messages_dropped: 1,
+            ..ReaderStats::default()
+        });
+        r.verdict(&w);
+        assert!(!r.broke(RULE_ACCOUNTING), "{r}");
+        assert!(r.broke(RULE_NO_DROPS), "{r}");
+    }
+
+    #[test]
+    fn a_renderer_whose_counts_do_not_balance_fails_accounting() {
+        let w = [msg(&[0x90, 1, 2]), msg(&[0x90, 3, 4])];
+        let mut r = report(&w, w.to_vec());
+        r.cables[0].renderers[0].expected_messages = 3;
+        r.verdict(&w);
+        assert!(r.broke(RULE_ACCOUNTING), "{r}");
+    }
+
+    #[test]
+    fn a_feedback_run_the_guard_never_muted_fails_the_feedback_rule() {
+        let w = [msg(&[0x90, 1, 2])];
+        let mut r = report(&w, w.to_vec());
+        r.feedback = true;
+        r.cables[0].echo_gave_up = true;
+        r.cables[0].echoed = 1000;
+        r.verdict(&w);
+        assert!(r.broke(RULE_FEEDBACK), "{r}");
+        assert!(r.to_string().contains("never muted"), "{r}");
+    }
+
+    #[test]
+    fn muted_messages_the_renderers_do_not_count_fail_accounting() {
+        let w = [msg(&[0x90, 1, 2])];
+        let mut r = report(&w, w.to_vec());
+        r.cables[0].cable = Some(CableStats {
+            feedback: mxf_core::feedback::FeedbackStats {
+                trips: 1,
+                messages_muted: 5,
+                ..Default::default()
+            },
+            muted: true,
+            ..CableStats::default()
+        });
+        r.verdict(&w);
+        assert!(r.broke(RULE_ACCOUNTING), "{r}");
     }
 }

@@ -15,6 +15,7 @@ fn opts(cables: u32, renderers: u32, readers: u32, feedback: bool) -> SimOptions
             renderers,
             readers,
             feedback,
+            feedback_limit: None,
         },
         ..SimOptions::new()
     }
@@ -98,4 +99,103 @@ fn clients_beyond_the_pin_instance_count_fail_the_run() {
     let r = text(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{r}");
     assert!(r.contains("KS pin create failed"), "{r}");
+}
+
+#[test]
+fn every_reader_of_a_multi_reader_run_is_byte_exact() {
+    let units = build(&WorkloadSpec::quick(5));
+    let rep = run(&units, "quick", &opts(1, 1, 3, false));
+    assert!(rep.passed(), "{rep}");
+    let want = mxfsim::reference::normalize(units.iter().map(|u| (u.offset, &u.bytes[..])));
+    let c = &rep.cables[0];
+    assert_eq!(c.readers.len(), 3);
+    for r in &c.readers {
+        assert_eq!(r.captured.len(), want.len(), "{}", r.name);
+        for (g, w) in r.captured.iter().zip(&want) {
+            assert_eq!(
+                (&g.bytes, g.truncated),
+                (&w.bytes, w.truncated),
+                "{}",
+                r.name
+            );
+        }
+        assert_eq!(r.dropped(), 0);
+    }
+}
+
+#[test]
+fn two_renderers_and_two_readers_merge_every_sysex_whole() {
+    let units = build(&WorkloadSpec::quick(6));
+    let rep = run(&units, "quick", &opts(2, 2, 2, false));
+    assert!(rep.passed(), "{rep}");
+    let want = mxfsim::reference::normalize(units.iter().map(|u| (u.offset, &u.bytes[..])));
+    let sysex_sent = want.iter().filter(|m| m.bytes[0] == 0xF0).count();
+    for c in &rep.cables {
+        assert_eq!(c.written(), 2 * want.len() as u64, "{}", c.name);
+        for r in &c.readers {
+            let sysex: Vec<&[u8]> = r
+                .captured
+                .iter()
+                .filter(|m| m.bytes[0] == 0xF0)
+                .map(|m| &m.bytes[..])
+                .collect();
+            assert_eq!(sysex.len(), 2 * sysex_sent, "{} {}", c.name, r.name);
+            assert!(
+                sysex.iter().all(|s| s.last() == Some(&0xF7)
+                    && s[1..s.len() - 1].iter().all(|&b| b < 0x80)),
+                "every SysEx whole"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_feedback_run_ends_muted_with_every_message_counted() {
+    let units = build(&WorkloadSpec::quick(7));
+    let rep = run(&units, "quick", &opts(2, 1, 1, true));
+    assert!(rep.passed(), "{rep}");
+    let text = rep.to_string();
+    for c in &rep.cables {
+        let cs = c.cable.expect("cable stats");
+        assert!(cs.feedback.trips >= 1, "{text}");
+        assert!(cs.muted, "the run ends with the cable muted:\n{text}");
+        assert!(c.muted() > 0, "{text}");
+        assert_eq!(c.muted(), cs.feedback.messages_muted, "{text}");
+        assert!(!c.echo_gave_up && c.echoed > 0, "{text}");
+        for r in &c.renderers {
+            let s = r.stream.expect("render stats");
+            assert_eq!(
+                r.expected_messages,
+                r.written() + r.dropped() + u64::from(s.sysex_open),
+                "{} {}",
+                c.name,
+                r.name
+            );
+        }
+        for r in &c.readers {
+            assert_eq!(
+                r.whole() + r.dropped(),
+                c.written(),
+                "{} {}",
+                c.name,
+                r.name
+            );
+        }
+    }
+    assert!(text.contains("muted"), "{text}");
+}
+
+#[test]
+fn the_cli_feedback_run_passes_and_shows_the_guard() {
+    let out = mxfsim(
+        &["--quick", "--no-progress", "--feedback", "--readers", "2"],
+        None,
+    );
+    let r = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{r}\n{}", text(&out.stderr));
+    assert!(
+        r.contains("echo reader") && r.contains("echo renderer"),
+        "{r}"
+    );
+    assert!(r.contains("feedback guard"), "{r}");
 }
