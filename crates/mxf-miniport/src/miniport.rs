@@ -42,15 +42,17 @@
 //! The miniport owns one [`Cable`] (`mxf_core::cable`): every render stream writes its
 //! normalised messages into it with its writer id, merged message by message (a SysEx in
 //! pieces holds the cable for its writer, realtime bytes pass); every capture stream owns a
-//! [`Loopback`](mxf_core::loopback::Loopback) of its own (made with [`MiniportConfig::loopback`] when the stream is
-//! created), attached to the cable for the stream's life and joined while the stream is in
-//! `RUN`, and the cable copies each message into every joined one (fan-out: a reader that
-//! cannot take it drops, counted per reader; it never blocks the others). A cable nobody
-//! listens to gives up what is sent into it, counted by the render stream as "no listener".
-//! The cable's feedback guard ([`MiniportConfig::feedback`]) mutes it while an echo loop
-//! floods it. After each run that wrote bytes, the render stream calls
-//! `IPortDMus::Notify(group)`, and the port services every capture stream
-//! (`PutMessage(NULL)`), each of which drains its own loopback.
+//! [`Loopback`](mxf_core::loopback::Loopback) of its own (made with
+//! [`MiniportConfig::loopback`] when the stream is created), attached to the cable for the
+//! stream's life and joined while the stream is in `RUN`, and the cable copies each message
+//! into every joined one (fan-out: a reader that cannot take it drops, counted per reader; it
+//! never blocks the others). A render stream whose application leaves a SysEx unfinished
+//! holds the other render streams until it sends something else or stops (see
+//! `mxf_core::cable`'s merge rule). A cable nobody listens to gives up what is sent into it,
+//! counted by the render stream as "no listener". The cable's feedback guard
+//! ([`MiniportConfig::feedback`]) mutes it while an echo loop floods it. After each run that
+//! wrote bytes, the render stream calls `IPortDMus::Notify(group)`, and the port services
+//! every capture stream (`PutMessage(NULL)`), each of which drains its own loopback.
 //!
 //! # Flow control
 //! When every joined reader's loopback is full, or another writer's SysEx holds the cable,

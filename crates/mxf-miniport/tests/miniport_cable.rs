@@ -284,3 +284,71 @@ fn a_render_client_stopping_inside_its_sysex_lets_the_cable_go_and_wakes_the_oth
     );
     rig.finish(vec![a, b], readers);
 }
+
+#[test]
+fn the_feedback_guard_of_the_config_mutes_the_cable_and_the_render_stream_counts_it() {
+    let cfg = MiniportConfig {
+        feedback: mxf_core::feedback::FeedbackConfig {
+            max_messages_per_window: 10,
+            window_100ns: MS as i64,
+            trip_windows: 1,
+            release_windows: 1,
+        },
+        ..MiniportConfig::DEFAULT
+    };
+    let rig = rig(cfg);
+    let readers = vec![rig.reader(true)];
+    let r = rig.renderer(PIN_RENDER_STREAM);
+    let notes: Vec<_> = (0..50u8)
+        .map(|k| event(&rig.alloc, &[0x90, k, 1], MS, 0))
+        .collect();
+    rig.send(&r, &notes);
+    rig.emu.advance_time(MS as i64 / 2);
+    let rs = render_stats::<Emu>(&r).unwrap();
+    assert_eq!((rs.messages_written, rs.dropped_muted.messages), (10, 40));
+    let c = cable_stats::<Emu>(&rig.m).unwrap();
+    assert!(c.muted);
+    assert_eq!((c.feedback.trips, c.feedback.messages_muted), (1, 40));
+    assert_eq!(
+        got(&readers[0]).len(),
+        30,
+        "only what passed reached the reader"
+    );
+    assert_eq!(
+        rig.emu
+            .log_lines()
+            .iter()
+            .filter(|l| l.starts_with("WARN cable: feedback guard tripped"))
+            .count(),
+        1
+    );
+    rig.finish(vec![r], readers);
+}
+
+#[test]
+fn the_loopback_counters_add_up_over_every_capture_stream_the_cable_had() {
+    let rig = rig(MiniportConfig::DEFAULT);
+    let r = rig.renderer(PIN_RENDER_STREAM);
+    let mut total = 0;
+    for k in 0..3u8 {
+        let rd = rig.reader(true);
+        rig.send(
+            &r,
+            &[event(&rig.alloc, &[0x90, k, 1], u64::from(k) * MS, 0)],
+        );
+        rig.emu.advance_time(MS as i64);
+        total += 3;
+        assert_eq!(got(&rd), [0x90, k, 1]);
+        assert_eq!(loopback_stats::<Emu>(&rig.m).unwrap().bytes_out, total);
+        assert_eq!(rd.stream.set_state(KsState::STOP), STATUS_SUCCESS);
+        assert_eq!(rd.stream.disconnect_output(&rd.sink), STATUS_SUCCESS);
+        *PinSink::get(&rd.pin).stream.lock().unwrap() = None;
+        rig.group.remove_member(&rd.pin);
+        drop(rd);
+    }
+    let ls = loopback_stats::<Emu>(&rig.m).unwrap();
+    assert_eq!((ls.bytes_in, ls.bytes_out, ls.bytes_queued), (9, 9, 0));
+    assert_eq!(cable_stats::<Emu>(&rig.m).unwrap().readers_attached, 0);
+    assert!(mxf_miniport::loopback_allocator_stats::<Emu>(&rig.m).is_none());
+    rig.finish(vec![r], Vec::new());
+}
