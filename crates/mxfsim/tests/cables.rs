@@ -79,6 +79,8 @@ fn bad_client_counts_are_usage_errors() {
         &["--readers", "65"],
         &["--cables", "2", "--faults", "3"],
         &["--feedback", "--miniport", "double"],
+        &["--feedback-limit", "10000001"],
+        &["--feedback-limit", "-1"],
     ] {
         let out = mxfsim(args, None);
         assert_eq!(
