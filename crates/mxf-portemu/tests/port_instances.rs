@@ -335,3 +335,24 @@ fn a_stalled_reader_holds_its_events_and_its_stream_counts_what_it_drops() {
     assert_eq!(rep.allocator_refs_left, 0);
     emu.unload().expect("clean unload");
 }
+
+/// Units queued before the client's render pin is open go to its first instance, and count
+/// as queued there.
+#[test]
+fn units_queued_before_the_render_pin_opens_go_to_the_first_instance() {
+    let emu = Emu::new(EmuConfig::verifier());
+    let mut port = real_port(&emu, PortConfig::default());
+    port.open_capture().expect("capture");
+    let t0 = emu.now_100ns() + 2 * MS;
+    port.queue_render(notes(t0, 5, 0));
+    assert_eq!(port.render_backlog(), 5);
+    let h = port.open_render_instance(Client::WinMm).expect("render");
+    for _ in 0..10 {
+        emu.advance_time(MS);
+    }
+    let s = port.render_stats_of(h).expect("stats");
+    assert_eq!((s.units_queued, s.units_sent), (5, 5));
+    assert_eq!(port.with_capture(|c| c.assembler.messages().len()), 5);
+    port.close().expect("close");
+    emu.unload().expect("clean unload");
+}

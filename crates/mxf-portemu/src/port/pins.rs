@@ -487,11 +487,15 @@ impl Port {
             } else {
                 VecDeque::new()
             };
+            let stats = RenderSourceStats {
+                units_queued: units.len() as u64,
+                ..RenderSourceStats::default()
+            };
             q.lanes.push(Lane {
                 handle,
                 stream: None,
                 units,
-                stats: RenderSourceStats::default(),
+                stats,
             });
         }
         if first {
