@@ -1,7 +1,8 @@
 //! [`WriteOutcome`]: the answer to one all-or-nothing write of a normalised MIDI message (or
 //! SysEx piece), the one vocabulary the loopback speaks and the render queue acts on.
 //!
-//! A leaf module: the loopback ([`crate::loopback::Loopback::write_parts`]) produces it, a
+//! A leaf module: the loopback ([`crate::loopback::Loopback::write_parts`]) and the cable
+//! ([`crate::cable::Cable::write`], which adds `Muted`) produce it, a
 //! [`crate::render::RenderTarget`] returns it, and the render queue decides per variant
 //! whether to wait, retry or give the message up, so no layer in between can re-map one
 //! refusal onto another.
@@ -19,7 +20,7 @@ pub enum WriteOutcome {
     /// render queue retries after [`crate::render::RenderConfig::retry_delay_100ns`], up to
     /// [`crate::render::RenderConfig::no_memory_retries`] times, then gives the message up.
     NoMemory,
-    /// Nobody listens (no capture stream in `RUN`): given up at once.
+    /// Nobody listens (no capture stream in `RUN`, no reader joined): given up at once.
     NoListener,
     /// Larger than the target could ever hold: given up at once, never retried (waiting or
     /// retrying cannot make it fit).

@@ -6,6 +6,7 @@ use mxf_core::cable::{Cable, CableConfig, MAX_READERS, WriterId};
 use mxf_core::loopback::{Loopback, LoopbackConfig, MAX_WRITE, WriteOutcome};
 use mxf_core::platform::DISPATCH_LEVEL;
 use mxf_kemu::{Emu, EmuConfig};
+use proptest::prelude::*;
 
 fn drain(lb: &Loopback<Emu>, into: &mut Vec<u8>) {
     lb.drain_chunks(usize::MAX, None, |b, _| into.extend_from_slice(b));
@@ -251,4 +252,169 @@ fn a_reader_joining_in_the_middle_of_a_sysex_skips_its_rest_and_the_table_is_bou
     }
     drop((lbs, cable));
     emu.unload().expect("clean unload");
+}
+
+/// What the test does next: send a message (a note, a realtime byte, or a SysEx in pieces of
+/// the given sizes) or drain one reader.
+#[derive(Clone, Debug)]
+enum Op {
+    Note(u8),
+    Realtime,
+    Sysex(Vec<usize>),
+    Drain(usize),
+}
+
+/// The cable's rules for one reader of `capacity` bytes, drained by the test.
+#[derive(Default)]
+struct Model {
+    capacity: usize,
+    queued: usize,
+    got: Vec<u8>,
+    skipping: bool,
+    delivered: u64,
+    dropped: u64,
+    truncated: u64,
+    bytes_dropped: u64,
+}
+
+impl Model {
+    fn fits(&self, n: usize) -> bool {
+        self.queued + n <= self.capacity
+    }
+
+    /// A write every reader sees (some reader took it); `start`/`cont`/`end` describe it.
+    fn take(&mut self, b: &[u8], start: bool, cont: bool, end: bool) {
+        if cont && self.skipping {
+            self.bytes_dropped += b.len() as u64;
+            self.skipping &= !end;
+            return;
+        }
+        if self.fits(b.len()) {
+            self.queued += b.len();
+            self.got.extend_from_slice(b);
+            self.delivered += u64::from(end);
+            return;
+        }
+        self.bytes_dropped += b.len() as u64;
+        if cont {
+            self.truncated += 1;
+        } else {
+            self.dropped += 1;
+        }
+        self.skipping = (start || cont) && !end;
+    }
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        (0u8..0x80).prop_map(Op::Note),
+        Just(Op::Realtime),
+        prop::collection::vec(1usize..30_000, 1..5).prop_map(Op::Sysex),
+        (0usize..3).prop_map(Op::Drain),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    /// Three readers of different sizes, drained at random: each gets exactly what the rules
+    /// say, its drops sum with what it got to what was sent, and a write is refused only when
+    /// every reader that would take it is full (then, drained, it goes through).
+    #[test]
+    fn every_reader_matches_the_rules(ops in prop::collection::vec(op(), 1..50)) {
+        let emu = Emu::new(EmuConfig::default());
+        let cable = Cable::new(emu.clone(), CableConfig::DEFAULT);
+        let caps = [MAX_WRITE, MAX_WRITE + 20_000, 3 * MAX_WRITE];
+        let lbs: Vec<_> = caps
+            .iter()
+            .map(|&c| {
+                let cfg = LoopbackConfig { capacity: c as u32, ..LoopbackConfig::DEFAULT };
+                Loopback::new(emu.clone(), cfg).unwrap()
+            })
+            .collect();
+        // SAFETY: detached below before the loopbacks drop.
+        let ids: Vec<_> = lbs.iter().map(|l| unsafe { cable.attach(l) }.unwrap()).collect();
+        for &id in &ids {
+            cable.join(id);
+        }
+        let mut models: Vec<Model> =
+            caps.iter().map(|&capacity| Model { capacity, ..Model::default() }).collect();
+        let mut collected = vec![Vec::new(); 3];
+        let w = WriterId::new(0).unwrap();
+        let mut sent = 0u64;
+        // Writes `b` (`start`: a SysEx's first piece; `cont`: a later one; `end`: it ends a
+        // message), drains every reader and writes again when the rules say all are full.
+        let write = |b: Vec<u8>,
+                     (start, cont, end): (bool, bool, bool),
+                     models: &mut Vec<Model>,
+                     collected: &mut Vec<Vec<u8>>| {
+            let live = |m: &Model| !(cont && m.skipping);
+            let all_full = models.iter().filter(|m| live(m)).all(|m| !m.fits(b.len()))
+                && models.iter().any(live);
+            let r = emu.at_irql(DISPATCH_LEVEL, || cable.write(w, &[&b], 0));
+            if all_full {
+                assert_eq!(r.outcome, WriteOutcome::Full);
+                for (i, lb) in lbs.iter().enumerate() {
+                    drain(lb, &mut collected[i]);
+                    models[i].queued = 0;
+                }
+                let r = emu.at_irql(DISPATCH_LEVEL, || cable.write(w, &[&b], 0));
+                assert_eq!(r.outcome, WriteOutcome::Accepted);
+            } else {
+                assert_eq!(r.outcome, WriteOutcome::Accepted);
+            }
+            for m in models.iter_mut() {
+                m.take(&b, start, cont, end);
+            }
+            b.len() as u64
+        };
+        for op in ops {
+            match op {
+                Op::Note(k) => {
+                    let msg = (false, false, true);
+                    sent += write(vec![0x90, k, 1], msg, &mut models, &mut collected);
+                }
+                Op::Realtime => {
+                    sent += write(vec![0xF8], (false, false, true), &mut models, &mut collected);
+                }
+                Op::Sysex(pieces) => {
+                    let n = pieces.len();
+                    for (i, len) in pieces.into_iter().enumerate() {
+                        let mut b = Vec::new();
+                        if i == 0 {
+                            b.push(0xF0);
+                        }
+                        b.extend(std::iter::repeat_n(0x11, len));
+                        let end = i + 1 == n;
+                        if end {
+                            b.push(0xF7);
+                        }
+                        // A one-piece SysEx is a message of its own.
+                        let (start, cont) = (i == 0 && !end, i > 0);
+                        sent += write(b, (start, cont, end), &mut models, &mut collected);
+                    }
+                }
+                Op::Drain(i) => {
+                    drain(&lbs[i], &mut collected[i]);
+                    models[i].queued = 0;
+                }
+            }
+        }
+        for (i, lb) in lbs.iter().enumerate() {
+            drain(lb, &mut collected[i]);
+            let m = &models[i];
+            prop_assert!(collected[i] == m.got, "reader {} got what the rules say", i);
+            let s = cable.reader_stats(ids[i]).unwrap();
+            prop_assert_eq!(
+                (s.messages_delivered, s.messages_dropped, s.sysex_truncated, s.bytes_dropped),
+                (m.delivered, m.dropped, m.truncated, m.bytes_dropped)
+            );
+            prop_assert_eq!(s.bytes_delivered + s.bytes_dropped, sent);
+        }
+        for id in ids {
+            cable.detach(id);
+        }
+        drop((lbs, cable));
+        emu.unload().expect("clean unload");
+    }
 }

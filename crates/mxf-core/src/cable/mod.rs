@@ -277,7 +277,11 @@ impl<P: Platform> Cable<P> {
             WriteOutcome::Full => s.stats.refused_full += 1,
             WriteOutcome::NoMemory => s.stats.refused_no_memory += 1,
             other => {
-                s.stats.refused_too_large += 1;
+                if other == WriteOutcome::TooLarge {
+                    s.stats.refused_too_large += 1;
+                } else {
+                    s.stats.refused_no_listener += 1;
+                }
                 return refuse(s, other, &mut released);
             }
         }

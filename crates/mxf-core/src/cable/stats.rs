@@ -20,8 +20,8 @@ pub struct CableStats {
     pub refused_no_listener: u64,
     /// Writes refused: every reader that would take it was full.
     pub refused_full: u64,
-    /// Writes refused: every reader's allocator failed with its queue empty (or full ones
-    /// aside, see the module docs).
+    /// Writes refused: no reader took it, none was full, and a reader's allocator failed with
+    /// its queue empty.
     pub refused_no_memory: u64,
     /// Writes refused: larger than every reader could ever hold.
     pub refused_too_large: u64,

@@ -1,5 +1,5 @@
-//! The virtual cable between the render and the capture stream: a bounded byte FIFO stored in
-//! events and buffers of our own `IAllocatorMXF`.
+//! One reader's queue of a virtual cable (see [`crate::cable`]: each capture stream has one):
+//! a bounded byte FIFO stored in events and buffers of its own `IAllocatorMXF`.
 //!
 //! # Storage
 //! The FIFO is a list of *chunks*, each an event of our allocator linked through
@@ -16,7 +16,8 @@
 //! A write (one normalised MIDI message, or one piece of a SysEx: see `render`) is all or
 //! nothing, and the loopback never drops bytes it was offered: it either queues all of them
 //! or refuses the write ([`WriteOutcome`]) and keeps nothing. It refuses when
-//! - nobody listens ([`Loopback::set_listening`] off: no capture stream in `RUN`):
+//! - nobody listens ([`Loopback::set_listening`] off: its capture stream is not in `RUN`;
+//!   the cable sets it when the reader joins or leaves, see [`crate::cable`]):
 //!   [`WriteOutcome::NoListener`];
 //! - the bytes would take the queue past [`LoopbackConfig::capacity`], or the allocator cannot
 //!   supply the chunks while bytes are queued (the cap on its events/buffers is a capacity
@@ -297,7 +298,7 @@ struct Fifo {
 // SAFETY: the chunks are owned exclusively by the FIFO (moved in and out under its lock).
 unsafe impl Send for Fifo {}
 
-/// The cable: see the module docs.
+/// One reader's queue: see the module docs.
 pub struct Loopback<P: Platform> {
     alloc: ComPtr<IAllocatorMxf>,
     buffer_size: usize,
