@@ -24,9 +24,10 @@
 //!   under 6,700 messages a second per message), which the driver's default limit (31,250 a
 //!   second, ten DIN wires) lets pass as ordinary traffic. So a `--feedback` run without
 //!   `--feedback-limit` sets the limit to [`feedback_limit_for`] the workload: twice its own
-//!   peak rate, at least [`MIN_DERIVED_FEEDBACK_LIMIT`], which the workload alone never
-//!   reaches and one message looping does; the run then ends with the cable muted by the
-//!   last loop.
+//!   peak rate (times the renderers), at least [`MIN_DERIVED_FEEDBACK_LIMIT`], which the
+//!   workload alone never reaches and one message looping does (while that limit stays
+//!   under a looping message's rate); the run then ends with the cable muted by the last
+//!   loop.
 //! - Checked: content (per reader), counts (per client and per cable), the sinks' event
 //!   contract, the allocator rules, leaks. Latency and the capture flag pattern are the
 //!   classic run's checks (one cable, one client each), not repeated here.
@@ -62,15 +63,16 @@ pub const ECHO_GIVE_UP_100NS: i64 = 50_000_000;
 pub const MIN_DERIVED_FEEDBACK_LIMIT: u32 = 1_000;
 
 /// The feedback guard's limit (messages a second) a `--feedback` run uses without
-/// `--feedback-limit`: twice the workload's busiest 100 ms (the guard's window) in messages
-/// a second, at least [`MIN_DERIVED_FEEDBACK_LIMIT`].
-pub fn feedback_limit_for(workload: &[mxf_portemu::TimedMessage]) -> u32 {
+/// `--feedback-limit`: twice what `renderers` renderers playing `workload` send in its
+/// busiest 100 ms (the guard's window), in messages a second, at least
+/// [`MIN_DERIVED_FEEDBACK_LIMIT`].
+pub fn feedback_limit_for(workload: &[mxf_portemu::TimedMessage], renderers: u32) -> u32 {
     let window = FeedbackConfig::DEFAULT.window_100ns.max(1);
     let mut per_window: std::collections::BTreeMap<i64, u64> = std::collections::BTreeMap::new();
     for m in workload {
         *per_window.entry(m.time.div_euclid(window)).or_insert(0) += 1;
     }
-    let peak = per_window.values().copied().max().unwrap_or(0);
+    let peak = per_window.values().copied().max().unwrap_or(0) * u64::from(renderers);
     let per_second = peak.saturating_mul(10_000_000 / window as u64);
     u32::try_from(per_second.saturating_mul(2))
         .unwrap_or(u32::MAX)
@@ -236,7 +238,7 @@ pub fn run(units: &[Unit], workload_name: &str, opt: &SimOptions) -> CablesRepor
     let workload_msgs = crate::reference::normalize(runits.iter().map(|u| (u.time, &u.bytes[..])));
     let limit = match (c.feedback_limit, c.feedback) {
         (Some(n), _) => Some(n),
-        (None, true) => Some(feedback_limit_for(&workload_msgs)),
+        (None, true) => Some(feedback_limit_for(&workload_msgs, c.renderers)),
         (None, false) => None,
     };
     let feedback = match limit {
@@ -465,4 +467,29 @@ fn finish_cable(mut cable: Cable, workload: &[mxf_portemu::TimedMessage]) -> Cab
 
 fn bug_check_text(b: &mxf_kemu::BugCheck) -> String {
     format!("bug check {:#x} {}: {}", b.code, b.name(), b.message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mxf_portemu::TimedMessage;
+
+    fn at(time: i64) -> TimedMessage {
+        TimedMessage {
+            bytes: vec![0xF8],
+            time,
+            truncated: false,
+        }
+    }
+
+    #[test]
+    fn the_derived_feedback_limit_is_twice_the_renderers_peak() {
+        // 300 messages in one 100 ms window, 10 in another: a peak of 3,000 a second.
+        let mut w: Vec<TimedMessage> = (0..300).map(|i| at(i * 100)).collect();
+        w.extend((0..10).map(|i| at(5_000_000 + i)));
+        assert_eq!(feedback_limit_for(&w, 1), 6_000);
+        assert_eq!(feedback_limit_for(&w, 3), 18_000);
+        assert_eq!(feedback_limit_for(&w[300..], 1), MIN_DERIVED_FEEDBACK_LIMIT);
+        assert_eq!(feedback_limit_for(&[], 4), MIN_DERIVED_FEEDBACK_LIMIT);
+    }
 }

@@ -42,7 +42,7 @@ options:
                        cable, and per client sent = delivered + dropped by cause
   --feedback-limit N   the feedback guard's limit, messages a second (the driver's registry
                        value FeedbackMaxMessagesPerSecond, 0 = off; default 31250, with
-                       --feedback twice the workload's peak rate, at least 1000: one
+                       --feedback twice the renderers' peak rate, at least 1000: one
                        message looping must trip it, the workload alone must not)
                        (the report gives per-cable and per-client counts; these options
                        take no --faults, --miniport double or --max-latency-us)
