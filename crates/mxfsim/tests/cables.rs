@@ -201,3 +201,41 @@ fn the_cli_feedback_run_passes_and_shows_the_guard() {
     );
     assert!(r.contains("feedback guard"), "{r}");
 }
+
+/// Three renderers sending 200 KB SysEx at the same times, with notes between, through
+/// loopbacks smaller than one SysEx: a SysEx holds the cable while it waits for the readers,
+/// the others wait their turn (counted merge waits), and both readers get every message whole.
+#[test]
+fn renderers_whose_sysex_meet_in_a_full_cable_are_merged_message_by_message() {
+    let mut units = Vec::new();
+    for i in 0..6i64 {
+        let mut sysex = vec![0xF0, 0x7D, i as u8];
+        sysex.extend((0..200_000u32).map(|b| (b % 128) as u8));
+        sysex.push(0xF7);
+        units.push(mxfsim::workload::Unit {
+            offset: i * 200_000,
+            bytes: sysex,
+        });
+        units.push(mxfsim::workload::Unit {
+            offset: i * 200_000 + 1_000,
+            bytes: vec![0x90, i as u8, 0x40],
+        });
+    }
+    let mut o = opts(1, 3, 2, false);
+    o.loopback_capacity = Some(mxf_core::loopback::MAX_WRITE as u32);
+    let rep = run(&units, "sysex meeting", &o);
+    assert!(rep.passed(), "{rep}");
+    let c = &rep.cables[0];
+    let cs = c.cable.expect("cable stats");
+    assert!(cs.merge_waits > 0, "the SysEx met: {cs:?}");
+    assert_eq!(cs.sysex_held, 3 * 6);
+    for r in &c.readers {
+        assert_eq!(r.whole(), 3 * 12, "{}", r.name);
+        let long = r
+            .captured
+            .iter()
+            .filter(|m| m.bytes.len() > 200_000)
+            .count();
+        assert_eq!(long, 3 * 6, "{}: every SysEx whole", r.name);
+    }
+}
