@@ -3,6 +3,9 @@
 //! emulator, each with K render instances and M capture instances open at once, as that many
 //! applications would open them on Windows.
 //!
+//! - The clients alternate between WinMM and DirectMusic ([`client_of`]): renderers 1, 3, …
+//!   open the WinMM render pin, 2, 4, … the DirectMusic one (each pin has its own instance
+//!   count); readers alternate the capture pin's two formats the same way.
 //! - Every renderer of a cable plays the whole workload (it is duplicated, not split: a
 //!   split would cut running status between renderers, and duplicates send every long SysEx
 //!   from K renderers at the same presentation time, which is what exercises the
@@ -112,6 +115,23 @@ impl CableOptions {
     }
 }
 
+/// The kind of client the `i`-th renderer or reader of a cable is (from 0): WinMM, then
+/// DirectMusic, in turn.
+pub fn client_of(i: u32) -> Client {
+    if i.is_multiple_of(2) {
+        Client::WinMm
+    } else {
+        Client::DirectMusic
+    }
+}
+
+fn client_name(c: Client) -> &'static str {
+    match c {
+        Client::WinMm => "WinMM",
+        Client::DirectMusic => "DirectMusic",
+    }
+}
+
 /// The name of cable `i` (from 0).
 pub fn cable_name(i: u32) -> String {
     format!("MxfLoop {}", i + 1)
@@ -181,13 +201,13 @@ fn open_cable(
     let mut readers = Vec::new();
     for r in 0..c.readers {
         let h = port
-            .open_capture_instance(Client::WinMm)
+            .open_capture_instance(client_of(r))
             .map_err(|e| format!("{name}: opening reader {}: {e}", r + 1))?;
         readers.push(h);
     }
     let echo_reader = if c.feedback {
         Some(
-            port.open_capture_instance(Client::WinMm)
+            port.open_capture_instance(client_of(c.readers))
                 .map_err(|e| format!("{name}: opening the echo reader: {e}"))?,
         )
     } else {
@@ -196,7 +216,7 @@ fn open_cable(
     let mut renderers = Vec::new();
     for r in 0..c.renderers {
         let h = port
-            .open_render_instance(Client::WinMm)
+            .open_render_instance(client_of(r))
             .map_err(|e| format!("{name}: opening renderer {}: {e}", r + 1))?;
         renderers.push(h);
     }
@@ -204,7 +224,7 @@ fn open_cable(
         Some(reader) => Some(Echo {
             reader,
             renderer: port
-                .open_render_instance(Client::WinMm)
+                .open_render_instance(client_of(c.renderers))
                 .map_err(|e| format!("{name}: opening the echo renderer: {e}"))?,
             consumed: 0,
             unmuted_since: None,
@@ -391,7 +411,7 @@ fn finish_cable(mut cable: Cable, workload: &[mxf_portemu::TimedMessage]) -> Cab
     for (i, &h) in cable.renderers.iter().enumerate() {
         rep.renderers.push(render(
             h,
-            format!("renderer {}", i + 1),
+            format!("renderer {} ({})", i + 1, client_name(client_of(i as u32))),
             workload.len() as u64,
         ));
     }
@@ -407,7 +427,10 @@ fn finish_cable(mut cable: Cable, workload: &[mxf_portemu::TimedMessage]) -> Cab
         .readers
         .iter()
         .enumerate()
-        .map(|(i, &h)| (h, format!("reader {}", i + 1), false))
+        .map(|(i, &h)| {
+            let client = client_name(client_of(i as u32));
+            (h, format!("reader {} ({client})", i + 1), false)
+        })
         .collect();
     if let Some(e) = &cable.echo {
         readers.push((e.reader, "echo reader".into(), true));

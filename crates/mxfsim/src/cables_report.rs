@@ -560,7 +560,7 @@ impl fmt::Display for CablesReport {
                 causes.push(format!("open {}", u64::from(s.sysex_open)));
                 writeln!(
                     f,
-                    "  {:<18} sent {} msg ({} units), written {} msg ({} sysex, {} B), dropped {} \
+                    "  {:<24} sent {} msg ({} units), written {} msg ({} sysex, {} B), dropped {} \
                      ({}), blocked {} times",
                     r.name,
                     r.expected_messages,
@@ -581,7 +581,7 @@ impl fmt::Display for CablesReport {
                     .collect();
                 writeln!(
                     f,
-                    "  {:<18} captured {} msg ({} whole, {} B), dropped {} ({}), sink chains {}, \
+                    "  {:<24} captured {} msg ({} whole, {} B), dropped {} ({}), sink chains {}, \
                      malformed {}",
                     r.name,
                     r.captured.len(),

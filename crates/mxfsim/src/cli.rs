@@ -34,9 +34,11 @@ options:
                        miniport behind a port of its own, all playing the workload
   --renderers K        K render instances per cable (default 1), each playing the whole
                        workload (duplicated, not split: every long SysEx is sent by K
-                       renderers at once, so the cable must merge them message by message)
+                       renderers at once, so the cable must merge them message by message);
+                       odd ones open the WinMM render pin, even ones the DirectMusic pin
   --readers M          M capture instances per cable (default 1): each must receive every
-                       message (in order with one renderer, as the K copies otherwise)
+                       message (in order with one renderer, as the K copies otherwise);
+                       WinMM and DirectMusic clients in turn
   --feedback           one more reader and renderer per cable, an application echoing what
                        it captures back into the cable: the feedback guard must mute the
                        cable, and per client sent = delivered + dropped by cause
