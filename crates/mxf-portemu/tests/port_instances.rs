@@ -356,3 +356,31 @@ fn units_queued_before_the_render_pin_opens_go_to_the_first_instance() {
     port.close().expect("close");
     emu.unload().expect("clean unload");
 }
+
+/// Every DirectMusic instance gets dmusic.dll's Synth handshake on its own pin handle.
+#[test]
+fn each_directmusic_instance_gets_its_own_synth_handshake() {
+    let emu = Emu::new(EmuConfig::verifier());
+    let mut port = real_port(&emu, PortConfig::default());
+    let dmus = port
+        .filter_info()
+        .pin_for(Client::DirectMusic, false)
+        .expect("DirectMusic render pin");
+    assert!(port.filter_info().instance_limit(dmus) >= 2);
+    assert!(port.filter_info().instance_limit(PIN_CAPTURE_STREAM) >= 2);
+    let r1 = port.open_render_instance(Client::DirectMusic).expect("r1");
+    let r2 = port.open_render_instance(Client::DirectMusic).expect("r2");
+    port.open_capture_instance(Client::DirectMusic).expect("c1");
+    port.open_capture_instance(Client::DirectMusic).expect("c2");
+    let h = port.synth_handshakes();
+    assert_eq!(h.len(), 4);
+    assert!(h.iter().all(|x| x.channel_groups == 1));
+    assert_ne!(
+        port.render_stream_on(r1).map(|s| s.as_raw()),
+        port.render_stream_on(r2).map(|s| s.as_raw())
+    );
+    assert_eq!(port.pin_instances(dmus), 2);
+    let rep = port.close().expect("close");
+    assert!(rep.live_objects.is_empty(), "{:?}", rep.live_objects);
+    emu.unload().expect("clean unload");
+}
