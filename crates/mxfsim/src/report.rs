@@ -690,6 +690,7 @@ impl fmt::Display for Report {
                 ("no listener", r.dropped_no_listener),
                 ("no memory", r.dropped_no_memory),
                 ("too large", r.dropped_too_large),
+                ("muted", r.dropped_muted),
                 ("stop", r.dropped_stop),
             ] {
                 writeln!(

@@ -166,6 +166,8 @@ pub struct Drops {
     pub render_no_memory: DropCount,
     /// Render stream: a write larger than the loopback could ever hold.
     pub render_too_large: DropCount,
+    /// Render stream: refused while the cable's feedback guard muted it.
+    pub render_muted: DropCount,
     /// Render stream: flushed at STOP / destruction.
     pub render_stop: DropCount,
     /// Render stream: top-level events refused at its queue bound (not countable in
@@ -218,6 +220,7 @@ impl Drops {
         self.render_no_listener
             .plus(self.render_no_memory)
             .plus(self.render_too_large)
+            .plus(self.render_muted)
             .plus(self.render_stop)
     }
 
@@ -266,6 +269,7 @@ impl Drops {
             .render_no_listener
             .plus(self.render_no_memory)
             .plus(self.render_too_large)
+            .plus(self.render_muted)
             .plus(self.render_stop_not_input_cut());
         render.messages
             + self.capture_messages
@@ -410,6 +414,7 @@ pub fn run(units: &[Unit], workload_name: &str, opt: &SimOptions) -> Report {
             drops.render_no_listener = r.dropped_no_listener;
             drops.render_no_memory = r.dropped_no_memory;
             drops.render_too_large = r.dropped_too_large;
+            drops.render_muted = r.dropped_muted;
             drops.render_stop = r.dropped_stop;
             drops.render_events_refused = r.events_refused;
             drops.render_sysex_cut_written = r.sysex_cut_written;

@@ -239,3 +239,27 @@ fn renderers_whose_sysex_meet_in_a_full_cable_are_merged_message_by_message() {
         assert_eq!(long, 3 * 6, "{}: every SysEx whole", r.name);
     }
 }
+
+#[test]
+fn a_guard_muting_the_workload_itself_counts_every_muted_message_and_delivers_the_rest() {
+    let units = build(&WorkloadSpec::quick(5));
+    let mut o = opts(1, 1, 2, false);
+    o.cables.feedback_limit = Some(500);
+    let rep = run(&units, "quick", &o);
+    assert!(rep.passed(), "{rep}");
+    let c = &rep.cables[0];
+    assert!(
+        c.muted() > 0,
+        "the limit is below the workload's rate: {rep}"
+    );
+    let want = mxfsim::reference::normalize(units.iter().map(|u| (u.offset, &u.bytes[..])));
+    for r in &c.readers {
+        assert!(
+            r.captured.len() < want.len(),
+            "{}: something was muted",
+            r.name
+        );
+        assert_eq!(r.whole() + r.dropped(), c.written(), "{}", r.name);
+    }
+    assert_eq!(c.written() + c.muted(), want.len() as u64, "{rep}");
+}
