@@ -13,6 +13,7 @@
 static char g_lines[DBG_LINES][DBG_LINE_MAX];
 static ULONG g_nlines; /* lines printed in all; the newest is g_lines[(g_nlines - 1) % DBG_LINES] */
 static spin_t g_lines_lock;
+volatile LONG g_dbg_zero_releases;
 
 
 
@@ -26,6 +27,8 @@ ULONG __cdecl shim_DbgPrintEx(ULONG id, ULONG level, PCSTR fmt, ...)
     line[sizeof line - 1] = 0;
     for (SIZE_T n = strlen(line); n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'); n--)
         line[n - 1] = 0;
+    if (strstr(line, "Release on a zero count"))
+        InterlockedIncrement(&g_dbg_zero_releases);
     spin_lock(&g_lines_lock);
     memcpy(g_lines[g_nlines % DBG_LINES], line, sizeof line);
     g_nlines++;

@@ -26,6 +26,20 @@ static void burst_chain(PMXF render, ULONG k)
 
 static ULONG captured_since(ULONG base) { return g_sink.cap.msgs - base; }
 
+/* Waits until the captured count has not moved for 100 ms (bounded: 3 s); returns it. */
+static ULONG captured_settled(ULONG base)
+{
+    ULONG last = captured_since(base);
+    for (int i = 0; i < 30; i++) {
+        sleep_ms(100);
+        ULONG now = captured_since(base);
+        if (now == last)
+            break;
+        last = now;
+    }
+    return last;
+}
+
 /* The number after `key` in `line`, or ~0 if there is none. */
 static ULONG64 number_after(const char *line, const char *key)
 {
@@ -70,8 +84,7 @@ void feedback_checks(PMXF render)
         burst_chain(render, k++);
         sleep_ms(BURST_PAUSE_MS);
     }
-    sleep_ms(100);
-    ULONG c1 = captured_since(base);
+    ULONG c1 = captured_settled(base);
     for (int i = 0; i < 40; i++, sent += BURST_MSGS) {
         burst_chain(render, k++);
         sleep_ms(BURST_PAUSE_MS);
@@ -86,7 +99,10 @@ void feedback_checks(PMXF render)
           "%lu captured before it muted (at least %lu)", (unsigned long)c1, (unsigned long)(3 * per_window + 2));
     check(g_sink.cap.stray == 0 && norm_idle(&g_sink.cap), "feedback: what passed before the mute arrived whole",
           "stray %lu", (unsigned long)g_sink.cap.stray);
-    /* Quiet: ten windows at or below the limit release the guard; the next message passes. */
+    /* Quiet (once the port's and the driver's DPCs have played the last chain): ten windows at
+     * or below the limit release the guard; the next message passes. */
+    for (int i = 0; i < 2000 && dpc_busy(); i++)
+        sleep_ms(1);
     sleep_ms(1300);
     static const UCHAR note[] = {0x92, 0x10, 0x20};
     port_submit_render_to(render, build_unit(note, sizeof note, 0, NULL));

@@ -81,9 +81,9 @@ static void stalled_reader(PMXF cap2)
     if (g_port && g_port->group)
         g_port->iface.lpVtbl->Notify(&g_port->iface, g_port->group);
     SIZE_T last = ~(SIZE_T)0;
-    for (int i = 0; i < 200 && g_sink2.cap.len != last; i++) {
+    for (int i = 0; i < 100 && g_sink2.cap.len != last; i++) {
         last = g_sink2.cap.len;
-        sleep_ms(50);
+        sleep_ms(100);
     }
     static const UCHAR after[] = {0x9F, 0x7F, 0x7F};
     send_unit(g_render_stream, &all, after, sizeof after, 0);

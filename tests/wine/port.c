@@ -327,17 +327,21 @@ static HRESULT STDMETHODCALLTYPE pt_qi(IPortDMus *t, REFIID iid, PVOID *out)
     return STATUS_INVALID_PARAMETER;
 }
 static ULONG STDMETHODCALLTYPE pt_addref(IPortDMus *t) { return InterlockedIncrement(&((c_port *)t)->refs); }
+/* Each child is taken out of the port before its Release: the miniport's final Release
+ * releases the port, which may be the port's last reference (after a failed StartDevice), and
+ * the port's own final release then tears down again and frees `p`. */
 void port_teardown(c_port *p)
 {
-    if (p->group) {
-        p->group->lpVtbl->RemoveMember(p->group, (PSERVICESINK)&g_svc);
-        p->group->lpVtbl->Release(p->group);
-        p->group = NULL;
+    PSERVICEGROUP g = p->group;
+    PMINIPORTDMUS mp = p->miniport;
+    p->group = NULL;
+    p->miniport = NULL;
+    if (g) {
+        g->lpVtbl->RemoveMember(g, (PSERVICESINK)&g_svc);
+        g->lpVtbl->Release(g);
     }
-    if (p->miniport) {
-        p->miniport->lpVtbl->Release(p->miniport);
-        p->miniport = NULL;
-    }
+    if (mp)
+        mp->lpVtbl->Release(mp);
 }
 static ULONG STDMETHODCALLTYPE pt_release(IPortDMus *t)
 {

@@ -101,5 +101,8 @@ NTSTATUS NTAPI shim_ZwClose(HANDLE h);
 ULONG __cdecl shim_DbgPrintEx(ULONG id, ULONG level, PCSTR fmt, ...);
 ULONG dbg_lines(void);
 ULONG dbg_find(ULONG since, const char *needle, char *out, SIZE_T cap);
+/* Lines of the whole run in which the driver's COM objects reported a Release on a zero count
+ * (a reference released once too often: by the driver or by the test PortCls). */
+extern volatile LONG g_dbg_zero_releases;
 /* Memory [lo, hi) is freed: forgets the timers in it; an armed one or a queued DPC fails. */
 void timers_forget(const UCHAR *lo, const UCHAR *hi);

@@ -722,6 +722,8 @@ static VOID NTAPI test_thread(PVOID ctx)
     check(g_alloc.foreign == 0 && g_alloc2.foreign == 0,
           "each allocator got back only its own events (the stream given an allocator used that one)",
           "%ld foreign events at the first, %ld at the second", (long)g_alloc.foreign, (long)g_alloc2.foreign);
+    check(g_dbg_zero_releases == 0, "no COM object of the driver was released on a zero count (its log says)",
+          "%ld times", (long)g_dbg_zero_releases);
     check(g_alloc.marks_changed == 0 && g_alloc2.marks_changed == 0,
           "bReserved/cbStruct never changed by the miniport", "%ld events",
           (long)(g_alloc.marks_changed + g_alloc2.marks_changed));
