@@ -273,16 +273,27 @@ static int wait_raw(SIZE_T at_least, LONG ms)
     return g_sink.raw_len >= at_least;
 }
 
-static void merge(PMINIPORTDMUS mp, ULONG rpin, UCHAR *rfmt, PMXF ra, PSERVICEGROUP mine)
+/* A verdict name: "merge (<where>): <what>". */
+static const char *mname(char *buf, SIZE_T cap, const char *where, const char *what)
 {
+    _snprintf(buf, cap, "merge (%s): %s", where, what);
+    buf[cap - 1] = 0;
+    return buf;
+}
+
+/* Stream 1 is `ra`; stream 2 a new stream of render pin `bpin` (format `bfmt`); `where` says
+ * which pin that is. */
+static void merge(PMINIPORTDMUS mp, ULONG bpin, UCHAR *bfmt, const char *where, PMXF ra, PSERVICEGROUP mine)
+{
+    char name[160];
     norm ea, eb;
     PSERVICEGROUP gb = NULL;
     ULONGLONG pf;
     NTSTATUS st;
     UCHAR *raw = pool_alloc(64 << 10, SHIM_TAG('T', 'r', 'a', 'w'), 0);
-    PMXF rb = new_stream_with(mp, rpin, DMUS_STREAM_MIDI_RENDER, rfmt, &g_alloc, &gb, &pf, &st);
-    if (!check(NT_SUCCESS(st) && rb, "merge: a second render stream opens on the same render pin", "pin %lu: %#lx",
-               (unsigned long)rpin, (unsigned long)st) ||
+    PMXF rb = new_stream_with(mp, bpin, DMUS_STREAM_MIDI_RENDER, bfmt, &g_alloc, &gb, &pf, &st);
+    if (!check(NT_SUCCESS(st) && rb, mname(name, sizeof name, where, "a second render stream opens"),
+               "pin %lu: %#lx", (unsigned long)bpin, (unsigned long)st) ||
         !norm_new(&ea, 256 << 10) || !norm_new(&eb, 256 << 10) || !raw) {
         if (rb) {
             dcall("IMXF::Release (stream)", rb->lpVtbl->Release, 1, A(rb));
@@ -294,7 +305,8 @@ static void merge(PMINIPORTDMUS mp, ULONG rpin, UCHAR *rfmt, PMXF ra, PSERVICEGR
     }
     if (gb && gb != mine)
         dcall("IServiceGroup::AddMember", gb->lpVtbl->AddMember, 2, A(gb), A(&g_svc));
-    check(NT_SUCCESS(set_states(rb, g_up, 3, "IMXF::SetState")), "merge: second render ACQUIRE/PAUSE/RUN", "");
+    check(NT_SUCCESS(set_states(rb, g_up, 3, "IMXF::SetState")),
+          mname(name, sizeof name, where, "second render ACQUIRE/PAUSE/RUN"), "");
     g_sink.cap.len = 0;
     g_sink.raw_len = 0;
     g_sink.raw_cap = 64 << 10;
@@ -318,7 +330,7 @@ static void merge(PMINIPORTDMUS mp, ULONG rpin, UCHAR *rfmt, PMXF ra, PSERVICEGR
         if (np > 0)
             port_submit_render_to(ra, piece[0]);
         int first = wait_raw(4096, 2000);
-        check(np == 3 && first, "merge: stream 1's first SysEx piece reached the sink",
+        check(np == 3 && first, mname(name, sizeof name, where, "stream 1's first SysEx piece reached the sink"),
               "%d pieces; %lu bytes captured", np, (unsigned long)g_sink.raw_len);
         send_unit(rb, &eb, clock, 1, 0);
         send_unit(rb, &eb, b_on, sizeof b_on, 0);
@@ -326,7 +338,8 @@ static void merge(PMINIPORTDMUS mp, ULONG rpin, UCHAR *rfmt, PMXF ra, PSERVICEGR
         int passed = wait_raw(4097, 2000);
         sleep_ms(30);
         check(passed && g_sink.raw_len == 4097 && raw[4096] == 0xF8,
-              "merge: while stream 1's SysEx holds the cable only stream 2's realtime byte passes",
+              mname(name, sizeof name, where,
+                    "while stream 1's SysEx holds the cable only stream 2's realtime byte passes"),
               "%lu bytes captured (4097 expected), byte 4096 is %02X", (unsigned long)g_sink.raw_len,
               g_sink.raw_len > 4096 ? raw[4096] : 0);
         for (int k = 1; k < np; k++) {
@@ -339,14 +352,15 @@ static void merge(PMINIPORTDMUS mp, ULONG rpin, UCHAR *rfmt, PMXF ra, PSERVICEGR
         send_unit(rb, &eb, b_off, sizeof b_off, 0);
         send_unit(rb, &eb, clock, 1, 0);
         send_unit(rb, &eb, sb2, 9002, 0);
-        merge_compare("merge, call by call: every message whole, each stream's in its order, a SysEx held whole",
+        merge_compare(mname(name, sizeof name, where,
+                            "call by call: every message whole, each stream's in its order, a SysEx held whole"),
                       &ea, &eb);
         /* The realtime byte went out inside stream 1's SysEx, as on a wire. */
         SIZE_T end1 = 0;
         while (end1 < g_sink.raw_len && raw[end1] != 0xF7)
             end1++;
         check(raw[0] == 0xF0 && raw[1] == 0x0A && end1 < g_sink.raw_len && end1 > 4096,
-              "merge: stream 2's realtime byte sits inside stream 1's SysEx on the wire",
+              mname(name, sizeof name, where, "stream 2's realtime byte sits inside stream 1's SysEx on the wire"),
               "first F7 at byte %lu of %lu", (unsigned long)end1, (unsigned long)g_sink.raw_len);
     }
     g_sink.raw = NULL;
@@ -370,14 +384,16 @@ static void merge(PMINIPORTDMUS mp, ULONG rpin, UCHAR *rfmt, PMXF ra, PSERVICEGR
         sa1[la + 1] = (UCHAR)((la * 7 + 61 + (la >> 7)) & 0x7F);
         sb1[lb + 1] = (UCHAR)((lb * 7 + 63 + (lb >> 7)) & 0x7F);
     }
-    merge_compare("merge, back to back: every message whole, each stream's in its order, a SysEx held whole", &ea,
-                  &eb);
+    merge_compare(mname(name, sizeof name, where,
+                        "back to back: every message whole, each stream's in its order, a SysEx held whole"),
+                  &ea, &eb);
     sysex_free(sa1);
     sysex_free(sa2);
     sysex_free(sb1);
     sysex_free(sb2);
 
-    check(NT_SUCCESS(set_states(rb, g_down, 3, "IMXF::SetState")), "merge: second render PAUSE/ACQUIRE/STOP", "");
+    check(NT_SUCCESS(set_states(rb, g_down, 3, "IMXF::SetState")),
+          mname(name, sizeof name, where, "second render PAUSE/ACQUIRE/STOP"), "");
     for (int i = 0; i < 2000 && dpc_busy(); i++)
         sleep_ms(1);
     dcall("IMXF::Release (stream)", rb->lpVtbl->Release, 1, A(rb));
@@ -387,10 +403,13 @@ static void merge(PMINIPORTDMUS mp, ULONG rpin, UCHAR *rfmt, PMXF ra, PSERVICEGR
     pool_free(raw, SHIM_TAG('T', 'r', 'a', 'w'), "raw capture");
 }
 
-void multiclient_checks(PMINIPORTDMUS mp, ULONG rpin, ULONG cpin, UCHAR *rfmt, UCHAR *cfmt, PMXF render)
+void multiclient_checks(PMINIPORTDMUS mp, ULONG rpin, ULONG rpin2, ULONG cpin, UCHAR *rfmt, UCHAR *fmt2,
+                        UCHAR *cfmt, PMXF render)
 {
     PSERVICEGROUP mine = g_port ? g_port->group : NULL;
     g_exp.len = g_sink.cap.len = 0;
     fanout(mp, cpin, cfmt, mine);
-    merge(mp, rpin, rfmt, render, mine);
+    merge(mp, rpin, rfmt, "the same render pin", render, mine);
+    if (rpin2 != ~0u)
+        merge(mp, rpin2, fmt2, "the other render pin", render, mine);
 }

@@ -505,10 +505,11 @@ static void run_streams(PMINIPORTDMUS mp, const PCFILTER_DESCRIPTOR *d)
     check_instance_limit(mp, d, rpin, DMUS_STREAM_MIDI_RENDER, rfmt,
                          "the render pin opens as many streams as its instance count",
                          "error path: one render stream more than the instance count is refused");
+    UCHAR fmt2[256];
+    int have2 = 0;
     if (rpin2 != ~0u) {
         /* The second render pin (the other client's) opens beside the first. */
-        UCHAR fmt2[256];
-        if (intersect(mp, rpin2, pin_of(d, rpin2), fmt2, sizeof fmt2)) {
+        if ((have2 = intersect(mp, rpin2, pin_of(d, rpin2), fmt2, sizeof fmt2))) {
             PMXF other = new_stream(mp, rpin2, DMUS_STREAM_MIDI_RENDER, fmt2, &xg, &xpf, &st);
             check(NT_SUCCESS(st) && other, "NewStream on the second render pin while the first is open", "pin %lu: %#lx",
                   (unsigned long)rpin2, (unsigned long)st);
@@ -541,7 +542,7 @@ static void run_streams(PMINIPORTDMUS mp, const PCFILTER_DESCRIPTOR *d)
                 feedback_checks(render);
         } else {
             data_path();
-            multiclient_checks(mp, rpin, cpin, rfmt, cfmt, render);
+            multiclient_checks(mp, rpin, have2 ? rpin2 : ~0u, cpin, rfmt, fmt2, cfmt, render);
         }
 
         /* ---- STOP and release ---- */

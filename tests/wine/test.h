@@ -34,9 +34,11 @@ void release_group(PSERVICEGROUP g, PSERVICEGROUP mine);
 extern const KSSTATE g_up[3], g_down[3];
 
 /* multiclient.c: fan-out to two capture streams (each with its own allocator and sink), then
- * the merge of two render streams of pin `rpin`. `render`, `capture` are running (capture
- * pulled through g_capture_streams[0], delivering to g_sink). */
-void multiclient_checks(PMINIPORTDMUS mp, ULONG rpin, ULONG cpin, UCHAR *rfmt, UCHAR *cfmt, PMXF render);
+ * the merge of `render` (a stream of render pin `rpin`) with a second stream of `rpin`, and
+ * with one of render pin `rpin2` (unless ~0u; `fmt2` its format). `render` and the capture of
+ * g_sink (pulled through g_capture_streams[0]) are running. */
+void multiclient_checks(PMINIPORTDMUS mp, ULONG rpin, ULONG rpin2, ULONG cpin, UCHAR *rfmt, UCHAR *fmt2,
+                        UCHAR *cfmt, PMXF render);
 /* feedback.c: the feedback guard trips on a burst over FeedbackMaxMessagesPerSecond, mutes the
  * cable (counted and logged) and releases after quiet windows. `render` and the capture of
  * g_sink are running. */
