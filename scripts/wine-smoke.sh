@@ -45,12 +45,14 @@ cp "$OUT/mxfwine.exe" "$WINEPREFIX/drive_c/mxfwine.exe"
 cmp -s "$IMAGE" "$DRIVERS/mxfloop.sys" || { echo "wine-smoke: the copy differs from $IMAGE" >&2; exit 1; }
 echo "wine-smoke: image $IMAGE sha256 $(sha256sum <"$IMAGE" | cut -c1-16)"
 
-# Both capture modes (Parameters\CaptureMode, as the INF sets it), each in a fresh wineserver.
+# Both capture modes (Parameters\CaptureMode, as the INF sets it), then the feedback run
+# (FeedbackMaxMessagesPerSecond 1000: the guard's checks), each in a fresh wineserver.
 rc=0
-for mode in 0 1; do
-    echo "wine-smoke: Parameters\CaptureMode = $mode"
+for run in "0 31250" "1 31250" "0 1000"; do
+    read -r mode rate <<<"$run"
+    echo "wine-smoke: Parameters\CaptureMode = $mode, FeedbackMaxMessagesPerSecond = $rate"
     set +e
-    timeout 240 "$WINE" 'C:\mxfwine.exe' "$mode" 2>>"$WINELOG"
+    timeout 240 "$WINE" 'C:\mxfwine.exe' "$mode" "$rate" 2>>"$WINELOG"
     r=$?
     set -e
     cleanup

@@ -13,7 +13,7 @@ CFLAGS=(-O2 -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wno-format-zero-leng
         -fno-stack-protector -mno-red-zone -I"$INC" -include "$HERE/ddk_gaps.h")
 $CC "${CFLAGS[@]}" -DINITGUID -c -o "$OUT/guids.o" "$HERE/guids.c"
 $CC "${CFLAGS[@]}" -shared -nostdlib -Wl,--subsystem,native -Wl,-e,PortClsEntry \
-    -o "$OUT/portcls.sys" "$HERE/test.c" "$HERE/port.c" "$HERE/midi_norm.c" "$HERE/log.c" "$HERE/pool.c" "$HERE/dpc.c" "$HERE/stack.c" "$HERE/image.c" "$HERE/devif.c" "$OUT/guids.o" "$HERE/portcls.def" \
+    -o "$OUT/portcls.sys" "$HERE/test.c" "$HERE/port.c" "$HERE/midi_norm.c" "$HERE/log.c" "$HERE/pool.c" "$HERE/dpc.c" "$HERE/stack.c" "$HERE/image.c" "$HERE/devif.c" "$HERE/dbgprint.c" "$HERE/multiclient.c" "$HERE/feedback.c" "$OUT/guids.o" "$HERE/portcls.def" \
     -L"$OUT" -lntextra -lntoskrnl -lgcc
 $CC -O2 -std=gnu11 -Wall -Wextra -Werror -o "$OUT/mxfwine.exe" "$HERE/mxfwine.c" -ladvapi32
 echo "$OUT"

@@ -35,6 +35,7 @@ static const struct {
     {"IoOpenDeviceInterfaceRegistryKey", (void *)shim_IoOpenDeviceInterfaceRegistryKey},
     {"RtlFreeUnicodeString", (void *)shim_RtlFreeUnicodeString},
     {"ZwClose", (void *)shim_ZwClose},
+    {"DbgPrintEx", (void *)shim_DbgPrintEx},
 };
 #define N_REPLACE (sizeof g_replace / sizeof g_replace[0])
 

@@ -91,5 +91,13 @@ void norm_byte(norm *n, UCHAR b)
         n->have = 0;
     }
 }
+void norm_reset(norm *n)
+{
+    n->status = n->need = n->have = 0;
+    n->in_sysex = 0;
+    n->sx_len = 0;
+    n->len = 0;
+    n->msgs = n->stray = 0;
+}
 int norm_idle(const norm *n) { return !n->in_sysex && n->have == 0; }
 

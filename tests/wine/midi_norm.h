@@ -20,6 +20,8 @@ typedef struct norm {
 int norm_new(norm *n, SIZE_T cap);
 void norm_free(norm *n);
 void norm_byte(norm *n, UCHAR b);
+/* Forgets the output, the stray count and any message or SysEx begun (the buffers stay). */
+void norm_reset(norm *n);
 /* No message begun and not inside a SysEx. */
 int norm_idle(const norm *n);
 /* Data bytes that follow status byte `s`. */

@@ -48,15 +48,16 @@ static int wait_state(SC_HANDLE svc, DWORD state, DWORD ms)
     return 0;
 }
 
-/* Services\mxfloop\Parameters as the INF writes them (TraceLevel 2, the feedback guard's rate)
- * with CaptureMode as given and two cables, the second with a name of its own; the device
+/* Services\mxfloop\Parameters as the INF writes them (TraceLevel 2, the feedback guard's rate
+ * FeedbackMaxMessagesPerSecond 31250) with CaptureMode and, if given, the feedback guard's rate
+ * as given, and two cables, the second with a name of its own; the device
  * interface keys of the test's device-interface shim are removed first, so that every
  * FriendlyName the test reads was written by this run. */
-static int write_parameters(DWORD capture_mode)
+static int write_parameters(DWORD capture_mode, DWORD feedback)
 {
     static const char names[] = "MxfLoop 1\0Wine Cable Two\0"; /* and the string's own NUL */
     HKEY key;
-    DWORD trace = 2, cables = 2, feedback = 31250;
+    DWORD trace = 2, cables = 2;
     RegDeleteTreeA(HKEY_LOCAL_MACHINE, "System\\CurrentControlSet\\Services\\mxfloop\\WineDeviceInterfaces");
     LONG r = RegCreateKeyExA(HKEY_LOCAL_MACHINE, "System\\CurrentControlSet\\Services\\mxfloop\\Parameters", 0, NULL,
                              0, KEY_ALL_ACCESS, NULL, &key, NULL);
@@ -76,13 +77,16 @@ static int write_parameters(DWORD capture_mode)
     return r == ERROR_SUCCESS;
 }
 
-/* usage: mxfwine.exe [CAPTURE_MODE]   (0: whole messages, the default; 1: raw, as DMusUART) */
+/* usage: mxfwine.exe [CAPTURE_MODE [FEEDBACK_MAX]]   (CAPTURE_MODE 0: whole messages, the
+ * default; 1: raw, as DMusUART. FEEDBACK_MAX: FeedbackMaxMessagesPerSecond, default 31250 as
+ * the INF; below 10000 the test PortCls makes its feedback run) */
 int main(int argc, char **argv)
 {
     SC_HANDLE scm, svc;
     SERVICE_STATUS st;
     int rc = 1;
     DWORD capture_mode = argc > 1 ? (DWORD)atoi(argv[1]) : 0;
+    DWORD feedback = argc > 2 ? (DWORD)strtoul(argv[2], NULL, 10) : 31250;
     DeleteFileA(LOG_PATH);
     scm = OpenSCManagerA(NULL, NULL, SC_MANAGER_ALL_ACCESS);
     if (!scm) {
@@ -101,7 +105,7 @@ int main(int argc, char **argv)
         printf("mxfwine: CreateService failed: %lu\n", GetLastError());
         return 2;
     }
-    if (!write_parameters(capture_mode)) {
+    if (!write_parameters(capture_mode, feedback)) {
         printf("mxfwine: writing Services\\mxfloop\\Parameters failed: %lu\n", GetLastError());
         goto out;
     }

@@ -16,7 +16,7 @@ PDEVICE_OBJECT g_pdo, g_fdo;
  * cbStruct are the allocator's (the miniport must not touch them); PutBuffer is not for
  * miniports; packages must come back detached.
  */
-c_alloc g_alloc;
+c_alloc g_alloc, g_alloc2;
 
 static HRESULT STDMETHODCALLTYPE al_qi(IAllocatorMXF *t, REFIID iid, PVOID *out)
 {
@@ -46,8 +46,11 @@ void alloc_put_chain(c_alloc *a, PDMUS_KERNEL_EVENT e)
 {
     while (e) {
         PDMUS_KERNEL_EVENT next = e->pNextEvt;
-        if (e->bReserved != EVENT_MARK || e->cbStruct != sizeof(DMUS_KERNEL_EVENT))
+        if ((e->bReserved != g_alloc.mark && e->bReserved != g_alloc2.mark) ||
+            e->cbStruct != sizeof(DMUS_KERNEL_EVENT))
             InterlockedIncrement(&a->marks_changed);
+        else if (e->bReserved != a->mark)
+            InterlockedIncrement(&a->foreign);
         if (e->usFlags & DMUS_KEF_PACKAGE_EVENT) {
             if (e->uData.pPackageEvt) {
                 InterlockedIncrement(&a->attached_pkgs);
@@ -78,7 +81,7 @@ NTSTATUS STDMETHODCALLTYPE al_get(IAllocatorMXF *t, PDMUS_KERNEL_EVENT *out)
     *out = e;
     if (!e)
         return STATUS_INSUFFICIENT_RESOURCES;
-    e->bReserved = EVENT_MARK;
+    e->bReserved = ((c_alloc *)t)->mark;
     e->cbStruct = sizeof *e;
     InterlockedIncrement(&((c_alloc *)t)->ev_out);
     return STATUS_SUCCESS;
@@ -140,7 +143,7 @@ static IMasterClockVtbl g_clock_vtbl = {ck_qi, ck_addref, ck_release, ck_time};
  * The capture sink (the port's IMXF the capture stream delivers to): INCOMPLETE events are
  * raw bytes, a COMPLETE event must be exactly one whole message.
  */
-c_sink g_sink;
+c_sink g_sink, g_sink2;
 static HRESULT STDMETHODCALLTYPE sk_qi(IMXF *t, REFIID iid, PVOID *out)
 {
     if (IsEqualGUID(iid, &IID_IUnknown) || IsEqualGUID(iid, &IID_IMXF_)) {
@@ -200,10 +203,13 @@ static NTSTATUS STDMETHODCALLTYPE sk_put(IMXF *t, PDMUS_KERNEL_EVENT chain)
             if (!ok)
                 InterlockedIncrement(&s->not_whole);
         }
-        for (USHORT i = 0; b && i < e->cbEvent; i++)
+        for (USHORT i = 0; b && i < e->cbEvent; i++) {
             norm_byte(&s->cap, b[i]);
+            if (s->raw && s->raw_len < s->raw_cap)
+                s->raw[s->raw_len++] = b[i];
+        }
     }
-    alloc_put_chain(&g_alloc, chain);
+    alloc_put_chain(s->alloc, chain);
     return STATUS_SUCCESS;
 }
 static NTSTATUS STDMETHODCALLTYPE sk_connect(IMXF *t, PMXF o)
@@ -219,7 +225,7 @@ static IMXFVtbl g_sink_vtbl = {sk_qi, sk_addref, sk_release, sk_setstate, sk_put
 
 c_svc g_svc;
 c_port *g_port;        /* the port under test (one at a time) */
-PMXF g_capture_stream; /* serviced by the port's sink */
+PMXF volatile g_capture_streams[MAX_CAPTURE_STREAMS];
 PMXF g_render_stream;
 static KDPC g_notify_dpc, g_render_dpc;
 static volatile LONG g_pending_lock;
@@ -227,7 +233,10 @@ static PSERVICEGROUP g_pending[MAX_GROUPS];
 static ULONG g_npending;
 volatile LONG g_notifies, g_services;
 #define MAX_JOBS 64
-static PDMUS_KERNEL_EVENT g_jobs[MAX_JOBS];
+static struct {
+    PMXF stream;
+    PDMUS_KERNEL_EVENT chain;
+} g_jobs[MAX_JOBS];
 static ULONG g_job_head, g_job_tail;
 volatile LONG g_render_put_errors;
 
@@ -256,15 +265,17 @@ static ULONG STDMETHODCALLTYPE sv_release(IServiceSink *t)
         check(0, "port service sink reference count", "released to %ld", (long)r);
     return (ULONG)r;
 }
-/* The miniport's group services its members in its DPC: the port's sink then pulls the
+/* The miniport's group services its members in its DPC: the port's sink then pulls every
  * capture stream (PutMessage(NULL)), at DISPATCH_LEVEL. */
 static VOID STDMETHODCALLTYPE sv_request(IServiceSink *t)
 {
     (void)t;
     InterlockedIncrement(&g_services);
-    PMXF cap = g_capture_stream;
-    if (cap)
-        cap->lpVtbl->PutMessage(cap, NULL);
+    for (int i = 0; i < MAX_CAPTURE_STREAMS; i++) {
+        PMXF cap = g_capture_streams[i];
+        if (cap)
+            cap->lpVtbl->PutMessage(cap, NULL);
+    }
 }
 static IServiceSinkVtbl g_svc_vtbl = {sv_qi, sv_addref, sv_release, sv_request};
 
@@ -290,13 +301,15 @@ static VOID NTAPI port_render_dpc(PKDPC d, PVOID c, PVOID a1, PVOID a2)
     (void)d; (void)c; (void)a1; (void)a2;
     for (;;) {
         PDMUS_KERNEL_EVENT chain = NULL;
+        PMXF r = NULL;
         lk(&g_pending_lock);
-        if (g_job_head != g_job_tail)
-            chain = g_jobs[g_job_head++ % MAX_JOBS];
+        if (g_job_head != g_job_tail) {
+            r = g_jobs[g_job_head % MAX_JOBS].stream;
+            chain = g_jobs[g_job_head++ % MAX_JOBS].chain;
+        }
         ulk(&g_pending_lock);
         if (!chain)
             break;
-        PMXF r = g_render_stream;
         NTSTATUS st = r ? r->lpVtbl->PutMessage(r, chain) : STATUS_INVALID_DEVICE_STATE;
         if (!NT_SUCCESS(st))
             InterlockedIncrement(&g_render_put_errors);
@@ -314,17 +327,21 @@ static HRESULT STDMETHODCALLTYPE pt_qi(IPortDMus *t, REFIID iid, PVOID *out)
     return STATUS_INVALID_PARAMETER;
 }
 static ULONG STDMETHODCALLTYPE pt_addref(IPortDMus *t) { return InterlockedIncrement(&((c_port *)t)->refs); }
+/* Each child is taken out of the port before its Release: the miniport's final Release
+ * releases the port, which may be the port's last reference (after a failed StartDevice), and
+ * the port's own final release then tears down again and frees `p`. */
 void port_teardown(c_port *p)
 {
-    if (p->group) {
-        p->group->lpVtbl->RemoveMember(p->group, (PSERVICESINK)&g_svc);
-        p->group->lpVtbl->Release(p->group);
-        p->group = NULL;
+    PSERVICEGROUP g = p->group;
+    PMINIPORTDMUS mp = p->miniport;
+    p->group = NULL;
+    p->miniport = NULL;
+    if (g) {
+        g->lpVtbl->RemoveMember(g, (PSERVICESINK)&g_svc);
+        g->lpVtbl->Release(g);
     }
-    if (p->miniport) {
-        p->miniport->lpVtbl->Release(p->miniport);
-        p->miniport = NULL;
-    }
+    if (mp)
+        mp->lpVtbl->Release(mp);
 }
 static ULONG STDMETHODCALLTYPE pt_release(IPortDMus *t)
 {
@@ -407,23 +424,48 @@ void port_objects_init(void)
 {
     g_alloc.iface.lpVtbl = &g_alloc_vtbl;
     g_alloc.refs = 1;
+    g_alloc.mark = EVENT_MARK;
+    g_alloc2.iface.lpVtbl = &g_alloc_vtbl;
+    g_alloc2.refs = 1;
+    g_alloc2.mark = EVENT_MARK + 1;
     g_clock.iface.lpVtbl = &g_clock_vtbl;
     g_clock.refs = 1;
     g_sink.iface.lpVtbl = &g_sink_vtbl;
     g_sink.refs = 1;
+    g_sink.alloc = &g_alloc;
+    g_sink2.iface.lpVtbl = &g_sink_vtbl;
+    g_sink2.refs = 1;
+    g_sink2.alloc = &g_alloc2;
     g_svc.iface.lpVtbl = &g_svc_vtbl;
     g_svc.refs = 1;
     shim_KeInitializeDpc(&g_notify_dpc, port_notify_dpc, NULL);
     shim_KeInitializeDpc(&g_render_dpc, port_render_dpc, NULL);
 }
 
-void port_submit_render(PDMUS_KERNEL_EVENT chain)
+void port_submit_render_to(PMXF stream, PDMUS_KERNEL_EVENT chain)
 {
-    lk(&g_pending_lock);
-    g_jobs[g_job_tail++ % MAX_JOBS] = chain;
-    ulk(&g_pending_lock);
+    LARGE_INTEGER ms = {.QuadPart = -10000};
+    for (int i = 0;; i++) {
+        lk(&g_pending_lock);
+        if (g_job_tail - g_job_head < MAX_JOBS || i >= 5000) {
+            if (g_job_tail - g_job_head >= MAX_JOBS) {
+                ulk(&g_pending_lock);
+                check(0, "port render queue", "the render DPC took no chain for 5 s");
+                alloc_put_chain(&g_alloc, chain);
+                return;
+            }
+            g_jobs[g_job_tail % MAX_JOBS].stream = stream;
+            g_jobs[g_job_tail++ % MAX_JOBS].chain = chain;
+            ulk(&g_pending_lock);
+            break;
+        }
+        ulk(&g_pending_lock);
+        KeDelayExecutionThread(KernelMode, FALSE, &ms);
+    }
     shim_KeInsertQueueDpc(&g_render_dpc, NULL, NULL);
 }
+
+void port_submit_render(PDMUS_KERNEL_EVENT chain) { port_submit_render_to(g_render_stream, chain); }
 
 /* ======================================================================================
  * The PortCls factories.

@@ -19,7 +19,8 @@ extern const GUID IID_IMXF_; /* guids.c */
 #define DMUS_KEF_EVENT_INCOMPLETE 0x0001
 #define DMUS_KEF_PACKAGE_EVENT 0x0002
 #endif
-/* The bReserved value the port's allocator gives every event (the miniport keeps it). */
+/* The bReserved value the port's allocator gives every event (the miniport keeps it); the
+ * second allocator (a second capture stream's) marks its events EVENT_MARK + 1. */
 #define EVENT_MARK 0xA7
 /* GetBufferSize of the port's allocator. */
 #define ALLOC_BUFFER_SIZE 4096
@@ -30,8 +31,10 @@ extern const GUID IID_IMXF_; /* guids.c */
 typedef struct c_alloc {
     IAllocatorMXF iface;
     volatile LONG refs;
+    UCHAR mark; /* the bReserved of its events: tells the allocators apart */
     volatile LONG ev_out, ev_in, buf_out, buf_in;
     volatile LONG marks_changed, attached_pkgs, put_buffer_calls;
+    volatile LONG foreign; /* events of another allocator of the port handed back here */
 } c_alloc;
 
 typedef struct c_clock {
@@ -39,11 +42,16 @@ typedef struct c_clock {
     volatile LONG refs;
 } c_clock;
 
-/* The capture sink: what the capture stream delivers, normalised in `cap`. */
+/* A capture sink: what its capture stream delivers, normalised in `cap` (and, while `raw` is
+ * set, the bytes as delivered, event after event); the chains go back to `alloc`, the
+ * allocator its capture stream was given. */
 typedef struct c_sink {
     IMXF iface;
     volatile LONG refs;
+    c_alloc *alloc;
     norm cap;
+    UCHAR *raw;
+    SIZE_T raw_len, raw_cap;
     volatile LONG events, incomplete, not_whole, off_dpc, packages;
 } c_sink;
 
@@ -60,13 +68,17 @@ typedef struct c_svc {
     volatile LONG refs;
 } c_svc;
 
-extern c_alloc g_alloc;
+/* The port's allocator (render streams, the first capture stream) and its capture sink; a
+ * second allocator and sink for a second capture stream of the same pin. */
+extern c_alloc g_alloc, g_alloc2;
 extern c_clock g_clock;
-extern c_sink g_sink;
+extern c_sink g_sink, g_sink2;
 extern c_svc g_svc;
-extern c_port *g_port;        /* the port under test (one at a time), NULL once released */
-extern PMXF g_capture_stream; /* serviced by the port's sink while set */
-extern PMXF g_render_stream;  /* where the port's render DPC sends chains */
+extern c_port *g_port; /* the port under test (one at a time), NULL once released */
+/* The capture streams the port's service sink pulls (PutMessage(NULL)), each while set. */
+#define MAX_CAPTURE_STREAMS 4
+extern PMXF volatile g_capture_streams[MAX_CAPTURE_STREAMS];
+extern PMXF g_render_stream; /* where port_submit_render sends chains */
 extern volatile LONG g_notifies, g_services, g_render_put_errors, g_ports_live;
 /* PcNewPort / PcRegisterSubdevice fail with these (when nonzero) once they have succeeded
  * g_*_fail_after times since the counters g_*_calls were last reset. */
@@ -92,7 +104,9 @@ void port_objects_init(void);
 NTSTATUS STDMETHODCALLTYPE al_get(IAllocatorMXF *t, PDMUS_KERNEL_EVENT *out);
 NTSTATUS STDMETHODCALLTYPE al_getbuf(IAllocatorMXF *t, PBYTE *out);
 void alloc_put_chain(c_alloc *a, PDMUS_KERNEL_EVENT e);
-/* Hands a render chain to the port's render DPC (SchedulePreFetch 0: sent when queued). */
+/* Hands a render chain to the port's render DPC (SchedulePreFetch 0: sent when queued), for
+ * g_render_stream or for `stream`. PASSIVE_LEVEL (waits, bounded, while the queue is full). */
 void port_submit_render(PDMUS_KERNEL_EVENT chain);
+void port_submit_render_to(PMXF stream, PDMUS_KERNEL_EVENT chain);
 /* The port releases its children (service group, miniport), as at subdevice removal. */
 void port_teardown(c_port *p);

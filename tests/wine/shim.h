@@ -94,5 +94,15 @@ NTSTATUS NTAPI shim_IoRegisterDeviceInterface(PDEVICE_OBJECT pdo, CONST GUID *g,
 NTSTATUS NTAPI shim_IoOpenDeviceInterfaceRegistryKey(PUNICODE_STRING link, ACCESS_MASK access, PHANDLE out);
 VOID NTAPI shim_RtlFreeUnicodeString(PUNICODE_STRING s);
 NTSTATUS NTAPI shim_ZwClose(HANDLE h);
+/* The driver's DbgPrintEx (dbgprint.c): every line is kept in a ring of the newest 64 and then
+ * printed by Wine's vDbgPrintEx. dbg_lines() counts the lines printed so far; dbg_find counts
+ * the lines from number `since` on (those still in the ring) that contain `needle`, and copies
+ * the newest of them into `out`. */
+ULONG __cdecl shim_DbgPrintEx(ULONG id, ULONG level, PCSTR fmt, ...);
+ULONG dbg_lines(void);
+ULONG dbg_find(ULONG since, const char *needle, char *out, SIZE_T cap);
+/* Lines of the whole run in which the driver's COM objects reported a Release on a zero count
+ * (a reference released once too often: by the driver or by the test PortCls). */
+extern volatile LONG g_dbg_zero_releases;
 /* Memory [lo, hi) is freed: forgets the timers in it; an armed one or a queued DPC fails. */
 void timers_forget(const UCHAR *lo, const UCHAR *hi);

@@ -6,18 +6,16 @@
  * dmusicks.h), not the driver's Rust declarations, so that it is an independent consumer of
  * the image's ABI.
  */
-#include "port.h"
+#include "test.h"
 #include <stdio.h>
 #include <string.h>
-
-#define A(x) ((ULONG64)(ULONG_PTR)(x))
 
 static PDRIVER_OBJECT g_driver;
 static PDRIVER_ADD_DEVICE g_add_device;
 static PKTHREAD g_test_thread;
 static volatile LONG g_test_done;
 
-static void sleep_ms(LONG ms)
+void sleep_ms(LONG ms)
 {
     LARGE_INTEGER t = {.QuadPart = -10000LL * ms};
     KeDelayExecutionThread(KernelMode, FALSE, &t);
@@ -56,9 +54,13 @@ NTSTATUS NTAPI PcInitializeAdapterDriver(PDRIVER_OBJECT drv, PUNICODE_STRING pat
 /* ======================================================================================
  * The test.
  */
-static norm g_exp;
+norm g_exp;
 /* Services\mxfloop\Parameters as the test reads it (independently of the driver). */
-static ULONG g_capture_mode; /* CaptureMode */
+ULONG g_capture_mode; /* CaptureMode */
+ULONG g_feedback_max; /* FeedbackMaxMessagesPerSecond */
+/* A FeedbackMaxMessagesPerSecond set below this (mxfwine.exe's third run) selects the feedback
+ * run: the guard's checks instead of the data path, whose rate could trip a low limit. */
+#define FEEDBACK_RUN_BELOW 10000
 static ULONG g_cable_count;  /* CableCount */
 #define MAX_CABLES 16
 static WCHAR g_cable_names[MAX_CABLES][32]; /* CableNames, entry by entry */
@@ -87,8 +89,8 @@ static NTSTATUS NTAPI name_entry(PWSTR name, ULONG type, PVOID data, ULONG len, 
 
 static void read_settings(void)
 {
-    RTL_QUERY_REGISTRY_TABLE q[4];
-    ULONG zero = 0, one = 1;
+    RTL_QUERY_REGISTRY_TABLE q[5];
+    ULONG zero = 0, one = 1, inf_rate = 31250;
     memset(q, 0, sizeof q);
     q[0].Flags = RTL_QUERY_REGISTRY_DIRECT;
     q[0].Name = L"CaptureMode";
@@ -106,9 +108,16 @@ static void read_settings(void)
     q[2].Flags = RTL_QUERY_REGISTRY_NOEXPAND;
     q[2].Name = L"CableNames";
     q[2].DefaultType = REG_NONE;
+    q[3].Flags = RTL_QUERY_REGISTRY_DIRECT;
+    q[3].Name = L"FeedbackMaxMessagesPerSecond";
+    q[3].EntryContext = &g_feedback_max;
+    q[3].DefaultType = REG_DWORD;
+    q[3].DefaultData = &inf_rate;
+    q[3].DefaultLength = sizeof inf_rate;
     if (!NT_SUCCESS(RtlQueryRegistryValues(RTL_REGISTRY_SERVICES, L"mxfloop\\Parameters", q, NULL, NULL))) {
         g_capture_mode = 0;
         g_cable_count = 1;
+        g_feedback_max = inf_rate;
     }
 }
 
@@ -167,7 +176,7 @@ static const PCPIN_DESCRIPTOR *pin_of(const PCFILTER_DESCRIPTOR *d, ULONG i)
 
 /* Builds the events of one unit (bytes) in the render form: short data inline, longer runs in
  * allocator buffers of GetBufferSize bytes; every fragment but the last INCOMPLETE. */
-static PDMUS_KERNEL_EVENT build_unit(const UCHAR *bytes, SIZE_T len, int packaged, PDMUS_KERNEL_EVENT **tailp)
+PDMUS_KERNEL_EVENT build_unit(const UCHAR *bytes, SIZE_T len, int packaged, PDMUS_KERNEL_EVENT **tailp)
 {
     PDMUS_KERNEL_EVENT head = NULL, *tail = &head, e;
     REFERENCE_TIME now = (REFERENCE_TIME)KeQueryInterruptTime();
@@ -209,26 +218,45 @@ static PDMUS_KERNEL_EVENT build_unit(const UCHAR *bytes, SIZE_T len, int package
     return head;
 }
 
-/* Waits until the capture sink has as many normalised bytes as expected (bounded), then
- * compares them byte for byte. */
+/* Waits until every sink has as many normalised bytes as expected (bounded), then compares
+ * them byte for byte. */
+int wait_compare_sinks(const char *name, c_sink *const *sinks, int nsinks)
+{
+    int ok = 1;
+    for (int k = 0; k < nsinks; k++)
+        for (int i = 0; i < 5000 && sinks[k]->cap.len < g_exp.len; i++)
+            sleep_ms(1);
+    sleep_ms(5);
+    for (int k = 0; k < nsinks; k++) {
+        const norm *c = &sinks[k]->cap;
+        char what[160];
+        SIZE_T n = c->len < g_exp.len ? c->len : g_exp.len, first = n;
+        for (SIZE_T i = 0; i < n; i++)
+            if (c->out[i] != g_exp.out[i]) {
+                first = i;
+                break;
+            }
+        if (nsinks > 1)
+            _snprintf(what, sizeof what, "%s, at sink %d", name, k + 1);
+        else
+            _snprintf(what, sizeof what, "%s", name);
+        what[sizeof what - 1] = 0;
+        ok &= check(c->len == g_exp.len && first == n && g_exp.stray == 0 && c->stray == 0, what,
+                    "%lu bytes expected, %lu captured, first difference at %ld, stray bytes %lu/%lu",
+                    (unsigned long)g_exp.len, (unsigned long)c->len, first == n ? -1L : (long)first,
+                    (unsigned long)g_exp.stray, (unsigned long)c->stray);
+    }
+    /* Compared: start the next unit from empty buffers. */
+    g_exp.len = 0;
+    for (int k = 0; k < nsinks; k++)
+        sinks[k]->cap.len = 0;
+    return ok;
+}
+
 static int wait_compare(const char *name)
 {
-    for (int i = 0; i < 5000 && g_sink.cap.len < g_exp.len; i++)
-        sleep_ms(1);
-    sleep_ms(5);
-    SIZE_T n = g_sink.cap.len < g_exp.len ? g_sink.cap.len : g_exp.len, first = n;
-    for (SIZE_T i = 0; i < n; i++)
-        if (g_sink.cap.out[i] != g_exp.out[i]) {
-            first = i;
-            break;
-        }
-    int ok = check(g_sink.cap.len == g_exp.len && first == n && g_exp.stray == 0 && g_sink.cap.stray == 0, name,
-                   "%lu bytes expected, %lu captured, first difference at %ld, stray bytes %lu/%lu",
-                   (unsigned long)g_exp.len, (unsigned long)g_sink.cap.len, first == n ? -1L : (long)first,
-                   (unsigned long)g_exp.stray, (unsigned long)g_sink.cap.stray);
-    /* Compared: start the next unit from empty buffers. */
-    g_exp.len = g_sink.cap.len = 0;
-    return ok;
+    c_sink *one = &g_sink;
+    return wait_compare_sinks(name, &one, 1);
 }
 
 /* Sends `bytes` as one unit (flat chain or a package), waits for it at the capture end. */
@@ -240,7 +268,7 @@ static int roundtrip(const char *name, const UCHAR *bytes, SIZE_T len, int packa
     return wait_compare(name);
 }
 
-static UCHAR *sysex(SIZE_T payload, UCHAR seed)
+UCHAR *sysex(SIZE_T payload, UCHAR seed)
 {
     UCHAR *b = pool_alloc(payload + 2, SHIM_TAG('T', 's', 'y', 'x'), 0);
     if (!b)
@@ -252,7 +280,16 @@ static UCHAR *sysex(SIZE_T payload, UCHAR seed)
     return b;
 }
 
-static NTSTATUS set_states(PMXF s, const KSSTATE *st, int n, const char *what)
+void sysex_free(UCHAR *b)
+{
+    if (b)
+        pool_free(b, SHIM_TAG('T', 's', 'y', 'x'), "test sysex");
+}
+
+const KSSTATE g_up[3] = {KSSTATE_ACQUIRE, KSSTATE_PAUSE, KSSTATE_RUN};
+const KSSTATE g_down[3] = {KSSTATE_PAUSE, KSSTATE_ACQUIRE, KSSTATE_STOP};
+
+NTSTATUS set_states(PMXF s, const KSSTATE *st, int n, const char *what)
 {
     NTSTATUS r = STATUS_SUCCESS;
     for (int i = 0; i < n && NT_SUCCESS(r); i++)
@@ -287,19 +324,25 @@ static int intersect(PMINIPORTDMUS mp, ULONG pin, const PCPIN_DESCRIPTOR *pd, UC
     return check(0, "intersection", "pin %lu: no range answered the size query", (unsigned long)pin);
 }
 
-static PMXF new_stream(PMINIPORTDMUS mp, ULONG pin, DMUS_STREAM_TYPE type, UCHAR *fmt, PSERVICEGROUP *group,
-                       ULONGLONG *prefetch, NTSTATUS *status)
+PMXF new_stream_with(PMINIPORTDMUS mp, ULONG pin, DMUS_STREAM_TYPE type, UCHAR *fmt, c_alloc *alloc,
+                     PSERVICEGROUP *group, ULONGLONG *prefetch, NTSTATUS *status)
 {
     PMXF s = NULL;
     *group = NULL;
     *prefetch = ~0ULL;
     *status = (NTSTATUS)dcall("IMiniportDMus::NewStream", mp->lpVtbl->NewStream, 11, A(mp), A(&s), 0,
                               (ULONG64)NonPagedPoolNx, (ULONG64)pin, (ULONG64)type, A(fmt), A(group),
-                              A(&g_alloc.iface), A(&g_clock.iface), A(prefetch));
+                              A(&alloc->iface), A(&g_clock.iface), A(prefetch));
     return s;
 }
 
-static void release_group(PSERVICEGROUP g, PSERVICEGROUP mine)
+static PMXF new_stream(PMINIPORTDMUS mp, ULONG pin, DMUS_STREAM_TYPE type, UCHAR *fmt, PSERVICEGROUP *group,
+                       ULONGLONG *prefetch, NTSTATUS *status)
+{
+    return new_stream_with(mp, pin, type, fmt, &g_alloc, group, prefetch, status);
+}
+
+void release_group(PSERVICEGROUP g, PSERVICEGROUP mine)
 {
     if (!g)
         return;
@@ -348,10 +391,80 @@ static void check_instance_limit(PMINIPORTDMUS mp, const PCFILTER_DESCRIPTOR *d,
     }
 }
 
+/* The data path of one render and one capture stream (both running): every unit sent and
+ * compared before the next, then the capture sink's checks. */
+static void data_path(void)
+{
+    static const UCHAR shorts[] = {0x90, 0x3C, 0x40, 0x80, 0x3C, 0x00, 0xB0, 0x07, 0x64, 0xC0, 0x05,
+                                   0xE0, 0x00, 0x40, 0xD0, 0x30, 0xA0, 0x3C, 0x10, 0xF2, 0x10, 0x20};
+    static const UCHAR running[] = {0x90, 0x3C, 0x40, 0x3E, 0x40, 0x40, 0x40};
+    static const UCHAR realtime[] = {0xF8, 0xFA, 0xFB, 0xFC, 0xFE};
+    static const UCHAR rt_in_sx[] = {0xF0, 0x7D, 0x01, 0xF8, 0x02, 0x03, 0xF7};
+    for (SIZE_T i = 0; i < sizeof shorts;) {
+        SIZE_T n = data_len(shorts[i]) + 1;
+        roundtrip("render→capture: short message (flat)", shorts + i, n, 0);
+        i += n;
+    }
+    roundtrip("render→capture: short messages in a package", shorts, 9, 1);
+    roundtrip("render→capture: running status", running, sizeof running, 0);
+    for (SIZE_T i = 0; i < sizeof realtime; i++)
+        roundtrip("render→capture: realtime byte", realtime + i, 1, i & 1);
+    roundtrip("render→capture: realtime inside a SysEx", rt_in_sx, sizeof rt_in_sx, 0);
+    static const SIZE_T sizes[] = {0, 1, 4096, 65537, 1048576};
+    for (int i = 0; i < 5; i++) {
+        for (int pk = 0; pk < 2; pk++) {
+            char name[96];
+            UCHAR *b = sysex(sizes[i], (UCHAR)(i * 2 + pk));
+            _snprintf(name, sizeof name, "render→capture: SysEx of %lu bytes (%s)", (unsigned long)sizes[i],
+                      pk ? "package" : "flat chain");
+            if (b) {
+                roundtrip(name, b, sizes[i] + 2, pk);
+                pool_free(b, SHIM_TAG('T', 's', 'y', 'x'), "test sysex");
+            }
+        }
+    }
+    {
+        /* One chain: flat events, then a package, then a flat SysEx. */
+        UCHAR *b = sysex(5000, 9);
+        PDMUS_KERNEL_EVENT *t1, *t2, *t3;
+        PDMUS_KERNEL_EVENT c1 = build_unit(shorts, 3, 0, &t1);
+        PDMUS_KERNEL_EVENT c2 = build_unit(running, sizeof running, 1, &t2);
+        PDMUS_KERNEL_EVENT c3 = b ? build_unit(b, 5002, 0, &t3) : NULL;
+        *t1 = c2;
+        *t2 = c3;
+        for (SIZE_T i = 0; i < 3; i++)
+            norm_byte(&g_exp, shorts[i]);
+        for (SIZE_T i = 0; i < sizeof running; i++)
+            norm_byte(&g_exp, running[i]);
+        for (SIZE_T i = 0; b && i < 5002; i++)
+            norm_byte(&g_exp, b[i]);
+        port_submit_render(c1);
+        wait_compare("render→capture: one chain of flat events, a package and a SysEx");
+        if (b)
+            pool_free(b, SHIM_TAG('T', 's', 'y', 'x'), "test sysex");
+    }
+    check(g_render_put_errors == 0, "render PutMessage succeeded every time", "%ld failed",
+          (long)g_render_put_errors);
+    check(g_sink.not_whole == 0, "every COMPLETE capture event is exactly one message", "%ld were not",
+          (long)g_sink.not_whole);
+    check(g_sink.off_dpc == 0, "capture sink called only from a DPC (where Windows is at DISPATCH_LEVEL)",
+          "%ld calls elsewhere", (long)g_sink.off_dpc);
+    check(g_sink.packages == 0, "no package events on capture", "%ld", (long)g_sink.packages);
+    check(g_exp.stray == 0 && g_sink.cap.stray == 0, "no stray bytes", "expected side %lu, captured side %lu",
+          (unsigned long)g_exp.stray, (unsigned long)g_sink.cap.stray);
+    if (g_capture_mode == 1)
+        check(g_sink.incomplete == g_sink.events, "CaptureMode 1: every capture event INCOMPLETE (DMusUART's way)",
+              "%ld of %ld", (long)g_sink.incomplete, (long)g_sink.events);
+    else
+        check(g_sink.incomplete < g_sink.events, "CaptureMode 0: whole messages arrive COMPLETE",
+              "%ld of %ld events INCOMPLETE", (long)g_sink.incomplete, (long)g_sink.events);
+    tlog("     capture: %ld events (%ld INCOMPLETE), %ld notifies, %ld services", (long)g_sink.events,
+         (long)g_sink.incomplete, (long)g_notifies, (long)g_services);
+}
+
 static void run_streams(PMINIPORTDMUS mp, const PCFILTER_DESCRIPTOR *d)
 {
-    static const KSSTATE up[] = {KSSTATE_ACQUIRE, KSSTATE_PAUSE, KSSTATE_RUN};
-    static const KSSTATE down[] = {KSSTATE_PAUSE, KSSTATE_ACQUIRE, KSSTATE_STOP};
+    const KSSTATE *up = g_up, *down = g_down;
     UCHAR rfmt[256], cfmt[256];
     ULONG rpin = ~0u, rpin2 = ~0u, cpin = ~0u;
     for (ULONG i = 0; i < d->PinCount; i++) {
@@ -392,10 +505,11 @@ static void run_streams(PMINIPORTDMUS mp, const PCFILTER_DESCRIPTOR *d)
     check_instance_limit(mp, d, rpin, DMUS_STREAM_MIDI_RENDER, rfmt,
                          "the render pin opens as many streams as its instance count",
                          "error path: one render stream more than the instance count is refused");
+    UCHAR fmt2[256];
+    int have2 = 0;
     if (rpin2 != ~0u) {
         /* The second render pin (the other client's) opens beside the first. */
-        UCHAR fmt2[256];
-        if (intersect(mp, rpin2, pin_of(d, rpin2), fmt2, sizeof fmt2)) {
+        if ((have2 = intersect(mp, rpin2, pin_of(d, rpin2), fmt2, sizeof fmt2))) {
             PMXF other = new_stream(mp, rpin2, DMUS_STREAM_MIDI_RENDER, fmt2, &xg, &xpf, &st);
             check(NT_SUCCESS(st) && other, "NewStream on the second render pin while the first is open", "pin %lu: %#lx",
                   (unsigned long)rpin2, (unsigned long)st);
@@ -417,77 +531,19 @@ static void run_streams(PMINIPORTDMUS mp, const PCFILTER_DESCRIPTOR *d)
             dcall("IServiceGroup::AddMember", cg->lpVtbl->AddMember, 2, A(cg), A(&g_svc));
         st = (NTSTATUS)dcall("IMXF::ConnectOutput", capture->lpVtbl->ConnectOutput, 2, A(capture), A(&g_sink.iface));
         check(NT_SUCCESS(st), "capture ConnectOutput(sink)", "%#lx", (unsigned long)st);
-        g_capture_stream = capture;
+        g_capture_streams[0] = capture;
         g_render_stream = render;
         check(NT_SUCCESS(set_states(capture, up, 3, "IMXF::SetState")), "capture ACQUIRE/PAUSE/RUN", "");
         check(NT_SUCCESS(set_states(render, up, 3, "IMXF::SetState")), "render ACQUIRE/PAUSE/RUN", "");
 
-        /* ---- the data path ---- */
-        static const UCHAR shorts[] = {0x90, 0x3C, 0x40, 0x80, 0x3C, 0x00, 0xB0, 0x07, 0x64, 0xC0, 0x05,
-                                       0xE0, 0x00, 0x40, 0xD0, 0x30, 0xA0, 0x3C, 0x10, 0xF2, 0x10, 0x20};
-        static const UCHAR running[] = {0x90, 0x3C, 0x40, 0x3E, 0x40, 0x40, 0x40};
-        static const UCHAR realtime[] = {0xF8, 0xFA, 0xFB, 0xFC, 0xFE};
-        static const UCHAR rt_in_sx[] = {0xF0, 0x7D, 0x01, 0xF8, 0x02, 0x03, 0xF7};
-        for (SIZE_T i = 0; i < sizeof shorts;) {
-            SIZE_T n = data_len(shorts[i]) + 1;
-            roundtrip("render→capture: short message (flat)", shorts + i, n, 0);
-            i += n;
+        if (g_feedback_max != 0 && g_feedback_max < FEEDBACK_RUN_BELOW) {
+            /* The feedback run: the guard's checks on the first cable only. */
+            if (g_port == (c_port *)g_subdevices[0].port)
+                feedback_checks(render);
+        } else {
+            data_path();
+            multiclient_checks(mp, rpin, have2 ? rpin2 : ~0u, cpin, rfmt, fmt2, cfmt, render);
         }
-        roundtrip("render→capture: short messages in a package", shorts, 9, 1);
-        roundtrip("render→capture: running status", running, sizeof running, 0);
-        for (SIZE_T i = 0; i < sizeof realtime; i++)
-            roundtrip("render→capture: realtime byte", realtime + i, 1, i & 1);
-        roundtrip("render→capture: realtime inside a SysEx", rt_in_sx, sizeof rt_in_sx, 0);
-        static const SIZE_T sizes[] = {0, 1, 4096, 65537, 1048576};
-        for (int i = 0; i < 5; i++) {
-            for (int pk = 0; pk < 2; pk++) {
-                char name[96];
-                UCHAR *b = sysex(sizes[i], (UCHAR)(i * 2 + pk));
-                _snprintf(name, sizeof name, "render→capture: SysEx of %lu bytes (%s)", (unsigned long)sizes[i],
-                          pk ? "package" : "flat chain");
-                if (b) {
-                    roundtrip(name, b, sizes[i] + 2, pk);
-                    pool_free(b, SHIM_TAG('T', 's', 'y', 'x'), "test sysex");
-                }
-            }
-        }
-        {
-            /* One chain: flat events, then a package, then a flat SysEx. */
-            UCHAR *b = sysex(5000, 9);
-            PDMUS_KERNEL_EVENT *t1, *t2, *t3;
-            PDMUS_KERNEL_EVENT c1 = build_unit(shorts, 3, 0, &t1);
-            PDMUS_KERNEL_EVENT c2 = build_unit(running, sizeof running, 1, &t2);
-            PDMUS_KERNEL_EVENT c3 = b ? build_unit(b, 5002, 0, &t3) : NULL;
-            *t1 = c2;
-            *t2 = c3;
-            for (SIZE_T i = 0; i < 3; i++)
-                norm_byte(&g_exp, shorts[i]);
-            for (SIZE_T i = 0; i < sizeof running; i++)
-                norm_byte(&g_exp, running[i]);
-            for (SIZE_T i = 0; b && i < 5002; i++)
-                norm_byte(&g_exp, b[i]);
-            port_submit_render(c1);
-            wait_compare("render→capture: one chain of flat events, a package and a SysEx");
-            if (b)
-                pool_free(b, SHIM_TAG('T', 's', 'y', 'x'), "test sysex");
-        }
-        check(g_render_put_errors == 0, "render PutMessage succeeded every time", "%ld failed",
-              (long)g_render_put_errors);
-        check(g_sink.not_whole == 0, "every COMPLETE capture event is exactly one message", "%ld were not",
-              (long)g_sink.not_whole);
-        check(g_sink.off_dpc == 0, "capture sink called only from a DPC (where Windows is at DISPATCH_LEVEL)",
-              "%ld calls elsewhere", (long)g_sink.off_dpc);
-        check(g_sink.packages == 0, "no package events on capture", "%ld", (long)g_sink.packages);
-        check(g_exp.stray == 0 && g_sink.cap.stray == 0, "no stray bytes", "expected side %lu, captured side %lu",
-              (unsigned long)g_exp.stray, (unsigned long)g_sink.cap.stray);
-        if (g_capture_mode == 1)
-            check(g_sink.incomplete == g_sink.events, "CaptureMode 1: every capture event INCOMPLETE (DMusUART's way)",
-                  "%ld of %ld", (long)g_sink.incomplete, (long)g_sink.events);
-        else
-            check(g_sink.incomplete < g_sink.events, "CaptureMode 0: whole messages arrive COMPLETE",
-                  "%ld of %ld events INCOMPLETE", (long)g_sink.incomplete, (long)g_sink.events);
-        tlog("     capture: %ld events (%ld INCOMPLETE), %ld notifies, %ld services", (long)g_sink.events,
-             (long)g_sink.incomplete, (long)g_notifies, (long)g_services);
 
         /* ---- STOP and release ---- */
         check(NT_SUCCESS(set_states(render, down, 3, "IMXF::SetState")), "render PAUSE/ACQUIRE/STOP", "");
@@ -495,10 +551,11 @@ static void run_streams(PMINIPORTDMUS mp, const PCFILTER_DESCRIPTOR *d)
         st = (NTSTATUS)dcall("IMXF::DisconnectOutput", capture->lpVtbl->DisconnectOutput, 2, A(capture),
                              A(&g_sink.iface));
         check(NT_SUCCESS(st), "capture DisconnectOutput(sink)", "%#lx", (unsigned long)st);
+        /* The port's DPCs stop calling the streams, then the streams go. */
+        g_capture_streams[0] = NULL;
+        g_render_stream = NULL;
         for (int i = 0; i < 2000 && dpc_busy(); i++)
             sleep_ms(1);
-        g_capture_stream = NULL;
-        g_render_stream = NULL;
         dcall("IMXF::Release (stream)", capture->lpVtbl->Release, 1, A(capture));
         release_group(cg, mine);
     }
@@ -583,7 +640,7 @@ static VOID NTAPI test_thread(PVOID ctx)
     tlog("     Parameters\\CaptureMode = %lu, CableCount = %lu, CableNames has %lu entries",
          (unsigned long)g_capture_mode, (unsigned long)g_cable_count, (unsigned long)g_cable_entries);
     sleep_ms(50); /* DriverEntry returns */
-    if (!norm_new(&g_exp, 2u << 20) || !norm_new(&g_sink.cap, 2u << 20)) {
+    if (!norm_new(&g_exp, 2u << 20) || !norm_new(&g_sink.cap, 2u << 20) || !norm_new(&g_sink2.cap, 2u << 20)) {
         check(0, "test buffers", "no memory");
         goto done;
     }
@@ -653,19 +710,35 @@ static VOID NTAPI test_thread(PVOID ctx)
           "every reference the miniport took on the port's objects was released",
           "allocator %ld, clock %ld, sink %ld, service sink %ld (1 = the port's own)", (long)g_alloc.refs,
           (long)g_clock.refs, (long)g_sink.refs, (long)g_svc.refs);
+    check(g_alloc2.refs == 1 && g_sink2.refs == 1,
+          "every reference the miniport took on the second capture stream's allocator and sink was released",
+          "allocator %ld, sink %ld (1 = the port's own)", (long)g_alloc2.refs, (long)g_sink2.refs);
     check(g_alloc.ev_out == g_alloc.ev_in && g_alloc.buf_out == g_alloc.buf_in,
           "every allocator event and buffer came back", "events %ld out %ld in, buffers %ld out %ld in",
           (long)g_alloc.ev_out, (long)g_alloc.ev_in, (long)g_alloc.buf_out, (long)g_alloc.buf_in);
-    check(g_alloc.marks_changed == 0, "bReserved/cbStruct never changed by the miniport", "%ld events",
-          (long)g_alloc.marks_changed);
-    check(g_alloc.put_buffer_calls == 0, "no PutBuffer calls", "%ld", (long)g_alloc.put_buffer_calls);
-    check(g_alloc.attached_pkgs == 0, "packages returned detached", "%ld attached", (long)g_alloc.attached_pkgs);
+    check(g_alloc2.ev_out == g_alloc2.ev_in && g_alloc2.buf_out == g_alloc2.buf_in,
+          "every event and buffer of the second capture stream's allocator came back",
+          "events %ld out %ld in, buffers %ld out %ld in", (long)g_alloc2.ev_out, (long)g_alloc2.ev_in,
+          (long)g_alloc2.buf_out, (long)g_alloc2.buf_in);
+    check(g_alloc.foreign == 0 && g_alloc2.foreign == 0,
+          "each allocator got back only its own events (the stream given an allocator used that one)",
+          "%ld foreign events at the first, %ld at the second", (long)g_alloc.foreign, (long)g_alloc2.foreign);
+    check(g_dbg_zero_releases == 0, "no COM object of the driver was released on a zero count (its log says)",
+          "%ld times", (long)g_dbg_zero_releases);
+    check(g_alloc.marks_changed == 0 && g_alloc2.marks_changed == 0,
+          "bReserved/cbStruct never changed by the miniport", "%ld events",
+          (long)(g_alloc.marks_changed + g_alloc2.marks_changed));
+    check(g_alloc.put_buffer_calls == 0 && g_alloc2.put_buffer_calls == 0, "no PutBuffer calls", "%ld",
+          (long)(g_alloc.put_buffer_calls + g_alloc2.put_buffer_calls));
+    check(g_alloc.attached_pkgs == 0 && g_alloc2.attached_pkgs == 0, "packages returned detached", "%ld attached",
+          (long)(g_alloc.attached_pkgs + g_alloc2.attached_pkgs));
     IoDeleteDevice(fdo);
 done:
     if (pdo)
         IoDeleteDevice(pdo);
     norm_free(&g_exp);
     norm_free(&g_sink.cap);
+    norm_free(&g_sink2.cap);
     tlog("TEST-DONE %ld failures so far", (long)g_failures);
     InterlockedExchange(&g_test_done, 1);
     PsTerminateSystemThread(STATUS_SUCCESS);
