@@ -58,6 +58,8 @@ pub struct FilterInfo {
     pub ranges: Vec<Vec<*const KsDataRange>>,
     /// `MaxFilterInstanceCount` of each pin.
     pub max_instances: Vec<u32>,
+    /// `MaxGlobalInstanceCount` of each pin.
+    pub max_global_instances: Vec<u32>,
     /// The automation table of each node (null: none).
     pub node_tables: Vec<*const PcAutomationTable>,
     /// The topology.
@@ -73,6 +75,14 @@ impl FilterInfo {
             (Client::DirectMusic, false) => self.dmus_render_pin,
             (Client::DirectMusic, true) => self.dmus_capture_pin,
         }
+    }
+
+    /// How many instances of pin `pin` KS lets exist at once: the smaller of its
+    /// `MaxFilterInstanceCount` and `MaxGlobalInstanceCount` (the port has one filter, so
+    /// the global count bounds the same instances); 0 for a pin that does not exist.
+    pub fn instance_limit(&self, pin: u32) -> u32 {
+        let at = |v: &Vec<u32>| v.get(pin as usize).copied().unwrap_or(0);
+        at(&self.max_instances).min(at(&self.max_global_instances))
     }
 
     /// The node a connection joins to pin `pin` directly (what DirectMusic looks up to
@@ -125,6 +135,7 @@ pub unsafe fn validate(d: *const PcFilterDescriptor) -> Result<FilterInfo, Strin
         dmus_capture_pin: None,
         ranges: Vec::new(),
         max_instances: Vec::new(),
+        max_global_instances: Vec::new(),
         node_tables: Vec::new(),
         connections: Vec::new(),
     };
@@ -157,6 +168,7 @@ pub unsafe fn validate(d: *const PcFilterDescriptor) -> Result<FilterInfo, Strin
         }
         info.ranges.push(rs.to_vec());
         info.max_instances.push(p.max_filter_instance_count);
+        info.max_global_instances.push(p.max_global_instance_count);
         let sink = k.communication == KsPinCommunication::SINK;
         let id = Some(id as u32);
         let (render, capture) = if k.data_flow == KsPinDataflow::IN {

@@ -18,7 +18,8 @@
 //! driver's. The streams get it behind a guard that enforces the allocator rules of the DMus
 //! contract (`bReserved`/`cbStruct` untouched, no `PutBuffer`: [`ContractStats`]).
 //!
-//! [`double`] is a small test-double miniport (a loopback) for testing the port on its own.
+//! [`double`] is a small test-double miniport (a loopback) for testing the port on its own;
+//! [`widen`] wraps a miniport behind a descriptor that promises more pin instances.
 
 mod alloc_guard;
 mod assemble;
@@ -32,13 +33,15 @@ mod render;
 mod retag;
 mod sink;
 mod tracker;
+pub mod widen;
 
 pub use alloc_guard::{ContractStats, ContractWatch, RESERVED_MARK, event_fields_intact};
 pub use assemble::{Assembler, TimedMessage, normalize};
 pub use clock::new_master_clock;
 pub use describe::{Client, FilterInfo, client_midi_range, client_range, validate};
 pub use port::{
-    CloseReport, DEFAULT_DPC_LATENCY_100NS, Port, PortConfig, PortError, PortStats, SynthHandshake,
+    CaptureHandle, CloseReport, DEFAULT_DPC_LATENCY_100NS, Port, PortConfig, PortError, PortStats,
+    RenderHandle, SynthHandshake,
 };
 pub use property::{NodeAnswer, NodeRequest, Violation, node_property};
 pub use render::{Packaging, RenderSourceStats, RenderUnit};

@@ -19,6 +19,17 @@
 //!   are not delivered, and [`crate::Port::close`] fails.
 //! - `PutMessage` is called at `DISPATCH_LEVEL` only: below it the emulator bug-checks
 //!   (`DRIVER_IRQL_NOT_LESS_OR_EQUAL`, 0xD1, naming the sink).
+//!
+//! # A stalled sink (a slow application)
+//! On Windows the port copies captured events out to the read buffers the application has
+//! queued on its pin; an application that does not read queues none, so the port keeps the
+//! events it is handed, and they stay out of the pin's allocator until the application
+//! reads again. [`SinkControl::set_stalled`] models that: a stalled sink takes each chain
+//! (the `IMXF` contract: the chain is the sink's) but holds it, unread and not returned to
+//! the allocator, and delivers everything it holds, in order, when the stall ends. The
+//! capture stream and its allocator see exactly what a slow reader causes: the pin's
+//! allocator runs dry, and what the stream cannot package is dropped by the stream
+//! (counted there), without blocking the other readers.
 
 use crate::assemble::Assembler;
 use crate::com::{BoxObject, into_com, object, unknown_vtbl};
@@ -32,6 +43,7 @@ use mxf_core::midi::data_len;
 use mxf_core::platform::{DISPATCH_LEVEL, Platform, bugcheck};
 use mxf_core::serialize::{ChainCursor, Step, WalkStats};
 use mxf_kemu::Emu;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 /// Counters of the capture sink.
@@ -72,14 +84,65 @@ pub struct CaptureLog {
     pub tamper: Option<fn(&mut DmusKernelEvent)>,
 }
 
-#[repr(C)]
-struct SinkObj {
-    vtbl: &'static IMxfVtbl,
-    refs: RefCount,
+/// What a sink and the port share: where it returns events, its log, its stall.
+struct SinkCore {
     emu: Emu,
     alloc: ComPtr<IAllocatorMxf>,
     buffer_size: u16,
     log: Arc<Mutex<CaptureLog>>,
+    stalled: AtomicBool,
+    /// Chains taken while stalled, oldest first (addresses of their first events).
+    held: Mutex<Vec<usize>>,
+}
+
+/// The port's hold on one capture sink: its stall switch.
+#[derive(Clone)]
+pub(crate) struct SinkControl(Arc<SinkCore>);
+
+impl SinkControl {
+    /// Stalls the sink (`true`) or ends the stall (`false`), delivering what it holds, in
+    /// order, at `DISPATCH_LEVEL` (as the port copies to a read buffer that arrives).
+    pub(crate) fn set_stalled(&self, on: bool) {
+        let core = &self.0;
+        if on {
+            core.stalled.store(true, Relaxed);
+            return;
+        }
+        core.stalled.store(false, Relaxed);
+        let held = std::mem::take(&mut *lock(&core.held));
+        if held.is_empty() {
+            return;
+        }
+        core.emu.at_irql(DISPATCH_LEVEL, || {
+            for chain in held {
+                // SAFETY: a chain the sink took while stalled and has held untouched since.
+                unsafe { core.take(chain as *mut DmusKernelEvent) };
+            }
+        });
+    }
+
+    /// Chains held by the stall.
+    pub(crate) fn held(&self) -> usize {
+        lock(&self.0.held).len()
+    }
+}
+
+impl Drop for SinkCore {
+    fn drop(&mut self) {
+        // A sink released while stalled: the held chains go back unread (the port ends
+        // every stall before it releases a sink, so this is a fallback only).
+        for chain in std::mem::take(&mut *lock(&self.held)) {
+            // SAFETY: a chain of this sink's allocator that the sink held, used by no one.
+            unsafe { self.alloc.put_message(chain as *mut DmusKernelEvent) };
+        }
+    }
+}
+
+#[repr(C)]
+struct SinkObj {
+    vtbl: &'static IMxfVtbl,
+    refs: RefCount,
+    core: Arc<SinkCore>,
     live: LiveGuard,
 }
 
@@ -111,7 +174,7 @@ unsafe extern "system" fn set_state(this: *mut IMxf, _state: KsState) -> NtStatu
     let obj = unsafe { object::<SinkObj>(this.cast()) };
     obj.live
         .tracker()
-        .call("sink IMXF::SetState", obj.emu.current_irql());
+        .call("sink IMXF::SetState", obj.core.emu.current_irql());
     STATUS_SUCCESS
 }
 
@@ -121,7 +184,7 @@ unsafe extern "system" fn set_state(this: *mut IMxf, _state: KsState) -> NtStatu
 unsafe extern "system" fn put_message(this: *mut IMxf, chain: *mut DmusKernelEvent) -> NtStatus {
     // SAFETY: `this` is a live `SinkObj`.
     let obj = unsafe { object::<SinkObj>(this.cast()) };
-    let irql = obj.emu.current_irql();
+    let irql = obj.core.emu.current_irql();
     obj.live.tracker().call("sink IMXF::PutMessage", irql);
     if irql != DISPATCH_LEVEL {
         // The documented IRQL of the port's sink (DMusUART asserts it): the real port would
@@ -138,7 +201,22 @@ unsafe extern "system" fn put_message(this: *mut IMxf, chain: *mut DmusKernelEve
     if chain.is_null() {
         return STATUS_SUCCESS;
     }
-    {
+    let core = &obj.core;
+    if core.stalled.load(Relaxed) {
+        lock(&core.held).push(chain as usize);
+        return STATUS_SUCCESS;
+    }
+    // SAFETY: the chain is the caller's to give, of the port's allocator.
+    unsafe { core.take(chain) }
+}
+
+impl SinkCore {
+    /// Reads `chain` into the log and returns it to the allocator.
+    ///
+    /// # Safety
+    /// `chain` is a chain of events from `self.alloc`, given to the sink, used by no one else.
+    unsafe fn take(&self, chain: *mut DmusKernelEvent) -> NtStatus {
+        let obj = self;
         let mut log = lock(&obj.log);
         let CaptureLog {
             assembler,
@@ -187,10 +265,11 @@ unsafe extern "system" fn put_message(this: *mut IMxf, chain: *mut DmusKernelEve
             }
         }
         stats.max_chain = stats.max_chain.max(n);
+        drop(log);
+        // SAFETY: every event of a chain handed to the port's sink came from the port's
+        // allocator (the contract the allocator itself verifies), and we no longer use it.
+        unsafe { obj.alloc.put_message(chain) }
     }
-    // SAFETY: every event of a chain handed to the port's sink came from the port's
-    // allocator (the contract the allocator itself verifies), and we no longer use it.
-    unsafe { obj.alloc.put_message(chain) }
 }
 
 /// Whether `data` is exactly one whole MIDI message: a status byte with all its data bytes,
@@ -256,17 +335,32 @@ pub(crate) fn new_capture_sink(
     log: Arc<Mutex<CaptureLog>>,
     live: LiveGuard,
 ) -> ComPtr<IMxf> {
-    let obj = SinkObj {
-        vtbl: &VTBL,
-        refs: RefCount::new(),
+    new_controlled_sink(emu, alloc, log, live).0
+}
+
+/// As [`new_capture_sink`], with the sink's stall switch.
+pub(crate) fn new_controlled_sink(
+    emu: Emu,
+    alloc: &ComPtr<IAllocatorMxf>,
+    log: Arc<Mutex<CaptureLog>>,
+    live: LiveGuard,
+) -> (ComPtr<IMxf>, SinkControl) {
+    let core = Arc::new(SinkCore {
         emu,
         alloc: alloc.clone(),
         buffer_size: alloc.buffer_size(),
         log,
+        stalled: AtomicBool::new(false),
+        held: Mutex::new(Vec::new()),
+    });
+    let obj = SinkObj {
+        vtbl: &VTBL,
+        refs: RefCount::new(),
+        core: Arc::clone(&core),
         live,
     };
     // SAFETY: the vtable is an IMxfVtbl.
-    unsafe { into_com(obj) }
+    (unsafe { into_com(obj) }, SinkControl(core))
 }
 
 #[cfg(test)]

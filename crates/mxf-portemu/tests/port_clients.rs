@@ -130,16 +130,32 @@ fn winmm_and_directmusic_clients_play_through_the_loopback_at_once() {
     emu.unload().expect("clean unload");
 }
 
-/// The capture pin allows several clients (each a reader of the cable); the miniport's
-/// refusal of one too many is tested in mxf-miniport (`miniport_com`).
+/// The WinMM and the DirectMusic client share the capture pin: together they get no more
+/// instances than its descriptor allows, and the one too many is refused by the port (as KS
+/// refuses a pin create beyond the count), before `NewStream`.
 #[test]
-fn the_capture_pin_allows_several_clients() {
+fn clients_beyond_the_capture_pins_instance_count_are_refused() {
     let emu = Emu::new(EmuConfig::verifier());
-    let port = port(&emu);
+    let mut port = port(&emu);
+    let limit = port.filter_info().instance_limit(PIN_CAPTURE_STREAM);
+    assert_eq!(limit, mxf_miniport::filter::MAX_CAPTURE_INSTANCES);
+    port.open_capture_as(Client::WinMm).expect("WinMM capture");
+    for i in 1..limit {
+        let client = if i % 2 == 1 {
+            Client::DirectMusic
+        } else {
+            Client::WinMm
+        };
+        port.open_capture_as(client).expect("within the count");
+    }
+    let e = port
+        .open_capture_as(Client::DirectMusic)
+        .expect_err("the capture pin's instances are all open");
     assert_eq!(
-        port.filter_info().max_instances[PIN_CAPTURE_STREAM as usize],
-        mxf_miniport::filter::MAX_CAPTURE_INSTANCES
+        (e.step, e.status),
+        ("KS pin create", mxf_abi::STATUS_UNSUCCESSFUL)
     );
+    assert_eq!(port.pin_instances(PIN_CAPTURE_STREAM), limit);
     port.close().expect("close");
     emu.unload().expect("clean unload");
 }

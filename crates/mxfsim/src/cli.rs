@@ -1,5 +1,6 @@
 //! Command-line handling.
 
+use crate::cables::{MAX_CABLES, MAX_CLIENTS};
 use crate::sim::{MiniportKind, Plant, SimOptions, run};
 use crate::workload::{WorkloadSpec, build};
 use mxf_core::capture::CaptureMode;
@@ -29,6 +30,25 @@ options:
                        driver's registry value CaptureMode (0/1)
   --progress / --no-progress   progress lines on stderr (default: when stderr is a terminal)
 
+  --cables N           N independent cables (1..=16) named MxfLoop 1 .. MxfLoop N, each a
+                       miniport behind a port of its own, all playing the workload
+  --renderers K        K render instances per cable (default 1), each playing the whole
+                       workload (duplicated, not split: every long SysEx is sent by K
+                       renderers at once, so the cable must merge them message by message);
+                       odd ones open the WinMM render pin, even ones the DirectMusic pin
+  --readers M          M capture instances per cable (default 1): each must receive every
+                       message (in order with one renderer, as the K copies otherwise);
+                       WinMM and DirectMusic clients in turn
+  --feedback           one more reader and renderer per cable, an application echoing what
+                       it captures back into the cable: the feedback guard must mute the
+                       cable, and per client sent = delivered + dropped by cause
+  --feedback-limit N   the feedback guard's limit, messages a second (the driver's registry
+                       value FeedbackMaxMessagesPerSecond, 0 = off; default 31250, with
+                       --feedback twice the renderers' peak rate, at least 1000: one
+                       message looping must trip it, the workload alone must not)
+                       (the report gives per-cable and per-client counts; these options
+                       take no --faults, --miniport double or --max-latency-us)
+
   --max-latency-us N   the latency bound of the verdict (default: the DPC latency + 10 ms)
   -h, --help           this text
 
@@ -54,7 +74,10 @@ is broken, and the report names each broken rule:
                        16 MiB in flight; the built-in workloads fit it, their largest SysEx
                        is 1 MiB, but a --file SysEx near 16 MiB does not)
   leaks                loopback empty, no event or buffer outstanding, emulator unload
-                       clean";
+                       clean
+  feedback             with --feedback every cable's feedback guard mutes the echo loop
+                       (the echo application gives up after 5 s of emulated time
+                       unmuted otherwise)";
 
 struct Args {
     quick: bool,
@@ -80,6 +103,32 @@ fn parse_args(args: &[String]) -> Result<Args, String> {
         };
         match arg.as_str() {
             "--quick" => a.quick = true,
+            "--feedback" => a.opt.cables.feedback = true,
+            "--feedback-limit" => {
+                let bad = "--feedback-limit needs 0..=10000000 (messages a second)";
+                let n: u32 = value("--feedback-limit")?.parse().map_err(|_| bad)?;
+                if n > 10_000_000 {
+                    return Err(bad.into());
+                }
+                a.opt.cables.feedback_limit = Some(n);
+            }
+            "--cables" | "--renderers" | "--readers" => {
+                let (max, what) = if arg == "--cables" {
+                    (MAX_CABLES, "--cables")
+                } else {
+                    (MAX_CLIENTS, arg.as_str())
+                };
+                let bad = || format!("{what} needs 1..={max}");
+                let n: u32 = value(what)?.parse().map_err(|_| bad())?;
+                if !(1..=max).contains(&n) {
+                    return Err(bad());
+                }
+                match what {
+                    "--cables" => a.opt.cables.cables = n,
+                    "--renderers" => a.opt.cables.renderers = n,
+                    _ => a.opt.cables.readers = n,
+                }
+            }
             "--verifier" => a.opt.verifier = true,
             "--progress" => a.opt.progress = true,
             "--no-progress" => a.opt.progress = false,
@@ -165,6 +214,20 @@ fn parse_args(args: &[String]) -> Result<Args, String> {
             }
             other => return Err(format!("unknown argument {other}")),
         }
+    }
+    let o = &a.opt;
+    if o.cables.is_multi()
+        && (o.faults.is_some()
+            || o.miniport != MiniportKind::Real
+            || o.max_latency_100ns.is_some()
+            || o.corrupt_capture
+            || o.plant.is_some())
+    {
+        return Err(
+            "--cables/--renderers/--readers/--feedback take no --faults, --miniport double, \
+             --max-latency-us or test hooks"
+                .into(),
+        );
     }
     Ok(a)
 }
@@ -272,6 +335,11 @@ pub fn main(args: Vec<String>) -> i32 {
             (build(&spec), name)
         }
     };
+    if a.opt.cables.is_multi() {
+        let rep = crate::cables::run(&units, &name, &a.opt);
+        print!("{rep}");
+        return if rep.passed() { 0 } else { 1 };
+    }
     let rep = run(&units, &name, &a.opt);
     print!("{rep}");
     if rep.passed() { 0 } else { 1 }

@@ -2,6 +2,8 @@
 //! port emulator (`mxf-portemu`), with a reproducible workload; and `mxfsim parse`, the
 //! capture packager as a MIDI parsing tool. The binary is a thin wrapper over [`cli::main`].
 
+pub mod cables;
+pub mod cables_report;
 pub mod cli;
 pub mod compare;
 pub mod input;

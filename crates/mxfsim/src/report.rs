@@ -75,8 +75,14 @@ pub const RULE_LEAKS: Rule = Rule {
     requires: "loopback empty, no event or buffer outstanding, emulator unload clean",
 };
 
+/// With `--feedback`, the feedback guard mutes every cable fed its own output.
+pub const RULE_FEEDBACK: Rule = Rule {
+    name: "feedback",
+    requires: "with --feedback every cable's feedback guard mutes the echo loop",
+};
+
 /// Every rule of the verdict, in the order `--help` lists them.
-pub const RULES: [Rule; 10] = [
+pub const RULES: [Rule; 11] = [
     RULE_RUN,
     RULE_CORRUPTION,
     RULE_ACCOUNTING,
@@ -87,6 +93,7 @@ pub const RULES: [Rule; 10] = [
     RULE_LATENCY_BOUND,
     RULE_NO_DROPS,
     RULE_LEAKS,
+    RULE_FEEDBACK,
 ];
 
 /// The default latency bound (100 ns): the port's DPC latency plus this margin.

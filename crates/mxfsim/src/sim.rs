@@ -1,6 +1,7 @@
 //! The loopback run: the miniport on the emulator behind the port emulator, a workload fed
 //! through the render pin in emulated real time, everything captured, then compared.
 
+use crate::cables::CableOptions;
 use crate::compare::{Comparison, compare};
 use crate::report::Report;
 use crate::workload::Unit;
@@ -52,6 +53,9 @@ pub struct SimOptions {
     pub plant: Option<Plant>,
     /// How the miniport flags capture events (`--capture-mode`).
     pub capture_mode: mxf_core::capture::CaptureMode,
+    /// Cables and clients per cable (`--cables`, `--renderers`, `--readers`, `--feedback`);
+    /// anything but [`CableOptions::SINGLE`] runs [`crate::cables::run`].
+    pub cables: CableOptions,
 }
 
 /// A fault planted by a test (`--test-plant`), each one a bug the verdict must catch.
@@ -125,6 +129,7 @@ impl SimOptions {
             max_latency_100ns: None,
             plant: None,
             capture_mode: mxf_core::capture::CaptureMode::Whole,
+            cables: CableOptions::SINGLE,
         }
     }
 }
@@ -317,6 +322,7 @@ pub fn run(units: &[Unit], workload_name: &str, opt: &SimOptions) -> Report {
     rep.event_capacity = alloc_cfg.buffer_size;
     let port_cfg = PortConfig {
         allocator: AllocatorConfig { ..alloc_cfg },
+        capture_allocator: alloc_cfg,
         packaging: opt.packaging,
         dpc_latency_100ns: opt.dpc_latency_100ns,
     };

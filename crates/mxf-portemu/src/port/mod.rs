@@ -11,6 +11,28 @@
 //!
 //! The DPCs are emulator timers, so they run inside [`mxf_kemu::Emu::advance_time`]: the
 //! caller drives emulated time, as the real clock drives the real port.
+//!
+//! # Pin instances
+//! KS instantiates a pin factory as often as its descriptor allows, each instance a stream
+//! of its own ([`RenderHandle`], [`CaptureHandle`]); the port refuses a create beyond the
+//! smaller of the pin's `MaxFilterInstanceCount` and `MaxGlobalInstanceCount` with
+//! `STATUS_UNSUCCESSFUL` before `NewStream` is called (what PortCls's filter answers when no
+//! instance is available), and counts an instance down when it closes.
+//! - Each render instance has its own queue of [`RenderUnit`]s and its own sequencer
+//!   delivery (one sequencer DPC serves them all, instance by instance); its counters are
+//!   kept apart ([`Port::render_stats_of`]) and summed in [`Port::render_stats`]. Render
+//!   instances build their events from the port's allocator.
+//! - Each capture instance opened with [`Port::open_capture_instance`] has, as a PortCls pin
+//!   instance has, its own allocator (given to `NewStream`), its own capture sink
+//!   (`ConnectOutput`) and its own [`CaptureLog`]. The capture opened through the
+//!   single-stream API ([`Port::open_capture_as`], the first one) uses the port's allocator
+//!   and [`Port::capture_log`], as it always did. The port's service calls every capture
+//!   stream's `PutMessage(NULL)`.
+//! - [`Port::stall_capture`] stands in for a slow application on one capture instance: its
+//!   sink holds what it is given (see `sink.rs`); the service goes on, as on Windows, where
+//!   the DPC does not wait for an application.
+//! - The single-stream API works on each client's first render instance and on the first
+//!   capture instance.
 
 use crate::alloc_guard::{ContractCounters, ContractStats, ContractWatch, guard_refs, new_guard};
 use crate::clock::new_master_clock;
@@ -19,7 +41,7 @@ use crate::describe::{Client, FilterInfo, client_range, validate};
 use crate::property::{NodeAnswer, NodeRequest, node_property};
 use crate::render::{Building, Packaging, RenderSourceStats, RenderUnit, build_unit};
 use crate::retag::PortPlatform;
-use crate::sink::{CaptureLog, lock, new_capture_sink};
+use crate::sink::{CaptureLog, SinkControl, lock, new_capture_sink, new_controlled_sink};
 use crate::tracker::{LiveGuard, Tracker};
 use core::ffi::c_void;
 use mxf_abi::{
@@ -29,7 +51,7 @@ use mxf_abi::{
     IServiceSinkVtbl, IUnknown, KsDataFormat, KsDataRange, KsState, NtStatus, PDeviceObject, PIrp,
     PResourceList, PcFilterDescriptorPtr, PoolType, STATUS_BUFFER_OVERFLOW,
     STATUS_BUFFER_TOO_SMALL, STATUS_INVALID_DEVICE_REQUEST, STATUS_NOT_IMPLEMENTED, STATUS_SUCCESS,
-    nt_success,
+    STATUS_UNSUCCESSFUL, nt_success,
 };
 use mxf_core::alloc::{Allocator, AllocatorConfig, AllocatorStats, new_allocator};
 use mxf_core::com::{ComPtr, RefCount};
@@ -53,6 +75,8 @@ use com::*;
 pub struct PortConfig {
     /// The port's allocator (our allocator under `Prt*` pool tags, pre-filled).
     pub allocator: AllocatorConfig,
+    /// The allocator of each capture instance opened with [`Port::open_capture_instance`].
+    pub capture_allocator: AllocatorConfig,
     /// How render chains are grouped.
     pub packaging: Packaging,
     /// Time from `IPortDMus::Notify` to the port's DPC running (100 ns units): a real system
@@ -66,14 +90,16 @@ pub const DEFAULT_DPC_LATENCY_100NS: i64 = 500;
 
 impl Default for PortConfig {
     fn default() -> Self {
+        let allocator = AllocatorConfig {
+            reserve_events: 1024,
+            reserve_buffers: 64,
+            max_events: 1 << 20,
+            max_buffers: 4096,
+            ..AllocatorConfig::DEFAULT
+        };
         Self {
-            allocator: AllocatorConfig {
-                reserve_events: 1024,
-                reserve_buffers: 64,
-                max_events: 1 << 20,
-                max_buffers: 4096,
-                ..AllocatorConfig::DEFAULT
-            },
+            allocator,
+            capture_allocator: allocator,
             packaging: Packaging::Mixed,
             dpc_latency_100ns: DEFAULT_DPC_LATENCY_100NS,
         }
@@ -119,13 +145,43 @@ fn check(step: &'static str, status: NtStatus) -> Result<(), PortError> {
     }
 }
 
+/// A render pin instance of a [`Port`] (from [`Port::open_render_instance`]).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub struct RenderHandle(usize);
+
+/// A capture pin instance of a [`Port`] (from [`Port::open_capture_instance`]).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub struct CaptureHandle(usize);
+
+/// One render instance's queue: its units waiting for their time and its counters.
+struct Lane {
+    handle: RenderHandle,
+    /// The instance's stream, once in `RUN` (the sequencer sends to it).
+    stream: Option<ComPtr<IMxf>>,
+    units: VecDeque<(u64, RenderUnit)>,
+    stats: RenderSourceStats,
+}
+
 /// Render units waiting for their time, with their sequence numbers (one sequence across
-/// both clients), one queue per client ([`Client::index`]).
+/// every instance), one [`Lane`] per render instance.
 #[derive(Default)]
 struct PendingUnits {
-    units: [VecDeque<(u64, RenderUnit)>; 2],
+    lanes: Vec<Lane>,
+    /// Units queued for a client with no render instance yet: its first one takes them.
+    unbound: [VecDeque<(u64, RenderUnit)>; 2],
     next_seq: u64,
     dropped: Vec<u64>,
+}
+
+impl PendingUnits {
+    fn lane(&mut self, h: RenderHandle) -> Option<&mut Lane> {
+        self.lanes.iter_mut().find(|l| l.handle == h)
+    }
+
+    fn backlog(&self) -> usize {
+        self.lanes.iter().map(|l| l.units.len()).sum::<usize>()
+            + self.unbound.iter().map(VecDeque::len).sum::<usize>()
+    }
 }
 
 /// State shared by the port object, its service sink, its DPCs and the [`Port`] handle.
@@ -145,8 +201,6 @@ struct Shared {
     dpc: Mutex<Option<EmuTimer>>,
     sequencer: Mutex<Option<EmuTimer>>,
     capture_streams: Mutex<Vec<ComPtr<IMxf>>>,
-    /// The render stream of each client ([`Client::index`]).
-    render_streams: Mutex<[Option<ComPtr<IMxf>>; 2]>,
     /// The largest `SchedulePreFetch` the render streams asked for.
     prefetch: AtomicU64,
     render: Mutex<PendingUnits>,
@@ -178,8 +232,29 @@ pub struct PortStats {
 struct OpenStream {
     stream: ComPtr<IMxf>,
     group: Option<ComPtr<IServiceGroup>>,
+    /// The pin it instantiates.
+    pin: u32,
     /// The format given to NewStream, kept alive for the stream's life.
     _format: Box<KsDataFormat>,
+}
+
+/// An open render instance.
+struct RenderInstance {
+    handle: RenderHandle,
+    client: Client,
+    open: OpenStream,
+}
+
+/// A capture instance: open until closed, its log (and allocator) readable after.
+struct CaptureInstance {
+    handle: CaptureHandle,
+    open: Option<OpenStream>,
+    sink: Option<ComPtr<IMxf>>,
+    /// Its sink's stall switch (`None`: the port's shared sink, never stalled).
+    control: Option<SinkControl>,
+    log: Arc<Mutex<CaptureLog>>,
+    /// Its own allocator and the guard the stream got (`None`: the port's).
+    alloc: Option<(ComPtr<IAllocatorMxf>, ComPtr<IAllocatorMxf>)>,
 }
 
 /// What a DirectMusic client learned from the Synth properties of its pin's node when it
@@ -217,9 +292,18 @@ pub struct Port {
     capture_sink: Option<ComPtr<IMxf>>,
     capture_log: Arc<Mutex<CaptureLog>>,
     info: FilterInfo,
-    /// The render stream of each client ([`Client::index`]).
-    renders: [Option<OpenStream>; 2],
-    capture: Option<OpenStream>,
+    /// The open render instances, in opening order.
+    renders: Vec<RenderInstance>,
+    /// Each client's first render instance ([`Client::index`]): the single-stream API's.
+    default_render: [Option<RenderHandle>; 2],
+    /// Every capture instance opened, in opening order (closed ones keep their log).
+    captures: Vec<CaptureInstance>,
+    /// The capture instance of the single-stream API.
+    default_capture: Option<CaptureHandle>,
+    /// Open instances of each pin.
+    pin_open: Vec<u32>,
+    next_handle: usize,
+    capture_allocator: AllocatorConfig,
     /// The handshakes of the DirectMusic pins opened (render, capture).
     handshakes: Vec<SynthHandshake>,
     /// The render pin was stopped by [`Port::stop_render`] (still open until close).
@@ -240,6 +324,9 @@ pub struct CloseReport {
     pub live_objects: Vec<(&'static str, i64)>,
     /// Render units still queued at close.
     pub render_discarded: u64,
+    /// The allocator of each capture instance that had its own, just before the port let
+    /// it go (its references held by others are in `allocator_refs_left`).
+    pub capture_allocators: Vec<(CaptureHandle, AllocatorStats)>,
     /// The miniport's breaches of the allocator rules (close fails when any).
     pub contract: ContractStats,
 }
@@ -289,7 +376,6 @@ impl Port {
             dpc: Mutex::new(None),
             sequencer: Mutex::new(None),
             capture_streams: Mutex::new(Vec::new()),
-            render_streams: Mutex::new([None, None]),
             prefetch: AtomicU64::new(0),
             render: Mutex::new(PendingUnits::default()),
             render_stats: Mutex::new(RenderSourceStats::default()),
@@ -352,11 +438,17 @@ impl Port {
                 dmus_capture_pin: None,
                 ranges: Vec::new(),
                 max_instances: Vec::new(),
+                max_global_instances: Vec::new(),
                 node_tables: Vec::new(),
                 connections: Vec::new(),
             },
-            renders: [None, None],
-            capture: None,
+            renders: Vec::new(),
+            default_render: [None, None],
+            captures: Vec::new(),
+            default_capture: None,
+            pin_open: Vec::new(),
+            next_handle: 0,
+            capture_allocator: cfg.capture_allocator,
             handshakes: Vec::new(),
             render_stopped: false,
             render_discarded: 0,
@@ -482,9 +574,32 @@ impl Port {
         self.render_stream_of(Client::WinMm)
     }
 
-    /// `client`'s render stream, while open.
+    /// `client`'s (first) render stream, while open.
     pub fn render_stream_of(&self, client: Client) -> Option<&ComPtr<IMxf>> {
-        self.renders[client.index()].as_ref().map(|r| &r.stream)
+        self.default_render[client.index()].and_then(|h| self.render_stream_on(h))
+    }
+
+    /// The stream of render instance `h`, while open.
+    pub fn render_stream_on(&self, h: RenderHandle) -> Option<&ComPtr<IMxf>> {
+        self.renders
+            .iter()
+            .find(|r| r.handle == h)
+            .map(|r| &r.open.stream)
+    }
+
+    /// The open render instances, in opening order, with their clients.
+    pub fn render_instances(&self) -> Vec<(RenderHandle, Client)> {
+        self.renders.iter().map(|r| (r.handle, r.client)).collect()
+    }
+
+    /// The capture instances opened so far (closed ones included), in opening order.
+    pub fn capture_instances(&self) -> Vec<CaptureHandle> {
+        self.captures.iter().map(|c| c.handle).collect()
+    }
+
+    /// Open instances of pin `pin` now.
+    pub fn pin_instances(&self, pin: u32) -> u32 {
+        self.pin_open.get(pin as usize).copied().unwrap_or(0)
     }
 
     /// The Synth handshakes of the DirectMusic pins opened so far.
@@ -492,9 +607,61 @@ impl Port {
         &self.handshakes
     }
 
-    /// The capture stream, while open.
+    /// The capture stream of the single-stream API, while open.
     pub fn capture_stream(&self) -> Option<&ComPtr<IMxf>> {
-        self.capture.as_ref().map(|c| &c.stream)
+        self.default_capture.and_then(|h| self.capture_stream_on(h))
+    }
+
+    /// The stream of capture instance `h`, while open.
+    pub fn capture_stream_on(&self, h: CaptureHandle) -> Option<&ComPtr<IMxf>> {
+        self.capture(h)
+            .and_then(|c| c.open.as_ref())
+            .map(|o| &o.stream)
+    }
+
+    fn capture(&self, h: CaptureHandle) -> Option<&CaptureInstance> {
+        self.captures.iter().find(|c| c.handle == h)
+    }
+
+    /// The log of capture instance `h`'s sink (readable after close).
+    pub fn capture_log_of(&self, h: CaptureHandle) -> Option<Arc<Mutex<CaptureLog>>> {
+        self.capture(h).map(|c| Arc::clone(&c.log))
+    }
+
+    /// Runs `f` over what capture instance `h`'s sink collected so far.
+    pub fn with_capture_of<R>(
+        &self,
+        h: CaptureHandle,
+        f: impl FnOnce(&mut CaptureLog) -> R,
+    ) -> Option<R> {
+        self.capture(h).map(|c| f(&mut lock(&c.log)))
+    }
+
+    /// The counters of capture instance `h`'s own allocator (`None` for one using the
+    /// port's, see [`Port::allocator_stats`]).
+    pub fn capture_allocator_stats(&self, h: CaptureHandle) -> Option<AllocatorStats> {
+        let (alloc, _) = self.capture(h)?.alloc.as_ref()?;
+        Allocator::from_com(alloc).map(|a| a.stats())
+    }
+
+    /// Stalls capture instance `h`'s reader (`true`) or lets it read again (`false`, which
+    /// delivers what its sink held): see the module docs. `false` for an unknown instance or
+    /// one on the port's shared sink (the single-stream capture), which cannot stall.
+    pub fn stall_capture(&self, h: CaptureHandle, on: bool) -> bool {
+        match self.capture(h).and_then(|c| c.control.as_ref()) {
+            Some(c) => {
+                c.set_stalled(on);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Chains capture instance `h`'s sink holds because it is stalled.
+    pub fn capture_held_chains(&self, h: CaptureHandle) -> usize {
+        self.capture(h)
+            .and_then(|c| c.control.as_ref())
+            .map_or(0, SinkControl::held)
     }
 
     /// The port's allocator.
@@ -523,9 +690,14 @@ impl Port {
         }
     }
 
-    /// The render source's counters.
+    /// The render source's counters (every instance).
     pub fn render_stats(&self) -> RenderSourceStats {
         *lock(&self.shared.render_stats)
+    }
+
+    /// Render instance `h`'s counters (while open, and after [`Port::stop_render`]).
+    pub fn render_stats_of(&self, h: RenderHandle) -> Option<RenderSourceStats> {
+        lock(&self.shared.render).lane(h).map(|l| l.stats)
     }
 
     /// Sequence numbers (in queueing order, from 0) of render units dropped for want of
@@ -536,11 +708,7 @@ impl Port {
 
     /// Render units still waiting for their time.
     pub fn render_backlog(&self) -> usize {
-        lock(&self.shared.render)
-            .units
-            .iter()
-            .map(VecDeque::len)
-            .sum()
+        lock(&self.shared.render).backlog()
     }
 
     /// The capture sink's log itself (still readable after [`Port::close`], which closes

@@ -5,20 +5,30 @@
 use super::*;
 
 impl Port {
-    /// KS pin instantiation: data-range intersection on the pin for `client`'s range, then
-    /// `NewStream`.
+    /// KS pin instantiation: data-range intersection on the pin for `client`'s range, the
+    /// pin's instance limit (`STATUS_UNSUCCESSFUL` beyond it, `NewStream` not called), then
+    /// `NewStream` with `alloc`. The instance counts from here until [`Port::release_open`].
     pub(super) fn open(
         &mut self,
         pin: u32,
         kind: DmusStreamType,
         client: Client,
+        alloc: &ComPtr<IAllocatorMxf>,
     ) -> Result<OpenStream, PortError> {
         let format = Box::new(self.intersect(pin, client)?);
+        let limit = self.info.instance_limit(pin);
+        if self.pin_instances(pin) >= limit {
+            return Err(err(
+                "KS pin create",
+                STATUS_UNSUCCESSFUL,
+                format!("pin {pin} has its {limit} instance(s) open"),
+            ));
+        }
         let (v, mp) = self.mp_vtbl();
         let mut stream: *mut IMxf = ptr::null_mut();
         let mut group: *mut IServiceGroup = ptr::null_mut();
         let mut prefetch: u64 = 0;
-        let alloc = self.shared.client_alloc.as_raw();
+        let alloc = alloc.as_raw();
         let clock = self
             .clock
             .as_ref()
@@ -64,11 +74,33 @@ impl Port {
             // The stream's group is the miniport's (already a member), or none.
             other => other,
         };
+        if self.pin_open.len() <= pin as usize {
+            self.pin_open.resize(pin as usize + 1, 0);
+        }
+        self.pin_open[pin as usize] += 1;
         Ok(OpenStream {
             stream,
             group,
+            pin,
             _format: format,
         })
+    }
+
+    /// Lets an instance go (as a KS pin close does): out of its service group, released,
+    /// counted down on its pin.
+    pub(super) fn release_open(&mut self, o: OpenStream) {
+        if let Some(g) = &o.group {
+            self.remove_member(g);
+        }
+        if let Some(n) = self.pin_open.get_mut(o.pin as usize) {
+            *n = n.saturating_sub(1);
+        }
+        drop(o);
+    }
+
+    fn new_handle(&mut self) -> usize {
+        self.next_handle += 1;
+        self.next_handle
     }
 
     /// `KSPROPERTY_PIN_DATAINTERSECTION` as PortCls handles it: the miniport's handler for
@@ -193,14 +225,21 @@ impl Port {
         req: NodeRequest<'_>,
     ) -> Result<NodeAnswer, PortError> {
         let minor = match on {
-            None => ptr::null_mut(),
-            Some((client, false)) => self
-                .render_stream_of(client)
-                .map_or(ptr::null_mut(), |s| s.as_raw().cast()),
-            Some((_, true)) => self
-                .capture_stream()
-                .map_or(ptr::null_mut(), |s| s.as_raw().cast()),
+            None => None,
+            Some((client, false)) => self.render_stream_of(client),
+            Some((_, true)) => self.capture_stream(),
         };
+        self.node_property_on(minor, req)
+    }
+
+    /// A node property request on the filter handle (`minor` `None`) or on the pin handle of
+    /// the open stream `minor`.
+    fn node_property_on(
+        &self,
+        minor: Option<&ComPtr<IMxf>>,
+        req: NodeRequest<'_>,
+    ) -> Result<NodeAnswer, PortError> {
+        let minor = minor.map_or(ptr::null_mut(), |s| s.as_raw().cast::<IUnknown>());
         let major = self
             .miniport
             .as_ref()
@@ -220,7 +259,7 @@ impl Port {
     pub(super) fn synth_handshake(
         &self,
         pin: u32,
-        on: (Client, bool),
+        on: &ComPtr<IMxf>,
     ) -> Result<SynthHandshake, PortError> {
         use mxf_abi::*;
         let fail = |detail: String| err("KSPROPSETID_Synth", STATUS_UNSUCCESSFUL, detail);
@@ -228,14 +267,14 @@ impl Port {
             .info
             .node_of_pin(pin)
             .ok_or_else(|| fail(format!("pin {pin} is joined to no synthesizer node")))?;
-        let ask = |on: Option<(Client, bool)>,
+        let ask = |on: Option<&ComPtr<IMxf>>,
                    id: u32,
                    verb: u32,
                    instance: &[u8],
                    value: Option<Vec<u8>>|
          -> Result<NodeAnswer, PortError> {
             let value_len = value.as_ref().map_or(0, |v| v.len() as u32);
-            self.node_property(
+            self.node_property_on(
                 on,
                 NodeRequest {
                     node,
@@ -396,17 +435,33 @@ impl Port {
         self.open_render_as(Client::WinMm)
     }
 
-    /// Opens `client`'s render pin (the streaming IN pin with its subformat): intersection
-    /// over the pin's ranges, `NewStream(DMUS_STREAM_MIDI_RENDER)`, for a DirectMusic client
-    /// the Synth handshake on the pin's node, then ACQUIRE → PAUSE → RUN. Both clients'
-    /// render pins may be open together. `PASSIVE_LEVEL`.
+    /// Opens `client`'s render pin ([`Port::open_render_instance`]); the client's first
+    /// instance is the one [`Port::queue_render_to`] and [`Port::render_stream_of`] use.
+    /// Both clients' pins may be open together. `PASSIVE_LEVEL`.
     pub fn open_render_as(&mut self, client: Client) -> Result<(), PortError> {
+        self.open_render_instance(client).map(|_| ())
+    }
+
+    /// Opens one more instance of `client`'s render pin (the streaming IN pin with its
+    /// subformat): intersection over the pin's ranges, the instance limit,
+    /// `NewStream(DMUS_STREAM_MIDI_RENDER)` with the port's allocator, for a DirectMusic
+    /// client the Synth handshake on the pin's node, then ACQUIRE → PAUSE → RUN. The instance
+    /// has its own queue ([`Port::queue_render_on`]). `PASSIVE_LEVEL`.
+    pub fn open_render_instance(&mut self, client: Client) -> Result<RenderHandle, PortError> {
         let pin = self.info.pin_for(client, false).ok_or(err(
             "open_render",
             mxf_abi::STATUS_NOT_SUPPORTED,
             format!("no {client:?} render pin"),
         ))?;
-        let s = self.open(pin, DmusStreamType::MIDI_RENDER, client)?;
+        if self.render_stopped {
+            return Err(err(
+                "open_render",
+                STATUS_INVALID_DEVICE_REQUEST,
+                "the render pins were stopped",
+            ));
+        }
+        let alloc = self.shared.client_alloc.clone();
+        let s = self.open(pin, DmusStreamType::MIDI_RENDER, client, &alloc)?;
         if lock(&self.shared.sequencer).is_none() {
             // SAFETY: the context is `shared`, kept alive by `self` until the timer is
             // dropped in `close`.
@@ -417,22 +472,47 @@ impl Port {
             .map_err(|st| err("KeInitializeTimer (sequencer)", st, ""))?;
             *lock(&self.shared.sequencer) = Some(timer);
         }
+        let handle = RenderHandle(self.new_handle());
+        let stream = s.stream.clone();
+        self.renders.push(RenderInstance {
+            handle,
+            client,
+            open: s,
+        });
+        let first = self.default_render[client.index()].is_none();
+        {
+            let mut q = lock(&self.shared.render);
+            let units = if first {
+                std::mem::take(&mut q.unbound[client.index()])
+            } else {
+                VecDeque::new()
+            };
+            let stats = RenderSourceStats {
+                units_queued: units.len() as u64,
+                ..RenderSourceStats::default()
+            };
+            q.lanes.push(Lane {
+                handle,
+                stream: None,
+                units,
+                stats,
+            });
+        }
+        if first {
+            self.default_render[client.index()] = Some(handle);
+        }
         self.join_registered()?;
-        self.renders[client.index()] = Some(s);
         if client == Client::DirectMusic {
-            let h = self.synth_handshake(pin, (client, false))?;
+            let h = self.synth_handshake(pin, &stream)?;
             self.handshakes.push(h);
         }
-        let stream = self.renders[client.index()]
-            .as_ref()
-            .map(|r| r.stream.clone());
-        if let Some(st) = stream {
-            self.set_states(&st, &[KsState::ACQUIRE, KsState::PAUSE, KsState::RUN])?;
-            lock(&self.shared.render_streams)[client.index()] = Some(st);
+        self.set_states(&stream, &[KsState::ACQUIRE, KsState::PAUSE, KsState::RUN])?;
+        if let Some(l) = lock(&self.shared.render).lane(handle) {
+            l.stream = Some(stream);
         }
         self.shared
             .arm_sequencer(self.shared.prefetch.load(Relaxed) as i64);
-        Ok(())
+        Ok(handle)
     }
 
     /// Opens the capture pin for a WinMM client ([`Port::open_capture_as`]).
@@ -440,32 +520,85 @@ impl Port {
         self.open_capture_as(Client::WinMm)
     }
 
-    /// Opens the capture pin for `client`: intersection for its subformat,
-    /// `NewStream(DMUS_STREAM_MIDI_CAPTURE)`, for a DirectMusic client the Synth handshake,
-    /// `ConnectOutput(capture sink)`, then ACQUIRE → PAUSE → RUN. `PASSIVE_LEVEL`.
+    /// Opens the capture pin for `client`: intersection for its subformat, the instance
+    /// limit, `NewStream(DMUS_STREAM_MIDI_CAPTURE)`, for a DirectMusic client the Synth
+    /// handshake, `ConnectOutput(sink)`, then ACQUIRE → PAUSE → RUN. The first capture opened
+    /// this way uses the port's allocator and sink ([`Port::capture_log`],
+    /// [`Port::capture_stream`]); later ones are instances of their own, as from
+    /// [`Port::open_capture_instance`]. `PASSIVE_LEVEL`.
     pub fn open_capture_as(&mut self, client: Client) -> Result<(), PortError> {
+        let shared = self.default_capture.is_none();
+        let h = self.open_capture_with(client, shared)?;
+        if shared {
+            self.default_capture = Some(h);
+        }
+        Ok(())
+    }
+
+    /// Opens one more instance of the capture pin for `client` (as [`Port::open_capture_as`])
+    /// with its own allocator ([`PortConfig::capture_allocator`]), its own sink and its own
+    /// [`CaptureLog`] ([`Port::with_capture_of`]). `PASSIVE_LEVEL`.
+    pub fn open_capture_instance(&mut self, client: Client) -> Result<CaptureHandle, PortError> {
+        self.open_capture_with(client, false)
+    }
+
+    fn open_capture_with(
+        &mut self,
+        client: Client,
+        shared: bool,
+    ) -> Result<CaptureHandle, PortError> {
         let pin = self.info.pin_for(client, true).ok_or(err(
             "open_capture",
             mxf_abi::STATUS_NOT_SUPPORTED,
             format!("no {client:?} capture pin"),
         ))?;
-        let s = self.open(pin, DmusStreamType::MIDI_CAPTURE, client)?;
-        if let Some(sink) = &self.capture_sink {
+        let handle = CaptureHandle(self.new_handle());
+        let (alloc, sink, control, log) = if shared {
+            (
+                None,
+                self.capture_sink.clone(),
+                None,
+                Arc::clone(&self.capture_log),
+            )
+        } else {
+            let own = new_allocator(PortPlatform::new(self.emu.clone()), self.capture_allocator)
+                .map_err(|s| err("capture instance allocator", s, ""))?;
+            let guard = new_guard(&own, Arc::clone(&self.shared.contract));
+            let log = Arc::new(Mutex::new(CaptureLog::default()));
+            let (sink, control) = new_controlled_sink(
+                self.emu.clone(),
+                &guard,
+                Arc::clone(&log),
+                self.tracker.born("capture sink IMXF"),
+            );
+            (Some((own, guard)), Some(sink), Some(control), log)
+        };
+        let stream_alloc = alloc
+            .as_ref()
+            .map_or_else(|| self.shared.client_alloc.clone(), |(_, g)| g.clone());
+        let s = self.open(pin, DmusStreamType::MIDI_CAPTURE, client, &stream_alloc)?;
+        drop(stream_alloc);
+        let stream = s.stream.clone();
+        self.captures.push(CaptureInstance {
+            handle,
+            open: Some(s),
+            sink: sink.clone(),
+            control,
+            log,
+            alloc,
+        });
+        if let Some(sink) = &sink {
             self.tracker.call("IMXF::ConnectOutput", self.irql());
-            check("IMXF::ConnectOutput", s.stream.connect_output(sink))?;
+            check("IMXF::ConnectOutput", stream.connect_output(sink))?;
         }
         self.join_registered()?;
-        lock(&self.shared.capture_streams).push(s.stream.clone());
-        self.capture = Some(s);
+        lock(&self.shared.capture_streams).push(stream.clone());
         if client == Client::DirectMusic {
-            let h = self.synth_handshake(pin, (client, true))?;
+            let h = self.synth_handshake(pin, &stream)?;
             self.handshakes.push(h);
         }
-        let stream = self.capture.as_ref().map(|c| c.stream.clone());
-        if let Some(st) = stream {
-            self.set_states(&st, &[KsState::ACQUIRE, KsState::PAUSE, KsState::RUN])?;
-        }
-        Ok(())
+        self.set_states(&stream, &[KsState::ACQUIRE, KsState::PAUSE, KsState::RUN])?;
+        Ok(handle)
     }
 
     /// Queues the WinMM client's submissions ([`Port::queue_render_to`]).
@@ -473,42 +606,91 @@ impl Port {
         self.queue_render_to(Client::WinMm, units)
     }
 
-    /// Queues `client`'s submissions for its render pin (in presentation-time order; a unit
-    /// earlier than the client's last queued one is sent with it). Returns the sequence
-    /// number of the first (one sequence across both clients).
+    /// Queues `client`'s submissions for its (first) render instance, or, before it is
+    /// open, for the first one it opens. See [`Port::queue_render_on`].
     pub fn queue_render_to(
         &self,
         client: Client,
         units: impl IntoIterator<Item = RenderUnit>,
     ) -> u64 {
-        let c = client.index();
+        match self.default_render[client.index()] {
+            Some(h) => self.queue_render_on(h, units),
+            None => self.queue_into(None, client, units),
+        }
+    }
+
+    /// Queues submissions for render instance `h` (in presentation-time order; a unit
+    /// earlier than the instance's last queued one is sent with it). Returns the sequence
+    /// number of the first (one sequence across every instance). Units for an instance that
+    /// is not open are counted as queued and discarded at once
+    /// ([`RenderSourceStats::units_discarded_at_close`]).
+    pub fn queue_render_on(
+        &self,
+        h: RenderHandle,
+        units: impl IntoIterator<Item = RenderUnit>,
+    ) -> u64 {
+        self.queue_into(Some(h), Client::WinMm, units)
+    }
+
+    fn queue_into(
+        &self,
+        h: Option<RenderHandle>,
+        client: Client,
+        units: impl IntoIterator<Item = RenderUnit>,
+    ) -> u64 {
         let first;
         {
             let mut q = lock(&self.shared.render);
             first = q.next_seq;
-            let mut n = 0;
-            for mut u in units {
-                if let Some((_, last)) = q.units[c].back() {
-                    u.time = u.time.max(last.time);
-                }
-                let seq = q.next_seq;
+            let mut fresh: Vec<(u64, RenderUnit)> = Vec::new();
+            for u in units {
+                fresh.push((q.next_seq, u));
                 q.next_seq += 1;
-                q.units[c].push_back((seq, u));
-                n += 1;
             }
-            lock(&self.shared.render_stats).units_queued += n;
+            let n = fresh.len() as u64;
+            let mut gone = 0;
+            let queue = match h {
+                None => Some(&mut q.unbound[client.index()]),
+                Some(h) => match q.lane(h) {
+                    Some(l) if !self.render_stopped => {
+                        l.stats.units_queued += n;
+                        Some(&mut l.units)
+                    }
+                    Some(l) => {
+                        l.stats.units_queued += n;
+                        l.stats.units_discarded_at_close += n;
+                        gone = n;
+                        None
+                    }
+                    None => {
+                        gone = n;
+                        None
+                    }
+                },
+            };
+            if let Some(queue) = queue {
+                for (seq, mut u) in fresh {
+                    if let Some((_, last)) = queue.back() {
+                        u.time = u.time.max(last.time);
+                    }
+                    queue.push_back((seq, u));
+                }
+            }
+            let mut stats = lock(&self.shared.render_stats);
+            stats.units_queued += n;
+            stats.units_discarded_at_close += gone;
         }
         self.shared
             .arm_sequencer(self.shared.prefetch.load(Relaxed) as i64);
         first
     }
 
-    /// Stops the render pins (every client's) as KS does when a client stops its stream
+    /// Stops the render pins (every instance) as KS does when a client stops its stream
     /// (RUN → PAUSE → ACQUIRE → STOP) and keeps them open until [`Port::close`]: the
     /// sequencer stops, units not yet sent are discarded (counted in
     /// [`RenderSourceStats::units_discarded_at_close`]), and each stream gives up what it still
     /// holds, so its end-of-stream counters can be read before close. Does nothing the
-    /// second time, nor for a pin never opened.
+    /// second time, nor for a pin never opened. No render instance opens after it.
     /// `PASSIVE_LEVEL`.
     pub fn stop_render(&mut self) -> Result<(), PortError> {
         if self.render_stopped {
@@ -518,17 +700,100 @@ impl Port {
         drop(lock(&self.shared.sequencer).take());
         let discarded = {
             let mut q = lock(&self.shared.render);
-            let n = q.units.iter().map(VecDeque::len).sum::<usize>() as u64;
-            q.units.iter_mut().for_each(VecDeque::clear);
+            let mut n = 0u64;
+            for l in &mut q.lanes {
+                let k = l.units.len() as u64;
+                l.stats.units_discarded_at_close += k;
+                l.units.clear();
+                n += k;
+            }
+            for u in &mut q.unbound {
+                n += u.len() as u64;
+                u.clear();
+            }
             n
         };
         lock(&self.shared.render_stats).units_discarded_at_close += discarded;
         self.render_discarded += discarded;
         let mut first = Ok(());
-        for r in self.renders.iter().flatten() {
-            let r = self.set_states(&r.stream, &STOP_STATES);
+        for r in &self.renders {
+            let r = self.set_states(&r.open.stream, &STOP_STATES);
             first = first.and(r);
         }
+        first
+    }
+
+    /// Closes render instance `h` as KS closes a pin: its queued units are discarded
+    /// (counted), the stream steps down to STOP, leaves its service group and is released,
+    /// and its pin has one instance fewer. Its counters stay readable. `PASSIVE_LEVEL`.
+    pub fn close_render_instance(&mut self, h: RenderHandle) -> Result<(), PortError> {
+        let Some(at) = self.renders.iter().position(|r| r.handle == h) else {
+            return Err(err(
+                "close_render_instance",
+                STATUS_INVALID_DEVICE_REQUEST,
+                "no such render instance",
+            ));
+        };
+        let r = self.renders.remove(at);
+        let discarded = {
+            let mut q = lock(&self.shared.render);
+            match q.lane(h) {
+                Some(l) => {
+                    let n = l.units.len() as u64;
+                    l.units.clear();
+                    l.stats.units_discarded_at_close += n;
+                    l.stream = None;
+                    n
+                }
+                None => 0,
+            }
+        };
+        lock(&self.shared.render_stats).units_discarded_at_close += discarded;
+        self.render_discarded += discarded;
+        let res = if self.render_stopped {
+            Ok(())
+        } else {
+            self.set_states(&r.open.stream, &STOP_STATES)
+        };
+        if self.default_render[r.client.index()] == Some(h) {
+            self.default_render[r.client.index()] = None;
+        }
+        self.release_open(r.open);
+        res
+    }
+
+    /// Closes capture instance `h` as KS closes a pin: its stall ends (what its sink held
+    /// is delivered), the stream steps down to STOP (delivering what it still holds),
+    /// is disconnected from its sink, leaves its service group and is released; its pin has
+    /// one instance fewer. Its log stays readable. `PASSIVE_LEVEL`.
+    pub fn close_capture_instance(&mut self, h: CaptureHandle) -> Result<(), PortError> {
+        let Some(at) = self
+            .captures
+            .iter()
+            .position(|c| c.handle == h && c.open.is_some())
+        else {
+            return Err(err(
+                "close_capture_instance",
+                STATUS_INVALID_DEVICE_REQUEST,
+                "no such open capture instance",
+            ));
+        };
+        if let Some(c) = &self.captures[at].control {
+            c.set_stalled(false);
+        }
+        let Some(o) = self.captures[at].open.take() else {
+            return Ok(());
+        };
+        let sink = self.captures[at].sink.take();
+        let mut first = self.set_states(&o.stream, &STOP_STATES);
+        if let Some(sink) = &sink {
+            self.tracker.call("IMXF::DisconnectOutput", self.irql());
+            let r = check("IMXF::DisconnectOutput", o.stream.disconnect_output(sink));
+            first = first.and(r);
+        }
+        lock(&self.shared.capture_streams).retain(|s| s.as_raw() != o.stream.as_raw());
+        self.release_open(o);
+        drop(sink);
         first
     }
 }

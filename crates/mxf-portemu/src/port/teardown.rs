@@ -20,33 +20,33 @@ impl Port {
                 first_err.get_or_insert(e);
             }
         };
-        // Render first: the sequencer stops before the stream goes.
+        // Every stall ends first: what the stalled sinks hold is delivered before the
+        // streams stop and drain into them.
+        for c in &self.captures {
+            if let Some(ctl) = &c.control {
+                ctl.set_stalled(false);
+            }
+        }
+        // Render first: the sequencer stops before the streams go.
         keep(self.stop_render());
         let discarded = self.render_discarded;
-        for client in Client::ALL {
-            if let Some(r) = self.renders[client.index()].take() {
-                lock(&self.shared.render_streams)[client.index()] = None;
-                if let Some(g) = &r.group {
-                    self.remove_member(g);
-                }
-                drop(r);
+        for r in std::mem::take(&mut self.renders) {
+            if let Some(l) = lock(&self.shared.render).lane(r.handle) {
+                l.stream = None;
             }
+            self.release_open(r.open);
         }
-        if let Some(c) = self.capture.take() {
-            keep(self.set_states(&c.stream, &STOP_STATES));
-            if let Some(sink) = &self.capture_sink {
-                self.tracker.call("IMXF::DisconnectOutput", self.irql());
-                keep(check(
-                    "IMXF::DisconnectOutput",
-                    c.stream.disconnect_output(sink),
-                ));
-            }
-            lock(&self.shared.capture_streams).clear();
-            if let Some(g) = &c.group {
-                self.remove_member(g);
-            }
-            drop(c);
+        self.default_render = [None, None];
+        let open: Vec<CaptureHandle> = self
+            .captures
+            .iter()
+            .filter(|c| c.open.is_some())
+            .map(|c| c.handle)
+            .collect();
+        for h in open {
+            keep(self.close_capture_instance(h));
         }
+        lock(&self.shared.capture_streams).clear();
         // No DPC may run past this point.
         drop(lock(&self.shared.dpc).take());
         drop(std::mem::take(&mut *lock(&self.shared.pending)));
@@ -64,11 +64,20 @@ impl Port {
         drop(self.service_sink.take());
         drop(self.clock.take());
         drop(self.capture_sink.take());
-        let sink_stats = {
+        let mut sink_stats = {
             let mut log = lock(&self.capture_log);
             log.assembler.finish();
             log.stats
         };
+        for c in &self.captures {
+            if Arc::ptr_eq(&c.log, &self.capture_log) {
+                continue;
+            }
+            let mut log = lock(&c.log);
+            log.assembler.finish();
+            sink_stats.malformed_events += log.stats.malformed_events;
+            sink_stats.not_whole_message_events += log.stats.not_whole_message_events;
+        }
         if sink_stats.malformed_events > 0 && first_err.is_none() {
             first_err = Some(err(
                 "capture sink",
@@ -93,6 +102,22 @@ impl Port {
                 ),
             ));
         }
+        // Each capture instance's own allocator: its counters, and the references others
+        // still hold (the port holds one on the allocator and one on the guard; the guard
+        // one on the allocator).
+        let mut capture_allocators = Vec::new();
+        let mut instance_refs_left = 0;
+        for c in &mut self.captures {
+            // The sink's core holds the guard.
+            drop(c.control.take());
+            if let Some((own, guard)) = c.alloc.take() {
+                if let Some(a) = Allocator::from_com(&own) {
+                    capture_allocators.push((c.handle, a.stats()));
+                    instance_refs_left += a.ref_count().saturating_sub(2);
+                }
+                instance_refs_left += guard_refs(&guard).saturating_sub(1);
+            }
+        }
         let allocator = self.allocator_stats();
         // The port holds one reference on the guard, and the guard and the port one each on
         // the allocator; anything above that is someone else's.
@@ -100,7 +125,10 @@ impl Port {
         let guard_refs = guard_refs(&self.shared.client_alloc);
         let report = CloseReport {
             allocator,
-            allocator_refs_left: refs.saturating_sub(2) + guard_refs.saturating_sub(1),
+            allocator_refs_left: refs.saturating_sub(2)
+                + guard_refs.saturating_sub(1)
+                + instance_refs_left,
+            capture_allocators,
             contract,
             live_objects: self
                 .tracker
