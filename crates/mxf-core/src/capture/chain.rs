@@ -43,13 +43,6 @@ impl Chain {
         self.list.is_empty()
     }
 
-    /// The first event, still owned by the chain (null if empty).
-    pub fn head(&self) -> *const DmusKernelEvent {
-        self.list
-            .front()
-            .map_or(core::ptr::null(), core::ptr::from_ref)
-    }
-
     /// The allocator the events came from (`None` for an empty chain that never held any).
     pub fn allocator(&self) -> Option<&ComPtr<IAllocatorMxf>> {
         self.alloc.as_ref()
