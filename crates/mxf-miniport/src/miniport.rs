@@ -667,8 +667,7 @@ impl<P: Platform> Miniport<P> {
 // `unknown_vtbl::<Self>()` and is an `IMiniportDMusVtbl` (beginning with `IMiniport`'s and
 // `IUnknown`'s tables); the private IID is answered with the object itself, which starts with
 // its `MiniportHead` (the `OurObject` its accessors ask for). Only `Miniport<P>` objects carry
-// `VTBL`. `destroy` is sound
-// at a zero count (see there).
+// `VTBL`. `destroy` is sound at a zero count (see there).
 unsafe impl<P: Platform> ComObject for Miniport<P> {
     type Platform = P;
     const NAME: &'static str = "miniport";

@@ -4,8 +4,8 @@
 //! # Storage
 //! The FIFO is a list of *chunks* (an [`EventList`]), each an event of our allocator: a chunk
 //! of at most 8 bytes keeps them inline (`ab_data`), a longer one in a `GetBuffer` buffer
-//! (`pb_data`, `cb_event` = bytes filled). Every chunk carries the time of
-//! the write that started it in `ull_pres_time_100ns`; a write appends to the last chunk only
+//! (`pb_data`, `cb_event` = bytes filled). Every chunk carries the time of the write that
+//! started it in `ull_pres_time_100ns`; a write appends to the last chunk only
 //! when it has room *and* the same time, so each byte's write time is known exactly (a
 //! render batch writes all its bytes with one time and so fills whole buffers; bytes written
 //! at different times cost an event each). The allocator is created by [`Loopback::new`]
