@@ -10,6 +10,7 @@ pub mod alloc;
 pub mod cable;
 pub mod capture;
 pub mod com;
+pub mod event_list;
 pub mod feedback;
 pub mod loopback;
 pub mod midi;

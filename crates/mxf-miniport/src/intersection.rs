@@ -30,27 +30,36 @@
 use crate::filter::{is_streaming_pin, pin_data_ranges};
 use core::mem::size_of;
 use mxf_abi::{
-    GUID_NULL, Guid, KsDataFormat, KsDataRange, NtStatus, STATUS_BUFFER_OVERFLOW,
-    STATUS_BUFFER_TOO_SMALL, STATUS_INVALID_PARAMETER, STATUS_NO_MATCH, STATUS_SUCCESS,
+    GUID_NULL, Guid, KsDataFormat, KsDataRange, NtError, NtStatus, STATUS_BUFFER_OVERFLOW,
+    STATUS_SUCCESS,
 };
 
 /// Bytes of the format an intersection produces (`sizeof(KSDATAFORMAT)`).
 pub const RESULTANT_FORMAT_SIZE: u32 = size_of::<KsDataFormat>() as u32;
 
+/// What a successful intersection did.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Intersection {
+    /// The resultant `KSDATAFORMAT` was written to the first `n` bytes of the buffer.
+    Written(u32),
+    /// A size query (no buffer, or an empty one): the format needs `n` bytes. The COM method
+    /// answers it with the warning `STATUS_BUFFER_OVERFLOW` ([`com_outcome`]).
+    SizeOnly(u32),
+}
+
 /// Intersects the client's `data_range` with our range `matching` of pin `pin_id`.
 ///
-/// `Ok(n)`: the resultant `KSDATAFORMAT` was written to `output[..n]`. `Err(status)`: see the
-/// module documentation; for `STATUS_BUFFER_OVERFLOW` the caller reports
-/// [`RESULTANT_FORMAT_SIZE`] as the required length ([`com_outcome`] does this).
+/// The outcome is [`Intersection`]; a failure is `STATUS_NO_MATCH`, `STATUS_INVALID_PARAMETER`
+/// or `STATUS_BUFFER_TOO_SMALL` (see the module documentation).
 pub fn data_range_intersection(
     pin_id: u32,
     data_range: &KsDataRange,
     matching: &KsDataRange,
     output: Option<&mut [u8]>,
-) -> Result<u32, NtStatus> {
-    let first = our_range(pin_id, matching).ok_or(STATUS_NO_MATCH)?;
+) -> Result<Intersection, NtError> {
+    let first = our_range(pin_id, matching).ok_or(NtError::NO_MATCH)?;
     if (data_range.format_size as usize) < size_of::<KsDataRange>() {
-        return Err(STATUS_INVALID_PARAMETER);
+        return Err(NtError::INVALID_PARAMETER);
     }
     let accepts = |client: &Guid, ours: &Guid| *client == GUID_NULL || client == ours;
     let intersects = |ours: &KsDataRange| {
@@ -62,7 +71,7 @@ pub fn data_range_intersection(
     let ours = core::iter::once(first)
         .chain(others.filter(|r| !core::ptr::eq(*r, first)))
         .find(|r| intersects(r))
-        .ok_or(STATUS_NO_MATCH)?;
+        .ok_or(NtError::NO_MATCH)?;
     let format = KsDataFormat {
         format_size: RESULTANT_FORMAT_SIZE,
         flags: 0,
@@ -73,23 +82,23 @@ pub fn data_range_intersection(
         specifier: ours.specifier,
     };
     let buf = match output {
-        None | Some([]) => return Err(STATUS_BUFFER_OVERFLOW),
+        None | Some([]) => return Ok(Intersection::SizeOnly(RESULTANT_FORMAT_SIZE)),
         Some(buf) => buf,
     };
     let dst = buf
         .get_mut(..RESULTANT_FORMAT_SIZE as usize)
-        .ok_or(STATUS_BUFFER_TOO_SMALL)?;
+        .ok_or(NtError::BUFFER_TOO_SMALL)?;
     dst.copy_from_slice(&encode_format(&format));
-    Ok(RESULTANT_FORMAT_SIZE)
+    Ok(Intersection::Written(RESULTANT_FORMAT_SIZE))
 }
 
 /// Maps a [`data_range_intersection`] result to what the COM method returns: the status and
 /// the value to store in `*ResultantFormatLength` (`None`: leave it untouched).
-pub fn com_outcome(result: Result<u32, NtStatus>) -> (NtStatus, Option<u32>) {
+pub fn com_outcome(result: Result<Intersection, NtError>) -> (NtStatus, Option<u32>) {
     match result {
-        Ok(n) => (STATUS_SUCCESS, Some(n)),
-        Err(STATUS_BUFFER_OVERFLOW) => (STATUS_BUFFER_OVERFLOW, Some(RESULTANT_FORMAT_SIZE)),
-        Err(status) => (status, None),
+        Ok(Intersection::Written(n)) => (STATUS_SUCCESS, Some(n)),
+        Ok(Intersection::SizeOnly(n)) => (STATUS_BUFFER_OVERFLOW, Some(n)),
+        Err(e) => (e.status(), None),
     }
 }
 
@@ -138,6 +147,7 @@ mod tests {
         KSCATEGORY_AUDIO, KSDATAFORMAT_SPECIFIER_NONE, KSDATAFORMAT_SPECIFIER_WILDCARD,
         KSDATAFORMAT_SUBTYPE_DIRECTMUSIC, KSDATAFORMAT_SUBTYPE_MIDI, KSDATAFORMAT_SUBTYPE_NONE,
         KSDATAFORMAT_SUBTYPE_WILDCARD, KSDATAFORMAT_TYPE_MUSIC, KSDATAFORMAT_TYPE_WILDCARD,
+        STATUS_BUFFER_OVERFLOW, STATUS_BUFFER_TOO_SMALL, STATUS_INVALID_PARAMETER, STATUS_NO_MATCH,
     };
 
     const MIDI: &KsDataRange = &MIDI_RANGE.data_range;
@@ -166,8 +176,8 @@ mod tests {
 
     fn intersect(pin: u32, c: &KsDataRange, m: &KsDataRange) -> Result<KsDataFormat, NtStatus> {
         let mut buf = [0xAAu8; 80];
-        let n = data_range_intersection(pin, c, m, Some(&mut buf))?;
-        assert_eq!(n, RESULTANT_FORMAT_SIZE);
+        let done = data_range_intersection(pin, c, m, Some(&mut buf)).map_err(NtStatus::from)?;
+        assert_eq!(done, Intersection::Written(RESULTANT_FORMAT_SIZE));
         assert!(
             buf[64..].iter().all(|&b| b == 0xAA),
             "wrote past the format"
@@ -257,11 +267,11 @@ mod tests {
         // The size query and the too-small answer hold for a match found in another range.
         assert_eq!(
             data_range_intersection(PIN_CAPTURE_STREAM, &dm, MIDI, None),
-            Err(STATUS_BUFFER_OVERFLOW)
+            Ok(Intersection::SizeOnly(RESULTANT_FORMAT_SIZE))
         );
         assert_eq!(
             data_range_intersection(PIN_CAPTURE_STREAM, &dm, MIDI, Some(&mut [0u8; 10])),
-            Err(STATUS_BUFFER_TOO_SMALL)
+            Err(NtError::BUFFER_TOO_SMALL)
         );
         // A pin without the subformat in any range: no match.
         assert_eq!(
@@ -366,19 +376,19 @@ mod tests {
         );
         let run =
             |buf: Option<&mut [u8]>| data_range_intersection(PIN_RENDER_STREAM, &c, MIDI, buf);
-        assert_eq!(run(None), Err(STATUS_BUFFER_OVERFLOW));
-        assert_eq!(run(Some(&mut [])), Err(STATUS_BUFFER_OVERFLOW));
+        assert_eq!(run(None), Ok(Intersection::SizeOnly(64)));
+        assert_eq!(run(Some(&mut [])), Ok(Intersection::SizeOnly(64)));
         for len in [1usize, 16, 63] {
             let mut buf = [0x55u8; 64];
             assert_eq!(
                 run(Some(&mut buf[..len])),
-                Err(STATUS_BUFFER_TOO_SMALL),
+                Err(NtError::BUFFER_TOO_SMALL),
                 "len {len}"
             );
             assert!(buf.iter().all(|&b| b == 0x55), "len {len}: buffer touched");
         }
         let mut exact = [0u8; 64];
-        assert_eq!(run(Some(&mut exact)), Ok(64));
+        assert_eq!(run(Some(&mut exact)), Ok(Intersection::Written(64)));
         assert_eq!(decode(&exact).sub_format, KSDATAFORMAT_SUBTYPE_MIDI);
         // No match wins over the size query.
         let other = client(
@@ -388,7 +398,7 @@ mod tests {
         );
         assert_eq!(
             data_range_intersection(PIN_RENDER_STREAM, &other, MIDI, None),
-            Err(STATUS_NO_MATCH)
+            Err(NtError::NO_MATCH)
         );
     }
 
@@ -402,9 +412,9 @@ mod tests {
         let mut big = [0u8; 64 + 8];
         for off in 0..8 {
             big.fill(0);
-            let n =
+            let done =
                 data_range_intersection(PIN_RENDER_DMUS, &c, DMUS, Some(&mut big[off..])).unwrap();
-            assert_eq!(n, 64);
+            assert_eq!(done, Intersection::Written(64));
             assert_eq!(
                 decode(&big[off..]).sub_format,
                 KSDATAFORMAT_SUBTYPE_DIRECTMUSIC
@@ -431,15 +441,49 @@ mod tests {
 
     #[test]
     fn com_outcome_reports_the_length_only_when_meaningful() {
-        assert_eq!(com_outcome(Ok(64)), (STATUS_SUCCESS, Some(64)));
         assert_eq!(
-            com_outcome(Err(STATUS_BUFFER_OVERFLOW)),
+            com_outcome(Ok(Intersection::Written(64))),
+            (STATUS_SUCCESS, Some(64))
+        );
+        assert_eq!(
+            com_outcome(Ok(Intersection::SizeOnly(64))),
             (STATUS_BUFFER_OVERFLOW, Some(64))
         );
         assert_eq!(
-            com_outcome(Err(STATUS_BUFFER_TOO_SMALL)),
+            com_outcome(Err(NtError::BUFFER_TOO_SMALL)),
             (STATUS_BUFFER_TOO_SMALL, None)
         );
-        assert_eq!(com_outcome(Err(STATUS_NO_MATCH)), (STATUS_NO_MATCH, None));
+        assert_eq!(com_outcome(Err(NtError::NO_MATCH)), (STATUS_NO_MATCH, None));
+    }
+
+    #[test]
+    fn a_size_query_succeeds_with_the_size_and_is_answered_as_the_overflow_warning() {
+        let w = client(
+            KSDATAFORMAT_TYPE_MUSIC,
+            KSDATAFORMAT_SUBTYPE_WILDCARD,
+            KSDATAFORMAT_SPECIFIER_NONE,
+        );
+        for (pin, m) in [
+            (PIN_RENDER_STREAM, MIDI),
+            (PIN_RENDER_DMUS, DMUS),
+            (PIN_CAPTURE_STREAM, MIDI),
+            (PIN_CAPTURE_STREAM, DMUS),
+        ] {
+            for output in [None, Some(&mut [][..])] {
+                let got = data_range_intersection(pin, &w, m, output);
+                assert_eq!(
+                    got,
+                    Ok(Intersection::SizeOnly(RESULTANT_FORMAT_SIZE)),
+                    "pin {pin}"
+                );
+                // A warning, not an error: the length is reported with it.
+                let (status, len) = com_outcome(got);
+                assert!(!mxf_abi::nt_error(status), "pin {pin}");
+                assert_eq!(
+                    (status, len),
+                    (STATUS_BUFFER_OVERFLOW, Some(RESULTANT_FORMAT_SIZE))
+                );
+            }
+        }
     }
 }

@@ -27,7 +27,7 @@ pub use filter::{
     FILTER_DESCRIPTOR, NODE_COUNT, NODE_INPUT, NODE_SYNTH, PIN_CAPTURE_BRIDGE, PIN_CAPTURE_STREAM,
     PIN_COUNT, PIN_RENDER_BRIDGE, PIN_RENDER_DMUS, PIN_RENDER_STREAM, filter_descriptor,
 };
-pub use intersection::{RESULTANT_FORMAT_SIZE, com_outcome, data_range_intersection};
+pub use intersection::{Intersection, RESULTANT_FORMAT_SIZE, com_outcome, data_range_intersection};
 pub use miniport::{
     MiniportConfig, cable_stats, loopback_allocator_stats, loopback_stats, new_miniport,
 };

@@ -87,7 +87,6 @@ use crate::intersection::{RESULTANT_FORMAT_SIZE, com_outcome, data_range_interse
 use crate::render_slots::RenderSlots;
 use crate::stream;
 use crate::stream::render::RenderOutput;
-use core::any::TypeId;
 use core::ffi::c_void;
 use core::mem::ManuallyDrop;
 use core::ptr::{self, NonNull};
@@ -102,7 +101,7 @@ use mxf_abi::{
 };
 use mxf_core::cable::{Cable, CableConfig, CableStats, WriterId};
 use mxf_core::capture::CaptureMode;
-use mxf_core::com::{self, ComObject, ComPtr, RefCount};
+use mxf_core::com::{self, ComObject, ComPtr, OurMark, OurObject, RefCount};
 use mxf_core::feedback::FeedbackConfig;
 use mxf_core::loopback::{LoopbackConfig, LoopbackStats};
 use mxf_core::platform::{Platform, PoolTag};
@@ -113,8 +112,9 @@ use mxf_core::service::{ServiceGroupExt, new_service_group};
 /// Pool tag of the miniport object.
 pub const TAG_MINIPORT: PoolTag = PoolTag::new(b"MxfM");
 
-/// A private interface id: `QueryInterface` with it returns the object itself (AddRef'd), so
-/// the statistics accessors can recognise our objects. Never used by PortCls.
+/// A private interface id: `QueryInterface` with it returns the miniport itself (AddRef'd), so
+/// that its accessors and the property handlers recognise it ([`com::ours`] of a
+/// [`MiniportHead`]). Never used by PortCls.
 pub(crate) const IID_MXF_PRIVATE_MINIPORT: Guid =
     Guid::from_u128(0x6d786630_0001_4d58_8000_6d78666c6f6f);
 
@@ -163,25 +163,49 @@ pub(crate) const RENDER_PINS: usize = 2;
 
 const _: () = assert!(RENDER_PINS * MAX_INSTANCES == crate::render_slots::RENDER_SLOTS);
 
-/// What the property handlers, which are not generic, need from a `Miniport<P>`: functions
-/// instantiated for its `P`, at a `P`-independent offset of the object.
+/// The start of every `Miniport<P>`, the same for every `P`: what [`com::ours`] recognises
+/// (the private miniport id answers it), and what leads the property handlers, which are not
+/// generic, to functions instantiated for the miniport's `P` ([`MiniportOps`]).
+///
+/// # Invariants
+/// A head is only ever the first field of a `Miniport<P>` (its fields are private to this
+/// module and only [`new_miniport`] builds one), and its `ops` are `Miniport::<P>::OPS`.
+#[repr(C)]
+pub(crate) struct MiniportHead {
+    vtbl: *const IMiniportDMusVtbl,
+    /// `OurMark::of::<MiniportHead>()` (for [`com::ours`]).
+    mark: OurMark,
+    /// The functions of the miniport's `P`.
+    ops: &'static MiniportOps,
+}
+
+// SAFETY: 1. `MiniportHead` is `#[repr(C)]`, the vtable pointer first, then `mark`, set to
+// `OurMark::of::<MiniportHead>()` in `new_miniport` and never written again. 2. Only miniports
+// answer the private miniport id, with themselves (`IIDS`, at offset 0), and every miniport
+// starts with a head.
+unsafe impl OurObject for MiniportHead {
+    const PRIVATE_IID: Guid = IID_MXF_PRIVATE_MINIPORT;
+}
+
+/// What the code that is not generic needs from a `Miniport<P>`: its `P`, and functions
+/// instantiated for it.
 pub(crate) struct MiniportOps {
+    /// `OurMark::of::<Miniport<P>>` (a function: a `TypeId` is not made in a constant): the
+    /// type of the whole object.
+    miniport: fn() -> OurMark,
     /// The master clock of `minor` if it is one of our streams (`MinorTarget` of a property
     /// request), AddRef'd.
     ///
     /// # Safety
     /// `minor` is a live COM object.
-    pub(crate) stream_clock: unsafe fn(NonNull<IUnknown>) -> Option<ComPtr<IMasterClock>>,
+    stream_clock: unsafe fn(NonNull<IUnknown>) -> Option<ComPtr<IMasterClock>>,
 }
 
 /// The miniport object.
 #[repr(C)]
 pub(crate) struct Miniport<P: Platform> {
-    vtbl: *const IMiniportDMusVtbl,
-    /// Identifies `P` for the private-IID downcasts (at a `P`-independent offset).
-    type_id: TypeId,
-    /// `P`'s functions for the property handlers (at a `P`-independent offset).
-    ops: &'static MiniportOps,
+    /// Vtable pointer, mark and `P`'s functions: the part every `P` shares.
+    head: MiniportHead,
     refs: RefCount,
     pub(crate) platform: P,
     pub(crate) cfg: MiniportConfig,
@@ -253,9 +277,11 @@ pub fn new_miniport<P: Platform>(
     group.support_delayed_service();
     let render_slots = RenderSlots::new(&platform);
     let obj = Miniport {
-        vtbl: &Miniport::<P>::VTBL,
-        type_id: TypeId::of::<P>(),
-        ops: &Miniport::<P>::OPS,
+        head: MiniportHead {
+            vtbl: &Miniport::<P>::VTBL,
+            mark: OurMark::of::<MiniportHead>(),
+            ops: &Miniport::<P>::OPS,
+        },
         refs: RefCount::new(),
         platform: platform.clone(),
         cfg,
@@ -275,55 +301,19 @@ pub fn new_miniport<P: Platform>(
     Ok(unsafe { ComPtr::from_raw(mem.cast::<IMiniportDMus>()) })
 }
 
-/// Our object behind `unk`, found by `QueryInterface(iid)` and checked to be
-/// built for platform `P` (every object of ours has its `TypeId` right after the vtable
-/// pointer).
-///
-/// # Safety
-/// Every object answering `iid` is `#[repr(C)]`, starting with `{ vtbl, type_id: TypeId, .. }`.
-pub(crate) unsafe fn downcast<I: mxf_core::com::Interface>(
-    unk: &ComPtr<I>,
-    iid: &Guid,
-    p: TypeId,
-) -> Option<ComPtr<IUnknown>> {
-    let mut out: *mut c_void = ptr::null_mut();
-    let raw = unk.as_raw().cast::<IUnknown>();
-    // SAFETY: `unk` is a live object, so `raw` points to it and its first field, the vtable
-    // pointer, is readable.
-    let vtbl = unsafe { (*raw).vtbl };
-    // SAFETY: a live object's vtable pointer points to its table, which starts with
-    // IUnknown's slots.
-    let query_interface = unsafe { (*vtbl).query_interface };
-    // SAFETY: the object's own `QueryInterface`, called with the object, a readable IID and
-    // a writable out-pointer.
-    let status = unsafe { query_interface(raw, iid, &mut out) };
-    let out = NonNull::new(out.cast::<IUnknown>())?;
-    // SAFETY: a successful QueryInterface handed us one reference.
-    let got = unsafe { ComPtr::from_raw(out) };
-    if !mxf_abi::nt_success(status) {
-        return None;
-    }
-    #[repr(C)]
-    struct Prefix {
-        vtbl: *const c_void,
-        type_id: TypeId,
-    }
-    // SAFETY: per the caller, the object answering `iid` starts with this prefix.
-    let tid = unsafe { (*got.as_raw().cast::<Prefix>()).type_id };
-    (tid == p).then_some(got)
-}
-
 /// Calls `f` with our miniport behind `miniport`, if it is one made by [`new_miniport`]
 /// with the same `P`.
 fn with_miniport<P: Platform, R>(
     miniport: &ComPtr<IMiniportDMus>,
     f: impl FnOnce(&Miniport<P>) -> R,
 ) -> Option<R> {
-    // SAFETY: only `Miniport<Q>` objects answer the private miniport IID, and they start with
-    // `{ vtbl, type_id }`; the type id selects `Q == P`.
-    let got = unsafe { downcast(miniport, &IID_MXF_PRIVATE_MINIPORT, TypeId::of::<P>()) }?;
-    // SAFETY: checked above: a live `Miniport<P>`, kept alive by `got` for the call.
-    let m = unsafe { &*got.as_raw().cast::<Miniport<P>>() };
+    let head = com::ours::<MiniportHead, _>(miniport)?;
+    if (head.ops.miniport)() != OurMark::of::<Miniport<P>>() {
+        return None;
+    }
+    // SAFETY: the head starts a `Miniport<Q>` whose `ops` name `Q` (`MiniportHead`'s
+    // invariants), so `Q == P`; `miniport`'s reference keeps it alive for the call.
+    let m = unsafe { &*miniport.as_raw().cast::<Miniport<P>>() };
     Some(f(m))
 }
 
@@ -396,6 +386,7 @@ impl<P: Platform> Miniport<P> {
     };
 
     const OPS: MiniportOps = MiniportOps {
+        miniport: OurMark::of::<Self>,
         stream_clock: stream::stream_clock::<P>,
     };
 
@@ -674,9 +665,9 @@ impl<P: Platform> Miniport<P> {
 
 // SAFETY: `Miniport` is `#[repr(C)]` with its vtable pointer first; `VTBL` starts with
 // `unknown_vtbl::<Self>()` and is an `IMiniportDMusVtbl` (beginning with `IMiniport`'s and
-// `IUnknown`'s tables); the private IID is answered with the object itself, which is what its
-// accessors expect (`downcast`). Only `Miniport<P>` objects carry `VTBL`. `destroy` is sound
-// at a zero count (see there).
+// `IUnknown`'s tables); the private IID is answered with the object itself, which starts with
+// its `MiniportHead` (the `OurObject` its accessors ask for). Only `Miniport<P>` objects carry
+// `VTBL`. `destroy` is sound at a zero count (see there).
 unsafe impl<P: Platform> ComObject for Miniport<P> {
     type Platform = P;
     const NAME: &'static str = "miniport";
@@ -739,29 +730,10 @@ pub(crate) unsafe fn stream_clock_of_request(
     let (major, minor) = (NonNull::new(major)?, NonNull::new(minor)?);
     // SAFETY: a live COM object (caller); we hold our own reference while we look.
     let major = unsafe { ComPtr::from_raw_add_ref(major) };
-    let mut out: *mut c_void = ptr::null_mut();
-    let raw = major.as_raw();
-    // SAFETY: `major` is live, so its first field, the vtable pointer, is readable.
-    let vtbl = unsafe { (*raw).vtbl };
-    // SAFETY: a live object's vtable starts with IUnknown's slots.
-    let query_interface = unsafe { (*vtbl).query_interface };
-    // SAFETY: the object's own `QueryInterface`, with the object, a readable IID and a
-    // writable out-pointer.
-    let status = unsafe { query_interface(raw, &IID_MXF_PRIVATE_MINIPORT, &mut out) };
-    // SAFETY: a successful QueryInterface handed us one reference.
-    let ours = unsafe { ComPtr::from_raw(NonNull::new(out.cast::<IUnknown>())?) };
-    if !mxf_abi::nt_success(status) {
-        return None;
-    }
-    #[repr(C)]
-    struct Prefix {
-        vtbl: *const c_void,
-        type_id: TypeId,
-        ops: &'static MiniportOps,
-    }
-    // SAFETY: only `Miniport<Q>` objects answer the private miniport IID, and every one
-    // starts with this prefix (`#[repr(C)]`, fields of `P`-independent types first).
-    let ops = unsafe { (*ours.as_raw().cast::<Prefix>()).ops };
-    // SAFETY: `minor` is a live COM object (caller); `ops` belongs to the miniport's `P`.
-    unsafe { (ops.stream_clock)(minor) }
+    let head = com::ours::<MiniportHead, _>(&major)?;
+    // SAFETY: `minor` is a live COM object (caller); `ops` are those of the miniport's `P`.
+    unsafe { (head.ops.stream_clock)(minor) }
 }
+
+#[cfg(test)]
+mod tests;

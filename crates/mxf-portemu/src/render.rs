@@ -4,10 +4,11 @@
 
 use mxf_abi::{
     DMUS_KEF_EVENT_COMPLETE, DMUS_KEF_EVENT_INCOMPLETE, DMUS_KEF_PACKAGE_EVENT, DmusEventData,
-    DmusKernelEvent, EventFields, IAllocatorMxf, K_BYTE_POSITION_NONE, SHORT_EVENT_MAX,
+    EventFields, IAllocatorMxf, K_BYTE_POSITION_NONE, SHORT_EVENT_MAX,
 };
 use mxf_core::com::ComPtr;
-use std::ptr::{self, NonNull};
+use mxf_core::event_list::EventList;
+use std::ptr;
 
 /// One client submission: raw MIDI bytes to present at `time` (absolute, 100 ns units of the
 /// master clock). Usually one whole message (a short message or a SysEx); any bytes are sent
@@ -61,56 +62,6 @@ pub struct RenderSourceStats {
     pub max_send_lateness_us: u64,
 }
 
-/// A chain under construction: head, tail (both null when empty).
-pub(crate) struct Building {
-    head: *mut DmusKernelEvent,
-    tail: *mut DmusKernelEvent,
-}
-
-impl Building {
-    pub(crate) const fn new() -> Self {
-        Self {
-            head: ptr::null_mut(),
-            tail: ptr::null_mut(),
-        }
-    }
-
-    pub(crate) fn is_empty(&self) -> bool {
-        self.head.is_null()
-    }
-
-    /// # Safety
-    /// `ev` is an event the builder's owner owns, not in any chain, `p_next_evt` null.
-    unsafe fn push(&mut self, ev: NonNull<DmusKernelEvent>) {
-        if self.tail.is_null() {
-            self.head = ev.as_ptr();
-        } else {
-            // SAFETY: `tail` is the last event of the chain we own.
-            unsafe { (*self.tail).p_next_evt = ev.as_ptr() };
-        }
-        self.tail = ev.as_ptr();
-    }
-
-    /// Appends another chain.
-    pub(crate) fn append(&mut self, other: Building) {
-        if other.head.is_null() {
-            return;
-        }
-        if self.tail.is_null() {
-            *self = other;
-        } else {
-            // SAFETY: `tail` is the last event of the chain we own; `other` is ours too.
-            unsafe { (*self.tail).p_next_evt = other.head };
-            self.tail = other.tail;
-        }
-    }
-
-    /// Gives up the chain (null if empty).
-    pub(crate) fn into_raw(self) -> *mut DmusKernelEvent {
-        self.head
-    }
-}
-
 /// Builds the events of one unit (flat, or in one package event) into a chain.
 /// `Err(partial)` if the allocator failed: the caller returns `partial` to it.
 pub(crate) fn build_unit(
@@ -119,9 +70,9 @@ pub(crate) fn build_unit(
     unit: &RenderUnit,
     packaged: bool,
     stats: &mut RenderSourceStats,
-) -> Result<Building, Building> {
+) -> Result<EventList, EventList> {
     let time = u64::try_from(unit.time).unwrap_or(0);
-    let mut events = Building::new();
+    let mut events = EventList::new();
     let frag = buffer_size.max(SHORT_EVENT_MAX);
     let chunks: Vec<&[u8]> = if unit.bytes.len() <= SHORT_EVENT_MAX {
         vec![&unit.bytes[..]]
@@ -141,7 +92,7 @@ pub(crate) fn build_unit(
         } else {
             let Ok(buf) = alloc.get_buffer() else {
                 // SAFETY: a fresh zeroed event of `alloc` (cb_event 0: no buffer to free).
-                unsafe { events.push(ev) };
+                unsafe { events.push_back(ev) };
                 return Err(events);
             };
             // SAFETY: the buffer has `buffer_size >= chunk.len()` bytes and is ours.
@@ -167,7 +118,7 @@ pub(crate) fn build_unit(
         // SAFETY: a fresh event of `alloc`, exclusively ours.
         unsafe { value.write_to(ev.as_ptr()) };
         // SAFETY: as above; not in any chain yet.
-        unsafe { events.push(ev) };
+        unsafe { events.push_back(ev) };
         n_events += 1;
     }
     let out = if packaged {
@@ -182,14 +133,14 @@ pub(crate) fn build_unit(
             ull_byte_position: K_BYTE_POSITION_NONE,
             p_next_evt: ptr::null_mut(),
             u_data: DmusEventData {
-                p_package_evt: events.into_raw(),
+                p_package_evt: events.take_chain(),
             },
         };
         // SAFETY: a fresh event of `alloc`, exclusively ours; it now owns the sub-chain.
         unsafe { value.write_to(pkg.as_ptr()) };
-        let mut b = Building::new();
-        // SAFETY: as above.
-        unsafe { b.push(pkg) };
+        let mut b = EventList::new();
+        // SAFETY: as above; in no chain.
+        unsafe { b.push_back(pkg) };
         stats.packages += 1;
         b
     } else {

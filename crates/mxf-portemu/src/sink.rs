@@ -410,8 +410,8 @@ mod tests {
         let tracker = Tracker::new();
         let sink = new_capture_sink(emu.clone(), &alloc, Arc::clone(&log), tracker.born("sink"));
         for chain in chains {
-            let mut head: *mut DmusKernelEvent = std::ptr::null_mut();
-            for &(flags, bytes, time) in chain.iter().rev() {
+            let mut list = mxf_core::event_list::EventList::new();
+            for &(flags, bytes, time) in chain.iter() {
                 let ev = alloc.get_message().expect("event");
                 let data = if bytes.len() <= 8 {
                     let mut ab = [0u8; 8];
@@ -435,10 +435,11 @@ mod tests {
                     e.us_flags = flags;
                     e.ull_pres_time_100ns = time;
                     e.u_data = data;
-                    e.p_next_evt = head;
                 }
-                head = ev.as_ptr();
+                // SAFETY: ours, in no chain.
+                unsafe { list.push_back(ev) };
             }
+            let head = list.take_chain();
             emu.at_irql(mxf_core::platform::DISPATCH_LEVEL, || {
                 // SAFETY: a chain of `alloc`'s events, given to the sink.
                 unsafe { sink.put_message(head) };

@@ -21,6 +21,7 @@ use mxf_abi::{
 };
 use mxf_core::alloc::{Allocator, AllocatorConfig, new_allocator};
 use mxf_core::com::ComPtr;
+use mxf_core::event_list::EventList;
 use mxf_kemu::Emu;
 use std::ffi::c_void;
 use std::ptr::{self, NonNull};
@@ -167,11 +168,13 @@ pub fn event(
 
 /// Links events into a chain (in the given order); returns the head.
 pub fn chain(events: &[*mut DmusKernelEvent]) -> *mut DmusKernelEvent {
-    for w in events.windows(2) {
-        // SAFETY: the events are ours (fresh from an allocator).
-        unsafe { (*w[0]).p_next_evt = w[1] };
+    let mut list = EventList::new();
+    for &ev in events {
+        let ev = NonNull::new(ev).expect("a non-null event");
+        // SAFETY: the caller's events, fresh from an allocator, each in no chain; given up.
+        unsafe { list.push_back(ev) };
     }
-    events.first().copied().unwrap_or(ptr::null_mut())
+    list.take_chain()
 }
 
 /// A SysEx of `len` bytes (F0, data, F7) cut into events of at most `frag` bytes, all at `time`.

@@ -228,11 +228,6 @@ impl Allocator {
         self.backend().pool_stats(Kind::Event)
     }
 
-    /// The buffer block pool's own counters.
-    pub fn buffer_pool_stats(&self) -> BlockPoolStats {
-        self.backend().pool_stats(Kind::Buffer)
-    }
-
     /// The IRQL check every get and put starts with, and the processor it runs on
     /// ([`processor_if_at_most_dispatch`] through the [`Backend`], for the Rust-ABI twins).
     #[inline(always)]

@@ -111,11 +111,6 @@ impl CapturePackager {
         }
     }
 
-    /// Bytes per SysEx fragment (`max(GetBufferSize(), 8)`).
-    pub fn fragment_size(&self) -> usize {
-        self.cap
-    }
-
     /// The counters, with `bytes_pending` filled in.
     pub fn stats(&self) -> CaptureStats {
         let mut s = self.stats;

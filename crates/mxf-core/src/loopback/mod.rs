@@ -2,10 +2,10 @@
 //! a bounded byte FIFO stored in events and buffers of its own `IAllocatorMXF`.
 //!
 //! # Storage
-//! The FIFO is a list of *chunks*, each an event of our allocator linked through
-//! `p_next_evt`: a chunk of at most 8 bytes keeps them inline (`ab_data`), a longer one in a
-//! `GetBuffer` buffer (`pb_data`, `cb_event` = bytes filled). Every chunk carries the time of
-//! the write that started it in `ull_pres_time_100ns`; a write appends to the last chunk only
+//! The FIFO is a list of *chunks* (an [`EventList`]), each an event of our allocator: a chunk
+//! of at most 8 bytes keeps them inline (`ab_data`), a longer one in a `GetBuffer` buffer
+//! (`pb_data`, `cb_event` = bytes filled). Every chunk carries the time of the write that
+//! started it in `ull_pres_time_100ns`; a write appends to the last chunk only
 //! when it has room *and* the same time, so each byte's write time is known exactly (a
 //! render batch writes all its bytes with one time and so fills whole buffers; bytes written
 //! at different times cost an event each). The allocator is created by [`Loopback::new`]
@@ -56,6 +56,7 @@
 
 use crate::alloc::{AllocatorConfig, new_allocator};
 use crate::com::ComPtr;
+use crate::event_list::EventList;
 use crate::platform::{Platform, SpinLock};
 pub use crate::write::WriteOutcome;
 use core::ptr::{self, NonNull};
@@ -251,52 +252,32 @@ pub struct Bursts {
     pub remaining: u64,
 }
 
-/// Chunks that left the queue during a drain, linked, returned to the allocator on drop.
+/// Chunks that left the queue during a drain, returned to the allocator on drop.
 struct Emptied<'a> {
     alloc: &'a ComPtr<IAllocatorMxf>,
-    head: *mut DmusKernelEvent,
-    tail: *mut DmusKernelEvent,
-}
-
-impl Emptied<'_> {
-    /// # Safety
-    /// `ev` is a chunk of this loopback that left the queue and is owned by the caller; it
-    /// is given to `self`.
-    unsafe fn push(&mut self, ev: *mut DmusKernelEvent) {
-        // SAFETY: per the caller `ev` is a chunk owned by the caller, given to us: ours to
-        // write.
-        unsafe { (*ev).p_next_evt = ptr::null_mut() };
-        if self.tail.is_null() {
-            self.head = ev;
-        } else {
-            // SAFETY: a non-null tail is a chunk given to us before, still ours.
-            unsafe { (*self.tail).p_next_evt = ev };
-        }
-        self.tail = ev;
-    }
+    /// Chunks of this loopback's allocator, ours alone.
+    chunks: EventList,
 }
 
 impl Drop for Emptied<'_> {
     fn drop(&mut self) {
-        if !self.head.is_null() {
+        let head = self.chunks.take_chain();
+        if !head.is_null() {
             // SAFETY: a chain of chunks that left the queue, all from this allocator, given
             // to us; returned once.
-            unsafe { self.alloc.put_message(self.head) };
+            unsafe { self.alloc.put_message(head) };
         }
     }
 }
 
 struct Fifo {
-    head: *mut DmusKernelEvent,
-    tail: *mut DmusKernelEvent,
-    /// Bytes of `head` already read.
+    /// The queued chunks, events of the loopback's allocator, oldest first.
+    chunks: EventList,
+    /// Bytes of the first chunk already read.
     head_read: usize,
     listening: bool,
     stats: LoopbackStats,
 }
-
-// SAFETY: the chunks are owned exclusively by the FIFO (moved in and out under its lock).
-unsafe impl Send for Fifo {}
 
 /// One reader's queue: see the module docs.
 pub struct Loopback<P: Platform> {
@@ -318,24 +299,22 @@ fn room_of(ev: &DmusKernelEvent, buffer_size: usize) -> usize {
 /// The bytes of a chunk, `len` of them from the start of its storage.
 ///
 /// # Safety
-/// `ev` is a chunk of a loopback whose allocator's buffers are `buffer_size` bytes, owned by
-/// the caller for `'a`; `len` is at most the chunk's room.
-unsafe fn chunk_bytes<'a>(ev: *mut DmusKernelEvent, len: usize) -> &'a mut [u8] {
+/// `ev` is a chunk of a loopback whose allocator's buffers are `buffer_size` bytes; `len` is
+/// at most the chunk's room.
+unsafe fn chunk_bytes(ev: &mut DmusKernelEvent, len: usize) -> &mut [u8] {
     // An inline chunk's storage is `ab_data` (8 bytes); a buffer chunk's is its buffer
     // (`buffer_size` bytes, initialised or not: only written or read within what was written).
-    // SAFETY: 1. `ev` is a live chunk the caller owns for `'a` (caller), so a unique borrow
-    // of it is sound.
-    let ev = unsafe { &mut *ev };
     if ev.is_short() {
-        // SAFETY: 2. a short chunk's bytes are its `ab_data` field (the union's inline
+        // SAFETY: 1. a short chunk's bytes are its `ab_data` field (the union's inline
         // variant, plain bytes), so viewing the union as them is sound.
         let inline = unsafe { &mut ev.u_data.ab_data };
-        // SAFETY: 3. `len` is at most the chunk's room, 8 bytes inline (caller).
+        // SAFETY: 2. `len` is at most the chunk's room, 8 bytes inline (caller).
         unsafe { core::slice::from_raw_parts_mut(inline.as_mut_ptr(), len) }
     } else {
-        // SAFETY: 4. a buffer chunk's `pb_data` is the variant in use (it is not short).
+        // SAFETY: 3. a buffer chunk's `pb_data` is the variant in use (it is not short).
         let buf = unsafe { ev.u_data.pb_data };
-        // SAFETY: 5. the buffer is ours with the chunk and at least `len` bytes (caller).
+        // SAFETY: 4. the buffer goes with the chunk, which the caller borrows uniquely, and
+        // holds at least `len` bytes (caller).
         unsafe { core::slice::from_raw_parts_mut(buf, len) }
     }
 }
@@ -375,8 +354,7 @@ impl<P: Platform> Loopback<P> {
             fifo: SpinLock::new(
                 lock,
                 Fifo {
-                    head: ptr::null_mut(),
-                    tail: ptr::null_mut(),
+                    chunks: EventList::new(),
                     head_read: 0,
                     listening: false,
                     stats: LoopbackStats::default(),
@@ -444,8 +422,7 @@ impl<P: Platform> Loopback<P> {
         }
         // Room in the tail, if the tail has the same time.
         let mut in_tail = 0;
-        // SAFETY: a non-null tail is a chunk the FIFO owns; we hold the lock.
-        if let Some(tail) = unsafe { f.tail.as_ref() }
+        if let Some(tail) = f.chunks.back_mut()
             && tail.ull_pres_time_100ns == time as u64
         {
             in_tail = room_of(tail, self.buffer_size)
@@ -453,7 +430,7 @@ impl<P: Platform> Loopback<P> {
                 .min(len);
         }
         // Get every new chunk first, so that a failure leaves the queue untouched.
-        let Some((first, last, count)) = self.new_chunks(parts, in_tail, time) else {
+        let Some(mut fresh) = self.new_chunks(parts, in_tail, time) else {
             if f.stats.bytes_queued > 0 {
                 f.stats.writes_refused_alloc_full += 1;
                 return WriteOutcome::Full;
@@ -461,27 +438,21 @@ impl<P: Platform> Loopback<P> {
             f.stats.writes_refused_no_memory += 1;
             return WriteOutcome::NoMemory;
         };
-        if in_tail > 0 {
-            let tail = f.tail;
-            // SAFETY: the tail is a chunk we own under the lock.
-            let used = usize::from(unsafe { (*tail).cb_event });
-            // SAFETY: the tail has room for `in_tail` bytes after its `cb_event` bytes
-            // (computed above), and is ours under the lock for this write.
+        if in_tail > 0
+            && let Some(tail) = f.chunks.back_mut()
+        {
+            let used = usize::from(tail.cb_event);
+            // SAFETY: a chunk of ours with room for `in_tail` bytes after its `cb_event` bytes
+            // (computed above).
             let bytes = unsafe { chunk_bytes(tail, used + in_tail) };
             copy_parts(bytes, used, parts, 0, in_tail);
-            // SAFETY: as for `used`; `bytes` is no longer used.
-            unsafe { (*tail).cb_event = (used + in_tail) as u16 };
+            tail.cb_event = (used + in_tail) as u16;
         }
-        if !first.is_null() {
-            if f.tail.is_null() {
-                f.head = first;
-                f.head_read = 0;
-            } else {
-                // SAFETY: the tail is a chunk we own.
-                unsafe { (*f.tail).p_next_evt = first };
-            }
-            f.tail = last;
+        let count = fresh.len() as u64;
+        if f.chunks.is_empty() {
+            f.head_read = 0;
         }
+        f.chunks.append(&mut fresh);
         let s = &mut f.stats;
         s.bytes_in += n;
         s.bytes_queued += n;
@@ -491,18 +462,11 @@ impl<P: Platform> Loopback<P> {
         WriteOutcome::Accepted
     }
 
-    /// New chunks holding the bytes of `parts` after the first `skip`, linked; `None` (and
+    /// New chunks holding the bytes of `parts` after the first `skip`, in order; `None` (and
     /// nothing kept) if the allocator fails.
-    fn new_chunks(
-        &self,
-        parts: &[&[u8]],
-        skip: usize,
-        time: i64,
-    ) -> Option<(*mut DmusKernelEvent, *mut DmusKernelEvent, u64)> {
+    fn new_chunks(&self, parts: &[&[u8]], skip: usize, time: i64) -> Option<EventList> {
         let total: usize = parts.iter().map(|p| p.len()).sum();
-        let mut first: *mut DmusKernelEvent = ptr::null_mut();
-        let mut last: *mut DmusKernelEvent = ptr::null_mut();
-        let mut count = 0u64;
+        let mut fresh = EventList::new();
         let mut at = skip;
         while at < total {
             let rest = total - at;
@@ -512,29 +476,25 @@ impl<P: Platform> Loopback<P> {
                 rest.min(self.buffer_size)
             };
             let Some(ev) = self.new_chunk(take, time) else {
-                if !first.is_null() {
+                let made = fresh.take_chain();
+                if !made.is_null() {
                     // SAFETY: the chunks made so far are ours, well formed (buffers of our
                     // allocator), and go back once.
-                    unsafe { self.alloc.put_message(first) };
+                    unsafe { self.alloc.put_message(made) };
                 }
                 return None;
             };
-            // SAFETY: a fresh chunk we own with room for `take` bytes.
-            let bytes = unsafe { chunk_bytes(ev.as_ptr(), take) };
-            copy_parts(bytes, 0, parts, at, take);
-            // SAFETY: the same fresh chunk, ours; `bytes` is no longer used.
-            unsafe { (*ev.as_ptr()).cb_event = take as u16 };
-            if last.is_null() {
-                first = ev.as_ptr();
-            } else {
-                // SAFETY: `last` is a chunk we made and own.
-                unsafe { (*last).p_next_evt = ev.as_ptr() };
+            // SAFETY: a fresh chunk from our allocator, ours alone and in no list.
+            unsafe { fresh.push_back(ev) };
+            if let Some(chunk) = fresh.back_mut() {
+                // SAFETY: the fresh chunk has room for `take` bytes (`new_chunk`).
+                let bytes = unsafe { chunk_bytes(chunk, take) };
+                copy_parts(bytes, 0, parts, at, take);
+                chunk.cb_event = take as u16;
             }
-            last = ev.as_ptr();
-            count += 1;
             at += take;
         }
-        Some((first, last, count))
+        Some(fresh)
     }
 
     /// One empty chunk for `len` bytes (inline if `len <= 8`), stamped `time`.
@@ -634,16 +594,15 @@ impl<P: Platform> Loopback<P> {
         // allocator with the lock released (also if `f` unwinds, on the host).
         let mut emptied = Emptied {
             alloc: &self.alloc,
-            head: ptr::null_mut(),
-            tail: ptr::null_mut(),
+            chunks: EventList::new(),
         };
         let mut out = Drained::default();
         let mut guard = self.fifo.lock();
         let fifo = &mut *guard;
-        while out.bytes < max_bytes && !fifo.head.is_null() {
-            let head = fifo.head;
-            // SAFETY: the head is a chunk we own under the lock, so reading it is sound.
-            let chunk = unsafe { &*head };
+        while out.bytes < max_bytes {
+            let Some(chunk) = fifo.chunks.front_mut() else {
+                break;
+            };
             let (filled, time) = (
                 usize::from(chunk.cb_event),
                 chunk.ull_pres_time_100ns as i64,
@@ -656,7 +615,7 @@ impl<P: Platform> Loopback<P> {
                 // leaves the queue only after that, and goes back to the allocator only
                 // after the lock is released. `f` cannot keep the slice (it borrows for the
                 // call only).
-                let bytes: &[u8] = unsafe { chunk_bytes(head, filled) };
+                let bytes: &[u8] = unsafe { chunk_bytes(chunk, filled) };
                 f(bytes.get(from..from + take).unwrap_or(&[]), time);
                 out.written_at.get_or_insert(time);
                 out.slices += 1;
@@ -671,16 +630,12 @@ impl<P: Platform> Loopback<P> {
             }
             // The head is used up: it leaves at once (a later write with the same time
             // starts a new chunk).
-            // SAFETY: as above.
-            let next = unsafe { (*head).p_next_evt };
-            fifo.head = next;
             fifo.head_read = 0;
-            if next.is_null() {
-                fifo.tail = ptr::null_mut();
-            }
             fifo.stats.chunks_queued -= 1;
-            // SAFETY: the chunk left the queue: ours alone.
-            unsafe { emptied.push(head) };
+            if let Some(used) = fifo.chunks.pop_front() {
+                // SAFETY: the chunk left the queue: ours alone, in no list.
+                unsafe { emptied.chunks.push_back(used) };
+            }
         }
         let s = &mut fifo.stats;
         if out.bytes > 0 {
@@ -740,8 +695,7 @@ impl<P: Platform> Loopback<P> {
     pub fn discard(&self) -> u64 {
         let (head, n) = {
             let mut f = self.fifo.lock();
-            let head = core::mem::replace(&mut f.head, ptr::null_mut());
-            f.tail = ptr::null_mut();
+            let head = f.chunks.take_chain();
             f.head_read = 0;
             let n = f.stats.bytes_queued;
             f.stats.bytes_discarded += n;
@@ -759,7 +713,7 @@ impl<P: Platform> Loopback<P> {
 
 impl<P: Platform> Drop for Loopback<P> {
     fn drop(&mut self) {
-        let head = core::mem::replace(&mut self.fifo.get_mut().head, ptr::null_mut());
+        let head = self.fifo.get_mut().chunks.take_chain();
         if !head.is_null() {
             // SAFETY: the queue's chunks, ours, from our allocator; returned once before the
             // allocator reference is dropped.

@@ -6,14 +6,14 @@
 //! # Queue
 //! [`RenderQueue::put_message`] takes ownership of a chain's *top-level* events (each keeps
 //! its package sub-chain or buffer) and files each one, without allocating, in one of three
-//! intrusive lists threaded through `p_next_evt`:
+//! [`EventList`]s (intrusive, threaded through `p_next_evt`):
 //! - *pending*: events already taken for playing that the target had no room for (the first
 //!   one possibly half played); they play first, in order;
 //! - *immediate*: events flagged `DONT_HOLD_FOR_SEQUENCING`, played in arrival order at the
 //!   next timer run, ahead of every held event;
 //! - *held*: the others, ordered by presentation time, equal times in arrival order (stable).
-//!   Events mostly arrive in order, so insertion checks the tail first (O(1)); an
-//!   out-of-order event walks the list (O(n)).
+//!   A chain's held events go in together ([`EventList::insert_all_by_time`]: after the tail
+//!   in one pass if they come in order, else sorted and merged in `O(n + m log m)`).
 //!
 //! # Normalised output
 //! Every payload goes through the MIDI parser (see `play`): the target gets one write per
@@ -73,11 +73,11 @@
 //! holding locks that the render side never holds while taking the queue lock (the capture
 //! stream's, the service group's): it only takes the queue lock and sets the timer.
 
-mod list;
 mod play;
 mod retire;
 
 use crate::com::ComPtr;
+use crate::event_list::EventList;
 use crate::midi::ParserStats;
 use crate::platform::{Platform, PoolTag, SpinLock, Timer};
 use crate::serialize::WalkStats;
@@ -85,7 +85,6 @@ pub use crate::write::WriteOutcome;
 use core::ffi::c_void;
 use core::mem::ManuallyDrop;
 use core::ptr::{self, NonNull};
-use list::EventList;
 use mxf_abi::NtError;
 use mxf_abi::{
     DmusKernelEvent, IAllocatorMxf, IMasterClock, KsState, NtStatus, STATUS_INSUFFICIENT_RESOURCES,

@@ -48,8 +48,7 @@
 //!   stream, which may be waiting for room.
 
 use super::IID_MXF_PRIVATE_CAPTURE;
-use crate::miniport::{MiniportRef, downcast};
-use core::any::TypeId;
+use crate::miniport::MiniportRef;
 use core::ptr::NonNull;
 use mxf_abi::NtError;
 use mxf_abi::{
@@ -59,7 +58,7 @@ use mxf_abi::{
 };
 use mxf_core::cable::{ReaderId, ReaderStats};
 use mxf_core::capture::{CapturePackager, CaptureStats, Chain};
-use mxf_core::com::{self, ComObject, ComPtr, RefCount};
+use mxf_core::com::{self, ComObject, ComPtr, OurMark, OurObject, RefCount};
 use mxf_core::loopback::{Bursts, Loopback, LoopbackStats};
 use mxf_core::platform::{DISPATCH_LEVEL, Platform, PoolTag, SpinLock};
 use mxf_core::pool_box::PoolBox;
@@ -124,7 +123,8 @@ struct CaptureState {
 #[repr(C)]
 struct CaptureStream<P: Platform> {
     vtbl: *const IMxfVtbl,
-    type_id: TypeId,
+    /// `OurMark::of::<CaptureStream<P>>()` (for [`com::ours`]).
+    mark: OurMark,
     refs: RefCount,
     platform: P,
     miniport: MiniportRef<P>,
@@ -154,7 +154,7 @@ pub(crate) fn new_capture_stream<P: Platform>(
     let lock = platform.new_spin_lock();
     let stream = CaptureStream {
         vtbl: &CaptureStream::<P>::VTBL,
-        type_id: TypeId::of::<P>(),
+        mark: OurMark::of::<CaptureStream<P>>(),
         refs: RefCount::new(),
         platform: platform.clone(),
         miniport,
@@ -194,30 +194,19 @@ pub(crate) fn new_capture_stream<P: Platform>(
 /// The counters of a capture stream's reader of the cable (what it was delivered and what
 /// was dropped for it), for a capture stream of ours built for platform `P`.
 pub fn reader_stats<P: Platform>(stream: &ComPtr<IMxf>) -> Option<ReaderStats> {
-    // SAFETY: as in `capture_stats`.
-    let got = unsafe { downcast(stream, &IID_MXF_PRIVATE_CAPTURE, TypeId::of::<P>()) }?;
-    // SAFETY: as in `capture_stats`.
-    let s = unsafe { &*got.as_raw().cast::<CaptureStream<P>>() };
+    let s = com::ours::<CaptureStream<P>, _>(stream)?;
     s.miniport.cable.reader_stats(s.reader)
 }
 
 /// The counters of a capture stream's own loopback, for a capture stream of ours built for
 /// platform `P`.
 pub fn reader_loopback_stats<P: Platform>(stream: &ComPtr<IMxf>) -> Option<LoopbackStats> {
-    // SAFETY: as in `capture_stats`.
-    let got = unsafe { downcast(stream, &IID_MXF_PRIVATE_CAPTURE, TypeId::of::<P>()) }?;
-    // SAFETY: as in `capture_stats`.
-    let s = unsafe { &*got.as_raw().cast::<CaptureStream<P>>() };
-    Some(s.loopback.stats())
+    com::ours::<CaptureStream<P>, _>(stream).map(|s| s.loopback.stats())
 }
 
 /// The counters of a capture stream of ours built for platform `P`.
 pub fn capture_stats<P: Platform>(stream: &ComPtr<IMxf>) -> Option<CaptureStreamStats> {
-    // SAFETY: only `CaptureStream<Q>` objects answer the private capture IID; they start
-    // with `{ vtbl, type_id }`, and the type id selects `Q == P`.
-    let got = unsafe { downcast(stream, &IID_MXF_PRIVATE_CAPTURE, TypeId::of::<P>()) }?;
-    // SAFETY: a live `CaptureStream<P>` (checked above), kept alive by `got`.
-    let s = unsafe { &*got.as_raw().cast::<CaptureStream<P>>() };
+    let s = com::ours::<CaptureStream<P>, _>(stream)?;
     let g = s.inner.lock();
     let mut st = g.stats;
     st.packager = g.packager.stats();
@@ -226,11 +215,7 @@ pub fn capture_stats<P: Platform>(stream: &ComPtr<IMxf>) -> Option<CaptureStream
 
 /// The master clock of `stream` if it is a capture stream of ours built for `P` (AddRef'd).
 pub(crate) fn clock_of<P: Platform>(stream: &ComPtr<IUnknown>) -> Option<ComPtr<IMasterClock>> {
-    // SAFETY: as in `capture_stats`.
-    let got = unsafe { downcast(stream, &IID_MXF_PRIVATE_CAPTURE, TypeId::of::<P>()) }?;
-    // SAFETY: as in `capture_stats`.
-    let s = unsafe { &*got.as_raw().cast::<CaptureStream<P>>() };
-    Some(s.clock.clone())
+    com::ours::<CaptureStream<P>, _>(stream).map(|s| s.clock.clone())
 }
 
 impl<P: Platform> CaptureStream<P> {
@@ -467,10 +452,17 @@ impl<P: Platform> CaptureStream<P> {
     }
 }
 
+// SAFETY: 1. `CaptureStream<P>` is `#[repr(C)]`, the vtable pointer first, then `mark`, set
+// to `OurMark::of::<CaptureStream<P>>()` in `new_capture_stream` and never written again.
+// 2. Only capture streams answer the private capture id, with themselves (`IIDS`, at offset 0).
+unsafe impl<P: Platform> OurObject for CaptureStream<P> {
+    const PRIVATE_IID: Guid = IID_MXF_PRIVATE_CAPTURE;
+}
+
 // SAFETY: `CaptureStream` is `#[repr(C)]` with its vtable pointer first; `VTBL` starts with
 // `unknown_vtbl::<Self>()` and is an `IMxfVtbl`; the private IID is answered with the object
-// itself, which is what its accessor expects (`downcast`). Only `CaptureStream<P>` objects carry
-// `VTBL`. `destroy` is sound at a zero count (see there).
+// itself (the `OurObject` its accessors ask for). Only `CaptureStream<P>` objects carry `VTBL`.
+// `destroy` is sound at a zero count (see there).
 unsafe impl<P: Platform> ComObject for CaptureStream<P> {
     type Platform = P;
     const NAME: &'static str = "capture stream";

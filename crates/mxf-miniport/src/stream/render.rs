@@ -13,15 +13,14 @@
 //! slot's lock, so a kick never reaches a stream being destroyed.
 
 use super::IID_MXF_PRIVATE_RENDER;
-use crate::miniport::{MiniportRef, downcast};
-use core::any::TypeId;
+use crate::miniport::MiniportRef;
 use mxf_abi::NtError;
 use mxf_abi::{
     DmusKernelEvent, Guid, IAllocatorMxf, IID_IMXF, IID_IUNKNOWN, IMasterClock, IMxf, IMxfVtbl,
     IUnknown, KsState, NtStatus, STATUS_INVALID_DEVICE_REQUEST,
 };
 use mxf_core::cable::WriterId;
-use mxf_core::com::{self, ComObject, ComPtr, RefCount};
+use mxf_core::com::{self, ComObject, ComPtr, OurMark, OurObject, RefCount};
 use mxf_core::loopback::WriteOutcome;
 use mxf_core::platform::{Platform, PoolTag};
 use mxf_core::pool_box::PoolBox;
@@ -64,7 +63,8 @@ impl<P: Platform> RenderTarget for RenderOutput<P> {
 #[repr(C)]
 struct RenderStream<P: Platform> {
     vtbl: *const IMxfVtbl,
-    type_id: TypeId,
+    /// `OurMark::of::<RenderStream<P>>()` (for [`com::ours`]).
+    mark: OurMark,
     refs: RefCount,
     platform: P,
     /// The port's master clock (for `KSPROPERTY_SYNTH_LATENCYCLOCK`).
@@ -102,7 +102,7 @@ pub(crate) fn new_render_stream<P: Platform>(
     )?;
     let stream = RenderStream {
         vtbl: &RenderStream::<P>::VTBL,
-        type_id: TypeId::of::<P>(),
+        mark: OurMark::of::<RenderStream<P>>(),
         refs: RefCount::new(),
         platform: platform.clone(),
         clock: clock.clone(),
@@ -125,21 +125,15 @@ pub(crate) fn new_render_stream<P: Platform>(
 
 /// The render queue counters of a render stream of ours built for platform `P`.
 pub fn render_stats<P: Platform>(stream: &ComPtr<IMxf>) -> Option<RenderStats> {
-    // SAFETY: only `RenderStream<Q>` objects answer the private render IID; they start with
-    // `{ vtbl, type_id }`, and the type id selects `Q == P`.
-    let got = unsafe { downcast(stream, &IID_MXF_PRIVATE_RENDER, TypeId::of::<P>()) }?;
-    // SAFETY: a live `RenderStream<P>` (checked above), kept alive by `got`.
-    let s = unsafe { &*got.as_raw().cast::<RenderStream<P>>() };
-    s.queue.as_ref().map(RenderQueue::stats)
+    com::ours::<RenderStream<P>, _>(stream)?
+        .queue
+        .as_ref()
+        .map(RenderQueue::stats)
 }
 
 /// The master clock of `stream` if it is a render stream of ours built for `P` (AddRef'd).
 pub(crate) fn clock_of<P: Platform>(stream: &ComPtr<IUnknown>) -> Option<ComPtr<IMasterClock>> {
-    // SAFETY: as in `render_stats`.
-    let got = unsafe { downcast(stream, &IID_MXF_PRIVATE_RENDER, TypeId::of::<P>()) }?;
-    // SAFETY: as in `render_stats`.
-    let s = unsafe { &*got.as_raw().cast::<RenderStream<P>>() };
-    Some(s.clock.clone())
+    com::ours::<RenderStream<P>, _>(stream).map(|s| s.clock.clone())
 }
 
 impl<P: Platform> RenderStream<P> {
@@ -186,10 +180,17 @@ impl<P: Platform> RenderStream<P> {
     }
 }
 
+// SAFETY: 1. `RenderStream<P>` is `#[repr(C)]`, the vtable pointer first, then `mark`, set to
+// `OurMark::of::<RenderStream<P>>()` in `new_render_stream` and never written again. 2. Only
+// render streams answer the private render id, with themselves (`IIDS`, at offset 0).
+unsafe impl<P: Platform> OurObject for RenderStream<P> {
+    const PRIVATE_IID: Guid = IID_MXF_PRIVATE_RENDER;
+}
+
 // SAFETY: `RenderStream` is `#[repr(C)]` with its vtable pointer first; `VTBL` starts with
 // `unknown_vtbl::<Self>()` and is an `IMxfVtbl`; the private IID is answered with the object
-// itself, which is what its accessor expects (`downcast`). Only `RenderStream<P>` objects carry
-// `VTBL`. `destroy` is sound at a zero count (see there).
+// itself (the `OurObject` its accessors ask for). Only `RenderStream<P>` objects carry `VTBL`.
+// `destroy` is sound at a zero count (see there).
 unsafe impl<P: Platform> ComObject for RenderStream<P> {
     type Platform = P;
     const NAME: &'static str = "render stream";

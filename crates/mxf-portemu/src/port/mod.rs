@@ -39,7 +39,7 @@ use crate::clock::new_master_clock;
 use crate::com::{BoxObject, into_com, object, unknown_vtbl};
 use crate::describe::{Client, FilterInfo, client_range, validate};
 use crate::property::{NodeAnswer, NodeRequest, node_property};
-use crate::render::{Building, Packaging, RenderSourceStats, RenderUnit, build_unit};
+use crate::render::{Packaging, RenderSourceStats, RenderUnit, build_unit};
 use crate::retag::PortPlatform;
 use crate::sink::{CaptureLog, SinkControl, lock, new_capture_sink, new_controlled_sink};
 use crate::tracker::{LiveGuard, Tracker};

@@ -2,6 +2,7 @@
 //! stream at their time.
 
 use super::*;
+use mxf_core::event_list::EventList;
 
 impl Shared {
     /// The sequencer: every render instance in turn, then re-armed for the next due unit.
@@ -19,7 +20,7 @@ impl Shared {
     fn pump_lane(&self, i: usize, prefetch: i64) {
         let now = self.emu.now_100ns();
         loop {
-            let (stream, chain) = {
+            let (stream, mut chain) = {
                 let mut q = lock(&self.render);
                 let PendingUnits { lanes, dropped, .. } = &mut *q;
                 let Some(lane) = lanes.get_mut(i) else {
@@ -40,7 +41,7 @@ impl Shared {
                 while lane.units.front().is_some_and(|(_, u)| u.time == t0) {
                     batch.extend(lane.units.pop_front());
                 }
-                let mut chain = Building::new();
+                let mut chain = EventList::new();
                 let mut stats = lock(&self.render_stats);
                 for (seq, unit) in &batch {
                     let packaged = match self.packaging {
@@ -58,14 +59,14 @@ impl Shared {
                     );
                     let bytes = unit.bytes.len() as u64;
                     match r {
-                        Ok(b) => {
-                            chain.append(b);
+                        Ok(mut b) => {
+                            chain.append(&mut b);
                             built.units_sent = 1;
                             built.bytes_sent = bytes;
                         }
-                        Err(partial) => {
+                        Err(mut partial) => {
                             // SAFETY: events (and buffers) just taken from the port allocator.
-                            unsafe { self.client_alloc.put_message(partial.into_raw()) };
+                            unsafe { self.client_alloc.put_message(partial.take_chain()) };
                             built.units_dropped_no_memory = 1;
                             built.bytes_dropped = bytes;
                             dropped.push(*seq);
@@ -92,7 +93,7 @@ impl Shared {
             // SAFETY: the vtable of the live IMXF, static for the object's life.
             let put_message = unsafe { (*vtbl).put_message };
             // SAFETY: the stream's own method on the live stream; the chain is ours to give.
-            let st = unsafe { put_message(stream, chain.into_raw()) };
+            let st = unsafe { put_message(stream, chain.take_chain()) };
             if !nt_success(st) {
                 lock(&self.render_stats).put_errors += 1;
                 if let Some(l) = lock(&self.render).lanes.get_mut(i) {

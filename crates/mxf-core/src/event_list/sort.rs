@@ -1,87 +1,17 @@
-//! [`EventList`]: an intrusive singly linked list of events threaded through `p_next_evt`.
+//! Keeping an [`EventList`] in presentation-time order: [`EventList::insert_all_by_time`] moves
+//! a whole chain in at once (an order check, a stable bottom-up merge sort over the links if
+//! needed, one merge pass), with no allocation and no recursion.
 
-use core::ptr::{self, NonNull};
+use super::{EventList, link, next_of};
+use core::ptr;
 use mxf_abi::DmusKernelEvent;
 
-/// A list of events we own, linked through `p_next_evt` (no allocation).
-///
-/// # Invariant
-/// `head` is null (then `tail` is null and `len` 0) or the first of `len` distinct owned
-/// events linked through `p_next_evt`, `tail` the last (its `p_next_evt` null). A list filled
-/// only with `insert_by_time` (the one-event reference the tests compare with) is ordered by
-/// presentation time (flag masked), equal times in insertion order (as is one filled with
-/// [`EventList::insert_all_by_time`]).
-pub(crate) struct EventList {
-    head: *mut DmusKernelEvent,
-    tail: *mut DmusKernelEvent,
-    len: usize,
-}
-
-// SAFETY: the list owns its events exclusively (invariant).
-unsafe impl Send for EventList {}
-
+/// The order the methods below keep: a list filled only with them is ordered by presentation
+/// time (flag masked), equal times in insertion order.
 impl EventList {
-    pub(crate) const fn new() -> Self {
-        Self {
-            head: ptr::null_mut(),
-            tail: ptr::null_mut(),
-            len: 0,
-        }
-    }
-
-    pub(crate) const fn len(&self) -> usize {
-        self.len
-    }
-
-    pub(crate) const fn is_empty(&self) -> bool {
-        self.head.is_null()
-    }
-
     /// Presentation time of the first event.
-    pub(crate) fn front_time(&self) -> Option<u64> {
-        // SAFETY: a non-null head is an event we own (invariant).
-        unsafe { self.head.as_ref() }.map(DmusKernelEvent::pres_time)
-    }
-
-    /// Appends `ev`.
-    ///
-    /// # Safety
-    /// The caller owns `ev`, which is in no list, and gives it to this list.
-    pub(crate) unsafe fn push_back(&mut self, ev: NonNull<DmusKernelEvent>) {
-        let ev = ev.as_ptr();
-        // SAFETY: we own `ev` now.
-        unsafe { link(ev, ptr::null_mut()) };
-        if self.tail.is_null() {
-            self.head = ev;
-        } else {
-            // SAFETY: a non-null tail is ours (invariant).
-            unsafe { link(self.tail, ev) };
-        }
-        self.tail = ev;
-        self.len += 1;
-    }
-
-    /// Puts `ev` first.
-    ///
-    /// # Safety
-    /// As [`EventList::push_back`]. (A time-ordered list stays ordered only if `ev` is due no
-    /// later than the current head; callers use this on lists played in list order.)
-    pub(crate) unsafe fn push_front(&mut self, ev: NonNull<DmusKernelEvent>) {
-        let ev = ev.as_ptr();
-        // SAFETY: we own `ev` now.
-        unsafe { (*ev).p_next_evt = self.head };
-        if self.tail.is_null() {
-            self.tail = ev;
-        }
-        self.head = ev;
-        self.len += 1;
-    }
-
-    /// Moves every event of `other` before ours.
-    pub(crate) fn prepend(&mut self, other: &mut EventList) {
-        let mut mine = core::mem::replace(self, EventList::new());
-        core::mem::swap(self, other);
-        self.append(&mut mine);
+    pub fn front_time(&self) -> Option<u64> {
+        self.front().map(DmusKernelEvent::pres_time)
     }
 
     /// Test reference: inserts `ev` after every event whose presentation time is <= its own: one
@@ -92,7 +22,7 @@ impl EventList {
     /// # Safety
     /// As [`EventList::push_back`]; the list is time-ordered (see `insert_all_by_time`).
     #[cfg(test)]
-    pub(crate) unsafe fn insert_by_time(&mut self, ev: NonNull<DmusKernelEvent>) {
+    pub(crate) unsafe fn insert_by_time(&mut self, ev: ptr::NonNull<DmusKernelEvent>) {
         let mut one = EventList::new();
         // SAFETY: forwarded caller promise: `ev` is ours and in no list.
         unsafe { one.push_back(ev) };
@@ -115,7 +45,7 @@ impl EventList {
     /// This list must be time-ordered (filled only by this method and
     /// `insert_by_time`) for the result to be; the events are owned by the lists
     /// either way, so that is not a safety condition.
-    pub(crate) fn insert_all_by_time(&mut self, incoming: &mut EventList) -> usize {
+    pub fn insert_all_by_time(&mut self, incoming: &mut EventList) -> usize {
         let mut steps = 0;
         let Some((run, added)) = incoming.take_run() else {
             return 0;
@@ -161,43 +91,6 @@ impl EventList {
         *self = EventList::new();
         Some((run, len))
     }
-
-    /// Removes and returns the first event (its `p_next_evt` cleared).
-    pub(crate) fn pop_front(&mut self) -> Option<NonNull<DmusKernelEvent>> {
-        let head = NonNull::new(self.head)?;
-        // SAFETY: the head is ours (invariant).
-        self.head = unsafe { next_of(head.as_ptr()) };
-        // SAFETY: the head is ours and leaves the list.
-        unsafe { link(head.as_ptr(), ptr::null_mut()) };
-        if self.head.is_null() {
-            self.tail = ptr::null_mut();
-        }
-        self.len -= 1;
-        Some(head)
-    }
-
-    /// Moves every event of `other` after ours.
-    pub(crate) fn append(&mut self, other: &mut EventList) {
-        if other.head.is_null() {
-            return;
-        }
-        if self.tail.is_null() {
-            self.head = other.head;
-        } else {
-            // SAFETY: our tail is ours; `other`'s events move over to us.
-            unsafe { (*self.tail).p_next_evt = other.head };
-        }
-        self.tail = other.tail;
-        self.len += other.len;
-        *other = EventList::new();
-    }
-
-    /// Gives every event up as one chain (null if empty); the list is left empty.
-    pub(crate) fn take_chain(&mut self) -> *mut DmusKernelEvent {
-        let head = self.head;
-        *self = EventList::new();
-        head
-    }
 }
 
 /// A non-empty, well-linked chain of owned events: `head` through `p_next_evt` to `tail`,
@@ -223,24 +116,6 @@ unsafe fn time_of(ev: *const DmusKernelEvent) -> u64 {
     unsafe { (*ev).pres_time() }
 }
 
-/// The event after `ev` in its chain.
-///
-/// # Safety
-/// `ev` is a live event of ours.
-unsafe fn next_of(ev: *const DmusKernelEvent) -> *mut DmusKernelEvent {
-    // SAFETY: per the caller.
-    unsafe { (*ev).p_next_evt }
-}
-
-/// Links `ev` to `next`.
-///
-/// # Safety
-/// `ev` is a live event of ours that nothing else reads or writes meanwhile.
-unsafe fn link(ev: *mut DmusKernelEvent, next: *mut DmusKernelEvent) {
-    // SAFETY: per the caller.
-    unsafe { (*ev).p_next_evt = next };
-}
-
 impl SortedRun {
     /// The list's events as a run (the list's fields are not changed).
     fn from_list(list: &EventList) -> Option<SortedRun> {
@@ -256,7 +131,7 @@ impl SortedRun {
     /// `ev` is an event we own exclusively, in no other run or list.
     unsafe fn single(ev: *mut DmusKernelEvent) -> SortedRun {
         // SAFETY: per the caller.
-        unsafe { (*ev).p_next_evt = ptr::null_mut() };
+        unsafe { link(ev, ptr::null_mut()) };
         SortedRun { head: ev, tail: ev }
     }
 
@@ -291,7 +166,7 @@ impl SortedRun {
     /// Both runs are well linked, ours, and disjoint.
     unsafe fn append(self, other: SortedRun) -> SortedRun {
         // SAFETY: per the caller; our tail's link was null, now it continues into `other`.
-        unsafe { (*self.tail).p_next_evt = other.head };
+        unsafe { link(self.tail, other.head) };
         SortedRun {
             head: self.head,
             tail: other.tail,
@@ -410,6 +285,7 @@ mod tests {
     extern crate std;
 
     use super::*;
+    use core::ptr::NonNull;
     use mxf_abi::DONT_HOLD_FOR_SEQUENCING;
     use proptest::prelude::*;
     use std::vec::Vec;
