@@ -81,7 +81,8 @@
 //! # Layers
 //! This file holds the COM methods (`IMiniport`, `IMiniportDMus`) and the object's COM
 //! identity; under it, `object` holds the state the streams share and the reference they
-//! hold (`MiniportRef`), `head` what the property handlers recognise, `config` the sizing. The streams depend on `object` only, so this file may build them.
+//! hold (`MiniportRef`), `head` what the property handlers recognise, `config` the sizing.
+//! The streams depend on `object` only, so this file may build them.
 
 mod config;
 pub(crate) mod head;
