@@ -9,9 +9,10 @@
 //! `ks.h`/`portcls.h` by `tests/layout_mingw.rs`.
 
 use crate::guid::Guid;
+use crate::handles::PIrp;
 use crate::ks::{KsDataRange, KsIdentifier};
 use crate::status::NtStatus;
-use crate::vtbl::{IUnknown, PIrp};
+use crate::unknown::IUnknown;
 use core::ffi::c_void;
 use core::mem::{align_of, offset_of, size_of};
 

@@ -7,19 +7,14 @@
 //! base one is expected (the layouts share a prefix).
 
 use crate::event::{DmusKernelEvent, ReferenceTime};
-use crate::guid::Guid;
+use crate::handles::{PDeviceObject, PIrp, PResourceList};
 use crate::ks::{DmusStreamType, KsDataFormat, KsDataRange, KsState, PoolType};
 use crate::portcls::PcFilterDescriptor;
 use crate::status::NtStatus;
+use crate::unknown::{IUnknown, IUnknownVtbl};
 use core::ffi::c_void;
 use core::mem::{offset_of, size_of};
 
-/// Opaque `DEVICE_OBJECT`.
-pub type PDeviceObject = *mut c_void;
-/// Opaque `IRP`.
-pub type PIrp = *mut c_void;
-/// Opaque `IResourceList` interface pointer.
-pub type PResourceList = *mut c_void;
 /// `PPCFILTER_DESCRIPTOR`: what `GetDescription` stores through its out parameter.
 pub type PcFilterDescriptorPtr = *const PcFilterDescriptor;
 
@@ -34,10 +29,6 @@ macro_rules! interface {
     };
 }
 
-interface!(
-    /// `IUnknown`.
-    IUnknown => IUnknownVtbl
-);
 interface!(
     /// `IMXF`: a node of an MXF graph (streams, filters, the allocator).
     IMxf => IMxfVtbl
@@ -74,21 +65,6 @@ interface!(
     /// `IMiniportDMus`.
     IMiniportDMus => IMiniportDMusVtbl
 );
-
-/// `IUnknown` slots 0–2. Kernel COM's `QueryInterface` returns `NTSTATUS`.
-#[repr(C)]
-pub struct IUnknownVtbl {
-    /// 0 `QueryInterface(REFIID, PVOID*)`.
-    pub query_interface: unsafe extern "system" fn(
-        this: *mut IUnknown,
-        iid: *const Guid,
-        out: *mut *mut c_void,
-    ) -> NtStatus,
-    /// 1 `AddRef() -> ULONG` (the new count).
-    pub add_ref: unsafe extern "system" fn(this: *mut IUnknown) -> u32,
-    /// 2 `Release() -> ULONG` (the new count).
-    pub release: unsafe extern "system" fn(this: *mut IUnknown) -> u32,
-}
 
 /// `IMXF` slots 0–6.
 #[repr(C)]
@@ -276,7 +252,6 @@ macro_rules! slot {
 }
 
 const _: () = {
-    assert!(size_of::<IUnknownVtbl>() == 3 * PTR);
     assert!(size_of::<IMxfVtbl>() == 7 * PTR);
     assert!(slot!(IMxfVtbl, set_state) == 3);
     assert!(slot!(IMxfVtbl, put_message) == 4);

@@ -26,6 +26,10 @@
 pub mod sys;
 
 #[cfg(windows)]
+mod bug_check;
+#[cfg(windows)]
+mod clock;
+#[cfg(windows)]
 pub mod device_interface;
 pub mod driver_object;
 pub mod irql;

@@ -1,10 +1,12 @@
-//! [`KernelPlatform`]: the platform seam over the Windows kernel.
+//! [`KernelPlatform`]: the platform seam over the Windows kernel. It sits on top of the
+//! crate's primitives (`clock`, `bug_check`, `irql`, `lookaside`, `spin`, `timer`, ...), none
+//! of which depends on it.
 
 use crate::lookaside::KernelBlockPool;
 use crate::spin::{KernelSpinLock, NtSpinLockCalls};
 use crate::sys::{self, ALL_PROCESSOR_GROUPS, POOL_FLAG_NON_PAGED};
 use crate::timer::{KernelTimer, NtTimerCalls};
-use crate::{irql, log, processor};
+use crate::{bug_check, clock, irql, log, processor};
 use core::ffi::c_void;
 use core::fmt;
 use core::ptr::NonNull;
@@ -13,18 +15,6 @@ use mxf_core::platform::{Irql, LogLevel, Platform, PoolTag, TimerCallback};
 /// The Windows kernel as a [`Platform`]: a zero-sized handle.
 #[derive(Clone, Copy, Default, Debug)]
 pub struct KernelPlatform;
-
-/// Interrupt time (100 ns units) to the microsecond: `KeQueryInterruptTimePrecise`. The
-/// tick-granular `KUSER_SHARED_DATA` read (`KeQueryInterruptTime`) would date every event up to
-/// a clock tick (15.6 ms) early.
-pub(crate) fn interrupt_time() -> i64 {
-    let mut qpc = 0u64;
-    // SAFETY: `qpc` is a valid out-pointer for the call; the routine reads kernel state only
-    // and may be called at any IRQL (Windows 8.1+, below the driver's minimum).
-    let t = unsafe { sys::ntoskrnl::KeQueryInterruptTimePrecise(&mut qpc) };
-    // Interrupt time counts from boot in 100 ns: below 2^63 for 29,000 years.
-    t as i64
-}
 
 impl Platform for KernelPlatform {
     type BlockPool = KernelBlockPool;
@@ -111,7 +101,7 @@ impl Platform for KernelPlatform {
     }
 
     fn now_100ns(&self) -> i64 {
-        interrupt_time()
+        clock::interrupt_time()
     }
 
     fn system_time_100ns(&self) -> i64 {
@@ -127,8 +117,6 @@ impl Platform for KernelPlatform {
     }
 
     fn bug_check(&self, code: u32, params: [usize; 4]) -> ! {
-        let [p1, p2, p3, p4] = params;
-        // SAFETY: KeBugCheckEx may be called at any IRQL and never returns.
-        unsafe { sys::ntoskrnl::KeBugCheckEx(code, p1, p2, p3, p4) }
+        bug_check::bug_check(code, params)
     }
 }

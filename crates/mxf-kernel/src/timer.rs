@@ -370,11 +370,11 @@ mod kernel {
         }
 
         fn interrupt_time() -> i64 {
-            crate::platform::interrupt_time()
+            crate::clock::interrupt_time()
         }
 
         fn bug_check(code: u32, params: [usize; 4]) -> ! {
-            mxf_core::platform::Platform::bug_check(&crate::KernelPlatform, code, params)
+            crate::bug_check::bug_check(code, params)
         }
     }
 }

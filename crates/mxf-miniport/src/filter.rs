@@ -28,8 +28,17 @@
 //! `GetDescription` for the life of the port. Tables holding raw pointers are wrapped in
 //! [`StaticTable`] to be `Sync`; the pointer-free ones are plain statics. The intersection
 //! handler reads the same ranges through the safe [`pin_data_ranges`] view.
+//!
+//! Layer: the description is built from the pin and node ids ([`crate::ids`]), the table
+//! wrapper ([`crate::table`]) and the synth nodes' property items ([`crate::synth`]); it
+//! depends on nothing that builds or runs streams.
 
+pub use crate::ids::{
+    NODE_COUNT, NODE_INPUT, NODE_SYNTH, PIN_CAPTURE_BRIDGE, PIN_CAPTURE_STREAM, PIN_COUNT,
+    PIN_RENDER_BRIDGE, PIN_RENDER_DMUS, PIN_RENDER_STREAM,
+};
 use crate::synth::SYNTH_PROPERTIES;
+pub use crate::table::{DescriptorData, StaticTable};
 use core::mem::size_of;
 use mxf_abi::{
     Guid, KSAUDFNAME_DMUSIC_MPU_IN, KSAUDFNAME_DMUSIC_MPU_OUT, KSAUDFNAME_MIDI, KSCATEGORY_AUDIO,
@@ -42,26 +51,6 @@ use mxf_abi::{
     PcPinDescriptor, PcPropertyItem,
 };
 
-/// Pin id of the WinMM (byte-stream MIDI) render stream.
-pub const PIN_RENDER_STREAM: u32 = 0;
-/// Pin id of the DirectMusic render stream.
-pub const PIN_RENDER_DMUS: u32 = 1;
-/// Pin id of the bridge both render streams flow out through.
-pub const PIN_RENDER_BRIDGE: u32 = 2;
-/// Pin id of the bridge the capture stream is fed from.
-pub const PIN_CAPTURE_BRIDGE: u32 = 3;
-/// Pin id of the capture stream (MIDI or DirectMusic format).
-pub const PIN_CAPTURE_STREAM: u32 = 4;
-/// Number of pin factories.
-pub const PIN_COUNT: usize = 5;
-
-/// Node id of the synthesizer on the DirectMusic render path.
-pub const NODE_SYNTH: u32 = 0;
-/// Node id of the synthesizer node on the capture path (DMusUART's "input" node).
-pub const NODE_INPUT: u32 = 1;
-/// Number of nodes.
-pub const NODE_COUNT: usize = 2;
-
 /// Instances of each render pin, per filter and system-wide: the cable's writers
 /// (`mxf_core::cable::MAX_WRITERS`) shared by the two render pins.
 pub const MAX_RENDER_INSTANCES: u32 = (mxf_core::cable::MAX_WRITERS / 2) as u32;
@@ -73,58 +62,6 @@ pub const MAX_CAPTURE_INSTANCES: u32 = mxf_core::cable::MAX_READERS as u32;
 pub const MIDI_CHANNELS: u32 = 0;
 /// `KSDATARANGE_MUSIC.ChannelMask`: all 16 channels.
 pub const MIDI_CHANNEL_MASK: u32 = 0xFFFF;
-
-/// Marker for the ABI descriptor types that may sit in a [`StaticTable`]: plain `repr(C)`
-/// data without interior mutability. Sealed, so no other type can claim it.
-pub trait DescriptorData: sealed::Sealed {}
-
-mod sealed {
-    pub trait Sealed {}
-}
-
-macro_rules! descriptor_data {
-    ($($t:ty),+) => {
-        $( impl sealed::Sealed for $t {} impl DescriptorData for $t {} )+
-    };
-}
-descriptor_data!(
-    PcFilterDescriptor,
-    PcPinDescriptor,
-    PcNodeDescriptor,
-    PcAutomationTable,
-    PcPropertyItem,
-    *const KsDataRange
-);
-impl<T: DescriptorData, const N: usize> sealed::Sealed for [T; N] {}
-impl<T: DescriptorData, const N: usize> DescriptorData for [T; N] {}
-
-/// An immutable descriptor table that contains raw pointers, made shareable so it can live
-/// in a `static`. Only this crate can build one.
-#[repr(transparent)]
-pub struct StaticTable<T: DescriptorData>(T);
-
-// SAFETY: a StaticTable is only ever created by this crate, in `static` items, and is never
-// written after initialisation (there is no `&mut` access and the wrapped types have no
-// interior mutability). The raw pointers inside point at other immutable statics of this
-// crate (and the handler pointers at functions), so sharing the table between threads shares
-// nothing but read-only memory.
-unsafe impl<T: DescriptorData> Sync for StaticTable<T> {}
-
-impl<T: DescriptorData> StaticTable<T> {
-    pub(crate) const fn new(value: T) -> Self {
-        Self(value)
-    }
-
-    /// The table.
-    pub const fn get(&self) -> &T {
-        &self.0
-    }
-
-    /// The table's address, as stored in descriptors and handed to PortCls.
-    pub const fn as_ptr(&self) -> *const T {
-        &self.0
-    }
-}
 
 const fn music_range(sub_format: Guid) -> KsDataRangeMusic {
     KsDataRangeMusic {

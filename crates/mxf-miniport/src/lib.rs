@@ -6,7 +6,14 @@
 //!   stream's loopback → capture packager);
 //! - [`filter`]: the static filter description returned by `IMiniport::GetDescription`;
 //! - [`intersection`]: the `IMiniport::DataRangeIntersection` handler;
-//! - [`synth`]: the `KSPROPSETID_Synth` handler of the synthesizer nodes.
+//! - [`synth`]: the `KSPROPSETID_Synth` handler of the synthesizer nodes;
+//! - [`ids`], [`table`]: the filter's pin and node ids, and the `Sync` wrapper of its static
+//!   tables.
+//!
+//! The files depend one way: `ids`, `table`, `instances`, `render_slots`, `trace` and
+//! `miniport::head` are leaves; `synth` and `filter` (then `intersection`) describe the
+//! filter; `miniport::object` (the state the streams share) sits under `stream`, and
+//! `miniport` (the COM methods) on top of all of them.
 //!
 //! Everything is `no_std`, generic over the platform seam, and identical in the driver
 //! (`mxf-kernel`) and on the host emulator (`mxf-kemu` + `mxf-portemu`).
@@ -15,17 +22,20 @@
 // with its own SAFETY proof, per block.
 
 pub mod filter;
+pub mod ids;
 mod instances;
 pub mod intersection;
 pub mod miniport;
 mod render_slots;
 pub mod stream;
 pub mod synth;
+pub mod table;
 mod trace;
 
-pub use filter::{
-    FILTER_DESCRIPTOR, NODE_COUNT, NODE_INPUT, NODE_SYNTH, PIN_CAPTURE_BRIDGE, PIN_CAPTURE_STREAM,
-    PIN_COUNT, PIN_RENDER_BRIDGE, PIN_RENDER_DMUS, PIN_RENDER_STREAM, filter_descriptor,
+pub use filter::{FILTER_DESCRIPTOR, filter_descriptor};
+pub use ids::{
+    NODE_COUNT, NODE_INPUT, NODE_SYNTH, PIN_CAPTURE_BRIDGE, PIN_CAPTURE_STREAM, PIN_COUNT,
+    PIN_RENDER_BRIDGE, PIN_RENDER_DMUS, PIN_RENDER_STREAM,
 };
 pub use intersection::{Intersection, RESULTANT_FORMAT_SIZE, com_outcome, data_range_intersection};
 pub use miniport::{

@@ -77,6 +77,18 @@
 //! allocator, the cable's lock is never held while a stream's or a slot's lock is taken, and
 //! the render play lock is never taken while the slot, cable, capture or group lock is
 //! held.
+//!
+//! # Layers
+//! This file holds the COM methods (`IMiniport`, `IMiniportDMus`) and the object's COM
+//! identity; under it, `object` holds the state the streams share and the reference they
+//! hold (`MiniportRef`), `head` what the property handlers recognise, `config` the sizing.
+//! The streams depend on `object` only, so this file may build them.
+
+mod config;
+pub(crate) mod head;
+pub(crate) mod object;
+
+pub use config::MiniportConfig;
 
 use crate::filter::{
     MAX_CAPTURE_INSTANCES, MAX_RENDER_INSTANCES, PIN_CAPTURE_STREAM, filter_descriptor,
@@ -86,11 +98,10 @@ use crate::instances::{Instances, MAX_INSTANCES};
 use crate::intersection::{RESULTANT_FORMAT_SIZE, com_outcome, data_range_intersection};
 use crate::render_slots::RenderSlots;
 use crate::stream;
-use crate::stream::render::RenderOutput;
 use core::ffi::c_void;
-use core::mem::ManuallyDrop;
 use core::ptr::{self, NonNull};
 use core::sync::atomic::{AtomicPtr, Ordering};
+use head::{IID_MXF_PRIVATE_MINIPORT, MiniportHead, MiniportOps};
 use mxf_abi::NtError;
 use mxf_abi::{
     DmusStreamType, Guid, IAllocatorMxf, IID_IMINIPORT, IID_IMINIPORT_DMUS, IID_IUNKNOWN,
@@ -100,162 +111,15 @@ use mxf_abi::{
     STATUS_INVALID_DEVICE_STATE, STATUS_INVALID_PARAMETER, STATUS_NOT_SUPPORTED, STATUS_SUCCESS,
 };
 use mxf_core::cable::{Cable, CableConfig, CableStats, WriterId};
-use mxf_core::capture::CaptureMode;
-use mxf_core::com::{self, ComObject, ComPtr, OurMark, OurObject, RefCount};
-use mxf_core::feedback::FeedbackConfig;
-use mxf_core::loopback::{LoopbackConfig, LoopbackStats};
+use mxf_core::com::{self, ComObject, ComPtr, OurMark, RefCount};
+use mxf_core::loopback::LoopbackStats;
 use mxf_core::platform::{Platform, PoolTag};
 use mxf_core::pool_box::PoolBox;
-use mxf_core::render::{RenderConfig, RenderQueue};
 use mxf_core::service::{ServiceGroupExt, new_service_group};
+use object::{Miniport, MiniportRef};
 
 /// Pool tag of the miniport object.
 pub const TAG_MINIPORT: PoolTag = PoolTag::new(b"MxfM");
-
-/// A private interface id: `QueryInterface` with it returns the miniport itself (AddRef'd), so
-/// that its accessors and the property handlers recognise it ([`com::ours`] of a
-/// [`MiniportHead`]). Never used by PortCls.
-pub(crate) const IID_MXF_PRIVATE_MINIPORT: Guid =
-    Guid::from_u128(0x6d786630_0001_4d58_8000_6d78666c6f6f);
-
-/// How the miniport is sized.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub struct MiniportConfig {
-    /// Each capture stream's loopback (its reader of the cable).
-    pub loopback: LoopbackConfig,
-    /// The cable's feedback guard (the driver reads it from the registry value
-    /// `FeedbackMaxMessagesPerSecond`, see `FeedbackConfig::from_registry`).
-    pub feedback: FeedbackConfig,
-    /// The render stream's queue.
-    pub render: RenderConfig,
-    /// What `NewStream` stores in `*SchedulePreFetch` (100 ns units).
-    pub prefetch_100ns: u64,
-    /// Most bytes one capture service (`PutMessage(NULL)`) drains; if more are waiting, the
-    /// stream asks its service group for a delayed service instead of running on.
-    pub capture_service_max_bytes: u32,
-    /// How capture events are flagged (the driver reads it from the registry value
-    /// `CaptureMode`).
-    pub capture_mode: CaptureMode,
-}
-
-impl MiniportConfig {
-    /// 1 MiB loopback per capture stream, the default feedback guard, default render queue,
-    /// prefetch 0 (the port sequences), 64 KiB per capture service, whole-message capture
-    /// flags.
-    pub const DEFAULT: Self = Self {
-        loopback: LoopbackConfig::DEFAULT,
-        feedback: FeedbackConfig::DEFAULT,
-        render: RenderConfig::DEFAULT,
-        prefetch_100ns: 0,
-        capture_service_max_bytes: 64 * 1024,
-        capture_mode: CaptureMode::Whole,
-    };
-}
-
-impl Default for MiniportConfig {
-    fn default() -> Self {
-        Self::DEFAULT
-    }
-}
-
-/// The number of render pins (entries of `Miniport::render_open`).
-pub(crate) const RENDER_PINS: usize = 2;
-
-const _: () = assert!(RENDER_PINS * MAX_INSTANCES == crate::render_slots::RENDER_SLOTS);
-
-/// The start of every `Miniport<P>`, the same for every `P`: what [`com::ours`] recognises
-/// (the private miniport id answers it), and what leads the property handlers, which are not
-/// generic, to functions instantiated for the miniport's `P` ([`MiniportOps`]).
-///
-/// # Invariants
-/// A head is only ever the first field of a `Miniport<P>` (its fields are private to this
-/// module and only [`new_miniport`] builds one), and its `ops` are `Miniport::<P>::OPS`.
-#[repr(C)]
-pub(crate) struct MiniportHead {
-    vtbl: *const IMiniportDMusVtbl,
-    /// `OurMark::of::<MiniportHead>()` (for [`com::ours`]).
-    mark: OurMark,
-    /// The functions of the miniport's `P`.
-    ops: &'static MiniportOps,
-}
-
-// SAFETY: 1. `MiniportHead` is `#[repr(C)]`, the vtable pointer first, then `mark`, set to
-// `OurMark::of::<MiniportHead>()` in `new_miniport` and never written again. 2. Only miniports
-// answer the private miniport id, with themselves (`IIDS`, at offset 0), and every miniport
-// starts with a head.
-unsafe impl OurObject for MiniportHead {
-    const PRIVATE_IID: Guid = IID_MXF_PRIVATE_MINIPORT;
-}
-
-/// What the code that is not generic needs from a `Miniport<P>`: its `P`, and functions
-/// instantiated for it.
-pub(crate) struct MiniportOps {
-    /// `OurMark::of::<Miniport<P>>` (a function: a `TypeId` is not made in a constant): the
-    /// type of the whole object.
-    miniport: fn() -> OurMark,
-    /// The master clock of `minor` if it is one of our streams (`MinorTarget` of a property
-    /// request), AddRef'd.
-    ///
-    /// # Safety
-    /// `minor` is a live COM object.
-    stream_clock: unsafe fn(NonNull<IUnknown>) -> Option<ComPtr<IMasterClock>>,
-}
-
-/// The miniport object.
-#[repr(C)]
-pub(crate) struct Miniport<P: Platform> {
-    /// Vtable pointer, mark and `P`'s functions: the part every `P` shares.
-    head: MiniportHead,
-    refs: RefCount,
-    pub(crate) platform: P,
-    pub(crate) cfg: MiniportConfig,
-    pub(crate) cable: Cable<P>,
-    pub(crate) group: ComPtr<IServiceGroup>,
-    /// The port from `Init` (one reference owned), or null.
-    port: AtomicPtr<IPortDMus>,
-    /// The open instances of each render pin (indexed by `filter::render_slot`).
-    pub(crate) render_open: [Instances; RENDER_PINS],
-    /// The open instances of the capture pin.
-    pub(crate) capture_open: Instances,
-    /// The live render streams' queues, for kicks (see the module docs).
-    pub(crate) render_slots: RenderSlots<P, RenderQueue<P, RenderOutput<P>>>,
-}
-
-/// One counted reference to our miniport object, typed.
-pub(crate) struct MiniportRef<P: Platform> {
-    ptr: NonNull<Miniport<P>>,
-}
-
-// SAFETY: the miniport is shared through interlocked counts, atomics, locks and `Sync`
-// handles only.
-unsafe impl<P: Platform> Send for MiniportRef<P> {}
-// SAFETY: as above.
-unsafe impl<P: Platform> Sync for MiniportRef<P> {}
-
-impl<P: Platform> MiniportRef<P> {
-    /// Adds a reference to `m`.
-    pub(crate) fn new(m: &Miniport<P>) -> Self {
-        m.refs.add_ref();
-        Self {
-            ptr: NonNull::from(m),
-        }
-    }
-}
-
-impl<P: Platform> core::ops::Deref for MiniportRef<P> {
-    type Target = Miniport<P>;
-    fn deref(&self) -> &Miniport<P> {
-        // SAFETY: we own a reference, so the object is alive.
-        unsafe { self.ptr.as_ref() }
-    }
-}
-
-impl<P: Platform> Drop for MiniportRef<P> {
-    fn drop(&mut self) {
-        // SAFETY: we give up the reference we own.
-        unsafe { com::release::<Miniport<P>>(self.ptr.as_ptr().cast()) };
-    }
-}
 
 /// Creates the miniport. `PASSIVE_LEVEL`. The caller owns the returned reference.
 pub fn new_miniport<P: Platform>(
@@ -389,36 +253,6 @@ impl<P: Platform> Miniport<P> {
         miniport: OurMark::of::<Self>,
         stream_clock: stream::stream_clock::<P>,
     };
-
-    /// Unregisters `queue` from render slot `slot` (if it is the one registered) and frees
-    /// its pin instance. Once this returns, no kick reaches it.
-    pub(crate) fn clear_render_slot(
-        &self,
-        slot: usize,
-        queue: *const RenderQueue<P, RenderOutput<P>>,
-    ) {
-        self.render_slots.leave(slot, queue);
-        if let Some(open) = self.render_open.get(slot / MAX_INSTANCES) {
-            open.free(slot % MAX_INSTANCES);
-        }
-    }
-
-    /// Kicks the live render streams: a loopback has room, or the cable is free. IRQL <=
-    /// `DISPATCH_LEVEL`, holding no render queue lock and not the cable's.
-    pub(crate) fn kick_render(&self) {
-        self.render_slots.kick_all();
-    }
-
-    /// Calls `IPortDMus::Notify(group)` if `Init` gave us a port. IRQL <= `DISPATCH_LEVEL`.
-    pub(crate) fn notify(&self) {
-        let Some(port) = NonNull::new(self.port.load(Ordering::Acquire)) else {
-            return;
-        };
-        // SAFETY: the port pointer holds a reference owned by this object, alive until our
-        // destruction (which cannot run while `&self` is borrowed). Borrowed, not released.
-        let port = ManuallyDrop::new(unsafe { ComPtr::from_raw(port) });
-        port.notify(&self.group);
-    }
 
     unsafe extern "system" fn get_description(
         _this: *mut IMiniport,
@@ -716,23 +550,6 @@ unsafe fn is_pin_format(pin_id: u32, format: *const KsDataFormat) -> bool {
     let f = unsafe { format.read_unaligned() };
     f.major_format == KSDATAFORMAT_TYPE_MUSIC
         && pin_data_ranges(pin_id).is_some_and(|rs| rs.iter().any(|r| r.sub_format == f.sub_format))
-}
-
-/// The master clock of the stream a property request addresses (AddRef'd), if `major` is
-/// one of our miniports and `minor` one of its streams.
-///
-/// # Safety
-/// `major` and `minor` are null or live COM objects.
-pub(crate) unsafe fn stream_clock_of_request(
-    major: *mut IUnknown,
-    minor: *mut IUnknown,
-) -> Option<ComPtr<IMasterClock>> {
-    let (major, minor) = (NonNull::new(major)?, NonNull::new(minor)?);
-    // SAFETY: a live COM object (caller); we hold our own reference while we look.
-    let major = unsafe { ComPtr::from_raw_add_ref(major) };
-    let head = com::ours::<MiniportHead, _>(&major)?;
-    // SAFETY: `minor` is a live COM object (caller); `ops` are those of the miniport's `P`.
-    unsafe { (head.ops.stream_clock)(minor) }
 }
 
 #[cfg(test)]

@@ -5,7 +5,8 @@
 //!
 //! A leaf module: it knows the render queue only as something that can be kicked ([`Kick`]),
 //! so the miniport depends on it and the render stream registers into it, and neither needs
-//! the other's private layout.
+//! the other's private layout. The miniport object holds them as `dyn Kick` (it sits under the
+//! render stream's module, so it cannot name the render queue's type).
 
 use core::ptr::NonNull;
 use mxf_core::platform::{Platform, SpinLock};
@@ -32,17 +33,17 @@ impl<P: Platform, T: RenderTarget> Kick for RenderQueue<P, T> {
 /// A non-`None` entry points to a live `K` (a registration's contract, see
 /// [`RenderSlots::enter`]) for as long as it is in the table: its owner removes it with
 /// [`RenderSlots::leave`], under the lock, before the `K` goes away.
-pub(crate) struct RenderSlots<P: Platform, K: Kick> {
+pub(crate) struct RenderSlots<P: Platform, K: Kick + ?Sized> {
     table: SpinLock<P::RawSpinLock, Table<K>>,
 }
 
-struct Table<K>([Option<NonNull<K>>; RENDER_SLOTS]);
+struct Table<K: ?Sized>([Option<NonNull<K>>; RENDER_SLOTS]);
 
 // SAFETY: the table holds only addresses of `K`s, dereferenced (as `&K`) under its lock from
 // whichever thread holds it; sharing `&K` across threads is sound because `K: Sync`.
-unsafe impl<K: Kick> Send for Table<K> {}
+unsafe impl<K: Kick + ?Sized> Send for Table<K> {}
 
-impl<P: Platform, K: Kick> RenderSlots<P, K> {
+impl<P: Platform, K: Kick + ?Sized> RenderSlots<P, K> {
     /// No queue registered.
     pub(crate) fn new(platform: &P) -> Self {
         Self {
@@ -67,7 +68,7 @@ impl<P: Platform, K: Kick> RenderSlots<P, K> {
     pub(crate) fn leave(&self, slot: usize, queue: *const K) {
         let mut t = self.table.lock();
         if let Some(s) = t.0.get_mut(slot)
-            && s.is_some_and(|q| core::ptr::eq(q.as_ptr(), queue))
+            && s.is_some_and(|q| core::ptr::addr_eq(q.as_ptr(), queue))
         {
             *s = None;
         }

@@ -43,9 +43,13 @@
 //! - LATENCYCLOCK: the master clock of the stream's port, read now: events are not held
 //!   back by the port (see the render stream), so "now" is the earliest time an event sent
 //!   now can play. A clock failure returns the clock's status.
+//!
+//! Layer: under the filter description (its synth nodes point at [`SYNTH_PROPERTIES`]); the
+//! handler finds a request's stream through `miniport::head` only, never the miniport object.
 
-use crate::filter::{NODE_INPUT, NODE_SYNTH, StaticTable};
-use crate::miniport::stream_clock_of_request;
+use crate::ids::{NODE_INPUT, NODE_SYNTH};
+use crate::miniport::head::stream_clock_of_request;
+use crate::table::StaticTable;
 use mxf_abi::NtError;
 use mxf_abi::{
     Guid, KSPROPERTY_SYNTH_CAPS, KSPROPERTY_SYNTH_CHANNELGROUPS, KSPROPERTY_SYNTH_LATENCYCLOCK,
@@ -751,7 +755,7 @@ mod tests {
         let ids = [
             SYNTH_GUID_OUT,
             SYNTH_GUID_IN,
-            crate::miniport::IID_MXF_PRIVATE_MINIPORT,
+            crate::miniport::head::IID_MXF_PRIVATE_MINIPORT,
             crate::stream::IID_MXF_PRIVATE_RENDER,
             crate::stream::IID_MXF_PRIVATE_CAPTURE,
             mxf_core::alloc::IID_MXF_PRIVATE_ALLOCATOR,

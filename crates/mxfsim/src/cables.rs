@@ -38,7 +38,8 @@
 //! The report is [`crate::cables_report::CablesReport`].
 
 use crate::cables_report::{CableReport, CablesReport, ReaderReport, RendererReport};
-use crate::sim::SimOptions;
+pub use crate::options::CableOptions;
+use crate::options::SimOptions;
 use crate::workload::Unit;
 use mxf_core::alloc::AllocatorConfig;
 use mxf_core::feedback::FeedbackConfig;
@@ -80,39 +81,6 @@ pub fn feedback_limit_for(workload: &[mxf_portemu::TimedMessage], renderers: u32
     u32::try_from(per_second.saturating_mul(2))
         .unwrap_or(u32::MAX)
         .max(MIN_DERIVED_FEEDBACK_LIMIT)
-}
-
-/// How many clients of each kind a run opens per cable.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub struct CableOptions {
-    /// Cables (`--cables`).
-    pub cables: u32,
-    /// Render instances per cable (`--renderers`).
-    pub renderers: u32,
-    /// Capture instances per cable (`--readers`).
-    pub readers: u32,
-    /// The echo application on every cable (`--feedback`).
-    pub feedback: bool,
-    /// The feedback guard's limit, messages a second (`--feedback-limit`; the registry
-    /// value's meaning, 0 disables the guard); `None`: the driver's default, or with
-    /// `feedback` [`feedback_limit_for`] the workload.
-    pub feedback_limit: Option<u32>,
-}
-
-impl CableOptions {
-    /// One cable, one renderer, one reader, no feedback: the classic run.
-    pub const SINGLE: Self = Self {
-        cables: 1,
-        renderers: 1,
-        readers: 1,
-        feedback: false,
-        feedback_limit: None,
-    };
-
-    /// Whether the run needs the multi-client path.
-    pub fn is_multi(&self) -> bool {
-        *self != Self::SINGLE
-    }
 }
 
 /// The kind of client the `i`-th renderer or reader of a cable is (from 0): WinMM, then

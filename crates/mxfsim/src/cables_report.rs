@@ -2,11 +2,11 @@
 //! reader) what was sent, what got through, what was dropped and why; the verdict, under the
 //! same rules as the classic run's report where they apply, plus [`RULE_FEEDBACK`].
 
+use crate::options::SimOptions;
 use crate::report::{
     RULE_ACCOUNTING, RULE_ALLOCATOR_RULES, RULE_CORRUPTION, RULE_FEEDBACK, RULE_LEAKS,
     RULE_NO_DROPS, RULE_RUN, RULE_SINK_MALFORMED, Rule,
 };
-use crate::sim::SimOptions;
 use mxf_core::alloc::AllocatorStats;
 use mxf_core::cable::{CableStats, ReaderStats};
 use mxf_core::loopback::LoopbackStats;

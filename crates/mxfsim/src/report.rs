@@ -2,7 +2,8 @@
 //! loopback, render and port counters; the emulator's verdict; PASS or FAIL and why.
 
 use crate::compare::Comparison;
-use crate::sim::{Drops, MiniportKind, SimOptions};
+use crate::drops::Drops;
+use crate::options::{MiniportKind, SimOptions};
 use mxf_core::alloc::AllocatorStats;
 use mxf_core::loopback::LoopbackStats;
 use mxf_core::render::RenderStats;
@@ -96,8 +97,7 @@ pub const RULES: [Rule; 11] = [
     RULE_FEEDBACK,
 ];
 
-/// The default latency bound (100 ns): the port's DPC latency plus this margin.
-pub const DEFAULT_LATENCY_MARGIN_100NS: i64 = 100_000;
+pub use crate::options::DEFAULT_LATENCY_MARGIN_100NS;
 
 /// Message classes of the report.
 pub const KINDS: [&str; 11] = [

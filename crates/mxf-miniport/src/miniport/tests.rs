@@ -4,6 +4,7 @@
 
 extern crate std;
 
+use super::head::stream_clock_of_request;
 use super::*;
 use crate::stream::{IID_MXF_PRIVATE_CAPTURE, IID_MXF_PRIVATE_RENDER};
 use mxf_abi::{DmusKernelEvent, IMxfVtbl, IUnknownVtbl, KsState, STATUS_NOT_IMPLEMENTED};

@@ -48,7 +48,7 @@
 //!   stream, which may be waiting for room.
 
 use super::IID_MXF_PRIVATE_CAPTURE;
-use crate::miniport::MiniportRef;
+use crate::miniport::object::MiniportRef;
 use core::ptr::NonNull;
 use mxf_abi::NtError;
 use mxf_abi::{

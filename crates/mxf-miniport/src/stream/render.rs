@@ -13,7 +13,7 @@
 //! slot's lock, so a kick never reaches a stream being destroyed.
 
 use super::IID_MXF_PRIVATE_RENDER;
-use crate::miniport::MiniportRef;
+use crate::miniport::object::MiniportRef;
 use mxf_abi::NtError;
 use mxf_abi::{
     DmusKernelEvent, Guid, IAllocatorMxf, IID_IMXF, IID_IUNKNOWN, IMasterClock, IMxf, IMxfVtbl,
