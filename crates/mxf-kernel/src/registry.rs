@@ -17,27 +17,45 @@ use mxf_abi::{NtStatus, STATUS_SUCCESS, nt_success};
 ///
 /// `path` and `name` are NUL-terminated UTF-16. `PASSIVE_LEVEL`.
 pub fn service_dword(path: &[u16], name: &[u16], default: u32) -> Result<u32, NtStatus> {
+    let mut value = default;
+    let mut fallback = default;
+    let entry = RtlQueryRegistryTable {
+        query_routine: None,
+        flags: RTL_QUERY_REGISTRY_DIRECT | RTL_QUERY_REGISTRY_TYPECHECK,
+        name: core::ptr::null(),
+        entry_context: (&raw mut value).cast::<c_void>(),
+        default_type: (REG_DWORD << RTL_QUERY_REGISTRY_TYPECHECK_SHIFT) | REG_DWORD,
+        default_data: (&raw mut fallback).cast::<c_void>(),
+        default_length: 4,
+    };
+    // SAFETY: PASSIVE_LEVEL (the caller's contract); with DIRECT and TYPECHECK for REG_DWORD
+    // the routine writes at most 4 bytes to `value`, and reads the 4-byte default from
+    // `fallback`; both live across the call.
+    unsafe { query(path, name, entry) }?;
+    Ok(value)
+}
+
+/// Runs `RtlQueryRegistryValues` on the key `path` under the Services key (optional: an
+/// absent key is no error) with the one-entry table `entry` for the value `name` (the entry's
+/// own `name` is replaced). `path` and `name` must be NUL-terminated UTF-16, else
+/// `STATUS_INVALID_PARAMETER`; a failed query is its status.
+///
+/// # Safety
+/// `PASSIVE_LEVEL`. What `entry`'s flags make the query do with its routine, entry context and
+/// default data is valid, and all three live across the call.
+unsafe fn query(
+    path: &[u16],
+    name: &[u16],
+    mut entry: RtlQueryRegistryTable,
+) -> Result<(), NtStatus> {
     if path.last() != Some(&0) || name.last() != Some(&0) {
         return Err(mxf_abi::STATUS_INVALID_PARAMETER);
     }
-    let mut value = default;
-    let mut fallback = default;
-    let mut table = [
-        RtlQueryRegistryTable {
-            query_routine: None,
-            flags: RTL_QUERY_REGISTRY_DIRECT | RTL_QUERY_REGISTRY_TYPECHECK,
-            name: name.as_ptr(),
-            entry_context: (&raw mut value).cast::<c_void>(),
-            default_type: (REG_DWORD << RTL_QUERY_REGISTRY_TYPECHECK_SHIFT) | REG_DWORD,
-            default_data: (&raw mut fallback).cast::<c_void>(),
-            default_length: 4,
-        },
-        RtlQueryRegistryTable::END,
-    ];
-    // SAFETY: PASSIVE_LEVEL (the caller's contract); `path` and `name` are NUL-terminated
-    // (checked) and outlive the call; the table ends with the zeroed entry; with DIRECT and
-    // TYPECHECK for REG_DWORD the routine writes at most 4 bytes to `value`, and reads the
-    // 4-byte default from `fallback`; both live across the call.
+    entry.name = name.as_ptr();
+    let mut table = [entry, RtlQueryRegistryTable::END];
+    // SAFETY: PASSIVE_LEVEL and `entry` valid for its flags (the caller's contract); `path`
+    // and `name` are NUL-terminated (checked) and outlive the call; the table ends with the
+    // zeroed entry.
     let status = unsafe {
         sys::ntoskrnl::RtlQueryRegistryValues(
             RTL_REGISTRY_SERVICES | RTL_REGISTRY_OPTIONAL,
@@ -48,7 +66,7 @@ pub fn service_dword(path: &[u16], name: &[u16], default: u32) -> Result<u32, Nt
         )
     };
     if nt_success(status) {
-        Ok(value)
+        Ok(())
     } else {
         Err(status)
     }
@@ -112,44 +130,27 @@ pub fn service_value_bytes<F: FnMut(&[u8])>(
     value_type: u32,
     f: F,
 ) -> Result<bool, NtStatus> {
-    if path.last() != Some(&0) || name.last() != Some(&0) {
-        return Err(mxf_abi::STATUS_INVALID_PARAMETER);
-    }
     let mut v = Visit {
         f,
         value_type,
         found: false,
         mismatch: false,
     };
-    let mut table = [
-        RtlQueryRegistryTable {
-            query_routine: Some(visit::<F>),
-            // One call with the whole value, whatever its type; no default (REG_NONE): an
-            // absent value is skipped.
-            flags: RTL_QUERY_REGISTRY_NOEXPAND,
-            name: name.as_ptr(),
-            entry_context: (&raw mut v).cast::<c_void>(),
-            default_type: REG_NONE,
-            default_data: core::ptr::null_mut(),
-            default_length: 0,
-        },
-        RtlQueryRegistryTable::END,
-    ];
-    // SAFETY: PASSIVE_LEVEL (the caller's contract); `path` and `name` are NUL-terminated
-    // (checked) and outlive the call; the table ends with the zeroed entry; its routine is
-    // `visit::<F>`, whose entry context is `v`, live and not otherwise used across the call.
-    let status = unsafe {
-        sys::ntoskrnl::RtlQueryRegistryValues(
-            RTL_REGISTRY_SERVICES | RTL_REGISTRY_OPTIONAL,
-            path.as_ptr(),
-            table.as_mut_ptr(),
-            core::ptr::null_mut(),
-            core::ptr::null_mut(),
-        )
+    let entry = RtlQueryRegistryTable {
+        query_routine: Some(visit::<F>),
+        // One call with the whole value, whatever its type; no default (REG_NONE): an absent
+        // value is skipped.
+        flags: RTL_QUERY_REGISTRY_NOEXPAND,
+        name: core::ptr::null(),
+        entry_context: (&raw mut v).cast::<c_void>(),
+        default_type: REG_NONE,
+        default_data: core::ptr::null_mut(),
+        default_length: 0,
     };
-    if !nt_success(status) {
-        Err(status)
-    } else if v.mismatch && !v.found {
+    // SAFETY: PASSIVE_LEVEL (the caller's contract); the routine is `visit::<F>`, whose entry
+    // context is `v`, live and not otherwise used across the call; no default data.
+    unsafe { query(path, name, entry) }?;
+    if v.mismatch && !v.found {
         Err(STATUS_OBJECT_TYPE_MISMATCH)
     } else {
         Ok(v.found)
