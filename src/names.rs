@@ -4,11 +4,11 @@
 /// 1 to this many. Bounded because each possible cable costs something up front or at worst:
 /// the INF declares one KS interface per category for every possible cable (3 × 16 lines, each
 /// an interface instance PnP registers at install), PortCls reserves `MaxObjects` create items
-/// for them in `PcAddAdapterDevice` ([`MAX_MINIPORTS`]), and each started cable owns a
-/// loopback of up to 1 MiB of nonpaged pool when full (about 20 KiB when idle), so 16 cables
-/// cost at most 16 MiB. Sixteen covers the setups loopback users build (LoopBe30 offers 30
-/// ports, most setups use a handful) without making every install carry hundreds of unused
-/// interfaces.
+/// for them in `PcAddAdapterDevice` ([`MAX_MINIPORTS`]), and every capture stream of a cable
+/// (up to `mxf_core::cable::MAX_READERS`) owns a loopback of up to 1 MiB of nonpaged pool while
+/// full, so 16 cables with every reader open and behind hold at most 16 × 8 MiB. Sixteen covers
+/// the setups loopback users build (LoopBe30 offers 30 ports, most setups use a handful)
+/// without making every install carry hundreds of unused interfaces.
 pub const MAX_CABLES: usize = 16;
 
 /// Subdevices PortCls must make room for in `PcAddAdapterDevice`: one DMus port per cable.
@@ -184,6 +184,16 @@ mod tests {
         assert_eq!(name(0), "MxfLoop 1");
         assert_eq!(name(15), "MxfLoop 16");
         assert!(default_name_units(15).1 <= MAX_NAME_UNITS);
+    }
+
+    #[test]
+    fn the_memory_bound_stated_for_max_cables_is_the_loopbacks() {
+        // MAX_CABLES's documentation and the README: 8 readers of 1 MiB each per cable.
+        assert_eq!(mxf_core::cable::MAX_READERS, 8);
+        assert_eq!(
+            mxf_core::loopback::LoopbackConfig::DEFAULT.capacity,
+            1 << 20
+        );
     }
 
     #[test]
