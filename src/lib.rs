@@ -1,17 +1,18 @@
-//! mxfloop: a virtual MIDI loopback cable — a PortCls DirectMusic (DMus) miniport driver.
+//! mxfloop: virtual MIDI loopback cables — a PortCls DirectMusic (DMus) miniport driver.
 //!
 //! This crate is the driver image: the adapter glue PortCls calls (`DriverEntry`, `AddDevice`,
-//! `StartDevice`, which binds `mxf-miniport`'s `IMiniportDMus` on the kernel platform to
-//! PortCls's DMus port), the panic handler and nothing else; the miniport's COM objects live
-//! in `mxf-miniport`, the logic in `mxf-core`, the kernel platform in `mxf-kernel`. Every crate
-//! linked into the image is `no_std` without the `alloc` crate: the WDM image (built with
-//! `--cfg mxf_no_wdk`) has no global allocator, so any use of `alloc` fails to build there
-//! (see `scripts/build-driver.sh`); the WDK build registers wdk-alloc's allocator, unused.
+//! `StartDevice`, which reads the settings and binds one `mxf-miniport` `IMiniportDMus` on the
+//! kernel platform to a DMus port of its own per cable), the panic handler and nothing else;
+//! the miniport's COM objects live in `mxf-miniport`, the logic in `mxf-core`, the kernel
+//! platform in `mxf-kernel`. Every crate linked into the image is `no_std` without the `alloc`
+//! crate: the WDM image (built with `--cfg mxf_no_wdk`) has no global allocator, so any use of
+//! `alloc` fails to build there (see `scripts/build-driver.sh`); the WDK build registers
+//! wdk-alloc's allocator, unused.
 //!
 //! On Windows targets it is `no_std` and links into `mxfloop.sys` (`scripts/build-driver.sh`
 //! on Linux, `cargo make` with the WDK on Windows). On other hosts it is an ordinary library
 //! so that the workspace's `cargo test`/`clippy` cover the parts that are plain logic
-//! ([`names`], [`adapter`]).
+//! ([`names`], [`settings`], [`adapter`], [`lifecycle`]).
 //!
 //! # Framework: WDM on the Linux-built image, KMDF (miniport mode) with the WDK
 //! `Cargo.toml` declares KMDF for `wdk-build`. A KMDF image needs the WDK's loader stub
