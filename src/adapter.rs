@@ -82,7 +82,7 @@ pub trait PortClass {
 
 /// Installs one DMus subdevice per entry of `cables` (1 to [`MAX_CABLES`]; more or none is
 /// `STATUS_INVALID_PARAMETER`), cable `i` with the reference string `MxfLoop<i+1>`
-/// ([`cable_reference`]) and the friendly name `cables[i]`, each as [`install_cable`] does.
+/// ([`cable_reference`]) and the friendly name `cables[i]`, each as `install_cable` does.
 ///
 /// # A cable that fails fails the start
 /// The first fatal failure is returned at once, the later cables are not tried: a device that
@@ -90,10 +90,10 @@ pub trait PortClass {
 /// for, while a failed start is visible (Device Manager's code 10, the error line naming the
 /// cable, the step and the status), and the failures possible here (pool exhaustion) call for
 /// a restart anyway. The cables registered before the failing one are PortCls's to tear down:
-/// when `StartDevice` fails, PortCls's start handler runs its stop path, which disables the
-/// registered subdevices' interfaces and calls `ReleaseChildren` and `Release` on each (as at
-/// device removal), so nothing stays half up. A friendly name that cannot be written is
-/// reported and the start goes on.
+/// a failed `IRP_MN_START_DEVICE` is followed by `IRP_MN_REMOVE_DEVICE` (the PnP manager's
+/// documented rule), whose handling in PortCls disables the registered subdevices' interfaces
+/// and calls `ReleaseChildren` and `Release` on each, as at every removal, so nothing stays
+/// half up. A friendly name that cannot be written is reported and the start goes on.
 ///
 /// # Safety
 /// The arguments are those PortCls passed to `StartDevice` (`PASSIVE_LEVEL`); `api` honours

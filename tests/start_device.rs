@@ -187,7 +187,7 @@ impl<'a> Api<'a> {
         }
     }
 
-    /// PortCls's stop path after a failed start, or device removal: each registered
+    /// PortCls's device removal (also what follows a failed start): each registered
     /// subdevice's children, then the registration's reference.
     fn tear_down(&self) {
         for port in &self.ports {
@@ -403,7 +403,7 @@ fn attempts_of_a_clean_two_cable_start() -> u64 {
 #[test]
 fn two_cables_with_any_allocation_failing_fail_the_start_and_leak_nothing() {
     // As above for two cables: n past the first cable's attempts fails cable 2 after cable 1
-    // registered; PortCls's stop path (tear_down) then releases cable 1, StartDevice itself
+    // registered; PortCls's removal (tear_down) then releases cable 1, StartDevice itself
     // released everything of cable 2.
     let attempts = attempts_of_a_clean_two_cable_start();
     let mut cable_two_failed_after_cable_one = 0;

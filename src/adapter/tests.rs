@@ -248,7 +248,7 @@ impl Fake {
             .collect()
     }
 
-    /// PortCls's stop path after a failed start (or device removal): each registered
+    /// PortCls's device removal (also what follows a failed start): each registered
     /// subdevice's port is released (the fake port then drops the miniport it holds).
     fn tear_down(&self) {
         for (_, _, port) in self.registered.borrow_mut().drain(..) {
@@ -441,7 +441,7 @@ fn all_sixteen_cables_install_and_more_or_none_are_refused() {
 
 /// Cable `k` fails at `plan`'s step after cables `0..k` registered: the start returns that
 /// status, reports it, tries no later cable, leaves exactly the registrations' references on
-/// the earlier cables (which PortCls's stop path then releases) and nothing on cable `k`.
+/// the earlier cables (which PortCls's removal then releases) and nothing on cable `k`.
 fn failing_cable(k: usize, plan: Plan, step: Step, status: NtStatus) {
     let fake = Fake::new(plan);
     assert_eq!(

@@ -572,7 +572,7 @@ static ULONG64 release_children(c_port *p)
     return 0;
 }
 
-/* PortCls's stop path, at device removal and after a failed StartDevice: for every registered
+/* PortCls's device removal (also what follows a failed StartDevice): for every registered
  * subdevice, ReleaseChildren, then the registration's reference on the port. */
 static void release_subdevices(void)
 {
@@ -680,7 +680,7 @@ static VOID NTAPI test_thread(PVOID ctx)
               (long)g_ports_live);
     }
     /* PcNewPort failing for the last cable, after the others registered: StartDevice returns
-     * its status; PortCls's stop path releases the registered ones; nothing is left. */
+     * its status; PortCls's removal releases the registered ones; nothing is left. */
     g_newport_fail = STATUS_INSUFFICIENT_RESOURCES;
     g_newport_fail_after = (LONG)g_cable_count - 1;
     st = start_device(fdo);
@@ -689,7 +689,7 @@ static VOID NTAPI test_thread(PVOID ctx)
           "error path: PcNewPort failing for the last cable fails StartDevice with its status, nothing left",
           "%#lx, %ld ports alive", (unsigned long)st, (long)g_ports_live);
     /* PcRegisterSubdevice failing for the last cable: StartDevice fails with its status and
-     * drops its own references; the earlier cables go with PortCls's stop path; what is left
+     * drops its own references; the earlier cables go with PortCls's removal; what is left
      * is the failed cable's port <-> miniport pair, which goes away completely when the port
      * releases its children. */
     g_register_fail = STATUS_OBJECT_NAME_COLLISION;
