@@ -8,7 +8,7 @@ use crate::names::{
     PARAMETERS_KEY_W, cable_reference,
 };
 use crate::settings::{
-    self, CableNames, FEEDBACK_DEFAULT_PER_SECOND, SettingProblem, cable_names_setting,
+    self, CableNames, FEEDBACK_DEFAULT_PER_SECOND, SettingProblem, Utf16, cable_names_setting,
 };
 use mxf_core::capture::CaptureMode;
 use mxf_core::feedback::FeedbackConfig;
@@ -99,26 +99,17 @@ fn log_cables(cables: &CableNames) {
         );
     }
     for (index, name) in cables.names().iter().enumerate() {
-        let reference = cable_reference(index).unwrap_or(&[]);
+        // The reference string without its NUL.
+        let reference = cable_reference(index)
+            .and_then(|r| r.split_last())
+            .map_or(&[][..], |(_, r)| r);
         KernelPlatform.log(
             LogLevel::Info,
             format_args!(
                 "StartDevice: cable {}: \"{name}\" (subdevice {})",
                 index + 1,
-                Wide(reference)
+                Utf16(reference)
             ),
         );
-    }
-}
-
-/// NUL-terminated ASCII UTF-16 (a reference string) for the log.
-struct Wide<'a>(&'a [u16]);
-
-impl core::fmt::Display for Wide<'_> {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        for c in char::decode_utf16(self.0.iter().copied().take_while(|&u| u != 0)) {
-            core::fmt::Write::write_char(f, c.unwrap_or(char::REPLACEMENT_CHARACTER))?;
-        }
-        Ok(())
     }
 }

@@ -143,7 +143,17 @@ impl CableName {
 
 impl fmt::Display for CableName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for c in char::decode_utf16(self.units().iter().copied()) {
+        Utf16(self.units()).fmt(f)
+    }
+}
+
+/// UTF-16 units (without a NUL) displayed as text, a broken surrogate as U+FFFD: how names
+/// and reference strings reach the log.
+pub struct Utf16<'a>(pub &'a [u16]);
+
+impl fmt::Display for Utf16<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for c in char::decode_utf16(self.0.iter().copied()) {
             fmt::Write::write_char(f, c.unwrap_or(char::REPLACEMENT_CHARACTER))?;
         }
         Ok(())

@@ -279,3 +279,19 @@ fn the_cable_count_is_clamped_to_what_can_be_installed() {
         MAX_CABLES
     );
 }
+
+#[test]
+fn the_feedback_range_stated_is_the_guards() {
+    // The range the log line names is the one the guard's decoding accepts.
+    assert!(FeedbackConfig::from_registry(FEEDBACK_MAX_PER_SECOND).is_some());
+    assert_eq!(
+        FeedbackConfig::from_registry(FEEDBACK_MAX_PER_SECOND + 1),
+        None
+    );
+}
+
+#[test]
+fn utf16_for_the_log_shows_a_broken_surrogate_as_the_replacement_character() {
+    assert_eq!(Utf16(&[0x41, 0xD800, 0x42]).to_string(), "A\u{FFFD}B");
+    assert_eq!(CableName::default_for(2).to_string(), "MxfLoop 3");
+}
