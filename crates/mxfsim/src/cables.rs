@@ -40,6 +40,7 @@
 use crate::cables_report::{CableReport, CablesReport, ReaderReport, RendererReport};
 pub use crate::options::CableOptions;
 use crate::options::SimOptions;
+use crate::sim::{DRAIN_GRACE_100NS, Drain, drain_step};
 use crate::workload::Unit;
 use mxf_core::alloc::AllocatorConfig;
 use mxf_core::feedback::FeedbackConfig;
@@ -277,30 +278,24 @@ pub fn run(units: &[Unit], workload_name: &str, opt: &SimOptions) -> CablesRepor
 /// Advances emulated time to each due timer in turn until every cable is idle, echoing what
 /// the echo readers captured after each step.
 fn drive(emu: &Emu, cables: &mut [Cable], last: i64, rep: &mut CablesReport) {
-    const GRACE: i64 = 50_000_000; // 5 s of emulated time after the last unit
-    let mut deadline = last.saturating_add(GRACE);
+    let mut deadline = last.saturating_add(DRAIN_GRACE_100NS);
     loop {
         let now = emu.now_100ns();
         for cable in cables.iter_mut() {
             if echo_step(cable, now) {
                 // Echoes move the end of the input: the grace runs from the last one.
-                deadline = deadline.max(now.saturating_add(GRACE));
+                deadline = deadline.max(now.saturating_add(DRAIN_GRACE_100NS));
             }
         }
         let idle = cables.iter().all(|c| c.port.render_backlog() == 0);
-        let due = emu.next_timer_due();
-        if idle && due.is_none() {
-            break;
+        match drain_step(emu, idle, deadline) {
+            Drain::Stepped => {}
+            Drain::Idle => break,
+            Drain::Stuck(why) => {
+                rep.fail(why);
+                break;
+            }
         }
-        if now > deadline {
-            rep.fail(format!(
-                "pipeline still busy {} s after the last unit (timer due: {due:?})",
-                GRACE / 10_000_000
-            ));
-            break;
-        }
-        let target = due.unwrap_or(i64::MAX).min(deadline.saturating_add(1));
-        emu.advance_time(target.saturating_sub(now).max(1));
     }
 }
 

@@ -248,28 +248,18 @@ pub fn run(units: &[Unit], workload_name: &str, opt: &SimOptions) -> Report {
 /// file whose events are years apart plays in as many steps as one whose events are
 /// milliseconds apart).
 fn drive(emu: &Emu, port: &Port, start: i64, last: i64, opt: &SimOptions, rep: &mut Report) {
-    const GRACE: i64 = 50_000_000; // 5 s of emulated time after the last unit
-    let deadline = last.saturating_add(GRACE);
+    let deadline = last.saturating_add(DRAIN_GRACE_100NS);
     let mut last_progress = Instant::now();
     let mut last_pct = 0u64;
     loop {
-        let now = emu.now_100ns();
-        let idle = port.render_backlog() == 0;
-        let due = emu.next_timer_due();
-        if idle && due.is_none() {
-            break;
+        match drain_step(emu, port.render_backlog() == 0, deadline) {
+            Drain::Stepped => {}
+            Drain::Idle => break,
+            Drain::Stuck(why) => {
+                rep.fail(why);
+                break;
+            }
         }
-        if now > deadline {
-            rep.fail(format!(
-                "pipeline still busy {} s after the last unit (timer due: {due:?})",
-                GRACE / 10_000_000
-            ));
-            break;
-        }
-        // At least one tick, so that a timer re-armed in the past cannot hold time still;
-        // never further than just past the deadline, where the check above ends the run.
-        let target = due.unwrap_or(i64::MAX).min(deadline.saturating_add(1));
-        emu.advance_time(target.saturating_sub(now).max(1));
         if opt.progress && last_progress.elapsed() >= Duration::from_secs(1) {
             let span = (last - start).max(1);
             let pct =
@@ -288,6 +278,41 @@ fn drive(emu: &Emu, port: &Port, start: i64, last: i64, opt: &SimOptions, rep: &
     rep.emulated_100ns = emu.now_100ns() - start;
 }
 
+/// Emulated time the pipeline may stay busy after the last unit (100 ns: 5 s).
+pub(crate) const DRAIN_GRACE_100NS: i64 = 50_000_000;
+
+/// What one [`drain_step`] found.
+pub(crate) enum Drain {
+    /// It advanced the emulated time.
+    Stepped,
+    /// The pipeline is idle and no timer is due: the run is over.
+    Idle,
+    /// Past the deadline and still busy: the failure, in words.
+    Stuck(String),
+}
+
+/// One step of a run's emulated time after (or while) its input plays: idle when `idle` (the
+/// caller's queues are empty) and no timer is due; stuck when the time is past `deadline`;
+/// else the time advances to the next due timer — at least one tick, so that a timer re-armed
+/// in the past cannot hold time still, and never further than just past the deadline, where
+/// the next step ends the run.
+pub(crate) fn drain_step(emu: &Emu, idle: bool, deadline: i64) -> Drain {
+    let now = emu.now_100ns();
+    let due = emu.next_timer_due();
+    if idle && due.is_none() {
+        return Drain::Idle;
+    }
+    if now > deadline {
+        return Drain::Stuck(format!(
+            "pipeline still busy {} s after the last unit (timer due: {due:?})",
+            DRAIN_GRACE_100NS / 10_000_000
+        ));
+    }
+    let target = due.unwrap_or(i64::MAX).min(deadline.saturating_add(1));
+    emu.advance_time(target.saturating_sub(now).max(1));
+    Drain::Stepped
+}
+
 trait Lossy {
     fn to_string_lossy(&self) -> String;
 }
@@ -304,5 +329,26 @@ impl Lossy for mxf_kemu::BugCheck {
             self.params[3],
             self.message
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_drain_step_ends_idle_fails_past_the_deadline_and_else_moves_time() {
+        let emu = Emu::new(EmuConfig::default());
+        let now = emu.now_100ns();
+        assert!(matches!(drain_step(&emu, true, now), Drain::Idle));
+        match drain_step(&emu, false, now - 1) {
+            Drain::Stuck(why) => assert!(why.contains("still busy 5 s"), "{why}"),
+            _ => panic!("busy past the deadline must fail"),
+        }
+        // Busy with no timer due: at least one tick, never past just after the deadline.
+        assert!(matches!(drain_step(&emu, false, now + 10), Drain::Stepped));
+        assert_eq!(emu.now_100ns(), now + 11);
+        assert!(matches!(drain_step(&emu, false, now + 10), Drain::Stuck(_)));
+        let _ = emu.unload();
     }
 }
