@@ -17,6 +17,8 @@ static const WCHAR g_base[] = L"\\Registry\\Machine\\System\\CurrentControlSet\\
 
 PDEVICE_OBJECT g_devif_pdo;
 volatile LONG g_devif_bad_calls, g_links_live, g_keys_live;
+volatile NTSTATUS g_devif_open_fail;
+volatile LONG g_devif_read_only;
 static spin_t g_devif_lock;
 static PWSTR g_links[MAX_DEVIF];  /* symbolic-link buffers handed out and not yet freed */
 static HANDLE g_keys[MAX_DEVIF];  /* key handles handed out and not yet closed */
@@ -130,12 +132,12 @@ NTSTATUS NTAPI shim_IoRegisterDeviceInterface(PDEVICE_OBJECT pdo, CONST GUID *g,
     return STATUS_SUCCESS;
 }
 
-static NTSTATUS create_key(PCWSTR path, USHORT bytes, HANDLE *h)
+static NTSTATUS create_key(PCWSTR path, USHORT bytes, ACCESS_MASK access, HANDLE *h)
 {
     UNICODE_STRING name = {bytes, bytes, (PWSTR)path};
     OBJECT_ATTRIBUTES oa;
     InitializeObjectAttributes(&oa, &name, OBJ_CASE_INSENSITIVE | OBJ_KERNEL_HANDLE, NULL, NULL);
-    return ZwCreateKey(h, KEY_ALL_ACCESS, &oa, 0, NULL, REG_OPTION_NON_VOLATILE, NULL);
+    return ZwCreateKey(h, access, &oa, 0, NULL, REG_OPTION_NON_VOLATILE, NULL);
 }
 
 NTSTATUS NTAPI shim_IoOpenDeviceInterfaceRegistryKey(PUNICODE_STRING link, ACCESS_MASK access, PHANDLE out)
@@ -149,6 +151,8 @@ NTSTATUS NTAPI shim_IoOpenDeviceInterfaceRegistryKey(PUNICODE_STRING link, ACCES
         return STATUS_OBJECT_NAME_NOT_FOUND;
     }
     *out = NULL;
+    if (g_devif_open_fail)
+        return g_devif_open_fail;
     /* {CATEGORY}\<reference> of the link becomes the subkey {CATEGORY}#<reference>. */
     USHORT units = link->Length / sizeof(WCHAR);
     USHORT brace = 0;
@@ -158,7 +162,7 @@ NTSTATUS NTAPI shim_IoOpenDeviceInterfaceRegistryKey(PUNICODE_STRING link, ACCES
     SIZE_T nbase = wcslen(g_base), ntail = units - brace;
     if (nbase + 1 + ntail >= 256)
         return STATUS_OBJECT_NAME_INVALID;
-    if (!NT_SUCCESS(st = create_key(g_base, (USHORT)(nbase * sizeof(WCHAR)), &h)))
+    if (!NT_SUCCESS(st = create_key(g_base, (USHORT)(nbase * sizeof(WCHAR)), KEY_ALL_ACCESS, &h)))
         return st;
     ZwClose(h);
     memcpy(path, g_base, nbase * sizeof(WCHAR));
@@ -171,7 +175,8 @@ NTSTATUS NTAPI shim_IoOpenDeviceInterfaceRegistryKey(PUNICODE_STRING link, ACCES
             sep = i;
         }
     path[total] = 0;
-    if (!NT_SUCCESS(st = create_key(path, (USHORT)(total * sizeof(WCHAR)), &h)))
+    if (!NT_SUCCESS(st = create_key(path, (USHORT)(total * sizeof(WCHAR)),
+                                    g_devif_read_only ? KEY_READ : KEY_ALL_ACCESS, &h)))
         return st;
     if (!put((void **)g_keys, h)) {
         ZwClose(h);

@@ -85,9 +85,13 @@ BOOLEAN NTAPI shim_KeCancelTimer(PKTIMER t);
 VOID NTAPI shim_KeQuerySystemTimePrecise(PLARGE_INTEGER t);
 /* The device-interface shim (devif.c): the PDO IoRegisterDeviceInterface accepts, calls it
  * refused, symbolic links not yet freed and interface keys not yet closed, and how many
- * interface keys were opened for a reference string. */
+ * interface keys were opened for a reference string. Error paths: a nonzero
+ * g_devif_open_fail is what IoOpenDeviceInterfaceRegistryKey answers; a nonzero
+ * g_devif_read_only opens the keys without write access (ZwSetValueKey then fails). */
 extern PDEVICE_OBJECT g_devif_pdo;
 extern volatile LONG g_devif_bad_calls, g_links_live, g_keys_live;
+extern volatile NTSTATUS g_devif_open_fail;
+extern volatile LONG g_devif_read_only;
 LONG devif_opens_for(PCWSTR ref);
 NTSTATUS NTAPI shim_IoRegisterDeviceInterface(PDEVICE_OBJECT pdo, CONST GUID *g, PUNICODE_STRING ref,
                                               PUNICODE_STRING link);

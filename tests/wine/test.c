@@ -704,6 +704,29 @@ static VOID NTAPI test_thread(PVOID ctx)
           "error path: PcRegisterSubdevice failing for the last cable fails StartDevice, releasing its references",
           "%#lx; the port had %ld reference(s) left (1 = the miniport's), %ld ports alive after releasing "
           "its children", (unsigned long)st, (long)left_refs, (long)g_ports_live);
+    /* The cables' interface keys cannot be opened, then open but cannot be written: a name is
+     * not worth a failed start, so StartDevice registers every cable, warns once per interface,
+     * and has given back every symbolic link and key it got on these paths too. */
+    for (int read_only = 0; read_only < 2; read_only++) {
+        ULONG since = dbg_lines();
+        g_devif_open_fail = read_only ? 0 : STATUS_ACCESS_DENIED;
+        g_devif_read_only = read_only;
+        st = start_device(fdo);
+        g_devif_open_fail = 0;
+        g_devif_read_only = 0;
+        LONG registered = g_nsubdevices, links = g_links_live, keys = g_keys_live;
+        ULONG warned = dbg_find(since, "writing the friendly name of interface", NULL, 0);
+        release_subdevices();
+        char what[160];
+        _snprintf(what, sizeof what,
+                  "error path: interface keys %s: every cable starts, a warning per interface, no link or key held",
+                  read_only ? "read-only" : "failing to open");
+        check(NT_SUCCESS(st) && registered == (LONG)g_cable_count && warned == 3 * g_cable_count && links == 0 &&
+                  keys == 0 && g_ports_live == 0,
+              what, "%#lx, %ld of %lu cables, %lu warnings, %ld links and %ld keys held, %ld ports alive",
+              (unsigned long)st, (long)registered, (unsigned long)g_cable_count, (unsigned long)warned, (long)links,
+              (long)keys, (long)g_ports_live);
+    }
     for (int i = 0; i < 2000 && dpc_busy(); i++)
         sleep_ms(1);
     check(g_alloc.refs == 1 && g_clock.refs == 1 && g_sink.refs == 1 && g_svc.refs == 1,
