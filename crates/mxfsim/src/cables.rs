@@ -40,7 +40,7 @@
 use crate::cables_report::{CableReport, CablesReport, ReaderReport, RendererReport};
 pub use crate::options::CableOptions;
 use crate::options::SimOptions;
-use crate::sim::{DRAIN_GRACE_100NS, Drain, drain_step};
+use crate::sim::{DRAIN_GRACE_100NS, Drain, drain_step, render_units};
 use crate::workload::Unit;
 use mxf_core::alloc::AllocatorConfig;
 use mxf_core::feedback::FeedbackConfig;
@@ -125,16 +125,6 @@ struct Cable {
     renderers: Vec<RenderHandle>,
     readers: Vec<CaptureHandle>,
     echo: Option<Echo>,
-}
-
-fn render_units(units: &[Unit], start: i64) -> Vec<RenderUnit> {
-    units
-        .iter()
-        .map(|u| RenderUnit {
-            time: start.saturating_add(u.offset),
-            bytes: u.bytes.clone(),
-        })
-        .collect()
 }
 
 /// Opens cable `i`: its miniport, its port, its readers (the echo reader last), its

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 /// Drops the workload's units into absolute time (saturating: the input layer bounds the
 /// offsets far below the clock's range, see [`crate::input::MAX_TIME_100NS`]).
-fn render_units(units: &[Unit], start: i64) -> Vec<RenderUnit> {
+pub(crate) fn render_units(units: &[Unit], start: i64) -> Vec<RenderUnit> {
     units
         .iter()
         .map(|u| RenderUnit {
