@@ -7,6 +7,7 @@
 //!   dependencies for Windows targets (`cargo metadata --filter-platform` for both Windows
 //!   targets lists them), Linux-target builds must stay free of them, and the Linux scripts'
 //!   `--cfg mxf_no_wdk` must remove the ones that need the WDK to build.
+//! - The README's registry example for cables is a value the driver takes as written.
 
 use mxf_testkit::json::{self, Json};
 use std::collections::BTreeSet;
@@ -201,4 +202,55 @@ fn cargo_config_links_the_crt_statically_for_both_windows_targets_only() {
         !config.lines().any(|l| l.trim() == "[build]"),
         "no [build] table"
     );
+}
+
+/// The README's cable example, the `reg add` lines for `CableCount` and `CableNames`, is a
+/// value the driver takes whole: under the driver's settings key, the count in range, one
+/// entry per cable as `reg add` stores them (`\0` between entries), none refused.
+#[test]
+fn the_readmes_cable_example_is_taken_whole_by_the_driver() {
+    use mxfloop::names::{CABLE_COUNT_VALUE, CABLE_NAMES_VALUE, PARAMETERS_KEY};
+    use mxfloop::settings::{cable_count_setting, cable_names_setting};
+    let readme = read("README.md");
+    let key = format!("HKLM\\SYSTEM\\CurrentControlSet\\Services\\{PARAMETERS_KEY} ");
+    let line = |value: &str| {
+        let v = format!(" /v {value} ");
+        let l = readme
+            .lines()
+            .map(str::trim)
+            .find(|l| l.starts_with("reg add ") && l.contains(&v))
+            .unwrap_or_else(|| panic!("README: a `reg add` line for {value}"));
+        assert!(l.contains(&key), "{l}: the driver's settings key");
+        l.to_string()
+    };
+    let count_line = line(CABLE_COUNT_VALUE);
+    assert!(count_line.contains(" /t REG_DWORD "), "{count_line}");
+    let count: u32 = count_line
+        .split(" /d ")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|d| d.parse().ok())
+        .expect("/d <count>");
+    let (count, why) = cable_count_setting(Ok(count));
+    assert_eq!(why, None, "{count_line}");
+    let names_line = line(CABLE_NAMES_VALUE);
+    assert!(names_line.contains(" /t REG_MULTI_SZ "), "{names_line}");
+    let data = names_line
+        .split(" /d \"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .expect("/d \"<entries>\"");
+    let entries: Vec<&str> = data.split("\\0").collect();
+    assert_eq!(entries.len(), count, "one entry per cable: {names_line}");
+    let raw: Vec<u8> = entries
+        .iter()
+        .flat_map(|e| e.encode_utf16().chain([0]))
+        .chain([0])
+        .flat_map(u16::to_le_bytes)
+        .collect();
+    let cables = cable_names_setting(Ok(Some(&raw)), count);
+    let refused: Vec<_> = cables.problems().collect();
+    assert!(refused.is_empty(), "{refused:?}");
+    let names: Vec<String> = cables.names().iter().map(|n| n.to_string()).collect();
+    assert_eq!(names, entries);
 }
