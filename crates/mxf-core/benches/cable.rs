@@ -340,41 +340,111 @@ fn run_case(emu: &Emu, case: &str) {
 
 /// The instruction mode (see the module docs).
 fn count_instructions() {
-    let exe = std::env::current_exe().expect("own path");
     let rounds = rounds(2);
     println!("cable benchmark, instructions (callgrind): {rounds} measured batches a case");
     for (w, wl) in workloads().iter().enumerate() {
+        let messages = (rounds * per_batch(&wl.message)) as f64;
         let per_message = |t: Target| {
-            let file = callgrind_file(w, t);
-            let out = std::process::Command::new("valgrind")
-                .arg("--tool=callgrind")
-                .arg("--collect-atstart=no")
-                .arg("--toggle-collect=*measured_region*")
-                .arg(format!("--callgrind-out-file={}", file.display()))
-                .arg(&exe)
-                .args(std::env::args().skip(1))
-                .env(CASE, format!("{w}:{}", t.code()))
-                .output()
-                .expect("valgrind (is it installed?)");
-            assert!(out.status.success(), "callgrind process failed: {out:?}");
-            let text = std::fs::read_to_string(&file).expect("callgrind output");
-            let total: f64 = text
-                .lines()
-                .find_map(|l| {
-                    l.strip_prefix("totals:")
-                        .or_else(|| l.strip_prefix("summary:"))
-                })
-                .and_then(|v| v.split_whitespace().next()?.parse().ok())
-                .expect("a totals line");
-            println!("  {} {}: {}", wl.name, t.code(), file.display());
-            total / (rounds * per_batch(&wl.message)) as f64
+            let c = callgrind(w, t);
+            (c.total / messages, c.loopback / messages)
         };
-        let copies = [per_message(Target::Copies(1))];
-        let cable: Vec<f64> = READERS
+        let copies = [per_message(Target::Copies(1)).0];
+        let (cable, lb): (Vec<f64>, Vec<f64>) = READERS
             .iter()
             .map(|&k| per_message(Target::Cable(k)))
-            .collect();
+            .unzip();
         report(wl, "instructions", &cable, &copies);
+        split(&cable, &lb, copies[0]);
+    }
+}
+
+/// Prints how the cable's instructions split: `lb` is what its readers' `Loopback` writes
+/// cost of `cable`, `base` the baseline.
+fn split(cable: &[f64], lb: &[f64], base: f64) {
+    if lb.iter().any(|&l| l <= 0.0) {
+        println!("  (no loopback write was seen apart: inlined? the split is not available)");
+        return;
+    }
+    println!("  split, per message: the cable's own work + its readers' loopback writes:");
+    let own: Vec<f64> = cable.iter().zip(lb).map(|(c, l)| c - l).collect();
+    for ((k, o), l) in READERS.iter().zip(&own).zip(lb) {
+        println!(
+            "    {k} reader(s): {o:8.1} own + {k} x {:8.1} ({:5.2}x the baseline)",
+            l / *k as f64,
+            l / *k as f64 / base
+        );
+    }
+    for (k, o) in READERS.iter().zip(&own).skip(1) {
+        let extra = (o - own[0]) / (*k as f64 - 1.0);
+        println!(
+            "    the cable's own work per extra reader with {k}: {extra:6.1} = {:5.2}x one \
+             loopback write",
+            extra / base
+        );
+    }
+}
+
+/// What callgrind counted of one case, in [`measured_region`].
+struct Counted {
+    /// Every instruction.
+    total: f64,
+    /// Those of the `Loopback` writes (inclusive).
+    loopback: f64,
+}
+
+/// Runs case `t` of workload `w` under callgrind and reads its file.
+fn callgrind(w: usize, t: Target) -> Counted {
+    let exe = std::env::current_exe().expect("own path");
+    let file = callgrind_file(w, t);
+    let out = std::process::Command::new("valgrind")
+        .arg("--tool=callgrind")
+        .arg("--collect-atstart=no")
+        .arg("--toggle-collect=*measured_region*")
+        .arg("--compress-strings=no")
+        .arg(format!("--callgrind-out-file={}", file.display()))
+        .arg(&exe)
+        .args(std::env::args().skip(1))
+        .env(CASE, format!("{w}:{}", t.code()))
+        .output()
+        .expect("valgrind (is it installed?)");
+    assert!(out.status.success(), "callgrind process failed: {out:?}");
+    println!("  callgrind file: {}", file.display());
+    let text = std::fs::read_to_string(&file).expect("callgrind output");
+    let mut lines = text.lines();
+    let (mut total, mut loopback) = (None, 0.0);
+    let (mut caller_is_write, mut callee_is_write) = (false, false);
+    let is_write = |name: &str| {
+        name.contains("Loopback") && (name.contains("write_known") || name.contains("write_parts"))
+    };
+    let last_number = |l: &str| -> f64 {
+        l.split_whitespace()
+            .last()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0.0)
+    };
+    // Inclusive cost of a call: the line after `calls=`, its last number (the one event, Ir);
+    // the callee is named by the `cfn=` line before it, the caller by the last `fn=` line
+    // (names uncompressed). A write called by a write is in its caller's cost already.
+    while let Some(l) = lines.next() {
+        if let Some(v) = l
+            .strip_prefix("summary:")
+            .or_else(|| l.strip_prefix("totals:"))
+        {
+            total = Some(last_number(v));
+        } else if let Some(name) = l.strip_prefix("fn=") {
+            caller_is_write = is_write(name);
+        } else if let Some(name) = l.strip_prefix("cfn=") {
+            callee_is_write = is_write(name);
+        } else if l.starts_with("calls=") {
+            let cost = lines.next().map_or(0.0, last_number);
+            if callee_is_write && !caller_is_write {
+                loopback += cost;
+            }
+        }
+    }
+    Counted {
+        total: total.expect("a totals line"),
+        loopback,
     }
 }
 

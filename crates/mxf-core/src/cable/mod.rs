@@ -253,7 +253,7 @@ impl<P: Platform> Cable<P> {
             s.stats.refused_muted += 1;
             return refuse(s, WriteOutcome::Muted, &mut released);
         }
-        let outcome = s.readers.deliver(parts, time, n, kind);
+        let outcome = s.readers.deliver(parts, len, time, kind);
         match outcome {
             WriteOutcome::Accepted => {
                 s.stats.writes += 1;

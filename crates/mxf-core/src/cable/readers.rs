@@ -48,7 +48,6 @@ enum Sysex {
 struct Reader<P: Platform> {
     /// The capture stream's loopback (see [`Readers::attach`] for why it is valid).
     lb: NonNull<Loopback<P>>,
-    joined: bool,
     sysex: Sysex,
     stats: ReaderStats,
 }
@@ -61,9 +60,39 @@ impl<P: Platform> Reader<P> {
     }
 }
 
+/// A set of slots of the table: bit `i` is slot `i`.
+type Mask = u8;
+const _: () = assert!(MAX_READERS <= Mask::BITS as usize);
+
+/// The slots of `m`, lowest first.
+fn slots_of(mut m: Mask) -> impl Iterator<Item = usize> {
+    core::iter::from_fn(move || {
+        if m == 0 {
+            return None;
+        }
+        let i = m.trailing_zeros() as usize;
+        m &= m - 1;
+        Some(i)
+    })
+}
+
+/// What one joined reader did with a write.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Got {
+    /// Its loopback took it.
+    Took,
+    /// Its loopback refused it.
+    Refused,
+    /// It was not offered the write: a piece of the SysEx it skips.
+    Skipped,
+}
+
 /// The table (under the cable's lock).
 pub(crate) struct Readers<P: Platform> {
     slots: [Option<Reader<P>>; MAX_READERS],
+    /// The joined readers (attached ones only): the one record of joining, so that the write
+    /// path visits them and no other slot.
+    joined: Mask,
     /// The loopback counters of the readers that detached.
     retired: LoopbackStats,
 }
@@ -76,6 +105,7 @@ impl<P: Platform> Readers<P> {
     pub(crate) const fn new() -> Self {
         Self {
             slots: [const { None }; MAX_READERS],
+            joined: 0,
             retired: LoopbackStats::ZERO,
         }
     }
@@ -92,7 +122,6 @@ impl<P: Platform> Readers<P> {
             .find(|(_, s)| s.is_none())?;
         *slot = Some(Reader {
             lb: NonNull::from(lb),
-            joined: false,
             sysex: Sysex::Idle,
             stats: ReaderStats::default(),
         });
@@ -117,35 +146,34 @@ impl<P: Platform> Readers<P> {
     /// progress (the reader skips its rest). Its loopback listens.
     pub(crate) fn join(&mut self, id: ReaderId, in_sysex: bool) {
         if let Some(r) = self.get(id) {
-            r.joined = true;
             r.sysex = if in_sysex {
                 Sysex::Skipping { counted: false }
             } else {
                 Sysex::Idle
             };
             r.lb().set_listening(true);
+            self.joined |= 1 << id.index();
         }
     }
 
     /// Leaves: no more writes; its loopback stops listening.
     pub(crate) fn leave(&mut self, id: ReaderId) {
         if let Some(r) = self.get(id) {
-            r.joined = false;
             r.sysex = Sysex::Idle;
             r.lb().set_listening(false);
+            self.joined &= !(1 << id.index());
         }
     }
 
     /// Readers attached / joined.
     pub(crate) fn counts(&self) -> (u32, u32) {
         let attached = self.slots.iter().flatten().count() as u32;
-        let joined = self.slots.iter().flatten().filter(|r| r.joined).count() as u32;
-        (attached, joined)
+        (attached, self.joined.count_ones())
     }
 
     /// Whether any reader is joined.
     pub(crate) fn any_joined(&self) -> bool {
-        self.slots.iter().flatten().any(|r| r.joined)
+        self.joined != 0
     }
 
     /// The counters of reader `id`, if attached.
@@ -179,68 +207,76 @@ impl<P: Platform> Readers<P> {
         }
     }
 
-    /// Writes `parts` (`n` bytes, of kind `kind`, written at `time`) into every joined
+    /// Writes `parts` (`len` bytes, of kind `kind`, written at `time`) into every joined
     /// reader's loopback, one copy each: `Accepted` if at least one reader took it (each
     /// reader that refused counts a drop) or if every joined reader skips the SysEx it
     /// belongs to; otherwise nothing was kept anywhere, and the answer is `Full` if a reader
     /// was full (waiting helps), else `NoMemory`, else `TooLarge`. The caller made sure a
-    /// reader is joined, and that a `Continuation` is a piece of the SysEx in progress.
+    /// reader is joined, that `len` is the length of `parts` and not 0, and that a
+    /// `Continuation` is a piece of the SysEx in progress.
     pub(crate) fn deliver(
         &mut self,
         parts: &[&[u8]],
+        len: usize,
         time: i64,
-        n: u64,
         kind: Kind,
     ) -> WriteOutcome {
-        let mut got = [None; MAX_READERS];
-        let (mut accepted, mut full, mut no_memory, mut too_large) = (false, false, false, false);
-        for (r, g) in self.slots.iter().zip(got.iter_mut()) {
-            let Some(r) = r else { continue };
-            if !r.joined {
+        let piece = matches!(kind, Kind::Continuation { .. });
+        let n = len as u64;
+        let mut took = false;
+        // The readers that refused, and those that skip the write: counted once the answer is
+        // known (a reader that took it is counted at once: one reader taking it makes the
+        // answer `Accepted`).
+        let (mut refused, mut skipped): (Mask, Mask) = (0, 0);
+        let (mut full, mut no_memory) = (false, false);
+        for i in slots_of(self.joined) {
+            let Some(Some(r)) = self.slots.get_mut(i) else {
+                continue;
+            };
+            if piece && matches!(r.sysex, Sysex::Skipping { .. }) {
+                skipped |= 1 << i;
                 continue;
             }
-            if matches!(kind, Kind::Continuation { .. })
-                && matches!(r.sysex, Sysex::Skipping { .. })
-            {
-                continue;
+            match r.lb().write_known(parts, len, time) {
+                WriteOutcome::Accepted => {
+                    took = true;
+                    account(r, Got::Took, n, kind);
+                }
+                o => {
+                    refused |= 1 << i;
+                    full |= o == WriteOutcome::Full;
+                    no_memory |= o == WriteOutcome::NoMemory;
+                }
             }
-            let o = r.lb().write_parts(parts, time);
-            match o {
-                WriteOutcome::Accepted => accepted = true,
-                WriteOutcome::Full => full = true,
-                WriteOutcome::NoMemory => no_memory = true,
-                _ => too_large = true,
-            }
-            *g = Some(o);
         }
-        let tried = got.iter().any(Option::is_some);
-        if tried && !accepted {
+        if !took && refused != 0 {
             return if full {
                 WriteOutcome::Full
             } else if no_memory {
                 WriteOutcome::NoMemory
-            } else if too_large {
-                WriteOutcome::TooLarge
             } else {
-                WriteOutcome::NoListener
+                WriteOutcome::TooLarge
             };
         }
-        for (r, g) in self.slots.iter_mut().zip(got) {
-            let Some(r) = r else { continue };
-            if r.joined {
-                account(r, g, n, kind);
+        for i in slots_of(refused | skipped) {
+            if let Some(Some(r)) = self.slots.get_mut(i) {
+                let got = if refused & (1 << i) != 0 {
+                    Got::Refused
+                } else {
+                    Got::Skipped
+                };
+                account(r, got, n, kind);
             }
         }
         WriteOutcome::Accepted
     }
 }
 
-/// Counts a taken write for one joined reader: `got` is its loopback's answer, `None` if it
-/// skipped the write (a SysEx it is out of).
-fn account<P: Platform>(r: &mut Reader<P>, got: Option<WriteOutcome>, n: u64, kind: Kind) {
+/// Counts a taken write of `n` bytes for one joined reader, by what it did with it.
+fn account<P: Platform>(r: &mut Reader<P>, got: Got, n: u64, kind: Kind) {
     let s = &mut r.stats;
     match got {
-        Some(WriteOutcome::Accepted) => {
+        Got::Took => {
             s.bytes_delivered += n;
             match kind {
                 Kind::Realtime | Kind::Message => s.messages_delivered += 1,
@@ -253,7 +289,7 @@ fn account<P: Platform>(r: &mut Reader<P>, got: Option<WriteOutcome>, n: u64, ki
                 }
             }
         }
-        Some(_) => {
+        Got::Refused => {
             s.bytes_dropped += n;
             match kind {
                 Kind::Realtime | Kind::Message => s.messages_dropped += 1,
@@ -271,7 +307,7 @@ fn account<P: Platform>(r: &mut Reader<P>, got: Option<WriteOutcome>, n: u64, ki
                 }
             }
         }
-        None => {
+        Got::Skipped => {
             if r.sysex == (Sysex::Skipping { counted: true }) {
                 s.bytes_dropped += n;
             }

@@ -428,6 +428,14 @@ impl<P: Platform> Loopback<P> {
         if len == 0 {
             return WriteOutcome::Accepted;
         }
+        self.write_known(parts, len, time)
+    }
+
+    /// [`Loopback::write_parts`] of a non-empty write whose length `len` the caller knows:
+    /// the cable measures a write once for all its readers. A wrong `len` cannot corrupt
+    /// memory (copies are bounded by `parts`), but it miscounts the queue.
+    pub(crate) fn write_known(&self, parts: &[&[u8]], len: usize, time: i64) -> WriteOutcome {
+        debug_assert_eq!(len, parts.iter().map(|p| p.len()).sum::<usize>());
         let n = len as u64;
         let mut f = self.fifo.lock();
         if !f.listening {
@@ -453,7 +461,7 @@ impl<P: Platform> Loopback<P> {
                 .min(len);
         }
         // Get every new chunk first, so that a failure leaves the queue untouched.
-        let Some((first, last, count)) = self.new_chunks(parts, in_tail, time) else {
+        let Some((first, last, count)) = self.new_chunks(parts, len, in_tail, time) else {
             if f.stats.bytes_queued > 0 {
                 f.stats.writes_refused_alloc_full += 1;
                 return WriteOutcome::Full;
@@ -491,15 +499,15 @@ impl<P: Platform> Loopback<P> {
         WriteOutcome::Accepted
     }
 
-    /// New chunks holding the bytes of `parts` after the first `skip`, linked; `None` (and
-    /// nothing kept) if the allocator fails.
+    /// New chunks holding the bytes of `parts` (`total` of them) after the first `skip`,
+    /// linked; `None` (and nothing kept) if the allocator fails.
     fn new_chunks(
         &self,
         parts: &[&[u8]],
+        total: usize,
         skip: usize,
         time: i64,
     ) -> Option<(*mut DmusKernelEvent, *mut DmusKernelEvent, u64)> {
-        let total: usize = parts.iter().map(|p| p.len()).sum();
         let mut first: *mut DmusKernelEvent = ptr::null_mut();
         let mut last: *mut DmusKernelEvent = ptr::null_mut();
         let mut count = 0u64;
