@@ -76,11 +76,9 @@ fn slots_of(mut m: Mask) -> impl Iterator<Item = usize> {
     })
 }
 
-/// What one joined reader did with a write.
+/// What a joined reader that did not take a write did with it.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Got {
-    /// Its loopback took it.
-    Took,
     /// Its loopback refused it.
     Refused,
     /// It was not offered the write: a piece of the SysEx it skips.
@@ -223,7 +221,8 @@ impl<P: Platform> Readers<P> {
     ) -> WriteOutcome {
         let piece = matches!(kind, Kind::Continuation { .. });
         let n = len as u64;
-        let mut took = false;
+        let taken = Taken::of(kind);
+        let mut any = false;
         // The readers that refused, and those that skip the write: counted once the answer is
         // known (a reader that took it is counted at once: one reader taking it makes the
         // answer `Accepted`).
@@ -239,8 +238,8 @@ impl<P: Platform> Readers<P> {
             }
             match r.lb().write_known(parts, len, time) {
                 WriteOutcome::Accepted => {
-                    took = true;
-                    account(r, Got::Took, n, kind);
+                    any = true;
+                    took(r, n, taken);
                 }
                 o => {
                     refused |= 1 << i;
@@ -249,7 +248,7 @@ impl<P: Platform> Readers<P> {
                 }
             }
         }
-        if !took && refused != 0 {
+        if !any && refused != 0 {
             return if full {
                 WriteOutcome::Full
             } else if no_memory {
@@ -272,23 +271,41 @@ impl<P: Platform> Readers<P> {
     }
 }
 
-/// Counts a taken write of `n` bytes for one joined reader, by what it did with it.
+/// What taking a write does to a reader, by the write's kind (the same for every reader).
+#[derive(Clone, Copy)]
+struct Taken {
+    /// Messages it completes: 1 for a message, or the last piece of a SysEx.
+    messages: u64,
+    /// The reader's SysEx state after it (`None`: unchanged).
+    after: Option<Sysex>,
+}
+
+impl Taken {
+    const fn of(kind: Kind) -> Self {
+        let (messages, after) = match kind {
+            Kind::Realtime | Kind::Message => (1, None),
+            Kind::SysexStart => (0, Some(Sysex::Delivering)),
+            Kind::Continuation { end: true } => (1, Some(Sysex::Idle)),
+            Kind::Continuation { end: false } => (0, None),
+        };
+        Self { messages, after }
+    }
+}
+
+/// Counts a write of `n` bytes that a joined reader's loopback took (`t`: what that does).
+fn took<P: Platform>(r: &mut Reader<P>, n: u64, t: Taken) {
+    r.stats.bytes_delivered += n;
+    r.stats.messages_delivered += t.messages;
+    if let Some(after) = t.after {
+        r.sysex = after;
+    }
+}
+
+/// Counts a taken write of `n` bytes for one joined reader that did not take it: `got` says
+/// whether it refused or skipped it.
 fn account<P: Platform>(r: &mut Reader<P>, got: Got, n: u64, kind: Kind) {
     let s = &mut r.stats;
     match got {
-        Got::Took => {
-            s.bytes_delivered += n;
-            match kind {
-                Kind::Realtime | Kind::Message => s.messages_delivered += 1,
-                Kind::SysexStart => r.sysex = Sysex::Delivering,
-                Kind::Continuation { end } => {
-                    if end {
-                        s.messages_delivered += 1;
-                        r.sysex = Sysex::Idle;
-                    }
-                }
-            }
-        }
         Got::Refused => {
             s.bytes_dropped += n;
             match kind {
