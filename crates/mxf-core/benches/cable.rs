@@ -27,7 +27,11 @@
 //!
 //! Method: mxf-kemu with Verifier and special pool off, everything inside one
 //! `at_irql(DISPATCH_LEVEL, ..)`, the process confined to the CPU it starts on
-//! (`common::OneCpu`). Readers have `LoopbackConfig::DEFAULT` loopbacks; the feedback guard
+//! (`common::OneCpu`). Readers have `LoopbackConfig::DEFAULT` loopbacks (with
+//! `MXF_BENCH_RESERVE=1`, their allocators reserve the chunks of a whole batch, so that no
+//! chunk comes from the platform's block pool: the steady state of a queue read as fast as it
+//! is written; the default makes most chunks of a large batch come from the block pool, as
+//! a long burst does, which on the emulator costs a `malloc`); the feedback guard
 //! is off (its cost is one check per message, independent of the readers). Each measured
 //! batch writes messages with one write time (as one render run does) until about
 //! `MXF_BENCH_BATCH_KIB` KiB (default 256) are queued per reader; the queues are drained
@@ -62,6 +66,26 @@ fn batch_bytes() -> usize {
         .unwrap_or(256)
         .max(1)
         * 1024
+}
+
+/// The loopbacks' configuration: `LoopbackConfig::DEFAULT`, or with `MXF_BENCH_RESERVE=1`
+/// its allocator reserving the chunks of a whole batch (the steady state of a queue that is
+/// read as fast as it is written: every chunk comes from the reserve, none from the block
+/// pool).
+fn loopback_config() -> LoopbackConfig {
+    let mut cfg = LoopbackConfig::DEFAULT;
+    if std::env::var_os("MXF_BENCH_RESERVE").is_some_and(|v| v != "0") {
+        let a = &mut cfg.allocator;
+        let buffers = batch_bytes() / usize::from(a.buffer_size) + 2;
+        // Inline chunks hold 8 bytes; a write of a buffer's size or more takes one event per
+        // buffer.
+        let events = batch_bytes() / 8 + 2;
+        a.reserve_events = events.min(usize::from(u16::MAX)) as u16;
+        a.reserve_buffers = buffers.min(usize::from(u16::MAX)) as u16;
+        a.max_events = a.max_events.max(u32::from(a.reserve_events));
+        a.max_buffers = a.max_buffers.max(u32::from(a.reserve_buffers));
+    }
+    cfg
 }
 
 /// Reader counts measured (the largest is also the most plain copies).
@@ -163,7 +187,8 @@ impl Rig {
                 ..FeedbackConfig::DEFAULT
             },
         };
-        let lb = || Loopback::new(emu.clone(), LoopbackConfig::DEFAULT).expect("loopback");
+        let cfg = loopback_config();
+        let lb = || Loopback::new(emu.clone(), cfg).expect("loopback");
         let plain: Vec<_> = (0..MOST).map(|_| lb()).collect();
         for l in &plain {
             l.set_listening(true);

@@ -35,11 +35,10 @@ impl ReaderId {
 /// Where a reader is in the SysEx being written in pieces.
 #[derive(Clone, Copy, Default, PartialEq, Eq, Debug)]
 enum Sysex {
-    /// No SysEx in pieces in progress for it.
+    /// It gets every write: no SysEx in pieces is in progress, or it got every piece of the
+    /// one in progress so far (taking a write therefore never changes this state).
     #[default]
-    Idle,
-    /// It got the pieces so far.
-    Delivering,
+    Taking,
     /// It skips the rest: it refused a piece (`counted`: the skipped bytes are its drops), or
     /// it joined after the SysEx started (not `counted`: those bytes were never its).
     Skipping { counted: bool },
@@ -120,7 +119,7 @@ impl<P: Platform> Readers<P> {
             .find(|(_, s)| s.is_none())?;
         *slot = Some(Reader {
             lb: NonNull::from(lb),
-            sysex: Sysex::Idle,
+            sysex: Sysex::Taking,
             stats: ReaderStats::default(),
         });
         Some(ReaderId(i as u8))
@@ -147,7 +146,7 @@ impl<P: Platform> Readers<P> {
             r.sysex = if in_sysex {
                 Sysex::Skipping { counted: false }
             } else {
-                Sysex::Idle
+                Sysex::Taking
             };
             r.lb().set_listening(true);
             self.joined |= 1 << id.index();
@@ -157,7 +156,7 @@ impl<P: Platform> Readers<P> {
     /// Leaves: no more writes; its loopback stops listening.
     pub(crate) fn leave(&mut self, id: ReaderId) {
         if let Some(r) = self.get(id) {
-            r.sysex = Sysex::Idle;
+            r.sysex = Sysex::Taking;
             r.lb().set_listening(false);
             self.joined &= !(1 << id.index());
         }
@@ -201,7 +200,7 @@ impl<P: Platform> Readers<P> {
     /// reader is out of it. What a reader got of it is the truncated SysEx its writer sent.
     pub(crate) fn end_sysex(&mut self) {
         for r in self.slots.iter_mut().flatten() {
-            r.sysex = Sysex::Idle;
+            r.sysex = Sysex::Taking;
         }
     }
 
@@ -221,37 +220,40 @@ impl<P: Platform> Readers<P> {
     ) -> WriteOutcome {
         let piece = matches!(kind, Kind::Continuation { .. });
         let n = len as u64;
-        let taken = Taken::of(kind);
-        let mut any = false;
-        // The readers that refused, and those that skip the write: counted once the answer is
-        // known (a reader that took it is counted at once: one reader taking it makes the
-        // answer `Accepted`).
-        let (mut refused, mut skipped): (Mask, Mask) = (0, 0);
-        let (mut full, mut no_memory) = (false, false);
+        let messages = completes(kind);
+        // What the loop learns, in one word (so that it stays in a register across the
+        // loopback writes): the readers that refused and those that skip the write (counted
+        // once the answer is known), whether one took it (counted at once: one taker makes
+        // the answer `Accepted`), and which refusals were seen.
+        let mut seen = Seen(0);
         for i in slots_of(self.joined) {
             let Some(Some(r)) = self.slots.get_mut(i) else {
                 continue;
             };
             if piece && matches!(r.sysex, Sysex::Skipping { .. }) {
-                skipped |= 1 << i;
+                seen.0 |= (1 << i) << Seen::SKIPPED;
                 continue;
             }
             match r.lb().write_known(parts, len, time) {
                 WriteOutcome::Accepted => {
-                    any = true;
-                    took(r, n, taken);
+                    seen.0 |= Seen::TOOK;
+                    took(r, n, messages);
                 }
                 o => {
-                    refused |= 1 << i;
-                    full |= o == WriteOutcome::Full;
-                    no_memory |= o == WriteOutcome::NoMemory;
+                    seen.0 |= 1 << i;
+                    if o == WriteOutcome::Full {
+                        seen.0 |= Seen::FULL;
+                    } else if o == WriteOutcome::NoMemory {
+                        seen.0 |= Seen::NO_MEMORY;
+                    }
                 }
             }
         }
-        if !any && refused != 0 {
-            return if full {
+        let (refused, skipped) = (seen.refused(), seen.skipped());
+        if seen.0 & Seen::TOOK == 0 && refused != 0 {
+            return if seen.0 & Seen::FULL != 0 {
                 WriteOutcome::Full
-            } else if no_memory {
+            } else if seen.0 & Seen::NO_MEMORY != 0 {
                 WriteOutcome::NoMemory
             } else {
                 WriteOutcome::TooLarge
@@ -271,34 +273,40 @@ impl<P: Platform> Readers<P> {
     }
 }
 
-/// What taking a write does to a reader, by the write's kind (the same for every reader).
+/// What [`Readers::deliver`]'s loop learned: bits 0..8 the readers that refused, 8..16 those
+/// that skipped, then the flags.
 #[derive(Clone, Copy)]
-struct Taken {
-    /// Messages it completes: 1 for a message, or the last piece of a SysEx.
-    messages: u64,
-    /// The reader's SysEx state after it (`None`: unchanged).
-    after: Option<Sysex>,
-}
+struct Seen(u32);
 
-impl Taken {
-    const fn of(kind: Kind) -> Self {
-        let (messages, after) = match kind {
-            Kind::Realtime | Kind::Message => (1, None),
-            Kind::SysexStart => (0, Some(Sysex::Delivering)),
-            Kind::Continuation { end: true } => (1, Some(Sysex::Idle)),
-            Kind::Continuation { end: false } => (0, None),
-        };
-        Self { messages, after }
+impl Seen {
+    const SKIPPED: u32 = 8;
+    const TOOK: u32 = 1 << 16;
+    const FULL: u32 = 1 << 17;
+    const NO_MEMORY: u32 = 1 << 18;
+
+    fn refused(self) -> Mask {
+        self.0 as Mask
+    }
+
+    fn skipped(self) -> Mask {
+        (self.0 >> Self::SKIPPED) as Mask
     }
 }
 
-/// Counts a write of `n` bytes that a joined reader's loopback took (`t`: what that does).
-fn took<P: Platform>(r: &mut Reader<P>, n: u64, t: Taken) {
+/// The messages a write of kind `kind` completes for a reader that takes it: 1 for a
+/// message, or the last piece of a SysEx (the same for every reader).
+const fn completes(kind: Kind) -> u64 {
+    match kind {
+        Kind::Realtime | Kind::Message | Kind::Continuation { end: true } => 1,
+        Kind::SysexStart | Kind::Continuation { end: false } => 0,
+    }
+}
+
+/// Counts a write of `n` bytes, completing `messages`, that a joined reader's loopback took
+/// (its SysEx state stays [`Sysex::Taking`]: a skipping reader is offered no piece).
+fn took<P: Platform>(r: &mut Reader<P>, n: u64, messages: u64) {
     r.stats.bytes_delivered += n;
-    r.stats.messages_delivered += t.messages;
-    if let Some(after) = t.after {
-        r.sysex = after;
-    }
+    r.stats.messages_delivered += messages;
 }
 
 /// Counts a taken write of `n` bytes for one joined reader that did not take it: `got` says
@@ -317,7 +325,7 @@ fn account<P: Platform>(r: &mut Reader<P>, got: Got, n: u64, kind: Kind) {
                 Kind::Continuation { end } => {
                     s.sysex_truncated += 1;
                     r.sysex = if end {
-                        Sysex::Idle
+                        Sysex::Taking
                     } else {
                         Sysex::Skipping { counted: true }
                     };
@@ -329,7 +337,7 @@ fn account<P: Platform>(r: &mut Reader<P>, got: Got, n: u64, kind: Kind) {
                 s.bytes_dropped += n;
             }
             if kind == (Kind::Continuation { end: true }) {
-                r.sysex = Sysex::Idle;
+                r.sysex = Sysex::Taking;
             }
         }
     }
