@@ -88,9 +88,8 @@ fn loopback_config() -> LoopbackConfig {
     cfg
 }
 
-/// Reader counts measured (the largest is also the most plain copies).
+/// Reader counts measured (and counts of plain copies).
 const READERS: [usize; 3] = [1, 2, 4];
-const MOST: usize = 4;
 
 /// The instruction mode's switch.
 const INSTRUCTIONS: &str = "MXF_BENCH_INSTRUCTIONS";
@@ -170,8 +169,10 @@ impl Target {
 
 /// The loopbacks and cables every measurement uses (made at `PASSIVE_LEVEL`).
 struct Rig {
-    /// `MOST` plain loopbacks for [`Target::Copies`].
-    plain: Vec<Loopback<Emu>>,
+    /// For each of [`READERS`], as many plain loopbacks for [`Target::Copies`] (each target
+    /// its own, as each cable has its own readers: every target's queues are as warm or as
+    /// cold in the caches as every other's).
+    plain: Vec<Vec<Loopback<Emu>>>,
     /// For each of [`READERS`]: the cable, its readers' loopbacks, their ids.
     cables: Vec<Fanout>,
 }
@@ -189,8 +190,11 @@ impl Rig {
         };
         let cfg = loopback_config();
         let lb = || Loopback::new(emu.clone(), cfg).expect("loopback");
-        let plain: Vec<_> = (0..MOST).map(|_| lb()).collect();
-        for l in &plain {
+        let plain: Vec<Vec<_>> = READERS
+            .iter()
+            .map(|&k| (0..k).map(|_| lb()).collect())
+            .collect();
+        for l in plain.iter().flatten() {
             l.set_listening(true);
         }
         let cables = READERS
@@ -213,20 +217,24 @@ impl Rig {
         Self { plain, cables }
     }
 
-    /// The cable with `k` readers and their loopbacks.
-    fn cable(&self, k: usize) -> (&Cable<Emu>, &[Loopback<Emu>]) {
-        let i = READERS
+    /// Where `k` is in [`READERS`].
+    fn index(k: usize) -> usize {
+        READERS
             .iter()
             .position(|&r| r == k)
-            .expect("a measured count");
-        let (c, lbs, _) = &self.cables[i];
+            .expect("a measured count")
+    }
+
+    /// The cable with `k` readers and their loopbacks.
+    fn cable(&self, k: usize) -> (&Cable<Emu>, &[Loopback<Emu>]) {
+        let (c, lbs, _) = &self.cables[Self::index(k)];
         (c, lbs)
     }
 
     /// The loopbacks `t` writes into.
     fn queues(&self, t: Target) -> &[Loopback<Emu>] {
         match t {
-            Target::Copies(k) => &self.plain[..k],
+            Target::Copies(k) => &self.plain[Self::index(k)],
             Target::Cable(k) => self.cable(k).1,
         }
     }
@@ -243,7 +251,7 @@ impl Rig {
         let n = per_batch(msg);
         let r = match t {
             Target::Copies(k) => {
-                let lbs = &self.plain[..k];
+                let lbs = &self.plain[Self::index(k)];
                 measure(&mut || {
                     for _ in 0..n {
                         for lb in lbs {
