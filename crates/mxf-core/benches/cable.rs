@@ -21,8 +21,11 @@
 //!   (`--toggle-collect` of `measured_region`, outside of which the setup, warm-up and
 //!   drains run). Instruction counts do not depend on the machine's load, so this mode
 //!   judges the cable's own work; it is blind to cache misses, which the time mode sees. The
-//!   goal line compares with the one-loopback write. The processes' callgrind files stay in
-//!   the temporary directory (their paths are printed):
+//!   goal line compares with the one-loopback write. Each cable case is also split into the
+//!   cable's own instructions and its readers' loopback writes (the inclusive cost of the
+//!   calls of `Loopback` writes, read from the callgrind file): the cable's own cost per
+//!   extra reader is the one thing the cable's code decides. The processes' callgrind files
+//!   stay in the temporary directory (their paths are printed):
 //!   `callgrind_annotate --inclusive=yes <file>` shows where the instructions go.
 //!
 //! Method: mxf-kemu with Verifier and special pool off, everything inside one
@@ -44,7 +47,8 @@
 //! 4080-byte SysEx pieces (one loopback buffer: the copy).
 //!
 //! Run: `cargo bench -p mxf-core --bench cable`, or
-//! `MXF_BENCH_INSTRUCTIONS=1 cargo bench -p mxf-core --bench cable`.
+//! `MXF_BENCH_INSTRUCTIONS=1 cargo bench -p mxf-core --bench cable` (about 30 s); either with
+//! `MXF_BENCH_RESERVE=1` for the steady state.
 
 mod common;
 
