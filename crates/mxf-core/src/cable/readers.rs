@@ -7,7 +7,7 @@
 
 use super::merge::Kind;
 use super::stats::ReaderStats;
-use crate::loopback::{Loopback, LoopbackStats};
+use crate::loopback::{Loopback, LoopbackStats, Measured};
 use crate::platform::Platform;
 use crate::write::WriteOutcome;
 use core::ptr::NonNull;
@@ -204,22 +204,16 @@ impl<P: Platform> Readers<P> {
         }
     }
 
-    /// Writes `parts` (`len` bytes, of kind `kind`, written at `time`) into every joined
+    /// Writes `m` (of kind `kind`, written at `time`) into every joined
     /// reader's loopback, one copy each: `Accepted` if at least one reader took it (each
     /// reader that refused counts a drop) or if every joined reader skips the SysEx it
     /// belongs to; otherwise nothing was kept anywhere, and the answer is `Full` if a reader
     /// was full (waiting helps), else `NoMemory`, else `TooLarge`. The caller made sure a
-    /// reader is joined, that `len` is the length of `parts` and not 0, and that a
-    /// `Continuation` is a piece of the SysEx in progress.
-    pub(crate) fn deliver(
-        &mut self,
-        parts: &[&[u8]],
-        len: usize,
-        time: i64,
-        kind: Kind,
-    ) -> WriteOutcome {
+    /// reader is joined, that `m` is not empty, and that a `Continuation` is a piece of the
+    /// SysEx in progress.
+    pub(crate) fn deliver(&mut self, m: &Measured<'_>, time: i64, kind: Kind) -> WriteOutcome {
         let piece = matches!(kind, Kind::Continuation { .. });
-        let n = len as u64;
+        let n = m.len() as u64;
         let messages = completes(kind);
         // What the loop learns, in one word (so that it stays in a register across the
         // loopback writes): the readers that refused and those that skip the write (counted
@@ -234,7 +228,7 @@ impl<P: Platform> Readers<P> {
                 seen.0 |= (1 << i) << Seen::SKIPPED;
                 continue;
             }
-            match r.lb().write_known(parts, len, time) {
+            match r.lb().write_measured(*m, time) {
                 WriteOutcome::Accepted => {
                     seen.0 |= Seen::TOOK;
                     took(r, n, messages);

@@ -306,6 +306,29 @@ pub struct Loopback<P: Platform> {
     fifo: SpinLock<P::RawSpinLock, Fifo>,
 }
 
+/// The parts of one write and their total length, measured once (the cable hands one write to
+/// every reader's loopback). Only [`Measured::new`] makes one, so the length is the parts'.
+#[derive(Clone, Copy)]
+pub(crate) struct Measured<'a> {
+    parts: &'a [&'a [u8]],
+    len: usize,
+}
+
+impl<'a> Measured<'a> {
+    /// `parts`, measured.
+    pub(crate) fn new(parts: &'a [&'a [u8]]) -> Self {
+        Self {
+            parts,
+            len: parts.iter().map(|p| p.len()).sum(),
+        }
+    }
+
+    /// Their total length.
+    pub(crate) const fn len(&self) -> usize {
+        self.len
+    }
+}
+
 /// Bytes a chunk can hold.
 fn room_of(ev: &DmusKernelEvent, buffer_size: usize) -> usize {
     if ev.is_short() {
@@ -424,18 +447,17 @@ impl<P: Platform> Loopback<P> {
 
     /// Appends the concatenation of `parts` as one all-or-nothing write.
     pub fn write_parts(&self, parts: &[&[u8]], time: i64) -> WriteOutcome {
-        let len: usize = parts.iter().map(|p| p.len()).sum();
-        if len == 0 {
+        let m = Measured::new(parts);
+        if m.len() == 0 {
             return WriteOutcome::Accepted;
         }
-        self.write_known(parts, len, time)
+        self.write_measured(m, time)
     }
 
-    /// [`Loopback::write_parts`] of a non-empty write whose length `len` the caller knows:
-    /// the cable measures a write once for all its readers. A wrong `len` cannot corrupt
-    /// memory (copies are bounded by `parts`), but it miscounts the queue.
-    pub(crate) fn write_known(&self, parts: &[&[u8]], len: usize, time: i64) -> WriteOutcome {
-        debug_assert_eq!(len, parts.iter().map(|p| p.len()).sum::<usize>());
+    /// [`Loopback::write_parts`] of a non-empty write measured by the caller: the cable
+    /// measures a write once for all its readers.
+    pub(crate) fn write_measured(&self, m: Measured<'_>, time: i64) -> WriteOutcome {
+        let (parts, len) = (m.parts, m.len);
         let n = len as u64;
         let mut f = self.fifo.lock();
         if !f.listening {
