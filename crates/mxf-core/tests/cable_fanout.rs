@@ -254,6 +254,61 @@ fn a_reader_joining_in_the_middle_of_a_sysex_skips_its_rest_and_the_table_is_bou
     emu.unload().expect("clean unload");
 }
 
+#[test]
+fn only_joined_slots_get_writes_whatever_the_holes_in_the_table() {
+    let emu = Emu::new(EmuConfig::verifier());
+    let cable = Cable::new(emu.clone(), CableConfig::DEFAULT);
+    let lbs: Vec<_> = (0..MAX_READERS)
+        .map(|_| Loopback::new(emu.clone(), LoopbackConfig::DEFAULT).unwrap())
+        .collect();
+    // SAFETY: each is detached below before the loopbacks drop.
+    let mut ids: Vec<_> = lbs
+        .iter()
+        .map(|l| unsafe { cable.attach(l) }.unwrap())
+        .collect();
+    for &id in &ids {
+        cable.join(id);
+    }
+    // Slot 1 detached while joined, slot 2 left, the last slot detached and re-attached
+    // (not joined): the writes reach the other slots, the highest joined one included.
+    cable.detach(ids[1]);
+    cable.leave(ids[2]);
+    let last = MAX_READERS - 1;
+    cable.detach(ids[last]);
+    // SAFETY: detached below before the loopbacks drop.
+    ids[last] = unsafe { cable.attach(&lbs[last]) }.unwrap();
+    assert_eq!(cable.stats().readers_joined, MAX_READERS as u32 - 3);
+    let w = WriterId::new(0).unwrap();
+    assert_eq!(
+        cable.write(w, &[&[0x90, 1, 1]], 0).outcome,
+        WriteOutcome::Accepted
+    );
+    for (i, lb) in lbs.iter().enumerate() {
+        let mut got = Vec::new();
+        drain(lb, &mut got);
+        let joined = !matches!(i, 1 | 2) && i != last;
+        let want: &[u8] = if joined { &[0x90, 1, 1] } else { &[] };
+        assert_eq!(got, want, "reader {i}");
+    }
+    for (i, &id) in ids.iter().enumerate() {
+        if i != 1 {
+            cable.leave(id);
+        }
+    }
+    assert_eq!(cable.stats().readers_joined, 0);
+    assert_eq!(
+        cable.write(w, &[&[0xF8]], 0).outcome,
+        WriteOutcome::NoListener
+    );
+    for (i, id) in ids.into_iter().enumerate() {
+        if i != 1 {
+            cable.detach(id);
+        }
+    }
+    drop((lbs, cable));
+    emu.unload().expect("clean unload");
+}
+
 /// What the test does next: send a message (a note, a realtime byte, or a SysEx in pieces of
 /// the given sizes) or drain one reader.
 #[derive(Clone, Debug)]

@@ -56,7 +56,7 @@ pub use readers::{MAX_READERS, ReaderId};
 pub use stats::{CableStats, ReaderStats};
 
 use crate::feedback::{FeedbackConfig, FeedbackGuard, FeedbackStats};
-use crate::loopback::{Loopback, LoopbackStats};
+use crate::loopback::{Loopback, LoopbackStats, Measured};
 use crate::platform::{LogLevel, Platform, SpinLock};
 use crate::write::WriteOutcome;
 use merge::{Admit, Kind, Owner};
@@ -164,7 +164,8 @@ impl<P: Platform> Cable<P> {
     /// at master-clock time `time`) from writer `w`: see the module docs. An empty write is
     /// accepted and changes nothing.
     pub fn write(&self, w: WriterId, parts: &[&[u8]], time: i64) -> Written {
-        let len: usize = parts.iter().map(|p| p.len()).sum();
+        let m = Measured::new(parts);
+        let len = m.len();
         let first = parts.iter().find_map(|p| p.first().copied());
         let last = parts.iter().rev().find_map(|p| p.last().copied());
         let (Some(first), Some(last)) = (first, last) else {
@@ -180,7 +181,7 @@ impl<P: Platform> Cable<P> {
             let mut s = self.state.lock();
             let cfg = s.cfg;
             (
-                Self::write_locked(&mut s, w, kind, parts, len, time, now, &mut events),
+                Self::write_locked(&mut s, w, kind, &m, time, now, &mut events),
                 cfg,
             )
         };
@@ -188,17 +189,16 @@ impl<P: Platform> Cable<P> {
         written
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn write_locked(
         s: &mut State<P>,
         w: WriterId,
         kind: Kind,
-        parts: &[&[u8]],
-        len: usize,
+        m: &Measured<'_>,
         time: i64,
         now: i64,
         events: &mut GuardEvents,
     ) -> Written {
+        let len = m.len();
         let n = len as u64;
         let other_owner = s.owner.get().is_some_and(|o| o != w);
         let (own, cut) = match s.owner.admit(w, kind) {
@@ -253,7 +253,7 @@ impl<P: Platform> Cable<P> {
             s.stats.refused_muted += 1;
             return refuse(s, WriteOutcome::Muted, &mut released);
         }
-        let outcome = s.readers.deliver(parts, time, n, kind);
+        let outcome = s.readers.deliver(m, time, kind);
         match outcome {
             WriteOutcome::Accepted => {
                 s.stats.writes += 1;

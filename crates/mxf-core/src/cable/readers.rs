@@ -7,7 +7,7 @@
 
 use super::merge::Kind;
 use super::stats::ReaderStats;
-use crate::loopback::{Loopback, LoopbackStats};
+use crate::loopback::{Loopback, LoopbackStats, Measured};
 use crate::platform::Platform;
 use crate::write::WriteOutcome;
 use core::ptr::NonNull;
@@ -35,11 +35,10 @@ impl ReaderId {
 /// Where a reader is in the SysEx being written in pieces.
 #[derive(Clone, Copy, Default, PartialEq, Eq, Debug)]
 enum Sysex {
-    /// No SysEx in pieces in progress for it.
+    /// It gets every write: no SysEx in pieces is in progress, or it got every piece of the
+    /// one in progress so far (taking a write therefore never changes this state).
     #[default]
-    Idle,
-    /// It got the pieces so far.
-    Delivering,
+    Taking,
     /// It skips the rest: it refused a piece (`counted`: the skipped bytes are its drops), or
     /// it joined after the SysEx started (not `counted`: those bytes were never its).
     Skipping { counted: bool },
@@ -48,7 +47,6 @@ enum Sysex {
 struct Reader<P: Platform> {
     /// The capture stream's loopback (see [`Readers::attach`] for why it is valid).
     lb: NonNull<Loopback<P>>,
-    joined: bool,
     sysex: Sysex,
     stats: ReaderStats,
 }
@@ -61,9 +59,37 @@ impl<P: Platform> Reader<P> {
     }
 }
 
+/// A set of slots of the table: bit `i` is slot `i`.
+type Mask = u8;
+const _: () = assert!(MAX_READERS <= Mask::BITS as usize);
+
+/// The slots of `m`, lowest first.
+fn slots_of(mut m: Mask) -> impl Iterator<Item = usize> {
+    core::iter::from_fn(move || {
+        if m == 0 {
+            return None;
+        }
+        let i = m.trailing_zeros() as usize;
+        m &= m - 1;
+        Some(i)
+    })
+}
+
+/// What a joined reader that did not take a write did with it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Got {
+    /// Its loopback refused it.
+    Refused,
+    /// It was not offered the write: a piece of the SysEx it skips.
+    Skipped,
+}
+
 /// The table (under the cable's lock).
 pub(crate) struct Readers<P: Platform> {
     slots: [Option<Reader<P>>; MAX_READERS],
+    /// The joined readers (attached ones only): the one record of joining, so that the write
+    /// path visits them and no other slot.
+    joined: Mask,
     /// The loopback counters of the readers that detached.
     retired: LoopbackStats,
 }
@@ -76,6 +102,7 @@ impl<P: Platform> Readers<P> {
     pub(crate) const fn new() -> Self {
         Self {
             slots: [const { None }; MAX_READERS],
+            joined: 0,
             retired: LoopbackStats::ZERO,
         }
     }
@@ -92,8 +119,7 @@ impl<P: Platform> Readers<P> {
             .find(|(_, s)| s.is_none())?;
         *slot = Some(Reader {
             lb: NonNull::from(lb),
-            joined: false,
-            sysex: Sysex::Idle,
+            sysex: Sysex::Taking,
             stats: ReaderStats::default(),
         });
         Some(ReaderId(i as u8))
@@ -117,35 +143,34 @@ impl<P: Platform> Readers<P> {
     /// progress (the reader skips its rest). Its loopback listens.
     pub(crate) fn join(&mut self, id: ReaderId, in_sysex: bool) {
         if let Some(r) = self.get(id) {
-            r.joined = true;
             r.sysex = if in_sysex {
                 Sysex::Skipping { counted: false }
             } else {
-                Sysex::Idle
+                Sysex::Taking
             };
             r.lb().set_listening(true);
+            self.joined |= 1 << id.index();
         }
     }
 
     /// Leaves: no more writes; its loopback stops listening.
     pub(crate) fn leave(&mut self, id: ReaderId) {
         if let Some(r) = self.get(id) {
-            r.joined = false;
-            r.sysex = Sysex::Idle;
+            r.sysex = Sysex::Taking;
             r.lb().set_listening(false);
+            self.joined &= !(1 << id.index());
         }
     }
 
     /// Readers attached / joined.
     pub(crate) fn counts(&self) -> (u32, u32) {
         let attached = self.slots.iter().flatten().count() as u32;
-        let joined = self.slots.iter().flatten().filter(|r| r.joined).count() as u32;
-        (attached, joined)
+        (attached, self.joined.count_ones())
     }
 
     /// Whether any reader is joined.
     pub(crate) fn any_joined(&self) -> bool {
-        self.slots.iter().flatten().any(|r| r.joined)
+        self.joined != 0
     }
 
     /// The counters of reader `id`, if attached.
@@ -175,85 +200,115 @@ impl<P: Platform> Readers<P> {
     /// reader is out of it. What a reader got of it is the truncated SysEx its writer sent.
     pub(crate) fn end_sysex(&mut self) {
         for r in self.slots.iter_mut().flatten() {
-            r.sysex = Sysex::Idle;
+            r.sysex = Sysex::Taking;
         }
     }
 
-    /// Writes `parts` (`n` bytes, of kind `kind`, written at `time`) into every joined
+    /// Writes `m` (of kind `kind`, written at `time`) into every joined
     /// reader's loopback, one copy each: `Accepted` if at least one reader took it (each
     /// reader that refused counts a drop) or if every joined reader skips the SysEx it
     /// belongs to; otherwise nothing was kept anywhere, and the answer is `Full` if a reader
     /// was full (waiting helps), else `NoMemory`, else `TooLarge`. The caller made sure a
-    /// reader is joined, and that a `Continuation` is a piece of the SysEx in progress.
-    pub(crate) fn deliver(
-        &mut self,
-        parts: &[&[u8]],
-        time: i64,
-        n: u64,
-        kind: Kind,
-    ) -> WriteOutcome {
-        let mut got = [None; MAX_READERS];
-        let (mut accepted, mut full, mut no_memory, mut too_large) = (false, false, false, false);
-        for (r, g) in self.slots.iter().zip(got.iter_mut()) {
-            let Some(r) = r else { continue };
-            if !r.joined {
+    /// reader is joined, that `m` is not empty, and that a `Continuation` is a piece of the
+    /// SysEx in progress.
+    pub(crate) fn deliver(&mut self, m: &Measured<'_>, time: i64, kind: Kind) -> WriteOutcome {
+        let piece = matches!(kind, Kind::Continuation { .. });
+        let n = m.len() as u64;
+        let messages = completes(kind);
+        // What the loop learns, in one word (so that it stays in a register across the
+        // loopback writes): the readers that refused and those that skip the write (counted
+        // once the answer is known), whether one took it (counted at once: one taker makes
+        // the answer `Accepted`), and which refusals were seen.
+        let mut seen = Seen(0);
+        for i in slots_of(self.joined) {
+            let Some(Some(r)) = self.slots.get_mut(i) else {
+                continue;
+            };
+            if piece && matches!(r.sysex, Sysex::Skipping { .. }) {
+                seen.0 |= (1 << i) << Seen::SKIPPED;
                 continue;
             }
-            if matches!(kind, Kind::Continuation { .. })
-                && matches!(r.sysex, Sysex::Skipping { .. })
-            {
-                continue;
+            match r.lb().write_measured(*m, time) {
+                WriteOutcome::Accepted => {
+                    seen.0 |= Seen::TOOK;
+                    took(r, n, messages);
+                }
+                o => {
+                    seen.0 |= 1 << i;
+                    if o == WriteOutcome::Full {
+                        seen.0 |= Seen::FULL;
+                    } else if o == WriteOutcome::NoMemory {
+                        seen.0 |= Seen::NO_MEMORY;
+                    }
+                }
             }
-            let o = r.lb().write_parts(parts, time);
-            match o {
-                WriteOutcome::Accepted => accepted = true,
-                WriteOutcome::Full => full = true,
-                WriteOutcome::NoMemory => no_memory = true,
-                _ => too_large = true,
-            }
-            *g = Some(o);
         }
-        let tried = got.iter().any(Option::is_some);
-        if tried && !accepted {
-            return if full {
+        let (refused, skipped) = (seen.refused(), seen.skipped());
+        if seen.0 & Seen::TOOK == 0 && refused != 0 {
+            return if seen.0 & Seen::FULL != 0 {
                 WriteOutcome::Full
-            } else if no_memory {
+            } else if seen.0 & Seen::NO_MEMORY != 0 {
                 WriteOutcome::NoMemory
-            } else if too_large {
-                WriteOutcome::TooLarge
             } else {
-                WriteOutcome::NoListener
+                WriteOutcome::TooLarge
             };
         }
-        for (r, g) in self.slots.iter_mut().zip(got) {
-            let Some(r) = r else { continue };
-            if r.joined {
-                account(r, g, n, kind);
+        for i in slots_of(refused | skipped) {
+            if let Some(Some(r)) = self.slots.get_mut(i) {
+                let got = if refused & (1 << i) != 0 {
+                    Got::Refused
+                } else {
+                    Got::Skipped
+                };
+                account(r, got, n, kind);
             }
         }
         WriteOutcome::Accepted
     }
 }
 
-/// Counts a taken write for one joined reader: `got` is its loopback's answer, `None` if it
-/// skipped the write (a SysEx it is out of).
-fn account<P: Platform>(r: &mut Reader<P>, got: Option<WriteOutcome>, n: u64, kind: Kind) {
+/// What [`Readers::deliver`]'s loop learned: bits 0..8 the readers that refused, 8..16 those
+/// that skipped, then the flags.
+#[derive(Clone, Copy)]
+struct Seen(u32);
+
+impl Seen {
+    const SKIPPED: u32 = 8;
+    const TOOK: u32 = 1 << 16;
+    const FULL: u32 = 1 << 17;
+    const NO_MEMORY: u32 = 1 << 18;
+
+    fn refused(self) -> Mask {
+        self.0 as Mask
+    }
+
+    fn skipped(self) -> Mask {
+        (self.0 >> Self::SKIPPED) as Mask
+    }
+}
+
+/// The messages a write of kind `kind` completes for a reader that takes it: 1 for a
+/// message, or the last piece of a SysEx (the same for every reader).
+const fn completes(kind: Kind) -> u64 {
+    match kind {
+        Kind::Realtime | Kind::Message | Kind::Continuation { end: true } => 1,
+        Kind::SysexStart | Kind::Continuation { end: false } => 0,
+    }
+}
+
+/// Counts a write of `n` bytes, completing `messages`, that a joined reader's loopback took
+/// (its SysEx state stays [`Sysex::Taking`]: a skipping reader is offered no piece).
+fn took<P: Platform>(r: &mut Reader<P>, n: u64, messages: u64) {
+    r.stats.bytes_delivered += n;
+    r.stats.messages_delivered += messages;
+}
+
+/// Counts a taken write of `n` bytes for one joined reader that did not take it: `got` says
+/// whether it refused or skipped it.
+fn account<P: Platform>(r: &mut Reader<P>, got: Got, n: u64, kind: Kind) {
     let s = &mut r.stats;
     match got {
-        Some(WriteOutcome::Accepted) => {
-            s.bytes_delivered += n;
-            match kind {
-                Kind::Realtime | Kind::Message => s.messages_delivered += 1,
-                Kind::SysexStart => r.sysex = Sysex::Delivering,
-                Kind::Continuation { end } => {
-                    if end {
-                        s.messages_delivered += 1;
-                        r.sysex = Sysex::Idle;
-                    }
-                }
-            }
-        }
-        Some(_) => {
+        Got::Refused => {
             s.bytes_dropped += n;
             match kind {
                 Kind::Realtime | Kind::Message => s.messages_dropped += 1,
@@ -264,19 +319,19 @@ fn account<P: Platform>(r: &mut Reader<P>, got: Option<WriteOutcome>, n: u64, ki
                 Kind::Continuation { end } => {
                     s.sysex_truncated += 1;
                     r.sysex = if end {
-                        Sysex::Idle
+                        Sysex::Taking
                     } else {
                         Sysex::Skipping { counted: true }
                     };
                 }
             }
         }
-        None => {
+        Got::Skipped => {
             if r.sysex == (Sysex::Skipping { counted: true }) {
                 s.bytes_dropped += n;
             }
             if kind == (Kind::Continuation { end: true }) {
-                r.sysex = Sysex::Idle;
+                r.sysex = Sysex::Taking;
             }
         }
     }

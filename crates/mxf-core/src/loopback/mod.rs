@@ -287,6 +287,29 @@ pub struct Loopback<P: Platform> {
     fifo: SpinLock<P::RawSpinLock, Fifo>,
 }
 
+/// The parts of one write and their total length, measured once (the cable hands one write to
+/// every reader's loopback). Only [`Measured::new`] makes one, so the length is the parts'.
+#[derive(Clone, Copy)]
+pub(crate) struct Measured<'a> {
+    parts: &'a [&'a [u8]],
+    len: usize,
+}
+
+impl<'a> Measured<'a> {
+    /// `parts`, measured.
+    pub(crate) fn new(parts: &'a [&'a [u8]]) -> Self {
+        Self {
+            parts,
+            len: parts.iter().map(|p| p.len()).sum(),
+        }
+    }
+
+    /// Their total length.
+    pub(crate) const fn len(&self) -> usize {
+        self.len
+    }
+}
+
 /// Bytes a chunk can hold.
 fn room_of(ev: &DmusKernelEvent, buffer_size: usize) -> usize {
     if ev.is_short() {
@@ -402,10 +425,17 @@ impl<P: Platform> Loopback<P> {
 
     /// Appends the concatenation of `parts` as one all-or-nothing write.
     pub fn write_parts(&self, parts: &[&[u8]], time: i64) -> WriteOutcome {
-        let len: usize = parts.iter().map(|p| p.len()).sum();
-        if len == 0 {
+        let m = Measured::new(parts);
+        if m.len() == 0 {
             return WriteOutcome::Accepted;
         }
+        self.write_measured(m, time)
+    }
+
+    /// [`Loopback::write_parts`] of a non-empty write measured by the caller: the cable
+    /// measures a write once for all its readers.
+    pub(crate) fn write_measured(&self, m: Measured<'_>, time: i64) -> WriteOutcome {
+        let (parts, len) = (m.parts, m.len);
         let n = len as u64;
         let mut f = self.fifo.lock();
         if !f.listening {
@@ -430,7 +460,7 @@ impl<P: Platform> Loopback<P> {
                 .min(len);
         }
         // Get every new chunk first, so that a failure leaves the queue untouched.
-        let Some(mut fresh) = self.new_chunks(parts, in_tail, time) else {
+        let Some(mut fresh) = self.new_chunks(parts, len, in_tail, time) else {
             if f.stats.bytes_queued > 0 {
                 f.stats.writes_refused_alloc_full += 1;
                 return WriteOutcome::Full;
@@ -462,10 +492,15 @@ impl<P: Platform> Loopback<P> {
         WriteOutcome::Accepted
     }
 
-    /// New chunks holding the bytes of `parts` after the first `skip`, in order; `None` (and
-    /// nothing kept) if the allocator fails.
-    fn new_chunks(&self, parts: &[&[u8]], skip: usize, time: i64) -> Option<EventList> {
-        let total: usize = parts.iter().map(|p| p.len()).sum();
+    /// New chunks holding the bytes of `parts` (`total` of them) after the first `skip`, in
+    /// order; `None` (and nothing kept) if the allocator fails.
+    fn new_chunks(
+        &self,
+        parts: &[&[u8]],
+        total: usize,
+        skip: usize,
+        time: i64,
+    ) -> Option<EventList> {
         let mut fresh = EventList::new();
         let mut at = skip;
         while at < total {
