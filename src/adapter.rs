@@ -95,6 +95,15 @@ pub trait PortClass {
 /// and calls `ReleaseChildren` and `Release` on each, as at every removal, so nothing stays
 /// half up. A friendly name that cannot be written is reported and the start goes on.
 ///
+/// # The failing cable's port and miniport
+/// PortCls knows only registered subdevices. For the cable whose port `Init` or
+/// `PcRegisterSubdevice` failed, the port may hold the miniport and the miniport the port
+/// (DMusUART's miniport, and ours, keep a reference on the port from their `Init`), a cycle
+/// nobody would break: `start_device` calls `release_port(miniport)` on that cable's miniport
+/// (for ours, `mxf_miniport::release_port`), which must give up the miniport's reference on its
+/// port; then its own releases free both. It calls it only for a miniport of an unregistered
+/// subdevice, which no client can have opened a stream on.
+///
 /// # Safety
 /// The arguments are those PortCls passed to `StartDevice` (`PASSIVE_LEVEL`); `api` honours
 /// [`PortClass`].
@@ -105,6 +114,7 @@ pub unsafe fn start_device<A: PortClass>(
     resources: PResourceList,
     cables: &[CableName],
     mut new_miniport: impl FnMut(usize) -> Result<ComPtr<IMiniportDMus>, NtStatus>,
+    release_port: impl Fn(&ComPtr<IMiniportDMus>),
 ) -> NtStatus {
     if cables.is_empty() || cables.len() > MAX_CABLES {
         return STATUS_INVALID_PARAMETER;
@@ -115,9 +125,15 @@ pub unsafe fn start_device<A: PortClass>(
         };
         // SAFETY: forwarded from StartDevice.
         let installed = unsafe {
-            install_cable(api, device, irp, resources, index, reference, name, || {
-                new_miniport(index)
-            })
+            install_cable(
+                api,
+                device,
+                irp,
+                resources,
+                (index, reference, name),
+                || new_miniport(index),
+                &release_port,
+            )
         };
         if let Err((step, status)) = installed {
             api.failed(index, step, status);
@@ -140,20 +156,19 @@ pub unsafe fn start_device<A: PortClass>(
 /// holds: the port holds the miniport (taken in `Init`) and the registered subdevice holds the
 /// port. PortCls releases those when the device is removed, at `PASSIVE_LEVEL`, which is where
 /// the miniport's final `Release` (deleting its timers) must run. On the failure paths the
-/// final releases happen here, inside `StartDevice`, also at `PASSIVE_LEVEL`.
+/// final releases happen here, inside `StartDevice`, also at `PASSIVE_LEVEL`, after
+/// `release_port` broke the port ↔ miniport cycle (see [`start_device`]).
 ///
 /// # Safety
 /// As [`start_device`]; `reference` is NUL-terminated.
-#[allow(clippy::too_many_arguments)]
 unsafe fn install_cable<A: PortClass>(
     api: &A,
     device: PDeviceObject,
     irp: PIrp,
     resources: PResourceList,
-    index: usize,
-    reference: &[u16],
-    name: &CableName,
+    (index, reference, name): (usize, &[u16], &CableName),
     new_miniport: impl FnOnce() -> Result<ComPtr<IMiniportDMus>, NtStatus>,
+    release_port: &impl Fn(&ComPtr<IMiniportDMus>),
 ) -> Result<(), (Step, NtStatus)> {
     // SAFETY: forwarded from StartDevice.
     let port =
@@ -180,9 +195,10 @@ unsafe fn install_cable<A: PortClass>(
             resources,
         )
     };
-    // The port holds the miniport now if it kept it; ours goes first on every path.
-    drop(miniport);
     if !nt_success(status) {
+        // The miniport's Init may have taken a reference on the port that nothing else will
+        // give back (the port is not registered).
+        release_port(&miniport);
         return Err((Step::PortInit, status));
     }
     for category in &CATEGORIES {
@@ -194,6 +210,13 @@ unsafe fn install_cable<A: PortClass>(
     }
     // SAFETY: the port is live and initialised; the reference string is NUL-terminated.
     let status = unsafe { api.register_subdevice(device, reference, port_ptr.cast::<IUnknown>()) };
+    if !nt_success(status) {
+        // Unregistered, the port never has its children released by PortCls: the miniport
+        // gives up its reference on the port, so that ours below free both.
+        release_port(&miniport);
+    }
+    // The port holds the miniport now if it kept it; ours goes first on every path.
+    drop(miniport);
     drop(port);
     if nt_success(status) {
         Ok(())

@@ -8,7 +8,9 @@ use crate::names::{
 };
 use core::ffi::c_void;
 use core::sync::atomic::{AtomicPtr, Ordering};
-use mxf_abi::{Guid, IPort, IUnknown, NtStatus, PDeviceObject, PIrp, PResourceList, nt_success};
+use mxf_abi::{
+    Guid, IMiniportDMus, IPort, IUnknown, NtStatus, PDeviceObject, PIrp, PResourceList, nt_success,
+};
 use mxf_core::com::ComPtr;
 use mxf_core::platform::{LogLevel, Platform};
 use mxf_kernel::KernelPlatform;
@@ -240,6 +242,11 @@ unsafe extern "system" fn start_device(
         ),
     );
     let cables = config.cables.names();
+    let unbind = |miniport: &ComPtr<IMiniportDMus>| {
+        // SAFETY: `start_device` passes only the miniport of a cable whose subdevice was not
+        // registered, so no stream of it exists or can be created.
+        unsafe { mxf_miniport::release_port::<KernelPlatform>(miniport) };
+    };
     // SAFETY: forwarded from PortCls at PASSIVE_LEVEL; KernelPortClass honours PortClass.
     let status = unsafe {
         adapter::start_device(
@@ -249,6 +256,7 @@ unsafe extern "system" fn start_device(
             resources,
             cables,
             |_| crate::miniport::new_miniport(config.capture_mode, config.feedback),
+            unbind,
         )
     };
     if nt_success(status) {

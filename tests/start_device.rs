@@ -11,7 +11,7 @@ use mxf_abi::*;
 use mxf_core::com::ComPtr;
 use mxf_kemu::{Emu, EmuConfig, FaultPlan};
 use mxf_miniport::miniport::TAG_MINIPORT;
-use mxf_miniport::{MiniportConfig, new_miniport};
+use mxf_miniport::{MiniportConfig, new_miniport, release_port};
 use mxf_testkit::port_slots;
 use mxfloop::adapter::{PortClass, Step, start_device};
 use mxfloop::settings::cable_names_setting;
@@ -267,11 +267,22 @@ fn live_with_tag(emu: &Emu, tag: mxf_core::platform::PoolTag) -> usize {
 
 fn start(emu: &Emu, api: &Api<'_>) -> NtStatus {
     let cables = cable_names_setting(Ok(None), api.ports.len());
+    let unbind = |m: &ComPtr<IMiniportDMus>| {
+        // SAFETY: start_device passes only an unregistered cable's miniport, on which no
+        // stream was opened.
+        unsafe { release_port::<Emu>(m) };
+    };
     // SAFETY: the fakes stand in for PortCls; PASSIVE_LEVEL (the emulator's default).
     unsafe {
-        start_device(api, DEVICE, IRP, RESOURCES, cables.names(), |_| {
-            new_miniport(emu.clone(), MiniportConfig::DEFAULT).map_err(NtStatus::from)
-        })
+        start_device(
+            api,
+            DEVICE,
+            IRP,
+            RESOURCES,
+            cables.names(),
+            |_| new_miniport(emu.clone(), MiniportConfig::DEFAULT).map_err(NtStatus::from),
+            unbind,
+        )
     }
 }
 
@@ -322,21 +333,21 @@ fn port_init_failure_releases_the_miniport_inside_start_device() {
 /// references that cycle is all that is left: this pins that StartDevice itself released
 /// exactly its two references (one more would over-release, one fewer would leave a third).
 #[test]
-fn registration_failure_drops_our_references_leaving_only_the_port_miniport_cycle() {
+fn registration_failure_frees_the_port_and_the_miniport_inside_start_device() {
     let emu = Emu::new(EmuConfig::verifier());
     let port = FakePort::new(AfterMiniportInit::Keep);
     let api = Api::new(vec![&port], STATUS_INSUFFICIENT_RESOURCES);
     assert_eq!(start(&emu, &api), STATUS_INSUFFICIENT_RESOURCES);
-    assert!(port.holds_miniport());
+    // The miniport gave up its reference on the port (release_port), so ours freed the port,
+    // whose destruction released the miniport: no port <-> miniport cycle is left for PortCls,
+    // which never heard of this subdevice, to break.
+    assert_eq!(port.refs.get(), 0, "the port is freed");
+    assert!(!port.holds_miniport());
     assert_eq!(
-        port.refs.get(),
-        1,
-        "only the miniport's reference on the port remains"
+        live_with_tag(&emu, TAG_MINIPORT),
+        0,
+        "the miniport is freed"
     );
-    assert_eq!(live_with_tag(&emu, TAG_MINIPORT), 1);
-    // Breaking the cycle from the port's side frees everything.
-    port.release_children();
-    assert_eq!(port.refs.get(), 0);
     emu.unload().expect("nothing left behind");
 }
 

@@ -171,6 +171,8 @@ enum Call {
     Friendly(Guid, String, String),
     Register(String),
     Failed(usize, Step, NtStatus),
+    /// `release_port` on cable `i`'s miniport.
+    ReleasePort(usize),
 }
 
 /// PortCls over fake ports (one per `PcNewPort`) and fake miniports (one per cable), with the
@@ -226,6 +228,18 @@ impl Fake {
         // SAFETY: only the IUnknown slots of the fake are ever called; the reference was just
         // counted and is handed to the caller; the box outlives the test.
         Ok(unsafe { ComPtr::from_raw(p) })
+    }
+
+    /// The `release_port` `start_device` takes: records which cable's miniport it was given.
+    fn release_port(&self, miniport: &ComPtr<IMiniportDMus>) {
+        let at = miniport.as_raw().cast::<FakeMiniport>().cast_const();
+        let index = self
+            .miniports
+            .borrow()
+            .iter()
+            .position(|m| core::ptr::eq(&**m, at))
+            .expect("one of our miniports");
+        self.call(Call::ReleasePort(index));
     }
 
     fn port_refs(&self) -> Vec<u32> {
@@ -351,9 +365,15 @@ fn cables(count: usize) -> crate::settings::CableNames {
 fn start(fake: &Fake, names: &[CableName]) -> NtStatus {
     // SAFETY: fakes stand in for PortCls.
     unsafe {
-        start_device(fake, DEVICE, IRP, RESOURCES, names, |i| {
-            fake.new_miniport(i)
-        })
+        start_device(
+            fake,
+            DEVICE,
+            IRP,
+            RESOURCES,
+            names,
+            |i| fake.new_miniport(i),
+            |m| fake.release_port(m),
+        )
     }
 }
 
@@ -464,6 +484,19 @@ fn failing_cable(k: usize, plan: Plan, step: Step, status: NtStatus) {
             .iter()
             .any(|c| matches!(c, Call::Miniport(i) if *i > k)),
         "no cable after {k} was tried"
+    );
+    let released: Vec<usize> = calls
+        .iter()
+        .filter_map(|c| match c {
+            Call::ReleasePort(i) => Some(*i),
+            _ => None,
+        })
+        .collect();
+    let after_init = matches!(step, Step::PortInit | Step::RegisterSubdevice);
+    assert_eq!(
+        released,
+        if after_init { vec![k] } else { vec![] },
+        "only the failing cable's miniport, and only once its port's Init ran, gives up its port"
     );
     let registered = fake.registered_names();
     assert_eq!(registered.len(), k);

@@ -688,22 +688,19 @@ static VOID NTAPI test_thread(PVOID ctx)
     check(st == STATUS_INSUFFICIENT_RESOURCES && g_ports_live == 0,
           "error path: PcNewPort failing for the last cable fails StartDevice with its status, nothing left",
           "%#lx, %ld ports alive", (unsigned long)st, (long)g_ports_live);
-    /* PcRegisterSubdevice failing for the last cable: StartDevice fails with its status and
-     * drops its own references; the earlier cables go with PortCls's removal; what is left
-     * is the failed cable's port <-> miniport pair, which goes away completely when the port
-     * releases its children. */
+    /* PcRegisterSubdevice failing for the last cable: StartDevice fails with its status; the
+     * earlier cables go with PortCls's removal; the failed cable's miniport gives up the
+     * reference on its port that its Init took (PortCls never heard of that subdevice, so no
+     * ReleaseChildren would break the port <-> miniport cycle), and StartDevice's own releases
+     * then free the port and, with it, the miniport: nothing is left. */
     g_register_fail = STATUS_OBJECT_NAME_COLLISION;
     g_register_fail_after = (LONG)g_cable_count - 1;
     st = start_device(fdo);
     g_register_fail = 0;
-    c_port *left = g_port;
-    LONG left_refs = left ? left->refs : 0;
-    if (left)
-        dcall("device removal: miniport Release", release_children, 1, A(left));
-    check(st == STATUS_OBJECT_NAME_COLLISION && left_refs == 1 && g_ports_live == 0,
-          "error path: PcRegisterSubdevice failing for the last cable fails StartDevice, releasing its references",
-          "%#lx; the port had %ld reference(s) left (1 = the miniport's), %ld ports alive after releasing "
-          "its children", (unsigned long)st, (long)left_refs, (long)g_ports_live);
+    g_port = NULL; /* freed inside StartDevice */
+    check(st == STATUS_OBJECT_NAME_COLLISION && g_ports_live == 0,
+          "error path: PcRegisterSubdevice failing for the last cable fails StartDevice, freeing its port and miniport",
+          "%#lx, %ld ports alive", (unsigned long)st, (long)g_ports_live);
     /* The cables' interface keys cannot be opened, then open but cannot be written: a name is
      * not worth a failed start, so StartDevice registers every cable, warns once per interface,
      * and has given back every symbolic link and key it got on these paths too. */

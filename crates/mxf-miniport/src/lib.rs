@@ -40,6 +40,7 @@ pub use ids::{
 pub use intersection::{Intersection, RESULTANT_FORMAT_SIZE, com_outcome, data_range_intersection};
 pub use miniport::{
     MiniportConfig, cable_stats, loopback_allocator_stats, loopback_stats, new_miniport,
+    release_port,
 };
 pub use stream::capture::{CaptureStreamStats, capture_stats, reader_loopback_stats, reader_stats};
 pub use stream::render::render_stats;

@@ -181,6 +181,32 @@ fn with_miniport<P: Platform, R>(
     Some(f(m))
 }
 
+/// Gives up the reference on the port that the port's `Init` made the miniport take, if it
+/// holds one; returns whether it did (`false` too for an object that is not a `Miniport<P>`).
+///
+/// For an adapter whose `PcRegisterSubdevice` failed after `Init`: the port then holds the
+/// miniport and the miniport the port, and PortCls, which breaks that cycle when a registered
+/// subdevice goes away (the port's `ReleaseChildren`), never learns of an unregistered one.
+/// After this call the adapter's own releases free both. `PASSIVE_LEVEL`.
+///
+/// # Safety
+/// No stream of this miniport exists or will be created (its subdevice was never registered,
+/// so no client could open a pin): only a render stream calls the port (`Notify`) through the
+/// reference given up here.
+pub unsafe fn release_port<P: Platform>(miniport: &ComPtr<IMiniportDMus>) -> bool {
+    with_miniport::<P, _>(miniport, |m| {
+        let port = NonNull::new(m.port.swap(ptr::null_mut(), Ordering::AcqRel));
+        port.map(|p| {
+            // SAFETY: a non-null port pointer holds the one reference this object owns, and
+            // the swap took it out, so it is given up once; per the caller no stream can be
+            // using it.
+            drop(unsafe { ComPtr::from_raw(p) });
+        })
+        .is_some()
+    })
+    .unwrap_or(false)
+}
+
 /// The loopback counters of a miniport made by [`new_miniport`] with the same `P`: those of
 /// every capture stream's loopback it had, summed (`Cable::loopback_stats`), cumulative over
 /// the miniport's life.
