@@ -72,11 +72,11 @@ pub fn cable_count_setting(read: Result<u32, NtStatus>) -> (usize, Option<Settin
 }
 
 /// `FeedbackMaxMessagesPerSecond` when the value is absent: the rate of
-/// [`FeedbackConfig::DEFAULT`] (its per-window limit times ten 100 ms windows a second).
-pub const FEEDBACK_DEFAULT_PER_SECOND: u32 = 31_250;
+/// [`FeedbackConfig::DEFAULT`].
+pub const FEEDBACK_DEFAULT_PER_SECOND: u32 = FeedbackConfig::DEFAULT_PER_SECOND;
 
 /// Largest `FeedbackMaxMessagesPerSecond` that [`FeedbackConfig::from_registry`] accepts.
-const FEEDBACK_MAX_PER_SECOND: u32 = 10_000_000;
+const FEEDBACK_MAX_PER_SECOND: u32 = FeedbackConfig::MAX_PER_SECOND;
 
 /// The feedback guard a read of `FeedbackMaxMessagesPerSecond` selects (an absent value reads
 /// as [`FEEDBACK_DEFAULT_PER_SECOND`]; 0 disables the guard), and why it fell back to

@@ -41,11 +41,19 @@ impl FeedbackConfig {
         release_windows: 10,
     };
 
+    /// The registry rate (`FeedbackMaxMessagesPerSecond`) that selects [`Self::DEFAULT`]: its
+    /// per-window limit times the ten 100 ms windows of a second.
+    pub const DEFAULT_PER_SECOND: u32 = 31_250;
+
+    /// The largest registry rate [`Self::from_registry`] accepts.
+    pub const MAX_PER_SECOND: u32 = 10_000_000;
+
     /// The configuration a registry value `FeedbackMaxMessagesPerSecond` (`REG_DWORD`)
-    /// selects: 0 disables the guard; 1 to 10,000,000 sets the rate (per 100 ms window, at
-    /// least 1); anything larger is refused (`None`: the caller keeps the default and logs).
+    /// selects: 0 disables the guard; 1 to [`Self::MAX_PER_SECOND`] sets the rate (per 100 ms
+    /// window, at least 1); anything larger is refused (`None`: the caller keeps the default
+    /// and logs).
     pub const fn from_registry(max_messages_per_second: u32) -> Option<Self> {
-        if max_messages_per_second > 10_000_000 {
+        if max_messages_per_second > Self::MAX_PER_SECOND {
             return None;
         }
         let per_window = if max_messages_per_second == 0 {
@@ -275,5 +283,18 @@ mod tests {
         let mut g = FeedbackGuard::new(FeedbackConfig::DEFAULT);
         assert!(g.admit(i64::MIN, 1));
         assert!(g.admit(i64::MAX, 1));
+    }
+
+    #[test]
+    fn the_default_rate_selects_the_default_configuration() {
+        assert_eq!(
+            FeedbackConfig::from_registry(FeedbackConfig::DEFAULT_PER_SECOND),
+            Some(FeedbackConfig::DEFAULT)
+        );
+        assert!(FeedbackConfig::from_registry(FeedbackConfig::MAX_PER_SECOND).is_some());
+        assert_eq!(
+            FeedbackConfig::from_registry(FeedbackConfig::MAX_PER_SECOND + 1),
+            None
+        );
     }
 }
