@@ -57,7 +57,7 @@
 use crate::alloc::{AllocatorConfig, new_allocator};
 use crate::com::ComPtr;
 use crate::event_list::EventList;
-use crate::platform::{Platform, SpinLock};
+use crate::platform::{AtDispatch, Platform, SpinLock};
 pub use crate::write::WriteOutcome;
 use core::ptr::{self, NonNull};
 use mxf_abi::NtError;
@@ -435,9 +435,24 @@ impl<P: Platform> Loopback<P> {
     /// [`Loopback::write_parts`] of a non-empty write measured by the caller: the cable
     /// measures a write once for all its readers.
     pub(crate) fn write_measured(&self, m: Measured<'_>, time: i64) -> WriteOutcome {
+        self.write_locked(&mut self.fifo.lock(), m, time)
+    }
+
+    /// [`Loopback::write_measured`] for a caller at `DISPATCH_LEVEL` (the cable, holding its
+    /// lock): the loopback's lock is taken without touching IRQL.
+    pub(crate) fn write_measured_at_dispatch(
+        &self,
+        m: Measured<'_>,
+        time: i64,
+        at: AtDispatch<'_>,
+    ) -> WriteOutcome {
+        self.write_locked(&mut self.fifo.lock_at_dispatch(at), m, time)
+    }
+
+    /// The write itself, with the queue's lock held (however it was taken).
+    fn write_locked(&self, f: &mut Fifo, m: Measured<'_>, time: i64) -> WriteOutcome {
         let (parts, len) = (m.parts, m.len);
         let n = len as u64;
-        let mut f = self.fifo.lock();
         if !f.listening {
             f.stats.writes_refused_closed += 1;
             return WriteOutcome::NoListener;
