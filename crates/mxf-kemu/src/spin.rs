@@ -63,6 +63,7 @@ impl EmuSpinLock {
     /// The deadlock verifier's check before `me` spins on the lock: spinning on a lock it
     /// holds itself would never end.
     #[track_caller]
+    #[inline(always)]
     fn check_not_own(&self, me: u64) {
         if self.owner.load(Ordering::Relaxed) == me {
             bug(
@@ -77,6 +78,7 @@ impl EmuSpinLock {
     }
 
     /// Spins until `me` owns the lock word.
+    #[inline(always)]
     fn take(&self, me: u64) {
         let mut spins = 0u32;
         while self
@@ -95,6 +97,7 @@ impl EmuSpinLock {
 
     /// The deadlock verifier's check before a release: `me` holds the lock.
     #[track_caller]
+    #[inline(always)]
     fn check_owned(&self, me: u64) {
         let owner = self.owner.load(Ordering::Relaxed);
         if owner != me {
@@ -117,6 +120,7 @@ impl EmuSpinLock {
     /// Verifier's check of the `...AtDpcLevel`/`...FromDpcLevel` routines: the caller is at
     /// `DISPATCH_LEVEL` or above (`subcode` 0x40 / 0x41; p2 IRQL, p3 lock).
     #[track_caller]
+    #[inline(always)]
     fn check_at_dpc_level(&self, subcode: usize, routine: &str) {
         let cur = irql::current();
         if cur < DISPATCH_LEVEL {
