@@ -515,7 +515,9 @@ impl<P: Platform> Loopback<P> {
     }
 
     /// New chunks holding the bytes of `parts` (`total` of them) after the first `skip`, in
-    /// order; `None` (and nothing kept) if the allocator fails.
+    /// order; `None` (and nothing kept) if the allocator fails. Inlined into its one caller,
+    /// the write (a call would pass and move the list and the parts on every write).
+    #[inline(always)]
     fn new_chunks(
         &self,
         parts: &[&[u8]],
