@@ -145,6 +145,8 @@ void mxf_kernel_layout_probe(void)
     MXF_SIG(ExpInterlockedPushEntrySList, PSLIST_ENTRY, 2, PSLIST_HEADER, PSLIST_ENTRY);
     MXF_SIG(KeAcquireSpinLockRaiseToDpc, KIRQL, 1, PKSPIN_LOCK);
     MXF_SIG(KeReleaseSpinLock, VOID, 2, PKSPIN_LOCK, KIRQL);
+    MXF_SIG(KeAcquireSpinLockAtDpcLevel, VOID, 1, PKSPIN_LOCK);
+    MXF_SIG(KeReleaseSpinLockFromDpcLevel, VOID, 1, PKSPIN_LOCK);
     MXF_SIG(KeInitializeTimer, VOID, 1, PKTIMER);
     MXF_SIG(KeInitializeDpc, VOID, 3, PRKDPC, PKDEFERRED_ROUTINE, PVOID);
     MXF_SIG(KeSetTimer, BOOLEAN, 3, PKTIMER, LARGE_INTEGER, PKDPC);

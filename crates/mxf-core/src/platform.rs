@@ -18,7 +18,7 @@ use mxf_abi::NtError;
 
 pub mod bugcheck;
 mod spin;
-pub use spin::{SpinLock, SpinLockGuard};
+pub use spin::{AtDispatch, SpinLock, SpinLockDpcGuard, SpinLockGuard};
 
 /// Interrupt request level.
 pub type Irql = u8;
@@ -139,6 +139,24 @@ pub unsafe trait RawSpinLock: Send + Sync {
     /// The caller holds the lock (from [`RawSpinLock::acquire`] on this CPU/thread) and `old`
     /// is what that `acquire` returned.
     unsafe fn release(&self, old: Irql);
+
+    /// `KeAcquireSpinLockAtDpcLevel`: spins until the lock is held, leaving IRQL alone (no
+    /// IRQL read, raise or lower: the saving over [`RawSpinLock::acquire`]). The emulator
+    /// bug-checks a call below `DISPATCH_LEVEL` as Driver Verifier does (0xC4 / 0x40). Use it
+    /// through [`SpinLock::lock_at_dispatch`], which demands proof of the IRQL.
+    ///
+    /// # Safety
+    /// The caller runs at `DISPATCH_LEVEL` and stays there until the matching
+    /// [`RawSpinLock::release_from_dpc_level`].
+    unsafe fn acquire_at_dpc_level(&self);
+
+    /// `KeReleaseSpinLockFromDpcLevel`: releases the lock, leaving IRQL alone (the emulator
+    /// bug-checks a call below `DISPATCH_LEVEL`: 0xC4 / 0x41).
+    ///
+    /// # Safety
+    /// The caller holds the lock from [`RawSpinLock::acquire_at_dpc_level`] on this
+    /// CPU/thread, and is still at `DISPATCH_LEVEL`.
+    unsafe fn release_from_dpc_level(&self);
 }
 
 /// A timer callback: runs at `DISPATCH_LEVEL` (in a DPC) with the context given at creation.

@@ -44,6 +44,8 @@
 //! | spin lock released by a thread that does not hold it / not held | always 0xC4 / 0x1005 |
 //! | spin lock released at an IRQL other than `DISPATCH_LEVEL` | always 0xC4 / 0x32 |
 //! | spin lock released with an old IRQL other than its acquire returned | always 0xC4 / 0xE002 (emulator subcode) |
+//! | spin lock acquired at DPC level (`KeAcquireSpinLockAtDpcLevel`) below `DISPATCH_LEVEL` | always 0xC4 / 0x40 |
+//! | spin lock released from DPC level (`KeReleaseSpinLockFromDpcLevel`) below `DISPATCH_LEVEL` | always 0xC4 / 0x41 |
 //! | timer callback returns at an IRQL other than `DISPATCH_LEVEL` | always 0xC8 `IRQL_UNEXPECTED_VALUE` |
 //! | free of a pointer that was already freed | always 0xC2 / 0x07 `BAD_POOL_CALLER` (exact while in quarantine) |
 //! | free of a pointer that is not a live allocation, or to the wrong owner (pool vs block pool, other block pool) | always 0xC2 / 0x46 |

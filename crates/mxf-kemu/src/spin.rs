@@ -59,25 +59,12 @@ impl EmuSpinLock {
     fn addr(&self) -> usize {
         std::ptr::from_ref(self) as usize
     }
-}
 
-impl std::fmt::Debug for EmuSpinLock {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("EmuSpinLock")
-            .field("owner", &self.owner.load(Ordering::Relaxed))
-            .finish()
-    }
-}
-
-// SAFETY: `acquire` takes `owner` from 0 to the caller's id with an Acquire CAS and `release`
-// stores 0 with Release ordering, so exactly one thread holds the lock between them and
-// everything written under the lock happens-before the next holder; `acquire` raises to
-// DISPATCH_LEVEL before spinning.
-unsafe impl RawSpinLock for EmuSpinLock {
+    /// The deadlock verifier's check before `me` spins on the lock: spinning on a lock it
+    /// holds itself would never end.
     #[track_caller]
-    fn acquire(&self) -> Irql {
-        let me = thread_id();
-        let verifier = self.verifier;
+    #[inline(always)]
+    fn check_not_own(&self, me: u64) {
         if self.owner.load(Ordering::Relaxed) == me {
             bug(
                 bugcheck::DRIVER_VERIFIER_DETECTED_VIOLATION,
@@ -88,9 +75,11 @@ unsafe impl RawSpinLock for EmuSpinLock {
                 ),
             );
         }
-        // KeAcquireSpinLock = KeRaiseIrql(DISPATCH_LEVEL): from above DISPATCH_LEVEL that is a
-        // raise to a lower level, which `irql::raise` reports.
-        let old = irql::raise(verifier, DISPATCH_LEVEL);
+    }
+
+    /// Spins until `me` owns the lock word.
+    #[inline(always)]
+    fn take(&self, me: u64) {
         let mut spins = 0u32;
         while self
             .owner
@@ -104,13 +93,12 @@ unsafe impl RawSpinLock for EmuSpinLock {
                 std::hint::spin_loop();
             }
         }
-        self.old_irql.store(old, Ordering::Relaxed);
-        old
     }
 
+    /// The deadlock verifier's check before a release: `me` holds the lock.
     #[track_caller]
-    unsafe fn release(&self, old: Irql) {
-        let me = thread_id();
+    #[inline(always)]
+    fn check_owned(&self, me: u64) {
         let owner = self.owner.load(Ordering::Relaxed);
         if owner != me {
             let who = if owner == 0 {
@@ -127,6 +115,56 @@ unsafe impl RawSpinLock for EmuSpinLock {
                 ),
             );
         }
+    }
+
+    /// Verifier's check of the `...AtDpcLevel`/`...FromDpcLevel` routines: the caller is at
+    /// `DISPATCH_LEVEL` or above (`subcode` 0x40 / 0x41; p2 IRQL, p3 lock).
+    #[track_caller]
+    #[inline(always)]
+    fn check_at_dpc_level(&self, subcode: usize, routine: &str) {
+        let cur = irql::current();
+        if cur < DISPATCH_LEVEL {
+            bug(
+                bugcheck::DRIVER_VERIFIER_DETECTED_VIOLATION,
+                [subcode, cur.into(), self.addr(), 0],
+                format!(
+                    "{routine} of spin lock {:#x} at IRQL {cur}, below DISPATCH_LEVEL",
+                    self.addr()
+                ),
+            );
+        }
+    }
+}
+
+impl std::fmt::Debug for EmuSpinLock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EmuSpinLock")
+            .field("owner", &self.owner.load(Ordering::Relaxed))
+            .finish()
+    }
+}
+
+// SAFETY: `acquire` and `acquire_at_dpc_level` take `owner` from 0 to the caller's id with an
+// Acquire CAS and the releases store 0 with Release ordering, so exactly one thread holds the
+// lock between them and everything written under the lock happens-before the next holder;
+// `acquire` raises to DISPATCH_LEVEL before spinning (the at-DPC pair leaves IRQL alone, as
+// the kernel's does).
+unsafe impl RawSpinLock for EmuSpinLock {
+    #[track_caller]
+    fn acquire(&self) -> Irql {
+        let me = thread_id();
+        self.check_not_own(me);
+        // KeAcquireSpinLock = KeRaiseIrql(DISPATCH_LEVEL): from above DISPATCH_LEVEL that is a
+        // raise to a lower level, which `irql::raise` reports.
+        let old = irql::raise(self.verifier, DISPATCH_LEVEL);
+        self.take(me);
+        self.old_irql.store(old, Ordering::Relaxed);
+        old
+    }
+
+    #[track_caller]
+    unsafe fn release(&self, old: Irql) {
+        self.check_owned(thread_id());
         let cur = irql::current();
         if cur != DISPATCH_LEVEL {
             bug(
@@ -162,5 +200,26 @@ unsafe impl RawSpinLock for EmuSpinLock {
         }
         self.owner.store(0, Ordering::Release);
         irql::lower(self.verifier, old);
+    }
+
+    #[track_caller]
+    unsafe fn acquire_at_dpc_level(&self) {
+        let me = thread_id();
+        self.check_not_own(me);
+        self.check_at_dpc_level(
+            c4::ACQUIRE_SPINLOCK_AT_DPC_IRQL,
+            "KeAcquireSpinLockAtDpcLevel",
+        );
+        self.take(me);
+    }
+
+    #[track_caller]
+    unsafe fn release_from_dpc_level(&self) {
+        self.check_owned(thread_id());
+        self.check_at_dpc_level(
+            c4::RELEASE_SPINLOCK_FROM_DPC_IRQL,
+            "KeReleaseSpinLockFromDpcLevel",
+        );
+        self.owner.store(0, Ordering::Release);
     }
 }

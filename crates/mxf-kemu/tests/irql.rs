@@ -194,6 +194,80 @@ fn spin_lock_release_at_wrong_irql_bugchecks() {
 }
 
 #[test]
+fn spin_lock_at_dpc_level_leaves_irql_alone() {
+    let emu = emu();
+    let raw = emu.new_spin_lock();
+    emu.at_irql(DISPATCH_LEVEL, || {
+        // SAFETY: at DISPATCH_LEVEL until the release below.
+        unsafe { raw.acquire_at_dpc_level() };
+        assert!(raw.is_held_by_current_thread());
+        assert_eq!(emu.current_irql(), DISPATCH_LEVEL);
+        // SAFETY: held from the at-DPC acquire above, still at DISPATCH_LEVEL.
+        unsafe { raw.release_from_dpc_level() };
+        assert!(!raw.is_held());
+        assert_eq!(emu.current_irql(), DISPATCH_LEVEL);
+    });
+}
+
+#[test]
+fn spin_lock_at_dpc_acquire_below_dispatch_bugchecks() {
+    for cfg in [EmuConfig::default(), EmuConfig::verifier()] {
+        let emu = Emu::new(cfg);
+        for irql in [PASSIVE_LEVEL, APC_LEVEL] {
+            let raw = emu.new_spin_lock();
+            let bc = expect_bugcheck(|| {
+                emu.at_irql(irql, || {
+                    // SAFETY: deliberately wrong: below DISPATCH_LEVEL (the emulator must
+                    // stop before it takes the lock).
+                    unsafe { raw.acquire_at_dpc_level() }
+                })
+            });
+            assert_eq!(bc.code, bugcheck::DRIVER_VERIFIER_DETECTED_VIOLATION);
+            assert_eq!(
+                bc.params[..2],
+                [c4::ACQUIRE_SPINLOCK_AT_DPC_IRQL, irql.into()]
+            );
+            assert_eq!(bc.params[2], std::ptr::from_ref(&raw) as usize);
+            assert!(!raw.is_held());
+        }
+    }
+}
+
+#[test]
+fn spin_lock_from_dpc_release_below_dispatch_bugchecks() {
+    let emu = emu();
+    let raw = emu.new_spin_lock();
+    // SAFETY: at DISPATCH_LEVEL for the acquire.
+    emu.at_irql(DISPATCH_LEVEL, || unsafe { raw.acquire_at_dpc_level() });
+    let bc = expect_bugcheck(|| {
+        // SAFETY: deliberately wrong: the caller is at PASSIVE_LEVEL.
+        unsafe { raw.release_from_dpc_level() }
+    });
+    assert_eq!(bc.code, bugcheck::DRIVER_VERIFIER_DETECTED_VIOLATION);
+    assert_eq!(bc.params[..2], [c4::RELEASE_SPINLOCK_FROM_DPC_IRQL, 0]);
+    assert!(
+        raw.is_held_by_current_thread(),
+        "a refused release keeps the lock"
+    );
+    // SAFETY: held from the at-DPC acquire, now at DISPATCH_LEVEL.
+    emu.at_irql(DISPATCH_LEVEL, || unsafe { raw.release_from_dpc_level() });
+    assert!(!raw.is_held());
+}
+
+#[test]
+fn spin_lock_at_dpc_reacquire_by_holder_is_a_self_deadlock() {
+    let emu = emu();
+    let raw = emu.new_spin_lock();
+    let bc = expect_bugcheck(|| {
+        let _old = raw.acquire();
+        // SAFETY: at DISPATCH_LEVEL (the lock above raised it); the second acquire of the
+        // same lock is the bug under test.
+        unsafe { raw.acquire_at_dpc_level() }
+    });
+    assert_eq!(bc.params[0], c4::SELF_DEADLOCK);
+}
+
+#[test]
 fn pool_above_dispatch_bugchecks() {
     let emu = emu();
     let bc = expect_bugcheck(|| emu.at_irql(HIGH, || emu.pool_alloc(8, TAG)));

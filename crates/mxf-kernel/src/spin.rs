@@ -1,6 +1,8 @@
-//! `KSPIN_LOCK` via `KeAcquireSpinLockRaiseToDpc`/`KeReleaseSpinLock` (exports on x64).
+//! `KSPIN_LOCK` via `KeAcquireSpinLockRaiseToDpc`/`KeReleaseSpinLock` (exports on x64), and
+//! `KeAcquireSpinLockAtDpcLevel`/`KeReleaseSpinLockFromDpcLevel` for a caller already at
+//! `DISPATCH_LEVEL`.
 //!
-//! The lock is generic over [`SpinLockCalls`], the two kernel routines it is built on, so that
+//! The lock is generic over [`SpinLockCalls`], the kernel routines it is built on, so that
 //! the host tests run the same acquire/release code against a model that checks the lock word
 //! and the IRQL on every path (normal exit, early return, unwinding, nesting).
 
@@ -14,7 +16,9 @@ use mxf_core::platform::{Irql, RawSpinLock};
 /// # Safety
 /// Implementations are `KeAcquireSpinLockRaiseToDpc`/`KeReleaseSpinLock`: `acquire` spins until
 /// the caller owns the lock word, raises to `DISPATCH_LEVEL` and returns the previous IRQL;
-/// `release` frees the word and lowers to the IRQL it is given — mutual exclusion across CPUs.
+/// `release` frees the word and lowers to the IRQL it is given — mutual exclusion across CPUs;
+/// and `KeAcquireSpinLockAtDpcLevel`/`KeReleaseSpinLockFromDpcLevel`, the same on the same word
+/// without touching IRQL.
 pub unsafe trait SpinLockCalls {
     /// `KeAcquireSpinLockRaiseToDpc`.
     ///
@@ -28,6 +32,19 @@ pub unsafe trait SpinLockCalls {
     /// # Safety
     /// The caller holds `lock` (acquired on this CPU) and `old` is what that acquire returned.
     unsafe fn release(lock: *mut KspinLock, old: Irql);
+
+    /// `KeAcquireSpinLockAtDpcLevel`.
+    ///
+    /// # Safety
+    /// As for [`SpinLockCalls::acquire`], but the caller runs at `DISPATCH_LEVEL`.
+    unsafe fn acquire_at_dpc_level(lock: *mut KspinLock);
+
+    /// `KeReleaseSpinLockFromDpcLevel`.
+    ///
+    /// # Safety
+    /// The caller holds `lock` (from [`SpinLockCalls::acquire_at_dpc_level`] on this CPU) and
+    /// runs at `DISPATCH_LEVEL`.
+    unsafe fn release_from_dpc_level(lock: *mut KspinLock);
 }
 
 /// A kernel spin lock. A released `KSPIN_LOCK` is just a zero word (`KeInitializeSpinLock`
@@ -75,6 +92,18 @@ unsafe impl<C: SpinLockCalls> RawSpinLock for KernelSpinLock<C> {
         // method's contract), which is what `C::release` requires.
         unsafe { C::release(self.lock.get(), old) }
     }
+
+    unsafe fn acquire_at_dpc_level(&self) {
+        // SAFETY: the lock word is live and initialised as in `acquire`; the caller runs at
+        // DISPATCH_LEVEL (this method's contract).
+        unsafe { C::acquire_at_dpc_level(self.lock.get()) }
+    }
+
+    unsafe fn release_from_dpc_level(&self) {
+        // SAFETY: the caller holds the lock from `acquire_at_dpc_level` and is still at
+        // DISPATCH_LEVEL (this method's contract).
+        unsafe { C::release_from_dpc_level(self.lock.get()) }
+    }
 }
 
 #[cfg(windows)]
@@ -99,6 +128,17 @@ mod kernel {
             // SAFETY: forwarded contract (the caller holds `lock`; `old` from its acquire).
             unsafe { sys::ntoskrnl::KeReleaseSpinLock(lock, old) }
         }
+
+        unsafe fn acquire_at_dpc_level(lock: *mut KspinLock) {
+            // SAFETY: forwarded contract (live initialised lock word, IRQL == DISPATCH_LEVEL).
+            unsafe { sys::ntoskrnl::KeAcquireSpinLockAtDpcLevel(lock) }
+        }
+
+        unsafe fn release_from_dpc_level(lock: *mut KspinLock) {
+            // SAFETY: forwarded contract (the caller holds `lock` from the at-DPC acquire and
+            // is at DISPATCH_LEVEL).
+            unsafe { sys::ntoskrnl::KeReleaseSpinLockFromDpcLevel(lock) }
+        }
     }
 }
 
@@ -117,6 +157,8 @@ mod tests {
         static IRQL: Cell<Irql> = const { Cell::new(PASSIVE_LEVEL) };
         static HELD: Cell<u32> = const { Cell::new(0) };
         static MISUSE: Cell<Option<&'static str>> = const { Cell::new(None) };
+        /// Locks held through the at-DPC pair.
+        static AT_DPC: Cell<u32> = const { Cell::new(0) };
     }
 
     fn misuse(what: &'static str) {
@@ -161,6 +203,34 @@ mod tests {
             HELD.set(HELD.get().wrapping_sub(1));
             IRQL.set(old);
         }
+
+        unsafe fn acquire_at_dpc_level(lock: *mut KspinLock) {
+            if IRQL.get() < DISPATCH_LEVEL {
+                misuse("at-DPC acquire below DISPATCH_LEVEL");
+            }
+            // SAFETY: as for `acquire`.
+            let word = unsafe { &mut *lock };
+            if *word != 0 {
+                misuse("acquire of a lock this thread already holds (deadlock)");
+            }
+            *word = 1;
+            HELD.set(HELD.get() + 1);
+            AT_DPC.set(AT_DPC.get() + 1);
+        }
+
+        unsafe fn release_from_dpc_level(lock: *mut KspinLock) {
+            // SAFETY: as for `acquire`.
+            let word = unsafe { &mut *lock };
+            if *word == 0 {
+                misuse("release of a free lock");
+            }
+            if IRQL.get() < DISPATCH_LEVEL {
+                misuse("from-DPC release below DISPATCH_LEVEL");
+            }
+            *word = 0;
+            HELD.set(HELD.get().wrapping_sub(1));
+            AT_DPC.set(AT_DPC.get().wrapping_sub(1));
+        }
     }
 
     type Lock<T> = SpinLock<KernelSpinLock<ModelCalls>, T>;
@@ -169,12 +239,14 @@ mod tests {
         IRQL.set(irql);
         HELD.set(0);
         MISUSE.set(None);
+        AT_DPC.set(0);
     }
 
     /// Nothing held, IRQL back where it started, no misuse seen.
     fn assert_released(start: Irql) {
         assert_eq!(MISUSE.get(), None);
         assert_eq!(HELD.get(), 0, "a lock is still held");
+        assert_eq!(AT_DPC.get(), 0, "an at-DPC lock is still held");
         assert_eq!(IRQL.get(), start, "IRQL not restored");
     }
 
@@ -262,5 +334,66 @@ mod tests {
             MISUSE.get(),
             Some("acquire of a lock this thread already holds (deadlock)")
         );
+    }
+
+    #[test]
+    fn an_at_dispatch_guard_takes_the_word_without_touching_irql() {
+        for start in [PASSIVE_LEVEL, 1, DISPATCH_LEVEL] {
+            fresh_thread_state(start);
+            let outer = Lock::new(KernelSpinLock::new(), ());
+            let inner = Lock::new(KernelSpinLock::new(), 5u32);
+            {
+                let g = outer.lock();
+                {
+                    let mut h = inner.lock_at_dispatch(g.at_dispatch());
+                    assert_eq!(HELD.get(), 2);
+                    assert_eq!(AT_DPC.get(), 1, "the at-DPC routine took the inner lock");
+                    assert_eq!(IRQL.get(), DISPATCH_LEVEL);
+                    *h += 1;
+                }
+                assert_eq!(HELD.get(), 1);
+                assert_eq!(AT_DPC.get(), 0);
+                // The from-DPC release left IRQL where the outer lock put it.
+                assert_eq!(IRQL.get(), DISPATCH_LEVEL);
+                assert_eq!(MISUSE.get(), None);
+            }
+            assert_released(start);
+            assert_eq!(*inner.lock(), 6);
+            assert_released(start);
+        }
+    }
+
+    #[test]
+    fn at_dispatch_guards_nest_and_unwind() {
+        fresh_thread_state(PASSIVE_LEVEL);
+        let outer = Lock::new(KernelSpinLock::new(), ());
+        let a = Lock::new(KernelSpinLock::new(), 0u32);
+        let b = Lock::new(KernelSpinLock::new(), 0u32);
+        let r = catch_unwind(AssertUnwindSafe(|| {
+            let mut g = outer.lock();
+            let (_, at) = g.value_at_dispatch();
+            let ga = a.lock_at_dispatch(at);
+            let mut gb = b.lock_at_dispatch(ga.at_dispatch());
+            assert_eq!(AT_DPC.get(), 2);
+            *gb = 1;
+            panic!("inside both");
+        }));
+        assert!(r.is_err());
+        assert_released(PASSIVE_LEVEL);
+        assert_eq!(*b.lock(), 1);
+    }
+
+    #[test]
+    fn the_model_catches_an_at_dpc_acquire_below_dispatch() {
+        // What the proof rules out, done by hand: the model must see it.
+        fresh_thread_state(PASSIVE_LEVEL);
+        let lock = KernelSpinLock::<ModelCalls>::new();
+        // SAFETY: deliberately wrong (PASSIVE_LEVEL); the model only records the misuse.
+        unsafe { lock.acquire_at_dpc_level() };
+        assert_eq!(MISUSE.get(), Some("at-DPC acquire below DISPATCH_LEVEL"));
+        MISUSE.set(None);
+        // SAFETY: deliberately wrong, as above.
+        unsafe { lock.release_from_dpc_level() };
+        assert_eq!(MISUSE.get(), Some("from-DPC release below DISPATCH_LEVEL"));
     }
 }

@@ -143,6 +143,8 @@ fn imports(e: &mut Expected) {
     sig!(ExpInterlockedPushEntrySList: unsafe extern "system" fn(_, _) -> _);
     sig!(KeAcquireSpinLockRaiseToDpc: unsafe extern "system" fn(_) -> _);
     sig!(KeReleaseSpinLock: unsafe extern "system" fn(_, _));
+    sig!(KeAcquireSpinLockAtDpcLevel: unsafe extern "system" fn(_));
+    sig!(KeReleaseSpinLockFromDpcLevel: unsafe extern "system" fn(_));
     sig!(KeInitializeTimer: unsafe extern "system" fn(_));
     sig!(KeInitializeDpc: unsafe extern "system" fn(_, _, _));
     sig!(KeSetTimer: unsafe extern "system" fn(_, _, _) -> _);

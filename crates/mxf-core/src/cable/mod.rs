@@ -44,7 +44,9 @@
 //! [`Cable::new`] (any IRQL, it allocates nothing). No global allocation: fixed tables. The
 //! readers' loopbacks are written (and their listening flags set) under the cable's lock:
 //! *writer's locks → cable → loopback*, and a capture stream joins or leaves holding its own
-//! lock: *capture stream → cable → loopback*. Nothing calls into the cable with a loopback's
+//! lock: *capture stream → cable → loopback*. A write takes each reader's loopback lock
+//! without touching IRQL ([`SpinLock::lock_at_dispatch`], the cable's guard as the proof that
+//! it runs at `DISPATCH_LEVEL`). Nothing calls into the cable with a loopback's
 //! lock held (the capture drain's callback feeds the capture packager only).
 
 mod merge;
@@ -57,7 +59,7 @@ pub use stats::{CableStats, ReaderStats};
 
 use crate::feedback::{FeedbackConfig, FeedbackGuard, FeedbackStats};
 use crate::loopback::{Loopback, LoopbackStats, Measured};
-use crate::platform::{LogLevel, Platform, SpinLock};
+use crate::platform::{LogLevel, Platform, SpinLock, SpinLockGuard};
 use crate::write::WriteOutcome;
 use merge::{Admit, Kind, Owner};
 use readers::Readers;
@@ -189,8 +191,10 @@ impl<P: Platform> Cable<P> {
         written
     }
 
+    /// The write, under the cable's lock `g` (whose guard is the proof that the readers'
+    /// loopbacks may be locked at `DISPATCH_LEVEL`).
     fn write_locked(
-        s: &mut State<P>,
+        g: &mut SpinLockGuard<'_, P::RawSpinLock, State<P>>,
         w: WriterId,
         kind: Kind,
         m: &Measured<'_>,
@@ -198,6 +202,7 @@ impl<P: Platform> Cable<P> {
         now: i64,
         events: &mut GuardEvents,
     ) -> Written {
+        let (s, at) = g.value_at_dispatch();
         let len = m.len();
         let n = len as u64;
         let other_owner = s.owner.get().is_some_and(|o| o != w);
@@ -253,7 +258,7 @@ impl<P: Platform> Cable<P> {
             s.stats.refused_muted += 1;
             return refuse(s, WriteOutcome::Muted, &mut released);
         }
-        let outcome = s.readers.deliver(m, time, kind);
+        let outcome = s.readers.deliver(m, time, kind, at);
         match outcome {
             WriteOutcome::Accepted => {
                 s.stats.writes += 1;

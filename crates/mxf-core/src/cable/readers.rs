@@ -8,7 +8,7 @@
 use super::merge::Kind;
 use super::stats::ReaderStats;
 use crate::loopback::{Loopback, LoopbackStats, Measured};
-use crate::platform::Platform;
+use crate::platform::{AtDispatch, Platform};
 use crate::write::WriteOutcome;
 use core::ptr::NonNull;
 
@@ -211,7 +211,16 @@ impl<P: Platform> Readers<P> {
     /// was full (waiting helps), else `NoMemory`, else `TooLarge`. The caller made sure a
     /// reader is joined, that `m` is not empty, and that a `Continuation` is a piece of the
     /// SysEx in progress.
-    pub(crate) fn deliver(&mut self, m: &Measured<'_>, time: i64, kind: Kind) -> WriteOutcome {
+    ///
+    /// The caller holds the cable's lock (`at`), so each loopback's lock is taken without
+    /// touching IRQL.
+    pub(crate) fn deliver(
+        &mut self,
+        m: &Measured<'_>,
+        time: i64,
+        kind: Kind,
+        at: AtDispatch<'_>,
+    ) -> WriteOutcome {
         let piece = matches!(kind, Kind::Continuation { .. });
         let n = m.len() as u64;
         let messages = completes(kind);
@@ -228,7 +237,7 @@ impl<P: Platform> Readers<P> {
                 seen.0 |= (1 << i) << Seen::SKIPPED;
                 continue;
             }
-            match r.lb().write_measured(*m, time) {
+            match r.lb().write_measured_at_dispatch(*m, time, at) {
                 WriteOutcome::Accepted => {
                     seen.0 |= Seen::TOOK;
                     took(r, n, messages);

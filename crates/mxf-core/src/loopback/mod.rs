@@ -57,7 +57,7 @@
 use crate::alloc::{AllocatorConfig, new_allocator};
 use crate::com::ComPtr;
 use crate::event_list::EventList;
-use crate::platform::{Platform, SpinLock};
+use crate::platform::{AtDispatch, Platform, SpinLock};
 pub use crate::write::WriteOutcome;
 use core::ptr::{self, NonNull};
 use mxf_abi::NtError;
@@ -433,11 +433,33 @@ impl<P: Platform> Loopback<P> {
     }
 
     /// [`Loopback::write_parts`] of a non-empty write measured by the caller: the cable
-    /// measures a write once for all its readers.
+    /// measures a write once for all its readers. Out of line (as its twin
+    /// [`Loopback::write_measured_at_dispatch`]): the body is large, and one call per write
+    /// keeps the cable's loop over its readers small and a write's cost visible apart (the
+    /// instruction-count benchmark splits the cable's own work from its readers' writes).
+    #[inline(never)]
     pub(crate) fn write_measured(&self, m: Measured<'_>, time: i64) -> WriteOutcome {
+        self.write_held(&mut self.fifo.lock(), m, time)
+    }
+
+    /// [`Loopback::write_measured`] for a caller at `DISPATCH_LEVEL` (the cable, holding its
+    /// lock): the loopback's lock is taken without touching IRQL.
+    #[inline(never)]
+    pub(crate) fn write_measured_at_dispatch(
+        &self,
+        m: Measured<'_>,
+        time: i64,
+        at: AtDispatch<'_>,
+    ) -> WriteOutcome {
+        self.write_held(&mut self.fifo.lock_at_dispatch(at), m, time)
+    }
+
+    /// The write itself, with the queue's lock held (however it was taken). Inlined into
+    /// both entry points, so that each is one call with its own lock pair around the body.
+    #[inline(always)]
+    fn write_held(&self, f: &mut Fifo, m: Measured<'_>, time: i64) -> WriteOutcome {
         let (parts, len) = (m.parts, m.len);
         let n = len as u64;
-        let mut f = self.fifo.lock();
         if !f.listening {
             f.stats.writes_refused_closed += 1;
             return WriteOutcome::NoListener;
@@ -493,7 +515,9 @@ impl<P: Platform> Loopback<P> {
     }
 
     /// New chunks holding the bytes of `parts` (`total` of them) after the first `skip`, in
-    /// order; `None` (and nothing kept) if the allocator fails.
+    /// order; `None` (and nothing kept) if the allocator fails. Inlined into its one caller,
+    /// the write (a call would pass and move the list and the parts on every write).
+    #[inline(always)]
     fn new_chunks(
         &self,
         parts: &[&[u8]],

@@ -87,6 +87,12 @@ pub mod c4 {
     /// `KeReleaseSpinLock` called at an IRQL other than `DISPATCH_LEVEL` (p2 current IRQL,
     /// p3 lock address, p4 old IRQL passed).
     pub const RELEASE_SPINLOCK_IRQL: usize = 0x32;
+    /// `KeAcquireSpinLockAtDpcLevel` called at IRQL < `DISPATCH_LEVEL` (p2 current IRQL, p3
+    /// lock address).
+    pub const ACQUIRE_SPINLOCK_AT_DPC_IRQL: usize = 0x40;
+    /// `KeReleaseSpinLockFromDpcLevel` called at IRQL < `DISPATCH_LEVEL` (p2 current IRQL,
+    /// p3 lock address).
+    pub const RELEASE_SPINLOCK_FROM_DPC_IRQL: usize = 0x41;
     /// Pool allocations left at driver unload (p2 0, p3 outstanding allocations, p4 bytes).
     pub const POOL_LEAKED_AT_UNLOAD: usize = 0x62;
     /// Deadlock verifier: a thread acquires a lock it already holds (p2 lock address).

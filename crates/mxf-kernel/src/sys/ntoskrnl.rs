@@ -40,6 +40,11 @@ unsafe extern "system" {
     pub fn KeAcquireSpinLockRaiseToDpc(spin_lock: *mut KspinLock) -> Kirql;
     /// `KeReleaseSpinLock` (an export on x64).
     pub fn KeReleaseSpinLock(spin_lock: *mut KspinLock, new_irql: Kirql);
+    /// `KeAcquireSpinLockAtDpcLevel`: acquires without touching IRQL. IRQL >= `DISPATCH_LEVEL`.
+    pub fn KeAcquireSpinLockAtDpcLevel(spin_lock: *mut KspinLock);
+    /// `KeReleaseSpinLockFromDpcLevel`: releases without touching IRQL. IRQL >=
+    /// `DISPATCH_LEVEL`.
+    pub fn KeReleaseSpinLockFromDpcLevel(spin_lock: *mut KspinLock);
     /// `KeInitializeTimer`: a notification timer. IRQL <= `DISPATCH_LEVEL`.
     pub fn KeInitializeTimer(timer: *mut Ktimer);
     /// `KeInitializeDpc`. Any IRQL.
